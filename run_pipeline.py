@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Run every available phase in order, then print the status table.
+
+Phases join this list as they land; today: Phase 1. Each phase is a separate process, exactly
+as cron would run it, so a failure in one video never stops the others.
+Exit code: the worst of the phases' exit codes (0 ok, 1 some videos failed, 2 bad config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PHASE_SCRIPTS = ["phase1_whisper_frames.py"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--config", default=None, help="path to videos_config.json")
+    parser.add_argument("--only", action="append", metavar="NAME", help="limit every phase to this video (repeatable)")
+    parser.add_argument("--wait", action="store_true", help="wait for the embedded database lock instead of exiting")
+    args = parser.parse_args()
+    common: list[str] = []
+    if args.config:
+        common += ["--config", args.config]
+    for name in args.only or []:
+        common += ["--only", name]
+    if args.wait:
+        common.append("--wait")
+    worst = 0
+    for script in PHASE_SCRIPTS:
+        print(f"=== {script} ===", flush=True)
+        code = subprocess.call([sys.executable, str(HERE / script), *common])
+        if code == 2:
+            return 2  # bad config: later phases would fail the same way
+        worst = max(worst, code if code in (0, 1) else 1)
+    status_cmd = [sys.executable, str(HERE / "db_manager.py")]
+    if args.config:
+        status_cmd += ["--config", args.config]
+    subprocess.call([*status_cmd, "status"])
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())

