@@ -1,0 +1,115 @@
+"""Shared fixtures: generated media (real espeak-ng speech, real ffmpeg video), configs,
+a real `chroma run` server on 127.0.0.1, and helpers to run the CLIs as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from vtdb.demo import Scene, make_video  # noqa: E402
+
+PY = sys.executable
+
+# Short scenes keep Whisper fast; distinct words per scene make transcripts checkable.
+EN_SCENES = [
+    Scene("Fill a large pot with water and bring it to a boil. Add salt and drop the spaghetti into the pot."),
+    Scene("Now repair the bicycle tyre. Find the puncture, glue a patch on the tube and pump air into the wheel."),
+]
+RU_SCENES = [Scene("Сегодня мы будем заваривать чёрный чай. Налейте воду в чайник.")]
+
+
+def run_cli(script: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run one of the top-level scripts the way a user (or cron) would."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
+    return subprocess.run([PY, str(ROOT / script), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def write_config(folder: Path, videos: list[dict], **settings) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "videos_config.json"
+    base = {"work_dir": str(folder / "data"), "chroma_dir": str(folder / "chroma_db")}
+    path.write_text(json.dumps({"settings": {**base, **settings}, "videos": videos}, ensure_ascii=False, indent=1))
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def en_video(media_dir) -> Path:
+    """~25 s English speech over two visibly different scenes (testsrc2, then mandelbrot)."""
+    path = media_dir / "en_two_scenes.mp4"
+    if not path.exists():
+        make_video(path, EN_SCENES, voice="en-us", size=(640, 360), fps=10, pause=1.5)
+    return path
+
+
+@pytest.fixture(scope="session")
+def ru_video(media_dir) -> Path:
+    path = media_dir / "ru_tea.mp4"
+    if not path.exists():
+        make_video(path, RU_SCENES, voice="ru", size=(320, 240), fps=10, pause=1.0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def silent_video(media_dir) -> Path:
+    """Video stream only (no audio track), 12 s, two scenes."""
+    path = media_dir / "no_audio.mp4"
+    if not path.exists():
+        make_video(path, [Scene("", seconds=6), Scene("", seconds=6)], size=(320, 240), fps=10, audio=False)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real Chroma server (`chroma run`, shipped in the chromadb wheel) on 127.0.0.1."""
+    exe = Path(PY).parent / "chroma"
+    if not exe.exists():
+        pytest.fail(f"chroma CLI not found next to {PY}")
+    port = free_port()
+    log = open(tmp_path / "chroma_server.log", "w")
+    proc = subprocess.Popen([str(exe), "run", "--path", str(tmp_path / "server_db"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    import chromadb
+
+    deadline = time.time() + 60
+    while True:
+        try:
+            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+            break
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail("chroma server did not start: " + (tmp_path / "chroma_server.log").read_text()[-2000:])
+            time.sleep(0.3)
+    yield ("127.0.0.1", port)
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
