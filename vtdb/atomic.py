@@ -64,6 +64,16 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _pid_running(pid: int) -> bool:
+    """A live process with this pid (an exited, not yet reaped zombie is not one)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.AccessDenied:
+        return True  # exists, owned by someone else
+    except (psutil.Error, OSError):
+        return False
+
+
 def is_temp_file(path: Path) -> bool:
     return _TMP_MARK in path.name
 
@@ -86,7 +96,7 @@ def clean_stale_temp_files(folder: Path, max_age_s: float = 24 * 3600) -> list[P
             age = now - entry.stat().st_mtime
         except FileNotFoundError:
             continue
-        dead_here = same_host and pid != os.getpid() and not psutil.pid_exists(pid)
+        dead_here = same_host and pid != os.getpid() and not _pid_running(pid)
         if dead_here or age > max_age_s:
             entry.unlink(missing_ok=True)
             removed.append(entry)

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 
 from .config import Config, ConfigError, load_config, settings_only
 from .db import ChromaDBManager, DatabaseUnavailable
 from .lock import DatabaseLock, LockHeld
 from .runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunOptions, RunSummary
 
-console = Console(stderr=True)
+# soft_wrap: long paths and errors stay on one line in cron logs and pipes.
+console = Console(stderr=True, soft_wrap=True)
 
 
 def phase_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -49,10 +51,10 @@ def load_or_exit(path: str | None, need_videos: bool) -> Config:
     try:
         config = load_config(path) if need_videos else settings_only(path)
     except ConfigError as exc:
-        console.print(f"[bold red]config error:[/] {exc}")
+        console.print(f"[bold red]config error:[/] {escape(str(exc))}")
         raise SystemExit(EXIT_USAGE)
     for warning in config.warnings:
-        console.print(f"[yellow]config warning:[/] {warning}")
+        console.print(f"[yellow]config warning:[/] {escape(warning)}")
     return config
 
 
@@ -63,9 +65,13 @@ def open_database(config: Config, wait: bool = False, purpose: str = "") -> Iter
     lock = None
     if not db.is_server:
         lock = DatabaseLock(db.chroma_dir, purpose)
-        if wait and lock.read_holder():
-            console.print(f"[dim]waiting for the lock on {db.chroma_dir} …[/]")
-        lock.acquire(wait=wait)
+        try:
+            lock.acquire(wait=False)
+        except LockHeld as held:
+            if not wait:
+                raise
+            console.print(f"[dim]{escape(str(held).split('; exiting')[0])}; waiting for the lock …[/]")
+            lock.acquire(wait=True)
     try:
         yield db
     finally:
@@ -86,13 +92,13 @@ def guarded_main(body: Callable[[], int]) -> None:
     try:
         code = body()
     except LockHeld as exc:
-        console.print(f"[yellow]{exc}[/]")
+        console.print(f"[yellow]{escape(str(exc))}[/]")
         code = EXIT_OK
     except ConfigError as exc:
-        console.print(f"[bold red]config error:[/] {exc}")
+        console.print(f"[bold red]config error:[/] {escape(str(exc))}")
         code = EXIT_USAGE
     except DatabaseUnavailable as exc:
-        console.print(f"[bold red]database error:[/] {exc}")
+        console.print(f"[bold red]database error:[/] {escape(str(exc))}")
         code = EXIT_USAGE
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
@@ -105,7 +111,7 @@ def print_summary(summary: RunSummary, dry_run: bool) -> None:
         if not summary.planned:
             console.print(f"{summary.phase}: nothing to do")
         for name, reason in summary.planned:
-            console.print(f"would process {name} ({reason})")
+            console.print(f"would process {escape(name)} ({escape(reason)})")
         return
     parts = [f"{len(summary.completed)} completed", f"{len(summary.failed)} failed"]
     if summary.held:

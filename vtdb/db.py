@@ -80,6 +80,8 @@ class ChromaDBManager:
     ):
         if isinstance(config, Config):
             cfg = config
+        elif config is None and settings is not None:
+            cfg = Config(path=None, settings=settings, videos=[])  # explicit settings: no config file read
         else:
             cfg = settings_only(config)
         self.config = cfg
@@ -301,7 +303,17 @@ class ChromaDBManager:
             return None
         owner = owner or Owner.current()
         claim_id = state.new_claim_id()
-        update = state.claim_update(phase, owner, claim_id, state.now_utc(), forced=force)
+        now = state.now_utc()
+        update = state.claim_update(phase, owner, claim_id, now, forced=force)
+        if decision.reclaim and not force:
+            # The previous run died or hung on this video: that counts as a failed attempt, so a
+            # video that kills its worker (OOM, segfault) is held instead of retried forever.
+            failed = state.fail_update(phase, meta, f"previous run abandoned it: {decision.reason}", self.settings, now)
+            if failed[state.f(phase, "held")]:
+                self._update(name, failed)
+                return None
+            update[state.f(phase, "attempts")] = failed[state.f(phase, "attempts")]
+            update[state.f(phase, "last_error")] = failed[state.f(phase, "last_error")]
         self._update(name, update)
         if self.is_server:
             # No compare-and-set in Chroma: let racing claimers write, then the last writer wins.

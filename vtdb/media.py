@@ -30,6 +30,7 @@ class VideoInfo:
     video_codec: str
     audio_codec: str
     container: str
+    video_stream_duration: float = 0.0  # 0 when the container does not say (then `duration` is used)
 
 
 def _ffprobe() -> str:
@@ -57,6 +58,21 @@ def check_readable(path: Path) -> None:
         raise MediaError(f"{path}: file is empty (0 bytes); a copy or download may have failed")
 
 
+def _probe_failure(path: Path, stderr: str) -> str:
+    """Why ffprobe could not read `path`, in words a user can act on."""
+    detail = (stderr.strip().splitlines() or ["unknown error"])[-1].replace(f"{path}: ", "")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        head = b""
+    if head[4:8] == b"ftyp" and "moov atom not found" in stderr:
+        # An MP4/MOV whose index (written last unless +faststart) never made it to disk.
+        return (f"{path}: truncated or unfinished MP4 (its index, the 'moov' atom, is missing): "
+                "an incomplete copy or download, or a recording that was not stopped cleanly")
+    return f"{path}: not a readable video file (ffprobe: {detail})"
+
+
 def probe(path: Path) -> VideoInfo:
     """Duration, size, fps and streams of a video file."""
     path = Path(path)
@@ -67,8 +83,7 @@ def probe(path: Path) -> VideoInfo:
     except subprocess.TimeoutExpired:
         raise MediaError(f"{path}: ffprobe timed out; the file may be on a stalled mount") from None
     if proc.returncode != 0:
-        detail = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise MediaError(f"{path}: not a readable video file (ffprobe: {detail})")
+        raise MediaError(_probe_failure(path, proc.stderr))
     data = json.loads(proc.stdout or "{}")
     streams = data.get("streams", [])
     # Cover art in audio files shows up as a one-frame "video" stream: not a video.
@@ -101,7 +116,16 @@ def probe(path: Path) -> VideoInfo:
         video_codec=str(video.get("codec_name", "")),
         audio_codec=str(audio.get("codec_name", "")) if audio else "",
         container=str(fmt.get("format_name", "")),
+        video_stream_duration=_float_or_zero(video.get("duration")),
     )
+
+
+def _float_or_zero(value: object) -> float:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return out if out > 0 else 0.0
 
 
 @dataclass
@@ -125,15 +149,30 @@ def _encode(image: np.ndarray, max_side: int, quality: int) -> tuple[bytes, int,
     return buf.tobytes(), image.shape[1], image.shape[0]
 
 
-def extract_frames(path: Path, times: Sequence[float], max_side: int = 768, quality: int = 85) -> list[Frame]:
+def extract_frames(
+    path: Path,
+    times: Sequence[float],
+    max_side: int = 768,
+    quality: int = 85,
+    duration: float | None = None,
+    fps: float = 0.0,
+) -> list[Frame]:
     """JPEG frames at the given times (seconds), in the order given.
 
     Seeks with OpenCV (the fastest exact-enough method measured here). A time past the last
-    decodable frame (a truncated file, a rounding at the very end) reuses the nearest frame
-    before it, so every window gets its frames; a file with no decodable frame is an error.
+    decodable frame near the very end (a rounding at the end, a video stream slightly shorter
+    than the audio) reuses the nearest frame before it, so every window gets its frames.
+    With `duration` (the video stream's length from the probe), a time well before the end
+    that does not decode is an error: the file is truncated or damaged (a half-finished copy
+    or download whose index still claims the full length). OpenCV then returns the last
+    decodable frame again instead of failing, so the position actually reached is checked.
+    A file with no decodable frame is an error.
     """
     import cv2
 
+    # How far the frame actually read may lag the time asked for: OpenCV seeks are sometimes
+    # a frame early, and sparse/variable frame rates have gaps between frames.
+    tolerance = max(1.0, 2.0 / fps) if fps and fps > 0 else 2.0
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise MediaError(f"{path}: OpenCV cannot open the video for frame extraction")
@@ -141,15 +180,27 @@ def extract_frames(path: Path, times: Sequence[float], max_side: int = 768, qual
         order = sorted(range(len(times)), key=lambda i: times[i])
         out: list[Frame | None] = [None] * len(times)
         last_good: Frame | None = None
+        reached = 0.0  # the latest timestamp actually decoded
         for i in order:
             t = max(0.0, float(times[i]))
             cap.set(cv2.CAP_PROP_POS_MSEC, t * 1000.0)
             ok, image = cap.read()
             if ok and image is not None:
-                jpeg, w, h = _encode(image, max_side, quality)
-                last_good = Frame(t, jpeg, w, h)
-                out[i] = last_good
-            elif last_good is not None:
+                position = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                # position 0: the backend does not report one; trust the frame.
+                if position <= 0.0 or position >= t - tolerance:
+                    reached = max(reached, position if position > 0.0 else t)
+                    jpeg, w, h = _encode(image, max_side, quality)
+                    last_good = Frame(t, jpeg, w, h)
+                    out[i] = last_good
+                    continue
+                # A stale frame from far before t: the stream cannot be decoded up to t.
+            if duration and t < duration - tolerance:
+                raise MediaError(
+                    f"{path}: no frame decodes at {t:.1f} s of {duration:.1f} s (frames stop near {reached:.1f} s); "
+                    "the file looks truncated or damaged (an incomplete copy or download?)"
+                )
+            if last_good is not None:
                 out[i] = Frame(t, last_good.jpeg, last_good.width, last_good.height)
         if last_good is None:
             raise MediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")

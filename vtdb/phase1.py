@@ -53,6 +53,7 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
             reason = f"path changed from {existing.get('video_path')}"
         elif fingerprint and existing.get("source_fingerprint") and fingerprint != existing.get("source_fingerprint"):
             reason = "source file changed (size or modification time)"
+            fields["source_fingerprint"] = fingerprint  # reset once, not on every sync until done
         if dry_run:
             if reason:
                 notes.append(f"{entry.name}: would reprocess ({reason})")
@@ -104,7 +105,8 @@ class Phase1Job:
             t0 = time.perf_counter()
             all_times = [t for span in spans for t in frame_times(span, s.frames_per_window)]
             ctx.report(0, len(all_times), "frames")
-            frames = extract_frames(path, all_times, s.frame_max_side, s.jpeg_quality)
+            frames = extract_frames(path, all_times, s.frame_max_side, s.jpeg_quality,
+                                    duration=info.video_stream_duration or info.duration, fps=info.fps)
             ctx.report(len(all_times), len(all_times), "frames")
             timings["frames_s"] = round(time.perf_counter() - t0, 3)
 

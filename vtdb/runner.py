@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import events as ev
@@ -143,20 +144,20 @@ def run_phase(
     events = events or ev.EventLog(work_dir / settings.event_log)
     summary = RunSummary(job.phase)
     for leftover in clean_stale_temp_files(work_dir):
-        console.print(f"[dim]removed leftover temp file {leftover.name} from a crashed run[/]")
+        console.print(f"[dim]removed leftover temp file {escape(leftover.name)} from a crashed run[/]")
 
     candidates = db.candidates(job.phase, only=options.only, force=options.force)
     if options.only:
         known = {m["name"] for m, _ in candidates}
         for name in options.only:
             if name not in known:
-                console.print(f"[yellow]--only {name}: no such video in the database[/]")
+                console.print(f"[yellow]--only {escape(name)}: no such video in the database[/]")
     todo = [(m, d) for m, d in candidates if d.take]
     for meta, decision in candidates:
         if not decision.take:
             summary.skipped += 1
             if options.only or "held" in decision.reason:
-                console.print(f"[dim]skip {meta['name']}: {decision.reason}[/]")
+                console.print(f"[dim]skip {escape(meta['name'])}: {escape(decision.reason)}[/]")
     if options.limit is not None:
         todo = todo[: options.limit]
     if options.dry_run:
@@ -176,12 +177,17 @@ def run_phase(
             name = meta["name"]
             claim = db.claim(name, job.phase, force=options.force)
             if claim is None:
-                events.emit(ev.VIDEO_SKIP, phase=job.phase, video=name, reason="taken by another worker")
+                why = db.decide(name, job.phase).reason  # taken by another worker, or now held
+                events.emit(ev.VIDEO_SKIP, phase=job.phase, video=name, reason=why)
+                if "held" in why:
+                    summary.held.append(name)
+                    summary.failed.append(name)
+                    console.print(f"[red]✗ {escape(name)}: {escape(why)}[/]")
                 progress.advance(videos_task)
                 continue
             if claim.reclaimed:
                 events.emit(ev.VIDEO_STALE_RECLAIM, phase=job.phase, video=name, reason=claim.reason)
-                console.print(f"[yellow]reclaiming {name}: {claim.reason}[/]")
+                console.print(f"[yellow]reclaiming {escape(name)}: {escape(claim.reason)}[/]")
             events.emit(ev.VIDEO_CLAIM, phase=job.phase, video=name, reason=claim.reason, claim_id=claim.claim_id)
 
             def on_progress(done: float, total: float | None, label: str, _name: str = name) -> None:
@@ -197,7 +203,7 @@ def run_phase(
                 beat.stop()
                 db.give_back(claim)
                 events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="interrupted")
-                console.print(f"[yellow]interrupted: {name} returned to pending[/]")
+                console.print(f"[yellow]interrupted: {escape(name)} returned to pending[/]")
                 summary.interrupted = True
                 break
             except Exception as exc:
@@ -209,18 +215,18 @@ def run_phase(
                 summary.failed.append(name)
                 if held:
                     summary.held.append(name)
-                console.print(f"[red]✗ {name}: {message}[/]" + (" [bold red](held: needs attention)[/]" if held else ""))
+                console.print(f"[red]✗ {escape(name)}: {escape(message)}[/]" + (" [bold red](held: needs attention)[/]" if held else ""))
             else:
                 beat.stop()
                 fields = {**ctx.pending_fields(), **result.fields}
                 if db.complete(claim, result.count, **fields):
                     events.emit(ev.VIDEO_COMPLETE, phase=job.phase, video=name, count=result.count, note=result.note)
                     summary.completed.append(name)
-                    console.print(f"[green]✓ {name}[/]: {result.count} {result.note}".rstrip())
+                    console.print(f"[green]✓ {escape(name)}[/]: {result.count} {escape(result.note)}".rstrip())
                 else:
                     events.emit(ev.VIDEO_SUPERSEDED, phase=job.phase, video=name, reason="claim taken over or reset meanwhile")
                     summary.superseded.append(name)
-                    console.print(f"[yellow]{name}: finished, but another worker or a reset took it over; not marked[/]")
+                    console.print(f"[yellow]{escape(name)}: finished, but another worker or a reset took it over; not marked[/]")
             finally:
                 progress.update(inner, visible=False)
                 progress.advance(videos_task)

@@ -120,8 +120,12 @@ class Owner:
 
 
 def _process_start(pid: int) -> float | None:
+    """Start time of a running process; None when there is none (an exited, unreaped zombie counts as gone)."""
     try:
-        return psutil.Process(pid).create_time()
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc.create_time()
     except (psutil.Error, OSError):
         return None
 
