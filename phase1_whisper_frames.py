@@ -8,6 +8,8 @@ nothing to do, 1 some videos failed (or config entries are invalid), 2 bad confi
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from vtdb import events as ev
 from vtdb.cli import (console, exit_code_for, guarded_main, load_or_exit, open_database, phase_parser,
                       print_summary, run_options, setup_logging, work_dir_of)
@@ -24,11 +26,12 @@ def main() -> int:
         console.print(f"[red]config: {problem} — this video is skipped[/]")
     work_dir = work_dir_of(config)
     events = ev.EventLog(work_dir / config.settings.event_log)
-    for problem in config.invalid_entries:
-        events.emit(ev.VIDEO_ERROR, phase="phase1", video=problem.name or f"videos[{problem.index}]", error=str(problem))
+    if not args.dry_run:
+        for problem in config.invalid_entries:
+            events.emit(ev.VIDEO_ERROR, phase="phase1", video=problem.name or f"videos[{problem.index}]", error=str(problem))
     with open_database(config, wait=args.wait, purpose="phase1_whisper_frames.py") as db:
         for note in sync_videos(db, config, events, dry_run=args.dry_run):
-            console.print(f"[cyan]{note}[/]")
+            console.print(f"[cyan]{escape(note)}[/]")
         summary = run_phase(Phase1Job(config.settings), db, work_dir, options, console, events)
     print_summary(summary, args.dry_run)
     return exit_code_for(summary, len(config.invalid_entries))

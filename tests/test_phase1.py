@@ -710,7 +710,7 @@ def test_dry_run_limit_only_and_rerun(three_silent):
     proc = run_cli(PHASE1, "--config", str(cfg), "--dry-run")
     out = flat(proc.stdout + proc.stderr)
     assert proc.returncode == 0, out
-    assert all(f"{n}: new video (would be added)" in out for n in ("v1", "v2", "v3")), out
+    assert all(f"{n}: new video (would be added and processed)" in out for n in ("v1", "v2", "v3")), out
     assert _pickles(folder) == {}
     assert ChromaDBManager(str(cfg)).all_names() == []
 

@@ -286,9 +286,12 @@ class ChromaDBManager:
     def candidates(self, phase: str, only: Sequence[str] | None = None, force: bool = False) -> list[tuple[dict, Decision]]:
         """Every (selected) video with this run's decision for `phase`, in name order."""
         if only:
-            metas = [m for n in only if (m := self._get_meta(n)) is not None]
-            for meta, n in zip(metas, only):
-                meta.setdefault("name", n)
+            metas = []
+            for n in dict.fromkeys(only):  # keep order, drop repeats
+                meta = self._get_meta(n)
+                if meta is not None:
+                    meta.setdefault("name", n)
+                    metas.append(meta)
         else:
             info = PHASES[phase]
             status_filter = {state.f(info.upstream, "status"): COMPLETED} if info.upstream else None

@@ -38,7 +38,7 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
             "language": entry.language or "",
         }
         if existing is None:
-            notes.append(f"{entry.name}: new video" + (" (would be added)" if dry_run else ""))
+            notes.append(f"{entry.name}: new video" + (" (would be added and processed)" if dry_run else ""))
             if dry_run:
                 continue
             if entry.force_reprocess:
@@ -85,6 +85,15 @@ class Phase1Job:
             ctx.record(video_duration=round(info.duration, 3), width=info.width, height=info.height, fps=info.fps)
             spans = plan_windows(info.duration, s.window_length, s.window_overlap, s.window_min_tail)
 
+            # Frames first: a truncated or damaged file fails in seconds, not after a full Whisper pass.
+            t0 = time.perf_counter()
+            all_times = [t for span in spans for t in frame_times(span, s.frames_per_window)]
+            ctx.report(0, len(all_times), "frames")
+            frames = extract_frames(path, all_times, s.frame_max_side, s.jpeg_quality,
+                                    duration=info.video_stream_duration or info.duration, fps=info.fps)
+            ctx.report(len(all_times), len(all_times), "frames")
+            timings["frames_s"] = round(time.perf_counter() - t0, 3)
+
             t0 = time.perf_counter()
             if info.has_audio:
                 audio = decode_audio(path)
@@ -101,14 +110,6 @@ class Phase1Job:
                     f"language detection is unsure: {transcript.language} with p={transcript.language_probability:.2f}"
                     f" (used {transcript.language_source}); set 'language' for this video in videos_config.json"
                 )
-
-            t0 = time.perf_counter()
-            all_times = [t for span in spans for t in frame_times(span, s.frames_per_window)]
-            ctx.report(0, len(all_times), "frames")
-            frames = extract_frames(path, all_times, s.frame_max_side, s.jpeg_quality,
-                                    duration=info.video_stream_duration or info.duration, fps=info.fps)
-            ctx.report(len(all_times), len(all_times), "frames")
-            timings["frames_s"] = round(time.perf_counter() - t0, 3)
 
         words = [w.__dict__ for w in transcript.words]
         windows = []

@@ -143,8 +143,6 @@ def run_phase(
     work_dir.mkdir(parents=True, exist_ok=True)
     events = events or ev.EventLog(work_dir / settings.event_log)
     summary = RunSummary(job.phase)
-    for leftover in clean_stale_temp_files(work_dir):
-        console.print(f"[dim]removed leftover temp file {escape(leftover.name)} from a crashed run[/]")
 
     candidates = db.candidates(job.phase, only=options.only, force=options.force)
     if options.only:
@@ -164,6 +162,8 @@ def run_phase(
         summary.planned = [(m["name"], d.reason) for m, d in todo]
         return summary
 
+    for leftover in clean_stale_temp_files(work_dir):
+        console.print(f"[dim]removed leftover temp file {escape(leftover.name)} from a crashed run[/]")
     events.emit(ev.PHASE_START, phase=job.phase, videos=len(todo), location=db.location)
     if not todo:
         events.emit(ev.PHASE_DONE, phase=job.phase, completed=0, failed=0, skipped=summary.skipped)
