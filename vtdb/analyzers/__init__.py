@@ -1,0 +1,40 @@
+"""Phase 2 analyzers behind one interface (see base.Analyzer): vllm, openai, transcript; auto picks one."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from .base import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput, WindowOutcome
+
+__all__ = ["Analyzer", "AnalyzerUnavailable", "VideoContext", "WindowInput", "WindowOutcome", "choose_analyzer", "make_analyzer"]
+
+
+def choose_analyzer(settings: Settings, requested: str | None = None) -> tuple[str, str]:
+    """(analyzer name, why) for the requested name or the `analyzer` setting; `auto` explains its pick."""
+    from .vllm_engine import cuda_available, vllm_importable
+
+    name = requested or settings.analyzer
+    if name != "auto":
+        return name, f"chosen by {'--analyzer' if requested else 'the analyzer setting'}"
+    if vllm_importable() and cuda_available():
+        return "vllm", "auto: vLLM is installed and a CUDA GPU is visible"
+    if settings.openai_base_url:
+        return "openai", f"auto: an endpoint is configured ({', '.join(settings.openai_base_url)})"
+    return "transcript", "auto: no CUDA GPU with vLLM and no openai_base_url, so the CPU transcript analyzer (low confidence)"
+
+
+def make_analyzer(name: str, settings: Settings) -> Analyzer:
+    if name == "openai":
+        from .openai_compat import OpenAICompatAnalyzer
+
+        return OpenAICompatAnalyzer(settings)
+    if name == "vllm":
+        from .vllm_engine import VLLMAnalyzer
+
+        analyzer = VLLMAnalyzer(settings)
+        analyzer.backend  # load now: a missing GPU is a run-level error, not one per video
+        return analyzer
+    if name == "transcript":
+        from .transcript import TranscriptAnalyzer
+
+        return TranscriptAnalyzer(settings)
+    raise AnalyzerUnavailable(f"unknown analyzer {name!r}; use auto, vllm, openai or transcript")

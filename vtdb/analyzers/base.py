@@ -1,0 +1,53 @@
+"""The analyzer interface: what Phase 2 hands an analyzer, and what it gets back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+
+@dataclass
+class VideoContext:
+    name: str
+    title: str
+    description: str
+    language: str | None  # spoken language (config or detected)
+    output_language: str
+    duration: float
+
+
+@dataclass
+class WindowInput:
+    index: int
+    start_time: float
+    end_time: float
+    transcript: str
+    frames: list[bytes]  # JPEG bytes
+    previous_transcript: str = ""
+
+
+@dataclass
+class WindowOutcome:
+    """One window's analysis: fields (schema-valid) or an error."""
+
+    index: int
+    fields: dict | None
+    status: str  # "ok" | "repaired" | "failed"
+    error: str = ""
+    attempts: int = 1
+    notes: list[str] = field(default_factory=list)
+
+
+ProgressCallback = Callable[[int], None]  # number of windows finished so far
+
+
+class Analyzer(Protocol):
+    name: str  # "vllm" | "openai" | "transcript"
+    model: str
+
+    def analyze(self, video: VideoContext, windows: Sequence[WindowInput], progress: ProgressCallback | None = None) -> list[WindowOutcome]:
+        """Analyze every window of one video; never raises for a single bad window."""
+
+
+class AnalyzerUnavailable(RuntimeError):
+    """The chosen analyzer cannot run here (no CUDA, no endpoint, ...): a clear, actionable message."""

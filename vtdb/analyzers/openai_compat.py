@@ -1,0 +1,228 @@
+"""Analyzer over any OpenAI-compatible chat endpoint (vLLM serve, llama.cpp, Ollama, hosted).
+
+Frames go as base64 JPEG `image_url` parts; the answer is constrained with `response_format`
+(a JSON schema). N requests are kept in flight; 429, 5xx, timeouts and connection errors are
+retried with exponential backoff; several base URLs are used round-robin.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+import httpx
+
+from ..config import Settings
+from .base import AnalyzerUnavailable, ProgressCallback, VideoContext, WindowInput, WindowOutcome
+from .prompt import SYSTEM_PROMPT, PromptTemplate
+from .schema import WINDOW_SCHEMA, SchemaError, repair, validate
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class RequestFailed(RuntimeError):
+    pass
+
+
+class ResponseFormatRejected(RuntimeError):
+    pass
+
+
+def _response_format(mode: str) -> dict | None:
+    if mode == "json_schema":  # OpenAI, vLLM, Ollama
+        return {"type": "json_schema", "json_schema": {"name": "window_analysis", "schema": WINDOW_SCHEMA, "strict": True}}
+    if mode == "json_object":  # llama-cpp-python's server: a schema inside json_object
+        return {"type": "json_object", "schema": WINDOW_SCHEMA}
+    return None
+
+
+def image_part(jpeg: bytes) -> dict:
+    return {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")}}
+
+
+class OpenAICompatAnalyzer:
+    name = "openai"
+
+    def __init__(self, settings: Settings, template: PromptTemplate | None = None, client: httpx.Client | None = None):
+        if not settings.openai_base_url:
+            raise AnalyzerUnavailable(
+                "the openai analyzer needs an endpoint: set openai_base_url (e.g. http://127.0.0.1:8000/v1 for `vllm serve`) "
+                "in videos_config.json or OPENAI_BASE_URL"
+            )
+        self.settings = settings
+        self.model = settings.vlm_model
+        self.template = template or PromptTemplate.load(settings.prompt_file)
+        self.base_urls = [u.rstrip("/") for u in settings.openai_base_url]
+        self._next_url = itertools.cycle(self.base_urls)
+        self._url_lock = threading.Lock()
+        self._client = client or httpx.Client(timeout=httpx.Timeout(settings.openai_timeout, connect=10.0))
+        mode = settings.openai_response_format
+        self._formats = ["json_schema", "json_object", "none"] if mode == "auto" else [mode]
+        self._format_lock = threading.Lock()
+        self.stats = {"requests": 0, "retries": 0}
+
+    # ---- transport ----
+
+    def _url(self) -> str:
+        with self._url_lock:
+            return next(self._next_url)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.settings.openai_api_key:
+            headers["Authorization"] = f"Bearer {self.settings.openai_api_key}"
+        return headers
+
+    def check(self) -> None:
+        """Fail fast, with a clear message, when an endpoint is down or does not serve the model."""
+        for base in self.base_urls:
+            try:
+                resp = self._client.get(f"{base}/models", headers=self._headers(), timeout=min(10.0, self.settings.openai_timeout))
+            except httpx.HTTPError as exc:
+                raise AnalyzerUnavailable(f"endpoint {base} is unreachable ({type(exc).__name__}: {exc}); is the server running?") from None
+            if resp.status_code in (401, 403):
+                raise AnalyzerUnavailable(f"endpoint {base} refused the API key (HTTP {resp.status_code}); set openai_api_key")
+            if resp.status_code != 200:
+                continue  # some servers have no /models; the chat call will tell
+            try:
+                served = [m.get("id") for m in resp.json().get("data", [])]
+            except (ValueError, AttributeError):
+                continue
+            if served and self.model not in served:
+                raise AnalyzerUnavailable(
+                    f"model {self.model!r} is not served by {base}; it serves: {', '.join(map(str, served))}. Set vlm_model accordingly."
+                )
+
+    def _post(self, payload: dict) -> dict:
+        """One chat completion with retries; returns the parsed JSON response."""
+        retries = self.settings.openai_max_retries
+        last = ""
+        for attempt in range(retries + 1):
+            base = self._url()
+            try:
+                self.stats["requests"] += 1
+                resp = self._client.post(f"{base}/chat/completions", headers=self._headers(), content=json.dumps(payload))
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                last = f"{base}: {type(exc).__name__}: {exc}"
+                retry_after = None
+            else:
+                if resp.status_code == 200:
+                    try:
+                        return resp.json()
+                    except ValueError:
+                        last = f"{base}: response is not JSON: {resp.text[:200]!r}"
+                        retry_after = None
+                elif resp.status_code in RETRY_STATUS:
+                    last = f"{base}: HTTP {resp.status_code}: {resp.text[:200]}"
+                    retry_after = resp.headers.get("retry-after")
+                else:
+                    body = resp.text[:500]
+                    if resp.status_code in (400, 422) and "response_format" in json.dumps(payload) and (
+                        "response_format" in body or "json_schema" in body or "schema" in body
+                    ):
+                        raise ResponseFormatRejected(body)
+                    if resp.status_code == 404 and "model" in body.lower():
+                        raise RequestFailed(f"{base}: model {self.model!r} not found (HTTP 404): {body[:200]}")
+                    raise RequestFailed(f"{base}: HTTP {resp.status_code}: {body}")
+            if attempt < retries:
+                self.stats["retries"] += 1
+                try:
+                    delay = float(retry_after) if retry_after else 0.0
+                except ValueError:
+                    delay = 0.0
+                delay = max(delay, min(8.0, 0.5 * 2**attempt)) * random.uniform(0.8, 1.2)
+                time.sleep(delay)
+        raise RequestFailed(f"gave up after {retries + 1} attempts: {last}")
+
+    def _chat(self, messages: list[dict]) -> tuple[str, str]:
+        while True:
+            with self._format_lock:
+                mode = self._formats[0]
+            payload: dict[str, Any] = {
+                "model": self.model,
+                "messages": messages,
+                "temperature": self.settings.temperature,
+                "max_tokens": self.settings.max_output_tokens,
+            }
+            fmt = _response_format(mode)
+            if fmt:
+                payload["response_format"] = fmt
+            try:
+                data = self._post(payload)
+            except ResponseFormatRejected as exc:
+                with self._format_lock:
+                    if len(self._formats) > 1 and self._formats[0] == mode:
+                        self._formats.pop(0)  # this server speaks another dialect: remember for the run
+                        continue
+                    if self._formats[0] != mode:
+                        continue
+                raise RequestFailed(f"the server rejected response_format {mode!r}: {exc}") from None
+            try:
+                choice = data["choices"][0]
+                content = choice["message"].get("content") or ""
+                finish = choice.get("finish_reason") or ""
+            except (KeyError, IndexError, TypeError, AttributeError):
+                raise RequestFailed(f"malformed chat response: {json.dumps(data)[:300]}") from None
+            return content, finish
+
+    # ---- analysis ----
+
+    def _messages(self, video: VideoContext, window: WindowInput, previous_description: str | None) -> list[dict]:
+        text_only = self.settings.text_only
+        frames = [] if text_only else window.frames
+        prompt = self.template.render(video, window, self.settings.content_types, len(frames), previous_description)
+        content: Any = prompt if text_only else [{"type": "text", "text": prompt}, *[image_part(f) for f in frames]]
+        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
+
+    def analyze_window(self, video: VideoContext, window: WindowInput, previous_description: str | None = None) -> WindowOutcome:
+        messages = self._messages(video, window, previous_description)
+        problems: list[str] = []
+        for attempt in (1, 2):  # a second request when the first answer cannot be used
+            try:
+                text, finish = self._chat(messages)
+            except RequestFailed as exc:
+                return WindowOutcome(window.index, None, "failed", str(exc), attempt)
+            truncated = finish == "length"
+            try:
+                return WindowOutcome(window.index, validate(json.loads(text)), "ok", attempts=attempt)
+            except (json.JSONDecodeError, SchemaError) as exc:
+                problem = f"attempt {attempt}: {'answer cut off at max_output_tokens; ' if truncated else ''}{exc}"
+            fields, notes = repair(text)
+            if fields is not None:
+                return WindowOutcome(window.index, fields, "repaired", attempts=attempt, notes=[problem, *notes])
+            problems.append(f"{problem} ({'; '.join(notes)}); answer starts {text[:120]!r}")
+        return WindowOutcome(window.index, None, "failed", " | ".join(problems), 2)
+
+    def analyze(self, video: VideoContext, windows: Sequence[WindowInput], progress: ProgressCallback | None = None) -> list[WindowOutcome]:
+        self.check()
+        done = 0
+        lock = threading.Lock()
+
+        def finished(outcome: WindowOutcome) -> WindowOutcome:
+            nonlocal done
+            with lock:
+                done += 1
+                if progress:
+                    progress(done)
+            return outcome
+
+        if self.settings.openai_concurrency == 1:
+            # Sequential: each window sees the previous window's real description.
+            outcomes, previous = [], None
+            for w in windows:
+                outcome = finished(self.analyze_window(video, w, previous))
+                previous = outcome.fields["description"] if outcome.fields else None
+                outcomes.append(outcome)
+            return outcomes
+        # Concurrent: windows are independent, so the previous window is given by its transcript.
+        with ThreadPoolExecutor(max_workers=self.settings.openai_concurrency, thread_name_prefix="openai") as pool:
+            return list(pool.map(lambda w: finished(self.analyze_window(video, w)), windows))
+
+    def close(self) -> None:
+        self._client.close()

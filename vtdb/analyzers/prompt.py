@@ -1,0 +1,73 @@
+"""The versioned window prompt: one template file, rendered per window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..languages import WHISPER_LANGUAGES
+from .base import VideoContext, WindowInput
+
+DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "prompts" / "window_v1.txt"
+SYSTEM_PROMPT = "You describe video segments for a search index. You answer with a single JSON object and nothing else."
+MAX_TRANSCRIPT_CHARS = 3000
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def language_name(code: str | None) -> str:
+    if not code:
+        return "unknown"
+    return f"{WHISPER_LANGUAGES.get(code, code).title()} ({code})"
+
+
+@dataclass
+class PromptTemplate:
+    text: str
+    version: str
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "PromptTemplate":
+        path = Path(path) if path else DEFAULT_TEMPLATE
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"prompt_file {path}: cannot read ({exc.strerror})") from None
+        version = path.stem
+        lines = []
+        for line in raw.splitlines():
+            if line.startswith("#"):
+                if "prompt_version:" in line:
+                    version = line.split("prompt_version:", 1)[1].strip()
+                continue
+            lines.append(line)
+        return cls("\n".join(lines).strip(), version)
+
+    def render(self, video: VideoContext, window: WindowInput, content_types: list[str], frame_count: int, previous_description: str | None = None) -> str:
+        if previous_description:
+            previous = f"its description was: {previous_description}"
+        elif window.previous_transcript:
+            previous = f"its transcript was: \"{window.previous_transcript[-600:]}\""
+        else:
+            previous = "none (this is the first window)" if window.index == 0 else "unknown"
+        values = {
+            "title": video.title or video.name,
+            "description": video.description or "(none)",
+            "language": language_name(video.language),
+            "output_language": language_name(video.output_language),
+            "start": _clock(window.start_time),
+            "end": _clock(window.end_time),
+            "transcript": window.transcript[:MAX_TRANSCRIPT_CHARS] or "(no speech)",
+            "previous_context": previous,
+            "frame_count": frame_count,
+            "frames_note": (f"{frame_count} frames from it are attached, in time order." if frame_count
+                            else "No frames are attached: judge from the transcript only."),
+            "content_types": ", ".join(content_types),
+        }
+        try:
+            return self.text.format(**values)
+        except (KeyError, IndexError) as exc:
+            raise ValueError(f"prompt template: unknown placeholder {exc}; allowed: {', '.join(values)}") from None

@@ -1,0 +1,165 @@
+"""The per-window output schema, strict validation, and the one-shot repair of bad answers."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+CONFIDENCE = ("high", "medium", "low")
+FIELDS = ("description", "dialogue_translation", "keywords", "content_type", "mood_atmosphere", "confidence", "scene_change")
+
+WINDOW_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "description": {"type": "string", "description": "What is seen and said in this window, 1-3 sentences."},
+        "dialogue_translation": {"type": "string", "description": "The speech translated into the output language; empty if none."},
+        "keywords": {"type": "array", "items": {"type": "string"}, "maxItems": 12},
+        "content_type": {"type": "string"},
+        "mood_atmosphere": {"type": "string"},
+        "confidence": {"type": "string", "enum": list(CONFIDENCE)},
+        "scene_change": {"type": "boolean"},
+    },
+    "required": list(FIELDS),
+    "additionalProperties": False,
+}
+
+MAX_TEXT = 4000
+MAX_KEYWORDS = 12
+
+
+class SchemaError(ValueError):
+    pass
+
+
+def validate(obj: Any) -> dict:
+    """Return a clean copy of a schema-valid answer, or raise SchemaError saying what is wrong."""
+    if not isinstance(obj, dict):
+        raise SchemaError(f"answer is a {type(obj).__name__}, not a JSON object")
+    missing = [f for f in FIELDS if f not in obj]
+    if missing:
+        raise SchemaError(f"missing fields: {', '.join(missing)}")
+    for key in ("description", "dialogue_translation", "content_type", "mood_atmosphere", "confidence"):
+        if not isinstance(obj[key], str):
+            raise SchemaError(f"{key} must be a string, got {type(obj[key]).__name__}")
+    if not isinstance(obj["keywords"], list) or not all(isinstance(k, str) for k in obj["keywords"]):
+        raise SchemaError("keywords must be a list of strings")
+    if not isinstance(obj["scene_change"], bool):
+        raise SchemaError(f"scene_change must be true or false, got {obj['scene_change']!r}")
+    if obj["confidence"] not in CONFIDENCE:
+        raise SchemaError(f"confidence must be one of {CONFIDENCE}, got {obj['confidence']!r}")
+    if not obj["description"].strip():
+        raise SchemaError("description is empty")
+    return normalize(obj)
+
+
+def normalize(obj: dict) -> dict:
+    keywords: list[str] = []
+    for k in obj["keywords"]:
+        k = " ".join(k.split()).strip(" .,;#")
+        if k and k.lower() not in {x.lower() for x in keywords}:
+            keywords.append(k[:80])
+    return {
+        "description": obj["description"].strip()[:MAX_TEXT],
+        "dialogue_translation": obj["dialogue_translation"].strip()[:MAX_TEXT],
+        "keywords": keywords[:MAX_KEYWORDS],
+        "content_type": obj["content_type"].strip().lower()[:60] or "other",
+        "mood_atmosphere": obj["mood_atmosphere"].strip()[:120] or "unknown",
+        "confidence": obj["confidence"],
+        "scene_change": obj["scene_change"],
+    }
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def extract_json_object(text: str) -> dict | None:
+    """The first JSON object in a chatty answer (code fences, prose around it), or None."""
+    if not isinstance(text, str):
+        return None
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    for candidate in candidates:
+        start = candidate.find("{")
+        while start != -1:
+            depth, in_str, escape = 0, False, False
+            for i in range(start, len(candidate)):
+                ch = candidate[i]
+                if in_str:
+                    if escape:
+                        escape = False
+                    elif ch == "\\":
+                        escape = True
+                    elif ch == '"':
+                        in_str = False
+                elif ch == '"':
+                    in_str = True
+                elif ch == "{":
+                    depth += 1
+                elif ch == "}":
+                    depth -= 1
+                    if depth == 0:
+                        try:
+                            obj = json.loads(candidate[start : i + 1])
+                        except json.JSONDecodeError:
+                            break
+                        if isinstance(obj, dict):
+                            return obj
+                        break
+            start = candidate.find("{", start + 1)
+    return None
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in {"true", "yes", "1", "y"}:
+            return True
+        if v in {"false", "no", "0", "n", ""}:
+            return False
+    return None
+
+
+def repair(text: str) -> tuple[dict | None, list[str]]:
+    """Best effort: pull out the JSON object, coerce types, fill defaults, mark confidence low.
+
+    Returns (fields or None when nothing usable was found, notes on what was repaired).
+    """
+    obj = extract_json_object(text)
+    if obj is None:
+        return None, ["no JSON object in the answer"]
+    notes: list[str] = []
+    out: dict[str, Any] = {}
+    for key in ("description", "dialogue_translation", "content_type", "mood_atmosphere"):
+        value = obj.get(key)
+        if isinstance(value, str):
+            out[key] = value
+        elif value is None:
+            out[key] = ""
+            notes.append(f"{key} missing")
+        elif isinstance(value, list):
+            out[key] = " ".join(str(v) for v in value)
+            notes.append(f"{key} coerced from list")
+        else:
+            out[key] = str(value)
+            notes.append(f"{key} coerced from {type(value).__name__}")
+    keywords = obj.get("keywords")
+    if isinstance(keywords, str):
+        out["keywords"] = [k for k in re.split(r"[,;\n]", keywords) if k.strip()]
+        notes.append("keywords split from a string")
+    elif isinstance(keywords, list):
+        out["keywords"] = [str(k) for k in keywords if isinstance(k, (str, int, float)) and str(k).strip()]
+    else:
+        out["keywords"] = []
+        notes.append("keywords missing")
+    flag = _as_bool(obj.get("scene_change"))
+    if flag is None:
+        notes.append("scene_change missing or invalid")
+    out["scene_change"] = bool(flag)
+    out["confidence"] = "low"  # a repaired answer is never trusted more than that
+    if not out["description"].strip():
+        return None, notes + ["description empty"]
+    return normalize(out), notes

@@ -1,0 +1,189 @@
+"""CPU analyzer: no vision model, no download. Derives the window fields from the transcript
+(tf-idf keywords, embedding-nearest content type) and from the frames (scene changes).
+
+Its output is clearly labelled: analyzer "transcript", confidence "low", mood "unknown".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from ..config import Settings
+from ..embedders import Embedder, load_embedder
+from .base import ProgressCallback, VideoContext, WindowInput, WindowOutcome
+
+STOPWORDS = set(
+    """a about above after again against all also am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have having he her here hers
+    herself him himself his how i if in into is it its itself just let me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves get got go going gonna okay ok yeah yes oh um uh
+    like well really right thing things one two first next now today put make take use using way lot also every""".split()
+) | set(
+    """и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне было вот от меня
+    еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь опять уж вам ведь там
+    потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего раз тоже себе
+    под будет ж тогда кто этот того потому этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас были
+    куда зачем всех никогда можно при наконец два об другой хоть после над больше тот через эти нас про всего них какая
+    много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более всегда конечно
+    всю между это мы будем сегодня""".split()
+)
+_WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
+FILLERS = re.compile(r"\b(um+|uh+|erm|hmm+|эм+|ээ+|мм+)\b[,.]?\s*", re.IGNORECASE)
+
+
+def clean_excerpt(text: str, max_chars: int = 300) -> str:
+    """A concise excerpt: fillers and repeated whitespace removed, cut at a sentence end when possible."""
+    text = " ".join(FILLERS.sub("", text or "").split())
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    return (cut[: end + 1] if end > max_chars // 3 else cut.rsplit(" ", 1)[0] + " …").strip()
+
+
+def tokens(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text or "")]
+
+
+_CLAUSE = re.compile(r"[.!?;:,()\"«»—–]+")
+
+
+def keyword_candidates(text: str) -> list[str]:
+    """Unigrams and bigrams of content words (no stop words, no one- or two-letter words).
+
+    Bigrams never cross punctuation, so "cooks. Drop" does not become a phrase.
+    """
+    out: list[str] = []
+    for clause in _CLAUSE.split(text or ""):
+        words = tokens(clause)
+        out.extend(w for w in words if w not in STOPWORDS and len(w) > 2)
+        for a, b in zip(words, words[1:]):
+            if a not in STOPWORDS and b not in STOPWORDS and len(a) > 2 and len(b) > 2:
+                out.append(f"{a} {b}")
+    return out
+
+
+def tfidf_keywords(texts: Sequence[str], top_k: int = 8) -> list[list[str]]:
+    """Top phrases per text, tf-idf over the video's windows (bigrams get a small bonus)."""
+    docs = [Counter(keyword_candidates(t)) for t in texts]
+    df: Counter = Counter()
+    for doc in docs:
+        df.update(doc.keys())
+    n = len(docs)
+    result = []
+    for doc in docs:
+        scored = {term: count * (math.log((1 + n) / (1 + df[term])) + 1) * (1.3 if " " in term else 1.0) for term, count in doc.items()}
+        ranked = sorted(scored, key=lambda t: (-scored[t], t))
+        picked: list[str] = []
+        for term in ranked:
+            # Skip a unigram already inside a picked bigram, and vice versa.
+            if any(term in p.split() or p in term.split() for p in picked):
+                continue
+            picked.append(term)
+            if len(picked) == top_k:
+                break
+        result.append(picked)
+    return result
+
+
+def frame_signature(jpeg: bytes) -> np.ndarray | None:
+    """A normalised HSV colour histogram of a frame (robust to motion inside a scene)."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    hsv = cv2.cvtColor(cv2.resize(image, (160, 90), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, [12, 4, 4], [0, 180, 0, 256, 0, 256])
+    return cv2.normalize(hist, hist).flatten()
+
+
+def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
+    import cv2
+
+    return float(cv2.compareHist(a.astype(np.float32), b.astype(np.float32), cv2.HISTCMP_BHATTACHARYYA))
+
+
+SCENE_CUT_DISTANCE = 0.5  # Bhattacharyya distance between consecutive frames that counts as a cut
+
+
+def scene_changes(windows: Sequence[WindowInput], threshold: float = SCENE_CUT_DISTANCE) -> list[bool]:
+    """Per window: does a cut happen inside it, or between the previous window's last frame and its first?"""
+    out: list[bool] = []
+    previous_last: np.ndarray | None = None
+    for w in windows:
+        sigs = [s for s in (frame_signature(f) for f in w.frames) if s is not None]
+        chain = ([previous_last] if previous_last is not None else []) + sigs
+        distances = [histogram_distance(a, b) for a, b in zip(chain, chain[1:])]
+        out.append(bool(distances) and max(distances) > threshold)
+        if sigs:
+            previous_last = sigs[-1]
+    return out
+
+
+class TranscriptAnalyzer:
+    name = "transcript"
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self.settings = settings
+        self._embedder = embedder
+        self.model = f"tfidf+{settings.embedder}"
+        self._label_vectors: np.ndarray | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings.embedder)
+        return self._embedder
+
+    def _labels(self) -> np.ndarray:
+        if self._label_vectors is None:
+            phrases = [f"a {label} video" for label in self.settings.content_types]
+            self._label_vectors = self.embedder.embed_queries(phrases)
+        return self._label_vectors
+
+    def analyze(self, video: VideoContext, windows: Sequence[WindowInput], progress: ProgressCallback | None = None) -> list[WindowOutcome]:
+        texts = [w.transcript for w in windows]
+        keywords = tfidf_keywords(texts)
+        cuts = scene_changes(windows)
+        spoken = [i for i, t in enumerate(texts) if t.strip()]
+        types = ["other"] * len(windows)
+        if spoken:
+            vectors = self.embedder.embed_passages([texts[i] for i in spoken])
+            scores = vectors @ self._labels().T
+            for row, i in enumerate(spoken):
+                types[i] = self.settings.content_types[int(np.argmax(scores[row]))]
+        same_language = (video.language or "") == video.output_language
+        outcomes = []
+        for i, w in enumerate(windows):
+            notes = ["transcript analyzer: derived from speech and frame differences, no vision model"]
+            text = texts[i].strip()
+            if text:
+                description = clean_excerpt(text)
+            else:
+                description = "No speech in this window" + (" (scene change)." if cuts[i] else ".")
+            if same_language or not text:
+                dialogue = text
+            else:
+                dialogue = ""
+                notes.append(f"dialogue not translated: speech is {video.language or 'unknown'}, output is {video.output_language}")
+            fields = {
+                "description": description,
+                "dialogue_translation": dialogue,
+                "keywords": keywords[i],
+                "content_type": types[i],
+                "mood_atmosphere": "unknown",
+                "confidence": "low",
+                "scene_change": cuts[i],
+            }
+            outcomes.append(WindowOutcome(w.index, fields, "ok", notes=notes))
+            if progress:
+                progress(i + 1)
+        return outcomes

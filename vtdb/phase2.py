@@ -1,0 +1,137 @@
+"""Phase 2: describe every window of a video with an analyzer; write
+{work_dir}/{name}_phase2_vllm_analysis.json atomically.
+
+A bad answer costs one window, never the run: a window whose answer cannot be used even after
+repair and one more request is recorded as failed, and the video fails only when more than
+`window_failure_share` of its windows failed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .analyzers import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput
+from .atomic import atomic_write_json
+from .config import Settings
+from .db import Claim
+from .runner import JobContext, JobResult, VideoError
+from .state import iso, now_utc
+from .workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
+
+PHASE2_FORMAT = "vtdb.phase2"
+PHASE2_VERSION = 1
+SEGMENT_FIELDS = ("description", "dialogue_translation", "keywords", "content_type", "mood_atmosphere", "confidence", "scene_change")
+
+
+def window_inputs(data: dict) -> list[WindowInput]:
+    windows = data["windows"]
+    out = []
+    for i, w in enumerate(windows):
+        out.append(
+            WindowInput(
+                index=int(w["index"]),
+                start_time=float(w["start_time"]),
+                end_time=float(w["end_time"]),
+                transcript=str(w.get("text") or ""),
+                frames=[f["jpeg"] for f in w.get("frames", []) if isinstance(f.get("jpeg"), bytes)],
+                previous_transcript=str(windows[i - 1].get("text") or "") if i else "",
+            )
+        )
+    return out
+
+
+class Phase2Job:
+    phase = "phase2"
+
+    def __init__(self, settings: Settings, analyzer: Analyzer):
+        self.settings = settings
+        self.analyzer = analyzer
+
+    def process(self, claim: Claim, ctx: JobContext) -> JobResult:
+        try:
+            data = load_phase1_data(ctx.work_dir, claim.name)
+        except WorkFileError as exc:
+            raise VideoError(str(exc)) from None
+        meta = claim.meta
+        transcript = data.get("transcript", {})
+        video = VideoContext(
+            name=claim.name,
+            title=str(meta.get("title") or data["video"].get("title") or claim.name),
+            description=str(meta.get("description") or data["video"].get("description") or ""),
+            language=transcript.get("language") or (meta.get("language") or None),
+            output_language=self.settings.output_language,
+            duration=float(data["video"].get("duration") or 0.0),
+        )
+        windows = window_inputs(data)
+        if not windows:
+            raise VideoError(f"{claim.name}: Phase 1 data has no windows; reset phase 1")
+        ctx.report(0, len(windows), "windows")
+        try:
+            outcomes = self.analyzer.analyze(video, windows, progress=lambda n: ctx.report(n, len(windows), "windows"))
+        except AnalyzerUnavailable as exc:  # e.g. the endpoint went down mid-run
+            raise VideoError(str(exc)) from None
+
+        segments = []
+        failed = []
+        for w, outcome in zip(windows, outcomes):
+            segment = {
+                "segment_index": w.index,
+                "start_time": w.start_time,
+                "end_time": w.end_time,
+                "status": outcome.status,
+                "analyzer": self.analyzer.name,
+                "model": self.analyzer.model,
+                "prompt_version": getattr(getattr(self.analyzer, "template", None), "version", "") or "n/a",
+            }
+            if outcome.fields is not None:
+                segment.update({k: outcome.fields[k] for k in SEGMENT_FIELDS})
+            else:
+                failed.append(outcome)
+                segment["error"] = outcome.error
+            if outcome.notes:
+                segment["notes"] = outcome.notes
+            segments.append(segment)
+        share = len(failed) / len(windows)
+        if failed and share > self.settings.window_failure_share:
+            raise VideoError(
+                f"{len(failed)} of {len(windows)} windows failed (more than window_failure_share "
+                f"{self.settings.window_failure_share:.0%}); first error: {failed[0].error}"
+            )
+        for outcome in failed:
+            ctx.warn(f"window {outcome.index} failed: {outcome.error}")
+        document = {
+            "format": PHASE2_FORMAT,
+            "version": PHASE2_VERSION,
+            "video_name": claim.name,
+            "created_at": iso(now_utc()),
+            "analyzer": self.analyzer.name,
+            "model": self.analyzer.model,
+            "output_language": self.settings.output_language,
+            "transcript_language": video.language or "",
+            "windows_total": len(windows),
+            "windows_failed": len(failed),
+            "windows_repaired": sum(1 for s in segments if s["status"] == "repaired"),
+            "segments": segments,
+        }
+        atomic_write_json(phase2_analysis_path(ctx.work_dir, claim.name), document)
+        ok = len(windows) - len(failed)
+        return JobResult(
+            count=ok,
+            fields={"phase2_analyzer": self.analyzer.name, "phase2_model": self.analyzer.model, "phase2_windows_failed": len(failed)},
+            note=f"windows analyzed by {self.analyzer.name}" + (f", {len(failed)} failed" if failed else ""),
+        )
+
+
+def load_phase2_analysis(work_dir: Path, name: str) -> dict:
+    """Read and check a Phase 2 file (used by Phase 3 and the tests)."""
+    path = phase2_analysis_path(work_dir, name)
+    if not path.exists():
+        raise WorkFileError(f"{path}: Phase 2 analysis not found; run phase2_vllm_analysis.py for {name!r}")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WorkFileError(f"{path}: corrupt Phase 2 analysis ({exc}); reset phase 2 for {name!r}") from None
+    if not isinstance(doc, dict) or doc.get("format") != PHASE2_FORMAT or not isinstance(doc.get("segments"), list):
+        raise WorkFileError(f"{path}: not a Phase 2 analysis file")
+    return doc
