@@ -16,7 +16,8 @@ from pathlib import Path
 import psutil
 
 _TMP_MARK = ".vtdb-tmp"
-_TMP_PATTERN = re.compile(r"\.vtdb-tmp\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[0-9a-f]+$")
+# An optional media suffix may follow (ZIM items are extracted as name.vtdb-tmp.host.pid.hex.webm).
+_TMP_PATTERN = re.compile(r"\.vtdb-tmp\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[0-9a-f]+(\.\w{1,8})?$")
 
 
 def _short_host() -> str:

@@ -89,6 +89,8 @@ class Settings:
     window_failure_share: float = 0.25
     content_types: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_TYPES))
     prompt_file: str | None = None
+    # ZIM archives: use Whisper even when the archive has subtitles in the video's language.
+    prefer_whisper: bool = False
     # State machine.
     timeout_factor: float = 2.0
     timeout_floor: float = 900.0
@@ -126,6 +128,26 @@ class VideoEntry:
 
 
 @dataclass
+class ZimEntry:
+    """A config entry with "zim": it stands for every (included) video in the archive."""
+
+    index: int
+    zim: str  # resolved archive path
+    include: list[str] = field(default_factory=list)  # globs over video id or title
+    exclude: list[str] = field(default_factory=list)
+    language: str | None = None
+    license: str = ""
+    description: str = ""
+    force_reprocess: bool = False
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def entry_token(self) -> str:
+        canonical = json.dumps(self.raw, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass
 class EntryProblem:
     index: int
     name: str | None
@@ -142,6 +164,7 @@ class Config:
     settings: Settings
     videos: list[VideoEntry]
     invalid_entries: list[EntryProblem] = field(default_factory=list)
+    zims: list[ZimEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -165,6 +188,42 @@ class Config:
 
 
 VIDEO_KEYS = {"name", "path", "language", "description", "title", "force_reprocess"}
+ZIM_KEYS = {"zim", "include", "exclude", "language", "license", "description", "force_reprocess"}
+
+
+def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str]) -> tuple[ZimEntry | None, EntryProblem | None]:
+    problems: list[str] = []
+    for key in raw:
+        if key not in ZIM_KEYS:
+            warnings.append(f"videos[{index}].{key}: unknown key for a zim entry, ignored")
+    zim = raw.get("zim")
+    if not isinstance(zim, str) or not zim.strip():
+        problems.append("zim: must be the path of a .zim archive")
+    patterns: dict[str, list[str]] = {}
+    for key in ("include", "exclude"):
+        value = raw.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            problems.append(f"{key}: must be a glob string or a list of them (matched against the video id or title)")
+            value = []
+        patterns[key] = value
+    language, err = validate_language(raw.get("language"))
+    if err:
+        problems.append(f"language: {err}")
+    for key in ("license", "description"):
+        if key in raw and raw[key] is not None and not isinstance(raw[key], str):
+            problems.append(f"{key}: must be a string")
+    force = raw.get("force_reprocess", False)
+    if not isinstance(force, bool):
+        problems.append(f"force_reprocess: must be true or false, got {force!r}")
+    if problems:
+        return None, EntryProblem(index, f"zim:{zim}" if isinstance(zim, str) else None, problems)
+    resolved = Path(os.path.expanduser(zim))
+    if not resolved.is_absolute():
+        resolved = base_dir / resolved
+    return ZimEntry(index, str(resolved), patterns["include"], patterns["exclude"], language,
+                    raw.get("license") or "", raw.get("description") or "", force, raw), None
 TOP_KEYS = {"settings", "videos"}
 
 
@@ -360,7 +419,15 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
     videos: list[VideoEntry] = []
     problems: list[EntryProblem] = []
     first_index: dict[str, int] = {}
+    zims: list[ZimEntry] = []
     for index, raw in enumerate(videos_raw):
+        if isinstance(raw, dict) and "zim" in raw and "path" not in raw:
+            zim_entry, problem = _parse_zim_entry(index, raw, base_dir, warnings)
+            if problem:
+                problems.append(problem)
+            elif zim_entry is not None:
+                zims.append(zim_entry)
+            continue
         entry, problem = _parse_entry(index, raw, base_dir, warnings)
         if problem:
             problems.append(problem)
@@ -373,7 +440,7 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
             continue
         first_index[entry.name] = index
         videos.append(entry)
-    return Config(path=path, settings=settings, videos=videos, invalid_entries=problems, warnings=warnings)
+    return Config(path=path, settings=settings, videos=videos, invalid_entries=problems, warnings=warnings, zims=zims)
 
 
 def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:

@@ -6,6 +6,7 @@ Phase 1 is the only phase that reads the config: `sync_videos` mirrors it into v
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -17,52 +18,100 @@ from .runner import JobContext, JobResult
 from .safe_pickle import dump_plain
 from .sources import LocalFileSource, source_for
 from .state import iso, now_utc
-from .transcribe import FasterWhisperTranscriber, Transcriber, Transcript
+from .subtitles import SubtitleError, cue_words, parse_vtt
+from .transcribe import FasterWhisperTranscriber, Transcriber, Transcript, TranscriptSegment, Word
 from .windows import frame_times, join_words, plan_windows, words_in_window
+from .zim import ZimError, chapters_json, list_zim_videos, subtitles_json, video_name, zim_language, zim_uri
 from .workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 
 
-def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_run: bool = False) -> list[str]:
-    """Create/update a video_files record per config entry; apply force_reprocess and source changes.
+def _sync_one(db: ChromaDBManager, events: ev.EventLog, name: str, location: str, fields: dict, fingerprint: str | None,
+              force: bool, token: str, dry_run: bool, notes: list[str], change: str = "source file changed (size or modification time)") -> None:
+    """Create or update one video's record; reset it for a forced reprocess or a changed source."""
+    existing = db.get_video_status(name)
+    if existing is None:
+        notes.append(f"{name}: new video" + (" (would be added and processed)" if dry_run else ""))
+        if dry_run:
+            return
+        if force:
+            fields["force_token_applied"] = token  # nothing to redo for a new video
+        db.create_or_update_video_file(name, location, **fields)
+        return
+    reason = None
+    if force and existing.get("force_token_applied") != token:
+        reason = "force_reprocess set in the config"
+        fields["force_token_applied"] = token
+    elif existing.get("video_path") != location:
+        reason = f"source changed from {existing.get('video_path')}"
+    elif fingerprint and existing.get("source_fingerprint") and fingerprint != existing.get("source_fingerprint"):
+        reason = change
+        fields["source_fingerprint"] = fingerprint  # reset once, not on every sync until done
+    if dry_run:
+        if reason:
+            notes.append(f"{name}: would reprocess ({reason})")
+        return
+    db.create_or_update_video_file(name, location, **fields)
+    if reason:
+        db.reset(name, "phase1")
+        events.emit(ev.VIDEO_RESET, phase="phase1", video=name, reason=reason)
+        notes.append(f"{name}: reprocessing ({reason})")
 
-    Returns human-readable notes about new videos and resets; with dry_run nothing is written.
+
+def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_run: bool = False,
+                problems: list[str] | None = None) -> list[str]:
+    """Mirror the config into video_files: one record per file entry and per video of each ZIM
+    archive; apply force_reprocess and source changes.
+
+    Returns notes about new videos and resets; problems with archives and their videos are
+    appended to `problems`. With dry_run nothing is written.
     """
     notes: list[str] = []
+    problems = [] if problems is None else problems
+    taken: dict[str, str] = {}
     for entry in config.videos:
-        existing = db.get_video_status(entry.name)
-        fingerprint = LocalFileSource(entry.path).fingerprint()
-        fields = {
-            "source_kind": "file",
-            "title": entry.display_title,
-            "description": entry.description,
-            "language": entry.language or "",
-        }
-        if existing is None:
-            notes.append(f"{entry.name}: new video" + (" (would be added and processed)" if dry_run else ""))
-            if dry_run:
+        taken[entry.name] = f"videos[{entry.index}]"
+        fields = {"source_kind": "file", "title": entry.display_title, "description": entry.description,
+                  "language": entry.language or ""}
+        _sync_one(db, events, entry.name, entry.path, fields, LocalFileSource(entry.path).fingerprint(),
+                  entry.force_reprocess, entry.entry_token, dry_run, notes)
+    for zim in config.zims:
+        label = f"videos[{zim.index}] (zim {zim.zim})"
+        try:
+            info, videos, found = list_zim_videos(zim.zim, zim.include, zim.exclude)
+        except ZimError as exc:
+            problems.append(f"{label}: {exc}")
+            continue
+        problems.extend(f"{label}: {p}" for p in found)
+        language = zim.language or zim_language(info.language) or ""
+        for video in videos:
+            name = video_name(info, video)
+            if name in taken:
+                problems.append(f"{label}: {video.entry}: name {name!r} is already used by {taken[name]} "
+                                "(the same video id in two archives with the same file name); rename one archive or exclude the video")
                 continue
-            if entry.force_reprocess:
-                fields["force_token_applied"] = entry.entry_token  # nothing to redo for a new video
-            db.create_or_update_video_file(entry.name, entry.path, **fields)
-            continue
-        reason = None
-        if entry.force_reprocess and existing.get("force_token_applied") != entry.entry_token:
-            reason = "force_reprocess set in the config"
-            fields["force_token_applied"] = entry.entry_token
-        elif existing.get("video_path") != entry.path:
-            reason = f"path changed from {existing.get('video_path')}"
-        elif fingerprint and existing.get("source_fingerprint") and fingerprint != existing.get("source_fingerprint"):
-            reason = "source file changed (size or modification time)"
-            fields["source_fingerprint"] = fingerprint  # reset once, not on every sync until done
-        if dry_run:
-            if reason:
-                notes.append(f"{entry.name}: would reprocess ({reason})")
-            continue
-        db.create_or_update_video_file(entry.name, entry.path, **fields)
-        if reason:
-            db.reset(entry.name, "phase1")
-            events.emit(ev.VIDEO_RESET, phase="phase1", video=entry.name, reason=reason)
-            notes.append(f"{entry.name}: reprocessing ({reason})")
+            taken[name] = f"{info.path}#{video.entry}"
+            fields = {
+                "source_kind": "zim",
+                "title": video.title,
+                "description": video.description or zim.description,
+                "language": language,
+                "license": zim.license,
+                "zim_archive": info.path,
+                "zim_entry": video.entry,
+                "zim_uuid": info.uuid,
+                "zim_title": info.title,
+                "zim_publisher": info.publisher,
+                "zim_language": info.language,
+                "zim_scraper": info.scraper,
+                "zim_date": info.date,
+                "zim_layout": video.layout,
+                "youtube_id": video.youtube_id,
+                "publication_date": video.publication_date,
+                "chapters": chapters_json(video),
+                "subtitles": subtitles_json(video),
+            }
+            _sync_one(db, events, name, zim_uri(info.path, video.entry), fields, f"{info.fingerprint}:entry={video.entry}",
+                      zim.force_reprocess, zim.entry_token, dry_run, notes, "archive replaced (size, modification time or UUID changed)")
     return notes
 
 
@@ -72,6 +121,33 @@ class Phase1Job:
     def __init__(self, settings: Settings, transcriber: Transcriber | None = None):
         self.settings = settings
         self.transcriber = transcriber or FasterWhisperTranscriber(settings)
+
+    def _subtitle_transcript(self, meta: dict, source, language: str | None, ctx: JobContext) -> Transcript | None:
+        """Creator subtitles in the video's language (ZIM archives) instead of Whisper, unless prefer_whisper."""
+        if self.settings.prefer_whisper or not hasattr(source, "read_entry"):
+            return None
+        try:
+            tracks = json.loads(str(meta.get("subtitles") or "[]"))
+        except ValueError:
+            return None
+        wanted = language or ""
+        track = next((t for t in tracks if wanted and str(t.get("code", "")).split("-")[0].lower() == wanted), None)
+        if track is None:
+            if tracks and wanted:
+                ctx.warn(f"no subtitles in {wanted} (archive has {', '.join(t.get('code', '?') for t in tracks)}); using Whisper")
+            return None
+        try:
+            cues = parse_vtt(source.read_entry(track["entry"]), track["entry"])
+        except (SubtitleError, Exception) as exc:  # a damaged track must not cost the video
+            ctx.warn(f"subtitles {track['entry']} unusable ({exc}); using Whisper")
+            return None
+        if not cues:
+            ctx.warn(f"subtitles {track['entry']} have no cues; using Whisper")
+            return None
+        segments = [TranscriptSegment(c.start, c.end, c.text) for c in cues]
+        words = [Word(**w) for w in cue_words(cues)]
+        return Transcript(wanted, 1.0, "subtitles", False,
+                          f"subtitles:{track['entry']}", segments, words, source="subtitles")
 
     def process(self, claim: Claim, ctx: JobContext) -> JobResult:
         s = self.settings
@@ -95,7 +171,10 @@ class Phase1Job:
             timings["frames_s"] = round(time.perf_counter() - t0, 3)
 
             t0 = time.perf_counter()
-            if info.has_audio:
+            subtitles = self._subtitle_transcript(meta, source, language, ctx)
+            if subtitles is not None:
+                transcript = subtitles
+            elif info.has_audio:
                 audio = decode_audio(path)
                 transcript = self.transcriber.transcribe(
                     audio, language, progress=lambda done: ctx.report(min(done, info.duration), info.duration, "transcribing (audio s)")
@@ -145,6 +224,9 @@ class Phase1Job:
                 "has_audio": info.has_audio,
                 "video_codec": info.video_codec,
                 "audio_codec": info.audio_codec,
+                "youtube_id": meta.get("youtube_id") or "",
+                "publication_date": meta.get("publication_date") or "",
+                "chapters": _json_list(meta.get("chapters")),
             },
             "transcript": transcript.to_dict(),
             "settings": {
@@ -177,6 +259,15 @@ class Phase1Job:
                 "language_source": transcript.language_source,
                 "language_low_confidence": transcript.low_confidence,
                 "transcript_words": len(transcript.words),
+                "transcript_source": transcript.source,
             },
             note=f"windows, {len(transcript.words)} words ({transcript.language or 'no speech'}), {size_mb:.1f} MB",
         )
+
+
+def _json_list(value: object) -> list:
+    try:
+        out = json.loads(str(value or "[]"))
+    except ValueError:
+        return []
+    return out if isinstance(out, list) else []

@@ -45,6 +45,7 @@ class Transcript:
     model: str
     segments: list[TranscriptSegment] = field(default_factory=list)
     words: list[Word] = field(default_factory=list)
+    source: str = "whisper"  # "whisper" | "subtitles" (creator subtitles from a ZIM) | "none"
 
     @property
     def text(self) -> str:
@@ -57,7 +58,7 @@ class Transcript:
 
     @classmethod
     def empty(cls, model: str, language: str | None = None) -> "Transcript":
-        return cls(language, 0.0, "none", False, model)
+        return cls(language, 0.0, "none", False, model, source="none")
 
 
 ProgressCallback = Callable[[float], None]  # seconds of audio done

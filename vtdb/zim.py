@@ -1,0 +1,356 @@
+"""Kiwix/openZIM archives as video sources, read with libzim (the official reader: it streams
+items, closes cleanly and writes nothing next to the archive — unlike zimply-core, which by
+default writes .idx/.chk index files beside it, loads whole items into memory and has no close).
+
+Layouts understood:
+- youtube2zim v3: `videos/<id>/video.webm|mp4` plus one JSON per video at `videos/<slug>.json`
+  (id, title, description, videoPath, subtitlePath + subtitleList, chaptersPath + chapterList,
+  duration as ISO 8601, publicationDate). Subtitles: `{subtitlePath}/video.{code}.vtt`.
+- youtube2zim v2 (legacy): `videos/<id>/video.<ext>` plus `assets/data.js` holding
+  `var json_<playlist> = [{id, title, slug, description, subtitles, thumbnail}]`.
+- anything else (ted2zim, zimit, ...): every entry whose mimetype starts with `video/`.
+Redirects are skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .atomic import temp_path_for
+from .languages import suggest_language
+from .naming import sanitize_name
+from .subtitles import SubtitleError, parse_vtt
+
+MAX_TITLE = 300
+YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+
+
+class ZimError(RuntimeError):
+    pass
+
+
+@dataclass
+class SubtitleTrack:
+    code: str
+    name: str
+    entry: str
+
+
+@dataclass
+class ZimVideo:
+    video_id: str
+    entry: str  # path of the video item inside the archive
+    title: str
+    description: str = ""
+    mimetype: str = ""
+    size: int = 0
+    layout: str = "generic"
+    subtitles: list[SubtitleTrack] = field(default_factory=list)
+    chapters: list[dict] = field(default_factory=list)  # [{start, end, title}]
+    chapters_entry: str = ""
+    publication_date: str = ""
+    duration: float = 0.0
+
+    @property
+    def youtube_id(self) -> str:
+        return self.video_id if self.layout.startswith("youtube2zim") and YOUTUBE_ID.match(self.video_id) else ""
+
+
+@dataclass
+class ZimInfo:
+    path: str
+    uuid: str
+    size: int
+    mtime_ns: int
+    title: str = ""
+    publisher: str = ""
+    language: str = ""
+    scraper: str = ""
+    date: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return f"zim:size={self.size}:mtime_ns={self.mtime_ns}:uuid={self.uuid}"
+
+    @property
+    def stem(self) -> str:
+        return sanitize_name(Path(self.path).stem, 60)
+
+
+def iso_duration(text: object) -> float:
+    """'PT11M3S' -> 663.0; 0.0 when absent or malformed."""
+    if not isinstance(text, str):
+        return 0.0
+    m = _ISO_DURATION.match(text.strip())
+    if not m:
+        return 0.0
+    days, hours, minutes, seconds = m.groups()
+    return int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+def _clean_text(value: object, limit: int | None = None) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if not isinstance(value, str):
+        return ""
+    value = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in value).strip()
+    if limit and len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
+    return value
+
+
+@contextlib.contextmanager
+def open_archive(path: str | Path) -> Iterator["object"]:
+    """A libzim Archive, with every failure turned into a ZimError that names the file."""
+    from libzim.reader import Archive
+
+    path = Path(path)
+    if not path.exists():
+        raise ZimError(f"{path}: ZIM archive not found (check the 'zim' path in videos_config.json)")
+    if path.stat().st_size == 0:
+        raise ZimError(f"{path}: file is empty (0 bytes)")
+    try:
+        archive = Archive(str(path))
+    except Exception as exc:  # libzim raises RuntimeError subclasses with C++ messages
+        raise ZimError(f"{path}: not a readable ZIM archive (truncated, corrupt, or not a ZIM file): {exc}") from None
+    try:
+        yield archive
+    finally:
+        del archive  # libzim closes the file when the Archive is released
+
+
+def _meta(archive, key: str) -> str:
+    try:
+        return _clean_text(bytes(archive.get_metadata(key)), MAX_TITLE)
+    except Exception:
+        return ""
+
+
+def archive_info(archive, path: str | Path) -> ZimInfo:
+    st = Path(path).stat()
+    return ZimInfo(
+        path=str(Path(path).resolve()),
+        uuid=str(archive.uuid),
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        title=_meta(archive, "Title"),
+        publisher=_meta(archive, "Publisher"),
+        language=_meta(archive, "Language"),
+        scraper=_meta(archive, "Scraper"),
+        date=_meta(archive, "Date"),
+    )
+
+
+def zim_language(code: str) -> str | None:
+    """ZIM Language metadata is ISO 639-3, possibly a list ('eng,fra'): the Whisper code of the first."""
+    first = (code or "").split(",")[0].strip()
+    return suggest_language(first) if first else None
+
+
+def _entries(archive) -> Iterator[tuple[str, object]]:
+    for i in range(archive.entry_count):
+        try:
+            entry = archive._get_entry_by_id(i)
+        except Exception:
+            continue
+        if entry.is_redirect:
+            continue
+        yield entry.path, entry
+
+
+def read_entry(archive, path: str) -> bytes:
+    return bytes(archive.get_entry_by_path(path).get_item().content)
+
+
+def _norm(path: str) -> str:
+    return path.lstrip("./").lstrip("/")
+
+
+def _v3_videos(archive, paths: dict[str, object], problems: list[str]) -> list[ZimVideo]:
+    videos = []
+    for path in sorted(p for p in paths if re.fullmatch(r"videos/[^/]+\.json", p)):
+        try:
+            data = json.loads(read_entry(archive, path).decode("utf-8", errors="replace"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append(f"{path}: invalid JSON ({exc})")
+            continue
+        if not isinstance(data, dict) or "videoPath" not in data:
+            continue
+        video_path = _norm(str(data.get("videoPath") or ""))
+        if video_path not in paths:
+            alt = _norm(f"videos/{video_path}")
+            if alt not in paths:
+                problems.append(f"{path}: videoPath {data.get('videoPath')!r} is not in the archive")
+                continue
+            video_path = alt
+        video_id = _clean_text(data.get("id")) or Path(path).stem
+        subtitle_dir = _norm(str(data.get("subtitlePath") or ""))
+        tracks = []
+        for sub in data.get("subtitleList") or []:
+            if isinstance(sub, dict) and sub.get("code"):
+                entry = f"{subtitle_dir}/video.{sub['code']}.vtt" if subtitle_dir else ""
+                if entry in paths:
+                    tracks.append(SubtitleTrack(str(sub["code"]), _clean_text(sub.get("name")), entry))
+        chapters = []
+        for ch in data.get("chapterList") or []:
+            if isinstance(ch, dict):
+                try:
+                    chapters.append({"start": float(ch.get("startTime", 0)), "end": float(ch.get("endTime", 0)),
+                                     "title": _clean_text(ch.get("title"), MAX_TITLE)})
+                except (TypeError, ValueError):
+                    continue
+        chapters_dir = _norm(str(data.get("chaptersPath") or ""))
+        chapters_entry = f"{chapters_dir}/chapters.vtt" if chapters_dir and f"{chapters_dir}/chapters.vtt" in paths else ""
+        if not chapters and chapters_entry:
+            try:
+                cues = parse_vtt(read_entry(archive, chapters_entry), chapters_entry)
+                chapters = [{"start": c.start, "end": c.end, "title": c.text[:MAX_TITLE]} for c in cues]
+            except SubtitleError as exc:
+                problems.append(f"{exc}; chapters ignored")
+        videos.append(
+            ZimVideo(video_id, video_path, _clean_text(data.get("title"), MAX_TITLE) or video_id, _clean_text(data.get("description")),
+                     layout="youtube2zim-v3", subtitles=tracks, chapters=chapters, chapters_entry=chapters_entry,
+                     publication_date=_clean_text(data.get("publicationDate")), duration=iso_duration(data.get("duration")))
+        )
+    return videos
+
+
+_DATA_JS = re.compile(r"var\s+json_[\w$]*\s*=\s*(\[.*?\])\s*;?\s*$", re.DOTALL | re.MULTILINE)
+
+
+def _v2_videos(archive, paths: dict[str, object], problems: list[str]) -> list[ZimVideo]:
+    if "assets/data.js" not in paths:
+        return []
+    text = read_entry(archive, "assets/data.js").decode("utf-8", errors="replace")
+    videos = []
+    for match in _DATA_JS.finditer(text):
+        try:
+            items = json.loads(match.group(1))
+        except ValueError as exc:
+            problems.append(f"assets/data.js: a playlist is not valid JSON ({exc})")
+            continue
+        for item in items:
+            if not isinstance(item, dict) or not item.get("id"):
+                continue
+            vid = str(item["id"])
+            candidates = sorted(p for p in paths if p.startswith(f"videos/{vid}/video.") and not p.endswith(".vtt"))
+            if not candidates:
+                problems.append(f"assets/data.js: video {vid!r} has no videos/{vid}/video.* entry")
+                continue
+            tracks = []
+            for code in item.get("subtitles") or []:
+                code = code.get("code") if isinstance(code, dict) else code
+                entry = f"videos/{vid}/video.{code}.vtt"
+                if isinstance(code, str) and entry in paths:
+                    tracks.append(SubtitleTrack(code, code, entry))
+            videos.append(ZimVideo(vid, candidates[0], _clean_text(item.get("title"), MAX_TITLE) or vid,
+                                   _clean_text(item.get("description")), layout="youtube2zim-v2", subtitles=tracks))
+    return videos
+
+
+def list_zim_videos(path: str | Path, include: list[str] | None = None, exclude: list[str] | None = None) -> tuple[ZimInfo, list[ZimVideo], list[str]]:
+    """(archive info, its videos after include/exclude, problems found) — ZimError when unreadable."""
+    problems: list[str] = []
+    with open_archive(path) as archive:
+        info = archive_info(archive, path)
+        try:
+            paths = dict(_entries(archive))
+            videos = _v3_videos(archive, paths, problems) or _v2_videos(archive, paths, problems)
+            known = {v.entry for v in videos}
+            if not videos:
+                for p, entry in sorted(paths.items()):
+                    item = entry.get_item()
+                    if item.mimetype.startswith("video/") and p not in known:
+                        stem = p.rsplit(".", 1)[0]
+                        videos.append(ZimVideo(stem, p, _clean_text(entry.title, MAX_TITLE) or Path(p).name, layout="generic"))
+            for video in videos:
+                item = paths[video.entry].get_item()
+                video.mimetype, video.size = item.mimetype, int(item.size)
+        except ZimError:
+            raise
+        except Exception as exc:
+            raise ZimError(f"{path}: damaged ZIM archive, reading entries failed: {exc}") from None
+    selected = []
+    for video in videos:
+        keys = (video.video_id, video.title)
+        if include and not any(fnmatch.fnmatchcase(k, pat) for k in keys for pat in include):
+            continue
+        if exclude and any(fnmatch.fnmatchcase(k, pat) for k in keys for pat in exclude):
+            continue
+        if video.size == 0:
+            problems.append(f"{video.entry}: video item is empty (0 bytes); skipped")
+            continue
+        selected.append(video)
+    return info, selected, problems
+
+
+def video_name(info: ZimInfo, video: ZimVideo) -> str:
+    """`{zim_stem}__{video_id}`, sanitized: a valid file name, unique across archives of different names."""
+    return sanitize_name(f"{info.stem}__{sanitize_name(video.video_id, 80)}", 120)
+
+
+def zim_uri(archive: str, entry: str) -> str:
+    return f"zim://{archive}#{entry}"
+
+
+def parse_zim_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("zim://") or "#" not in uri:
+        raise ZimError(f"{uri!r} is not a zim://ARCHIVE#ENTRY source")
+    archive, entry = uri[len("zim://"):].rsplit("#", 1)
+    return archive, entry
+
+
+def archive_fingerprint(path: str | Path) -> str | None:
+    """Size, mtime and the archive's UUID: a replaced archive gets a new one."""
+    try:
+        with open_archive(path) as archive:
+            st = Path(path).stat()
+            return f"zim:size={st.st_size}:mtime_ns={st.st_mtime_ns}:uuid={archive.uuid}"
+    except (ZimError, OSError):
+        return None
+
+
+def extract_to(archive_path: str | Path, entry: str, folder: Path, chunk: int = 1 << 20) -> Path:
+    """Stream one item into a temp file in `folder` (named so a crashed run's leftover is cleaned)."""
+    with open_archive(archive_path) as archive:
+        try:
+            item = archive.get_entry_by_path(entry).get_item()
+        except KeyError:
+            raise ZimError(f"{archive_path}: entry {entry!r} is not in the archive (was the archive replaced?)") from None
+        if int(item.size) == 0:
+            raise ZimError(f"{archive_path}#{entry}: video item is empty (0 bytes)")
+        suffix = Path(entry).suffix or ".bin"
+        target = temp_path_for(Path(folder) / f"zim-extract{suffix}")
+        # Keep the media suffix at the end so ffprobe/OpenCV can guess the container.
+        target = target.with_name(target.name + suffix)
+        view = item.content  # a memoryview over libzim's buffer for this item only
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(target, "wb") as out:
+                for start in range(0, len(view), chunk):
+                    out.write(view[start : start + chunk])
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        return target
+
+
+def chapters_json(video: ZimVideo) -> str:
+    return json.dumps(video.chapters, ensure_ascii=False)
+
+
+def subtitles_json(video: ZimVideo) -> str:
+    return json.dumps([asdict(t) for t in video.subtitles], ensure_ascii=False)
+
+
+def remove_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
