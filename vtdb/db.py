@@ -30,6 +30,10 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached or opened (exit code 2 in the CLIs)."""
 
 
+class EmbedderMismatch(RuntimeError):
+    """The configured embedder is not the one the collections were built with."""
+
+
 class UnknownVideoError(KeyError):
     def __str__(self) -> str:
         return f"no video named {self.args[0]!r} in {VIDEO_FILES}"
@@ -92,6 +96,7 @@ class ChromaDBManager:
         self._client = None
         self._collections: dict[str, Any] = {}
         self._host = socket.gethostname()
+        self._searcher = None
 
     # ---- connection ----
 
@@ -384,7 +389,62 @@ class ChromaDBManager:
             self._update(name, update)
         return released
 
-    # ---- segments (Phase 3 completes these) ----
+    # ---- embedder bookkeeping ----
+
+    def check_embedder(self, name: str, dimension: int) -> None:
+        """Refuse to mix vectors of two embedders in one collection."""
+        meta = self.video_segments.metadata or {}
+        built_with, built_dim = meta.get("embedder"), int(meta.get("dimension") or 0)
+        if built_with != name or built_dim != dimension:
+            raise EmbedderMismatch(
+                f"{VIDEO_SEGMENTS} was built with embedder {built_with!r} ({built_dim}-d) but the config says {name!r} "
+                f"({dimension}-d). Either set embedder back to {built_with!r}, or rebuild every segment with the new one: "
+                "python phase3_load.py --reembed"
+            )
+
+    def segments_revision(self) -> str:
+        """Changes whenever segments are added or deleted: derived caches (the lexical index) key on it."""
+        return str((self.video_segments.metadata or {}).get("revision") or "")
+
+    def _bump_revision(self) -> None:
+        col = self.video_segments
+        meta = dict(col.metadata or {})
+        meta["revision"] = state.new_claim_id()
+        col.modify(metadata=meta)
+
+    def rebuild_for_embedder(self, name: str, dimension: int) -> int:
+        """--reembed: new empty video_segments for this embedder; video_files moved to the new dimension
+        if needed (its vectors become placeholders again, Phase 4 pending); every video with Phase 2
+        completed goes back to db_load pending. Returns how many videos will be reloaded."""
+        self.client.delete_collection(VIDEO_SEGMENTS)
+        self._collections.pop(VIDEO_SEGMENTS, None)
+        old_files = self.video_files
+        if int((old_files.metadata or {}).get("dimension") or 0) != dimension or (old_files.metadata or {}).get("embedder") != name:
+            got = old_files.get(include=["metadatas", "documents"])
+            self.client.delete_collection(VIDEO_FILES)
+            self._collections.pop(VIDEO_FILES, None)
+            self.settings.embedder = name
+            new_files = self.video_files
+            now = state.now_utc()
+            for start in range(0, len(got["ids"]), MAX_BATCH):
+                ids = got["ids"][start : start + MAX_BATCH]
+                metas = []
+                for meta in got["metadatas"][start : start + MAX_BATCH]:
+                    meta = dict(meta or {})
+                    if meta.get(state.f("phase4", "status")) == COMPLETED:
+                        meta.update(state.reset_update("phase4", now))
+                    meta["embedding_placeholder"] = True
+                    metas.append(_clean(meta))
+                new_files.add(ids=ids, embeddings=[placeholder_vector(dimension)] * len(ids), metadatas=metas,
+                              documents=[d or "" for d in got["documents"][start : start + MAX_BATCH]])
+        self.settings.embedder = name
+        self.video_segments  # recreate with the new embedder's name and dimension
+        names = [m["name"] for m in self.list_videos({state.f("phase2", "status"): COMPLETED}, with_flags=False)]
+        for n in names:
+            self._update(n, state.reset_update("db_load", state.now_utc()))
+        return len(names)
+
+    # ---- segments ----
 
     def add_segments(
         self,
@@ -407,26 +467,56 @@ class ChromaDBManager:
                 documents=list(documents[start:end]),
                 metadatas=[_clean({**m, "video_name": name}) for m in metadatas[start:end]],
             )
+        self._bump_revision()
         return len(ids)
 
     def delete_video_segments(self, name: str) -> None:
-        self.video_segments.delete(where={"video_name": name})
+        col = self.video_segments
+        if col.get(where={"video_name": name}, include=[], limit=1)["ids"]:
+            col.delete(where={"video_name": name})
+            self._bump_revision()
 
     def count_segments(self, name: str | None = None) -> int:
         if name is None:
             return self.video_segments.count()
         return len(self.video_segments.get(where={"video_name": name}, include=[])["ids"])
 
-    def search(self, query_embedding: Sequence[float], n_results: int = 10, where: Mapping[str, Any] | None = None) -> list[dict]:
-        """Nearest segments to a query vector (vector search only; Phase 3 adds hybrid search)."""
+    def search(self, query, n_results: int = 10, where: Mapping[str, Any] | None = None, mode: str = "hybrid",
+               filters: Mapping[str, Any] | None = None):
+        """Search the moments.
+
+        With text: hybrid search (vector + BM25 fused by reciprocal rank), overlapping windows merged
+        into moments (`vtdb.search.Moment`); `filters` may hold video, content_type, language,
+        time_from, time_to, keyword; `mode` is hybrid, vector or keyword.
+        With a vector: the nearest segments (dicts with id, score, document, metadata), `where` as in Chroma.
+        """
+        if isinstance(query, str):
+            if self._searcher is None:
+                from .search import Searcher
+
+                self._searcher = Searcher(self)
+            return self._searcher.search(query, n_results, filters, mode)
         got = self.video_segments.query(
-            query_embeddings=[list(map(float, query_embedding))],
+            query_embeddings=[list(map(float, query))],
             n_results=n_results,
             where=dict(where) if where else None,
             include=["metadatas", "documents", "distances"],
         )
         return [
             {"id": i, "score": 1.0 - d, "document": doc, "metadata": m}
+            for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
+        ]
+
+    def search_videos(self, query_embedding: Sequence[float], n_results: int = 10) -> list[dict]:
+        """Whole-video search over video_files documents (summaries): only records Phase 4 gave a real vector."""
+        got = self.video_files.query(
+            query_embeddings=[list(map(float, query_embedding))],
+            n_results=n_results,
+            where={"embedding_placeholder": False},
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            {"name": i, "score": 1.0 - d, "document": doc, "metadata": m}
             for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
         ]
 

@@ -1,0 +1,319 @@
+"""Hybrid search over `video_segments`: vector search fused with BM25 keyword search by
+reciprocal-rank fusion, filters, and overlapping windows merged into moments.
+
+Chroma's local mode has no BM25, so a lexical index is kept beside it (bm25s over stemmed
+tokens). It is a derived cache keyed on the collection's revision: never a second source of
+truth, rebuilt whenever segments were added or deleted since it was built.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .atomic import atomic_write_text
+from .text import search_tokens, words
+
+RRF_K = 60
+MODES = ("hybrid", "vector", "keyword")
+FILTER_FIELDS = ("video", "content_type", "language", "time_from", "time_to", "keyword")
+
+
+class QueryError(ValueError):
+    pass
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    metadata: dict
+    document: str
+    modes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Moment:
+    video_name: str
+    title: str
+    start_time: float
+    end_time: float
+    score: float
+    description: str
+    transcript: str
+    keywords: list[str]
+    content_type: str
+    language: str
+    video_path: str
+    segment_ids: list[str]
+    modes: list[str]
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def normalize_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (filters or {}).items():
+        if key not in FILTER_FIELDS:
+            raise QueryError(f"unknown filter {key!r}; use one of: {', '.join(FILTER_FIELDS)}")
+        if value is None or value == "" or value == []:
+            continue
+        if key in ("time_from", "time_to"):
+            try:
+                out[key] = float(value)
+            except (TypeError, ValueError):
+                raise QueryError(f"filter {key}: {value!r} is not a number of seconds") from None
+        elif key in ("video", "content_type", "language"):
+            out[key] = [value] if isinstance(value, str) else [str(v) for v in value]
+        else:
+            out[key] = str(value)
+    if "time_from" in out and "time_to" in out and out["time_from"] > out["time_to"]:
+        raise QueryError("filter time_from is after time_to")
+    return out
+
+
+def chroma_where(filters: Mapping[str, Any]) -> dict | None:
+    clauses: list[dict] = []
+    for key, field_name in (("video", "video_name"), ("content_type", "content_type"), ("language", "language")):
+        if key in filters:
+            values = filters[key]
+            clauses.append({field_name: values[0]} if len(values) == 1 else {field_name: {"$in": values}})
+    if "time_from" in filters:
+        clauses.append({"end_time": {"$gte": filters["time_from"]}})
+    if "time_to" in filters:
+        clauses.append({"start_time": {"$lte": filters["time_to"]}})
+    if "keyword" in filters:
+        clauses.append({"keywords": {"$contains": filters["keyword"]}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def matches(meta: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    if "video" in filters and meta.get("video_name") not in filters["video"]:
+        return False
+    if "content_type" in filters and meta.get("content_type") not in filters["content_type"]:
+        return False
+    if "language" in filters and meta.get("language") not in filters["language"]:
+        return False
+    if "time_from" in filters and float(meta.get("end_time", 0)) < filters["time_from"]:
+        return False
+    if "time_to" in filters and float(meta.get("start_time", 0)) > filters["time_to"]:
+        return False
+    if "keyword" in filters:
+        keywords = meta.get("keywords") or []
+        if not isinstance(keywords, list) or filters["keyword"] not in keywords:
+            return False
+    return True
+
+
+_KEEP = ("video_name", "start_time", "end_time", "content_type", "language", "keywords")
+
+
+class LexicalIndex:
+    """BM25 over stemmed tokens of each segment's document and transcript."""
+
+    def __init__(self, ids: list[str], metas: list[dict], retriever, revision: str):
+        self.ids = ids
+        self.metas = metas
+        self.retriever = retriever
+        self.revision = revision
+
+    @staticmethod
+    def segment_text(document: str, meta: Mapping[str, Any]) -> str:
+        return f"{document}\n{meta.get('transcript') or ''}"
+
+    @classmethod
+    def build(cls, db, revision: str) -> "LexicalIndex":
+        import bm25s
+
+        ids: list[str] = []
+        metas: list[dict] = []
+        corpus: list[list[str]] = []
+        col = db.video_segments
+        offset, page = 0, 5000
+        while True:
+            got = col.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            for sid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                meta = meta or {}
+                ids.append(sid)
+                metas.append({k: meta.get(k) for k in _KEEP})
+                corpus.append(search_tokens(cls.segment_text(doc or "", meta)) or ["\u2205"])
+            if len(got["ids"]) < page:
+                break
+            offset += page
+        retriever = bm25s.BM25()
+        if corpus:
+            retriever.index(corpus, show_progress=False)
+        return cls(ids, metas, retriever, revision)
+
+    def save(self, folder: Path) -> None:
+        tmp = folder.with_name(folder.name + ".building")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.ids:
+            self.retriever.save(str(tmp / "bm25"))
+        atomic_write_text(tmp / "segments.json", json.dumps({"revision": self.revision, "ids": self.ids, "metas": self.metas}, ensure_ascii=False))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex | None":
+        import bm25s
+
+        try:
+            data = json.loads((folder / "segments.json").read_text(encoding="utf-8"))
+            retriever = bm25s.BM25.load(str(folder / "bm25")) if data["ids"] else bm25s.BM25()
+        except (OSError, ValueError, KeyError):
+            return None
+        return cls(data["ids"], data["metas"], retriever, data["revision"])
+
+    def search(self, tokens: list[str], limit: int, filters: Mapping[str, Any]) -> list[tuple[int, float]]:
+        if not self.ids or not tokens:
+            return []
+        scores = np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
+        if filters:
+            mask = np.fromiter((matches(m, filters) for m in self.metas), dtype=bool, count=len(self.metas))
+            scores = np.where(mask, scores, 0.0)
+        limit = min(limit, len(scores))
+        top = np.argpartition(-scores, limit - 1)[:limit]
+        top = top[np.argsort(-scores[top])]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+class Searcher:
+    """Hybrid search for one database; the embedder and the lexical index load once and stay warm."""
+
+    def __init__(self, db, embedder=None, cache_dir: Path | None = None):
+        self.db = db
+        self._embedder = embedder
+        self.cache_dir = Path(cache_dir) if cache_dir else Path(db.config.work_dir) / "lexical_index"
+        self._lexical: LexicalIndex | None = None
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .embedders import embedder_dimension, load_embedder
+
+            name = self.db.settings.embedder
+            self.db.check_embedder(name, embedder_dimension(name))
+            self._embedder = load_embedder(name)
+        return self._embedder
+
+    def lexical(self) -> LexicalIndex:
+        revision = self.db.segments_revision()
+        if self._lexical is not None and self._lexical.revision == revision:
+            return self._lexical
+        cached = LexicalIndex.load(self.cache_dir)
+        if cached is None or cached.revision != revision:
+            cached = LexicalIndex.build(self.db, revision)
+            try:
+                cached.save(self.cache_dir)
+            except OSError:
+                pass  # a read-only work_dir only costs a rebuild next time
+        self._lexical = cached
+        return cached
+
+    @staticmethod
+    def check_query(query: str) -> list[str]:
+        if not isinstance(query, str) or not query.strip():
+            raise QueryError("the query is empty: type what you are looking for, e.g. 'boiling pasta'")
+        tokens = search_tokens(query)
+        if not tokens:
+            if words(query):
+                raise QueryError(f"the query {query!r} has only stop words; add a word that says what you look for")
+            raise QueryError(f"the query {query!r} has no words to search for")
+        return tokens
+
+    def vector_hits(self, query: str, limit: int, filters: Mapping[str, Any]) -> list[Hit]:
+        col = self.db.video_segments
+        count = col.count()
+        if count == 0:
+            return []
+        vector = self.embedder.embed_queries([query])[0]
+        got = col.query(query_embeddings=[vector.tolist()], n_results=min(limit, count), where=chroma_where(filters),
+                        include=["metadatas", "documents", "distances"])
+        return [Hit(i, 1.0 - float(d), m or {}, doc or "", ["vector"])
+                for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
+
+    def keyword_hits(self, tokens: list[str], limit: int, filters: Mapping[str, Any]) -> list[Hit]:
+        index = self.lexical()
+        ranked = index.search(tokens, limit, filters)
+        if not ranked:
+            return []
+        ids = [index.ids[i] for i, _ in ranked]
+        got = self.db.video_segments.get(ids=ids, include=["metadatas", "documents"])
+        by_id = {i: (m or {}, d or "") for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
+        return [Hit(index.ids[i], score, *by_id[index.ids[i]], ["keyword"]) for i, score in ranked if index.ids[i] in by_id]
+
+    def search_segments(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid") -> list[Hit]:
+        if mode not in MODES:
+            raise QueryError(f"mode must be one of {MODES}")
+        tokens = self.check_query(query)
+        filters = normalize_filters(filters)
+        pool = max(50, n * 5)
+        vector = self.vector_hits(query, pool, filters) if mode in ("hybrid", "vector") else []
+        keyword = self.keyword_hits(tokens, pool, filters) if mode in ("hybrid", "keyword") else []
+        if mode == "vector":
+            return vector[:n]
+        if mode == "keyword":
+            return keyword[:n]
+        fused: dict[str, Hit] = {}
+        for ranked in (vector, keyword):
+            for rank, hit in enumerate(ranked):
+                entry = fused.setdefault(hit.id, Hit(hit.id, 0.0, hit.metadata, hit.document, []))
+                entry.score += 1.0 / (RRF_K + rank + 1)
+                entry.modes.extend(hit.modes)
+        return sorted(fused.values(), key=lambda h: -h.score)[:n]
+
+    def search(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid") -> list[Moment]:
+        """The best `n` moments: matching windows of one video that overlap are merged into one."""
+        hits = self.search_segments(query, max(n * 3, n), filters, mode)
+        return merge_moments(hits)[:n]
+
+
+def merge_moments(hits: Sequence[Hit]) -> list[Moment]:
+    by_video: dict[str, list[Hit]] = {}
+    for hit in hits:
+        by_video.setdefault(str(hit.metadata.get("video_name")), []).append(hit)
+    moments: list[Moment] = []
+    for video, group in by_video.items():
+        group.sort(key=lambda h: float(h.metadata.get("start_time", 0)))
+        current: list[Hit] = []
+        for hit in group:
+            start = float(hit.metadata.get("start_time", 0))
+            if current and start > max(float(h.metadata.get("end_time", 0)) for h in current):
+                moments.append(_moment(video, current))
+                current = []
+            current.append(hit)
+        if current:
+            moments.append(_moment(video, current))
+    moments.sort(key=lambda m: -m.score)
+    return moments
+
+
+def _moment(video: str, hits: list[Hit]) -> Moment:
+    best = max(hits, key=lambda h: h.score)
+    meta = best.metadata
+    keywords = meta.get("keywords")
+    return Moment(
+        video_name=video,
+        title=str(meta.get("title") or video),
+        start_time=min(float(h.metadata.get("start_time", 0)) for h in hits),
+        end_time=max(float(h.metadata.get("end_time", 0)) for h in hits),
+        score=round(best.score, 6),
+        description=str(meta.get("description") or ""),
+        transcript=str(meta.get("transcript") or ""),
+        keywords=list(keywords) if isinstance(keywords, list) else [],
+        content_type=str(meta.get("content_type") or ""),
+        language=str(meta.get("language") or ""),
+        video_path=str(meta.get("video_path") or ""),
+        segment_ids=[h.id for h in hits],
+        modes=sorted({m for h in hits for m in h.modes}),
+    )

@@ -1,0 +1,55 @@
+"""Language-light text processing shared by keyword extraction and lexical search:
+tokenizing any script, stop words (English, Russian), and Snowball stemming where it exists."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+STOPWORDS = set(
+    """a about above after again against all also am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have having he her here hers
+    herself him himself his how i if in into is it its itself just let me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves get got go going gonna okay ok yeah yes oh um uh
+    like well really right thing things one two first next today put make take use using way lot every""".split()
+) | set(
+    """и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне было вот от меня
+    еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь опять уж вам ведь там
+    потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего раз тоже себе
+    под будет ж тогда кто этот того потому этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас были
+    куда зачем всех никогда можно при наконец два об другой хоть после над больше тот через эти нас про всего них какая
+    много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более всегда конечно
+    всю между это будем сегодня где как""".split()
+)
+_WORD = re.compile(r"[^\W\d_][\w'-]*|\d+", re.UNICODE)
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text or "")]
+
+
+@lru_cache(maxsize=4)
+def _stemmer(language: str):
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer(language)
+    except Exception:  # PyStemmer missing or language unknown: fall back to prefixes
+        return None
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    language = "russian" if _CYRILLIC.search(word) else "english"
+    stemmer = _stemmer(language)
+    if stemmer is not None:
+        return stemmer.stemWord(word)
+    return word[:6]
+
+
+def search_tokens(text: str) -> list[str]:
+    """Tokens for the lexical index and for queries: lower-cased, stop words dropped, stemmed."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
