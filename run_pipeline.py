@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run every available phase in order, then print the status table.
 
-Phases join this list as they land; today: Phases 1, 2 and 3. Each phase is a separate process, exactly
+Phases join this list as they land; today: Phases 1 to 4. Each phase is a separate process, exactly
 as cron would run it, so a failure in one video never stops the others.
 Exit code: the worst of the phases' exit codes (0 ok, 1 some videos failed, 2 bad config).
 """
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PHASE_SCRIPTS = ["phase1_whisper_frames.py", "phase2_vllm_analysis.py", "phase3_load.py"]
+PHASE_SCRIPTS = ["phase1_whisper_frames.py", "phase2_vllm_analysis.py", "phase3_load.py", "phase4_summary.py"]
 
 
 def main() -> int:

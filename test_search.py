@@ -137,6 +137,29 @@ def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
             out.print(f"[red]{escape(str(exc))}[/]")
 
 
+def search_videos(db: ChromaDBManager, query: str, n: int, as_json: bool) -> int:
+    """Whole-video search over the Phase 4 summaries in video_files."""
+    from vtdb.search import Searcher
+
+    searcher = Searcher(db)
+    searcher.check_query(query)
+    vector = searcher.embedder.embed_queries([query])[0]
+    videos = db.search_videos(vector.tolist(), n)
+    if as_json:
+        print(json.dumps([{"name": v["name"], "score": v["score"], "title": v["metadata"].get("title"),
+                           "summary": v["metadata"].get("summary"), "keywords": v["metadata"].get("keywords"),
+                           "content_type": v["metadata"].get("content_type")} for v in videos], ensure_ascii=False, indent=1))
+    elif not videos:
+        out.print("[yellow]no summarized videos match (Phase 4 fills them)[/]")
+    for i, v in enumerate([] if as_json else videos, 1):
+        m = v["metadata"]
+        out.print(Panel(f"{escape(str(m.get('summary') or ''))}\n[dim]{escape(', '.join(m.get('keywords') or []))} · "
+                        f"{escape(str(m.get('content_type') or ''))} · {fmt_duration(float(m.get('video_duration') or 0))}[/]",
+                        title=f"[bold]{i}. {escape(str(m.get('title') or v['name']))}[/] [dim]({escape(v['name'])})[/] score {v['score']:.4f}",
+                        title_align="left"))
+    return EXIT_OK if videos else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="test_search.py", description=__doc__.strip().splitlines()[0])
     parser.add_argument("--config", default=None)
@@ -150,6 +173,7 @@ def main() -> int:
     parser.add_argument("--from", dest="time_from", type=float, help="moments ending after this second")
     parser.add_argument("--to", dest="time_to", type=float, help="moments starting before this second")
     parser.add_argument("--keyword", help="segments whose keywords contain this exact keyword")
+    parser.add_argument("--videos", action="store_true", help="search whole videos (Phase 4 summaries) instead of moments")
     args = parser.parse_args()
     config = load_or_exit(args.config, need_videos=False)
     db = ChromaDBManager(config)
@@ -161,6 +185,8 @@ def main() -> int:
             if not sys.stdin.isatty() and not sys.stdin.readable():
                 raise QueryError("no --query and no terminal to ask one from")
             return interactive(db, args.n, filters, args.mode)
+        if args.videos:
+            return search_videos(db, args.query, args.n, args.json)
         moments = db.search(args.query, n_results=args.n, filters=filters, mode=args.mode)
     except (QueryError, EmbedderMismatch) as exc:
         err.print(f"[red]{escape(str(exc))}[/]")

@@ -89,6 +89,9 @@ class Settings:
     window_failure_share: float = 0.25
     content_types: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_TYPES))
     prompt_file: str | None = None
+    # Phase 4: whole-video summaries.
+    summarizer: str = "extractive"
+    summary_chunk_chars: int = 12000
     # ZIM archives: use Whisper even when the archive has subtitles in the video's language.
     prefer_whisper: bool = False
     # State machine.
@@ -324,6 +327,10 @@ def _validate_settings(s: Settings) -> None:
         fail("image_min_pixels", "must not exceed image_max_pixels")
     if not s.content_types:
         fail("content_types", "needs at least one label")
+    if s.summarizer not in {"extractive", "openai", "vllm"}:
+        fail("summarizer", f"{s.summarizer!r} must be extractive, openai or vllm")
+    if s.summary_chunk_chars < 1000:
+        fail("summary_chunk_chars", "must be at least 1000")
 
 
 def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings: list[str] | None = None) -> Settings:

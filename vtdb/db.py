@@ -507,6 +507,13 @@ class ChromaDBManager:
             for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
         ]
 
+    def set_video_summary(self, name: str, vector: Sequence[float], document: str, metadata: Mapping[str, Any]) -> None:
+        """Phase 4: the record's real vector and document replace the placeholder."""
+        self._require_meta(name)
+        self.video_files.update(ids=[name], embeddings=[list(map(float, vector))], documents=[document],
+                                metadatas=[_clean({**metadata, "embedding_placeholder": False,
+                                                   "updated_at": state.iso(state.now_utc())})])
+
     def search_videos(self, query_embedding: Sequence[float], n_results: int = 10) -> list[dict]:
         """Whole-video search over video_files documents (summaries): only records Phase 4 gave a real vector."""
         got = self.video_files.query(

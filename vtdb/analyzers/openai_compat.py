@@ -34,12 +34,23 @@ class ResponseFormatRejected(RuntimeError):
     pass
 
 
-def _response_format(mode: str) -> dict | None:
+def _response_format(mode: str, schema: dict | None = None, name: str = "window_analysis") -> dict | None:
+    schema = WINDOW_SCHEMA if schema is None else schema
     if mode == "json_schema":  # OpenAI, vLLM, Ollama
-        return {"type": "json_schema", "json_schema": {"name": "window_analysis", "schema": WINDOW_SCHEMA, "strict": True}}
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
     if mode == "json_object":  # llama-cpp-python's server: a schema inside json_object
-        return {"type": "json_object", "schema": WINDOW_SCHEMA}
+        return {"type": "json_object", "schema": schema}
     return None
+
+
+def _content_text(content: Any) -> str:
+    """The answer's text. Some servers send a list of content parts; anything else that is not a string
+    becomes its JSON text, so that a bad answer costs (at most) its window, never the video."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join((p.get("text") or "") if isinstance(p, dict) else str(p) for p in content)
+    return json.dumps(content, ensure_ascii=False)
 
 
 def image_part(jpeg: bytes) -> dict:
@@ -139,7 +150,13 @@ class OpenAICompatAnalyzer:
                 time.sleep(delay)
         raise RequestFailed(f"gave up after {retries + 1} attempts: {last}")
 
-    def _chat(self, messages: list[dict]) -> tuple[str, str]:
+    def chat(self, messages: list[dict], schema: dict | None = None) -> str:
+        """One chat turn constrained by any JSON schema (Phase 4 summaries); returns the answer text."""
+        text, _finish = self._chat(messages, schema=schema, schema_name="summary", max_tokens=max(self.settings.max_output_tokens, 800))
+        return text
+
+    def _chat(self, messages: list[dict], schema: dict | None = None, schema_name: str = "window_analysis",
+              max_tokens: int | None = None) -> tuple[str, str]:
         while True:
             with self._format_lock:
                 mode = self._formats[0]
@@ -147,9 +164,9 @@ class OpenAICompatAnalyzer:
                 "model": self.model,
                 "messages": messages,
                 "temperature": self.settings.temperature,
-                "max_tokens": self.settings.max_output_tokens,
+                "max_tokens": max_tokens or self.settings.max_output_tokens,
             }
-            fmt = _response_format(mode)
+            fmt = _response_format(mode, schema, schema_name)
             if fmt:
                 payload["response_format"] = fmt
             try:
@@ -168,7 +185,7 @@ class OpenAICompatAnalyzer:
                 finish = choice.get("finish_reason") or ""
             except (KeyError, IndexError, TypeError, AttributeError):
                 raise RequestFailed(f"malformed chat response: {json.dumps(data)[:300]}") from None
-            return content, finish
+            return _content_text(content), str(finish)
 
     # ---- analysis ----
 

@@ -73,11 +73,13 @@ class VLLMBackend:
         return cls(llm, processor, process_vision_info, make_vllm_sampling_params)
 
 
-def make_vllm_sampling_params(temperature: float, max_tokens: int, json_schema: dict, seed: int | None = None):
+def make_vllm_sampling_params(temperature: float, max_tokens: int, json_schema: dict | None, seed: int | None = None):
     """SamplingParams with JSON-schema structured output, for both vLLM APIs (structured_outputs, older guided_decoding)."""
     from vllm import SamplingParams
 
     common = dict(temperature=temperature, top_p=0.9, max_tokens=max_tokens, repetition_penalty=1.05, seed=seed)
+    if json_schema is None:
+        return SamplingParams(**common)
     try:
         from vllm.sampling_params import StructuredOutputsParams
 
@@ -148,6 +150,15 @@ class VLLMAnalyzer:
             problem = ("answer cut off at max_output_tokens; " if finish == "length" else "") + str(exc)
         fields, notes = repair(text)
         return (fields, "repaired", [problem, *notes]) if fields else (None, "failed", [problem, *notes])
+
+    def chat(self, messages: list[dict], schema: dict | None = None) -> str:
+        """One text-only chat turn (Phase 4 summaries), with JSON-schema structured output when given."""
+        text = self.backend.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        params = self.backend.make_sampling_params(
+            temperature=self.settings.temperature, max_tokens=max(self.settings.max_output_tokens, 1200), json_schema=schema, seed=None
+        )
+        results = self.backend.llm.generate([{"prompt": text}], params)
+        return results[0].outputs[0].text if results and results[0].outputs else ""
 
     def analyze(self, video: VideoContext, windows: Sequence[WindowInput], progress: ProgressCallback | None = None) -> list[WindowOutcome]:
         outcomes: dict[int, WindowOutcome] = {}

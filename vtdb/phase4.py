@@ -1,0 +1,63 @@
+"""Phase 4: a whole-video summary, keywords, content type and chapters from the video's
+segments; written to the video_files record (document embedded with the segment embedder, so
+whole-video search works) and to a Markdown report {work_dir}/reports/{name}.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .atomic import atomic_write_text
+from .db import Claim
+from .embedders import Embedder
+from .naming import check_name, path_inside
+from .report import markdown_report
+from .runner import JobContext, JobResult, VideoError
+from .summarize import SegmentText, Summarizer, SummaryInput, json_list
+
+
+def report_path(work_dir: Path, name: str) -> Path:
+    folder = Path(work_dir) / "reports"
+    return path_inside(Path(work_dir), folder / f"{check_name(name)}.md")
+
+
+def video_document(summary_text: str, keywords: list[str]) -> str:
+    return summary_text + ("\nKeywords: " + ", ".join(keywords) if keywords else "")
+
+
+class Phase4Job:
+    phase = "phase4"
+
+    def __init__(self, summarizer: Summarizer, embedder: Embedder):
+        self.summarizer = summarizer
+        self.embedder = embedder
+
+    def process(self, claim: Claim, ctx: JobContext) -> JobResult:
+        got = ctx.db.video_segments.get(where={"video_name": claim.name}, include=["metadatas"])
+        metas = sorted((m or {} for m in got["metadatas"]), key=lambda m: float(m.get("start_time", 0)))
+        if not metas:
+            raise VideoError(f"{claim.name}: no segments in video_segments; run phase3_load.py first (or reset phase 3)")
+        segments = [
+            SegmentText(int(m.get("segment_index", i)), float(m.get("start_time", 0)), float(m.get("end_time", 0)),
+                        str(m.get("description") or ""), list(m.get("keywords")) if isinstance(m.get("keywords"), list) else [],
+                        str(m.get("content_type") or ""), bool(m.get("scene_change")), str(m.get("transcript") or ""))
+            for i, m in enumerate(metas)
+        ]
+        meta = claim.meta
+        video = SummaryInput(claim.name, str(meta.get("title") or claim.name), str(meta.get("description") or ""),
+                             str(meta.get("transcript_language") or meta.get("language") or ""), ctx.settings.output_language,
+                             segments, json_list(meta.get("chapters")))
+        ctx.report(0, 2, "summarizing")
+        summary = self.summarizer.summarize(video)
+        document = video_document(summary.summary, summary.keywords)
+        vector = self.embedder.embed_passages([document])[0]
+        ctx.db.set_video_summary(claim.name, vector.tolist(), document, {
+            "summary": summary.summary,
+            "keywords": summary.keywords,
+            "content_type": summary.content_type,
+            "chapters": json.dumps(summary.chapters, ensure_ascii=False),
+            "summarizer": f"{summary.summarizer}:{summary.model}",
+        })
+        atomic_write_text(report_path(ctx.work_dir, claim.name), markdown_report(claim.name, video.title, meta, summary, segments))
+        ctx.report(2, 2, "summarizing")
+        return JobResult(count=len(summary.keywords), note=f"keywords, {len(summary.chapters)} chapters ({summary.summarizer})")
