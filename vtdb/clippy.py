@@ -1,0 +1,228 @@
+"""Export to a disaster-clippy source folder: {out}/{source_id}/ with _manifest.json,
+_metadata.json, _index.json, _vectors_768.json and pages/ (one HTML page per video).
+
+disaster-clippy reads the first 2,000 characters of some files to find their header, so every
+file writes its header keys before the large `documents`/`vectors` object. Vectors are the
+unit-normalized all-mpnet-base-v2 embeddings of each document's `content` (the model
+disaster-clippy embeds queries with), from the bundled model. The folder is built in a temp
+folder and renamed into place; the same data gives the same files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+from urllib.parse import quote
+
+from .naming import UnsafeNameError, path_inside
+
+SCHEMA_VERSION = 3
+EMBEDDING_MODEL = "all-mpnet-base-v2"
+DIMENSIONS = 768
+MAX_WORDS = 300
+GUIDE_TYPES = {"tutorial", "cooking", "repair", "lecture", "how-to", "howto", "guide", "instruction", "diy"}
+_SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ExportError(ValueError):
+    pass
+
+
+@dataclass
+class ExportOptions:
+    source_id: str
+    name: str
+    license: str
+    out: Path
+    attribution: str = ""
+    description: str = ""
+    language: str = "en"
+    tags: list[str] = field(default_factory=list)
+    videos: list[str] | None = None
+    base_url: str = ""  # e.g. https://media.example.org/videos/ -> {base_url}{file name}#t=SS
+
+
+@dataclass
+class Doc:
+    id: str
+    title: str
+    url: str
+    local_url: str
+    content: str
+    categories: list[str]
+    doc_type: str
+    video_name: str
+    start_sec: int
+    end_sec: int
+    scraped_at: str
+
+
+def check_options(opts: ExportOptions) -> Path:
+    """Validate; return the final folder {out}/{source_id} (never outside --out)."""
+    if not opts.license or opts.license.strip().lower() in {"", "unknown", "none", "n/a"}:
+        raise ExportError("a license is required (e.g. --license 'CC BY 4.0'); '' and 'Unknown' are not accepted")
+    if not _SOURCE_ID.match(opts.source_id or ""):
+        raise ExportError(f"source id {opts.source_id!r}: use 1-64 lower-case letters, digits, '-' or '_' (it becomes a folder name)")
+    try:
+        return path_inside(Path(opts.out), Path(opts.out) / opts.source_id)
+    except UnsafeNameError:
+        raise ExportError(f"source id {opts.source_id!r} would escape {opts.out}") from None
+
+
+def mss(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 60}:{s % 60:02d}" if s < 3600 else f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _truncate_words(text: str, limit: int) -> str:
+    words = text.split()
+    return text if len(words) <= limit else " ".join(words[:limit]) + " …"
+
+
+def doc_content(title: str, meta: dict) -> str:
+    """Title, description, dialogue, keywords; under ~300 words (the model reads 384 tokens)."""
+    keywords = meta.get("keywords") if isinstance(meta.get("keywords"), list) else []
+    head = f"{title}\n{meta.get('description') or ''}".strip()
+    tail = f"Keywords: {', '.join(keywords)}" if keywords else ""
+    budget = MAX_WORDS - len(head.split()) - len(tail.split())
+    dialogue = str(meta.get("dialogue_translation") or "").strip()
+    dialogue = _truncate_words(dialogue, max(0, budget)) if budget > 0 else ""
+    content = "\n".join(p for p in (head, dialogue, tail) if p)
+    return _truncate_words(content, MAX_WORDS)
+
+
+def doc_urls(video: dict, start: float, source_id: str, base_url: str) -> tuple[str, str]:
+    """(url, local_url) pointing at the moment."""
+    t = int(start)
+    youtube = str(video.get("youtube_id") or "")
+    path = str(video.get("video_path") or "")
+    if path.startswith("zim://"):
+        entry = path.rsplit("#", 1)[1]
+        local = f"/zim/{source_id}/{quote(entry)}#t={t}"
+    else:
+        local = Path(path).resolve().as_uri() + f"#t={t}" if path else ""
+    if youtube:
+        url = f"https://www.youtube.com/watch?v={youtube}&t={t}s"
+    elif base_url and path and not path.startswith("zim://"):
+        url = f"{base_url.rstrip('/')}/{quote(Path(path).name)}#t={t}"
+    else:
+        url = local
+    return url, local
+
+
+def categories_for(meta: dict) -> list[str]:
+    out: list[str] = []
+    for value in [meta.get("content_type")] + list(meta.get("keywords") or [])[:5]:
+        value = str(value or "").strip().lower()
+        if value and value not in out:
+            out.append(value)
+    return out
+
+
+def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[str], list[dict]], base_url: str) -> list[Doc]:
+    docs: list[Doc] = []
+    for video in videos:
+        name = video["name"]
+        title = str(video.get("title") or name)
+        for n, meta in enumerate(sorted(segments_of(name), key=lambda m: float(m.get("start_time", 0)))):
+            start, end = float(meta.get("start_time", 0)), float(meta.get("end_time", 0))
+            doc_title = f"{title} ({mss(start)}–{mss(end)})"
+            url, local = doc_urls(video, start, source_id, base_url)
+            ctype = str(meta.get("content_type") or "")
+            docs.append(Doc(
+                id=f"{source_id}_{name}_seg_{n}",
+                title=doc_title,
+                url=url,
+                local_url=local,
+                content=doc_content(title, meta),
+                categories=categories_for(meta),
+                doc_type="guide" if ctype in GUIDE_TYPES else "video",
+                video_name=name,
+                start_sec=int(start),
+                end_sec=int(round(end)),
+                scraped_at=str(video.get("updated_at") or ""),
+            ))
+    return docs
+
+
+def _dump(path: Path, obj: dict) -> None:
+    # Header keys first (dict order is kept), compact JSON: the big objects come last.
+    path.write_text(json.dumps(obj, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+def page_html(video: dict, docs: Sequence[Doc], transcript: str) -> str:
+    e = html.escape
+    title = str(video.get("title") or video["name"])
+    rows = "\n".join(
+        f'<li><a href="{e(d.url)}">{mss(d.start_sec)}–{mss(d.end_sec)}</a> {e(d.content.split(chr(10), 1)[-1][:400])}</li>' for d in docs
+    )
+    summary = e(str(video.get("summary") or "")).replace("\n\n", "</p><p>")
+    return (f'<!doctype html><html lang="{e(str(video.get("transcript_language") or "en"))}"><head><meta charset="utf-8">'
+            f"<title>{e(title)}</title></head><body><h1>{e(title)}</h1>"
+            f"<h2>Summary</h2><p>{summary or '(no summary yet)'}</p>"
+            f"<h2>Moments</h2><ol>{rows}</ol><h2>Transcript</h2><p>{e(transcript) or '(no speech)'}</p></body></html>\n")
+
+
+def export(opts: ExportOptions, videos: Sequence[dict], segments_of: Callable[[str], list[dict]],
+           transcript_of: Callable[[str], str], embed: Callable[[list[str]], "object"], log=print) -> Path:
+    """Write the source folder; returns its path. `embed` maps texts to unit vectors (all-mpnet-base-v2)."""
+    final = check_options(opts)
+    docs = build_docs(opts.source_id, videos, segments_of, opts.base_url)
+    if not docs:
+        raise ExportError("nothing to export: no loaded segments for the selected videos (run phase3_load.py first)")
+    stamp = max(d.scraped_at for d in docs) or "1970-01-01T00:00:00+00:00"  # deterministic: the data's own time
+    vectors = embed([d.content for d in docs])
+    import numpy as np
+
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if vectors.shape != (len(docs), DIMENSIONS) or not np.all(np.isfinite(vectors)):
+        raise ExportError(f"embedding gave shape {vectors.shape}, expected ({len(docs)}, {DIMENSIONS}) finite values")
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    tmp = final.with_name(f".{final.name}.tmp-export")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "pages").mkdir(parents=True)
+    total_chars = sum(len(d.content) for d in docs)
+    _dump(tmp / "_manifest.json", {
+        "schema_version": SCHEMA_VERSION, "source_id": opts.source_id, "name": opts.name, "description": opts.description,
+        "license": opts.license, "attribution": opts.attribution, "language": opts.language, "tags": list(opts.tags),
+        "total_docs": len(docs), "created_at": stamp,
+    })
+    _dump(tmp / "_metadata.json", {
+        "schema_version": SCHEMA_VERSION, "source_id": opts.source_id, "document_count": len(docs), "total_chars": total_chars,
+        "last_updated": stamp,
+        "documents": {d.id: {"title": d.title, "url": d.url, "local_url": d.local_url,
+                             "content_hash": hashlib.sha256(d.content.encode("utf-8")).hexdigest(), "char_count": len(d.content),
+                             "categories": d.categories, "doc_type": d.doc_type, "scraped_at": d.scraped_at,
+                             "video_name": d.video_name, "start_sec": d.start_sec, "end_sec": d.end_sec} for d in docs},
+    })
+    _dump(tmp / "_index.json", {
+        "schema_version": SCHEMA_VERSION, "source_id": opts.source_id, "document_count": len(docs), "created_at": stamp,
+        "documents": {d.id: {"title": d.title, "url": d.url, "local_url": d.local_url, "content": d.content,
+                             "categories": d.categories, "doc_type": d.doc_type} for d in docs},
+    })
+    _dump(tmp / f"_vectors_{DIMENSIONS}.json", {
+        "schema_version": SCHEMA_VERSION, "source_id": opts.source_id, "embedding_model": EMBEDDING_MODEL, "dimensions": DIMENSIONS,
+        "document_count": len(docs), "created_at": stamp,
+        "vectors": {d.id: [round(float(x), 7) for x in vec] for d, vec in zip(docs, vectors)},
+    })
+    by_video: dict[str, list[Doc]] = {}
+    for d in docs:
+        by_video.setdefault(d.video_name, []).append(d)
+    for video in videos:
+        if video["name"] in by_video:
+            (tmp / "pages" / f"{video['name']}.html").write_text(page_html(video, by_video[video["name"]], transcript_of(video["name"])), encoding="utf-8")
+    old = final.with_name(f".{final.name}.old-export")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    log(f"exported {len(docs)} documents from {len(by_video)} videos to {final}")
+    return final
