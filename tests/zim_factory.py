@@ -91,7 +91,10 @@ def youtube2zim_v3_items(videos: list[dict]) -> list[tuple[str, str, bytes | str
     return items
 
 
-def youtube2zim_v2_items(playlist: str, videos: list[dict]) -> list[tuple[str, str, bytes | str, str]]:
+def youtube2zim_v2_items(playlist: str, videos: list[dict],
+                         more_playlists: dict[str, list[str]] | None = None) -> list[tuple[str, str, bytes | str, str]]:
+    """A legacy youtube2zim archive's items; `more_playlists` adds `var json_<name> = [...]` lines
+    listing some of the same videos again (by id), as channels with several playlists do."""
     items = []
     entries = []
     for v in videos:
@@ -101,5 +104,8 @@ def youtube2zim_v2_items(playlist: str, videos: list[dict]) -> list[tuple[str, s
             items.append((f"videos/{vid}/video.{code}.vtt", "text/vtt", text, ""))
         entries.append({"id": vid, "title": v.get("title", vid), "slug": v.get("slug", vid), "description": v.get("description", ""),
                         "subtitles": list(v.get("subtitles", {})), "thumbnail": f"videos/{vid}/video.jpg"})
-    items.append(("assets/data.js", "application/javascript", f"var json_{playlist} = {json.dumps(entries, ensure_ascii=False)};\n", ""))
+    lines = [f"var json_{playlist} = {json.dumps(entries, ensure_ascii=False)};"]
+    for name, ids in (more_playlists or {}).items():
+        lines.append(f"var json_{name} = {json.dumps([e for e in entries if e['id'] in ids], ensure_ascii=False)};")
+    items.append(("assets/data.js", "application/javascript", "\n".join(lines) + "\n", ""))
     return items

@@ -21,7 +21,7 @@ from .state import iso, now_utc
 from .subtitles import SubtitleError, cue_words, parse_vtt
 from .transcribe import FasterWhisperTranscriber, Transcriber, Transcript, TranscriptSegment, Word
 from .windows import frame_times, join_words, plan_windows, words_in_window
-from .zim import ZimError, chapters_json, list_zim_videos, subtitles_json, video_name, zim_language, zim_uri
+from .zim import ZIM_CHECKSUM_CACHE, ZimError, chapters_json, list_zim_videos, subtitles_json, video_name, zim_language, zim_uri
 from .workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 
 
@@ -77,7 +77,8 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
     for zim in config.zims:
         label = f"videos[{zim.index}] (zim {zim.zim})"
         try:
-            info, videos, found = list_zim_videos(zim.zim, zim.include, zim.exclude)
+            info, videos, found = list_zim_videos(zim.zim, zim.include, zim.exclude,
+                                                  checksum_cache=config.work_dir / ZIM_CHECKSUM_CACHE, remember_checksum=not dry_run)
         except ZimError as exc:
             problems.append(f"{label}: {exc}")
             continue

@@ -71,6 +71,9 @@ class ZimEntrySource:
             raise MediaError(str(exc)) from None
         try:
             yield path
+        except MediaError as exc:
+            # Name the archive item, not the temp file (which is gone once this block ends).
+            raise MediaError(str(exc).replace(str(path), self.location)) from None
         finally:
             remove_quietly(path)
 

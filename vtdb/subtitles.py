@@ -41,6 +41,7 @@ def parse_vtt(data: bytes | str, source: str = "subtitles") -> list[Cue]:
             raise SubtitleError(f"{source}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     else:
         text = data
+    text = text.lstrip("\ufeff")  # a str decoded without utf-8-sig still carries the BOM
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if not lines or not lines[0].strip().startswith("WEBVTT"):
         raise SubtitleError(f"{source}: not a WebVTT file (first line must be WEBVTT)")

@@ -23,12 +23,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .atomic import temp_path_for
+from .atomic import atomic_write_json, temp_path_for
 from .languages import suggest_language
 from .naming import sanitize_name
 from .subtitles import SubtitleError, parse_vtt
 
 MAX_TITLE = 300
+ZIM_CHECKSUM_CACHE = "zim_checksums.json"  # in work_dir: archives whose checksum was verified
 YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
@@ -231,6 +232,7 @@ def _v2_videos(archive, paths: dict[str, object], problems: list[str]) -> list[Z
         return []
     text = read_entry(archive, "assets/data.js").decode("utf-8", errors="replace")
     videos = []
+    seen: set[str] = set()  # a video listed in several playlists is still one video
     for match in _DATA_JS.finditer(text):
         try:
             items = json.loads(match.group(1))
@@ -241,6 +243,9 @@ def _v2_videos(archive, paths: dict[str, object], problems: list[str]) -> list[Z
             if not isinstance(item, dict) or not item.get("id"):
                 continue
             vid = str(item["id"])
+            if vid in seen:
+                continue
+            seen.add(vid)
             candidates = sorted(p for p in paths if p.startswith(f"videos/{vid}/video.") and not p.endswith(".vtt"))
             if not candidates:
                 problems.append(f"assets/data.js: video {vid!r} has no videos/{vid}/video.* entry")
@@ -256,11 +261,49 @@ def _v2_videos(archive, paths: dict[str, object], problems: list[str]) -> list[Z
     return videos
 
 
-def list_zim_videos(path: str | Path, include: list[str] | None = None, exclude: list[str] | None = None) -> tuple[ZimInfo, list[ZimVideo], list[str]]:
-    """(archive info, its videos after include/exclude, problems found) — ZimError when unreadable."""
+def _load_checksum_cache(cache_file: Path | None) -> dict:
+    if cache_file is None:
+        return {}
+    try:
+        data = json.loads(Path(cache_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def verify_checksum(archive, info: ZimInfo, cache_file: Path | None = None, remember: bool = True) -> None:
+    """ZimError when the archive's MD5 checksum does not match its bytes (damaged in a copy, a
+    download or on disk). Flipped bytes inside an item are otherwise invisible: libzim serves them
+    as they are. The check reads the whole archive once (streaming); with `cache_file` the result
+    is remembered per archive path and fingerprint (size, mtime, UUID), so later runs skip it."""
+    if not archive.has_checksum:
+        return
+    cache = _load_checksum_cache(cache_file)
+    known = cache.get(info.path)
+    if isinstance(known, dict) and known.get("fingerprint") == info.fingerprint and isinstance(known.get("ok"), bool):
+        ok = known["ok"]
+    else:
+        try:
+            ok = bool(archive.check())
+        except Exception as exc:
+            raise ZimError(f"{info.path}: reading the archive to verify its checksum failed: {exc}") from None
+        if cache_file is not None and remember:
+            cache[info.path] = {"fingerprint": info.fingerprint, "ok": ok}
+            with contextlib.suppress(OSError):
+                atomic_write_json(Path(cache_file), cache)
+    if not ok:
+        raise ZimError(f"{info.path}: checksum mismatch: the archive is corrupt (damaged in a copy or download, or on disk); "
+                       "replace it with a good copy")
+
+
+def list_zim_videos(path: str | Path, include: list[str] | None = None, exclude: list[str] | None = None,
+                    checksum_cache: Path | None = None, remember_checksum: bool = True) -> tuple[ZimInfo, list[ZimVideo], list[str]]:
+    """(archive info, its videos after include/exclude, problems found) — ZimError when unreadable
+    or corrupt (checksum verified once per archive version when `checksum_cache` is given)."""
     problems: list[str] = []
     with open_archive(path) as archive:
         info = archive_info(archive, path)
+        verify_checksum(archive, info, checksum_cache, remember_checksum)
         try:
             paths = dict(_entries(archive))
             videos = _v3_videos(archive, paths, problems) or _v2_videos(archive, paths, problems)
