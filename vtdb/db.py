@@ -9,6 +9,7 @@ network, and writing a status must never load a model.
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import time
@@ -64,6 +65,15 @@ def _plain(value: Any) -> Any:
 
 def _clean(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _plain(v) for k, v in meta.items()}
+
+
+def json_list(value: Any) -> list:
+    """A list stored as a JSON string in metadata (chapters, subtitle tracks); [] when absent or bad."""
+    try:
+        out = json.loads(str(value or "[]"))
+    except ValueError:
+        return []
+    return out if isinstance(out, list) else []
 
 
 class ChromaDBManager:
@@ -392,21 +402,38 @@ class ChromaDBManager:
     # ---- embedder bookkeeping ----
 
     def check_embedder(self, name: str, dimension: int) -> None:
-        """Refuse to mix vectors of two embedders in one collection."""
-        meta = self.video_segments.metadata or {}
-        built_with, built_dim = meta.get("embedder"), int(meta.get("dimension") or 0)
-        if built_with != name or built_dim != dimension:
-            raise EmbedderMismatch(
-                f"{VIDEO_SEGMENTS} was built with embedder {built_with!r} ({built_dim}-d) but the config says {name!r} "
-                f"({dimension}-d). Either set embedder back to {built_with!r}, or rebuild every segment with the new one: "
-                "python phase3_load.py --reembed"
-            )
+        """Refuse to mix vectors of two embedders in one collection.
+
+        Both collections follow the segment embedder: video_files (status records now, Phase 4 summaries later)
+        is checked first, so that a changed embedder is refused even before any segment was loaded, and before
+        touching video_segments creates it recorded for the new embedder.
+        """
+        for collection_name in (VIDEO_FILES, VIDEO_SEGMENTS):
+            meta = self.collection(collection_name).metadata or {}
+            built_with, built_dim = meta.get("embedder"), int(meta.get("dimension") or 0)
+            if built_with != name or built_dim != dimension:
+                raise EmbedderMismatch(
+                    f"{collection_name} was built with embedder {built_with!r} ({built_dim}-d) but the config says {name!r} "
+                    f"({dimension}-d). Either set embedder back to {built_with!r}, or rebuild every segment with the new one: "
+                    "python phase3_load.py --reembed"
+                )
 
     def segments_revision(self) -> str:
-        """Changes whenever segments are added or deleted: derived caches (the lexical index) key on it."""
-        return str((self.video_segments.metadata or {}).get("revision") or "")
+        """Changes whenever segments are added or deleted: derived caches (the lexical index) key on it.
+
+        Read fresh from the database, not from the cached collection object: another process (a Phase 3
+        worker on a Chroma server) or another client may have changed the segments since it was fetched.
+        """
+        col = self.video_segments
+        try:
+            col = self.client.get_collection(VIDEO_SEGMENTS, embedding_function=None)
+            self._collections[VIDEO_SEGMENTS] = col
+        except Exception:  # dropped meanwhile (--reembed elsewhere): the cached object is all there is
+            pass
+        return str((col.metadata or {}).get("revision") or "")
 
     def _bump_revision(self) -> None:
+        self.segments_revision()  # refresh the cached collection, so its other metadata is current
         col = self.video_segments
         meta = dict(col.metadata or {})
         meta["revision"] = state.new_claim_id()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import events as ev
 from .config import Config, Settings
-from .db import ChromaDBManager, Claim
+from .db import ChromaDBManager, Claim, json_list
 from .media import decode_audio, extract_frames, probe
 from .runner import JobContext, JobResult
 from .safe_pickle import dump_plain
@@ -227,7 +227,7 @@ class Phase1Job:
                 "audio_codec": info.audio_codec,
                 "youtube_id": meta.get("youtube_id") or "",
                 "publication_date": meta.get("publication_date") or "",
-                "chapters": _json_list(meta.get("chapters")),
+                "chapters": json_list(meta.get("chapters")),
             },
             "transcript": transcript.to_dict(),
             "settings": {
@@ -264,11 +264,3 @@ class Phase1Job:
             },
             note=f"windows, {len(transcript.words)} words ({transcript.language or 'no speech'}), {size_mb:.1f} MB",
         )
-
-
-def _json_list(value: object) -> list:
-    try:
-        out = json.loads(str(value or "[]"))
-    except ValueError:
-        return []
-    return out if isinstance(out, list) else []

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 from .atomic import atomic_write_text
-from .db import Claim
+from .db import Claim, json_list
 from .embedders import Embedder
 from .naming import check_name, path_inside
 from .report import markdown_report
 from .runner import JobContext, JobResult, VideoError
-from .summarize import SegmentText, Summarizer, SummaryInput, json_list
+from .summarize import SegmentText, Summarizer, SummaryInput
 
 
 def report_path(work_dir: Path, name: str) -> Path:

@@ -237,11 +237,3 @@ class LLMSummarizer:
         content_type = final["content_type"] if final["content_type"] in self.settings.content_types else majority_content_type(video.segments)
         vectors = self.embedder.embed_passages([s.description for s in video.segments]) if video.segments else None
         return VideoSummary(final["summary"], keywords, content_type, make_chapters(video.segments, vectors, video.chapters), self.name, self.model)
-
-
-def json_list(value: object) -> list:
-    try:
-        out = json.loads(str(value or "[]"))
-    except ValueError:
-        return []
-    return out if isinstance(out, list) else []
