@@ -37,6 +37,11 @@ def main() -> int:
         return EXIT_USAGE
     with open_database(config, wait=args.wait, purpose="phase3_load.py") as db:
         if args.reembed and not args.dry_run:
+            try:
+                load_embedder(settings.embedder)  # a model that cannot load must not cost the existing segments
+            except Exception as exc:
+                console.print(f"[bold red]embedder {escape(settings.embedder)} cannot be loaded:[/] {escape(str(exc).splitlines()[0])}")
+                return EXIT_USAGE
             n = db.rebuild_for_embedder(settings.embedder, dimension)
             console.print(f"video_segments rebuilt for embedder {settings.embedder} ({dimension}-d): {n} videos to reload")
         try:

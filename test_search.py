@@ -20,6 +20,7 @@ from rich.panel import Panel
 
 from vtdb.cli import EXIT_OK, EXIT_USAGE, guarded_main, load_or_exit
 from vtdb.db import ChromaDBManager, EmbedderMismatch
+from vtdb.embedders import UnknownEmbedderError
 from vtdb.search import FILTER_FIELDS, Moment, QueryError, normalize_filters
 from vtdb.status_table import fmt_duration
 from vtdb.text import search_tokens, stem, words
@@ -71,13 +72,16 @@ def parse_filter(text: str, filters: dict) -> None:
     if text.strip() in {"clear", "none", ""}:
         filters.clear()
         return
+    updated = dict(filters)
     for item in shlex.split(text):
         if "=" not in item:
             raise QueryError(f"filter {item!r}: use KEY=VALUE with KEY one of {', '.join(FILTER_FIELDS)}")
         key, value = item.split("=", 1)
         values = [v for v in value.split(",") if v]
-        filters[key] = values if key in ("video", "content_type", "language") else value
-    normalize_filters(filters)  # validate now, not at the next query
+        updated[key] = values if key in ("video", "content_type", "language") else value
+    normalize_filters(updated)  # validate now, not at the next query; a rejected filter is not kept
+    filters.clear()
+    filters.update(updated)
 
 
 HELP = """[bold]commands[/]
@@ -111,7 +115,7 @@ def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
             elif line.startswith(":filter"):
                 parse_filter(line[len(":filter"):], filters)
                 out.print(f"filters: {escape(json.dumps(filters, ensure_ascii=False)) if filters else '(none)'}")
-            elif line.startswith(":n"):
+            elif line == ":n" or line.startswith(":n "):
                 n = max(1, int(line[2:].strip()))
                 out.print(f"showing {n} results")
             elif line.startswith(":mode"):
@@ -188,7 +192,7 @@ def main() -> int:
         if args.videos:
             return search_videos(db, args.query, args.n, args.json)
         moments = db.search(args.query, n_results=args.n, filters=filters, mode=args.mode)
-    except (QueryError, EmbedderMismatch) as exc:
+    except (QueryError, EmbedderMismatch, UnknownEmbedderError) as exc:
         err.print(f"[red]{escape(str(exc))}[/]")
         return EXIT_USAGE
     if args.json:

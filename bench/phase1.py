@@ -11,9 +11,11 @@ On a generated 1280x720 video with real espeak-ng English speech (cached in the 
   (b) the naive approach: each 50 s / 15 s-overlap window's audio slice transcribed separately (same model);
   (c) Phase 1 end to end through the real CLI (phase1_whisper_frames.py --config, fresh work/chroma dirs):
       wall time, the pickle's own timings (transcribe_s, frames_s), pickle size, MB per hour, peak RSS;
-  (d) a no-op re-run over 1,000 completed videos (real tiny files; records completed through the
-      ChromaDBManager state machine with the files' source fingerprints), wall time of the CLI, the
-      Python start-up/import cost, and an in-process breakdown.
+  (d) a no-op re-run over 1,000 completed videos (real tiny files; records created with
+      ChromaDBManager.create_or_update_video_file and marked completed with update_video_status, carrying the
+      files' source fingerprints so that sync_videos leaves them alone; the database is built once and kept
+      as a template that each run copies into a fresh folder): wall time of the CLI (median of 3), the
+      Python start-up/import cost, and an in-process breakdown (sync_videos, run_phase).
 
 The Whisper model is loaded once for (a) and (b); its load time is excluded from both (it is reported).
 Audio decoding is done once and also excluded from (a) and (b) (reported). Phase 1's wall time (c)
@@ -301,7 +303,10 @@ def fresh_dir(path: Path) -> Path:
 # ---------------------------------------------------------------- (a) and (b)
 
 
-def bench_whisper(video_path: Path, config_path: Path, language: str, repeat: int) -> dict:
+def bench_whisper(video_path: Path, config_path: Path, language: str, repeat: int, between=None) -> dict:
+    """(a) and (b), `repeat` times; `between(r)` runs after each repetition (Phase 1, so that the runs interleave)."""
+    import resource
+
     from vtdb.config import load_config
     from vtdb.media import decode_audio, probe
     from vtdb.transcribe import SAMPLE_RATE, FasterWhisperTranscriber, pick_device
@@ -315,6 +320,7 @@ def bench_whisper(video_path: Path, config_path: Path, language: str, repeat: in
     device, compute_type = pick_device(settings.whisper_device, settings.whisper_compute_type)
     batched = transcriber._batched
 
+    peak_after_load_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     t0 = time.perf_counter()
     audio = decode_audio(video_path)
     decode_s = time.perf_counter() - t0
@@ -347,6 +353,8 @@ def bench_whisper(video_path: Path, config_path: Path, language: str, repeat: in
         _, a_words = transcribe(audio)
         a_runs.append(time.perf_counter() - t0)
         a_cpu.append(time.process_time() - c0)
+        if r == 0:
+            peak_after_a_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         log(f"    {a_runs[-1]:.1f} s, {len(a_words)} words")
 
         log(f"(b) naive: {len(spans)} windows of {settings.window_length:g} s / {settings.window_overlap:g} s overlap, "
@@ -360,6 +368,8 @@ def bench_whisper(video_path: Path, config_path: Path, language: str, repeat: in
         b_runs.append(time.perf_counter() - t0)
         b_cpu.append(time.process_time() - c0)
         log(f"    {b_runs[-1]:.1f} s, {b_words_total} words (overlaps counted twice)")
+        if between is not None:
+            between(r)
 
     return {
         "model": settings.whisper_model,
@@ -371,6 +381,8 @@ def bench_whisper(video_path: Path, config_path: Path, language: str, repeat: in
         "batched": batched is not None,
         "language": language,
         "model_load_s": load_s,
+        "bench_peak_rss_after_model_load_mb": peak_after_load_mb,
+        "bench_peak_rss_after_a_mb": peak_after_a_mb,
         "audio_decode_s": decode_s,
         "audio_s": duration,
         "a_runs_s": a_runs,
@@ -536,8 +548,8 @@ def bench_noop(out_dir: Path, count: int, runs: int, rebuild: bool = False) -> d
     for module in ("db.py", "state.py", "phase1.py", "config.py", "embedders.py"):
         h.update((ROOT / "vtdb" / module).read_bytes())
     key = h.hexdigest()
-    template = folder / "template_chroma_db"
-    template_key = folder / "template_key.txt"
+    template = folder / f"template_chroma_db_{count}"
+    template_key = folder / f"template_key_{count}.txt"
     chroma_dir = run_dir / "chroma_db"
     t0 = time.perf_counter()
     if not rebuild and template.is_dir() and template_key.exists() and template_key.read_text() == key:
@@ -649,19 +661,23 @@ def report(res: dict) -> str:
         f"budget at 60 MB/h: {60e3 / (c['frames'] * 3600 / c['duration_s']):.0f} KB/frame")
     row("    peak RSS of the Phase 1 process", f"{c['peak_rss_mb_wait4']:.0f} MB",
         f"kernel high-water (wait4); polled {c['peak_rss_mb_polled']:.0f} MB")
+    row("    cf. this process: peak RSS after model load / after (a)",
+        f"{w['bench_peak_rss_after_model_load_mb']:.0f} / {w['bench_peak_rss_after_a_mb']:.0f} MB",
+        "same model + whole-audio transcription, no frames")
     if d:
         row(f"(d) no-op re-run, {d['videos']} completed videos (CLI wall)", f"{d['cli_wall_median_s']:.2f} s",
             "median of " + ", ".join(f"{x:.2f}" for x in d["cli_wall_s"]) + (" — all skipped" if d["all_skipped"] else " — NOT all skipped!"))
         row("    interpreter + imports (chromadb, phase1 CLI)", f"{d['startup_median_s']:.2f} s", "python -c 'import …', median")
-        row("    excluding start-up", f"{d['excl_startup_s']:.2f} s")
+        row("    excluding start-up (CLI wall - import baseline)", f"{d['excl_startup_s']:.2f} s")
         p = d["profile"]
+        row("    in-process after imports (config, db, sync, run)", f"{p['after_imports_s']:.2f} s", "one run, timed inside")
         row("    in-process: open db", f"{p['open_db_s']:.2f} s")
         row("    in-process: sync_videos (config -> records)", f"{p['sync_videos_s']:.2f} s")
         row("    in-process: run_phase (candidates, skip all)", f"{p['run_phase_s']:.2f} s")
         if d["setup"].get("from_template"):
             row("    (setup: fresh db copied from cached template)", f"{d['setup']['wall_s']:.1f} s")
         else:
-            row("    (setup: create + mark 1,000 completed, one-time)", f"{d['setup']['wall_s']:.1f} s",
+            row(f"    (setup: create + mark {d['videos']} completed, one-time)", f"{d['setup']['wall_s']:.1f} s",
                 "create_or_update_video_file + update_video_status per video")
     add(rule)
     add("Targets")
@@ -689,7 +705,7 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=25)
-    parser.add_argument("--repeat", type=int, default=1, help="repeat (a), (b) and (c); the minimum is reported")
+    parser.add_argument("--repeat", type=int, default=1, help="repeat (a), (b) and (c), interleaved; the minimum is reported")
     parser.add_argument("--noop-videos", type=int, default=1000, help="videos in the no-op re-run (0 skips (d))")
     parser.add_argument("--noop-runs", type=int, default=3, help="timed no-op CLI runs (median reported)")
     parser.add_argument("--rebuild-noop", action="store_true", help="rebuild the cached 1,000-record database template")
@@ -726,8 +742,9 @@ def main() -> int:
     # The config (c) runs with; (a)/(b) read their settings from an identical one.
     settings_config = write_config(fresh_dir(out_dir / "settings_probe"),
                                    [{"name": VIDEO_NAME, "path": str(video_path), "language": language}])
-    whisper = bench_whisper(video_path, settings_config, language, max(1, args.repeat))
-    phase1_runs = [bench_phase1(out_dir, video_path, language, r) for r in range(max(1, args.repeat))]
+    phase1_runs: list[dict] = []
+    whisper = bench_whisper(video_path, settings_config, language, max(1, args.repeat),
+                            between=lambda r: phase1_runs.append(bench_phase1(out_dir, video_path, language, r)))
     phase1 = min(phase1_runs, key=lambda r: r["wall_s"])
     if len(phase1_runs) > 1:
         phase1["all_wall_s"] = [r["wall_s"] for r in phase1_runs]

@@ -119,7 +119,9 @@ def print_summary(summary: RunSummary, dry_run: bool) -> None:
     if summary.superseded:
         parts.append(f"{len(summary.superseded)} superseded")
     parts.append(f"{summary.skipped} skipped")
-    style = "red" if summary.failed else "green"
+    if summary.aborted:
+        parts.append(f"stopped early: {summary.aborted}")
+    style = "red" if summary.failed or summary.aborted else "green"
     console.print(f"[{style}]{summary.phase}: " + ", ".join(parts) + "[/]")
 
 

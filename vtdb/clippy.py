@@ -85,16 +85,48 @@ def _truncate_words(text: str, limit: int) -> str:
     return text if len(words) <= limit else " ".join(words[:limit]) + " …"
 
 
-def doc_content(title: str, meta: dict) -> str:
-    """Title, description, dialogue, keywords; under ~300 words (the model reads 384 tokens)."""
+def doc_content(title: str, meta: dict, fits: Callable[[str], bool] | None = None) -> str:
+    """Title, description, dialogue, keywords; under ~300 words (the model reads 384 tokens).
+
+    `fits(text)` (optional) tells whether the embedding model reads the whole text: 300 words
+    of ordinary English are often more than 384 tokens, and the model would silently drop the
+    end (the keywords). The dialogue is shortened first, then the rest, until the text fits.
+    """
     keywords = meta.get("keywords") if isinstance(meta.get("keywords"), list) else []
     head = f"{title}\n{meta.get('description') or ''}".strip()
     tail = f"Keywords: {', '.join(keywords)}" if keywords else ""
     budget = MAX_WORDS - len(head.split()) - len(tail.split())
-    dialogue = str(meta.get("dialogue_translation") or "").strip()
-    dialogue = _truncate_words(dialogue, max(0, budget)) if budget > 0 else ""
-    content = "\n".join(p for p in (head, dialogue, tail) if p)
-    return _truncate_words(content, MAX_WORDS)
+    full_dialogue = str(meta.get("dialogue_translation") or "").strip()
+
+    def assemble(dialogue_words: int) -> str:
+        dialogue = _truncate_words(full_dialogue, dialogue_words) if dialogue_words > 0 else ""
+        return _truncate_words("\n".join(p for p in (head, dialogue, tail) if p), MAX_WORDS)
+
+    keep = max(0, budget)
+    content = assemble(keep)
+    if fits is None or fits(content):
+        return content
+    lo, hi = 0, min(keep, len(full_dialogue.split()))  # the most dialogue words that still fit
+    if not fits(assemble(0)):
+        hi = -1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(assemble(mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    if hi >= 0:
+        return assemble(lo)
+    # Even title + description + keywords are too long: cut the whole text.
+    words = assemble(0).split()
+    lo, hi = 1, len(words)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(" ".join(words[:mid]) + " …"):
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo]) + " …"
 
 
 def doc_urls(video: dict, start: float, source_id: str, base_url: str) -> tuple[str, str]:
@@ -125,14 +157,16 @@ def categories_for(meta: dict) -> list[str]:
     return out
 
 
-def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[str], list[dict]], base_url: str) -> list[Doc]:
+def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[str], list[dict]], base_url: str,
+               fits: Callable[[str], bool] | None = None) -> list[Doc]:
     docs: list[Doc] = []
     for video in videos:
         name = video["name"]
         title = str(video.get("title") or name)
         for n, meta in enumerate(sorted(segments_of(name), key=lambda m: float(m.get("start_time", 0)))):
             start, end = float(meta.get("start_time", 0)), float(meta.get("end_time", 0))
-            doc_title = f"{title} ({mss(start)}–{mss(end)})"
+            start_sec, end_sec = int(start), int(round(end))
+            doc_title = f"{title} ({mss(start_sec)}–{mss(end_sec)})"  # the same times as start_sec/end_sec
             url, local = doc_urls(video, start, source_id, base_url)
             ctype = str(meta.get("content_type") or "")
             docs.append(Doc(
@@ -140,12 +174,12 @@ def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[st
                 title=doc_title,
                 url=url,
                 local_url=local,
-                content=doc_content(title, meta),
+                content=doc_content(title, meta, fits),
                 categories=categories_for(meta),
                 doc_type="guide" if ctype in GUIDE_TYPES else "video",
                 video_name=name,
-                start_sec=int(start),
-                end_sec=int(round(end)),
+                start_sec=start_sec,
+                end_sec=end_sec,
                 scraped_at=str(video.get("updated_at") or ""),
             ))
     return docs
@@ -170,10 +204,12 @@ def page_html(video: dict, docs: Sequence[Doc], transcript: str) -> str:
 
 
 def export(opts: ExportOptions, videos: Sequence[dict], segments_of: Callable[[str], list[dict]],
-           transcript_of: Callable[[str], str], embed: Callable[[list[str]], "object"], log=print) -> Path:
-    """Write the source folder; returns its path. `embed` maps texts to unit vectors (all-mpnet-base-v2)."""
+           transcript_of: Callable[[str], str], embed: Callable[[list[str]], "object"], log=print,
+           fits: Callable[[str], bool] | None = None) -> Path:
+    """Write the source folder; returns its path. `embed` maps texts to unit vectors (all-mpnet-base-v2);
+    `fits(text)`, when given, says whether that model reads the whole text (see doc_content)."""
     final = check_options(opts)
-    docs = build_docs(opts.source_id, videos, segments_of, opts.base_url)
+    docs = build_docs(opts.source_id, videos, segments_of, opts.base_url, fits)
     if not docs:
         raise ExportError("nothing to export: no loaded segments for the selected videos (run phase3_load.py first)")
     stamp = max(d.scraped_at for d in docs) or "1970-01-01T00:00:00+00:00"  # deterministic: the data's own time

@@ -24,6 +24,7 @@ from .state import COMPLETED, PENDING, PHASE_ORDER, PHASES, STATUSES, Decision, 
 
 VIDEO_FILES = "video_files"
 VIDEO_SEGMENTS = "video_segments"
+REBUILD_FILES = "video_files__rebuild"  # video_files being moved to a new dimension by --reembed
 MAX_BATCH = 4000  # below Chroma's max batch (5461 here)
 
 
@@ -144,20 +145,32 @@ class ChromaDBManager:
             ).format(h=self.chroma_host, p=self.chroma_port)
             raise DatabaseUnavailable(f"cannot open {self.location}: {exc}. {hint}") from exc
 
+    def _open_collection(self, name: str, create: bool = True):
+        try:
+            if not create:
+                return self.client.get_collection(name, embedding_function=None)
+            dim = embedder_dimension(self.settings.embedder)
+            return self.client.get_or_create_collection(
+                name,
+                metadata={"embedder": self.settings.embedder, "dimension": dim},
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            if not create:
+                return None
+            raise DatabaseUnavailable(f"cannot open collection {name!r} in {self.location}: {exc}") from exc
+
     def collection(self, name: str):
         if name not in self._collections:
-            dim = embedder_dimension(self.settings.embedder)
-            try:
-                self._collections[name] = self.client.get_or_create_collection(
-                    name,
-                    metadata={"embedder": self.settings.embedder, "dimension": dim},
-                    configuration={"hnsw": {"space": "cosine"}},
-                    embedding_function=None,
-                )
-            except DatabaseUnavailable:
-                raise
-            except Exception as exc:
-                raise DatabaseUnavailable(f"cannot open collection {name!r} in {self.location}: {exc}") from exc
+            if name == VIDEO_FILES and self._open_collection(VIDEO_FILES, create=False) is None:
+                # A --reembed that died between dropping the old collection and renaming the new one.
+                pending = self._open_collection(REBUILD_FILES, create=False)
+                if pending is not None:
+                    pending.modify(name=VIDEO_FILES)
+            self._collections[name] = self._open_collection(name)
         return self._collections[name]
 
     @property
@@ -191,43 +204,61 @@ class ChromaDBManager:
         # (the heartbeat thread and the main thread) do not overwrite each other.
         self.video_files.update(ids=[name], metadatas=[_clean(update)])
 
-    def create_or_update_video_file(self, name: str, video_path: str, **metadata: Any) -> dict:
-        """Create the video's record (all phases pending) or update its descriptive metadata."""
+    def _new_record(self, name: str, video_path: str, metadata: Mapping[str, Any]) -> tuple[dict, str]:
         now = state.iso(state.now_utc())
-        existing = self._get_meta(name)
+        meta = {
+            "name": name,
+            "video_path": video_path,
+            "source_kind": "file",
+            "title": name,
+            "description": "",
+            "language": "",
+            "video_duration": 0.0,
+            "width": 0,
+            "height": 0,
+            "fps": 0.0,
+            "total_segments": 0,
+            "source_fingerprint": "",
+            "force_token_applied": "",
+            "embedding_placeholder": True,
+            "created_at": now,
+            "updated_at": now,
+            **state.all_phase_defaults(),
+            **metadata,
+        }
+        return meta, f"{meta.get('title') or name}\n{meta.get('description') or ''}".strip()
+
+    def add_video_files(self, records: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """Create many new records (name, video_path, metadata) in batched writes (a first sync of a big library)."""
+        vector = placeholder_vector(self.collection_dimension())
+        for start in range(0, len(records), MAX_BATCH):
+            built = [self._new_record(n, p, m) for n, p, m in records[start : start + MAX_BATCH]]
+            self.video_files.add(ids=[m["name"] for m, _ in built], embeddings=[vector] * len(built),
+                                 metadatas=[_clean(m) for m, _ in built], documents=[d for _, d in built])
+
+    def get_many(self, names: Sequence[str]) -> dict[str, dict]:
+        """Records by name, read in a few batched calls; missing names are absent."""
+        out: dict[str, dict] = {}
+        for start in range(0, len(names), MAX_BATCH):
+            got = self.video_files.get(ids=list(names[start : start + MAX_BATCH]), include=["metadatas"])
+            out.update({i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"])})
+        return out
+
+    def create_or_update_video_file(self, name: str, video_path: str, existing: dict | None = None, **metadata: Any) -> dict:
+        """Create the video's record (all phases pending) or update its descriptive metadata.
+
+        `existing`: the record when the caller has just read it (saves a read per video in a sync).
+        """
+        existing = existing if existing is not None else self._get_meta(name)
         if existing is None:
-            meta = {
-                "name": name,
-                "video_path": video_path,
-                "source_kind": "file",
-                "title": name,
-                "description": "",
-                "language": "",
-                "video_duration": 0.0,
-                "width": 0,
-                "height": 0,
-                "fps": 0.0,
-                "total_segments": 0,
-                "source_fingerprint": "",
-                "force_token_applied": "",
-                "embedding_placeholder": True,
-                "created_at": now,
-                "updated_at": now,
-                **state.all_phase_defaults(),
-                **metadata,
-            }
-            document = f"{meta.get('title') or name}\n{meta.get('description') or ''}".strip()
-            self.video_files.add(
-                ids=[name],
-                embeddings=[placeholder_vector(self.collection_dimension())],
-                metadatas=[_clean(meta)],
-                documents=[document],
-            )
+            meta, document = self._new_record(name, video_path, metadata)
+            self.video_files.add(ids=[name], embeddings=[placeholder_vector(self.collection_dimension())],
+                                 metadatas=[_clean(meta)], documents=[document])
             return meta
         changes = {"video_path": video_path, **metadata}
         changed = {k: v for k, v in _clean(changes).items() if existing.get(k) != v}
         if changed:
-            changed["updated_at"] = now
+            changed["updated_at"] = state.iso(state.now_utc())
             self._update(name, changed)
             existing.update(changed)
         return existing
@@ -447,11 +478,12 @@ class ChromaDBManager:
         self._collections.pop(VIDEO_SEGMENTS, None)
         old_files = self.video_files
         if int((old_files.metadata or {}).get("dimension") or 0) != dimension or (old_files.metadata or {}).get("embedder") != name:
+            # Build the new collection beside the old one, then swap: a crash never loses the status records.
             got = old_files.get(include=["metadatas", "documents"])
-            self.client.delete_collection(VIDEO_FILES)
-            self._collections.pop(VIDEO_FILES, None)
             self.settings.embedder = name
-            new_files = self.video_files
+            if self._open_collection(REBUILD_FILES, create=False) is not None:
+                self.client.delete_collection(REBUILD_FILES)
+            new_files = self._open_collection(REBUILD_FILES)
             now = state.now_utc()
             for start in range(0, len(got["ids"]), MAX_BATCH):
                 ids = got["ids"][start : start + MAX_BATCH]
@@ -464,6 +496,9 @@ class ChromaDBManager:
                     metas.append(_clean(meta))
                 new_files.add(ids=ids, embeddings=[placeholder_vector(dimension)] * len(ids), metadatas=metas,
                               documents=[d or "" for d in got["documents"][start : start + MAX_BATCH]])
+            self.client.delete_collection(VIDEO_FILES)
+            new_files.modify(name=VIDEO_FILES)
+            self._collections[VIDEO_FILES] = self._open_collection(VIDEO_FILES, create=False)
         self.settings.embedder = name
         self.video_segments  # recreate with the new embedder's name and dimension
         names = [m["name"] for m in self.list_videos({state.f("phase2", "status"): COMPLETED}, with_flags=False)]

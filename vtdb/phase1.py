@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import events as ev
@@ -25,36 +27,48 @@ from .zim import ZIM_CHECKSUM_CACHE, ZimError, chapters_json, list_zim_videos, s
 from .workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 
 
-def _sync_one(db: ChromaDBManager, events: ev.EventLog, name: str, location: str, fields: dict, fingerprint: str | None,
-              force: bool, token: str, dry_run: bool, notes: list[str], change: str = "source file changed (size or modification time)") -> None:
-    """Create or update one video's record; reset it for a forced reprocess or a changed source."""
-    existing = db.get_video_status(name)
+@dataclass
+class _Planned:
+    """One video the config asks for, before it is compared with its record."""
+
+    name: str
+    location: str
+    fields: dict
+    fingerprint: str | None
+    force: bool
+    token: str
+    change: str = "source file changed (size or modification time)"
+
+
+def _sync_one(db: ChromaDBManager, events: ev.EventLog, plan: _Planned, existing: dict | None, dry_run: bool,
+              notes: list[str], new_records: list) -> None:
+    """Update one video's record (new ones are collected for one batched add); reset it for a forced
+    reprocess or a changed source."""
+    fields = plan.fields
     if existing is None:
-        notes.append(f"{name}: new video" + (" (would be added and processed)" if dry_run else ""))
-        if dry_run:
-            return
-        if force:
-            fields["force_token_applied"] = token  # nothing to redo for a new video
-        db.create_or_update_video_file(name, location, **fields)
+        notes.append(f"{plan.name}: new video" + (" (would be added and processed)" if dry_run else ""))
+        if plan.force:
+            fields["force_token_applied"] = plan.token  # nothing to redo for a new video
+        new_records.append((plan.name, plan.location, fields))
         return
     reason = None
-    if force and existing.get("force_token_applied") != token:
+    if plan.force and existing.get("force_token_applied") != plan.token:
         reason = "force_reprocess set in the config"
-        fields["force_token_applied"] = token
-    elif existing.get("video_path") != location:
+        fields["force_token_applied"] = plan.token
+    elif existing.get("video_path") != plan.location:
         reason = f"source changed from {existing.get('video_path')}"
-    elif fingerprint and existing.get("source_fingerprint") and fingerprint != existing.get("source_fingerprint"):
-        reason = change
-        fields["source_fingerprint"] = fingerprint  # reset once, not on every sync until done
+    elif plan.fingerprint and existing.get("source_fingerprint") and plan.fingerprint != existing.get("source_fingerprint"):
+        reason = plan.change
+        fields["source_fingerprint"] = plan.fingerprint  # reset once, not on every sync until done
     if dry_run:
         if reason:
-            notes.append(f"{name}: would reprocess ({reason})")
+            notes.append(f"{plan.name}: would reprocess ({reason})")
         return
-    db.create_or_update_video_file(name, location, **fields)
+    db.create_or_update_video_file(plan.name, plan.location, existing=existing, **fields)
     if reason:
-        db.reset(name, "phase1")
-        events.emit(ev.VIDEO_RESET, phase="phase1", video=name, reason=reason)
-        notes.append(f"{name}: reprocessing ({reason})")
+        db.reset(plan.name, "phase1")
+        events.emit(ev.VIDEO_RESET, phase="phase1", video=plan.name, reason=reason)
+        notes.append(f"{plan.name}: reprocessing ({reason})")
 
 
 def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_run: bool = False,
@@ -63,17 +77,19 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
     archive; apply force_reprocess and source changes.
 
     Returns notes about new videos and resets; problems with archives and their videos are
-    appended to `problems`. With dry_run nothing is written.
+    appended to `problems`. With dry_run nothing is written. Records are read and created in
+    batches, so a no-op run over thousands of videos stays quick.
     """
     notes: list[str] = []
     problems = [] if problems is None else problems
     taken: dict[str, str] = {}
+    planned: list[_Planned] = []
     for entry in config.videos:
         taken[entry.name] = f"videos[{entry.index}]"
         fields = {"source_kind": "file", "title": entry.display_title, "description": entry.description,
                   "language": entry.language or ""}
-        _sync_one(db, events, entry.name, entry.path, fields, LocalFileSource(entry.path).fingerprint(),
-                  entry.force_reprocess, entry.entry_token, dry_run, notes)
+        planned.append(_Planned(entry.name, entry.path, fields, LocalFileSource(entry.path).fingerprint(),
+                                entry.force_reprocess, entry.entry_token))
     for zim in config.zims:
         label = f"videos[{zim.index}] (zim {zim.zim})"
         try:
@@ -111,8 +127,14 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
                 "chapters": chapters_json(video),
                 "subtitles": subtitles_json(video),
             }
-            _sync_one(db, events, name, zim_uri(info.path, video.entry), fields, f"{info.fingerprint}:entry={video.entry}",
-                      zim.force_reprocess, zim.entry_token, dry_run, notes, "archive replaced (size, modification time or UUID changed)")
+            planned.append(_Planned(name, zim_uri(info.path, video.entry), fields, f"{info.fingerprint}:entry={video.entry}",
+                                    zim.force_reprocess, zim.entry_token, "archive replaced (size, modification time or UUID changed)"))
+    existing = db.get_many([p.name for p in planned])
+    new_records: list = []
+    for plan in planned:
+        _sync_one(db, events, plan, existing.get(plan.name), dry_run, notes, new_records)
+    if new_records and not dry_run:
+        db.add_video_files(new_records)
     return notes
 
 
@@ -162,29 +184,36 @@ class Phase1Job:
             ctx.record(video_duration=round(info.duration, 3), width=info.width, height=info.height, fps=info.fps)
             spans = plan_windows(info.duration, s.window_length, s.window_overlap, s.window_min_tail)
 
-            # Frames first: a truncated or damaged file fails in seconds, not after a full Whisper pass.
-            t0 = time.perf_counter()
+            # Frames are extracted in a thread while Whisper runs (OpenCV and CTranslate2 release the GIL;
+            # Whisper alone keeps about one core busy). A damaged file that fails frame extraction stops
+            # the transcription at its next progress report instead of after a full Whisper pass.
             all_times = [t for span in spans for t in frame_times(span, s.frames_per_window)]
-            ctx.report(0, len(all_times), "frames")
-            frames = extract_frames(path, all_times, s.frame_max_side, s.jpeg_quality,
-                                    duration=info.video_stream_duration or info.duration, fps=info.fps)
-            ctx.report(len(all_times), len(all_times), "frames")
-            timings["frames_s"] = round(time.perf_counter() - t0, 3)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="frames") as pool:
+                t_frames = time.perf_counter()
+                frames_job = pool.submit(extract_frames, path, all_times, s.frame_max_side, s.jpeg_quality,
+                                         info.video_stream_duration or info.duration, info.fps)
+                frames_job.add_done_callback(lambda _f: timings.__setitem__("frames_s", round(time.perf_counter() - t_frames, 3)))
 
-            t0 = time.perf_counter()
-            subtitles = self._subtitle_transcript(meta, source, language, ctx)
-            if subtitles is not None:
-                transcript = subtitles
-            elif info.has_audio:
-                audio = decode_audio(path)
-                transcript = self.transcriber.transcribe(
-                    audio, language, progress=lambda done: ctx.report(min(done, info.duration), info.duration, "transcribing (audio s)")
-                )
-                del audio
-            else:
-                transcript = Transcript.empty(getattr(self.transcriber, "name", "none"), language)
-                ctx.warn("video has no audio track: windows get empty transcripts")
-            timings["transcribe_s"] = round(time.perf_counter() - t0, 3)
+                def on_progress(done: float) -> None:
+                    if frames_job.done() and frames_job.exception() is not None:
+                        raise frames_job.exception()  # type: ignore[misc]
+                    ctx.report(min(done, info.duration), info.duration, "transcribing (audio s)")
+
+                t0 = time.perf_counter()
+                subtitles = self._subtitle_transcript(meta, source, language, ctx)
+                if subtitles is not None:
+                    transcript = subtitles
+                elif info.has_audio:
+                    t_decode = time.perf_counter()
+                    audio = decode_audio(path)
+                    timings["decode_s"] = round(time.perf_counter() - t_decode, 3)
+                    transcript = self.transcriber.transcribe(audio, language, progress=on_progress)
+                    del audio
+                else:
+                    transcript = Transcript.empty(getattr(self.transcriber, "name", "none"), language)
+                    ctx.warn("video has no audio track: windows get empty transcripts")
+                timings["transcribe_s"] = round(time.perf_counter() - t0, 3)
+                frames = frames_job.result()
             if transcript.low_confidence:
                 ctx.warn(
                     f"language detection is unsure: {transcript.language} with p={transcript.language_probability:.2f}"

@@ -15,7 +15,7 @@ from .analyzers import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput
 from .atomic import atomic_write_json
 from .config import Settings
 from .db import Claim
-from .runner import JobContext, JobResult, VideoError
+from .runner import JobContext, JobResult, RunAborted, VideoError
 from .state import iso, now_utc
 from .workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
 
@@ -63,14 +63,18 @@ class Phase2Job:
             output_language=self.settings.output_language,
             duration=float(data["video"].get("duration") or 0.0),
         )
-        windows = window_inputs(data)
+        try:
+            windows = window_inputs(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VideoError(f"{claim.name}: Phase 1 data is malformed ({type(exc).__name__}: {exc}); "
+                             f"reset phase 1: python db_manager.py reset {claim.name} --phase 1") from None
         if not windows:
             raise VideoError(f"{claim.name}: Phase 1 data has no windows; reset phase 1")
         ctx.report(0, len(windows), "windows")
         try:
             outcomes = self.analyzer.analyze(video, windows, progress=lambda n: ctx.report(n, len(windows), "windows"))
-        except AnalyzerUnavailable as exc:  # e.g. the endpoint went down mid-run
-            raise VideoError(str(exc)) from None
+        except AnalyzerUnavailable as exc:  # the endpoint went down mid-run: not this video's fault
+            raise RunAborted(str(exc)) from None
 
         segments = []
         failed = []

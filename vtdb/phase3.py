@@ -56,8 +56,8 @@ def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None) -
                 continue
             raw["description"] = spoken
         try:
-            index = int(seg["segment_index"])
-            start, end = float(seg["start_time"]), float(seg["end_time"])
+            index = int(_number(seg, "segment_index"))
+            start, end = _number(seg, "start_time"), _number(seg, "end_time")
             fields = validate(raw)
         except (KeyError, TypeError, ValueError) as exc:  # SchemaError is a ValueError
             raise VideoError(
@@ -83,6 +83,19 @@ def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None) -
         }
         records.append(SegmentRecord(f"{name}_seg_{index}", segment_document(fields), metadata))
     return records, warnings
+
+
+def _number(seg: dict, key: str) -> float:
+    """A numeric field of a Phase 2 segment; the error names the field (not just the bad value)."""
+    if key not in seg:
+        raise ValueError(f"{key} is missing")
+    value = seg[key]
+    if isinstance(value, bool):
+        raise ValueError(f"{key} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} must be a number, got {value!r}") from None
 
 
 class Phase3Job:

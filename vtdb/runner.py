@@ -74,6 +74,12 @@ class VideoError(Exception):
     """An expected, explained failure of one video (its message is shown without a traceback)."""
 
 
+class RunAborted(Exception):
+    """A failure of the service a phase depends on (its endpoint went down), not of the video:
+    the video is handed back without counting an attempt and the run stops (exit code 2), so an
+    outage never holds a whole library."""
+
+
 @dataclass
 class RunOptions:
     only: Sequence[str] | None = None
@@ -91,12 +97,15 @@ class RunSummary:
     skipped: int = 0
     superseded: list[str] = field(default_factory=list)
     interrupted: bool = False
+    aborted: str = ""  # why the run stopped early (a service it depends on failed)
     planned: list[tuple[str, str]] = field(default_factory=list)  # dry run: (name, reason)
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.aborted:
+            return EXIT_USAGE
         return EXIT_FAILURES if self.failed else EXIT_OK
 
 
@@ -206,6 +215,13 @@ def run_phase(
                 console.print(f"[yellow]interrupted: {escape(name)} returned to pending[/]")
                 summary.interrupted = True
                 break
+            except RunAborted as exc:
+                beat.stop()
+                db.give_back(claim)
+                events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason=f"run aborted: {exc}")
+                console.print(f"[bold red]run stopped: {escape(str(exc))}; {escape(name)} returned to pending (no attempt counted)[/]")
+                summary.aborted = str(exc)
+                break
             except Exception as exc:
                 beat.stop()
                 message = _error_text(exc)
@@ -231,5 +247,5 @@ def run_phase(
                 progress.update(inner, visible=False)
                 progress.advance(videos_task)
     events.emit(ev.PHASE_DONE, phase=job.phase, completed=len(summary.completed), failed=len(summary.failed),
-                skipped=summary.skipped, interrupted=summary.interrupted)
+                skipped=summary.skipped, interrupted=summary.interrupted, aborted=summary.aborted)
     return summary

@@ -279,21 +279,23 @@ class Searcher:
 
 
 def merge_moments(hits: Sequence[Hit]) -> list[Moment]:
+    """Overlapping matching windows of one video become one moment.
+
+    Each moment grows from its best window and takes only the windows that overlap that one, so
+    a run of neighbouring matches never chains into a moment as long as the whole video.
+    """
     by_video: dict[str, list[Hit]] = {}
     for hit in hits:
         by_video.setdefault(str(hit.metadata.get("video_name")), []).append(hit)
     moments: list[Moment] = []
     for video, group in by_video.items():
-        group.sort(key=lambda h: float(h.metadata.get("start_time", 0)))
-        current: list[Hit] = []
-        for hit in group:
-            start = float(hit.metadata.get("start_time", 0))
-            if current and start > max(float(h.metadata.get("end_time", 0)) for h in current):
-                moments.append(_moment(video, current))
-                current = []
-            current.append(hit)
-        if current:
-            moments.append(_moment(video, current))
+        left = sorted(group, key=lambda h: -h.score)
+        while left:
+            seed = left.pop(0)
+            s0, e0 = float(seed.metadata.get("start_time", 0)), float(seed.metadata.get("end_time", 0))
+            members = [seed] + [h for h in left if float(h.metadata.get("start_time", 0)) < e0 and float(h.metadata.get("end_time", 0)) > s0]
+            left = [h for h in left if h not in members]
+            moments.append(_moment(video, members))
     moments.sort(key=lambda m: -m.score)
     return moments
 
@@ -314,6 +316,6 @@ def _moment(video: str, hits: list[Hit]) -> Moment:
         content_type=str(meta.get("content_type") or ""),
         language=str(meta.get("language") or ""),
         video_path=str(meta.get("video_path") or ""),
-        segment_ids=[h.id for h in hits],
+        segment_ids=[h.id for h in sorted(hits, key=lambda h: float(h.metadata.get("start_time", 0)))],
         modes=sorted({m for h in hits for m in h.modes}),
     )

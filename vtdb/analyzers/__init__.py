@@ -23,6 +23,16 @@ def choose_analyzer(settings: Settings, requested: str | None = None) -> tuple[s
 
 
 def make_analyzer(name: str, settings: Settings) -> Analyzer:
+    """The analyzer, ready to run; AnalyzerUnavailable (a run-level error) when it cannot run here."""
+    from .prompt import PromptError
+
+    try:
+        return _make_analyzer(name, settings)
+    except PromptError as exc:  # a bad prompt_file: stop before claiming, not once per video
+        raise AnalyzerUnavailable(str(exc)) from None
+
+
+def _make_analyzer(name: str, settings: Settings) -> Analyzer:
     if name == "openai":
         from .openai_compat import OpenAICompatAnalyzer
 

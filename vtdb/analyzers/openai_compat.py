@@ -8,6 +8,7 @@ retried with exponential backoff; several base URLs are used round-robin.
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 import json
 import random
@@ -34,12 +35,19 @@ class ResponseFormatRejected(RuntimeError):
     pass
 
 
+# llama-cpp-python turns the schema into a grammar, which then allows exactly what the schema allows: without
+# minLength it lets a small model answer an empty description, which validate() rejects (SmolLM2-135M did so in
+# about a third of its answers). Only this dialect gets the extra keyword; strict json_schema servers get
+# WINDOW_SCHEMA as it is.
+GRAMMAR_SCHEMA: dict[str, Any] = copy.deepcopy(WINDOW_SCHEMA)
+GRAMMAR_SCHEMA["properties"]["description"]["minLength"] = 1
+
+
 def _response_format(mode: str, schema: dict | None = None, name: str = "window_analysis") -> dict | None:
-    schema = WINDOW_SCHEMA if schema is None else schema
     if mode == "json_schema":  # OpenAI, vLLM, Ollama
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": WINDOW_SCHEMA if schema is None else schema, "strict": True}}
     if mode == "json_object":  # llama-cpp-python's server: a schema inside json_object
-        return {"type": "json_object", "schema": schema}
+        return {"type": "json_object", "schema": GRAMMAR_SCHEMA if schema is None else schema}
     return None
 
 
@@ -143,7 +151,7 @@ class OpenAICompatAnalyzer:
             if attempt < retries:
                 self.stats["retries"] += 1
                 try:
-                    delay = float(retry_after) if retry_after else 0.0
+                    delay = min(60.0, float(retry_after)) if retry_after else 0.0  # a huge Retry-After must not stall a worker
                 except ValueError:
                     delay = 0.0
                 delay = max(delay, min(8.0, 0.5 * 2**attempt)) * random.uniform(0.8, 1.2)

@@ -24,10 +24,15 @@ def language_name(code: str | None) -> str:
     return f"{WHISPER_LANGUAGES.get(code, code).title()} ({code})"
 
 
+class PromptError(ValueError):
+    """A prompt template that cannot be read or rendered (unknown placeholder, stray brace, ...)."""
+
+
 @dataclass
 class PromptTemplate:
     text: str
     version: str
+    source: str = "prompt template"
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "PromptTemplate":
@@ -35,7 +40,9 @@ class PromptTemplate:
         try:
             raw = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ValueError(f"prompt_file {path}: cannot read ({exc.strerror})") from None
+            raise PromptError(f"prompt_file {path}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise PromptError(f"prompt_file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         version = path.stem
         lines = []
         for line in raw.splitlines():
@@ -44,7 +51,16 @@ class PromptTemplate:
                     version = line.split("prompt_version:", 1)[1].strip()
                 continue
             lines.append(line)
-        return cls("\n".join(lines).strip(), version)
+        template = cls("\n".join(lines).strip(), version, f"prompt_file {path}")
+        template.check()
+        return template
+
+    def check(self) -> None:
+        """Render once with sample values: a bad template fails when it is loaded, not in every window."""
+        if not self.text:
+            raise PromptError(f"{self.source}: the template is empty (only comments?)")
+        sample_video = VideoContext("sample", "Sample title", "Sample description", "en", "en", 60.0)
+        self.render(sample_video, WindowInput(0, 0.0, 50.0, "sample transcript", []), ["other"], 6)
 
     def render(self, video: VideoContext, window: WindowInput, content_types: list[str], frame_count: int, previous_description: str | None = None) -> str:
         if previous_description:
@@ -67,7 +83,15 @@ class PromptTemplate:
                             else "No frames are attached: judge from the transcript only."),
             "content_types": ", ".join(content_types),
         }
+        allowed = " ".join("{" + name + "}" for name in values)
         try:
             return self.text.format(**values)
-        except (KeyError, IndexError) as exc:
-            raise ValueError(f"prompt template: unknown placeholder {exc}; allowed: {', '.join(values)}") from None
+        except KeyError as exc:
+            problem = f"unknown placeholder {exc} (write a literal brace as {{{{ or }}}})"
+        except IndexError:
+            problem = "unknown placeholder: positional {} or {0} is not supported"
+        except AttributeError as exc:
+            problem = f"bad placeholder ({exc})"
+        except ValueError as exc:  # a stray { or }, a bad format spec
+            problem = f"malformed template ({exc}); write a literal brace as {{{{ or }}}}"
+        raise PromptError(f"{self.source}: {problem}; allowed placeholders: {allowed}")

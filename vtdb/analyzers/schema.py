@@ -56,15 +56,16 @@ def validate(obj: Any) -> dict:
 def normalize(obj: dict) -> dict:
     keywords: list[str] = []
     for k in obj["keywords"]:
-        k = " ".join(k.split()).strip(" .,;#")
+        k = " ".join(k.split()).strip(" .,;#")[:80].strip(" .,;#")
         if k and k.lower() not in {x.lower() for x in keywords}:
-            keywords.append(k[:80])
+            keywords.append(k)
     return {
-        "description": obj["description"].strip()[:MAX_TEXT],
-        "dialogue_translation": obj["dialogue_translation"].strip()[:MAX_TEXT],
+        # Cut, then strip again: a cut that ends in a space would make normalize() not idempotent.
+        "description": obj["description"].strip()[:MAX_TEXT].rstrip(),
+        "dialogue_translation": obj["dialogue_translation"].strip()[:MAX_TEXT].rstrip(),
         "keywords": keywords[:MAX_KEYWORDS],
-        "content_type": obj["content_type"].strip().lower()[:60] or "other",
-        "mood_atmosphere": obj["mood_atmosphere"].strip()[:120] or "unknown",
+        "content_type": obj["content_type"].strip().lower()[:60].rstrip() or "other",
+        "mood_atmosphere": obj["mood_atmosphere"].strip()[:120].rstrip() or "unknown",
         "confidence": obj["confidence"],
         "scene_change": obj["scene_change"],
     }
@@ -99,13 +100,63 @@ def extract_json_object(text: str) -> dict | None:
                     depth -= 1
                     if depth == 0:
                         try:
-                            obj = json.loads(candidate[start : i + 1])
+                            # strict=False: small models put raw line breaks inside strings.
+                            obj = json.loads(candidate[start : i + 1], strict=False)
                         except json.JSONDecodeError:
                             break
                         if isinstance(obj, dict):
                             return obj
                         break
             start = candidate.find("{", start + 1)
+    return None
+
+
+def close_truncated_json(text: str, max_tries: int = 200) -> dict | None:
+    """The complete part of a JSON object that was cut off (e.g. at the answer limit), closed; or None.
+
+    Keeps every finished member and a string value cut mid-way; drops a cut key or literal.
+    A complete (or over-closed) object is not this function's business: None.
+    """
+    if not isinstance(text, str):
+        return None
+    start = text.find("{")
+    if start == -1:
+        return None
+    s = text[start:]
+    stack: list[str] = []
+    in_str = escape = False
+    cuts: list[tuple[str, str]] = []  # (text up to a point where a value is complete, closers needed there)
+    for i, ch in enumerate(s):
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_str = False
+                cuts.append((s[: i + 1], "".join(reversed(stack))))
+            continue
+        if ch == '"':
+            in_str = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+            cuts.append((s[: i + 1], "".join(reversed(stack))))
+        elif ch in "}]":
+            stack.pop()
+            if not stack:
+                return None
+            cuts.append((s[: i + 1], "".join(reversed(stack))))
+        elif ch == ",":
+            cuts.append((s[:i], "".join(reversed(stack))))
+    tail = s[:-1] if escape else s  # a dangling backslash cannot be closed
+    cuts.append((tail + ('"' if in_str else ""), "".join(reversed(stack))))
+    for head, closers in list(reversed(cuts))[:max_tries]:
+        try:
+            obj = json.loads(head.rstrip().rstrip(",") + closers, strict=False)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            return obj
     return None
 
 
@@ -129,9 +180,12 @@ def repair(text: str) -> tuple[dict | None, list[str]]:
     Returns (fields or None when nothing usable was found, notes on what was repaired).
     """
     obj = extract_json_object(text)
-    if obj is None:
-        return None, ["no JSON object in the answer"]
     notes: list[str] = []
+    if obj is None:
+        obj = close_truncated_json(text)
+        if obj is None:
+            return None, ["no JSON object in the answer"]
+        notes.append("the answer was cut off: kept its complete part")
     out: dict[str, Any] = {}
     for key in ("description", "dialogue_translation", "content_type", "mood_atmosphere"):
         value = obj.get(key)

@@ -111,7 +111,15 @@ def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.compareHist(a.astype(np.float32), b.astype(np.float32), cv2.HISTCMP_BHATTACHARYYA))
 
 
-SCENE_CUT_DISTANCE = 0.5  # Bhattacharyya distance between consecutive frames that counts as a cut
+# Bhattacharyya distance between consecutive frames that counts as a cut. Measured on vtdb.demo's
+# lavfi scene sources with frames 50/6 s apart (the default layout's widest gap), 256-768 px frames:
+# inside one scene at most 0.52 (mandelbrot at 854x480, which keeps zooming; the others stay below
+# 0.21, life below 0.18 once its random start has settled), across two different sources at least
+# 0.65 (smptehdbars vs cellauto at 428x240; 0.73 at 854x480). 0.5 gave false cuts inside mandelbrot
+# scenes; 0.58 sits between the two with a margin on both sides. Frames further apart than the
+# default gap (long windows with few frames) drift more within a scene: expect more false cuts there.
+# tests/test_phase2_vllm_transcript.py::test_scene_cut_threshold_separates_lavfi_sources re-measures it.
+SCENE_CUT_DISTANCE = 0.58
 
 
 def scene_changes(windows: Sequence[WindowInput], threshold: float = SCENE_CUT_DISTANCE) -> list[bool]:
