@@ -14,8 +14,9 @@ from rich.markup import escape
 
 from vtdb import events as ev
 from vtdb.analyzers import AnalyzerUnavailable, choose_analyzer, make_analyzer
-from vtdb.cli import (EXIT_OK, EXIT_USAGE, console, exit_code_for, guarded_main, load_or_exit, open_database,
-                      phase_parser, print_summary, run_options, setup_logging, work_dir_of)
+from vtdb.cli import (EXIT_USAGE, add_model_arguments, apply_model_arguments, console, dry_run, exit_code_for,
+                      guarded_main, load_or_exit, open_database, phase_parser, print_summary, run_options, setup_logging,
+                      work_dir_of)
 from vtdb.phase2 import Phase2Job
 from vtdb.runner import run_phase
 
@@ -24,18 +25,13 @@ def main() -> int:
     parser = phase_parser("phase2_vllm_analysis.py", __doc__.strip().splitlines()[0])
     parser.add_argument("--analyzer", choices=["auto", "vllm", "openai", "transcript"], default=None,
                         help="override the analyzer setting (default: the config's, which defaults to auto)")
-    parser.add_argument("--base-url", action="append", default=None, metavar="URL",
-                        help="OpenAI-compatible endpoint (repeatable, used round-robin); overrides openai_base_url")
-    parser.add_argument("--model", default=None, help="model name (overrides vlm_model)")
+    add_model_arguments(parser)
     parser.add_argument("--text-only", action="store_true", help="send transcripts without images (for text-only models)")
     args = parser.parse_args()
     setup_logging(args.verbose)
     config = load_or_exit(args.config, need_videos=False)
     settings = config.settings
-    if args.base_url:
-        settings.openai_base_url = args.base_url
-    if args.model:
-        settings.vlm_model = args.model
+    apply_model_arguments(args, config)
     if args.text_only:
         settings.text_only = True
     options = run_options(args)
@@ -44,9 +40,7 @@ def main() -> int:
     console.print(f"analyzer: [bold]{name}[/] ({escape(why)})")
     with open_database(config, wait=args.wait, purpose="phase2_vllm_analysis.py") as db:
         if args.dry_run:
-            summary = run_phase(_DryRunJob(), db, work_dir, options, console)
-            print_summary(summary, True)
-            return EXIT_OK
+            return dry_run("phase2", db, work_dir, options)
         try:
             analyzer = make_analyzer(name, settings)
             if hasattr(analyzer, "check"):
@@ -58,13 +52,6 @@ def main() -> int:
         summary = run_phase(Phase2Job(settings, analyzer), db, work_dir, options, console, events)
     print_summary(summary, args.dry_run)
     return exit_code_for(summary)
-
-
-class _DryRunJob:
-    phase = "phase2"
-
-    def process(self, claim, ctx):  # never called: dry runs stop before claiming
-        raise AssertionError("dry run")
 
 
 if __name__ == "__main__":

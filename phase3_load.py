@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.markup import escape
 
 from vtdb import events as ev
-from vtdb.cli import (EXIT_USAGE, console, exit_code_for, guarded_main, load_or_exit, open_database, phase_parser,
+from vtdb.cli import (EXIT_USAGE, console, dry_run, exit_code_for, guarded_main, load_or_exit, open_database, phase_parser,
                       print_summary, run_options, setup_logging, work_dir_of)
 from vtdb.db import EmbedderMismatch
 from vtdb.embedders import UnknownEmbedderError, embedder_dimension, load_embedder
@@ -50,9 +50,7 @@ def main() -> int:
             console.print(f"[bold red]embedder mismatch:[/] {escape(str(exc))}")
             return EXIT_USAGE
         if args.dry_run:
-            summary = run_phase(Phase3Job(None), db, work_dir, options, console)  # type: ignore[arg-type]
-            print_summary(summary, True)
-            return 0
+            return dry_run("db_load", db, work_dir, options)
         events = ev.EventLog(work_dir / settings.event_log)
         summary = run_phase(Phase3Job(_LazyEmbedder(settings.embedder)), db, work_dir, options, console, events)
     print_summary(summary, args.dry_run)

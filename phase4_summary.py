@@ -14,8 +14,9 @@ from rich.markup import escape
 
 from vtdb import events as ev
 from vtdb.analyzers import AnalyzerUnavailable
-from vtdb.cli import (EXIT_OK, EXIT_USAGE, console, exit_code_for, guarded_main, load_or_exit, open_database,
-                      phase_parser, print_summary, run_options, setup_logging, work_dir_of)
+from vtdb.cli import (EXIT_OK, EXIT_USAGE, add_model_arguments, apply_model_arguments, console, dry_run, exit_code_for,
+                      guarded_main, load_or_exit, open_database, phase_parser, print_summary, run_options, setup_logging,
+                      work_dir_of)
 from vtdb.db import EmbedderMismatch
 from vtdb.embedders import embedder_dimension, load_embedder
 from vtdb.phase4 import Phase4Job
@@ -43,16 +44,12 @@ def make_summarizer(name: str, settings, embedder):
 def main() -> int:
     parser = phase_parser("phase4_summary.py", __doc__.strip().splitlines()[0])
     parser.add_argument("--summarizer", choices=["extractive", "openai", "vllm"], default=None)
-    parser.add_argument("--base-url", action="append", default=None, metavar="URL", help="OpenAI-compatible endpoint(s)")
-    parser.add_argument("--model", default=None, help="model name for openai/vllm (overrides vlm_model)")
+    add_model_arguments(parser)
     args = parser.parse_args()
     setup_logging(args.verbose)
     config = load_or_exit(args.config, need_videos=False)
     settings = config.settings
-    if args.base_url:
-        settings.openai_base_url = args.base_url
-    if args.model:
-        settings.vlm_model = args.model
+    apply_model_arguments(args, config)
     options = run_options(args)
     work_dir = work_dir_of(config)
     name = args.summarizer or settings.summarizer
@@ -63,9 +60,7 @@ def main() -> int:
             console.print(f"[bold red]embedder mismatch:[/] {escape(str(exc))}")
             return EXIT_USAGE
         if args.dry_run:
-            summary = run_phase(Phase4Job(None, None), db, work_dir, options, console)  # type: ignore[arg-type]
-            print_summary(summary, True)
-            return EXIT_OK
+            return dry_run("phase4", db, work_dir, options)
         todo = [m for m, d in db.candidates("phase4", only=options.only, force=options.force) if d.take]
         if not todo:
             console.print("phase4: nothing to do")

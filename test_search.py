@@ -23,7 +23,7 @@ from vtdb.db import ChromaDBManager, EmbedderMismatch
 from vtdb.embedders import UnknownEmbedderError
 from vtdb.search import FILTER_FIELDS, Moment, QueryError, normalize_filters
 from vtdb.status_table import fmt_duration
-from vtdb.text import search_tokens, stem, words
+from vtdb.text import search_tokens, stem
 
 out = Console(highlight=False)
 

@@ -4,7 +4,6 @@ state-machine transition applied through ChromaDBManager on a real embedded Chro
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import shutil

@@ -10,8 +10,6 @@ other CLI run uses videos without an audio track, which never load the model.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import pickle
 import shutil

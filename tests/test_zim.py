@@ -136,7 +136,7 @@ def v3_archive(path: Path, clips: dict[str, bytes]) -> Path:
     ])
     return write_zim(path, items,
                      {"Title": "Alpha channel", "Publisher": "openZIM", "Language": "eng", "Scraper": "youtube2zim 3.2.1", "Date": "2024-06-30"},
-                     redirects=[("videos/alpha-again.json", f"videos/alpha-video.json"), ("watch", f"videos/{YT_ID}/video.webm")])
+                     redirects=[("videos/alpha-again.json", "videos/alpha-video.json"), ("watch", f"videos/{YT_ID}/video.webm")])
 
 
 @pytest.fixture(scope="module")

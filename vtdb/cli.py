@@ -19,7 +19,7 @@ from rich.markup import escape
 from .config import Config, ConfigError, load_config, settings_only
 from .db import ChromaDBManager, DatabaseUnavailable
 from .lock import DatabaseLock, LockHeld
-from .runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RunOptions, RunSummary
+from .runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PlanOnly, RunOptions, RunSummary, run_phase
 
 # soft_wrap: long paths and errors stay on one line in cron logs and pipes.
 console = Console(stderr=True, soft_wrap=True)
@@ -35,6 +35,26 @@ def phase_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--wait", action="store_true", help="wait for another run holding the embedded database instead of exiting")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--base-url / --model for the phases that talk to a language model (2 and 4)."""
+    parser.add_argument("--base-url", action="append", default=None, metavar="URL",
+                        help="OpenAI-compatible endpoint (repeatable, used round-robin); overrides openai_base_url")
+    parser.add_argument("--model", default=None, help="model name (overrides vlm_model)")
+
+
+def apply_model_arguments(args: argparse.Namespace, config: Config) -> None:
+    if args.base_url:
+        config.settings.openai_base_url = args.base_url
+    if args.model:
+        config.settings.vlm_model = args.model
+
+
+def dry_run(phase: str, db: ChromaDBManager, work_dir: Path, options: RunOptions) -> int:
+    """--dry-run: show what this phase would take, change nothing."""
+    print_summary(run_phase(PlanOnly(phase), db, work_dir, options, console), True)
+    return EXIT_OK
 
 
 def setup_logging(verbose: bool) -> None:

@@ -10,7 +10,6 @@ import json
 import time
 from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from . import events as ev
 from .config import Config, Settings

@@ -80,6 +80,16 @@ class RunAborted(Exception):
     outage never holds a whole library."""
 
 
+class PlanOnly:
+    """The job of a --dry-run: the runner stops before claiming, so process() is never reached."""
+
+    def __init__(self, phase: str):
+        self.phase = phase
+
+    def process(self, claim: Claim, ctx: JobContext) -> JobResult:
+        raise AssertionError("a dry run never processes a video")
+
+
 @dataclass
 class RunOptions:
     only: Sequence[str] | None = None
