@@ -48,6 +48,10 @@ def main() -> int:
             if missing:
                 raise ExportError(f"not loaded (or unknown): {', '.join(missing)}; run phase3_load.py for them first")
             records = [r for r in records if r["name"] in set(args.videos)]
+            empty = [r["name"] for r in records if not db.count_segments(r["name"])]
+            if empty:  # asked for by name: do not skip it silently
+                raise ExportError(f"no segments in video_segments for: {', '.join(empty)}; run phase3_load.py for them "
+                                  "(python db_manager.py reset NAME --phase 3), or leave them out of --videos")
         if config.settings.output_language != "en":
             console.print("[yellow]note: disaster-clippy searches English; these descriptions are in "
                           f"{escape(config.settings.output_language)}[/]")
@@ -60,15 +64,26 @@ def main() -> int:
             try:
                 return str(load_phase1_data(config.work_dir, name)["transcript"].get("text") or "")
             except (WorkFileError, KeyError):
-                return " ".join(dict.fromkeys(str(m.get("transcript") or "") for m in segments_of(name)))
+                ordered = sorted(segments_of(name), key=lambda m: float(m.get("start_time", 0)))
+                return " ".join(dict.fromkeys(str(m.get("transcript") or "") for m in ordered))
 
-        def embed(texts: list[str]):
+        def mpnet():
             from vtdb.embedders import load_embedder
 
-            console.print(f"embedding {len(texts)} documents with all-mpnet-base-v2 …")
-            return load_embedder("all-mpnet-base-v2").embed_passages(texts)
+            return load_embedder("all-mpnet-base-v2")  # loaded once, on first use
 
-        export(opts, records, segments_of, transcript_of, embed, log=lambda m: console.print(escape(m)))
+        def embed(texts: list[str]):
+            console.print(f"embedding {len(texts)} documents with all-mpnet-base-v2 …")
+            return mpnet().embed_passages(texts)
+
+        def fits(text: str) -> bool:
+            """Does the model read the whole text (no silent cut at max_seq_length)?"""
+            model = getattr(mpnet(), "_model", None)
+            if model is None:
+                return True
+            return len(model.tokenizer(text)["input_ids"]) <= model.max_seq_length
+
+        export(opts, records, segments_of, transcript_of, embed, log=lambda m: console.print(escape(m)), fits=fits)
     except ExportError as exc:
         console.print(f"[bold red]export refused:[/] {escape(str(exc))}")
         return EXIT_USAGE
