@@ -423,6 +423,8 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
     if not isinstance(videos_raw, list):
         raise ConfigError(f"videos: must be a list, got {type(videos_raw).__name__}")
     base_dir = path.parent if path else Path.cwd()
+    if settings.prompt_file and not Path(os.path.expanduser(settings.prompt_file)).is_absolute():
+        settings.prompt_file = str(base_dir / settings.prompt_file)  # like every path: relative to the config file
     videos: list[VideoEntry] = []
     problems: list[EntryProblem] = []
     first_index: dict[str, int] = {}
