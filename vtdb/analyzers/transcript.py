@@ -15,26 +15,9 @@ import numpy as np
 
 from ..config import Settings
 from ..embedders import Embedder, load_embedder
+from ..text import STOPWORDS, words
 from .base import ProgressCallback, VideoContext, WindowInput, WindowOutcome
 
-STOPWORDS = set(
-    """a about above after again against all also am an and any are as at be because been before being below between
-    both but by can could did do does doing down during each few for from further had has have having he her here hers
-    herself him himself his how i if in into is it its itself just let me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were what when where which
-    while who whom why will with would you your yours yourself yourselves get got go going gonna okay ok yeah yes oh um uh
-    like well really right thing things one two first next now today put make take use using way lot also every""".split()
-) | set(
-    """и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне было вот от меня
-    еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь опять уж вам ведь там
-    потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего раз тоже себе
-    под будет ж тогда кто этот того потому этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас были
-    куда зачем всех никогда можно при наконец два об другой хоть после над больше тот через эти нас про всего них какая
-    много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более всегда конечно
-    всю между это мы будем сегодня""".split()
-)
-_WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
 FILLERS = re.compile(r"\b(um+|uh+|erm|hmm+|эм+|ээ+|мм+)\b[,.]?\s*", re.IGNORECASE)
 
 
@@ -49,7 +32,7 @@ def clean_excerpt(text: str, max_chars: int = 300) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text or "")]
+    return [w for w in words(text) if not w.isdigit()]
 
 
 _CLAUSE = re.compile(r"[.!?;:,()\"«»—–]+")
@@ -62,9 +45,9 @@ def keyword_candidates(text: str) -> list[str]:
     """
     out: list[str] = []
     for clause in _CLAUSE.split(text or ""):
-        words = tokens(clause)
-        out.extend(w for w in words if w not in STOPWORDS and len(w) > 2)
-        for a, b in zip(words, words[1:]):
+        clause_words = tokens(clause)
+        out.extend(w for w in clause_words if w not in STOPWORDS and len(w) > 2)
+        for a, b in zip(clause_words, clause_words[1:]):
             if a not in STOPWORDS and b not in STOPWORDS and len(a) > 2 and len(b) > 2:
                 out.append(f"{a} {b}")
     return out
