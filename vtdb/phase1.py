@@ -213,6 +213,9 @@ class Phase1Job:
                     ctx.warn("video has no audio track: windows get empty transcripts")
                 timings["transcribe_s"] = round(time.perf_counter() - t0, 3)
                 frames = frames_job.result()
+            if info.has_audio and transcript.source == "whisper" and not transcript.words:
+                ctx.warn("the audio track has no recognized speech (silence, music, or the wrong language?); "
+                         "windows get empty transcripts; set 'language' for this video if it has speech")
             if transcript.low_confidence:
                 ctx.warn(
                     f"language detection is unsure: {transcript.language} with p={transcript.language_probability:.2f}"

