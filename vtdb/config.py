@@ -108,6 +108,12 @@ class Settings:
         return [f.name for f in fields(cls)]
 
 
+def entry_token(raw: dict) -> str:
+    """Changes whenever a config entry changes: `force_reprocess` applies once per token."""
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 @dataclass
 class VideoEntry:
     index: int
@@ -121,9 +127,7 @@ class VideoEntry:
 
     @property
     def entry_token(self) -> str:
-        """Changes whenever the config entry changes: `force_reprocess` applies once per token."""
-        canonical = json.dumps(self.raw, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return entry_token(self.raw)
 
     @property
     def display_title(self) -> str:
@@ -146,8 +150,7 @@ class ZimEntry:
 
     @property
     def entry_token(self) -> str:
-        canonical = json.dumps(self.raw, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return entry_token(self.raw)
 
 
 @dataclass
@@ -194,6 +197,20 @@ VIDEO_KEYS = {"name", "path", "language", "description", "title", "force_reproce
 ZIM_KEYS = {"zim", "include", "exclude", "language", "license", "description", "force_reprocess"}
 
 
+def _common_checks(raw: dict, text_keys: tuple[str, ...], problems: list[str]) -> tuple[str | None, bool]:
+    """Checks shared by file and ZIM entries; returns (language code or None, force_reprocess)."""
+    language, err = validate_language(raw.get("language"))
+    if err:
+        problems.append(f"language: {err}")
+    for key in text_keys:
+        if key in raw and raw[key] is not None and not isinstance(raw[key], str):
+            problems.append(f"{key}: must be a string")
+    force = raw.get("force_reprocess", False)
+    if not isinstance(force, bool):
+        problems.append(f"force_reprocess: must be true or false, got {force!r}")
+    return language, force
+
+
 def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str]) -> tuple[ZimEntry | None, EntryProblem | None]:
     problems: list[str] = []
     for key in raw:
@@ -211,15 +228,7 @@ def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str])
             problems.append(f"{key}: must be a glob string or a list of them (matched against the video id or title)")
             value = []
         patterns[key] = value
-    language, err = validate_language(raw.get("language"))
-    if err:
-        problems.append(f"language: {err}")
-    for key in ("license", "description"):
-        if key in raw and raw[key] is not None and not isinstance(raw[key], str):
-            problems.append(f"{key}: must be a string")
-    force = raw.get("force_reprocess", False)
-    if not isinstance(force, bool):
-        problems.append(f"force_reprocess: must be true or false, got {force!r}")
+    language, force = _common_checks(raw, ("license", "description"), problems)
     if problems:
         return None, EntryProblem(index, f"zim:{zim}" if isinstance(zim, str) else None, problems)
     resolved = Path(os.path.expanduser(zim))
@@ -382,15 +391,7 @@ def _parse_entry(index: int, raw: Any, base_dir: Path, warnings: list[str]) -> t
         problems.append("path: missing (required): the video file to process")
     elif not isinstance(path, str) or not path.strip():
         problems.append("path: must be a non-empty string")
-    language, err = validate_language(raw.get("language"))
-    if err:
-        problems.append(f"language: {err}")
-    for key in ("description", "title"):
-        if key in raw and raw[key] is not None and not isinstance(raw[key], str):
-            problems.append(f"{key}: must be a string")
-    force = raw.get("force_reprocess", False)
-    if not isinstance(force, bool):
-        problems.append(f"force_reprocess: must be true or false, got {force!r}")
+    language, force = _common_checks(raw, ("description", "title"), problems)
     if problems:
         return None, EntryProblem(index, shown_name, problems)
     resolved = Path(os.path.expanduser(path))
