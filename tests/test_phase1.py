@@ -768,3 +768,21 @@ def test_dry_run_limit_only_and_rerun(three_silent):
     assert new["phase1_status"] == "completed" and new["source_fingerprint"] == old["source_fingerprint"]
     assert _pickles(folder) == done
     assert len(events_of(folder)) == n_events
+
+
+def test_batched_transcription_option_gives_the_same_words(en_video):
+    """whisper_batch_size > 0 uses faster-whisper's BatchedInferencePipeline (the GPU-friendly path)."""
+    from vtdb.config import build_settings
+    from vtdb.media import decode_audio
+    from vtdb.transcribe import FasterWhisperTranscriber
+
+    settings = build_settings({"whisper_batch_size": 4}, env={})
+    transcriber = FasterWhisperTranscriber(settings)
+    seen: list[float] = []
+    transcript = transcriber.transcribe(decode_audio(en_video), "en", progress=seen.append)
+    assert transcriber._batched is not None  # the batched pipeline really ran
+    text = transcript.text.lower()
+    assert "spaghetti" in text and any(w in text for w in ("bicycle", "tyre", "tire", "puncture")), text
+    assert transcript.words and all(a["start"] <= b["start"] for a, b in zip(
+        [w.__dict__ for w in transcript.words], [w.__dict__ for w in transcript.words][1:]))
+    assert seen and seen == sorted(seen)  # progress reported in audio seconds, monotonically
