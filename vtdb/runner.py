@@ -20,6 +20,7 @@ from . import events as ev
 from .atomic import clean_stale_temp_files
 from .config import Settings
 from .db import ChromaDBManager, Claim
+from .errors import RunAborted, VideoError
 from .media import MediaError
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -68,16 +69,6 @@ class PhaseJob(Protocol):
     phase: str  # a key of vtdb.state.PHASES
 
     def process(self, claim: Claim, ctx: JobContext) -> JobResult: ...
-
-
-class VideoError(Exception):
-    """An expected, explained failure of one video (its message is shown without a traceback)."""
-
-
-class RunAborted(Exception):
-    """A failure of the service a phase depends on (its endpoint went down), not of the video:
-    the video is handed back without counting an attempt and the run stops (exit code 2), so an
-    outage never holds a whole library."""
 
 
 class PlanOnly:
