@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import random
 import socket
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Container, Iterable, Mapping, Sequence
 
 from . import state
 from .config import Config, Settings, settings_only
@@ -49,6 +51,44 @@ class Claim:
     reason: str
     reclaimed: bool
     meta: dict = field(default_factory=dict)
+    previous_claim_id: str = ""  # the abandoned claim this one took over, if any
+
+
+def _is_connection_error(exc: BaseException, depth: int = 0) -> bool:
+    """Is this the server being unreachable (as opposed to a bad request)? Checks wrapped causes too."""
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    try:
+        import httpx
+
+        if isinstance(exc, httpx.TransportError):
+            return True
+    except ImportError:  # pragma: no cover - httpx comes with chromadb
+        pass
+    cause = exc.__cause__ or exc.__context__
+    return depth < 5 and cause is not None and _is_connection_error(cause, depth + 1)
+
+
+def _is_collection(value: Any) -> bool:
+    return all(hasattr(value, attr) for attr in ("query", "upsert", "modify", "count")) and not isinstance(value, _Retrying)
+
+
+class _Retrying:
+    """A Chroma server client or collection whose calls ride out a short outage (see `_with_retry`)."""
+
+    def __init__(self, target: Any, retry: Callable[[Callable[[], Any], str], Any]):
+        self._target = target
+        self._retry = retry
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._retry(lambda: attr(*args, **kwargs), name)
+
+        return call
 
 
 def _plain(value: Any) -> Any:
@@ -108,6 +148,10 @@ class ChromaDBManager:
         self._collections: dict[str, Any] = {}
         self._host = socket.gethostname()
         self._searcher = None
+        # Where the store's own notices go (a server outage and its end); the CLIs print them their way.
+        self.on_notice: Callable[[str], None] | None = None
+        self._outage = False
+        self._outage_lock = threading.Lock()
 
     # ---- connection ----
 
@@ -122,8 +166,52 @@ class ChromaDBManager:
     @property
     def client(self):
         if self._client is None:
-            self._client = self._connect()
+            client = self._connect()
+            self._client = _Retrying(client, self._with_retry) if self.is_server else client
         return self._client
+
+    def _notice(self, message: str) -> None:
+        if self.on_notice is not None:
+            self.on_notice(message)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def _with_retry(self, call: Callable[[], Any], what: str) -> Any:
+        """Run one call on the Chroma server, riding out an outage of up to chroma_retry_timeout seconds.
+
+        One line says that it waits and one that the server is back; past the timeout DatabaseUnavailable
+        stops the run (exit code 2), and whatever was in progress is picked up by the next run.
+        """
+        timeout = self.settings.chroma_retry_timeout
+        deadline: float | None = None
+        delay = 0.25
+        while True:
+            try:
+                result = call()
+            except Exception as exc:  # noqa: BLE001 - only connection failures are retried, the rest re-raised
+                if not _is_connection_error(exc):
+                    raise
+                now = time.monotonic()
+                deadline = deadline if deadline is not None else now + timeout
+                if now >= deadline:
+                    raise DatabaseUnavailable(
+                        f"lost the connection to {self.location} for more than {timeout:.0f} s ({what}: {exc}). "
+                        "Is `chroma run` still running? Nothing was lost: the next run picks up where this one stopped."
+                    ) from exc
+                with self._outage_lock:
+                    if not self._outage:
+                        self._outage = True
+                        self._notice(f"the Chroma server at {self.chroma_host}:{self.chroma_port} is unreachable; "
+                                     f"retrying for up to {timeout:.0f} s (chroma_retry_timeout) …")
+                time.sleep(min(delay, max(0.0, deadline - now)))
+                delay = min(delay * 2, 5.0)
+                continue
+            if deadline is not None or self._outage:
+                with self._outage_lock:
+                    if self._outage:
+                        self._outage = False
+                        self._notice(f"the Chroma server at {self.chroma_host}:{self.chroma_port} is back; going on")
+            return _Retrying(result, self._with_retry) if _is_collection(result) else result
 
     def _connect(self):
         import chromadb
@@ -344,25 +432,31 @@ class ChromaDBManager:
             metas = self.list_videos(status_filter, with_flags=False)
         return [(m, self.decide(m, phase, force)) for m in sorted(metas, key=lambda m: m["name"])]
 
-    def claim(self, name: str, phase: str, force: bool = False, owner: Owner | None = None) -> Claim | None:
-        """Take the video for `phase` if the rules allow it; None when it is not (or no longer) ours."""
+    def claim(self, name: str, phase: str, force: bool = False, owner: Owner | None = None,
+              excused: Container[str] = ()) -> Claim | None:
+        """Take the video for `phase` if the rules allow it; None when it is not (or no longer) ours.
+
+        `excused`: claim ids that a run handed back but could not write (the database was down), so
+        their reclaim counts no abandon.
+        """
         meta = self._require_meta(name)
         decision = self.decide(meta, phase, force)
         if not decision.take:
             return None
         owner = owner or Owner.current()
+        previous = str(meta.get(state.f(phase, "claim_id")) or "") if decision.reclaim else ""
         claim_id = state.new_claim_id()
         now = state.now_utc()
         update = state.claim_update(phase, owner, claim_id, now, forced=force)
-        if decision.reclaim and not force:
-            # The previous run died or hung on this video: that counts as a failed attempt, so a
-            # video that kills its worker (OOM, segfault) is held instead of retried forever.
-            failed = state.fail_update(phase, meta, f"previous run abandoned it: {decision.reason}", self.settings, now)
-            if failed[state.f(phase, "held")]:
-                self._update(name, failed)
+        if decision.reclaim and not force and decision.abandon_counts and meta.get(state.f(phase, "claim_id")) not in excused:
+            # The previous run died or hung on this video. That is counted apart from errors (a kill -9 or a
+            # reboot is not the video's fault), but a video that keeps killing its worker (OOM, a decoder
+            # crash) is held after max_abandons instead of retried forever.
+            abandoned = state.abandon_update(phase, meta, decision.reason, self.settings)
+            if abandoned.get(state.f(phase, "held")):
+                self._update(name, {**abandoned, "updated_at": state.iso(now)})
                 return None
-            update[state.f(phase, "attempts")] = failed[state.f(phase, "attempts")]
-            update[state.f(phase, "last_error")] = failed[state.f(phase, "last_error")]
+            update.update(abandoned)
         self._update(name, update)
         if self.is_server:
             # No compare-and-set in Chroma: let racing claimers write, then the last writer wins.
@@ -373,7 +467,7 @@ class ChromaDBManager:
             meta = current
         else:
             meta.update(_clean(update))
-        return Claim(name, phase, claim_id, decision.reason, decision.reclaim, meta)
+        return Claim(name, phase, claim_id, decision.reason, decision.reclaim, meta, previous_claim_id=previous)
 
     def still_owned(self, claim: Claim) -> bool:
         meta = self._get_meta(claim.name)
@@ -416,7 +510,8 @@ class ChromaDBManager:
     def hold(self, name: str, phase: str | int, reason: str) -> None:
         info = state.phase_by_number(phase)
         self._require_meta(name)
-        self._update(name, {state.f(info.key, "held"): True, state.f(info.key, "last_error"): reason})
+        self._update(name, {state.f(info.key, "held"): True, state.f(info.key, "hold_kind"): state.HOLD_MANUAL,
+                            state.f(info.key, "last_error"): reason})
 
     def release(self, name: str, phase: str | int | None = None) -> list[str]:
         """Release held phases (all of them, or one) so that the next run retries them."""
@@ -425,7 +520,8 @@ class ChromaDBManager:
         released = [p for p in phases if meta.get(state.f(p, "held"))]
         update: dict[str, Any] = {}
         for p in released:
-            update.update({state.f(p, "held"): False, state.f(p, "attempts"): 0})
+            update.update({state.f(p, "held"): False, state.f(p, "hold_kind"): "", state.f(p, "attempts"): 0,
+                           state.f(p, "abandons"): 0})
         if update:
             self._update(name, update)
         return released

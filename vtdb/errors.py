@@ -20,3 +20,7 @@ class VideoError(VtdbError):
 
 class RunAborted(VtdbError):
     """A failure of the run or of a service it depends on, not of the video (exit code 2)."""
+
+
+class ModelUnavailable(RunAborted):
+    """A configured model (Whisper, embedder, summarizer) cannot be loaded: the run stops, no video is blamed."""

@@ -6,6 +6,8 @@ stale recovery, attempts, holds, events, progress and exit codes lives here.
 
 from __future__ import annotations
 
+import difflib
+import json
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -17,9 +19,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import events as ev
-from .atomic import clean_stale_temp_files
+from .atomic import atomic_write_text, clean_stale_temp_files
 from .config import Settings
-from .db import ChromaDBManager, Claim
+from .db import ChromaDBManager, Claim, DatabaseUnavailable
 from .errors import RunAborted, VideoError
 from .media import MediaError
 
@@ -71,6 +73,47 @@ class PhaseJob(Protocol):
     def process(self, claim: Claim, ctx: JobContext) -> JobResult: ...
 
 
+EXCUSED_CLAIMS_FILE = ".vtdb-excused-claims.json"
+
+
+class ExcusedClaims:
+    """Claim ids a run had to abandon because the database was unreachable (it could not hand them back).
+
+    Kept in the work folder, which every worker shares; the next claim of such a video counts no abandon.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            loaded = json.loads(path.read_text())
+            self._ids = {str(i) for i in loaded} if isinstance(loaded, list) else set()
+        except (OSError, ValueError):
+            self._ids = set()
+
+    def __contains__(self, claim_id: object) -> bool:
+        return claim_id in self._ids
+
+    def add(self, claim_id: str) -> None:
+        self._ids.add(claim_id)
+        self._save()
+
+    def forget(self, claim_id: object) -> None:
+        if claim_id in self._ids:
+            self._ids.discard(str(claim_id))
+            self._save()
+
+    def _save(self) -> None:
+        try:
+            atomic_write_text(self.path, json.dumps(sorted(self._ids)))
+        except OSError:  # best effort: at worst one abandon is counted
+            pass
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
 class PlanOnly:
     """The job of a --dry-run: the runner stops before claiming, so process() is never reached."""
 
@@ -87,6 +130,7 @@ class RunOptions:
     limit: int | None = None
     force: bool = False
     dry_run: bool = False
+    new_videos: Sequence[str] = ()  # a dry run of Phase 1: videos the sync would add (not in the database yet)
 
 
 @dataclass
@@ -139,6 +183,52 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _process_claim(job: PhaseJob, claim: Claim, ctx: JobContext, beat: _Heartbeat, events: ev.EventLog,
+                   summary: RunSummary, console: Console) -> bool:
+    """Process one claimed video and record the outcome; True when the run must stop."""
+    db, name = ctx.db, claim.name
+    try:
+        result = job.process(claim, ctx)
+    except KeyboardInterrupt:
+        beat.stop()
+        db.give_back(claim)
+        events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="interrupted")
+        console.print(f"[yellow]interrupted: {escape(name)} returned to pending[/]")
+        summary.interrupted = True
+        return True
+    except DatabaseUnavailable:
+        raise  # the run's fault, and nothing can be recorded: run_phase handles it
+    except RunAborted as exc:
+        beat.stop()
+        db.give_back(claim)
+        events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason=f"run aborted: {exc}")
+        console.print(f"[bold red]run stopped: {escape(str(exc))}; {escape(name)} returned to pending (no attempt counted)[/]")
+        summary.aborted = str(exc)
+        return True
+    except Exception as exc:
+        beat.stop()
+        message = _error_text(exc)
+        held = db.fail(claim, message)
+        events.emit(ev.VIDEO_ERROR, phase=job.phase, video=name, error=message, held=held,
+                    traceback=None if isinstance(exc, (VideoError, MediaError)) else traceback.format_exc(limit=8))
+        summary.failed.append(name)
+        if held:
+            summary.held.append(name)
+        console.print(f"[red]✗ {escape(name)}: {escape(message)}[/]" + (" [bold red](held: needs attention)[/]" if held else ""))
+        return False
+    beat.stop()
+    fields = {**ctx.pending_fields(), **result.fields}
+    if db.complete(claim, result.count, **fields):
+        events.emit(ev.VIDEO_COMPLETE, phase=job.phase, video=name, count=result.count, note=result.note)
+        summary.completed.append(name)
+        console.print(f"[green]✓ {escape(name)}[/]: {result.count} {escape(result.note)}".rstrip())
+    else:
+        events.emit(ev.VIDEO_SUPERSEDED, phase=job.phase, video=name, reason="claim taken over or reset meanwhile")
+        summary.superseded.append(name)
+        console.print(f"[yellow]{escape(name)}: finished, but another worker or a reset took it over; not marked[/]")
+    return False
+
+
 def run_phase(
     job: PhaseJob,
     db: ChromaDBManager,
@@ -156,22 +246,31 @@ def run_phase(
 
     candidates = db.candidates(job.phase, only=options.only, force=options.force)
     if options.only:
-        known = {m["name"] for m, _ in candidates}
-        for name in options.only:
-            if name not in known:
-                console.print(f"[yellow]--only {escape(name)}: no such video in the database[/]")
+        known = {m["name"] for m, _ in candidates} | set(options.new_videos)
+        unknown = [name for name in dict.fromkeys(options.only) if name not in known]
+        if unknown:
+            # A typo in --only is a usage error: say so before any work, never a silent "nothing to do".
+            all_names = db.all_names()
+            for name in unknown:
+                console.print(f"[bold red]--only {escape(name)}: no such video in the database[/]{escape(did_you_mean(name, all_names))}")
+            summary.aborted = f"--only names {len(unknown)} unknown video(s)"
+            return summary
     todo = [(m, d) for m, d in candidates if d.take]
     for meta, decision in candidates:
         if not decision.take:
             summary.skipped += 1
-            if options.only or "held" in decision.reason:
+            if options.only or decision.held:
                 console.print(f"[dim]skip {escape(meta['name'])}: {escape(decision.reason)}[/]")
+    if options.dry_run:
+        wanted = set(options.only or ())
+        planned = [(m["name"], d.reason) for m, d in todo]
+        planned += [(name, "new video") for name in options.new_videos if not wanted or name in wanted]
+        summary.planned = planned[: options.limit] if options.limit is not None else planned
+        return summary
     if options.limit is not None:
         todo = todo[: options.limit]
-    if options.dry_run:
-        summary.planned = [(m["name"], d.reason) for m, d in todo]
-        return summary
 
+    excused = ExcusedClaims(work_dir / EXCUSED_CLAIMS_FILE)
     for leftover in clean_stale_temp_files(work_dir):
         console.print(f"[dim]removed leftover temp file {escape(leftover.name)} from a crashed run[/]")
     events.emit(ev.PHASE_START, phase=job.phase, videos=len(todo), location=db.location)
@@ -185,16 +284,17 @@ def run_phase(
         inner = progress.add_task("", total=None, visible=False)
         for meta, decision in todo:
             name = meta["name"]
-            claim = db.claim(name, job.phase, force=options.force)
+            claim = db.claim(name, job.phase, force=options.force, excused=excused)
             if claim is None:
-                why = db.decide(name, job.phase).reason  # taken by another worker, or now held
-                events.emit(ev.VIDEO_SKIP, phase=job.phase, video=name, reason=why)
-                if "held" in why:
+                why = db.decide(name, job.phase)  # taken by another worker, or now held
+                events.emit(ev.VIDEO_SKIP, phase=job.phase, video=name, reason=why.reason)
+                if why.held:
                     summary.held.append(name)
                     summary.failed.append(name)
-                    console.print(f"[red]✗ {escape(name)}: {escape(why)}[/]")
+                    console.print(f"[red]✗ {escape(name)}: {escape(why.reason)}[/]")
                 progress.advance(videos_task)
                 continue
+            excused.forget(claim.previous_claim_id)
             if claim.reclaimed:
                 events.emit(ev.VIDEO_STALE_RECLAIM, phase=job.phase, video=name, reason=claim.reason)
                 console.print(f"[yellow]reclaiming {escape(name)}: {escape(claim.reason)}[/]")
@@ -208,45 +308,21 @@ def run_phase(
             beat = _Heartbeat(db, claim, ctx, settings.heartbeat_interval)
             beat.start()
             try:
-                result = job.process(claim, ctx)
-            except KeyboardInterrupt:
+                stop = _process_claim(job, claim, ctx, beat, events, summary, console)
+            except DatabaseUnavailable:
+                # The database stayed away longer than chroma_retry_timeout: nothing can be written now.
+                # Remember the claim, so that the next run's reclaim counts no abandon against the video.
                 beat.stop()
-                db.give_back(claim)
-                events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="interrupted")
-                console.print(f"[yellow]interrupted: {escape(name)} returned to pending[/]")
-                summary.interrupted = True
-                break
-            except RunAborted as exc:
-                beat.stop()
-                db.give_back(claim)
-                events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason=f"run aborted: {exc}")
-                console.print(f"[bold red]run stopped: {escape(str(exc))}; {escape(name)} returned to pending (no attempt counted)[/]")
-                summary.aborted = str(exc)
-                break
-            except Exception as exc:
-                beat.stop()
-                message = _error_text(exc)
-                held = db.fail(claim, message)
-                events.emit(ev.VIDEO_ERROR, phase=job.phase, video=name, error=message, held=held,
-                            traceback=None if isinstance(exc, (VideoError, MediaError)) else traceback.format_exc(limit=8))
-                summary.failed.append(name)
-                if held:
-                    summary.held.append(name)
-                console.print(f"[red]✗ {escape(name)}: {escape(message)}[/]" + (" [bold red](held: needs attention)[/]" if held else ""))
-            else:
-                beat.stop()
-                fields = {**ctx.pending_fields(), **result.fields}
-                if db.complete(claim, result.count, **fields):
-                    events.emit(ev.VIDEO_COMPLETE, phase=job.phase, video=name, count=result.count, note=result.note)
-                    summary.completed.append(name)
-                    console.print(f"[green]✓ {escape(name)}[/]: {result.count} {escape(result.note)}".rstrip())
-                else:
-                    events.emit(ev.VIDEO_SUPERSEDED, phase=job.phase, video=name, reason="claim taken over or reset meanwhile")
-                    summary.superseded.append(name)
-                    console.print(f"[yellow]{escape(name)}: finished, but another worker or a reset took it over; not marked[/]")
+                excused.add(claim.claim_id)
+                events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="database unreachable")
+                console.print(f"[bold red]run stopped: the database is unreachable; {escape(name)} will be taken up "
+                              "again by the next run (no attempt counted)[/]")
+                raise
             finally:
                 progress.update(inner, visible=False)
                 progress.advance(videos_task)
+            if stop:
+                break
     events.emit(ev.PHASE_DONE, phase=job.phase, completed=len(summary.completed), failed=len(summary.failed),
                 skipped=summary.skipped, interrupted=summary.interrupted, aborted=summary.aborted)
     return summary

@@ -4,6 +4,8 @@
        ▲                   │  │
        └──fail (attempts+1)┘  └─ stale (timeout / heartbeat lease / dead owner) ─► reclaimable
     attempts ≥ max_attempts ⇒ held (skipped until forced or released)
+    a claim abandoned by a dead or hung worker counts as an *abandon*, apart from errors:
+    abandons ≥ max_abandons ⇒ held; an abandon caused by a reboot of the owner's host counts not at all.
     claiming phase N resets every phase downstream of N to pending.
 
 Everything here is pure: decisions are made from a record's metadata, the clock and the
@@ -91,8 +93,10 @@ def phase_defaults(phase: str) -> dict[str, object]:
         f(phase, "owner_started"): 0.0,
         f(phase, "claim_id"): "",
         f(phase, "attempts"): 0,
+        f(phase, "abandons"): 0,
         f(phase, "last_error"): "",
         f(phase, "held"): False,
+        f(phase, "hold_kind"): "",
         PHASES[phase].count_field: 0,
     }
 
@@ -146,6 +150,56 @@ def processing_timeout(meta: Mapping[str, object], settings: Settings) -> float:
     return max(settings.timeout_floor, settings.timeout_factor * duration)
 
 
+@dataclass(frozen=True)
+class Staleness:
+    """Why a `processing` record is considered abandoned, and whether that counts against the video."""
+
+    reason: str
+    counts: bool = True  # False when the owner's host rebooted: nothing about the video killed it
+
+
+def host_boot_time() -> float:
+    try:
+        return float(psutil.boot_time())
+    except Exception:  # noqa: BLE001 - containers without /proc/stat: assume no reboot
+        return 0.0
+
+
+def staleness(
+    meta: Mapping[str, object],
+    phase: str,
+    settings: Settings,
+    now: datetime | None = None,
+    host: str | None = None,
+    is_alive: Callable[[int, float], bool] = owner_alive,
+    boot_time: Callable[[], float] | None = None,
+) -> Staleness | None:
+    """Why a `processing` record is considered abandoned, or None when it is healthy (or not processing)."""
+    if meta.get(f(phase, "status")) != PROCESSING:
+        return None
+    now = now or now_utc()
+    host = host or socket.gethostname()
+    started = parse_iso(meta.get(f(phase, "start_time")))
+    same_host = meta.get(f(phase, "owner_host")) == host
+    boot_time = boot_time or host_boot_time
+    pid = int(meta.get(f(phase, "owner_pid")) or 0)
+    owner_started = float(meta.get(f(phase, "owner_started")) or 0.0)
+    if same_host and started is not None and boot_time() > started.timestamp() and not is_alive(pid, owner_started):
+        # Checked first: after a reboot every claim of this host is dead, and none of it was the video's fault.
+        return Staleness("this host rebooted after the claim", counts=False)
+    timeout = processing_timeout(meta, settings)
+    if started is not None and (now - started).total_seconds() > timeout:
+        return Staleness(f"timeout: processing for {(now - started).total_seconds():.0f} s > {timeout:.0f} s")
+    beat = parse_iso(meta.get(f(phase, "heartbeat"))) or started
+    if beat is None:
+        return Staleness("no start time or heartbeat recorded")
+    if (now - beat).total_seconds() > settings.heartbeat_lease:
+        return Staleness(f"heartbeat lost: last beat {(now - beat).total_seconds():.0f} s ago > lease {settings.heartbeat_lease:.0f} s")
+    if same_host and not is_alive(pid, owner_started):
+        return Staleness(f"owner process {pid} on {host} is dead")
+    return None
+
+
 def stale_reason(
     meta: Mapping[str, object],
     phase: str,
@@ -153,26 +207,18 @@ def stale_reason(
     now: datetime | None = None,
     host: str | None = None,
     is_alive: Callable[[int, float], bool] = owner_alive,
+    boot_time: Callable[[], float] | None = None,
 ) -> str | None:
-    """Why a `processing` record is considered abandoned, or None when it is healthy (or not processing)."""
-    if meta.get(f(phase, "status")) != PROCESSING:
-        return None
-    now = now or now_utc()
-    host = host or socket.gethostname()
-    started = parse_iso(meta.get(f(phase, "start_time")))
-    timeout = processing_timeout(meta, settings)
-    if started is not None and (now - started).total_seconds() > timeout:
-        return f"timeout: processing for {(now - started).total_seconds():.0f} s > {timeout:.0f} s"
-    beat = parse_iso(meta.get(f(phase, "heartbeat"))) or started
-    if beat is None:
-        return "no start time or heartbeat recorded"
-    if (now - beat).total_seconds() > settings.heartbeat_lease:
-        return f"heartbeat lost: last beat {(now - beat).total_seconds():.0f} s ago > lease {settings.heartbeat_lease:.0f} s"
-    if meta.get(f(phase, "owner_host")) == host:
-        pid = int(meta.get(f(phase, "owner_pid")) or 0)
-        if not is_alive(pid, float(meta.get(f(phase, "owner_started")) or 0.0)):
-            return f"owner process {pid} on {host} is dead"
-    return None
+    """The reason text of `staleness`, or None."""
+    found = staleness(meta, phase, settings, now, host, is_alive, boot_time)
+    return found.reason if found else None
+
+
+# What a decision is, for code that must act on it (never parse the reason text).
+TAKE_PENDING, TAKE_FORCED, TAKE_STALE = "pending", "forced", "stale"
+SKIP_WAITING, SKIP_BUSY, SKIP_HELD, SKIP_COMPLETED = "waiting", "busy", "held", "completed"
+# Why a phase is held.
+HOLD_ERRORS, HOLD_ABANDONS, HOLD_MANUAL = "errors", "abandons", "manual"
 
 
 @dataclass(frozen=True)
@@ -180,6 +226,24 @@ class Decision:
     take: bool
     reason: str
     reclaim: bool = False  # taking over a stale 'processing' record
+    kind: str = ""  # one of TAKE_* / SKIP_*
+    abandon_counts: bool = True  # a reclaim: does the abandoned claim count against the video?
+
+    @property
+    def held(self) -> bool:
+        return self.kind == SKIP_HELD
+
+
+def hold_message(meta: Mapping[str, object], phase: str) -> str:
+    kind = meta.get(f(phase, "hold_kind")) or HOLD_ERRORS
+    if kind == HOLD_ABANDONS:
+        why = (f"held: the worker died {meta.get(f(phase, 'abandons'))} times while processing it "
+               f"(out of memory? a decoder crash?); last: {meta.get(f(phase, 'last_error'))}")
+    elif kind == HOLD_MANUAL:
+        why = f"held by hand: {meta.get(f(phase, 'last_error'))}"
+    else:
+        why = f"held after {meta.get(f(phase, 'attempts'))} failed attempts (last error: {meta.get(f(phase, 'last_error'))})"
+    return why + "; use --force or `db_manager.py release NAME`"
 
 
 def decide(
@@ -190,29 +254,27 @@ def decide(
     now: datetime | None = None,
     host: str | None = None,
     is_alive: Callable[[int, float], bool] = owner_alive,
+    boot_time: Callable[[], float] | None = None,
 ) -> Decision:
     """Should this run take the video for `phase`? One rule set for every phase."""
     info = PHASES[phase]
     status = meta.get(f(phase, "status"), PENDING)
     if info.upstream and meta.get(f(info.upstream, "status")) != COMPLETED:
-        return Decision(False, f"waiting for {info.upstream} (status {meta.get(f(info.upstream, 'status'), PENDING)})")
+        return Decision(False, f"waiting for {info.upstream} (status {meta.get(f(info.upstream, 'status'), PENDING)})",
+                        kind=SKIP_WAITING)
     if status == PROCESSING:
-        why = stale_reason(meta, phase, settings, now, host, is_alive)
-        if why is None:
+        stale = staleness(meta, phase, settings, now, host, is_alive, boot_time)
+        if stale is None:
             owner = f"{meta.get(f(phase, 'owner_host'))}:{meta.get(f(phase, 'owner_pid'))}"
-            return Decision(False, f"being processed by {owner} since {meta.get(f(phase, 'start_time'))}")
-        return Decision(True, f"stale ({why})", reclaim=True)
+            return Decision(False, f"being processed by {owner} since {meta.get(f(phase, 'start_time'))}", kind=SKIP_BUSY)
+        return Decision(True, f"stale ({stale.reason})", reclaim=True, kind=TAKE_STALE, abandon_counts=stale.counts)
     if force:
-        return Decision(True, "forced")
+        return Decision(True, "forced", kind=TAKE_FORCED)
     if meta.get(f(phase, "held")):
-        return Decision(
-            False,
-            f"held after {meta.get(f(phase, 'attempts'))} failed attempts (last error: {meta.get(f(phase, 'last_error'))}); "
-            "use --force or `db_manager.py release NAME`",
-        )
+        return Decision(False, hold_message(meta, phase), kind=SKIP_HELD)
     if status == COMPLETED:
-        return Decision(False, "already completed")
-    return Decision(True, "pending")
+        return Decision(False, "already completed", kind=SKIP_COMPLETED)
+    return Decision(True, "pending", kind=TAKE_PENDING)
 
 
 # ---- the updates each transition writes (applied by vtdb.db) ----
@@ -233,7 +295,9 @@ def claim_update(phase: str, owner: Owner, claim_id: str, now: datetime, forced:
     }
     if forced:
         update[f(phase, "held")] = False
+        update[f(phase, "hold_kind")] = ""
         update[f(phase, "attempts")] = 0
+        update[f(phase, "abandons")] = 0
     for later in downstream_of(phase):
         update.update(phase_defaults(later))
     return update
@@ -247,8 +311,10 @@ def complete_update(phase: str, count: int, now: datetime) -> dict[str, object]:
         f(phase, "heartbeat"): ts,
         f(phase, "claim_id"): "",
         f(phase, "attempts"): 0,
+        f(phase, "abandons"): 0,
         f(phase, "last_error"): "",
         f(phase, "held"): False,
+        f(phase, "hold_kind"): "",
         PHASES[phase].count_field: int(count),
         "updated_at": ts,
     }
@@ -256,6 +322,7 @@ def complete_update(phase: str, count: int, now: datetime) -> dict[str, object]:
 
 def fail_update(phase: str, meta: Mapping[str, object], error: str, settings: Settings, now: datetime) -> dict[str, object]:
     attempts = int(meta.get(f(phase, "attempts")) or 0) + 1
+    held = attempts >= settings.max_attempts
     return {
         f(phase, "status"): PENDING,
         f(phase, "end_time"): iso(now),
@@ -264,9 +331,27 @@ def fail_update(phase: str, meta: Mapping[str, object], error: str, settings: Se
         f(phase, "owner_host"): "",
         f(phase, "attempts"): attempts,
         f(phase, "last_error"): error[:2000],
-        f(phase, "held"): attempts >= settings.max_attempts,
+        f(phase, "held"): held,
+        f(phase, "hold_kind"): HOLD_ERRORS if held else "",
         "updated_at": iso(now),
     }
+
+
+def abandon_update(phase: str, meta: Mapping[str, object], reason: str, settings: Settings) -> dict[str, object]:
+    """A reclaim of a claim whose worker died or hung: counted apart from errors, held after max_abandons.
+
+    Returns only the counting fields; the caller merges them into its claim (or writes them alone when held).
+    """
+    abandons = int(meta.get(f(phase, "abandons")) or 0) + 1
+    held = abandons >= settings.max_abandons
+    update: dict[str, object] = {
+        f(phase, "abandons"): abandons,
+        f(phase, "last_error"): f"previous run abandoned it: {reason}"[:2000],
+    }
+    if held:
+        update.update({f(phase, "held"): True, f(phase, "hold_kind"): HOLD_ABANDONS, f(phase, "status"): PENDING,
+                       f(phase, "claim_id"): "", f(phase, "owner_pid"): 0, f(phase, "owner_host"): ""})
+    return update
 
 
 def release_update(phase: str, now: datetime) -> dict[str, object]:

@@ -1,0 +1,356 @@
+"""Recovery that never blames a video for what was not its fault (issue #9): abandoned claims counted
+apart from errors, reboots not counted at all, structured decisions (no reason-text parsing), a run that
+stops (exit 2, no attempt) when a model cannot load, `--only` typos, and a Chroma server going away
+mid-run. Real embedded Chroma, a real `chroma run` server, real subprocess runs of the CLIs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from conftest import PY, ROOT, free_port, run_cli, write_config
+from vtdb import events as ev
+from vtdb import state
+from vtdb.config import Settings, load_config
+from vtdb.db import ChromaDBManager, Claim, DatabaseUnavailable
+from vtdb.embedders import EmbedderLoadError, load_embedder
+from vtdb.errors import RunAborted
+from vtdb.runner import EXCUSED_CLAIMS_FILE, EXIT_OK, EXIT_USAGE, JobContext, JobResult, RunOptions, run_phase
+from vtdb.state import COMPLETED, PENDING, PROCESSING, Owner, decide, iso, now_utc
+
+PHASE1 = "phase1_whisper_frames.py"
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(proc.stdout.strip())
+
+
+@pytest.fixture
+def make_db(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def make(**settings) -> ChromaDBManager:
+        return ChromaDBManager(settings=Settings(**settings), chroma_dir=tmp_path / "db")
+
+    return make
+
+
+def _abandon(db: ChromaDBManager, name: str, phase: str = "phase1") -> None:
+    """Leave the video 'processing' by a process of this host that has died (what kill -9 leaves)."""
+    claim = db.claim(name, phase, owner=Owner(socket.gethostname(), _dead_pid(), 0.0))
+    assert claim is not None, db.decide(name, phase)
+
+
+class _Job:
+    phase = "phase1"
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+
+    def process(self, claim: Claim, ctx: JobContext) -> JobResult:
+        return self.behaviour(claim, ctx)
+
+
+def _run(db, job, work_dir, **options):
+    buf = io.StringIO()
+    summary = run_phase(job, db, work_dir, RunOptions(**options), Console(file=buf, width=200))
+    return summary, " ".join(buf.getvalue().split())
+
+
+# ---------------------------------------------------------------- abandons, reboots, structured decisions
+
+
+def test_abandoned_claims_count_apart_from_errors_and_hold_only_after_max_abandons(make_db):
+    db = make_db(max_attempts=2, max_abandons=3)
+    db.create_or_update_video_file("a", "/videos/a.mp4")
+    for expected in (1, 2):
+        _abandon(db, "a")
+        decision = db.decide("a", "phase1")
+        assert decision.take and decision.reclaim and decision.kind == state.TAKE_STALE and decision.abandon_counts
+        claim = db.claim("a", "phase1")
+        assert claim is not None and claim.reclaimed
+        meta = db.get_video_status("a")
+        # An abandon is not an error: attempts stay 0, so max_attempts=2 errors are still allowed.
+        assert (meta["phase1_abandons"], meta["phase1_attempts"], meta["phase1_held"]) == (expected, 0, False)
+        assert "previous run abandoned it" in meta["phase1_last_error"] and "dead" in meta["phase1_last_error"]
+        db.give_back(claim)
+    _abandon(db, "a")
+    assert db.claim("a", "phase1") is None  # the third abandon reaches max_abandons: held
+    meta = db.get_video_status("a")
+    assert meta["phase1_held"] and meta["phase1_hold_kind"] == state.HOLD_ABANDONS and meta["phase1_status"] == PENDING
+    decision = db.decide("a", "phase1")
+    assert decision.held and decision.kind == state.SKIP_HELD
+    assert "the worker died 3 times while processing it (out of memory? a decoder crash?)" in decision.reason
+    assert "release" in decision.reason
+    # release clears both counters; completing does too.
+    assert db.release("a") == ["phase1"]
+    meta = db.get_video_status("a")
+    assert (meta["phase1_abandons"], meta["phase1_attempts"], meta["phase1_held"], meta["phase1_hold_kind"]) == (0, 0, False, "")
+    _abandon(db, "a")
+    claim = db.claim("a", "phase1")
+    assert db.complete(claim, 1)
+    assert db.get_video_status("a")["phase1_abandons"] == 0
+
+
+def test_errors_still_hold_after_max_attempts_with_their_own_message(make_db):
+    db = make_db(max_attempts=2, max_abandons=5)
+    db.create_or_update_video_file("a", "/videos/a.mp4")
+    assert db.fail(db.claim("a", "phase1"), "boom 1") is False
+    assert db.fail(db.claim("a", "phase1"), "boom 2") is True
+    decision = db.decide("a", "phase1")
+    assert decision.held and "held after 2 failed attempts (last error: boom 2)" in decision.reason
+    assert db.get_video_status("a")["phase1_hold_kind"] == state.HOLD_ERRORS
+
+
+def test_an_abandon_caused_by_a_reboot_counts_nothing(make_db, monkeypatch):
+    db = make_db(max_abandons=1)  # a single counted abandon would hold the video
+    db.create_or_update_video_file("a", "/videos/a.mp4")
+    _abandon(db, "a")
+    monkeypatch.setattr(state, "host_boot_time", lambda: time.time() + 1)  # the host booted after the claim
+    decision = db.decide("a", "phase1")
+    assert decision.take and decision.reclaim and not decision.abandon_counts
+    assert "rebooted" in decision.reason
+    claim = db.claim("a", "phase1")
+    assert claim is not None
+    meta = db.get_video_status("a")
+    assert (meta["phase1_abandons"], meta["phase1_attempts"], meta["phase1_held"]) == (0, 0, False)
+    db.give_back(claim)
+    # Without the reboot, the same dead owner counts (and with max_abandons=1 holds).
+    monkeypatch.setattr(state, "host_boot_time", lambda: 0.0)
+    _abandon(db, "a")
+    assert db.claim("a", "phase1") is None and db.decide("a", "phase1").held
+
+
+def test_reboot_rule_needs_a_dead_owner_on_this_host():
+    s = Settings()
+    now = now_utc()
+    meta = {"phase1_status": PROCESSING, "phase1_owner_host": "h1", "phase1_owner_pid": 10, "phase1_owner_started": 1.0,
+            "phase1_start_time": iso(now - timedelta(seconds=30)), "phase1_heartbeat": iso(now - timedelta(seconds=5))}
+    booted_after = lambda: now.timestamp() - 10  # noqa: E731
+    dead, alive = (lambda p, st: False), (lambda p, st: True)
+    assert not decide(meta, "phase1", s, now=now, host="h1", is_alive=dead, boot_time=booted_after).abandon_counts
+    assert decide(meta, "phase1", s, now=now, host="h1", is_alive=alive, boot_time=booted_after).kind == state.SKIP_BUSY
+    # Another host's claim: its reboot is not visible here; a healthy lease means busy.
+    assert decide(meta, "phase1", s, now=now, host="h2", is_alive=dead, boot_time=booted_after).kind == state.SKIP_BUSY
+    booted_before = lambda: now.timestamp() - 3600  # noqa: E731
+    d = decide(meta, "phase1", s, now=now, host="h1", is_alive=dead, boot_time=booted_before)
+    assert d.reclaim and d.abandon_counts and "dead" in d.reason
+
+
+def test_a_claim_lost_to_a_host_named_sheldon_is_not_a_hold(make_db, tmp_path):
+    """The runner used to look for the substring 'held' in the reason: 'being processed by sheldon:…'."""
+    db = make_db()
+    for name in ("a", "b"):
+        db.create_or_update_video_file(name, f"/videos/{name}.mp4")
+
+    def behaviour(claim, ctx):
+        if claim.name == "a":  # meanwhile a worker on host 'sheldon' takes b
+            assert ctx.db.claim("b", "phase1", owner=Owner("sheldon", 4242, 1.0)) is not None
+        return JobResult(count=1)
+
+    summary, out = _run(db, _Job(behaviour), tmp_path / "work")
+    assert summary.completed == ["a"]
+    assert summary.held == [] and summary.failed == [] and summary.exit_code == EXIT_OK, out
+    assert db.decide("b", "phase1").kind == state.SKIP_BUSY
+
+
+# ---------------------------------------------------------------- --only and --dry-run
+
+
+def test_only_with_an_unknown_name_is_a_usage_error_before_any_work(make_db, tmp_path):
+    db = make_db()
+    for name in ("kitchen", "garden"):
+        db.create_or_update_video_file(name, f"/videos/{name}.mp4")
+    ran: list[str] = []
+    job = _Job(lambda claim, ctx: ran.append(claim.name) or JobResult(count=1))
+    summary, out = _run(db, job, tmp_path / "work", only=["kitchen", "kitchn"])
+    assert summary.exit_code == EXIT_USAGE and ran == []
+    assert "--only kitchn: no such video in the database (did you mean 'kitchen'?)" in out
+    summary, out = _run(db, job, tmp_path / "work", only=["kitchen"])
+    assert summary.exit_code == EXIT_OK and ran == ["kitchen"]
+
+
+def test_dry_run_plans_the_new_videos_a_sync_would_add(make_db, tmp_path):
+    db = make_db()
+    db.create_or_update_video_file("old", "/videos/old.mp4")
+    summary, _ = _run(db, _Job(lambda c, x: JobResult(count=1)), tmp_path / "work", dry_run=True, new_videos=["new1", "new2"])
+    assert summary.planned == [("old", "pending"), ("new1", "new video"), ("new2", "new video")]
+    summary, _ = _run(db, _Job(lambda c, x: JobResult(count=1)), tmp_path / "work", dry_run=True, new_videos=["new1"],
+                      only=["new1"])
+    assert summary.planned == [("new1", "new video")] and summary.exit_code == EXIT_OK
+
+
+# ---------------------------------------------------------------- a model that cannot load stops the run
+
+
+def test_an_embedder_that_cannot_load_stops_the_run_without_blaming_videos(make_db, tmp_path):
+    bad = tmp_path / "broken-model"
+    bad.mkdir()
+    (bad / "config.json").write_text(json.dumps({"hidden_size": 384, "model_type": "bert"}))
+    (bad / "model.safetensors").write_bytes(b"not a model")
+    db = make_db(max_attempts=1)
+    for name in ("a", "b"):
+        db.create_or_update_video_file(name, f"/videos/{name}.mp4")
+
+    def behaviour(claim, ctx):
+        load_embedder(str(bad)).embed_passages(["x"])
+        return JobResult(count=1)
+
+    summary, out = _run(db, _Job(behaviour), tmp_path / "work")
+    assert summary.exit_code == EXIT_USAGE and summary.aborted and summary.failed == []
+    assert "cannot load sentence-transformers model" in out and "no attempt counted" in out
+    for name in ("a", "b"):
+        meta = db.get_video_status(name)
+        assert (meta["phase1_status"], meta["phase1_attempts"], meta["phase1_held"]) == (PENDING, 0, False)
+    with pytest.raises(EmbedderLoadError) as err:
+        load_embedder(str(bad))
+    assert isinstance(err.value, RunAborted)
+
+
+def test_a_whisper_model_that_cannot_load_stops_phase1_with_exit_2(silent_video, en_video, tmp_path):
+    broken = tmp_path / "broken-whisper"
+    broken.mkdir()
+    for name in ("config.json", "vocabulary.txt", "tokenizer.json"):
+        (broken / name).write_text("{}")
+    (broken / "model.bin").write_bytes(b"\0" * 1024)
+    cfg = write_config(tmp_path, [{"name": "speech", "path": str(en_video), "language": "en"},
+                                  {"name": "speech2", "path": str(en_video), "language": "en"}],
+                       whisper_model=str(broken), max_attempts=1)
+    for _ in range(2):  # cron runs again: still nothing held
+        proc = run_cli(PHASE1, "--config", str(cfg), cwd=tmp_path, timeout=300)
+        out = " ".join((proc.stdout + proc.stderr).split())
+        assert proc.returncode == EXIT_USAGE, out[-3000:]
+        assert "Traceback" not in out
+        assert "cannot load Whisper model" in out and "no attempt counted" in out
+    db = ChromaDBManager(load_config(cfg))
+    for name in ("speech", "speech2"):
+        meta = db.get_video_status(name)
+        assert (meta["phase1_status"], meta["phase1_attempts"], meta["phase1_held"]) == (PENDING, 0, False), meta
+
+
+# ---------------------------------------------------------------- the Chroma server going away
+
+
+class ChromaServer:
+    """A real `chroma run` that the test can stop and start again on the same port and data folder."""
+
+    def __init__(self, folder: Path):
+        self.exe = Path(PY).parent / "chroma"
+        self.path, self.port = folder / "server_db", free_port()
+        self.log = folder / "chroma_server.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import chromadb
+
+        out = open(self.log, "a")
+        self.proc = subprocess.Popen([str(self.exe), "run", "--path", str(self.path), "--host", "127.0.0.1",
+                                      "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+        out.close()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                chromadb.HttpClient(host="127.0.0.1", port=self.port).heartbeat()
+                return
+            except Exception:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("chroma server did not start: " + self.log.read_text()[-2000:])
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = ChromaServer(tmp_path)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_a_short_server_outage_is_ridden_out_with_one_line(server, tmp_path):
+    settings = Settings(chroma_host="127.0.0.1", chroma_port=server.port, chroma_retry_timeout=60)
+    db = ChromaDBManager(settings=settings)
+    notices: list[str] = []
+    db.on_notice = notices.append
+    for name in ("a", "b", "c"):
+        db.create_or_update_video_file(name, f"/videos/{name}.mp4")
+
+    def behaviour(claim, ctx):
+        if claim.name == "a":
+            server.stop()
+            threading.Timer(4.0, server.start).start()
+        return JobResult(count=1)
+
+    t0 = time.monotonic()
+    summary, out = _run(db, _Job(behaviour), tmp_path / "work")
+    assert summary.completed == ["a", "b", "c"] and summary.exit_code == EXIT_OK, out
+    assert time.monotonic() - t0 >= 3.5  # it really waited for the server
+    assert len([n for n in notices if "unreachable" in n]) == 1 and len([n for n in notices if "is back" in n]) == 1, notices
+    assert all(db.get_video_status(n)["phase1_status"] == COMPLETED for n in ("a", "b", "c"))
+
+
+def test_a_long_outage_stops_phase1_with_exit_2_and_costs_the_video_nothing(server, en_video, silent_video, tmp_path):
+    cfg = write_config(tmp_path, [{"name": "a_speech", "path": str(en_video), "language": "en"},
+                                  {"name": "b_silent", "path": str(silent_video)}],
+                       chroma_host="127.0.0.1", chroma_port=server.port, chroma_retry_timeout=3)
+    work_dir = tmp_path / "data"
+    log = tmp_path / "run1.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([PY, str(ROOT / PHASE1), "--config", str(cfg)], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"})
+    try:
+        deadline = time.monotonic() + 120
+        while not [e for e in ev.read_events(work_dir / "events.jsonl") if e["event"] == ev.VIDEO_CLAIM]:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.05)
+        server.stop()  # Whisper is busy with a_speech for several seconds: the outage hits mid-video
+        code = proc.wait(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = " ".join(log.read_text().split())
+    assert code == EXIT_USAGE, text[-3000:]
+    assert "Traceback" not in text and "httpx" not in text, text[-3000:]
+    assert text.count("is unreachable; retrying for up to 3 s") == 1, text[-3000:]
+    assert "the database is unreachable; a_speech will be taken up again by the next run (no attempt counted)" in text
+    assert "database error" in text and "Nothing was lost" in text
+    excused = json.loads((work_dir / EXCUSED_CLAIMS_FILE).read_text())
+    assert len(excused) == 1
+
+    server.start()
+    second = run_cli(PHASE1, "--config", str(cfg), cwd=tmp_path, timeout=300)
+    assert second.returncode == EXIT_OK, (second.stdout + second.stderr)[-3000:]
+    db = ChromaDBManager(load_config(cfg))
+    for name in ("a_speech", "b_silent"):
+        meta = db.get_video_status(name)
+        assert meta["phase1_status"] == COMPLETED and meta["phase1_attempts"] == 0 and meta["phase1_abandons"] == 0, meta
+    assert json.loads((work_dir / EXCUSED_CLAIMS_FILE).read_text()) == []
+
+
+def test_the_store_raises_database_unavailable_after_the_retry_timeout(server):
+    db = ChromaDBManager(settings=Settings(chroma_host="127.0.0.1", chroma_port=server.port, chroma_retry_timeout=1.5))
+    db.on_notice = lambda message: None
+    db.create_or_update_video_file("a", "/videos/a.mp4")
+    server.stop()
+    t0 = time.monotonic()
+    with pytest.raises(DatabaseUnavailable, match="for more than 2 s"):
+        db.list_videos()
+    assert 1.4 <= time.monotonic() - t0 < 15
