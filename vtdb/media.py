@@ -7,6 +7,7 @@ a phase can record it against that video and go on with the next one.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -15,9 +16,16 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import VideoError
 
-class MediaError(RuntimeError):
-    pass
+# OpenCV's FFmpeg backend prints every decoder complaint ("[h264 @ 0x…] error while decoding MB …") to
+# stderr: dozens of lines for one damaged file. Quiet it (read once, before the first capture opens);
+# what matters reaches the user as one MediaError naming the file.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
+class MediaError(VideoError, RuntimeError):
+    """A video file that cannot be read as needed (the video's fault: recorded on it, the run goes on)."""
 
 
 @dataclass(frozen=True)
