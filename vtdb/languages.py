@@ -60,15 +60,21 @@ def suggest_language(value: str) -> str | None:
 
 
 def validate_language(value: object) -> tuple[str | None, str | None]:
-    """Return (code or None for auto-detect, error message or None)."""
+    """Return (code or None for auto-detect, error message or None).
+
+    Case and surrounding spaces do not matter: "EN", " en" and "en" all give "en". Anything else
+    that is not a Whisper code is an error that suggests the nearest code when there is one.
+    Used for config entries and settings and for command-line options alike.
+    """
     if value is None:
         return None, None
     if not isinstance(value, str):
         return None, f"must be a Whisper language code string such as 'en' or 'ru', got {type(value).__name__}"
-    if value.strip().lower() in AUTO_VALUES:
+    text = value.strip().lower()
+    if text in AUTO_VALUES:
         return None, None
-    if value in WHISPER_LANGUAGES:
-        return value, None
+    if text in WHISPER_LANGUAGES:
+        return text, None
     hint = suggest_language(value)
     msg = f"{value!r} is not a Whisper language code"
     msg += f"; did you mean {hint!r}?" if hint else "; use a code such as 'en', 'ru' or 'kk', or 'auto' to detect it"
