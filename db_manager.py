@@ -7,7 +7,7 @@ From a Python shell:
     db.get_video_status("news")
     db.list_videos(status_filter={"phase1_status": "completed", "phase2_status": ["pending", "processing"]})
 
-From the shell:
+From the shell (--config PATH goes before or after the command):
     python db_manager.py status [--json] [--filter phase2_status=pending,processing]
     python db_manager.py show NAME
     python db_manager.py reset NAME --phase N      # N = 1, 2, 3 (load) or 4; resets downstream too
@@ -26,38 +26,45 @@ from vtdb.state import phase_by_number
 __all__ = ["ChromaDBManager"]
 
 
-def _parse_filters(items: list[str] | None) -> dict:
-    out: dict = {}
-    for item in items or []:
-        if "=" not in item:
-            raise SystemExit(f"--filter {item!r}: use FIELD=VALUE or FIELD=V1,V2")
-        key, value = item.split("=", 1)
-        values = [v for v in value.split(",") if v]
-        out[key.strip()] = values if len(values) > 1 else (values[0] if values else "")
-    return out
+def _unknown_video(db: ChromaDBManager, name: str) -> str:
+    """"no video named 'x' in …", with the closest existing names."""
+    from vtdb.status_table import did_you_mean
+
+    names = db.all_names()
+    text = f"no video named {name!r} in {db.location}"
+    if not names:
+        return text + " (the database has no videos yet)"
+    close = did_you_mean(name, names)
+    return text + (f"; {close}" if close else f"; `db_manager.py status` lists its {len(names)} videos")
 
 
 def main() -> int:
     from rich.console import Console
+    from rich.markup import escape
 
-    from vtdb.cli import EXIT_OK, EXIT_USAGE, load_or_exit, open_database
-    from vtdb.status_table import status_table, totals_line
+    from vtdb.cli import EXIT_OK, EXIT_USAGE, check_database_dir, load_or_exit, open_database
+    from vtdb.status_table import FilterError, filter_text, parse_filters, record_fields, status_table, totals_line
 
+    # --config before or after the command: the subcommands take it too, with a SUPPRESS default so
+    # that leaving it out after the command keeps the value given before it.
+    config_after = argparse.ArgumentParser(add_help=False)
+    config_after.add_argument("--config", default=argparse.SUPPRESS, help="path to videos_config.json")
     parser = argparse.ArgumentParser(prog="db_manager.py", description="Inspect and manage the video database.")
-    parser.add_argument("--config", default=None, help="path to videos_config.json")
+    parser.add_argument("--config", default=None, help="path to videos_config.json (before or after the command)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_status = sub.add_parser("status", help="table of videos x phases")
+    p_status = sub.add_parser("status", help="table of videos x phases", parents=[config_after])
     p_status.add_argument("--json", action="store_true", help="print the records as JSON")
-    p_status.add_argument("--filter", action="append", metavar="FIELD=VALUE[,VALUE]", help="e.g. phase2_status=pending,processing")
-    p_show = sub.add_parser("show", help="one video's full record")
+    p_status.add_argument("--filter", action="append", metavar="FIELD=VALUE[,VALUE]",
+                          help="e.g. phase2_status=pending,processing (repeatable; a list means any of)")
+    p_show = sub.add_parser("show", help="one video's full record", parents=[config_after])
     p_show.add_argument("name")
-    p_reset = sub.add_parser("reset", help="reset a phase (and all later phases) to pending")
+    p_reset = sub.add_parser("reset", help="reset a phase (and all later phases) to pending", parents=[config_after])
     p_reset.add_argument("name")
     p_reset.add_argument("--phase", required=True, help="1, 2, 3 (db load) or 4")
-    p_release = sub.add_parser("release", help="release a held video so the next run retries it")
+    p_release = sub.add_parser("release", help="release a held video so the next run retries it", parents=[config_after])
     p_release.add_argument("name")
     p_release.add_argument("--phase", default=None)
-    p_delete = sub.add_parser("delete", help="remove a video record and its segments")
+    p_delete = sub.add_parser("delete", help="remove a video record and its segments", parents=[config_after])
     p_delete.add_argument("name")
     for p in (p_reset, p_release, p_delete):
         p.add_argument("--wait", action="store_true", help="wait for a running phase to release the embedded database")
@@ -65,41 +72,60 @@ def main() -> int:
 
     # Wide enough for the table when piped or run from cron (rich defaults to 80 columns there).
     out = Console() if Console().is_terminal else Console(width=160)
+
+    def say(text: str) -> None:
+        out.print(text, soft_wrap=True)  # one line each, however long the path (cron logs, grep)
+
     config = load_or_exit(args.config, need_videos=False)
     if args.command in {"status", "show"}:
         # Read-only: no lock, so status works while a phase is running.
+        check_database_dir(config, writable=False)
         db = ChromaDBManager(config)
         if args.command == "status":
-            records = db.list_videos(_parse_filters(args.filter))
+            try:
+                status_filter = parse_filters(args.filter, lambda stored: record_fields(db, stored))
+            except FilterError as exc:
+                p_status.error(str(exc))  # usage and the message on stderr, exit 2
+            records = db.list_videos(status_filter)
             if args.json:
                 print(json.dumps(records, indent=1, ensure_ascii=False))
-            elif not records:
-                out.print(f"no videos in {db.location} yet: run phase1_whisper_frames.py")
-            else:
+            elif records:
                 out.print(status_table(records, title=f"video_files — {db.location}"))
                 out.print(totals_line(records))
+            elif status_filter and (total := db.video_files.count()):
+                say(f"no videos match the filter {escape(filter_text(status_filter))} ({total} videos in {escape(db.location)})")
+            else:
+                say(f"no videos in {escape(db.location)} yet: run phase1_whisper_frames.py")
             return EXIT_OK
         record = db.get_video_status(args.name)
         if record is None:
-            out.print(f"[red]no video named {args.name!r}[/]")
+            say(f"[red]{escape(_unknown_video(db, args.name))}[/]")
             return EXIT_USAGE
         print(json.dumps(record, indent=1, ensure_ascii=False))
         return EXIT_OK
 
     with open_database(config, wait=args.wait, purpose=f"db_manager.py {args.command}") as db:
         try:
-            if args.command == "reset":
-                info = phase_by_number(args.phase)
+            if getattr(args, "phase", None) is not None:
+                info = phase_by_number(args.phase)  # a bad --phase first: it is wrong whatever the name
+            if not db.get_many([args.name]):
+                orphans = db.count_segments(args.name) if args.command == "delete" else 0
+                if not orphans:
+                    say(f"[red]{escape(_unknown_video(db, args.name))}[/]")
+                    return EXIT_USAGE
+                db.delete_video(args.name)
+                say(f"{escape(args.name)}: no record; deleted {orphans} segments left behind")
+            elif args.command == "reset":
                 db.reset(args.name, info.key)
-                out.print(f"{args.name}: {info.key} and later phases reset to pending")
+                say(f"{escape(args.name)}: {info.key} and later phases reset to pending")
             elif args.command == "release":
                 released = db.release(args.name, args.phase)
-                out.print(f"{args.name}: released {', '.join(released)}" if released else f"{args.name}: nothing was held")
+                say(f"{escape(args.name)}: released {', '.join(released)}" if released else f"{escape(args.name)}: nothing was held")
             elif args.command == "delete":
                 db.delete_video(args.name)
-                out.print(f"{args.name}: deleted")
+                say(f"{escape(args.name)}: deleted")
         except (UnknownVideoError, ValueError) as exc:
-            out.print(f"[red]{exc}[/]")
+            say(f"[red]{escape(str(exc))}[/]")
             return EXIT_USAGE
     return EXIT_OK
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from vtdb.cli import EXIT_OK, EXIT_USAGE, console, guarded_main, load_or_exit
-from vtdb.clippy import ExportError, ExportOptions, export
+from vtdb.cli import EXIT_OK, EXIT_USAGE, check_database_dir, check_output_dir, console, guarded_main, load_or_exit
+from vtdb.clippy import ExportError, ExportOptions, check_options, export
+from vtdb.config import ConfigError
 from vtdb.db import ChromaDBManager
 from vtdb.workfiles import WorkFileError, load_phase1_data
 
@@ -35,12 +36,19 @@ def main() -> int:
     parser.add_argument("--out", default="clippy_export", help="output folder (default: ./clippy_export)")
     args = parser.parse_args()
     config = load_or_exit(args.config, need_videos=False)
-    db = ChromaDBManager(config)
     opts = ExportOptions(source_id=args.source_id, name=args.name or args.source_id, license=args.license, out=Path(args.out),
                          attribution=args.attribution, description=args.description,
                          language=args.language or config.settings.output_language, tags=args.tags, videos=args.videos,
                          base_url=args.base_url)
     try:
+        # Options and the output folder first: a refusal must come before minutes of embedding.
+        check_options(opts)
+        try:
+            check_output_dir(opts.out, "--out")
+        except ConfigError as exc:
+            raise ExportError(str(exc)) from None
+        check_database_dir(config, writable=False)
+        db = ChromaDBManager(config)
         records = db.list_videos({"db_load_status": "completed"}, with_flags=False)
         if args.videos:
             known = {r["name"] for r in records}

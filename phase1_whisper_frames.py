@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.markup import escape
 
 from vtdb import events as ev
-from vtdb.cli import (console, exit_code_for, guarded_main, load_or_exit, open_database, phase_parser,
+from vtdb.cli import (console, event_log_of, exit_code_for, guarded_main, load_or_exit, open_database, phase_parser,
                       print_summary, run_options, setup_logging, work_dir_of)
 from vtdb.phase1 import Phase1Job, sync_videos
 from vtdb.runner import run_phase
@@ -25,7 +25,7 @@ def main() -> int:
     for problem in config.invalid_entries:
         console.print(f"[red]config: {problem} — this video is skipped[/]")
     work_dir = work_dir_of(config)
-    events = ev.EventLog(work_dir / config.settings.event_log)
+    events = event_log_of(config, work_dir)
     if not args.dry_run:
         for problem in config.invalid_entries:
             events.emit(ev.VIDEO_ERROR, phase="phase1", video=problem.name or f"videos[{problem.index}]", error=str(problem))

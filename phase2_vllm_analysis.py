@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from vtdb import events as ev
 from vtdb.analyzers import AnalyzerUnavailable, choose_analyzer, make_analyzer
-from vtdb.cli import (EXIT_USAGE, add_model_arguments, apply_model_arguments, console, dry_run, exit_code_for,
-                      guarded_main, load_or_exit, open_database, phase_parser, print_summary, run_options, setup_logging,
-                      work_dir_of)
+from vtdb.cli import (EXIT_USAGE, add_model_arguments, apply_model_arguments, console, dry_run, event_log_of,
+                      exit_code_for, guarded_main, load_or_exit, open_database, phase_parser, print_summary, run_options,
+                      setup_logging, work_dir_of)
 from vtdb.phase2 import Phase2Job
 from vtdb.runner import run_phase
 
@@ -36,6 +35,7 @@ def main() -> int:
         settings.text_only = True
     options = run_options(args)
     work_dir = work_dir_of(config)
+    events = event_log_of(config, work_dir)
     name, why = choose_analyzer(settings, args.analyzer)
     console.print(f"analyzer: [bold]{name}[/] ({escape(why)})")
     with open_database(config, wait=args.wait, purpose="phase2_vllm_analysis.py") as db:
@@ -48,7 +48,6 @@ def main() -> int:
         except AnalyzerUnavailable as exc:
             console.print(f"[bold red]analyzer {name} cannot run:[/] {escape(str(exc))}")
             return EXIT_USAGE
-        events = ev.EventLog(work_dir / settings.event_log)
         summary = run_phase(Phase2Job(settings, analyzer), db, work_dir, options, console, events)
     print_summary(summary, args.dry_run)
     return exit_code_for(summary)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from vtdb import events as ev
-from vtdb.cli import (EXIT_USAGE, console, dry_run, exit_code_for, guarded_main, load_or_exit, open_database, phase_parser,
-                      print_summary, run_options, setup_logging, work_dir_of)
+from vtdb.cli import (EXIT_USAGE, console, dry_run, event_log_of, exit_code_for, guarded_main, load_or_exit, open_database,
+                      phase_parser, print_summary, run_options, setup_logging, work_dir_of)
 from vtdb.db import EmbedderMismatch
 from vtdb.embedders import UnknownEmbedderError, embedder_dimension, load_embedder
 from vtdb.phase3 import Phase3Job
@@ -30,6 +29,7 @@ def main() -> int:
     settings = config.settings
     options = run_options(args)
     work_dir = work_dir_of(config)
+    events = event_log_of(config, work_dir)
     try:
         dimension = embedder_dimension(settings.embedder)
     except UnknownEmbedderError as exc:
@@ -51,7 +51,6 @@ def main() -> int:
             return EXIT_USAGE
         if args.dry_run:
             return dry_run("db_load", db, work_dir, options)
-        events = ev.EventLog(work_dir / settings.event_log)
         summary = run_phase(Phase3Job(_LazyEmbedder(settings.embedder)), db, work_dir, options, console, events)
     print_summary(summary, args.dry_run)
     return exit_code_for(summary)

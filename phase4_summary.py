@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from vtdb import events as ev
 from vtdb.analyzers import AnalyzerUnavailable
-from vtdb.cli import (EXIT_OK, EXIT_USAGE, add_model_arguments, apply_model_arguments, console, dry_run, exit_code_for,
-                      guarded_main, load_or_exit, open_database, phase_parser, print_summary, run_options, setup_logging,
-                      work_dir_of)
+from vtdb.cli import (EXIT_OK, EXIT_USAGE, add_model_arguments, apply_model_arguments, check_output_dir, console, dry_run,
+                      event_log_of, exit_code_for, guarded_main, load_or_exit, open_database, phase_parser, print_summary,
+                      run_options, setup_logging, work_dir_of)
 from vtdb.db import EmbedderMismatch
 from vtdb.embedders import embedder_dimension, load_embedder
 from vtdb.phase4 import Phase4Job
@@ -52,6 +51,8 @@ def main() -> int:
     apply_model_arguments(args, config)
     options = run_options(args)
     work_dir = work_dir_of(config)
+    events = event_log_of(config, work_dir)
+    check_output_dir(work_dir / "reports", "settings.work_dir")  # {work_dir}/reports/{name}.md
     name = args.summarizer or settings.summarizer
     with open_database(config, wait=args.wait, purpose="phase4_summary.py") as db:
         try:
@@ -72,7 +73,6 @@ def main() -> int:
             console.print(f"[bold red]summarizer {name} cannot run:[/] {escape(str(exc))}")
             return EXIT_USAGE
         console.print(f"summarizer: [bold]{name}[/]")
-        events = ev.EventLog(work_dir / settings.event_log)
         summary = run_phase(Phase4Job(summarizer, embedder), db, work_dir, options, console, events)
     print_summary(summary, args.dry_run)
     return exit_code_for(summary)

@@ -3,7 +3,8 @@
 
 Phases join this list as they land; today: Phases 1 to 4. Each phase is a separate process, exactly
 as cron would run it, so a failure in one video never stops the others.
-Exit code: the worst of the phases' exit codes (0 ok, 1 some videos failed, 2 bad config).
+Exit code: the worst of the phases' exit codes (0 ok, 1 some videos failed, 2 bad config;
+141 when the reader of its output went away, e.g. `| head`).
 """
 
 from __future__ import annotations
@@ -45,4 +46,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from vtdb.cli import survive_closed_pipe
+
+    sys.exit(survive_closed_pipe(main))

@@ -1,6 +1,6 @@
 """What every phase script shares: arguments, database opening (with the embedded lock),
 signal handling and the mapping of errors to exit codes (0 ok, 1 some videos failed, 2 bad
-config/usage/database)."""
+config/usage/database, 130 interrupted, 141 the reader of a pipe went away)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import logging
 import os
+import select
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Callable, Iterator
 from rich.console import Console
 from rich.markup import escape
 
+from . import events as ev
 from .config import Config, ConfigError, load_config, settings_only
 from .db import ChromaDBManager, DatabaseUnavailable
 from .lock import DatabaseLock, LockHeld
@@ -23,6 +25,10 @@ from .runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PlanOn
 
 # soft_wrap: long paths and errors stay on one line in cron logs and pipes.
 console = Console(stderr=True, soft_wrap=True)
+
+# What a shell reports for a Unix tool stopped by SIGPIPE (128 + 13): `db_manager.py status --json | head`
+# ends quietly with this code when head stops reading, like `yes | head` (visible with `set -o pipefail`).
+EXIT_CLOSED_PIPE = 128 + signal.SIGPIPE
 
 
 def phase_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -78,12 +84,89 @@ def load_or_exit(path: str | None, need_videos: bool) -> Config:
     return config
 
 
+def _path_problem(path: Path, kind: str, writable: bool) -> str | None:
+    """Why `path` cannot be used as a folder (kind "folder") or a file to write (kind "file"), or None."""
+    if os.path.lexists(path):
+        if not path.exists():
+            return "is a broken symbolic link"
+        if kind == "folder" and not path.is_dir():
+            return "is a file, not a folder"
+        if kind == "file" and path.is_dir():
+            return "is a folder, not a file"
+        mode = os.W_OK | os.X_OK if kind == "folder" else os.W_OK
+        if writable and not os.access(path, mode):
+            return f"is not writable ({_why_unwritable(path)})"
+        return None
+    above = path.parent
+    while not os.path.lexists(above) and above != above.parent:
+        above = above.parent
+    if not above.exists():
+        return f"cannot be created: {above} is a broken symbolic link"
+    if not above.is_dir():
+        return f"lies under {above}, which is a file, not a folder"
+    if writable and not os.access(above, os.W_OK | os.X_OK):
+        return f"cannot be created: {above} is not writable ({_why_unwritable(above)})"
+    return None
+
+
+def _why_unwritable(path: Path) -> str:
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except (OSError, AttributeError):
+        pass
+    return "permission denied"
+
+
+def _hint(what: str, kind: str) -> str:
+    if what.startswith("settings."):
+        key = what.split(".", 1)[1]
+        return f"set {key} (or VTDB_{key.upper()}) to a {kind} path that can be created and written"
+    return f"give {what} a {kind} path that can be created and written"
+
+
+def check_output_dir(path: Path | str, what: str, writable: bool = True) -> Path:
+    """Refuse, before any work starts, a folder that cannot work: an existing file, a path under a file,
+    an unwritable parent. Raises ConfigError naming the setting (or option) `what`, e.g.
+    "settings.work_dir: /x/y is a file, not a folder; set work_dir ...". Creates nothing."""
+    path = Path(path)
+    problem = _path_problem(path, "folder", writable)
+    if problem:
+        raise ConfigError(f"{what}: {path} {problem}; {_hint(what, 'folder')}")
+    return path
+
+
+def check_output_file(path: Path | str, what: str) -> Path:
+    """The same for a file that will be appended to or replaced (the event log)."""
+    path = Path(path)
+    problem = _path_problem(path, "file", True)
+    if problem:
+        raise ConfigError(f"{what}: {path} {problem}; {_hint(what, 'file')}")
+    return path
+
+
+def check_database_dir(config: Config, writable: bool = True) -> None:
+    """The embedded database folder (nothing to check with a Chroma server)."""
+    if not config.settings.chroma_host:
+        check_output_dir(config.chroma_dir, "settings.chroma_dir", writable)
+
+
+def event_log_of(config: Config, work_dir: Path) -> ev.EventLog:
+    """The run's event log, {work_dir}/{event_log}, checked before any work starts."""
+    name = config.settings.event_log
+    if not name.strip():
+        raise ConfigError("settings.event_log: is empty; give a file name such as events.jsonl (relative to "
+                          "work_dir) or an absolute path")
+    return ev.EventLog(check_output_file(work_dir / name, "settings.event_log"))
+
+
 @contextlib.contextmanager
 def open_database(config: Config, wait: bool = False, purpose: str = "") -> Iterator[ChromaDBManager]:
     """A ChromaDBManager; with an embedded database, also the exclusive lock on its folder."""
     db = ChromaDBManager(config)
     lock = None
     if not db.is_server:
+        check_output_dir(db.chroma_dir, "settings.chroma_dir")
         lock = DatabaseLock(db.chroma_dir, purpose)
         try:
             lock.acquire(wait=False)
@@ -92,6 +175,8 @@ def open_database(config: Config, wait: bool = False, purpose: str = "") -> Iter
                 raise
             console.print(f"[dim]{escape(str(held).split('; exiting')[0])}; waiting for the lock …[/]")
             lock.acquire(wait=True)
+        except OSError as exc:  # raced with the check above, read-only file system, …
+            raise ConfigError(f"settings.chroma_dir: cannot create the lock file {lock.path}: {exc.strerror or exc}") from None
     try:
         yield db
     finally:
@@ -103,27 +188,88 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _stdio_closed() -> bool:
+    """Has the reader of stdout or stderr gone away? (A pipe whose read end is closed polls as POLLERR.)"""
+    if not hasattr(select, "poll"):
+        return True
+    for stream in (sys.__stdout__, sys.__stderr__):
+        try:
+            poller = select.poll()
+            poller.register(stream.fileno(), select.POLLOUT)
+            if any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(0)):
+                return True
+        except (AttributeError, OSError, ValueError):
+            continue
+    return False
+
+
+def _silence_stdio() -> None:
+    """Point stdout and stderr at /dev/null, so that nothing more (the interpreter's final flush
+    included) writes into the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.__stdout__, sys.__stderr__):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            pass
+    os.close(devnull)
+
+
+def survive_closed_pipe(body: Callable[[], int]) -> int:
+    """body()'s exit code; EXIT_CLOSED_PIPE, quietly, when the reader of our output went away
+    (`... | head -1`). Output still buffered is flushed here, where a closed pipe can be caught.
+    A BrokenPipeError from anything else (a socket, a child's pipe) is not ours to hide."""
+    try:
+        code = body()
+        with contextlib.suppress(ValueError, AttributeError):  # ValueError: stdout already closed by the body
+            sys.stdout.flush()
+    except BrokenPipeError:
+        if not _stdio_closed():
+            raise
+        _silence_stdio()
+        return EXIT_CLOSED_PIPE
+    except SystemExit as exc:  # argparse (--help), load_or_exit: pending output must not break at exit either
+        if isinstance(exc.__context__, BrokenPipeError) and exc.code == 1:
+            # rich's Console.on_broken_pipe: it already pointed stdout at /dev/null and raised SystemExit(1).
+            _silence_stdio()
+            return EXIT_CLOSED_PIPE
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            if _stdio_closed():
+                _silence_stdio()
+                if exc.code in (None, 0):
+                    return EXIT_CLOSED_PIPE  # a success whose output did not arrive
+        except (OSError, ValueError, AttributeError):
+            pass
+        raise
+    return code
+
+
+def _report_failures(body: Callable[[], int]) -> int:
+    try:
+        return body()
+    except LockHeld as exc:
+        console.print(f"[yellow]{escape(str(exc))}[/]")
+        return EXIT_OK
+    except ConfigError as exc:
+        console.print(f"[bold red]config error:[/] {escape(str(exc))}")
+        return EXIT_USAGE
+    except DatabaseUnavailable as exc:
+        console.print(f"[bold red]database error:[/] {escape(str(exc))}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return EXIT_INTERRUPTED
+
+
 def guarded_main(body: Callable[[], int]) -> None:
     """Run a CLI body and turn the known failures into one clear line and an exit code."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     # Offline first: never wait on a model hub unless the user allows downloads.
     if os.environ.get("VTDB_ALLOW_DOWNLOADS") != "1":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        code = body()
-    except LockHeld as exc:
-        console.print(f"[yellow]{escape(str(exc))}[/]")
-        code = EXIT_OK
-    except ConfigError as exc:
-        console.print(f"[bold red]config error:[/] {escape(str(exc))}")
-        code = EXIT_USAGE
-    except DatabaseUnavailable as exc:
-        console.print(f"[bold red]database error:[/] {escape(str(exc))}")
-        code = EXIT_USAGE
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]")
-        code = EXIT_INTERRUPTED
-    sys.exit(code)
+    sys.exit(survive_closed_pipe(lambda: _report_failures(body)))
 
 
 def print_summary(summary: RunSummary, dry_run: bool) -> None:
@@ -153,6 +299,9 @@ def exit_code_for(summary: RunSummary, invalid_entries: int = 0) -> int:
 
 
 def work_dir_of(config: Config) -> Path:
-    path = config.work_dir
-    path.mkdir(parents=True, exist_ok=True)
+    path = check_output_dir(config.work_dir, "settings.work_dir")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # raced with the check, read-only file system, …
+        raise ConfigError(f"settings.work_dir: cannot create {path}: {exc.strerror or exc}") from None
     return path

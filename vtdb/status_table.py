@@ -1,12 +1,13 @@
-"""The videos × phases status table (`python db_manager.py status`)."""
+"""The videos × phases status table (`python db_manager.py status`) and its --filter parsing."""
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+import difflib
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from rich.table import Table
 
-from .state import PHASE_ORDER, PHASES, f
+from .state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, f
 
 _STYLE = {"pending": "dim", "processing": "yellow", "completed": "green"}
 _SHORT = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", "phase4": "P4 summary"}
@@ -76,3 +77,115 @@ def totals_line(records: list[Mapping]) -> str:
     if stale:
         line += f" · [bold yellow]{stale} stale[/]"
     return line
+
+
+# ---- did you mean ----
+
+
+def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str:
+    """"did you mean 'x'?" (or 'x', 'y' or 'z') for the closest candidates, case-insensitively; "" when none is close."""
+    by_lower: dict[str, str] = {}
+    for c in candidates:
+        by_lower.setdefault(c.lower(), c)
+    close = [by_lower[c] for c in difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=0.6)]
+    if not close:
+        return ""
+    quoted = [repr(c) for c in close]
+    return "did you mean " + (quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"
+
+
+# ---- status --filter FIELD=VALUE[,VALUE] ----
+
+
+class FilterError(ValueError):
+    """A --filter that cannot work (exit code 2, with the usage)."""
+
+
+STATUS_FIELDS = tuple(f(p, "status") for p in PHASE_ORDER)
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+def record_fields(db: Any, stored: bool = True) -> dict[str, Any]:
+    """Metadata fields of video_files records, each with an example value (its type types the filter value):
+    the fields every new record has, plus (`stored`) those that stored records carry (ZIM metadata,
+    Phase 4 summaries, …)."""
+    new_record = getattr(db, "_new_record", None)
+    fields: dict[str, Any] = dict(new_record("", "", {})[0]) if new_record else {"name": "", **all_phase_defaults()}
+    if stored:
+        for meta in db.list_videos(with_flags=False):
+            for key, value in meta.items():
+                fields.setdefault(key, value)
+    return fields
+
+
+def _describe_fields(fields: Sequence[str]) -> str:
+    """The known fields, with the per-phase ones folded into "{phase}_status, …"."""
+    prefixes = [f"{p}_" for p in PHASE_ORDER]
+    per_phase = [k[len(prefixes[0]):] for k in fields if k.startswith(prefixes[0])]
+    common = [suffix for suffix in per_phase if all(f"{pre}{suffix}" in fields for pre in prefixes)]
+    folded = {f"{pre}{suffix}" for pre in prefixes for suffix in common}
+    others = [k for k in fields if k not in folded]
+    text = "known fields: " + ", ".join(others)
+    if common:
+        text += f"; and for each phase ({', '.join(PHASE_ORDER)}): " + ", ".join(f"{{phase}}_{s}" for s in common)
+    return text
+
+
+def _typed(item: str, key: str, raw: str, example: Any) -> Any:
+    if isinstance(example, bool):
+        if raw.lower() in _TRUE | _FALSE:
+            return raw.lower() in _TRUE
+        raise FilterError(f"--filter {item!r}: {key} is true or false, not {raw!r}")
+    if isinstance(example, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise FilterError(f"--filter {item!r}: {key} is a whole number, not {raw!r}") from None
+    if isinstance(example, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise FilterError(f"--filter {item!r}: {key} is a number, not {raw!r}") from None
+    return raw
+
+
+def parse_filters(items: Sequence[str] | None, fields: Callable[[bool], Mapping[str, Any]]) -> dict[str, Any]:
+    """`--filter` arguments into a list_videos status filter; a comma-separated value means any of.
+
+    `fields(stored)` gives the known fields with example values (see record_fields): called only
+    when there is a filter, and with stored=True only for a field that new records lack.
+    FilterError for a missing '=', an unknown field (with did-you-mean), a status that does not
+    exist or a value of the wrong type."""
+    out: dict[str, Any] = {}
+    known: Mapping[str, Any] | None = None
+    for item in items or []:
+        if "=" not in item:
+            raise FilterError(f"--filter {item!r}: use FIELD=VALUE or FIELD=V1,V2 (e.g. phase2_status=pending,processing)")
+        key, value = (part.strip() for part in item.split("=", 1))
+        if not key:
+            raise FilterError(f"--filter {item!r}: no field before '='; use FIELD=VALUE (e.g. phase2_status=pending)")
+        if known is None:
+            known = fields(False)
+        if key not in known:
+            known = fields(True)
+        if key not in known:
+            close = did_you_mean(key, known)
+            raise FilterError(f"--filter {item!r}: unknown field {key!r}{f' ({close})' if close else ''}; "
+                              f"{_describe_fields(list(known))}")
+        values = [v.strip() for v in value.split(",") if v.strip()] or [""]
+        if key in STATUS_FIELDS:
+            bad = [v for v in values if v not in STATUSES]
+            if bad:
+                raise FilterError(f"--filter {item!r}: {', '.join(map(repr, bad))} is not a status; {key} is one of "
+                                  f"{', '.join(STATUSES)} (a comma-separated list means any of)")
+        typed = list(dict.fromkeys(_typed(item, key, v, known[key]) for v in values))
+        out[key] = typed if len(typed) > 1 else typed[0]
+    return out
+
+
+def filter_text(status_filter: Mapping[str, Any]) -> str:
+    def show(v: Any) -> str:
+        return str(v).lower() if isinstance(v, bool) else str(v)
+
+    return " ".join(f"{k}=" + ",".join(show(v) for v in (vals if isinstance(vals, list) else [vals]))
+                    for k, vals in status_filter.items())
