@@ -31,12 +31,15 @@ def main() -> int:
             events.emit(ev.VIDEO_ERROR, phase="phase1", video=problem.name or f"videos[{problem.index}]", error=str(problem))
     with open_database(config, wait=args.wait, purpose="phase1_whisper_frames.py") as db:
         source_problems: list[str] = []
-        for note in sync_videos(db, config, events, dry_run=args.dry_run, problems=source_problems):
+        new_videos: list[str] = []
+        for note in sync_videos(db, config, events, dry_run=args.dry_run, problems=source_problems, new_videos=new_videos):
             console.print(f"[cyan]{escape(note)}[/]")
         for problem in source_problems:
             console.print(f"[red]source: {escape(problem)}[/]")
             if not args.dry_run:
                 events.emit(ev.VIDEO_ERROR, phase="phase1", video="(sources)", error=problem)
+        if args.dry_run:
+            options.new_videos = new_videos
         summary = run_phase(Phase1Job(config.settings), db, work_dir, options, console, events)
     print_summary(summary, args.dry_run)
     return exit_code_for(summary, len(config.invalid_entries) + len(source_problems))

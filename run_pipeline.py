@@ -10,12 +10,31 @@ Exit code: the worst of the phases' exit codes (0 ok, 1 some videos failed, 2 ba
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PHASE_SCRIPTS = ["phase1_whisper_frames.py", "phase2_vllm_analysis.py", "phase3_load.py", "phase4_summary.py"]
+
+
+def _run_phase(cmd: list[str]) -> int:
+    """Run one phase; on Ctrl-C or SIGTERM let it hand its video back before stopping (never SIGKILL it)."""
+    child = subprocess.Popen(cmd)
+
+    def forward(signum, _frame):
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    # Ctrl-C reaches the phase from the terminal itself (same process group): only keep it from stopping us
+    # first. SIGTERM (kill, systemd, cron's timeout) is passed on.
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN), signal.SIGTERM: signal.signal(signal.SIGTERM, forward)}
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main() -> int:
@@ -34,7 +53,10 @@ def main() -> int:
     worst = 0
     for script in PHASE_SCRIPTS:
         print(f"=== {script} ===", flush=True)
-        code = subprocess.call([sys.executable, str(HERE / script), *common])
+        code = _run_phase([sys.executable, str(HERE / script), *common])
+        if code == 130:
+            print("interrupted: the video in progress was handed back; run again to go on", file=sys.stderr)
+            return 130
         if code == 2:
             return 2  # bad config: later phases would fail the same way
         worst = max(worst, code if code in (0, 1) else 1)

@@ -354,3 +354,30 @@ def test_the_store_raises_database_unavailable_after_the_retry_timeout(server):
     with pytest.raises(DatabaseUnavailable, match="for more than 2 s"):
         db.list_videos()
     assert 1.4 <= time.monotonic() - t0 < 15
+
+
+def test_sigterm_to_run_pipeline_hands_the_video_back(en_video, tmp_path):
+    """run_pipeline.py passes SIGTERM on to the phase running, which gives its video back (no attempt, no
+    abandon), and exits 130 without a traceback."""
+    cfg = write_config(tmp_path, [{"name": "speech", "path": str(en_video), "language": "en"}])
+    work_dir = tmp_path / "data"
+    log = tmp_path / "pipeline.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([PY, str(ROOT / "run_pipeline.py"), "--config", str(cfg)], cwd=tmp_path, stdout=out,
+                                stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"})
+    try:
+        deadline = time.monotonic() + 120
+        while not [e for e in ev.read_events(work_dir / "events.jsonl") if e["event"] == ev.VIDEO_CLAIM]:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    assert code == 130, text[-3000:]
+    assert "Traceback" not in text
+    meta = ChromaDBManager(load_config(cfg)).get_video_status("speech")
+    assert (meta["phase1_status"], meta["phase1_attempts"], meta["phase1_abandons"]) == (PENDING, 0, 0), meta
+    assert [e for e in ev.read_events(work_dir / "events.jsonl") if e["event"] == ev.VIDEO_RELEASED]

@@ -164,6 +164,7 @@ def event_log_of(config: Config, work_dir: Path) -> ev.EventLog:
 def open_database(config: Config, wait: bool = False, purpose: str = "") -> Iterator[ChromaDBManager]:
     """A ChromaDBManager; with an embedded database, also the exclusive lock on its folder."""
     db = ChromaDBManager(config)
+    db.on_notice = lambda message: console.print(f"[yellow]{escape(message)}[/]")
     lock = None
     if not db.is_server:
         check_output_dir(db.chroma_dir, "settings.chroma_dir")

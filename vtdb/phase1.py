@@ -45,7 +45,8 @@ def _sync_one(db: ChromaDBManager, events: ev.EventLog, plan: _Planned, existing
     reprocess or a changed source."""
     fields = plan.fields
     if existing is None:
-        notes.append(f"{plan.name}: new video" + (" (would be added and processed)" if dry_run else ""))
+        if not dry_run:  # a dry run lists it among the videos it would process
+            notes.append(f"{plan.name}: new video")
         if plan.force:
             fields["force_token_applied"] = plan.token  # nothing to redo for a new video
         new_records.append((plan.name, plan.location, fields))
@@ -71,12 +72,13 @@ def _sync_one(db: ChromaDBManager, events: ev.EventLog, plan: _Planned, existing
 
 
 def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_run: bool = False,
-                problems: list[str] | None = None) -> list[str]:
+                problems: list[str] | None = None, new_videos: list[str] | None = None) -> list[str]:
     """Mirror the config into video_files: one record per file entry and per video of each ZIM
     archive; apply force_reprocess and source changes.
 
     Returns notes about new videos and resets; problems with archives and their videos are
-    appended to `problems`. With dry_run nothing is written. Records are read and created in
+    appended to `problems`, the names of videos not in the database yet to `new_videos`. With dry_run
+    nothing is written. Records are read and created in
     batches, so a no-op run over thousands of videos stays quick.
     """
     notes: list[str] = []
@@ -132,6 +134,8 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
     new_records: list = []
     for plan in planned:
         _sync_one(db, events, plan, existing.get(plan.name), dry_run, notes, new_records)
+    if new_videos is not None:
+        new_videos.extend(name for name, _location, _fields in new_records)
     if new_records and not dry_run:
         db.add_video_files(new_records)
     return notes
