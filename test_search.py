@@ -9,6 +9,7 @@ Exit codes: 0 ok, 1 nothing found (one-shot), 2 bad query/filter/usage or databa
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import shlex
@@ -21,16 +22,27 @@ from rich.panel import Panel
 from vtdb.cli import EXIT_OK, EXIT_USAGE, guarded_main, load_or_exit
 from vtdb.db import ChromaDBManager, EmbedderMismatch
 from vtdb.embedders import UnknownEmbedderError
-from vtdb.search import FILTER_FIELDS, Moment, QueryError, normalize_filters
+from vtdb.languages import validate_language
+from vtdb.search import FILTER_FIELDS, MODES, Moment, QueryError, normalize_filters, seconds
 from vtdb.status_table import fmt_duration
 from vtdb.text import search_tokens, stem
 
 out = Console(highlight=False)
 
 
-def clock(seconds: float) -> str:
-    s = int(seconds)
+def clock(value: float | None) -> str:
+    """hh:mm:ss; never negative (a negative time reads as 0), '--:--:--' when there is no usable time."""
+    number = seconds(value)
+    if number is None:
+        return "--:--:--"
+    s = int(max(0.0, number))
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def time_range(moment: Moment) -> str:
+    if seconds(moment.start_time) is None or seconds(moment.end_time) is None:
+        return "(no time range)"
+    return f"{clock(moment.start_time)}–{clock(moment.end_time)}"
 
 
 def highlight(text: str, query: str, width: int = 260) -> str:
@@ -49,10 +61,16 @@ def highlight(text: str, query: str, width: int = 260) -> str:
 
 def play_command(moment: Moment) -> str:
     path = moment.video_path
+    start, end = seconds(moment.start_time), seconds(moment.end_time)
+    if start is None or end is None or end < start:  # no usable time range: play the whole video
+        if path.startswith("zim://"):
+            return f"# {path} is inside a ZIM archive: open it in Kiwix (this moment has no time range)"
+        return f"mpv {shlex.quote(path)}    # or: ffplay {shlex.quote(path)}    (this moment has no time range)"
+    start = max(0.0, start)
     if path.startswith("zim://"):
-        return f"# {path} is inside a ZIM archive: open it in Kiwix at {clock(moment.start_time)}"
-    return (f"mpv --start={moment.start_time:.0f} --end={moment.end_time:.0f} {shlex.quote(path)}    # or: "
-            f"ffplay -ss {moment.start_time:.0f} -t {moment.end_time - moment.start_time:.0f} {shlex.quote(path)}")
+        return f"# {path} is inside a ZIM archive: open it in Kiwix at {clock(start)}"
+    return (f"mpv --start={start:.0f} --end={end:.0f} {shlex.quote(path)}    # or: "
+            f"ffplay -ss {start:.0f} -t {end - start:.0f} {shlex.quote(path)}")
 
 
 def show(moments: list[Moment], query: str) -> None:
@@ -61,14 +79,55 @@ def show(moments: list[Moment], query: str) -> None:
         return
     for i, m in enumerate(moments, 1):
         head = (f"[bold]{i}. {escape(m.title)}[/] [dim]({escape(m.video_name)})[/]  "
-                f"[cyan]{clock(m.start_time)}–{clock(m.end_time)}[/]  score {m.score:.4f}  [dim]{'+'.join(m.modes)}[/]")
+                f"[cyan]{time_range(m)}[/]  score {m.score:.4f}  [dim]{'+'.join(m.modes)}[/]")
         body = f"{escape(m.description)}\n[dim]“[/]{highlight(m.transcript, query)}[dim]”[/]"
         if m.keywords:
             body += f"\n[dim]keywords: {escape(', '.join(m.keywords))} · {escape(m.content_type)} · {escape(m.language)}[/]"
         out.print(Panel(body, title=head, title_align="left", expand=True))
 
 
-def parse_filter(text: str, filters: dict) -> None:
+def positive_int(text: str) -> int:
+    """argparse type for -n: a whole number >= 1 (0 or -5 is a usage error, not 'no matching moments')."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value}")
+    return value
+
+
+def check_languages(values: list[str]) -> list[str]:
+    """Whisper language codes, in any case ('EN' -> 'en'); a near miss is refused with a suggestion."""
+    out = []
+    for value in values:
+        text = value.strip().lower()  # stored languages are lower-case Whisper codes
+        code, error = validate_language(text)
+        if error:
+            raise QueryError(error.replace(repr(text), repr(value), 1))  # "'EN-x' is not a Whisper language code; ..."
+        if code is None:
+            raise QueryError(f"language {value!r}: give the language code of the speech, such as 'en' or 'ru'")
+        out.append(code)
+    return out
+
+
+def check_videos(db: ChromaDBManager, names: list[str]) -> None:
+    """Every name is a known video (a record in video_files, or segments in video_segments)."""
+    known: list[str] | None = None
+    for name in names:
+        if db.video_segments.get(where={"video_name": name}, include=[], limit=1)["ids"]:
+            continue
+        if known is None:
+            known = db.all_names()
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else (
+            "; `python db_manager.py status` lists the videos" if known else "; the database has no videos yet")
+        raise QueryError(f"no video named {name!r}{hint}")
+
+
+def parse_filter(text: str, filters: dict, db: ChromaDBManager | None = None) -> None:
     if text.strip() in {"clear", "none", ""}:
         filters.clear()
         return
@@ -80,6 +139,10 @@ def parse_filter(text: str, filters: dict) -> None:
         values = [v for v in value.split(",") if v]
         updated[key] = values if key in ("video", "content_type", "language") else value
     normalize_filters(updated)  # validate now, not at the next query; a rejected filter is not kept
+    if updated.get("language"):
+        updated["language"] = check_languages(updated["language"])
+    if db is not None and updated.get("video"):
+        check_videos(db, updated["video"])
     filters.clear()
     filters.update(updated)
 
@@ -95,6 +158,17 @@ HELP = """[bold]commands[/]
   :help, :quit"""
 
 
+def _result_number(arg: str, last: list[Moment]) -> int:
+    if not arg:
+        return 1
+    if not re.fullmatch(r"\d+", arg):
+        raise QueryError(f"usage: :open N, with N the number of a result{f' (1 to {len(last)})' if last else ''}; got {arg!r}")
+    k = int(arg)
+    if not 1 <= k <= len(last):
+        raise QueryError(f"no result {k}; search first" if not last else f"no result {k}; there are results 1 to {len(last)}")
+    return k
+
+
 def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
     as_json = False
     last: list[Moment] = []
@@ -107,30 +181,35 @@ def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
             return EXIT_OK
         if not line:
             continue
+        command, _, arg = line.partition(" ") if line.startswith(":") else ("", "", "")
+        arg = arg.strip()
         try:
-            if line in (":q", ":quit", ":exit"):
+            if command in (":q", ":quit", ":exit"):
                 return EXIT_OK
-            if line == ":help":
+            if command == ":help":
                 out.print(HELP)
-            elif line.startswith(":filter"):
-                parse_filter(line[len(":filter"):], filters)
+            elif command == ":filter":
+                parse_filter(arg, filters, db)
                 out.print(f"filters: {escape(json.dumps(filters, ensure_ascii=False)) if filters else '(none)'}")
-            elif line == ":n" or line.startswith(":n "):
-                n = max(1, int(line[2:].strip()))
+            elif command == ":n":
+                if not re.fullmatch(r"\d+", arg) or int(arg) < 1:
+                    raise QueryError(f"usage: :n N, with N a whole number >= 1 (now {n}); got {arg!r}" if arg
+                                     else f"usage: :n N, with N a whole number >= 1 (now {n})")
+                n = int(arg)
                 out.print(f"showing {n} results")
-            elif line.startswith(":mode"):
-                mode = line[5:].strip() or "hybrid"
+            elif command == ":mode":
+                if arg and arg not in MODES:
+                    raise QueryError(f"usage: :mode {'|'.join(MODES)}; got {arg!r}")
+                mode = arg or "hybrid"
                 out.print(f"mode: {mode}")
-            elif line == ":json":
+            elif command == ":json":
                 as_json = not as_json
                 out.print(f"json output {'on' if as_json else 'off'}")
-            elif line.startswith(":open"):
-                k = int(line[5:].strip() or "1")
-                if not 1 <= k <= len(last):
-                    raise QueryError(f"no result {k}; search first")
+            elif command == ":open":
+                k = _result_number(arg, last)
                 out.print(play_command(last[k - 1]), markup=False)
-            elif line.startswith(":"):
-                raise QueryError(f"unknown command {line.split()[0]}; :help lists them")
+            elif command:
+                raise QueryError(f"unknown command {command}; :help lists them")
             else:
                 last = db.search(line, n_results=n, filters=filters, mode=mode)
                 if as_json:
@@ -157,8 +236,10 @@ def search_videos(db: ChromaDBManager, query: str, n: int, as_json: bool) -> int
         out.print("[yellow]no summarized videos match (Phase 4 fills them)[/]")
     for i, v in enumerate([] if as_json else videos, 1):
         m = v["metadata"]
-        out.print(Panel(f"{escape(str(m.get('summary') or ''))}\n[dim]{escape(', '.join(m.get('keywords') or []))} · "
-                        f"{escape(str(m.get('content_type') or ''))} · {fmt_duration(float(m.get('video_duration') or 0))}[/]",
+        keywords = m.get("keywords")
+        keywords = ", ".join(str(k) for k in keywords) if isinstance(keywords, list) else str(keywords or "")
+        out.print(Panel(f"{escape(str(m.get('summary') or ''))}\n[dim]{escape(keywords)} · "
+                        f"{escape(str(m.get('content_type') or ''))} · {fmt_duration(max(0.0, seconds(m.get('video_duration')) or 0.0))}[/]",
                         title=f"[bold]{i}. {escape(str(m.get('title') or v['name']))}[/] [dim]({escape(v['name'])})[/] score {v['score']:.4f}",
                         title_align="left"))
     return EXIT_OK if videos else 1
@@ -169,7 +250,7 @@ def main() -> int:
     parser.add_argument("--config", default=None)
     parser.add_argument("--query", "-q", default=None, help="one-shot search (no prompt)")
     parser.add_argument("--json", action="store_true", help="print results as JSON (one-shot)")
-    parser.add_argument("-n", type=int, default=5, help="number of moments (default 5)")
+    parser.add_argument("-n", type=positive_int, default=5, help="number of moments (default 5)")
     parser.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
     parser.add_argument("--video", action="append", help="only these videos (repeatable)")
     parser.add_argument("--content-type", action="append", dest="content_type")
@@ -179,12 +260,18 @@ def main() -> int:
     parser.add_argument("--keyword", help="segments whose keywords contain this exact keyword")
     parser.add_argument("--videos", action="store_true", help="search whole videos (Phase 4 summaries) instead of moments")
     args = parser.parse_args()
+    try:
+        language = check_languages(args.language) if args.language else None
+    except QueryError as exc:
+        parser.error(f"argument --language: {exc}")  # exit 2, with the usage line
     config = load_or_exit(args.config, need_videos=False)
     db = ChromaDBManager(config)
-    filters = {k: v for k, v in (("video", args.video), ("content_type", args.content_type), ("language", args.language),
-                                 ("time_from", args.time_from), ("time_to", args.time_to), ("keyword", args.keyword)) if v is not None}
     err = Console(stderr=True, soft_wrap=True)
+    filters = {k: v for k, v in (("video", args.video), ("content_type", args.content_type), ("language", language),
+                                 ("time_from", args.time_from), ("time_to", args.time_to), ("keyword", args.keyword)) if v is not None}
     try:
+        if args.video:
+            check_videos(db, args.video)
         if args.query is None:
             if not sys.stdin.isatty() and not sys.stdin.readable():
                 raise QueryError("no --query and no terminal to ask one from")

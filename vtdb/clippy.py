@@ -10,21 +10,27 @@ folder and renamed into place; the same data gives the same files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
+import logging
+import math
 import re
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import quote
 
 from .naming import UnsafeNameError, path_inside
+from .search import segment_span
 
 SCHEMA_VERSION = 3
 EMBEDDING_MODEL = "all-mpnet-base-v2"
 DIMENSIONS = 768
+MAX_TOKENS = 384  # all-mpnet-base-v2's max_seq_length: what it reads of a document
 MAX_WORDS = 300
 GUIDE_TYPES = {"tutorial", "cooking", "repair", "lecture", "how-to", "howto", "guide", "instruction", "diy"}
 _SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -61,6 +67,7 @@ class Doc:
     start_sec: int
     end_sec: int
     scraped_at: str
+    shortened: bool = False  # cut so that the model reads all of it (not written to the export)
 
 
 def check_options(opts: ExportOptions) -> Path:
@@ -76,7 +83,11 @@ def check_options(opts: ExportOptions) -> Path:
 
 
 def mss(seconds: float) -> str:
-    s = int(seconds)
+    """m:ss (h:mm:ss from an hour); never negative."""
+    try:
+        s = int(max(0.0, float(seconds))) if math.isfinite(float(seconds)) else 0
+    except (TypeError, ValueError, OverflowError):
+        s = 0
     return f"{s // 60}:{s % 60:02d}" if s < 3600 else f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
@@ -150,7 +161,8 @@ def doc_urls(video: dict, start: float, source_id: str, base_url: str) -> tuple[
 
 def categories_for(meta: dict) -> list[str]:
     out: list[str] = []
-    for value in [meta.get("content_type")] + list(meta.get("keywords") or [])[:5]:
+    keywords = meta.get("keywords") if isinstance(meta.get("keywords"), list) else []
+    for value in [meta.get("content_type")] + keywords[:5]:
         value = str(value or "").strip().lower()
         if value and value not in out:
             out.append(value)
@@ -158,31 +170,95 @@ def categories_for(meta: dict) -> list[str]:
 
 
 def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[str], list[dict]], base_url: str,
-               fits: Callable[[str], bool] | None = None) -> list[Doc]:
+               fits: Callable[[str], bool] | None = None, skipped: dict[str, int] | None = None) -> list[Doc]:
+    """One document per segment, in time order. A segment without a usable time range (times
+    missing, not numbers, negative end, end before start: vtdb.search.segment_span) has no moment
+    to point at: it is left out and counted in `skipped` (video -> count)."""
     docs: list[Doc] = []
     for video in videos:
         name = video["name"]
         title = str(video.get("title") or name)
-        for n, meta in enumerate(sorted(segments_of(name), key=lambda m: float(m.get("start_time", 0)))):
-            start, end = float(meta.get("start_time", 0)), float(meta.get("end_time", 0))
+        timed = []
+        for meta in segments_of(name):
+            meta = meta if isinstance(meta, dict) else {}
+            span = segment_span(meta)
+            if span is None:
+                if skipped is not None:
+                    skipped[name] = skipped.get(name, 0) + 1
+                continue
+            timed.append((span, meta))
+        timed.sort(key=lambda item: item[0])
+        for n, ((start, end), meta) in enumerate(timed):
             start_sec, end_sec = int(start), int(round(end))
             doc_title = f"{title} ({mss(start_sec)}–{mss(end_sec)})"  # the same times as start_sec/end_sec
             url, local = doc_urls(video, start, source_id, base_url)
             ctype = str(meta.get("content_type") or "")
+            checks: list[bool] = []
+
+            def fits_logged(text: str, _checks=checks) -> bool:
+                ok = fits(text)  # type: ignore[misc]
+                _checks.append(ok)
+                return ok
+
+            content = doc_content(title, meta, fits_logged if fits is not None else None)
             docs.append(Doc(
                 id=f"{source_id}_{name}_seg_{n}",
                 title=doc_title,
                 url=url,
                 local_url=local,
-                content=doc_content(title, meta, fits),
+                content=content,
                 categories=categories_for(meta),
                 doc_type="guide" if ctype in GUIDE_TYPES else "video",
                 video_name=name,
                 start_sec=start_sec,
                 end_sec=end_sec,
                 scraped_at=str(video.get("updated_at") or ""),
+                shortened=bool(checks) and not checks[0],  # the first check is the whole (word-capped) text
             ))
     return docs
+
+
+@contextlib.contextmanager
+def quiet_libraries():
+    """Keep the model libraries' chatter off the user's screen while the export loads and runs the
+    embedding model: transformers' "Loading weights" bars and its "Token indices sequence length is
+    longer than ..." warning (the export checks lengths itself and says once what it cut), Hugging
+    Face Hub bars and sentence-transformers log lines. Errors still show; the previous settings are
+    restored afterwards."""
+    restore: list[Callable[[], None]] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "cannot disable progress bars: HF_HUB_DISABLE_PROGRESS_BARS=0"
+            try:
+                from transformers.utils import logging as tf_logging
+            except Exception:  # noqa: BLE001 - transformers missing or broken: nothing of it to silence
+                tf_logging = None
+            if tf_logging is not None:
+                verbosity, bars = tf_logging.get_verbosity(), tf_logging.is_progress_bar_enabled()
+                tf_logging.set_verbosity_error()
+                restore.append(lambda: tf_logging.set_verbosity(verbosity))
+                tf_logging.disable_progress_bar()
+                if bars:
+                    restore.append(tf_logging.enable_progress_bar)
+            try:
+                from huggingface_hub.utils import tqdm as hub_tqdm
+            except Exception:  # noqa: BLE001
+                hub_tqdm = None
+            states = getattr(hub_tqdm, "progress_bar_states", None)
+            if isinstance(states, dict):  # restored as they were, after transformers' enable_progress_bar
+                saved = dict(states)
+                hub_tqdm.disable_progress_bars()
+                restore.insert(0, lambda: (states.clear(), states.update(saved)))
+        st_logger = logging.getLogger("sentence_transformers")
+        st_level = st_logger.level
+        st_logger.setLevel(logging.ERROR)
+        restore.append(lambda: st_logger.setLevel(st_level))
+        yield
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for undo in reversed(restore):
+                undo()
 
 
 def _dump(path: Path, obj: dict) -> None:
@@ -209,11 +285,23 @@ def export(opts: ExportOptions, videos: Sequence[dict], segments_of: Callable[[s
     """Write the source folder; returns its path. `embed` maps texts to unit vectors (all-mpnet-base-v2);
     `fits(text)`, when given, says whether that model reads the whole text (see doc_content)."""
     final = check_options(opts)
-    docs = build_docs(opts.source_id, videos, segments_of, opts.base_url, fits)
+    skipped: dict[str, int] = {}
+    with quiet_libraries():
+        docs = build_docs(opts.source_id, videos, segments_of, opts.base_url, fits, skipped)
+    if skipped:
+        count = sum(skipped.values())
+        log(f"left out {count} segment{'s' if count != 1 else ''} with no usable time range "
+            f"({', '.join(f'{v}: {k}' for v, k in sorted(skipped.items()))}); reload them with "
+            "python db_manager.py reset NAME --phase 3, then python phase3_load.py")
     if not docs:
         raise ExportError("nothing to export: no loaded segments for the selected videos (run phase3_load.py first)")
+    shortened = sum(d.shortened for d in docs)
+    if shortened:
+        log(f"{shortened} document{'s were' if shortened != 1 else ' was'} cut to the {MAX_TOKENS} tokens "
+            f"{EMBEDDING_MODEL} reads (the dialogue is shortened first)")
     stamp = max(d.scraped_at for d in docs) or "1970-01-01T00:00:00+00:00"  # deterministic: the data's own time
-    vectors = embed([d.content for d in docs])
+    with quiet_libraries():
+        vectors = embed([d.content for d in docs])
     import numpy as np
 
     vectors = np.asarray(vectors, dtype=np.float64)

@@ -6,6 +6,7 @@ whole (delete, then add), so a re-run with fewer windows leaves nothing stale be
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .analyzers.schema import FIELDS, validate
@@ -13,10 +14,13 @@ from .db import Claim
 from .embedders import Embedder
 from .phase2 import load_phase2_analysis
 from .runner import JobContext, JobResult, VideoError
-from .workfiles import WorkFileError, load_phase1_data
+from .workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
 
 EMBED_BATCH = 64
 MAX_TRANSCRIPT_IN_METADATA = 4000
+# A window may end this much after the video's recorded duration (container vs. stream durations,
+# rounding) before its times count as wrong.
+DURATION_TOLERANCE_S = 2.0
 
 
 @dataclass
@@ -34,36 +38,54 @@ def segment_document(fields: dict) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None) -> tuple[list[SegmentRecord], list[str]]:
-    """Records for every usable window, plus warnings about the windows left out."""
+def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
+                   source: str = "") -> tuple[list[SegmentRecord], list[str]]:
+    """Records for every usable window, plus warnings about the windows left out.
+
+    Every window is checked first (finite times, 0 <= start < end <= the video's duration + 2 s,
+    unique segment indices): one bad window makes the whole file an error (VideoError), so nothing
+    of it is loaded and the video's previous segments stay. `source` names the file in messages.
+    """
     windows = {int(w["index"]): w for w in (phase1 or {}).get("windows", [])}
     transcript = (phase1 or {}).get("transcript", {})
     language = transcript.get("language") or analysis.get("transcript_language") or meta.get("language") or ""
+    duration = _video_duration(meta, phase1)
+    where = source or f"the Phase 2 analysis of {name!r}"
+    redo = _redo(name)
     records: list[SegmentRecord] = []
     warnings: list[str] = []
+    seen: dict[int, int] = {}
+    checked: list[tuple[int, float, float]] = []
     for position, seg in enumerate(analysis["segments"]):
         if not isinstance(seg, dict):
-            raise VideoError(f"{name}: Phase 2 segment #{position} is not an object; reset phase 2 for this video")
+            raise VideoError(f"{where}: window #{position} is not an object; {redo}")
+        try:
+            index = _index(seg)
+            start, end = _number(seg, "start_time"), _number(seg, "end_time")
+            _check_times(start, end, duration)
+            if index in seen:
+                raise ValueError(f"segment_index {index} is used twice (windows #{seen[index]} and #{position})")
+        except ValueError as exc:
+            label = f"window #{position}" + (f" (segment_index {seg['segment_index']!r})" if "segment_index" in seg else "")
+            raise VideoError(f"{where}: {label}: {exc}; {redo}") from None
+        seen[index] = position
+        checked.append((index, start, end))
+    for position, (seg, (index, start, end)) in enumerate(zip(analysis["segments"], checked)):
         if seg.get("status") == "failed":
-            warnings.append(f"window {seg.get('segment_index')} was not analyzed ({seg.get('error', 'failed')}); not loaded")
+            warnings.append(f"window {index} was not analyzed ({seg.get('error', 'failed')}); not loaded")
             continue
         raw = {k: seg.get(k) for k in FIELDS}
         if isinstance(raw["description"], str) and not raw["description"].strip():
             # An empty description: the window's speech is the next best document.
-            spoken = str(windows.get(seg.get("segment_index"), {}).get("text") or "").strip()
+            spoken = str(windows.get(index, {}).get("text") or "").strip()
             if not spoken:
-                warnings.append(f"window {seg.get('segment_index')}: empty description and no speech; not loaded")
+                warnings.append(f"window {index}: empty description and no speech; not loaded")
                 continue
             raw["description"] = spoken
         try:
-            index = int(_number(seg, "segment_index"))
-            start, end = _number(seg, "start_time"), _number(seg, "end_time")
             fields = validate(raw)
         except (KeyError, TypeError, ValueError) as exc:  # SchemaError is a ValueError
-            raise VideoError(
-                f"{name}: Phase 2 segment #{position} has wrong or missing fields ({exc}); "
-                f"reset phase 2 for this video: python db_manager.py reset {name} --phase 2"
-            ) from None
+            raise VideoError(f"{where}: window #{position} (segment_index {index}) has wrong or missing fields ({exc}); {redo}") from None
         window_text = str(windows.get(index, {}).get("text") or "")
         metadata = {
             **fields,
@@ -85,17 +107,62 @@ def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None) -
     return records, warnings
 
 
+def check_video_name(name: str, analysis: dict, source: str) -> None:
+    """A Phase 2 file is the analysis of the video it is named after (not a copy of another's)."""
+    found = analysis.get("video_name")
+    if found != name:
+        what = ("has no video_name (not written by Phase 2?)" if found is None
+                else f"is the analysis of video {found!r}, not of {name!r} (copied from another video?)")
+        raise VideoError(f"{source} {what}; nothing loaded; {_redo(name)}")
+
+
+def _redo(name: str) -> str:
+    return f"reset phase 2 for this video to redo it: python db_manager.py reset {name} --phase 2"
+
+
+def _video_duration(meta: dict, phase1: dict | None) -> float:
+    """The video's duration in seconds from its record (or its Phase 1 data); 0 when unknown."""
+    for value in (meta.get("video_duration"), ((phase1 or {}).get("video") or {}).get("duration")):
+        try:
+            seconds = float(value or 0)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(seconds) and seconds > 0:
+            return seconds
+    return 0.0
+
+
+def _check_times(start: float, end: float, duration: float) -> None:
+    for key, value in (("start_time", start), ("end_time", end)):
+        if value < 0:
+            raise ValueError(f"{key} is {value:g}, a negative time (times are seconds from the start of the video)")
+    if start >= end:
+        raise ValueError(f"start_time {start:g} is not before end_time {end:g}")
+    if duration > 0 and end > duration + DURATION_TOLERANCE_S:
+        raise ValueError(f"end_time {end:g} is after the end of the video ({duration:g} s long)")
+
+
+def _index(seg: dict) -> int:
+    value = _number(seg, "segment_index")
+    if value < 0 or value != int(value):
+        raise ValueError(f"segment_index must be a whole number >= 0, got {seg['segment_index']!r}")
+    return int(value)
+
+
 def _number(seg: dict, key: str) -> float:
-    """A numeric field of a Phase 2 segment; the error names the field (not just the bad value)."""
+    """A finite numeric field of a Phase 2 segment; the error names the field (not just the bad value)."""
     if key not in seg:
         raise ValueError(f"{key} is missing")
     value = seg[key]
     if isinstance(value, bool):
         raise ValueError(f"{key} must be a number, got {value!r}")
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{key} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{key} is {value!r}, not a finite number")
+    return number
 
 
 class Phase3Job:
@@ -109,12 +176,14 @@ class Phase3Job:
             analysis = load_phase2_analysis(ctx.work_dir, claim.name)
         except WorkFileError as exc:
             raise VideoError(str(exc)) from None
+        source = str(phase2_analysis_path(ctx.work_dir, claim.name))
+        check_video_name(claim.name, analysis, source)
         try:
             phase1 = load_phase1_data(ctx.work_dir, claim.name)
         except WorkFileError as exc:
             ctx.warn(f"Phase 1 data unavailable ({exc}); segments get no transcript text")
             phase1 = None
-        records, warnings = build_segments(claim.name, claim.meta, analysis, phase1)
+        records, warnings = build_segments(claim.name, claim.meta, analysis, phase1, source)
         for w in warnings:
             ctx.warn(w)
         if not records:

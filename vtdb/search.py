@@ -9,6 +9,7 @@ truth, rebuilt whenever segments were added or deleted since it was built.
 from __future__ import annotations
 
 import json
+import math
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -46,10 +47,12 @@ class Hit:
 
 @dataclass
 class Moment:
+    """One result. start_time/end_time are None when the stored window has no usable times (see segment_span)."""
+
     video_name: str
     title: str
-    start_time: float
-    end_time: float
+    start_time: float | None
+    end_time: float | None
     score: float
     description: str
     transcript: str
@@ -64,6 +67,41 @@ class Moment:
         return dict(self.__dict__)
 
 
+def seconds(value: Any) -> float | None:
+    """A stored time as finite seconds, or None (None, NaN, inf, booleans, text that is no number, lists ...)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def segment_span(meta: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """The (start, end) seconds of a stored segment, or None when its times are unusable.
+
+    Search must never fail on a record, whatever is stored: times are coerced to numbers, a
+    negative start is read as 0, and a window without a usable range (missing, not a number,
+    negative end, end before start) is None. Such a window stays findable by its text; it is
+    shown without a time range and left out only when a --from/--to time filter asks for times.
+    """
+    if not isinstance(meta, Mapping):
+        return None
+    start, end = seconds(meta.get("start_time")), seconds(meta.get("end_time"))
+    if start is None or end is None:
+        return None
+    start = max(0.0, start)
+    return (start, end) if end >= start else None
+
+
+def _sort_start(meta: Mapping[str, Any]) -> float:
+    span = segment_span(meta)
+    return span[0] if span else math.inf
+
+
 def normalize_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in (filters or {}).items():
@@ -72,10 +110,10 @@ def normalize_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
         if value is None or value == "" or value == []:
             continue
         if key in ("time_from", "time_to"):
-            try:
-                out[key] = float(value)
-            except (TypeError, ValueError):
-                raise QueryError(f"filter {key}: {value!r} is not a number of seconds") from None
+            number = seconds(value)
+            if number is None:
+                raise QueryError(f"filter {key}: {value!r} is not a number of seconds")
+            out[key] = number
         elif key in ("video", "content_type", "language"):
             out[key] = [value] if isinstance(value, str) else [str(v) for v in value]
         else:
@@ -102,16 +140,30 @@ def chroma_where(filters: Mapping[str, Any]) -> dict | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def matches_times(meta: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    """The time-range filters; a segment without usable times never matches one."""
+    if "time_from" not in filters and "time_to" not in filters:
+        return True
+    span = segment_span(meta)
+    if span is None:
+        return False
+    if "time_from" in filters and span[1] < filters["time_from"]:
+        return False
+    if "time_to" in filters and span[0] > filters["time_to"]:
+        return False
+    return True
+
+
 def matches(meta: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    if not isinstance(meta, Mapping):
+        meta = {}
     if "video" in filters and meta.get("video_name") not in filters["video"]:
         return False
     if "content_type" in filters and meta.get("content_type") not in filters["content_type"]:
         return False
     if "language" in filters and meta.get("language") not in filters["language"]:
         return False
-    if "time_from" in filters and float(meta.get("end_time", 0)) < filters["time_from"]:
-        return False
-    if "time_to" in filters and float(meta.get("start_time", 0)) > filters["time_to"]:
+    if not matches_times(meta, filters):
         return False
     if "keyword" in filters:
         keywords = meta.get("keywords") or []
@@ -156,10 +208,10 @@ class LexicalIndex:
         while True:
             got = col.get(include=["documents", "metadatas"], limit=page, offset=offset)
             for sid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                meta = meta or {}
+                meta = meta if isinstance(meta, Mapping) else {}
                 ids.append(sid)
                 metas.append({k: meta.get(k) for k in _KEEP})
-                corpus.append(search_tokens(cls.segment_text(doc or "", meta)) or ["\u2205"])
+                corpus.append(search_tokens(cls.segment_text(str(doc or ""), meta)) or ["\u2205"])
             if len(got["ids"]) < page:
                 break
             offset += page
@@ -255,8 +307,11 @@ class Searcher:
         # n_results may exceed the count (Chroma returns what there is): no count() per query (~10 ms at 100k).
         got = self.db.video_segments.query(query_embeddings=[vector.tolist()], n_results=limit, where=chroma_where(filters),
                                            include=["metadatas", "documents", "distances"])
-        return [Hit(i, 1.0 - float(d), m or {}, doc or "", ["vector"])
-                for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
+        # Chroma's $gte/$lte let through what it can compare (a negative start, an end before the start): the time
+        # filters are checked again on the stored values, with the same rules as the keyword side.
+        return [Hit(i, 1.0 - float(d), _meta(m), str(doc or ""), ["vector"])
+                for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
+                if matches_times(_meta(m), filters)]
 
     def _has_segments(self) -> bool:
         """Whether there is anything to search; a positive count is remembered per revision, an empty
@@ -307,7 +362,7 @@ class Searcher:
             return []
         ids = [index.ids[i] for i, _ in ranked]
         got = self.db.video_segments.get(ids=ids, include=["metadatas", "documents"])
-        by_id = {i: (m or {}, d or "") for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
+        by_id = {i: (_meta(m), str(d or "")) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
         return [Hit(index.ids[i], score, *by_id[index.ids[i]], ["keyword"]) for i, score in ranked if index.ids[i] in by_id]
 
     def search_segments(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid") -> list[Hit]:
@@ -337,17 +392,19 @@ class Searcher:
 
         if index.ids:  # the index is of the current revision: it knows whether there is anything to search
             query_vector = self.embedder.embed_queries([query])[0]
+            timed = "time_from" in filters or "time_to" in filters
             got = col.query(query_embeddings=[query_vector.tolist()], n_results=pool, where=chroma_where(filters),
-                            include=["distances"])
-            ids = got["ids"][0]
-            similarities = 1.0 - np.asarray(got["distances"][0], dtype=np.float32)
+                            include=["distances", "metadatas"] if timed else ["distances"])
+            keep = [j for j in range(len(got["ids"][0])) if not timed or matches_times(_meta(got["metadatas"][0][j]), filters)]
+            ids = [got["ids"][0][j] for j in keep]
+            similarities = 1.0 - np.asarray([got["distances"][0][j] for j in keep], dtype=np.float32)
             add([ids[j] for j in self._calibrated_order(ids, similarities, query_vector, index)], "vector")
         add([index.ids[i] for i, _ in index.search(tokens, pool, filters)], "keyword")
         best = sorted(scores, key=lambda sid: -scores[sid])[:n]
         if not best:
             return []
         got = col.get(ids=best, include=["metadatas", "documents"])
-        by_id = {i: (m or {}, d or "") for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
+        by_id = {i: (_meta(m), str(d or "")) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
         return [Hit(sid, scores[sid], *by_id[sid], modes[sid]) for sid in best if sid in by_id]
 
     def search(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid") -> list[Moment]:
@@ -356,44 +413,73 @@ class Searcher:
         return merge_moments(hits)[:n]
 
 
+def _meta(meta: Any) -> dict:
+    return dict(meta) if isinstance(meta, Mapping) else {}
+
+
+def _video_of(hit: Hit) -> str:
+    name = hit.metadata.get("video_name")
+    if isinstance(name, str) and name:
+        return name
+    return hit.id.rsplit("_seg_", 1)[0] if "_seg_" in hit.id else str(name or hit.id)
+
+
+def _keywords(value: Any) -> list[str]:
+    """Keywords as a list of strings, whatever is stored (a list, one comma-separated string, nothing)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [str(k).strip() for k in value if k is not None and str(k).strip()]
+
+
 def merge_moments(hits: Sequence[Hit]) -> list[Moment]:
     """Overlapping matching windows of one video become one moment.
 
     Each moment grows from its best window and takes only the windows that overlap that one, so
-    a run of neighbouring matches never chains into a moment as long as the whole video.
+    a run of neighbouring matches never chains into a moment as long as the whole video. A window
+    without usable times (segment_span is None) is a moment of its own, with no time range.
     """
     by_video: dict[str, list[Hit]] = {}
     for hit in hits:
-        by_video.setdefault(str(hit.metadata.get("video_name")), []).append(hit)
+        by_video.setdefault(_video_of(hit), []).append(hit)
     moments: list[Moment] = []
     for video, group in by_video.items():
-        left = sorted(group, key=lambda h: -h.score)
+        left = sorted(group, key=lambda h: -_score(h))
         while left:
             seed = left.pop(0)
-            s0, e0 = float(seed.metadata.get("start_time", 0)), float(seed.metadata.get("end_time", 0))
-            members = [seed] + [h for h in left if float(h.metadata.get("start_time", 0)) < e0 and float(h.metadata.get("end_time", 0)) > s0]
+            span = segment_span(seed.metadata)
+            members = [seed]
+            if span is not None:
+                s0, e0 = span
+                members += [h for h in left if (sp := segment_span(h.metadata)) is not None and sp[0] < e0 and sp[1] > s0]
             left = [h for h in left if h not in members]
             moments.append(_moment(video, members))
     moments.sort(key=lambda m: -m.score)
     return moments
 
 
+def _score(hit: Hit) -> float:
+    score = seconds(hit.score)  # a finite float, whatever came back
+    return score if score is not None else 0.0
+
+
 def _moment(video: str, hits: list[Hit]) -> Moment:
-    best = max(hits, key=lambda h: h.score)
+    best = max(hits, key=_score)
     meta = best.metadata
-    keywords = meta.get("keywords")
+    spans = [sp for h in hits if (sp := segment_span(h.metadata)) is not None]
     return Moment(
         video_name=video,
         title=str(meta.get("title") or video),
-        start_time=min(float(h.metadata.get("start_time", 0)) for h in hits),
-        end_time=max(float(h.metadata.get("end_time", 0)) for h in hits),
-        score=round(best.score, 6),
+        start_time=min(sp[0] for sp in spans) if spans else None,
+        end_time=max(sp[1] for sp in spans) if spans else None,
+        score=round(_score(best), 6),
         description=str(meta.get("description") or ""),
         transcript=str(meta.get("transcript") or ""),
-        keywords=list(keywords) if isinstance(keywords, list) else [],
+        keywords=_keywords(meta.get("keywords")),
         content_type=str(meta.get("content_type") or ""),
         language=str(meta.get("language") or ""),
         video_path=str(meta.get("video_path") or ""),
-        segment_ids=[h.id for h in sorted(hits, key=lambda h: float(h.metadata.get("start_time", 0)))],
+        segment_ids=[h.id for h in sorted(hits, key=lambda h: _sort_start(h.metadata))],
         modes=sorted({m for h in hits for m in h.modes}),
     )
