@@ -10,6 +10,7 @@ database unreachable.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from rich.markup import escape
@@ -18,6 +19,7 @@ from vtdb.cli import EXIT_OK, EXIT_USAGE, check_database_dir, check_output_dir, 
 from vtdb.clippy import ExportError, ExportOptions, check_options, export
 from vtdb.config import ConfigError
 from vtdb.db import ChromaDBManager
+from vtdb.search import segment_span
 from vtdb.workfiles import WorkFileError, load_phase1_data
 
 
@@ -72,7 +74,7 @@ def main() -> int:
             try:
                 return str(load_phase1_data(config.work_dir, name)["transcript"].get("text") or "")
             except (WorkFileError, KeyError):
-                ordered = sorted(segments_of(name), key=lambda m: float(m.get("start_time", 0)))
+                ordered = sorted(segments_of(name), key=lambda m: (segment_span(m) or (math.inf,))[0])
                 return " ".join(dict.fromkeys(str(m.get("transcript") or "") for m in ordered))
 
         def mpnet():

@@ -661,7 +661,7 @@ def test_search_cli_one_shot_json_and_plain(library):
     assert re.search(r"\x1b\[[0-9;]*1[0-9;]*m(\x1b\[[0-9;]*m)*spaghetti", res.stdout), res.stdout[-2000:]
 
     res = run_cli(SEARCH, "--config", str(library.cfg), "-q", "pasta", "--video", "nope")
-    assert res.returncode == 1 and "no matching moments" in res.stdout
+    assert res.returncode == 2 and "no video named 'nope'" in res.stderr, res.stdout + res.stderr
 
 
 def test_search_cli_bad_queries_exit_2(library):

@@ -13,6 +13,7 @@ from .embedders import Embedder
 from .naming import check_name, path_inside
 from .report import markdown_report
 from .runner import JobContext, JobResult, VideoError
+from .search import segment_span
 from .summarize import SegmentText, Summarizer, SummaryInput
 
 
@@ -34,14 +35,20 @@ class Phase4Job:
 
     def process(self, claim: Claim, ctx: JobContext) -> JobResult:
         got = ctx.db.video_segments.get(where={"video_name": claim.name}, include=["metadatas"])
-        metas = sorted((m or {} for m in got["metadatas"]), key=lambda m: float(m.get("start_time", 0)))
-        if not metas:
+        stored = [m or {} for m in got["metadatas"]]
+        if not stored:
             raise VideoError(f"{claim.name}: no segments in video_segments; run phase3_load.py first (or reset phase 3)")
+        timed = sorted(((segment_span(m), m) for m in stored if segment_span(m) is not None), key=lambda sm: sm[0])
+        if len(timed) < len(stored):  # only segments loaded before Phase 3 checked its input
+            ctx.warn(f"{len(stored) - len(timed)} segments have no usable time range and are left out of the summary; "
+                     f"reload them: python db_manager.py reset {claim.name} --phase 3")
+        if not timed:
+            raise VideoError(f"{claim.name}: no segment has a usable time range; reset phase 3 and load it again")
         segments = [
-            SegmentText(int(m.get("segment_index", i)), float(m.get("start_time", 0)), float(m.get("end_time", 0)),
+            SegmentText(int(m.get("segment_index", i)), span[0], span[1],
                         str(m.get("description") or ""), list(m.get("keywords")) if isinstance(m.get("keywords"), list) else [],
                         str(m.get("content_type") or ""), bool(m.get("scene_change")), str(m.get("transcript") or ""))
-            for i, m in enumerate(metas)
+            for i, (span, m) in enumerate(timed)
         ]
         meta = claim.meta
         video = SummaryInput(claim.name, str(meta.get("title") or claim.name), str(meta.get("description") or ""),

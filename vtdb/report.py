@@ -8,7 +8,7 @@ from .summarize import SegmentText, VideoSummary
 
 
 def hms(seconds: float) -> str:
-    s = int(round(seconds))
+    s = max(0, int(round(seconds)))  # never a negative time, whatever was stored
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
