@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import run_cli, write_config
+from conftest import EN_SCENES, run_cli, write_config
+import speech_check as speech
 from vtdb.db import ChromaDBManager
 from vtdb.events import read_events
 from vtdb.media import MediaError, extract_frames, probe
@@ -31,6 +32,11 @@ from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
 
 PHASE1 = "phase1_whisper_frames.py"
 DOWNSTREAM = ("phase2_status", "db_load_status", "phase4_status")
+
+# Words said in one scene only of conftest's English clip (cooking, then a bicycle; the cut near 9.9 s).
+# Whisper's words differ by machine (speech_check), so tests check overlaps with these, never one exact word.
+SCENE1_ONLY = speech.content_words(EN_SCENES[0].text) - speech.content_words(EN_SCENES[1].text)
+SCENE2_ONLY = speech.content_words(EN_SCENES[1].text) - speech.content_words(EN_SCENES[0].text)
 
 # Small windows so that the ~20 s English clip gets several overlapping windows and a tail merge.
 WIN_LEN, WIN_OVERLAP, WIN_TAIL = 8.0, 3.0, 5.0
@@ -363,22 +369,19 @@ def main_run(tmp_path_factory, en_video, ru_video):
 def test_english_transcript_has_the_spoken_words(main_run):
     d = main_run["data"]["en_talk"]
     t = d["transcript"]
-    text = t["text"].lower()
-    assert "spaghetti" in text, text
-    assert any(w in text for w in ("bicycle", "tyre", "tire", "puncture")), text
-    assert sum(w in text for w in ("pot", "water", "salt", "boil", "patch", "wheel", "tube")) >= 4, text
+    # At least half of each scene's words (a loose overlap: the words Whisper hears differ by CPU).
+    assert all(speech.heard(scene.text, t["text"]) >= 0.5 for scene in EN_SCENES), t["text"]
     assert t["language"] == "en" and t["language_source"] == "detected"
     assert 0.5 < t["language_probability"] <= 1.0
     assert t["model"].endswith("base")
     # Word timestamps: in order, inside the video, and in the right scene
     # (scene 1, cooking, ends near 9.9 s; scene 2 is the bicycle).
     words = t["words"]
-    starts = [w["start"] for w in words]
-    assert starts == sorted(starts)
-    assert all(0 <= w["start"] <= w["end"] <= d["video"]["duration"] + 0.05 for w in words)
-    spaghetti = next(w for w in words if "spaghetti" in w["word"].lower())
-    scene2 = next(w for w in words if any(k in w["word"].lower() for k in ("bicycle", "tyre", "tire", "puncture")))
-    assert 3.0 < spaghetti["start"] < 9.9 < scene2["start"] < d["video"]["duration"]
+    speech.assert_word_timings(words, d["video"]["duration"])
+    scene1 = [w["start"] for w in words if set(speech.words(w["word"])) & SCENE1_ONLY]
+    scene2 = [w["start"] for w in words if set(speech.words(w["word"])) & SCENE2_ONLY]
+    assert len(scene1) >= 3 and len(scene2) >= 3, t["text"]
+    assert max(scene1) < 9.9 < min(scene2), (scene1, scene2)
 
 
 def test_russian_transcript_is_cyrillic(main_run):
@@ -388,8 +391,8 @@ def test_russian_transcript_is_cyrillic(main_run):
     letters = [ch for ch in text if ch.isalpha()]
     cyrillic = [ch for ch in letters if "\u0400" <= ch <= "\u04ff"]
     assert len(letters) >= 10 and len(cyrillic) / len(letters) > 0.9, text
-    # espeak's Russian is poor; Whisper reliably gets at least one of these stems.
-    assert any(stem in text for stem in ("чай", "чаи", "вод", "завар", "налей", "сегодня")), text
+    # No word check: Whisper base hears espeak's Russian as partly garbled text, differently on each CPU.
+    speech.assert_word_timings(t["words"], main_run["data"]["ru_tea"]["video"]["duration"])
 
 
 def test_window_boundaries_and_overlaps_are_exact(main_run):
@@ -433,8 +436,10 @@ def test_words_are_assigned_to_windows_by_timestamp(main_run):
             assert x in a["words"] and x in b["words"]
         shared += len(in_overlap)
     assert shared >= 2, "the speech should cross the window overlaps"
-    assert "spaghetti" in windows[0]["text"].lower()
-    assert "puncture" in windows[-1]["text"].lower() or "wheel" in windows[-1]["text"].lower()
+    # The right speech in the right window: cooking in the first (0-8 s), the bicycle in the last (10 s-end).
+    first, last = set(speech.words(windows[0]["text"])), set(speech.words(windows[-1]["text"]))
+    assert len(first & SCENE1_ONLY) >= 2 and not first & SCENE2_ONLY, windows[0]["text"]
+    assert len(last & SCENE2_ONLY) >= 2 and not last & SCENE1_ONLY, windows[-1]["text"]
 
 
 def test_frames_per_window_decode_and_are_downscaled(main_run):
@@ -565,7 +570,7 @@ def test_bad_inputs_exit_code_and_good_video_unaffected(bad_run):
     st = status(bad_run["cfg"], "z_good")
     assert st["phase1_status"] == "completed" and st["phase1_last_error"] == ""
     data = load_phase1_data(bad_run["folder"] / "data", "z_good")
-    assert "spaghetti" in data["transcript"]["text"].lower()
+    assert all(speech.heard(scene.text, data["transcript"]["text"]) >= 0.5 for scene in EN_SCENES), data["transcript"]["text"]
     assert "8 failed" in bad_run["out"] and "3 completed" in bad_run["out"]
 
 
@@ -708,7 +713,8 @@ def test_dry_run_limit_only_and_rerun(three_silent):
     proc = run_cli(PHASE1, "--config", str(cfg), "--dry-run")
     out = flat(proc.stdout + proc.stderr)
     assert proc.returncode == 0, out
-    assert all(f"{n}: new video (would be added and processed)" in out for n in ("v1", "v2", "v3")), out
+    assert all(f"would process {n} (new video)" in out for n in ("v1", "v2", "v3")), out
+    assert "nothing to do" not in out
     assert _pickles(folder) == {}
     assert ChromaDBManager(str(cfg)).all_names() == []
 
@@ -719,11 +725,16 @@ def test_dry_run_limit_only_and_rerun(three_silent):
     assert st == {"v1": "completed", "v2": "pending", "v3": "pending"}
     assert set(_pickles(folder)) == {"v1_phase1_data.pkl"}
 
-    # --only v3 (and an unknown name is reported, not fatal).
-    proc = run_cli(PHASE1, "--config", str(cfg), "--only", "v3", "--only", "nosuch")
+    # An unknown --only name is a usage error (exit 2) before any work, with a suggestion.
+    proc = run_cli(PHASE1, "--config", str(cfg), "--only", "v3", "--only", "v33")
+    out = flat(proc.stdout + proc.stderr)
+    assert proc.returncode == 2, out
+    assert "--only v33: no such video in the database (did you mean 'v3'?)" in out
+    assert status(cfg, "v3")["phase1_status"] == "pending"
+    # --only v3.
+    proc = run_cli(PHASE1, "--config", str(cfg), "--only", "v3")
     out = flat(proc.stdout + proc.stderr)
     assert proc.returncode == 0, out
-    assert "--only nosuch: no such video" in out
     st = {n: status(cfg, n)["phase1_status"] for n in ("v1", "v2", "v3")}
     assert st == {"v1": "completed", "v2": "pending", "v3": "completed"}
 
@@ -781,8 +792,7 @@ def test_batched_transcription_option_gives_the_same_words(en_video):
     seen: list[float] = []
     transcript = transcriber.transcribe(decode_audio(en_video), "en", progress=seen.append)
     assert transcriber._batched is not None  # the batched pipeline really ran
-    text = transcript.text.lower()
-    assert "spaghetti" in text and any(w in text for w in ("bicycle", "tyre", "tire", "puncture")), text
+    assert all(speech.heard(scene.text, transcript.text) >= 0.5 for scene in EN_SCENES), transcript.text
     assert transcript.words and all(a["start"] <= b["start"] for a, b in zip(
         [w.__dict__ for w in transcript.words], [w.__dict__ for w in transcript.words][1:]))
     assert seen and seen == sorted(seen)  # progress reported in audio seconds, monotonically

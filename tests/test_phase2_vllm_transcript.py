@@ -32,6 +32,7 @@ import pytest
 from PIL import Image
 
 from conftest import EN_SCENES, run_cli, write_config
+import speech_check as speech
 from vtdb.analyzers import AnalyzerUnavailable, choose_analyzer, make_analyzer
 from vtdb.analyzers import vllm_engine
 from vtdb.analyzers.base import VideoContext, WindowInput
@@ -469,8 +470,10 @@ def test_transcript_keywords_are_spoken_words(p1, en_outcomes):
             assert set(kw.split()) <= spoken, (kw, w.transcript)  # only words said in this window
     first = set(" ".join(en_outcomes[0].fields["keywords"]).split())
     last = set(" ".join(en_outcomes[-1].fields["keywords"]).split())
-    assert len(first & {"pot", "water", "salt", "boil", "spaghetti", "large"}) >= 2, first
-    assert len(last & {"puncture", "patch", "tube", "wheel", "glue", "bicycle", "tyre", "tire", "pump", "air"}) >= 3, last
+    # The end windows' keywords are words of their own scene's script (which ones Whisper hears differs by CPU).
+    cooking, bicycle = (speech.content_words(scene.text) for scene in EN_SCENES)
+    assert len(first & cooking) >= 2 and not first & bicycle, first
+    assert len(last & bicycle) >= 3 and not last & cooking, last
 
 
 def _cut_time() -> float:
