@@ -6,77 +6,11 @@ search) and as a Markdown report {work_dir}/reports/{name}.md.
 Summarizers (--summarizer / the summarizer setting): extractive (CPU default), openai (any
 OpenAI-compatible server, map-reduce for long videos), vllm (in process on a GPU).
 Exit codes: 0 ok or nothing to do, 1 some videos failed, 2 bad config/usage or backend unavailable.
+
+A thin shim: the command lives in vtdb/commands/phase4.py (also `vtdb phase4`).
 """
 
-from __future__ import annotations
-
-from rich.markup import escape
-
-from vtdb.analyzers import AnalyzerUnavailable
-from vtdb.cli import (EXIT_OK, EXIT_USAGE, add_model_arguments, apply_model_arguments, check_output_dir, console, dry_run,
-                      event_log_of, exit_code_for, guarded_main, load_or_exit, open_database, phase_parser, print_summary,
-                      run_options, setup_logging, work_dir_of)
-from vtdb.db import EmbedderMismatch
-from vtdb.embedders import embedder_dimension, load_embedder
-from vtdb.phase4 import Phase4Job
-from vtdb.runner import run_phase
-from vtdb.summarize import ExtractiveSummarizer, LLMSummarizer
-
-
-def make_summarizer(name: str, settings, embedder):
-    if name == "extractive":
-        return ExtractiveSummarizer(embedder)
-    if name == "openai":
-        from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
-
-        client = OpenAICompatAnalyzer(settings)
-        client.check()
-        return LLMSummarizer("openai", client.model, client.chat, settings, embedder)
-    if name == "vllm":
-        from vtdb.analyzers.vllm_engine import VLLMAnalyzer
-
-        engine = VLLMAnalyzer(settings)
-        return LLMSummarizer("vllm", engine.model, engine.chat, settings, embedder)
-    raise AnalyzerUnavailable(f"unknown summarizer {name!r}")
-
-
-def main() -> int:
-    parser = phase_parser("phase4_summary.py", __doc__.strip().splitlines()[0])
-    parser.add_argument("--summarizer", choices=["extractive", "openai", "vllm"], default=None)
-    add_model_arguments(parser)
-    args = parser.parse_args()
-    setup_logging(args.verbose)
-    config = load_or_exit(args.config, need_videos=False)
-    settings = config.settings
-    apply_model_arguments(args, config)
-    options = run_options(args)
-    work_dir = work_dir_of(config)
-    events = event_log_of(config, work_dir)
-    check_output_dir(work_dir / "reports", "settings.work_dir")  # {work_dir}/reports/{name}.md
-    name = args.summarizer or settings.summarizer
-    with open_database(config, wait=args.wait, purpose="phase4_summary.py") as db:
-        try:
-            db.check_embedder(settings.embedder, embedder_dimension(settings.embedder))
-        except EmbedderMismatch as exc:
-            console.print(f"[bold red]embedder mismatch:[/] {escape(str(exc))}")
-            return EXIT_USAGE
-        if args.dry_run:
-            return dry_run("phase4", db, work_dir, options)
-        todo = [m for m, d in db.candidates("phase4", only=options.only, force=options.force) if d.take]
-        if not todo:
-            console.print("phase4: nothing to do")
-            return EXIT_OK
-        embedder = load_embedder(settings.embedder)
-        try:
-            summarizer = make_summarizer(name, settings, embedder)
-        except AnalyzerUnavailable as exc:
-            console.print(f"[bold red]summarizer {name} cannot run:[/] {escape(str(exc))}")
-            return EXIT_USAGE
-        console.print(f"summarizer: [bold]{name}[/]")
-        summary = run_phase(Phase4Job(summarizer, embedder), db, work_dir, options, console, events)
-    print_summary(summary, args.dry_run)
-    return exit_code_for(summary)
-
+from vtdb.commands.phase4 import main
 
 if __name__ == "__main__":
-    guarded_main(main)
+    main()

@@ -5,69 +5,11 @@ Phases join this list as they land; today: Phases 1 to 4. Each phase is a separa
 as cron would run it, so a failure in one video never stops the others.
 Exit code: the worst of the phases' exit codes (0 ok, 1 some videos failed, 2 bad config;
 141 when the reader of its output went away, e.g. `| head`).
+
+A thin shim: the command lives in vtdb/commands/pipeline.py (also `vtdb pipeline`).
 """
 
-from __future__ import annotations
-
-import argparse
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-PHASE_SCRIPTS = ["phase1_whisper_frames.py", "phase2_vllm_analysis.py", "phase3_load.py", "phase4_summary.py"]
-
-
-def _run_phase(cmd: list[str]) -> int:
-    """Run one phase; on Ctrl-C or SIGTERM let it hand its video back before stopping (never SIGKILL it)."""
-    child = subprocess.Popen(cmd)
-
-    def forward(signum, _frame):
-        if child.poll() is None:
-            child.send_signal(signum)
-
-    # Ctrl-C reaches the phase from the terminal itself (same process group): only keep it from stopping us
-    # first. SIGTERM (kill, systemd, cron's timeout) is passed on.
-    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN), signal.SIGTERM: signal.signal(signal.SIGTERM, forward)}
-    try:
-        return child.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--config", default=None, help="path to videos_config.json")
-    parser.add_argument("--only", action="append", metavar="NAME", help="limit every phase to this video (repeatable)")
-    parser.add_argument("--wait", action="store_true", help="wait for the embedded database lock instead of exiting")
-    args = parser.parse_args()
-    common: list[str] = []
-    if args.config:
-        common += ["--config", args.config]
-    for name in args.only or []:
-        common += ["--only", name]
-    if args.wait:
-        common.append("--wait")
-    worst = 0
-    for script in PHASE_SCRIPTS:
-        print(f"=== {script} ===", flush=True)
-        code = _run_phase([sys.executable, str(HERE / script), *common])
-        if code == 130:
-            print("interrupted: the video in progress was handed back; run again to go on", file=sys.stderr)
-            return 130
-        if code == 2:
-            return 2  # bad config: later phases would fail the same way
-        worst = max(worst, code if code in (0, 1) else 1)
-    status_cmd = [sys.executable, str(HERE / "db_manager.py")]
-    if args.config:
-        status_cmd += ["--config", args.config]
-    subprocess.call([*status_cmd, "status"])
-    return worst
-
+from vtdb.commands.pipeline import main
 
 if __name__ == "__main__":
-    from vtdb.cli import survive_closed_pipe
-
-    sys.exit(survive_closed_pipe(main))
+    main()

@@ -23,10 +23,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vtdb.clippy import ExportOptions, build_docs, export  # noqa: E402
 from vtdb.config import parse_config  # noqa: E402
-from vtdb.db import ChromaDBManager  # noqa: E402
 from vtdb.embedders import load_embedder  # noqa: E402
+from vtdb.export.clippy import ExportOptions, build_docs, export  # noqa: E402
+from vtdb.store import ChromaDBManager  # noqa: E402
 
 WORDS = ("pasta water salt boil sauce garlic tomato basil bicycle tyre puncture patch brake chain oil garden tomato "
          "seedling compost water fishing rod hook lake bread dough oven flour yeast knead bake tea kettle leaves "

@@ -299,9 +299,9 @@ def bench_whisper(video_path: Path, config_path: Path, language: str, repeat: in
     import resource
 
     from vtdb.config import load_config
-    from vtdb.media import decode_audio, probe
-    from vtdb.transcribe import SAMPLE_RATE, FasterWhisperTranscriber, pick_device
-    from vtdb.windows import plan_windows
+    from vtdb.media.transcribe import SAMPLE_RATE, FasterWhisperTranscriber, pick_device
+    from vtdb.media.video import decode_audio, probe
+    from vtdb.media.windows import plan_windows
 
     settings = load_config(config_path).settings  # the very settings Phase 1 runs with
     transcriber = FasterWhisperTranscriber(settings)
@@ -460,7 +460,7 @@ def setup_noop_db(config_path: str) -> None:
     from vtdb import state
     from vtdb.cli import open_database
     from vtdb.config import load_config
-    from vtdb.sources import LocalFileSource
+    from vtdb.sources.base import LocalFileSource
 
     t0 = time.perf_counter()
     config = load_config(config_path)
@@ -492,7 +492,7 @@ def profile_noop(config_path: str) -> None:
     import phase1_whisper_frames  # noqa: F401
     from vtdb import events as ev
     from vtdb.cli import load_or_exit, open_database, work_dir_of
-    from vtdb.phase1 import Phase1Job, sync_videos
+    from vtdb.phases.phase1 import Phase1Job, sync_videos
     from vtdb.runner import RunOptions, run_phase
 
     t_imports = time.perf_counter()
@@ -531,7 +531,7 @@ def bench_noop(out_dir: Path, count: int, runs: int, rebuild: bool = False) -> d
     # Building the 1,000 completed records costs minutes (one Chroma write per call), so the result is kept
     # as a template and copied into a fresh folder on later runs. The template is rebuilt when the files'
     # fingerprints or the code that defines the records changes (or with --rebuild-noop).
-    from vtdb.sources import LocalFileSource
+    from vtdb.sources.base import LocalFileSource
 
     h = hashlib.sha256()
     for p in paths:
@@ -710,7 +710,7 @@ def main() -> int:
         profile_noop(args.profile_noop)
         return 0
 
-    from vtdb.media import probe
+    from vtdb.media.video import probe
 
     out_dir = Path(args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

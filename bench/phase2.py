@@ -43,8 +43,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 import cv2  # noqa: E402
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
-
 from _common import free_port, loadavg, log, smollm2_gguf  # noqa: E402
+
 from vtdb.analyzers.base import VideoContext, WindowInput  # noqa: E402
 from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer  # noqa: E402
 from vtdb.analyzers.transcript import TranscriptAnalyzer  # noqa: E402

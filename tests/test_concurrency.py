@@ -22,8 +22,8 @@ import pytest
 from conftest import PY, ROOT
 from vtdb import events as ev
 from vtdb.config import Settings
-from vtdb.db import ChromaDBManager
 from vtdb.state import COMPLETED, PROCESSING, iso, now_utc
+from vtdb.store import ChromaDBManager
 
 WORKER = ROOT / "tests" / "helpers" / "sleep_worker.py"
 N_VIDEOS = 20

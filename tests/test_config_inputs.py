@@ -24,7 +24,7 @@ from vtdb.config import (
     parse_config,
 )
 from vtdb.languages import validate_language
-from vtdb.windows import plan_windows
+from vtdb.media.windows import plan_windows
 
 ROOT = Path(__file__).resolve().parent.parent
 PHASE1 = ROOT / "phase1_whisper_frames.py"

@@ -17,19 +17,30 @@ from pathlib import Path
 
 import psutil
 import pytest
+import speech_check as speech
 from rich.console import Console
 
 from conftest import EN_SCENES, PY, ROOT, run_cli, write_config
-import speech_check as speech
 from vtdb import events as ev
 from vtdb.atomic import clean_stale_temp_files, temp_path_for
 from vtdb.config import Settings, load_config
-from vtdb.db import ChromaDBManager, Claim
 from vtdb.lock import DatabaseLock, LockHeld
-from vtdb.phase1 import sync_videos
+from vtdb.phases.phase1 import sync_videos
 from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, JobContext, JobResult, RunOptions, run_phase
-from vtdb.state import (COMPLETED, PENDING, PHASE_ORDER, PROCESSING, Owner, decide, iso, now_utc, owner_alive,
-                        parse_iso, stale_reason)
+from vtdb.state import (
+    COMPLETED,
+    PENDING,
+    PHASE_ORDER,
+    PROCESSING,
+    Owner,
+    decide,
+    iso,
+    now_utc,
+    owner_alive,
+    parse_iso,
+    stale_reason,
+)
+from vtdb.store import ChromaDBManager, Claim
 from vtdb.workfiles import load_phase1_data, phase1_data_path
 
 PHASE1 = "phase1_whisper_frames.py"
@@ -668,7 +679,7 @@ def _sync(cfg: Path, events: ev.EventLog) -> tuple[ChromaDBManager, list[str]]:
 
 
 def _complete_phase1_like_phase1(db: ChromaDBManager, name: str, path: Path) -> None:
-    from vtdb.sources import LocalFileSource
+    from vtdb.sources.base import LocalFileSource
 
     _complete(db, name, "phase1", count=2, source_fingerprint=LocalFileSource(path).fingerprint())
     _complete(db, name, "phase2", count=2)

@@ -20,14 +20,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import speech_check as speech
 
 from conftest import EN_SCENES, run_cli, write_config
-import speech_check as speech
-from vtdb.db import ChromaDBManager
 from vtdb.events import read_events
-from vtdb.media import MediaError, extract_frames, probe
+from vtdb.media.video import MediaError, extract_frames, probe
+from vtdb.media.windows import WindowSpan, frame_times, join_words, plan_windows, words_in_window
 from vtdb.safe_pickle import UnsafePickleError, dumps_plain, load_plain, loads_plain, to_plain
-from vtdb.windows import WindowSpan, frame_times, join_words, plan_windows, words_in_window
+from vtdb.store import ChromaDBManager
 from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
 
 PHASE1 = "phase1_whisper_frames.py"
@@ -784,8 +784,8 @@ def test_dry_run_limit_only_and_rerun(three_silent):
 def test_batched_transcription_option_gives_the_same_words(en_video):
     """whisper_batch_size > 0 uses faster-whisper's BatchedInferencePipeline (the GPU-friendly path)."""
     from vtdb.config import build_settings
-    from vtdb.media import decode_audio
-    from vtdb.transcribe import FasterWhisperTranscriber
+    from vtdb.media.transcribe import FasterWhisperTranscriber
+    from vtdb.media.video import decode_audio
 
     settings = build_settings({"whisper_batch_size": 4}, env={})
     transcriber = FasterWhisperTranscriber(settings)

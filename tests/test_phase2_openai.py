@@ -24,20 +24,29 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+from helpers.fake_openai_server import FakeOpenAIServer, Reply, Scripted, decode_data_url, valid_answer, valid_reply
 
 from conftest import PY, ROOT, free_port, run_cli, write_config
-from helpers.fake_openai_server import FakeOpenAIServer, Reply, Scripted, decode_data_url, valid_answer, valid_reply
 from vtdb import events as ev
 from vtdb.analyzers.base import VideoContext
 from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
 from vtdb.analyzers.prompt import SYSTEM_PROMPT
-from vtdb.analyzers.schema import FIELDS, MAX_KEYWORDS, MAX_TEXT, WINDOW_SCHEMA, SchemaError, extract_json_object, repair, validate
+from vtdb.analyzers.schema import (
+    FIELDS,
+    MAX_KEYWORDS,
+    MAX_TEXT,
+    WINDOW_SCHEMA,
+    SchemaError,
+    extract_json_object,
+    repair,
+    validate,
+)
 from vtdb.atomic import temp_path_for
 from vtdb.config import Settings
-from vtdb.db import ChromaDBManager
-from vtdb.phase2 import PHASE2_FORMAT, load_phase2_analysis, window_inputs
+from vtdb.phases.phase2 import PHASE2_FORMAT, load_phase2_analysis, window_inputs
 from vtdb.safe_pickle import dump_plain
 from vtdb.state import iso, now_utc
+from vtdb.store import ChromaDBManager
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, load_phase1_data, phase1_data_path, phase2_analysis_path
 
 PHASE1 = "phase1_whisper_frames.py"

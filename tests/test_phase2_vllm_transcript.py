@@ -29,23 +29,28 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+import speech_check as speech
 from PIL import Image
 
 from conftest import EN_SCENES, run_cli, write_config
-import speech_check as speech
-from vtdb.analyzers import AnalyzerUnavailable, choose_analyzer, make_analyzer
-from vtdb.analyzers import vllm_engine
+from vtdb.analyzers import AnalyzerUnavailable, choose_analyzer, make_analyzer, vllm_engine
 from vtdb.analyzers.base import VideoContext, WindowInput
 from vtdb.analyzers.prompt import DEFAULT_TEMPLATE, SYSTEM_PROMPT, PromptTemplate
 from vtdb.analyzers.schema import CONFIDENCE, FIELDS, WINDOW_SCHEMA, SchemaError, extract_json_object, repair, validate
-from vtdb.analyzers.transcript import (SCENE_CUT_DISTANCE, TranscriptAnalyzer, frame_signature, histogram_distance,
-                                       scene_changes, tokens)
+from vtdb.analyzers.transcript import (
+    SCENE_CUT_DISTANCE,
+    TranscriptAnalyzer,
+    frame_signature,
+    histogram_distance,
+    scene_changes,
+    tokens,
+)
 from vtdb.analyzers.vllm_engine import VLLMAnalyzer, VLLMBackend, make_vllm_sampling_params
 from vtdb.config import Settings, load_config
-from vtdb.db import ChromaDBManager
 from vtdb.demo import SCENE_SOURCES, speak
-from vtdb.media import extract_frames
-from vtdb.phase2 import load_phase2_analysis, window_inputs
+from vtdb.media.video import extract_frames
+from vtdb.phases.phase2 import load_phase2_analysis, window_inputs
+from vtdb.store import ChromaDBManager
 from vtdb.workfiles import load_phase1_data
 
 PHASE1 = "phase1_whisper_frames.py"

@@ -26,11 +26,11 @@ import pytest
 from conftest import PY, ROOT, free_port, run_cli, write_config
 from vtdb.atomic import atomic_write_json
 from vtdb.config import load_config
-from vtdb.db import ChromaDBManager, EmbedderMismatch
 from vtdb.embedders import load_embedder
 from vtdb.events import read_events
 from vtdb.safe_pickle import dump_plain
-from vtdb.search import FILTER_FIELDS, QueryError, Searcher
+from vtdb.search.searcher import FILTER_FIELDS, QueryError, Searcher
+from vtdb.store import ChromaDBManager, EmbedderMismatch
 from vtdb.workfiles import phase1_data_path, phase2_analysis_path
 
 PHASE3 = "phase3_load.py"

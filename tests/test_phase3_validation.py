@@ -15,9 +15,9 @@ import json
 from pathlib import Path
 
 import pytest
+from test_phase3_search import BIKE, PASTA, TEA, opened, output, record, segments_of, write_phase1, write_phase2
 
 from conftest import run_cli, write_config
-from test_phase3_search import BIKE, PASTA, TEA, opened, output, record, segments_of, write_phase1, write_phase2
 from vtdb.config import load_config
 from vtdb.events import read_events
 from vtdb.workfiles import phase2_analysis_path

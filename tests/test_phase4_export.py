@@ -26,9 +26,9 @@ import pytest
 
 from conftest import PY, ROOT, run_cli, write_config
 from vtdb.config import DEFAULT_CONTENT_TYPES, load_config
-from vtdb.db import ChromaDBManager
 from vtdb.embedders import load_embedder
-from vtdb.phase3 import segment_document
+from vtdb.phases.phase3 import segment_document
+from vtdb.store import ChromaDBManager
 
 SOURCE_ID = "video_lib"
 LICENSE = "CC BY 4.0"
@@ -234,7 +234,7 @@ def build_library(folder: Path, videos: list[Vid], **settings) -> Path:
 def db_probe(cfg: Path, code: str) -> object:
     """Read the database in a fresh process: the embedded Chroma of this process keeps the vectors
     it loaded and does not see what the CLIs wrote since (metadata it does see)."""
-    prog = ("import json, sys\nfrom vtdb.config import load_config\nfrom vtdb.db import ChromaDBManager\n"
+    prog = ("import json, sys\nfrom vtdb.config import load_config\nfrom vtdb.store import ChromaDBManager\n"
             f"db = ChromaDBManager(load_config({str(cfg)!r}, env={{}}))\n" + code)
     proc = subprocess.run([PY, "-c", prog], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -864,7 +864,7 @@ def test_export_rerun_gives_byte_identical_files(exported, library):
 
 def test_export_with_a_base_url_in_process(library, mpnet, tmp_path):
     """The library API with --base-url: file URLs become base URLs; YouTube and ZIM keep theirs."""
-    from vtdb.clippy import ExportOptions, export
+    from vtdb.export.clippy import ExportOptions, export
 
     db = ChromaDBManager(load_config(library["cfg"], env={}))
     records = [r for r in db.list_videos({"db_load_status": "completed"}, with_flags=False) if r["name"] in ("bike_repair", "garden_zim", "pasta_basics")]

@@ -24,11 +24,11 @@ from conftest import PY, ROOT, free_port, run_cli, write_config
 from vtdb import events as ev
 from vtdb import state
 from vtdb.config import Settings, load_config
-from vtdb.db import ChromaDBManager, Claim, DatabaseUnavailable
 from vtdb.embedders import EmbedderLoadError, load_embedder
 from vtdb.errors import RunAborted
 from vtdb.runner import EXCUSED_CLAIMS_FILE, EXIT_OK, EXIT_USAGE, JobContext, JobResult, RunOptions, run_phase
 from vtdb.state import COMPLETED, PENDING, PROCESSING, Owner, decide, iso, now_utc
+from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
 
 PHASE1 = "phase1_whisper_frames.py"
 

@@ -22,12 +22,12 @@ import re
 import subprocess
 
 import pytest
+from test_phase3_search import PASTA, flat, opened, output
 
 from conftest import PY, ROOT, run_cli, write_config
-from test_phase3_search import PASTA, flat, opened, output
 from vtdb.embedders import load_embedder
-from vtdb.phase3 import segment_document
-from vtdb.search import MODES, Searcher
+from vtdb.phases.phase3 import segment_document
+from vtdb.search.searcher import MODES, Searcher
 
 SEARCH = "test_search.py"
 NEGATIVE_TIME = re.compile(r"(?<![\d:])-\d+:\d\d|–-|-\d+:\d\d:\d\d")

@@ -7,14 +7,13 @@ pipeline's own `transcribe` is wrapped only to see the options it was given; it 
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import ROOT
 from vtdb.config import build_settings
-from vtdb.transcribe import SAMPLE_RATE, FasterWhisperTranscriber, fixed_chunks
+from vtdb.media.transcribe import SAMPLE_RATE, FasterWhisperTranscriber, fixed_chunks
 
 SPEECH = ROOT.parent / "shared" / "data" / "speech" / "en"
 

@@ -17,21 +17,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from speech_check import assert_word_timings, content_words, heard, real_speech, reference_texts, words
+from zim_factory import vtt, write_zim, youtube2zim_v2_items, youtube2zim_v3_items
 
 from conftest import run_cli, write_config
-from speech_check import assert_word_timings, content_words, heard, real_speech, reference_texts, words
 from vtdb.atomic import temp_path_for
 from vtdb.config import Settings
-from vtdb.db import ChromaDBManager
 from vtdb.events import read_events
+from vtdb.media.transcribe import FasterWhisperTranscriber
+from vtdb.media.windows import plan_windows
 from vtdb.naming import check_name
-from vtdb.sources import ZimEntrySource
-from vtdb.subtitles import Cue, SubtitleError, cue_words, parse_timestamp, parse_vtt
-from vtdb.transcribe import FasterWhisperTranscriber
-from vtdb.windows import plan_windows
+from vtdb.sources.base import ZimEntrySource
+from vtdb.sources.subtitles import Cue, SubtitleError, cue_words, parse_timestamp, parse_vtt
+from vtdb.sources.zim import ZimError, iso_duration, list_zim_videos, parse_zim_uri, video_name, zim_language, zim_uri
+from vtdb.store import ChromaDBManager
 from vtdb.workfiles import load_phase1_data, phase1_data_path
-from vtdb.zim import (ZimError, iso_duration, list_zim_videos, parse_zim_uri, video_name, zim_language, zim_uri)
-from zim_factory import vtt, write_zim, youtube2zim_v2_items, youtube2zim_v3_items
 
 PHASE1 = "phase1_whisper_frames.py"
 WIN = dict(window_length=2.0, window_overlap=0.5, window_min_tail=0.4, frame_max_side=128)

@@ -17,11 +17,11 @@ from typing import Callable, Iterator
 from rich.console import Console
 from rich.markup import escape
 
-from . import events as ev
-from .config import Config, ConfigError, load_config, settings_only
-from .db import ChromaDBManager, DatabaseUnavailable
-from .lock import DatabaseLock, LockHeld
-from .runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PlanOnly, RunOptions, RunSummary, run_phase
+from vtdb import events as ev
+from vtdb.config import Config, ConfigError, load_config, settings_only
+from vtdb.lock import DatabaseLock, LockHeld
+from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PlanOnly, RunOptions, RunSummary, run_phase
+from vtdb.store import ChromaDBManager, DatabaseUnavailable
 
 # soft_wrap: long paths and errors stay on one line in cron logs and pipes.
 console = Console(stderr=True, soft_wrap=True)
@@ -306,3 +306,49 @@ def work_dir_of(config: Config) -> Path:
     except OSError as exc:  # raced with the check, read-only file system, …
         raise ConfigError(f"settings.work_dir: cannot create {path}: {exc.strerror or exc}") from None
     return path
+
+
+# ---- `vtdb COMMAND …`: one entry point over the same commands as the top-level scripts ----
+
+COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module in vtdb.commands, what it does)
+    "phase1": ("phase1", "transcribe, cut windows, sample frames (phase1_whisper_frames.py)"),
+    "phase2": ("phase2", "describe each window (phase2_vllm_analysis.py)"),
+    "phase3": ("phase3", "embed and load the windows into video_segments (phase3_load.py)"),
+    "phase4": ("phase4", "whole-video summaries, keywords, chapters (phase4_summary.py)"),
+    "pipeline": ("pipeline", "every phase in order, then the status table (run_pipeline.py)"),
+    "search": ("search", "search the moments (test_search.py)"),
+    "export": ("export", "a disaster-clippy source pack (export_clippy.py)"),
+    "status": ("status", "table of videos x phases (db_manager.py status)"),
+    "show": ("status", "one video's full record (db_manager.py show)"),
+    "reset": ("status", "reset a phase and the later ones (db_manager.py reset)"),
+    "release": ("status", "release a held video (db_manager.py release)"),
+    "delete": ("status", "forget a video and its segments (db_manager.py delete)"),
+}
+
+
+def vtdb_main(argv: list[str] | None = None) -> None:
+    """The `vtdb` console command: `vtdb COMMAND [options]`; `vtdb --help` lists the commands."""
+    import difflib
+    import importlib
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        width = max(map(len, COMMANDS))
+        lines = [f"  {name.ljust(width)}  {what}" for name, (_m, what) in COMMANDS.items()]
+        print("usage: vtdb COMMAND [options]   (vtdb COMMAND --help for its options)\n\ncommands:\n" + "\n".join(lines))
+        sys.exit(EXIT_OK if args else EXIT_USAGE)
+    if args[0] in {"-V", "--version"}:
+        from vtdb import __version__
+
+        print(f"vtdb {__version__}")
+        sys.exit(EXIT_OK)
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "; `vtdb --help` lists them"
+        print(f"vtdb: unknown command {name!r}{hint}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    module, _what = COMMANDS[name]
+    if module == "status":
+        rest = [name, *rest]  # db_manager's subcommands
+    importlib.import_module(f"vtdb.commands.{module}").main(rest)

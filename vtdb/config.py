@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .languages import validate_language
-from .naming import UnsafeNameError, check_name
+from vtdb.languages import validate_language
+from vtdb.naming import UnsafeNameError, check_name
 
 DEFAULT_CONFIG_NAME = "videos_config.json"
 ENV_PREFIX = "VTDB_"

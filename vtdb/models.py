@@ -13,8 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
-from .atomic import atomic_write_text, temp_path_for
-from .errors import ModelUnavailable
+from vtdb.atomic import atomic_write_text, temp_path_for
+from vtdb.errors import ModelUnavailable
 
 BUNDLED_WHISPER_BASE_SIZE = 145_217_532
 BUNDLED_WHISPER_BASE_SHA256_PREFIX = "d01c3014"

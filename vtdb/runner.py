@@ -18,12 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from . import events as ev
-from .atomic import atomic_write_text, clean_stale_temp_files
-from .config import Settings
-from .db import ChromaDBManager, Claim, DatabaseUnavailable
-from .errors import RunAborted, VideoError
-from .media import MediaError
+from vtdb import events as ev
+from vtdb.atomic import atomic_write_text, clean_stale_temp_files
+from vtdb.config import Settings
+from vtdb.errors import RunAborted, VideoError
+from vtdb.media.video import MediaError
+from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -11,7 +11,7 @@ import io
 import pickle
 from pathlib import Path
 
-from .atomic import atomic_write_bytes
+from vtdb.atomic import atomic_write_bytes
 
 
 class UnsafePickleError(pickle.UnpicklingError):

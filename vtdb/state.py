@@ -9,7 +9,7 @@
     claiming phase N resets every phase downstream of N to pending.
 
 Everything here is pure: decisions are made from a record's metadata, the clock and the
-settings; `vtdb.db` applies them to Chroma. The metadata layout lives here too.
+settings; `vtdb.store.manager` applies them to Chroma. The metadata layout lives here too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Callable, Mapping
 
 import psutil
 
-from .config import Settings
+from vtdb.config import Settings
 
 PENDING, PROCESSING, COMPLETED = "pending", "processing", "completed"
 STATUSES = (PENDING, PROCESSING, COMPLETED)
@@ -277,7 +277,7 @@ def decide(
     return Decision(True, "pending", kind=TAKE_PENDING)
 
 
-# ---- the updates each transition writes (applied by vtdb.db) ----
+# ---- the updates each transition writes (applied by vtdb.store.manager) ----
 
 
 def claim_update(phase: str, owner: Owner, claim_id: str, now: datetime, forced: bool) -> dict[str, object]:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from rich.table import Table
 
-from .state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, f
+from vtdb.state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, f
 
 _STYLE = {"pending": "dim", "processing": "yellow", "completed": "green"}
 _SHORT = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", "phase4": "P4 summary"}

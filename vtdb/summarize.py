@@ -13,9 +13,9 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .analyzers.prompt import language_name
-from .config import Settings
-from .embedders import Embedder
+from vtdb.analyzers.prompt import language_name
+from vtdb.config import Settings
+from vtdb.embedders import Embedder
 
 
 @dataclass
@@ -187,7 +187,7 @@ class LLMSummarizer:
         self.name, self.model, self._chat, self.settings, self.embedder = name, model, chat, settings, embedder
 
     def _ask_json(self, prompt: str) -> dict:
-        from .analyzers.schema import extract_json_object
+        from vtdb.analyzers.schema import extract_json_object
 
         messages = [{"role": "system", "content": "You summarize videos for a search catalogue. Answer with one JSON object."},
                     {"role": "user", "content": prompt}]

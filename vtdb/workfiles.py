@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .naming import check_name, path_inside
-from .safe_pickle import UnsafePickleError, load_plain
+from vtdb.naming import check_name, path_inside
+from vtdb.safe_pickle import UnsafePickleError, load_plain
 
 PHASE1_FORMAT = "vtdb.phase1"
 PHASE1_VERSION = 1

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from ..config import Settings
-from .base import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput, WindowOutcome
+from vtdb.analyzers.base import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput, WindowOutcome
+from vtdb.config import Settings
 
 __all__ = ["Analyzer", "AnalyzerUnavailable", "VideoContext", "WindowInput", "WindowOutcome", "choose_analyzer", "make_analyzer"]
 
 
 def choose_analyzer(settings: Settings, requested: str | None = None) -> tuple[str, str]:
     """(analyzer name, why) for the requested name or the `analyzer` setting; `auto` explains its pick."""
-    from .vllm_engine import cuda_available, vllm_importable
+    from vtdb.analyzers.vllm_engine import cuda_available, vllm_importable
 
     name = requested or settings.analyzer
     if name != "auto":
@@ -24,7 +24,7 @@ def choose_analyzer(settings: Settings, requested: str | None = None) -> tuple[s
 
 def make_analyzer(name: str, settings: Settings) -> Analyzer:
     """The analyzer, ready to run; AnalyzerUnavailable (a run-level error) when it cannot run here."""
-    from .prompt import PromptError
+    from vtdb.analyzers.prompt import PromptError
 
     try:
         return _make_analyzer(name, settings)
@@ -34,17 +34,17 @@ def make_analyzer(name: str, settings: Settings) -> Analyzer:
 
 def _make_analyzer(name: str, settings: Settings) -> Analyzer:
     if name == "openai":
-        from .openai_compat import OpenAICompatAnalyzer
+        from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
 
         return OpenAICompatAnalyzer(settings)
     if name == "vllm":
-        from .vllm_engine import VLLMAnalyzer
+        from vtdb.analyzers.vllm_engine import VLLMAnalyzer
 
         analyzer = VLLMAnalyzer(settings)
         analyzer.backend  # load now: a missing GPU is a run-level error, not one per video
         return analyzer
     if name == "transcript":
-        from .transcript import TranscriptAnalyzer
+        from vtdb.analyzers.transcript import TranscriptAnalyzer
 
         return TranscriptAnalyzer(settings)
     raise AnalyzerUnavailable(f"unknown analyzer {name!r}; use auto, vllm, openai or transcript")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
-from ..errors import RunAborted
+from vtdb.errors import RunAborted
 
 
 @dataclass

@@ -19,10 +19,10 @@ from typing import Any, Sequence
 
 import httpx
 
-from ..config import Settings
-from .base import AnalyzerUnavailable, ProgressCallback, VideoContext, WindowInput, WindowOutcome
-from .prompt import SYSTEM_PROMPT, PromptTemplate
-from .schema import WINDOW_SCHEMA, SchemaError, repair, validate
+from vtdb.analyzers.base import AnalyzerUnavailable, ProgressCallback, VideoContext, WindowInput, WindowOutcome
+from vtdb.analyzers.prompt import SYSTEM_PROMPT, PromptTemplate
+from vtdb.analyzers.schema import WINDOW_SCHEMA, SchemaError, repair, validate
+from vtdb.config import Settings
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 

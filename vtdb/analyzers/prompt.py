@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..languages import WHISPER_LANGUAGES
-from .base import VideoContext, WindowInput
+from vtdb.analyzers.base import VideoContext, WindowInput
+from vtdb.languages import WHISPER_LANGUAGES
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "prompts" / "window_v1.txt"
 SYSTEM_PROMPT = "You describe video segments for a search index. You answer with a single JSON object and nothing else."

@@ -13,10 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..config import Settings
-from ..embedders import Embedder, load_embedder
-from ..text import STOPWORDS, words
-from .base import ProgressCallback, VideoContext, WindowInput, WindowOutcome
+from vtdb.analyzers.base import ProgressCallback, VideoContext, WindowInput, WindowOutcome
+from vtdb.config import Settings
+from vtdb.embedders import Embedder, load_embedder
+from vtdb.text import STOPWORDS, words
 
 FILLERS = re.compile(r"\b(um+|uh+|erm|hmm+|эм+|ээ+|мм+)\b[,.]?\s*", re.IGNORECASE)
 

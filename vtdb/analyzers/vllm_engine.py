@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ..config import Settings
-from .base import AnalyzerUnavailable, ProgressCallback, VideoContext, WindowInput, WindowOutcome
-from .prompt import SYSTEM_PROMPT, PromptTemplate
-from .schema import WINDOW_SCHEMA, SchemaError, repair, validate
+from vtdb.analyzers.base import AnalyzerUnavailable, ProgressCallback, VideoContext, WindowInput, WindowOutcome
+from vtdb.analyzers.prompt import SYSTEM_PROMPT, PromptTemplate
+from vtdb.analyzers.schema import WINDOW_SCHEMA, SchemaError, repair, validate
+from vtdb.config import Settings
 
 SMALL_CARD_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 

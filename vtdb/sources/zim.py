@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .atomic import atomic_write_json, temp_path_for
-from .languages import suggest_language
-from .naming import sanitize_name
-from .subtitles import SubtitleError, parse_vtt
+from vtdb.atomic import atomic_write_json, temp_path_for
+from vtdb.languages import suggest_language
+from vtdb.naming import sanitize_name
+from vtdb.sources.subtitles import SubtitleError, parse_vtt
 
 MAX_TITLE = 300
 ZIM_CHECKSUM_CACHE = "zim_checksums.json"  # in work_dir: archives whose checksum was verified

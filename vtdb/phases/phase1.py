@@ -8,22 +8,31 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-from . import events as ev
-from .config import Config, Settings
-from .db import ChromaDBManager, Claim, json_list
-from .media import decode_audio, extract_frames, probe
-from .runner import JobContext, JobResult
-from .safe_pickle import dump_plain
-from .sources import LocalFileSource, source_for
-from .state import iso, now_utc
-from .subtitles import SubtitleError, cue_words, parse_vtt
-from .transcribe import FasterWhisperTranscriber, Transcriber, Transcript, TranscriptSegment, Word
-from .windows import frame_times, join_words, plan_windows, words_in_window
-from .zim import ZIM_CHECKSUM_CACHE, ZimError, chapters_json, list_zim_videos, subtitles_json, video_name, zim_language, zim_uri
-from .workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
+from vtdb import events as ev
+from vtdb.config import Config, Settings
+from vtdb.media.transcribe import FasterWhisperTranscriber, Transcriber, Transcript, TranscriptSegment, Word
+from vtdb.media.video import decode_audio, extract_frames, probe
+from vtdb.media.windows import frame_times, join_words, plan_windows, words_in_window
+from vtdb.runner import JobContext, JobResult
+from vtdb.safe_pickle import dump_plain
+from vtdb.sources.base import LocalFileSource, source_for
+from vtdb.sources.subtitles import SubtitleError, cue_words, parse_vtt
+from vtdb.sources.zim import (
+    ZIM_CHECKSUM_CACHE,
+    ZimError,
+    chapters_json,
+    list_zim_videos,
+    subtitles_json,
+    video_name,
+    zim_language,
+    zim_uri,
+)
+from vtdb.state import iso, now_utc
+from vtdb.store import ChromaDBManager, Claim, json_list
+from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 
 
 @dataclass

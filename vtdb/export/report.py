@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .summarize import SegmentText, VideoSummary
+from vtdb.summarize import SegmentText, VideoSummary
 
 
 def hms(seconds: float) -> str:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import VideoError
+from vtdb.errors import VideoError
 
 # OpenCV's FFmpeg backend prints every decoder complaint ("[h264 @ 0x…] error while decoding MB …") to
 # stderr: dozens of lines for one damaged file. Quiet it (read once, before the first capture opens);

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Container, Iterable, Mapping, Sequence
 
-from . import state
-from .config import Config, Settings, settings_only
-from .embedders import embedder_dimension, placeholder_vector
-from .state import COMPLETED, PENDING, PHASE_ORDER, PHASES, STATUSES, Decision, Owner
+from vtdb import state
+from vtdb.config import Config, Settings, settings_only
+from vtdb.embedders import embedder_dimension, placeholder_vector
+from vtdb.state import COMPLETED, PENDING, PHASE_ORDER, PHASES, STATUSES, Decision, Owner
 
 VIDEO_FILES = "video_files"
 VIDEO_SEGMENTS = "video_segments"
@@ -644,13 +644,13 @@ class ChromaDBManager:
         """Search the moments.
 
         With text: hybrid search (vector + BM25 fused by reciprocal rank), overlapping windows merged
-        into moments (`vtdb.search.Moment`); `filters` may hold video, content_type, language,
+        into moments (`vtdb.search.searcher.Moment`); `filters` may hold video, content_type, language,
         time_from, time_to, keyword; `mode` is hybrid, vector or keyword.
         With a vector: the nearest segments (dicts with id, score, document, metadata), `where` as in Chroma.
         """
         if isinstance(query, str):
             if self._searcher is None:
-                from .search import Searcher
+                from vtdb.search.searcher import Searcher
 
                 self._searcher = Searcher(self)
             return self._searcher.search(query, n_results, filters, mode)

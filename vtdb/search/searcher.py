@@ -18,8 +18,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .atomic import atomic_write_text
-from .text import search_tokens, words
+from vtdb.atomic import atomic_write_text
+from vtdb.text import search_tokens, words
 
 RRF_K = 60
 # Hybrid search: share of the query's mean similarity to each language's segments taken off the vector
@@ -268,7 +268,7 @@ class Searcher:
     @property
     def embedder(self):
         if self._embedder is None:
-            from .embedders import embedder_dimension, load_embedder
+            from vtdb.embedders import embedder_dimension, load_embedder
 
             name = self.db.settings.embedder
             self.db.check_embedder(name, embedder_dimension(name))

@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .atomic import atomic_write_text
-from .db import Claim, json_list
-from .embedders import Embedder
-from .naming import check_name, path_inside
-from .report import markdown_report
-from .runner import JobContext, JobResult, VideoError
-from .search import segment_span
-from .summarize import SegmentText, Summarizer, SummaryInput
+from vtdb.atomic import atomic_write_text
+from vtdb.embedders import Embedder
+from vtdb.export.report import markdown_report
+from vtdb.naming import check_name, path_inside
+from vtdb.runner import JobContext, JobResult, VideoError
+from vtdb.search.searcher import segment_span
+from vtdb.store import Claim, json_list
+from vtdb.summarize import SegmentText, Summarizer, SummaryInput
 
 
 def report_path(work_dir: Path, name: str) -> Path:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .analyzers import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput
-from .atomic import atomic_write_json
-from .config import Settings
-from .db import Claim
-from .runner import JobContext, JobResult, RunAborted, VideoError
-from .state import iso, now_utc
-from .workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
+from vtdb.analyzers import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput
+from vtdb.atomic import atomic_write_json
+from vtdb.config import Settings
+from vtdb.runner import JobContext, JobResult, RunAborted, VideoError
+from vtdb.state import iso, now_utc
+from vtdb.store import Claim
+from vtdb.workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
 
 PHASE2_FORMAT = "vtdb.phase2"
 PHASE2_VERSION = 1

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .analyzers.schema import FIELDS, validate
-from .db import Claim
-from .embedders import Embedder
-from .phase2 import load_phase2_analysis
-from .runner import JobContext, JobResult, VideoError
-from .workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
+from vtdb.analyzers.schema import FIELDS, validate
+from vtdb.embedders import Embedder
+from vtdb.phases.phase2 import load_phase2_analysis
+from vtdb.runner import JobContext, JobResult, VideoError
+from vtdb.store import Claim
+from vtdb.workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
 
 EMBED_BATCH = 64
 MAX_TRANSCRIPT_IN_METADATA = 4000

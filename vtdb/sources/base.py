@@ -10,7 +10,7 @@ import contextlib
 from pathlib import Path
 from typing import Iterator, Mapping, Protocol
 
-from .media import MediaError, check_readable
+from vtdb.media.video import MediaError, check_readable
 
 
 class VideoSource(Protocol):
@@ -50,20 +50,20 @@ class ZimEntrySource:
     kind = "zim"
 
     def __init__(self, uri: str):
-        from .zim import parse_zim_uri
+        from vtdb.sources.zim import parse_zim_uri
 
         self.location = uri
         self.archive, self.entry = parse_zim_uri(uri)
 
     def fingerprint(self) -> str | None:
-        from .zim import archive_fingerprint
+        from vtdb.sources.zim import archive_fingerprint
 
         fp = archive_fingerprint(self.archive)
         return f"{fp}:entry={self.entry}" if fp else None
 
     @contextlib.contextmanager
     def open_local(self, work_dir: Path) -> Iterator[Path]:
-        from .zim import ZimError, extract_to, remove_quietly
+        from vtdb.sources.zim import ZimError, extract_to, remove_quietly
 
         try:
             path = extract_to(self.archive, self.entry, Path(work_dir))
@@ -78,7 +78,7 @@ class ZimEntrySource:
             remove_quietly(path)
 
     def read_entry(self, entry: str) -> bytes:
-        from .zim import open_archive, read_entry
+        from vtdb.sources.zim import open_archive, read_entry
 
         with open_archive(self.archive) as archive:
             return read_entry(archive, entry)

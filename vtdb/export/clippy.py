@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import quote
 
-from .naming import UnsafeNameError, path_inside
-from .search import segment_span
+from vtdb.naming import UnsafeNameError, path_inside
+from vtdb.search.searcher import segment_span
 
 SCHEMA_VERSION = 3
 EMBEDDING_MODEL = "all-mpnet-base-v2"
@@ -172,7 +172,7 @@ def categories_for(meta: dict) -> list[str]:
 def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[str], list[dict]], base_url: str,
                fits: Callable[[str], bool] | None = None, skipped: dict[str, int] | None = None) -> list[Doc]:
     """One document per segment, in time order. A segment without a usable time range (times
-    missing, not numbers, negative end, end before start: vtdb.search.segment_span) has no moment
+    missing, not numbers, negative end, end before start: vtdb.search.searcher.segment_span) has no moment
     to point at: it is left out and counted in `skipped` (video -> count)."""
     docs: list[Doc] = []
     for video in videos:

@@ -14,9 +14,9 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .config import Settings
-from .errors import ModelUnavailable
-from .models import resolve_whisper_model
+from vtdb.config import Settings
+from vtdb.errors import ModelUnavailable
+from vtdb.models import resolve_whisper_model
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000

@@ -1,0 +1,76 @@
+"""Phase 2: describe every window of every video whose Phase 1 is completed, with a vision-language
+model (vllm in process, any OpenAI-compatible server) or the CPU transcript analyzer, into
+{work_dir}/{name}_phase2_vllm_analysis.json.
+
+Work comes from the video_files status collection, not from the config's video list.
+Exit codes: 0 all good or nothing to do, 1 some videos failed, 2 bad config/usage or the
+analyzer cannot run here (no GPU, endpoint down).
+"""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+from vtdb.analyzers import AnalyzerUnavailable, choose_analyzer, make_analyzer
+from vtdb.cli import (
+    EXIT_USAGE,
+    add_model_arguments,
+    apply_model_arguments,
+    console,
+    dry_run,
+    event_log_of,
+    exit_code_for,
+    guarded_main,
+    load_or_exit,
+    open_database,
+    phase_parser,
+    print_summary,
+    run_options,
+    setup_logging,
+    work_dir_of,
+)
+from vtdb.phases.phase2 import Phase2Job
+from vtdb.runner import run_phase
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = phase_parser("phase2_vllm_analysis.py", __doc__.strip().splitlines()[0])
+    parser.add_argument("--analyzer", choices=["auto", "vllm", "openai", "transcript"], default=None,
+                        help="override the analyzer setting (default: the config's, which defaults to auto)")
+    add_model_arguments(parser)
+    parser.add_argument("--text-only", action="store_true", help="send transcripts without images (for text-only models)")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    config = load_or_exit(args.config, need_videos=False)
+    settings = config.settings
+    apply_model_arguments(args, config)
+    if args.text_only:
+        settings.text_only = True
+    options = run_options(args)
+    work_dir = work_dir_of(config)
+    events = event_log_of(config, work_dir)
+    name, why = choose_analyzer(settings, args.analyzer)
+    console.print(f"analyzer: [bold]{name}[/] ({escape(why)})")
+    with open_database(config, wait=args.wait, purpose="phase2_vllm_analysis.py") as db:
+        if args.dry_run:
+            return dry_run("phase2", db, work_dir, options)
+        try:
+            analyzer = make_analyzer(name, settings)
+            if hasattr(analyzer, "check"):
+                analyzer.check()  # endpoint down or wrong model: stop before claiming anything
+        except AnalyzerUnavailable as exc:
+            console.print(f"[bold red]analyzer {name} cannot run:[/] {escape(str(exc))}")
+            return EXIT_USAGE
+        summary = run_phase(Phase2Job(settings, analyzer), db, work_dir, options, console, events)
+    print_summary(summary, args.dry_run)
+    return exit_code_for(summary)
+
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (exit codes as documented)."""
+    guarded_main(lambda: run(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Phase 3: embed the window descriptions of every video whose Phase 2 is completed and load them
+into the ChromaDB collection video_segments (ids {name}_seg_{i}; a video's segments are replaced).
+
+Work comes from the video_files status collection. --reembed rebuilds every segment with the
+configured embedder (after changing `embedder`). Exit codes: 0 ok or nothing to do, 1 some videos
+failed, 2 bad config/usage, database unreachable, or embedder mismatch.
+"""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+from vtdb.cli import (
+    EXIT_USAGE,
+    console,
+    dry_run,
+    event_log_of,
+    exit_code_for,
+    guarded_main,
+    load_or_exit,
+    open_database,
+    phase_parser,
+    print_summary,
+    run_options,
+    setup_logging,
+    work_dir_of,
+)
+from vtdb.embedders import UnknownEmbedderError, embedder_dimension, load_embedder
+from vtdb.phases.phase3 import Phase3Job
+from vtdb.runner import run_phase
+from vtdb.store import EmbedderMismatch
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = phase_parser("phase3_load.py", __doc__.strip().splitlines()[0])
+    parser.add_argument("--reembed", action="store_true",
+                        help="drop video_segments and rebuild every segment from the Phase 2 files with the configured embedder")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    config = load_or_exit(args.config, need_videos=False)
+    settings = config.settings
+    options = run_options(args)
+    work_dir = work_dir_of(config)
+    events = event_log_of(config, work_dir)
+    try:
+        dimension = embedder_dimension(settings.embedder)
+    except UnknownEmbedderError as exc:
+        console.print(f"[bold red]embedder:[/] {escape(str(exc))}")
+        return EXIT_USAGE
+    with open_database(config, wait=args.wait, purpose="phase3_load.py") as db:
+        if args.reembed and not args.dry_run:
+            try:
+                load_embedder(settings.embedder)  # a model that cannot load must not cost the existing segments
+            except Exception as exc:
+                console.print(f"[bold red]embedder {escape(settings.embedder)} cannot be loaded:[/] {escape(str(exc).splitlines()[0])}")
+                return EXIT_USAGE
+            n = db.rebuild_for_embedder(settings.embedder, dimension)
+            console.print(f"video_segments rebuilt for embedder {settings.embedder} ({dimension}-d): {n} videos to reload")
+        try:
+            db.check_embedder(settings.embedder, dimension)
+        except EmbedderMismatch as exc:
+            console.print(f"[bold red]embedder mismatch:[/] {escape(str(exc))}")
+            return EXIT_USAGE
+        if args.dry_run:
+            return dry_run("db_load", db, work_dir, options)
+        summary = run_phase(Phase3Job(_LazyEmbedder(settings.embedder)), db, work_dir, options, console, events)
+    print_summary(summary, args.dry_run)
+    return exit_code_for(summary)
+
+
+class _LazyEmbedder:
+    """Loads the model only when a video actually needs embedding (a no-op run stays fast)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._embedder = None
+
+    def embed_passages(self, texts):
+        if self._embedder is None:
+            self._embedder = load_embedder(self.name)
+        return self._embedder.embed_passages(texts)
+
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (exit codes as documented)."""
+    guarded_main(lambda: run(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Search the moments: interactive (no --query) or one-shot for scripts (--query "..." [--json]).
+
+Interactive commands: :filter KEY=VALUE (video, content_type, language, time_from, time_to,
+keyword; `:filter clear`), :n N, :mode hybrid|vector|keyword, :json, :open N, :help, :quit.
+Exit codes: 0 ok, 1 nothing found (one-shot), 2 bad query/filter/usage or database unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import shlex
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+
+from vtdb.cli import EXIT_OK, EXIT_USAGE, guarded_main, load_or_exit
+from vtdb.embedders import UnknownEmbedderError
+from vtdb.languages import validate_language
+from vtdb.search.searcher import FILTER_FIELDS, MODES, Moment, QueryError, normalize_filters, seconds
+from vtdb.status_table import fmt_duration
+from vtdb.store import ChromaDBManager, EmbedderMismatch
+from vtdb.text import search_tokens, stem
+
+out = Console(highlight=False)
+
+
+def clock(value: float | None) -> str:
+    """hh:mm:ss; never negative (a negative time reads as 0), '--:--:--' when there is no usable time."""
+    number = seconds(value)
+    if number is None:
+        return "--:--:--"
+    s = int(max(0.0, number))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def time_range(moment: Moment) -> str:
+    if seconds(moment.start_time) is None or seconds(moment.end_time) is None:
+        return "(no time range)"
+    return f"{clock(moment.start_time)}–{clock(moment.end_time)}"
+
+
+def highlight(text: str, query: str, width: int = 260) -> str:
+    """A transcript snippet around the first matched word, matched words in bold."""
+    stems = set(search_tokens(query))
+    if not text:
+        return "[dim](no speech)[/]"
+    tokens = re.split(r"(\W+)", text)
+    first = next((i for i, t in enumerate(tokens) if t and stem(t.lower()) in stems), 0)
+    start = max(0, len("".join(tokens[:first])) - width // 3)
+    snippet = text[start : start + width]
+    parts = re.split(r"(\W+)", snippet)
+    rendered = "".join(f"[bold yellow]{escape(p)}[/]" if p and stem(p.lower()) in stems else escape(p) for p in parts)
+    return ("…" if start else "") + rendered + ("…" if start + width < len(text) else "")
+
+
+def play_command(moment: Moment) -> str:
+    path = moment.video_path
+    start, end = seconds(moment.start_time), seconds(moment.end_time)
+    if start is None or end is None or end < start:  # no usable time range: play the whole video
+        if path.startswith("zim://"):
+            return f"# {path} is inside a ZIM archive: open it in Kiwix (this moment has no time range)"
+        return f"mpv {shlex.quote(path)}    # or: ffplay {shlex.quote(path)}    (this moment has no time range)"
+    start = max(0.0, start)
+    if path.startswith("zim://"):
+        return f"# {path} is inside a ZIM archive: open it in Kiwix at {clock(start)}"
+    return (f"mpv --start={start:.0f} --end={end:.0f} {shlex.quote(path)}    # or: "
+            f"ffplay -ss {start:.0f} -t {end - start:.0f} {shlex.quote(path)}")
+
+
+def show(moments: list[Moment], query: str) -> None:
+    if not moments:
+        out.print("[yellow]no matching moments[/]")
+        return
+    for i, m in enumerate(moments, 1):
+        head = (f"[bold]{i}. {escape(m.title)}[/] [dim]({escape(m.video_name)})[/]  "
+                f"[cyan]{time_range(m)}[/]  score {m.score:.4f}  [dim]{'+'.join(m.modes)}[/]")
+        body = f"{escape(m.description)}\n[dim]“[/]{highlight(m.transcript, query)}[dim]”[/]"
+        if m.keywords:
+            body += f"\n[dim]keywords: {escape(', '.join(m.keywords))} · {escape(m.content_type)} · {escape(m.language)}[/]"
+        out.print(Panel(body, title=head, title_align="left", expand=True))
+
+
+def positive_int(text: str) -> int:
+    """argparse type for -n: a whole number >= 1 (0 or -5 is a usage error, not 'no matching moments')."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value}")
+    return value
+
+
+def check_languages(values: list[str]) -> list[str]:
+    """Whisper language codes, in any case ('EN' -> 'en'); a near miss is refused with a suggestion."""
+    out = []
+    for value in values:
+        text = value.strip().lower()  # stored languages are lower-case Whisper codes
+        code, error = validate_language(text)
+        if error:
+            raise QueryError(error.replace(repr(text), repr(value), 1))  # "'EN-x' is not a Whisper language code; ..."
+        if code is None:
+            raise QueryError(f"language {value!r}: give the language code of the speech, such as 'en' or 'ru'")
+        out.append(code)
+    return out
+
+
+def check_videos(db: ChromaDBManager, names: list[str]) -> None:
+    """Every name is a known video (a record in video_files, or segments in video_segments)."""
+    known: list[str] | None = None
+    for name in names:
+        if db.video_segments.get(where={"video_name": name}, include=[], limit=1)["ids"]:
+            continue
+        if known is None:
+            known = db.all_names()
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else (
+            "; `python db_manager.py status` lists the videos" if known else "; the database has no videos yet")
+        raise QueryError(f"no video named {name!r}{hint}")
+
+
+def parse_filter(text: str, filters: dict, db: ChromaDBManager | None = None) -> None:
+    if text.strip() in {"clear", "none", ""}:
+        filters.clear()
+        return
+    updated = dict(filters)
+    for item in shlex.split(text):
+        if "=" not in item:
+            raise QueryError(f"filter {item!r}: use KEY=VALUE with KEY one of {', '.join(FILTER_FIELDS)}")
+        key, value = item.split("=", 1)
+        values = [v for v in value.split(",") if v]
+        updated[key] = values if key in ("video", "content_type", "language") else value
+    normalize_filters(updated)  # validate now, not at the next query; a rejected filter is not kept
+    if updated.get("language"):
+        updated["language"] = check_languages(updated["language"])
+    if db is not None and updated.get("video"):
+        check_videos(db, updated["video"])
+    filters.clear()
+    filters.update(updated)
+
+
+HELP = """[bold]commands[/]
+  any text            search
+  :filter K=V [K=V]   video, content_type, language (comma lists), time_from, time_to (seconds), keyword
+  :filter clear       remove filters
+  :n N                number of results
+  :mode M             hybrid (default), vector or keyword
+  :json               toggle JSON output
+  :open N             the mpv/ffplay command that plays result N
+  :help, :quit"""
+
+
+def _result_number(arg: str, last: list[Moment]) -> int:
+    if not arg:
+        return 1
+    if not re.fullmatch(r"\d+", arg):
+        raise QueryError(f"usage: :open N, with N the number of a result{f' (1 to {len(last)})' if last else ''}; got {arg!r}")
+    k = int(arg)
+    if not 1 <= k <= len(last):
+        raise QueryError(f"no result {k}; search first" if not last else f"no result {k}; there are results 1 to {len(last)}")
+    return k
+
+
+def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
+    as_json = False
+    last: list[Moment] = []
+    out.print(f"[bold]Video Tagging DB search[/] — {db.count_segments()} segments in {escape(db.location)}. :help for commands.")
+    while True:
+        try:
+            line = input("search> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return EXIT_OK
+        if not line:
+            continue
+        command, _, arg = line.partition(" ") if line.startswith(":") else ("", "", "")
+        arg = arg.strip()
+        try:
+            if command in (":q", ":quit", ":exit"):
+                return EXIT_OK
+            if command == ":help":
+                out.print(HELP)
+            elif command == ":filter":
+                parse_filter(arg, filters, db)
+                out.print(f"filters: {escape(json.dumps(filters, ensure_ascii=False)) if filters else '(none)'}")
+            elif command == ":n":
+                if not re.fullmatch(r"\d+", arg) or int(arg) < 1:
+                    raise QueryError(f"usage: :n N, with N a whole number >= 1 (now {n}); got {arg!r}" if arg
+                                     else f"usage: :n N, with N a whole number >= 1 (now {n})")
+                n = int(arg)
+                out.print(f"showing {n} results")
+            elif command == ":mode":
+                if arg and arg not in MODES:
+                    raise QueryError(f"usage: :mode {'|'.join(MODES)}; got {arg!r}")
+                mode = arg or "hybrid"
+                out.print(f"mode: {mode}")
+            elif command == ":json":
+                as_json = not as_json
+                out.print(f"json output {'on' if as_json else 'off'}")
+            elif command == ":open":
+                k = _result_number(arg, last)
+                out.print(play_command(last[k - 1]), markup=False)
+            elif command:
+                raise QueryError(f"unknown command {command}; :help lists them")
+            else:
+                last = db.search(line, n_results=n, filters=filters, mode=mode)
+                if as_json:
+                    print(json.dumps([m.to_dict() for m in last], ensure_ascii=False, indent=1))
+                else:
+                    show(last, line)
+        except (QueryError, ValueError) as exc:
+            out.print(f"[red]{escape(str(exc))}[/]")
+
+
+def search_videos(db: ChromaDBManager, query: str, n: int, as_json: bool) -> int:
+    """Whole-video search over the Phase 4 summaries in video_files."""
+    from vtdb.search.searcher import Searcher
+
+    searcher = Searcher(db)
+    searcher.check_query(query)
+    vector = searcher.embedder.embed_queries([query])[0]
+    videos = db.search_videos(vector.tolist(), n)
+    if as_json:
+        print(json.dumps([{"name": v["name"], "score": v["score"], "title": v["metadata"].get("title"),
+                           "summary": v["metadata"].get("summary"), "keywords": v["metadata"].get("keywords"),
+                           "content_type": v["metadata"].get("content_type")} for v in videos], ensure_ascii=False, indent=1))
+    elif not videos:
+        out.print("[yellow]no summarized videos match (Phase 4 fills them)[/]")
+    for i, v in enumerate([] if as_json else videos, 1):
+        m = v["metadata"]
+        keywords = m.get("keywords")
+        keywords = ", ".join(str(k) for k in keywords) if isinstance(keywords, list) else str(keywords or "")
+        out.print(Panel(f"{escape(str(m.get('summary') or ''))}\n[dim]{escape(keywords)} · "
+                        f"{escape(str(m.get('content_type') or ''))} · {fmt_duration(max(0.0, seconds(m.get('video_duration')) or 0.0))}[/]",
+                        title=f"[bold]{i}. {escape(str(m.get('title') or v['name']))}[/] [dim]({escape(v['name'])})[/] score {v['score']:.4f}",
+                        title_align="left"))
+    return EXIT_OK if videos else 1
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="test_search.py", description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--query", "-q", default=None, help="one-shot search (no prompt)")
+    parser.add_argument("--json", action="store_true", help="print results as JSON (one-shot)")
+    parser.add_argument("-n", type=positive_int, default=5, help="number of moments (default 5)")
+    parser.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
+    parser.add_argument("--video", action="append", help="only these videos (repeatable)")
+    parser.add_argument("--content-type", action="append", dest="content_type")
+    parser.add_argument("--language", action="append")
+    parser.add_argument("--from", dest="time_from", type=float, help="moments ending after this second")
+    parser.add_argument("--to", dest="time_to", type=float, help="moments starting before this second")
+    parser.add_argument("--keyword", help="segments whose keywords contain this exact keyword")
+    parser.add_argument("--videos", action="store_true", help="search whole videos (Phase 4 summaries) instead of moments")
+    args = parser.parse_args(argv)
+    try:
+        language = check_languages(args.language) if args.language else None
+    except QueryError as exc:
+        parser.error(f"argument --language: {exc}")  # exit 2, with the usage line
+    config = load_or_exit(args.config, need_videos=False)
+    db = ChromaDBManager(config)
+    err = Console(stderr=True, soft_wrap=True)
+    filters = {k: v for k, v in (("video", args.video), ("content_type", args.content_type), ("language", language),
+                                 ("time_from", args.time_from), ("time_to", args.time_to), ("keyword", args.keyword)) if v is not None}
+    try:
+        if args.video:
+            check_videos(db, args.video)
+        if args.query is None:
+            if not sys.stdin.isatty() and not sys.stdin.readable():
+                raise QueryError("no --query and no terminal to ask one from")
+            return interactive(db, args.n, filters, args.mode)
+        if args.videos:
+            return search_videos(db, args.query, args.n, args.json)
+        moments = db.search(args.query, n_results=args.n, filters=filters, mode=args.mode)
+    except (QueryError, EmbedderMismatch, UnknownEmbedderError) as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps([m.to_dict() for m in moments], ensure_ascii=False, indent=1))
+    else:
+        show(moments, args.query)
+    return EXIT_OK if moments else 1
+
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (exit codes as documented)."""
+    guarded_main(lambda: run(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Reading media: probing and frames (video), speech to words (transcribe), overlapping windows (windows)."""
