@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vtdb import events as ev
 from vtdb.atomic import atomic_write_text, clean_stale_temp_files
 from vtdb.config import Settings
 from vtdb.errors import RunAborted, VideoError
 from vtdb.media.video import MediaError
+from vtdb.progress import FAILED, NOTE, OK, STOPPED, WARNING, RunReporter, reporter_for
 from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -184,7 +183,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _process_claim(job: PhaseJob, claim: Claim, ctx: JobContext, beat: _Heartbeat, events: ev.EventLog,
-                   summary: RunSummary, console: Console) -> bool:
+                   summary: RunSummary, report: RunReporter) -> bool:
     """Process one claimed video and record the outcome; True when the run must stop."""
     db, name = ctx.db, claim.name
     try:
@@ -193,7 +192,7 @@ def _process_claim(job: PhaseJob, claim: Claim, ctx: JobContext, beat: _Heartbea
         beat.stop()
         db.give_back(claim)
         events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="interrupted")
-        console.print(f"[yellow]interrupted: {escape(name)} returned to pending[/]")
+        report.line(WARNING, f"interrupted: {name} returned to pending")
         summary.interrupted = True
         return True
     except DatabaseUnavailable:
@@ -202,7 +201,7 @@ def _process_claim(job: PhaseJob, claim: Claim, ctx: JobContext, beat: _Heartbea
         beat.stop()
         db.give_back(claim)
         events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason=f"run aborted: {exc}")
-        console.print(f"[bold red]run stopped: {escape(str(exc))}; {escape(name)} returned to pending (no attempt counted)[/]")
+        report.line(STOPPED, f"run stopped: {exc}; {name} returned to pending (no attempt counted)")
         summary.aborted = str(exc)
         return True
     except Exception as exc:
@@ -214,18 +213,18 @@ def _process_claim(job: PhaseJob, claim: Claim, ctx: JobContext, beat: _Heartbea
         summary.failed.append(name)
         if held:
             summary.held.append(name)
-        console.print(f"[red]✗ {escape(name)}: {escape(message)}[/]" + (" [bold red](held: needs attention)[/]" if held else ""))
+        report.line(FAILED, f"✗ {name}: {message}" + (" (held: needs attention)" if held else ""))
         return False
     beat.stop()
     fields = {**ctx.pending_fields(), **result.fields}
     if db.complete(claim, result.count, **fields):
         events.emit(ev.VIDEO_COMPLETE, phase=job.phase, video=name, count=result.count, note=result.note)
         summary.completed.append(name)
-        console.print(f"[green]✓ {escape(name)}[/]: {result.count} {escape(result.note)}".rstrip())
+        report.line(OK, f"✓ {name}: {result.count} {result.note}".rstrip())
     else:
         events.emit(ev.VIDEO_SUPERSEDED, phase=job.phase, video=name, reason="claim taken over or reset meanwhile")
         summary.superseded.append(name)
-        console.print(f"[yellow]{escape(name)}: finished, but another worker or a reset took it over; not marked[/]")
+        report.line(WARNING, f"{name}: finished, but another worker or a reset took it over; not marked")
     return False
 
 
@@ -234,10 +233,10 @@ def run_phase(
     db: ChromaDBManager,
     work_dir: Path,
     options: RunOptions,
-    console: Console | None = None,
+    console: RunReporter | Console | None = None,
     events: ev.EventLog | None = None,
 ) -> RunSummary:
-    console = console or Console(stderr=True)
+    report = reporter_for(console)
     settings = db.settings
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -252,7 +251,7 @@ def run_phase(
             # A typo in --only is a usage error: say so before any work, never a silent "nothing to do".
             all_names = db.all_names()
             for name in unknown:
-                console.print(f"[bold red]--only {escape(name)}: no such video in the database[/]{escape(did_you_mean(name, all_names))}")
+                report.line(STOPPED, f"--only {name}: no such video in the database{did_you_mean(name, all_names)}")
             summary.aborted = f"--only names {len(unknown)} unknown video(s)"
             return summary
     todo = [(m, d) for m, d in candidates if d.take]
@@ -260,7 +259,7 @@ def run_phase(
         if not decision.take:
             summary.skipped += 1
             if options.only or decision.held:
-                console.print(f"[dim]skip {escape(meta['name'])}: {escape(decision.reason)}[/]")
+                report.line(NOTE, f"skip {meta['name']}: {decision.reason}")
     if options.dry_run:
         wanted = set(options.only or ())
         planned = [(m["name"], d.reason) for m, d in todo]
@@ -272,17 +271,15 @@ def run_phase(
 
     excused = ExcusedClaims(work_dir / EXCUSED_CLAIMS_FILE)
     for leftover in clean_stale_temp_files(work_dir):
-        console.print(f"[dim]removed leftover temp file {escape(leftover.name)} from a crashed run[/]")
+        report.line(NOTE, f"removed leftover temp file {leftover.name} from a crashed run")
     events.emit(ev.PHASE_START, phase=job.phase, videos=len(todo), location=db.location)
     if not todo:
         events.emit(ev.PHASE_DONE, phase=job.phase, completed=0, failed=0, skipped=summary.skipped)
         return summary
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        videos_task = progress.add_task(f"{job.phase}: videos", total=len(todo))
-        inner = progress.add_task("", total=None, visible=False)
-        for meta, decision in todo:
+    report.phase_started(job.phase, len(todo))
+    try:
+        for meta, _decision in todo:
             name = meta["name"]
             claim = db.claim(name, job.phase, force=options.force, excused=excused)
             if claim is None:
@@ -291,38 +288,39 @@ def run_phase(
                 if why.held:
                     summary.held.append(name)
                     summary.failed.append(name)
-                    console.print(f"[red]✗ {escape(name)}: {escape(why.reason)}[/]")
-                progress.advance(videos_task)
+                    report.line(FAILED, f"✗ {name}: {why.reason}")
+                report.video_finished(name)
                 continue
             excused.forget(claim.previous_claim_id)
             if claim.reclaimed:
                 events.emit(ev.VIDEO_STALE_RECLAIM, phase=job.phase, video=name, reason=claim.reason)
-                console.print(f"[yellow]reclaiming {escape(name)}: {escape(claim.reason)}[/]")
+                report.line(WARNING, f"reclaiming {name}: {claim.reason}")
             events.emit(ev.VIDEO_CLAIM, phase=job.phase, video=name, reason=claim.reason, claim_id=claim.claim_id)
 
             def on_progress(done: float, total: float | None, label: str, _name: str = name) -> None:
-                progress.update(inner, completed=done, total=total, description=f"  {_name} {label}".rstrip(), visible=True)
+                report.video_progress(_name, done, total, label)
 
-            progress.update(inner, completed=0, total=None, description=f"  {name}", visible=True)
+            report.video_progress(name, 0, None, "")
             ctx = JobContext(db, settings, work_dir, events, claim, on_progress)
             beat = _Heartbeat(db, claim, ctx, settings.heartbeat_interval)
             beat.start()
             try:
-                stop = _process_claim(job, claim, ctx, beat, events, summary, console)
+                stop = _process_claim(job, claim, ctx, beat, events, summary, report)
             except DatabaseUnavailable:
                 # The database stayed away longer than chroma_retry_timeout: nothing can be written now.
                 # Remember the claim, so that the next run's reclaim counts no abandon against the video.
                 beat.stop()
                 excused.add(claim.claim_id)
                 events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="database unreachable")
-                console.print(f"[bold red]run stopped: the database is unreachable; {escape(name)} will be taken up "
-                              "again by the next run (no attempt counted)[/]")
+                report.line(STOPPED, f"run stopped: the database is unreachable; {name} will be taken up "
+                            "again by the next run (no attempt counted)")
                 raise
             finally:
-                progress.update(inner, visible=False)
-                progress.advance(videos_task)
+                report.video_finished(name)
             if stop:
                 break
+    finally:
+        report.phase_finished()
     events.emit(ev.PHASE_DONE, phase=job.phase, completed=len(summary.completed), failed=len(summary.failed),
                 skipped=summary.skipped, interrupted=summary.interrupted, aborted=summary.aborted)
     return summary
