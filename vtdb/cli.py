@@ -78,7 +78,7 @@ def load_or_exit(path: str | None, need_videos: bool) -> Config:
         config = load_config(path) if need_videos else settings_only(path)
     except ConfigError as exc:
         console.print(f"[bold red]config error:[/] {escape(str(exc))}")
-        raise SystemExit(EXIT_USAGE)
+        raise SystemExit(EXIT_USAGE) from None
     for warning in config.warnings:
         console.print(f"[yellow]config warning:[/] {escape(warning)}")
     return config
@@ -194,6 +194,8 @@ def _stdio_closed() -> bool:
     if not hasattr(select, "poll"):
         return True
     for stream in (sys.__stdout__, sys.__stderr__):
+        if stream is None:
+            continue
         try:
             poller = select.poll()
             poller.register(stream.fileno(), select.POLLOUT)
@@ -209,6 +211,8 @@ def _silence_stdio() -> None:
     included) writes into the closed pipe."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     for stream in (sys.__stdout__, sys.__stderr__):
+        if stream is None:
+            continue
         try:
             os.dup2(devnull, stream.fileno())
         except (AttributeError, OSError, ValueError):

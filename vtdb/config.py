@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from vtdb.languages import validate_language
 from vtdb.naming import UnsafeNameError, check_name
@@ -263,7 +263,7 @@ def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str])
     language, force = _common_checks(raw, ("license", "description"), problems)
     if problems:
         return None, EntryProblem(index, f"zim:{zim}" if isinstance(zim, str) else None, problems)
-    resolved = Path(os.path.expanduser(zim))
+    resolved = Path(os.path.expanduser(str(zim)))
     if not resolved.is_absolute():
         resolved = base_dir / resolved
     return ZimEntry(index, str(resolved), patterns["include"], patterns["exclude"], language,
@@ -390,7 +390,7 @@ def _validate_settings(s: Settings, warnings: list[str] | None = None, origins: 
     code, err = validate_language(s.output_language)
     if err or code is None:
         fail("output_language", err or "must be a language code such as 'en' or 'ru'")
-    s.output_language = code
+    s.output_language = str(code)
     if not s.whisper_model.strip():
         fail("whisper_model", "must not be empty")
     _check_whisper_model(s.whisper_model, fail, warnings)
@@ -405,7 +405,7 @@ def _validate_settings(s: Settings, warnings: list[str] | None = None, origins: 
 
 def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings: list[str] | None = None) -> Settings:
     """Defaults, then the config file's `settings`, then environment variables."""
-    env = os.environ if env is None else env
+    environment: Mapping[str, str] = os.environ if env is None else env
     warnings = [] if warnings is None else warnings
     raw = raw or {}
     if not isinstance(raw, dict):
@@ -418,7 +418,7 @@ def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings
             warnings.append(f"settings.{key}: unknown setting, ignored")
             continue
         values[key] = _coerce(key, value, types[key], "settings.")
-    for env_name, value in env.items():
+    for env_name, value in environment.items():
         key = ENV_ALIASES.get(env_name)
         if key is None and env_name.startswith(ENV_PREFIX):
             key = env_name[len(ENV_PREFIX):].lower()
@@ -457,13 +457,13 @@ def _parse_entry(index: int, raw: Any, base_dir: Path, warnings: list[str]) -> t
     language, force = _common_checks(raw, ("description", "title"), problems)
     if problems:
         return None, EntryProblem(index, shown_name, problems)
-    resolved = Path(os.path.expanduser(path))
+    resolved = Path(os.path.expanduser(str(path)))
     if not resolved.is_absolute():
         resolved = base_dir / resolved
     return (
         VideoEntry(
             index=index,
-            name=name,
+            name=str(name),
             path=str(resolved),
             language=language,
             description=raw.get("description") or "",

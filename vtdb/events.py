@@ -42,7 +42,7 @@ class EventLog:
 
 
 def read_events(path: Path) -> list[dict]:
-    out = []
+    out: list[dict] = []
     if not Path(path).exists():
         return out
     for line in Path(path).read_text(encoding="utf-8").splitlines():

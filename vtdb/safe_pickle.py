@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import pickle
 from pathlib import Path
+from typing import Any, cast
 
 from vtdb.atomic import atomic_write_bytes
 
@@ -39,16 +40,16 @@ def to_plain(obj: object, where: str = "data") -> object:
     if kind in _PLAIN:
         return obj
     if kind is dict:
-        out = {}
-        for key, value in obj.items():  # type: ignore[union-attr]
+        out: dict[str, Any] = {}
+        for key, value in cast(dict, obj).items():
             if type(key) is not str:
                 raise TypeError(f"{where}: dict key {key!r} is not a string")
             out[key] = to_plain(value, f"{where}.{key}")
         return out
     if kind in (list, tuple):
-        return [to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]  # type: ignore[arg-type]
+        return [to_plain(v, f"{where}[{i}]") for i, v in enumerate(cast(list, obj))]
     if hasattr(obj, "item") and getattr(obj, "shape", None) == ():  # numpy scalar
-        return to_plain(obj.item(), where)  # type: ignore[union-attr]
+        return to_plain(obj.item(), where)
     raise TypeError(f"{where}: {kind.__name__} is not plain data")
 
 
