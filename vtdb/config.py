@@ -139,6 +139,83 @@ class Settings:
     def field_names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
 
+    # ---- the settings grouped per component: each component receives only its own group ----
+
+    @property
+    def windows(self) -> WindowOptions:
+        return _group(WindowOptions, self)
+
+    @property
+    def whisper(self) -> WhisperOptions:
+        return _group(WhisperOptions, self)
+
+    @property
+    def chroma(self) -> ChromaOptions:
+        return _group(ChromaOptions, self)
+
+    @property
+    def recovery(self) -> RecoveryOptions:
+        return _group(RecoveryOptions, self)
+
+
+# Option groups: frozen views of the settings a component needs. Each field names the setting it comes
+# from (`metadata["setting"]`), so the JSON keys and VTDB_* variables stay exactly as documented.
+def _from(setting: str) -> Any:
+    return field(metadata={"setting": setting})
+
+
+def _group(cls: type, settings: Settings) -> Any:
+    return cls(**{f.name: getattr(settings, f.metadata["setting"]) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class WindowOptions:
+    """How Phase 1 cuts a video: overlapping windows and the frames sampled in each."""
+
+    length: float = _from("window_length")
+    overlap: float = _from("window_overlap")
+    min_tail: float = _from("window_min_tail")
+    frames_per_window: int = _from("frames_per_window")
+    frame_max_side: int = _from("frame_max_side")
+    jpeg_quality: int = _from("jpeg_quality")
+
+
+@dataclass(frozen=True)
+class WhisperOptions:
+    """Speech to words (faster-whisper)."""
+
+    model: str = _from("whisper_model")
+    device: str = _from("whisper_device")
+    compute_type: str = _from("whisper_compute_type")
+    batch_size: int = _from("whisper_batch_size")
+    beam_size: int = _from("whisper_beam_size")
+    cpu_threads: int = _from("whisper_cpu_threads")
+    vad_filter: bool = _from("vad_filter")
+    language_confidence_threshold: float = _from("language_confidence_threshold")
+    fallback_language: str | None = _from("fallback_language")
+
+
+@dataclass(frozen=True)
+class ChromaOptions:
+    """Where the database is: embedded (`dir`) or a server (`host`, `port`), and how long to ride out an outage."""
+
+    host: str | None = _from("chroma_host")
+    port: int = _from("chroma_port")
+    dir: str = _from("chroma_dir")
+    retry_timeout: float = _from("chroma_retry_timeout")
+
+
+@dataclass(frozen=True)
+class RecoveryOptions:
+    """The state machine's clocks and limits: when a claim is stale, when a video is held."""
+
+    timeout_factor: float = _from("timeout_factor")
+    timeout_floor: float = _from("timeout_floor")
+    heartbeat_interval: float = _from("heartbeat_interval")
+    heartbeat_lease: float = _from("heartbeat_lease")
+    max_attempts: int = _from("max_attempts")
+    max_abandons: int = _from("max_abandons")
+
 
 def entry_token(raw: dict) -> str:
     """Changes whenever a config entry changes: `force_reprocess` applies once per token."""

@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from vtdb.config import Settings
+from vtdb.config import Settings, WhisperOptions
 from vtdb.errors import ModelUnavailable
 from vtdb.models import resolve_whisper_model
 
@@ -98,9 +98,10 @@ def pick_device(requested: str, compute_type: str) -> tuple[str, str]:
 class FasterWhisperTranscriber:
     """faster-whisper with word timestamps and VAD; the model loads lazily, once per process."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.name = f"faster-whisper:{settings.whisper_model}"
+    def __init__(self, options: WhisperOptions | Settings):
+        # Takes its own option group (a whole Settings is accepted and narrowed to it).
+        self.options = options.whisper if isinstance(options, Settings) else options
+        self.name = f"faster-whisper:{self.options.model}"
         self._model = None
         self._batched = None
         self._lock = threading.Lock()
@@ -110,17 +111,17 @@ class FasterWhisperTranscriber:
             if self._model is None:
                 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-                source = resolve_whisper_model(self.settings.whisper_model)
-                device, compute_type = pick_device(self.settings.whisper_device, self.settings.whisper_compute_type)
-                threads = self.settings.whisper_cpu_threads or (os.cpu_count() or 1)
+                source = resolve_whisper_model(self.options.model)
+                device, compute_type = pick_device(self.options.device, self.options.compute_type)
+                threads = self.options.cpu_threads or (os.cpu_count() or 1)
                 try:
                     self._model = WhisperModel(source, device=device, compute_type=compute_type, cpu_threads=threads)
                 except Exception as exc:
                     raise ModelUnavailable(
-                        f"cannot load Whisper model {self.settings.whisper_model!r} ({source}) on {device}/{compute_type}: {exc}. "
+                        f"cannot load Whisper model {self.options.model!r} ({source}) on {device}/{compute_type}: {exc}. "
                         "Offline, use 'base' (bundled) or a local CTranslate2 model folder."
                     ) from exc
-                if self.settings.whisper_batch_size > 0:
+                if self.options.batch_size > 0:
                     self._batched = BatchedInferencePipeline(model=self._model)
         return self._model
 
@@ -128,7 +129,7 @@ class FasterWhisperTranscriber:
         model = self._load()
         try:
             # Several 30 s segments rather than only the first: intros are often music or silence.
-            lang, prob, _ = model.detect_language(audio, vad_filter=self.settings.vad_filter, language_detection_segments=3)
+            lang, prob, _ = model.detect_language(audio, vad_filter=self.options.vad_filter, language_detection_segments=3)
         except Exception as exc:  # e.g. VAD found no speech at all
             log.debug("language detection failed: %s", exc)
             return None, 0.0
@@ -141,30 +142,30 @@ class FasterWhisperTranscriber:
         low = False
         if language is None:
             detected, probability = self.detect_language(audio)
-            low = probability < self.settings.language_confidence_threshold
+            low = probability < self.options.language_confidence_threshold
             if detected is None:
                 return Transcript.empty(self.name)
-            if low and self.settings.fallback_language:
-                language, source = self.settings.fallback_language, "fallback"
+            if low and self.options.fallback_language:
+                language, source = self.options.fallback_language, "fallback"
             else:
                 language, source = detected, "detected"
         options = dict(
             language=language,
             word_timestamps=True,
-            beam_size=self.settings.whisper_beam_size,
+            beam_size=self.options.beam_size,
             # Conditioning on earlier text invites repetition loops on long audio (measured: bench/phase1.py).
             condition_on_previous_text=False,
         )
         if self._batched is not None:
-            batched_options: dict = {"vad_filter": self.settings.vad_filter}
-            if not self.settings.vad_filter:
+            batched_options: dict = {"vad_filter": self.options.vad_filter}
+            if not self.options.vad_filter:
                 # Without VAD the batched pipeline needs the chunks given (it refuses audio over 30 s):
                 # plain 30 s pieces, which is what "no VAD" means.
                 batched_options["clip_timestamps"] = fixed_chunks(len(audio) / SAMPLE_RATE)
-            segments_iter, _info = self._batched.transcribe(audio, batch_size=self.settings.whisper_batch_size,
+            segments_iter, _info = self._batched.transcribe(audio, batch_size=self.options.batch_size,
                                                             **batched_options, **options)
         else:
-            segments_iter, _info = model.transcribe(audio, vad_filter=self.settings.vad_filter, **options)
+            segments_iter, _info = model.transcribe(audio, vad_filter=self.options.vad_filter, **options)
         segments: list[TranscriptSegment] = []
         words: list[Word] = []
         for seg in segments_iter:
