@@ -13,7 +13,7 @@ import socket
 import time
 from pathlib import Path
 
-import psutil
+from vtdb.state import pid_alive
 
 _TMP_MARK = ".vtdb-tmp"
 # An optional media suffix may follow (ZIM items are extracted as name.vtdb-tmp.host.pid.hex.webm).
@@ -66,13 +66,8 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _pid_running(pid: int) -> bool:
-    """A live process with this pid (an exited, not yet reaped zombie is not one)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.AccessDenied:
-        return True  # exists, owned by someone else
-    except (psutil.Error, OSError):
-        return False
+    """A live process with this pid (an exited, not yet reaped zombie is not one; another user's is one)."""
+    return pid_alive(pid)
 
 
 def is_temp_file(path: Path) -> bool:

@@ -9,7 +9,7 @@
     claiming phase N resets every phase downstream of N to pending.
 
 Everything here is pure: decisions are made from a record's metadata, the clock and the
-settings; `vtdb.store.manager` applies them to Chroma. The metadata layout lives here too.
+settings; `vtdb.store` (its `transitions` part) applies them to Chroma. The metadata layout lives here too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import psutil
 
@@ -117,35 +117,65 @@ class Owner:
     @classmethod
     def current(cls) -> "Owner":
         pid = os.getpid()
-        return cls(socket.gethostname(), pid, _process_start(pid) or 0.0)
+        return cls(socket.gethostname(), pid, process_start(pid) or 0.0)
 
     def label(self) -> str:
         return f"{self.host}:{self.pid}"
 
 
-def _process_start(pid: int) -> float | None:
-    """Start time of a running process; None when there is none (an exited, unreaped zombie counts as gone)."""
+INSPECT_DENIED = 0.0  # process_start of a process that exists but may not be inspected (another user's)
+
+
+def process_start(pid: int) -> float | None:
+    """Start time of a running process on this host; None when there is none.
+
+    The one "is this process alive" check (state's owner check and atomic's temp-file cleanup use it):
+    an exited, unreaped zombie counts as gone, and a process we may not inspect (psutil.AccessDenied)
+    exists, so it is alive: its start time is then unknown, INSPECT_DENIED (0.0).
+    """
+    if pid <= 0:
+        return None
     try:
         proc = psutil.Process(pid)
+    except psutil.AccessDenied:
+        return INSPECT_DENIED
+    except (psutil.Error, OSError, ValueError):
+        return None
+    try:
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
+    except psutil.AccessDenied:
+        pass  # it exists; whether it is a zombie cannot be told
+    except (psutil.Error, OSError):
+        return None
+    try:
         return proc.create_time()
+    except psutil.AccessDenied:
+        return INSPECT_DENIED
     except (psutil.Error, OSError):
         return None
 
 
+def pid_alive(pid: int) -> bool:
+    """Is there a live process `pid` on this host (one we may not inspect counts as alive)?"""
+    return process_start(pid) is not None
+
+
 def owner_alive(pid: int, started: float) -> bool:
-    """Is process `pid` (started at `started`) still running on this host?"""
-    if pid <= 0:
-        return False
-    actual = _process_start(pid)
+    """Is process `pid` (started at `started`) still running on this host?
+
+    A process we may not inspect is alive (its start time cannot tell a reused pid, so the pid decides).
+    """
+    actual = process_start(pid)
     if actual is None:
         return False
+    if actual == INSPECT_DENIED:
+        return True
     # A different start time means the pid was reused by another process.
     return not started or abs(actual - started) < 2.0
 
 
-def processing_timeout(meta: Mapping[str, object], settings: Settings) -> float:
+def processing_timeout(meta: Mapping[str, Any], settings: Settings) -> float:
     duration = float(meta.get("video_duration") or 0.0)
     return max(settings.timeout_floor, settings.timeout_factor * duration)
 
@@ -166,7 +196,7 @@ def host_boot_time() -> float:
 
 
 def staleness(
-    meta: Mapping[str, object],
+    meta: Mapping[str, Any],
     phase: str,
     settings: Settings,
     now: datetime | None = None,
@@ -201,7 +231,7 @@ def staleness(
 
 
 def stale_reason(
-    meta: Mapping[str, object],
+    meta: Mapping[str, Any],
     phase: str,
     settings: Settings,
     now: datetime | None = None,
@@ -234,7 +264,7 @@ class Decision:
         return self.kind == SKIP_HELD
 
 
-def hold_message(meta: Mapping[str, object], phase: str) -> str:
+def hold_message(meta: Mapping[str, Any], phase: str) -> str:
     kind = meta.get(f(phase, "hold_kind")) or HOLD_ERRORS
     if kind == HOLD_ABANDONS:
         why = (f"held: the worker died {meta.get(f(phase, 'abandons'))} times while processing it "
@@ -247,7 +277,7 @@ def hold_message(meta: Mapping[str, object], phase: str) -> str:
 
 
 def decide(
-    meta: Mapping[str, object],
+    meta: Mapping[str, Any],
     phase: str,
     settings: Settings,
     force: bool = False,
@@ -277,7 +307,7 @@ def decide(
     return Decision(True, "pending", kind=TAKE_PENDING)
 
 
-# ---- the updates each transition writes (applied by vtdb.store.manager) ----
+# ---- the updates each transition writes (applied by vtdb.store.transitions) ----
 
 
 def claim_update(phase: str, owner: Owner, claim_id: str, now: datetime, forced: bool) -> dict[str, object]:
@@ -320,7 +350,7 @@ def complete_update(phase: str, count: int, now: datetime) -> dict[str, object]:
     }
 
 
-def fail_update(phase: str, meta: Mapping[str, object], error: str, settings: Settings, now: datetime) -> dict[str, object]:
+def fail_update(phase: str, meta: Mapping[str, Any], error: str, settings: Settings, now: datetime) -> dict[str, object]:
     attempts = int(meta.get(f(phase, "attempts")) or 0) + 1
     held = attempts >= settings.max_attempts
     return {
@@ -337,7 +367,7 @@ def fail_update(phase: str, meta: Mapping[str, object], error: str, settings: Se
     }
 
 
-def abandon_update(phase: str, meta: Mapping[str, object], reason: str, settings: Settings) -> dict[str, object]:
+def abandon_update(phase: str, meta: Mapping[str, Any], reason: str, settings: Settings) -> dict[str, object]:
     """A reclaim of a claim whose worker died or hung: counted apart from errors, held after max_abandons.
 
     Returns only the counting fields; the caller merges them into its claim (or writes them alone when held).

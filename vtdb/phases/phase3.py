@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from vtdb.analyzers.schema import FIELDS, validate
 from vtdb.embedders import Embedder
 from vtdb.phases.phase2 import load_phase2_analysis
+from vtdb.records import phase3_fields, segment_id, segment_metadata
 from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.store import Claim
 from vtdb.workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
@@ -25,9 +26,11 @@ DURATION_TOLERANCE_S = 2.0
 
 @dataclass
 class SegmentRecord:
+    """One segment to load: its id, its document (embedded and searched) and its metadata (see `SegmentMeta`)."""
+
     id: str
     document: str
-    metadata: dict
+    metadata: dict  # the fields of vtdb.records.SegmentMeta
 
 
 def segment_document(fields: dict) -> str:
@@ -87,23 +90,22 @@ def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
         except (KeyError, TypeError, ValueError) as exc:  # SchemaError is a ValueError
             raise VideoError(f"{where}: window #{position} (segment_index {index}) has wrong or missing fields ({exc}); {redo}") from None
         window_text = str(windows.get(index, {}).get("text") or "")
-        metadata = {
-            **fields,
-            "start_time": start,
-            "end_time": end,
-            "duration": round(end - start, 3),
-            "segment_index": index,
-            "video_name": name,
-            "video_path": str(meta.get("video_path") or ""),
-            "title": str(meta.get("title") or name),
-            "language": language,
-            "transcript": window_text[:MAX_TRANSCRIPT_IN_METADATA],
-            "analyzer": str(seg.get("analyzer") or analysis.get("analyzer") or ""),
-            "model": str(seg.get("model") or analysis.get("model") or ""),
-            "prompt_version": str(seg.get("prompt_version") or ""),
-            "analysis_status": str(seg.get("status") or "ok"),
-        }
-        records.append(SegmentRecord(f"{name}_seg_{index}", segment_document(fields), metadata))
+        metadata = segment_metadata(
+            fields,
+            start=start,
+            end=end,
+            index=index,
+            video_name=name,
+            video_path=str(meta.get("video_path") or ""),
+            title=str(meta.get("title") or name),
+            language=language,
+            transcript=window_text[:MAX_TRANSCRIPT_IN_METADATA],
+            analyzer=str(seg.get("analyzer") or analysis.get("analyzer") or ""),
+            model=str(seg.get("model") or analysis.get("model") or ""),
+            prompt_version=str(seg.get("prompt_version") or ""),
+            analysis_status=str(seg.get("status") or "ok"),
+        )
+        records.append(SegmentRecord(segment_id(name, index), segment_document(fields), metadata))
     return records, warnings
 
 
@@ -194,5 +196,5 @@ class Phase3Job:
             vectors.extend(self.embedder.embed_passages([r.document for r in batch]).tolist())
             ctx.report(min(start + EMBED_BATCH, len(records)), len(records), "segments embedded")
         ctx.db.add_segments(claim.name, [r.id for r in records], vectors, [r.document for r in records], [r.metadata for r in records])
-        return JobResult(count=len(records), fields={"db_embedder": self.embedder.name},
+        return JobResult(count=len(records), fields=phase3_fields(self.embedder.name),
                          note=f"segments loaded ({self.embedder.name})" + (f", {len(warnings)} windows skipped" if warnings else ""))

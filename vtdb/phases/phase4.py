@@ -11,6 +11,7 @@ from vtdb.atomic import atomic_write_text
 from vtdb.embedders import Embedder
 from vtdb.export.report import markdown_report
 from vtdb.naming import check_name, path_inside
+from vtdb.records import summary_fields
 from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.search.searcher import segment_span
 from vtdb.store import Claim, json_list
@@ -20,6 +21,11 @@ from vtdb.summarize import SegmentText, Summarizer, SummaryInput
 def report_path(work_dir: Path, name: str) -> Path:
     folder = Path(work_dir) / "reports"
     return path_inside(Path(work_dir), folder / f"{check_name(name)}.md")
+
+
+def _keyword_list(value: object) -> list[str]:
+    """A segment's keywords (a list in its metadata); [] when absent."""
+    return list(value) if isinstance(value, list) else []
 
 
 def video_document(summary_text: str, keywords: list[str]) -> str:
@@ -38,7 +44,8 @@ class Phase4Job:
         stored = [m or {} for m in got["metadatas"]]
         if not stored:
             raise VideoError(f"{claim.name}: no segments in video_segments; run phase3_load.py first (or reset phase 3)")
-        timed = sorted(((segment_span(m), m) for m in stored if segment_span(m) is not None), key=lambda sm: sm[0])
+        spanned = [(span, m) for m in stored if (span := segment_span(m)) is not None]
+        timed = sorted(spanned, key=lambda sm: sm[0])
         if len(timed) < len(stored):  # only segments loaded before Phase 3 checked its input
             ctx.warn(f"{len(stored) - len(timed)} segments have no usable time range and are left out of the summary; "
                      f"reload them: python db_manager.py reset {claim.name} --phase 3")
@@ -46,7 +53,7 @@ class Phase4Job:
             raise VideoError(f"{claim.name}: no segment has a usable time range; reset phase 3 and load it again")
         segments = [
             SegmentText(int(m.get("segment_index", i)), span[0], span[1],
-                        str(m.get("description") or ""), list(m.get("keywords")) if isinstance(m.get("keywords"), list) else [],
+                        str(m.get("description") or ""), _keyword_list(m.get("keywords")),
                         str(m.get("content_type") or ""), bool(m.get("scene_change")), str(m.get("transcript") or ""))
             for i, (span, m) in enumerate(timed)
         ]
@@ -58,13 +65,9 @@ class Phase4Job:
         summary = self.summarizer.summarize(video)
         document = video_document(summary.summary, summary.keywords)
         vector = self.embedder.embed_passages([document])[0]
-        ctx.db.set_video_summary(claim.name, vector.tolist(), document, {
-            "summary": summary.summary,
-            "keywords": summary.keywords,
-            "content_type": summary.content_type,
-            "chapters": json.dumps(summary.chapters, ensure_ascii=False),
-            "summarizer": f"{summary.summarizer}:{summary.model}",
-        })
+        ctx.db.set_video_summary(claim.name, vector.tolist(), document, summary_fields(
+            summary.summary, summary.keywords, summary.content_type, json.dumps(summary.chapters, ensure_ascii=False),
+            f"{summary.summarizer}:{summary.model}"))
         atomic_write_text(report_path(ctx.work_dir, claim.name), markdown_report(claim.name, video.title, meta, summary, segments))
         ctx.report(2, 2, "summarizing")
         return JobResult(count=len(summary.keywords), note=f"keywords, {len(summary.chapters)} chapters ({summary.summarizer})")

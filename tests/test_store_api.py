@@ -1,0 +1,177 @@
+"""The store's composed API: close() and `with`, on a real embedded database and a real `chroma run`
+server; the one "is this process alive" check; the record field helpers of vtdb.records."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from conftest import write_config
+from vtdb import atomic, records, state
+from vtdb.config import load_config
+from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError, json_list
+from vtdb.store import manager as store_manager
+
+
+def _embedded(tmp_path) -> ChromaDBManager:
+    return ChromaDBManager(load_config(write_config(tmp_path, []), env={}))
+
+
+# ---- close() and the context manager ----
+
+
+def test_close_embedded_twice_then_reopens_with_data(tmp_path):
+    db = _embedded(tmp_path)
+    db.close()  # never connected: nothing to do
+    db.create_or_update_video_file("alpha", "/videos/alpha.mp4", title="Alpha")
+    assert db._client is not None
+    db.close()
+    assert db._client is None and db._collections == {}
+    db.close()  # twice is fine
+    # Used after close: the database opens again and holds what was written.
+    assert db.get_video_status("alpha")["title"] == "Alpha"
+    claim = db.claim("alpha", "phase1")
+    assert claim is not None and db.complete(claim, 2)
+    db.close()
+    with _embedded(tmp_path) as again:
+        assert again.get_video_status("alpha")["phase1_status"] == "completed"
+    assert again._client is None
+
+
+def test_context_manager_closes_on_error_and_another_manager_keeps_working(tmp_path):
+    other = _embedded(tmp_path)
+    other.create_or_update_video_file("bravo", "/videos/bravo.mp4")
+    with pytest.raises(UnknownVideoError):
+        with _embedded(tmp_path) as db:
+            assert db.all_names() == ["bravo"]
+            db.reset("nope", 1)
+    assert db._client is None
+    # Closing one manager releases only its share of the embedded system: the other one still works.
+    other.create_or_update_video_file("charlie", "/videos/charlie.mp4")
+    assert other.all_names() == ["bravo", "charlie"]
+    other.close()
+
+
+def test_close_server_twice_then_reopens(chroma_server, tmp_path):
+    host, port = chroma_server
+    cfg = load_config(write_config(tmp_path, []), env={})
+    with ChromaDBManager(cfg, chroma_host=host, chroma_port=port) as db:
+        assert db.is_server
+        db.create_or_update_video_file("alpha", "/videos/alpha.mp4", title="Alpha")
+    assert db._client is None
+    db.close()
+    assert db.get_video_status("alpha")["title"] == "Alpha"  # reopened
+    claim = db.claim("alpha", "phase1")
+    assert claim is not None and db.complete(claim, 1)
+    db.close()
+    with ChromaDBManager(cfg, chroma_host=host, chroma_port=port) as fresh:
+        assert fresh.get_video_status("alpha")["phase1_status"] == "completed"
+
+
+def test_public_names_and_compat_imports():
+    assert store_manager._clean({"a": None, "b": (1, 2)}) == {"a": "", "b": [1, 2]}
+    assert json_list('[1, 2]') == [1, 2] and json_list("bad") == []
+    assert issubclass(DatabaseUnavailable, RuntimeError) and issubclass(EmbedderMismatch, RuntimeError)
+    assert Claim("n", "phase1", "c", "pending", False).meta == {}
+    assert not hasattr(store_manager, "iter_phase_status")
+    public = [n for n in dir(ChromaDBManager) if not n.startswith("_")]
+    missing = [n for n in public if callable(getattr(ChromaDBManager, n)) and not getattr(ChromaDBManager, n).__doc__]
+    assert missing == []
+
+
+# ---- is this process alive ----
+
+
+def _reaped_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(proc.stdout.strip())
+
+
+def test_process_start_live_dead_zombie():
+    me = psutil.Process()
+    assert state.process_start(me.pid) == pytest.approx(me.create_time())
+    assert state.pid_alive(me.pid) and atomic._pid_running(me.pid)
+    dead = _reaped_pid()
+    assert state.process_start(dead) is None and not state.pid_alive(dead) and not atomic._pid_running(dead)
+    assert state.process_start(0) is None and state.process_start(-5) is None
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+            pass
+        assert not state.pid_alive(child.pid) and not atomic._pid_running(child.pid)
+        assert not state.owner_alive(child.pid, 0.0)
+    finally:
+        child.wait()
+
+
+@pytest.mark.parametrize("where", ["process", "status", "create_time"])
+def test_access_denied_means_alive_for_both_callers(monkeypatch, where):
+    real = psutil.Process
+
+    class Denied:
+        def __init__(self, pid):
+            if where == "process":
+                raise psutil.AccessDenied(pid)
+            self._proc = real(pid)
+
+        def status(self):
+            if where == "status":
+                raise psutil.AccessDenied(self._proc.pid)
+            return self._proc.status()
+
+        def create_time(self):
+            if where == "create_time":
+                raise psutil.AccessDenied(self._proc.pid)
+            return self._proc.create_time()
+
+    me = psutil.Process()
+    me.create_time()
+    monkeypatch.setattr(psutil, "Process", Denied)
+    assert state.pid_alive(me.pid)
+    assert atomic._pid_running(me.pid)  # the temp-file cleanup and the claim check agree
+    started = me.create_time()
+    # Only when the start time could be read does it tell a reused pid; otherwise the pid decides.
+    assert state.owner_alive(me.pid, started - 3600) is (where != "status")
+    assert state.owner_alive(me.pid, 0.0)
+
+
+def test_temp_file_of_an_uninspectable_process_is_kept(monkeypatch, tmp_path):
+    leftover = tmp_path / f"x.json.vtdb-tmp.{atomic._short_host()}.{_reaped_pid()}.abcd1234"
+    leftover.write_text("{}")
+    monkeypatch.setattr(atomic, "pid_alive", lambda pid: True)
+    assert atomic.clean_stale_temp_files(tmp_path) == [] and leftover.exists()
+    monkeypatch.undo()
+    assert atomic.clean_stale_temp_files(tmp_path) == [leftover]
+
+
+# ---- vtdb.records ----
+
+
+def test_new_record_fields_and_stored_shape(tmp_path):
+    meta = records.new_video_record("v", "/v.mp4", {"title": "T"}, now="2020-01-01T00:00:00.000+00:00")
+    assert meta["title"] == "T" and meta["source_kind"] == "file" and meta["embedding_placeholder"] is True
+    assert meta["phase1_status"] == "pending" and meta["phase4_keywords_count"] == 0
+    known = set(records.VideoRecord.__annotations__)
+    assert set(records.record_defaults("v", "/v.mp4", "now")) <= known
+    for helper in (records.probe_fields(1.23456, 2, 3, 4.0), records.phase2_fields("a", "m", 0), records.phase3_fields("e"),
+                   records.summary_fields("s", ["k"], "c", "[]", "x:y")):
+        assert set(helper) <= known
+    assert records.probe_fields(1.23456, 2, 3, 4.0)["video_duration"] == 1.235
+    db = _embedded(tmp_path)
+    with db:
+        stored = db.create_or_update_video_file("v", "/v.mp4", title="T")
+        assert {k: v for k, v in stored.items() if k not in ("created_at", "updated_at")} == \
+            {k: v for k, v in meta.items() if k not in ("created_at", "updated_at")}
+        assert db.video_files.get(ids=["v"], include=["documents"])["documents"] == ["T"]
+
+
+def test_segment_metadata_fields():
+    seg = records.segment_metadata({"description": "d", "keywords": ["k"]}, start=1.0, end=3.5, index=2, video_name="v",
+                                   video_path="/v.mp4", title="T", language="en", transcript="hi", analyzer="a", model="m",
+                                   prompt_version="p", analysis_status="ok")
+    assert seg["duration"] == 2.5 and seg["segment_index"] == 2
+    assert set(seg) <= set(records.SegmentMeta.__annotations__)
+    assert records.segment_id("v", 2) == "v_seg_2"

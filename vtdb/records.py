@@ -1,0 +1,228 @@
+"""The one place that knows the fields of a `video_files` record and of a `video_segments` record.
+
+`VideoRecord` lists every field a video's record may hold (who writes each is noted); the helpers build
+the field sets the store and the phase jobs write, so that no one spells the keys ad hoc. The phase
+status fields (`phase1_status`, `phase1_claim_id`, ...) belong to the state machine: `vtdb.state`
+(`phase_defaults`, `claim_update`, ...). The stored keys are the record's contract (the CLIs, exports
+and tests read them): renaming one here means migrating stored records.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, TypedDict
+
+from vtdb import state
+
+
+class VideoRecord(TypedDict, total=False):
+    """A `video_files` record's metadata (besides the phase status fields of `vtdb.state`)."""
+
+    # Created with the record (`new_video_record`), updated by the Phase 1 sync.
+    name: str
+    video_path: str  # a file path, or zim://ARCHIVE#ENTRY
+    source_kind: str  # "file" or "zim"
+    title: str
+    description: str
+    language: str  # the configured language ('' = detect)
+    video_duration: float
+    width: int
+    height: int
+    fps: float
+    total_segments: int
+    source_fingerprint: str
+    force_token_applied: str
+    embedding_placeholder: bool  # True until Phase 4 gives the record a real vector
+    created_at: str
+    updated_at: str
+    # A video of a ZIM archive (`zim_source_fields`).
+    license: str
+    zim_archive: str
+    zim_entry: str
+    zim_uuid: str
+    zim_title: str
+    zim_publisher: str
+    zim_language: str
+    zim_scraper: str
+    zim_date: str
+    zim_layout: str
+    youtube_id: str
+    publication_date: str
+    chapters: str  # JSON list (vtdb.store.json_list reads it); Phase 4 replaces it with its chapters
+    subtitles: str  # JSON list of subtitle tracks
+    # Phase 1 (`phase1_fields`).
+    has_audio: bool
+    transcript_language: str
+    language_probability: float
+    language_source: str
+    language_low_confidence: bool
+    transcript_words: int
+    transcript_source: str
+    # Phase 2 (`phase2_fields`).
+    phase2_analyzer: str
+    phase2_model: str
+    phase2_windows_failed: int
+    # Phase 3 (`phase3_fields`).
+    db_embedder: str
+    # Phase 4 (`summary_fields`).
+    summary: str
+    keywords: list[str]
+    content_type: str
+    summarizer: str
+
+
+def record_defaults(name: str, video_path: str, now: str) -> dict[str, Any]:
+    """The descriptive fields of a fresh record, before the caller's metadata is merged in."""
+    return {
+        "name": name,
+        "video_path": video_path,
+        "source_kind": "file",
+        "title": name,
+        "description": "",
+        "language": "",
+        "video_duration": 0.0,
+        "width": 0,
+        "height": 0,
+        "fps": 0.0,
+        "total_segments": 0,
+        "source_fingerprint": "",
+        "force_token_applied": "",
+        "embedding_placeholder": True,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def new_video_record(name: str, video_path: str, metadata: Mapping[str, Any], now: str | None = None) -> dict[str, Any]:
+    """A new record: the defaults, every phase pending, then `metadata` (which wins)."""
+    now = now or state.iso(state.now_utc())
+    return {**record_defaults(name, video_path, now), **state.all_phase_defaults(), **metadata}
+
+
+def record_document(meta: Mapping[str, Any], name: str) -> str:
+    """A record's document until Phase 4 writes its summary: title and description."""
+    return f"{meta.get('title') or name}\n{meta.get('description') or ''}".strip()
+
+
+def file_source_fields(title: str, description: str, language: str) -> dict[str, Any]:
+    """What the Phase 1 sync writes for a video file of the config."""
+    return {"source_kind": "file", "title": title, "description": description, "language": language}
+
+
+def zim_source_fields(*, title: str, description: str, language: str, license: str, archive: str, entry: str,
+                      uuid: str, zim_title: str, publisher: str, zim_language: str, scraper: str, date: str,
+                      layout: str, youtube_id: str, publication_date: str, chapters: str, subtitles: str) -> dict[str, Any]:
+    """What the Phase 1 sync writes for a video of a ZIM archive."""
+    return {
+        "source_kind": "zim",
+        "title": title,
+        "description": description,
+        "language": language,
+        "license": license,
+        "zim_archive": archive,
+        "zim_entry": entry,
+        "zim_uuid": uuid,
+        "zim_title": zim_title,
+        "zim_publisher": publisher,
+        "zim_language": zim_language,
+        "zim_scraper": scraper,
+        "zim_date": date,
+        "zim_layout": layout,
+        "youtube_id": youtube_id,
+        "publication_date": publication_date,
+        "chapters": chapters,
+        "subtitles": subtitles,
+    }
+
+
+def probe_fields(duration: float, width: int, height: int, fps: float) -> dict[str, Any]:
+    """The video's probed size and length (Phase 1 records them as soon as it knows them)."""
+    return {"video_duration": round(duration, 3), "width": width, "height": height, "fps": fps}
+
+
+def phase1_fields(*, duration: float, width: int, height: int, fps: float, windows: int, has_audio: bool,
+                  fingerprint: str, transcript_language: str, language_probability: float, language_source: str,
+                  low_confidence: bool, words: int, transcript_source: str) -> dict[str, Any]:
+    """What a completed Phase 1 writes to the record."""
+    return {
+        **probe_fields(duration, width, height, fps),
+        "total_segments": windows,
+        "has_audio": has_audio,
+        "source_fingerprint": fingerprint,
+        "transcript_language": transcript_language,
+        "language_probability": language_probability,
+        "language_source": language_source,
+        "language_low_confidence": low_confidence,
+        "transcript_words": words,
+        "transcript_source": transcript_source,
+    }
+
+
+def phase2_fields(analyzer: str, model: str, windows_failed: int) -> dict[str, Any]:
+    """What a completed Phase 2 writes to the record."""
+    return {"phase2_analyzer": analyzer, "phase2_model": model, "phase2_windows_failed": windows_failed}
+
+
+def phase3_fields(embedder: str) -> dict[str, Any]:
+    """What a completed Phase 3 writes to the record."""
+    return {"db_embedder": embedder}
+
+
+def summary_fields(summary: str, keywords: list[str], content_type: str, chapters: str, summarizer: str) -> dict[str, Any]:
+    """What Phase 4 writes with the record's summary vector (`chapters` as JSON, `summarizer` as name:model)."""
+    return {"summary": summary, "keywords": keywords, "content_type": content_type, "chapters": chapters,
+            "summarizer": summarizer}
+
+
+class SegmentMeta(TypedDict, total=False):
+    """A `video_segments` record's metadata (one analyzed window; built by Phase 3's `build_segments`)."""
+
+    # The analysis (vtdb.analyzers.schema.FIELDS, validated).
+    description: str
+    dialogue_translation: str
+    keywords: list[str]
+    content_type: str
+    mood_atmosphere: str
+    confidence: str  # low / medium / high
+    scene_change: bool
+    # Where the window is.
+    start_time: float
+    end_time: float
+    duration: float
+    segment_index: int
+    video_name: str
+    video_path: str
+    title: str
+    language: str
+    transcript: str  # the window's speech, cut to MAX_TRANSCRIPT_IN_METADATA characters
+    # Who analyzed it.
+    analyzer: str
+    model: str
+    prompt_version: str
+    analysis_status: str  # ok / repaired
+
+
+def segment_metadata(fields: Mapping[str, Any], *, start: float, end: float, index: int, video_name: str,
+                     video_path: str, title: str, language: str, transcript: str, analyzer: str, model: str,
+                     prompt_version: str, analysis_status: str) -> dict[str, Any]:
+    """A segment record's metadata: the validated analysis `fields`, then where and by whom."""
+    return {
+        **fields,
+        "start_time": start,
+        "end_time": end,
+        "duration": round(end - start, 3),
+        "segment_index": index,
+        "video_name": video_name,
+        "video_path": video_path,
+        "title": title,
+        "language": language,
+        "transcript": transcript,
+        "analyzer": analyzer,
+        "model": model,
+        "prompt_version": prompt_version,
+        "analysis_status": analysis_status,
+    }
+
+
+def segment_id(video_name: str, index: int) -> str:
+    """A segment record's id."""
+    return f"{video_name}_seg_{index}"

@@ -1,0 +1,164 @@
+"""video_files records: create, update, read, list, filter and delete; the metadata conversions Chroma needs."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from vtdb import records as rec
+from vtdb import state
+from vtdb.embedders import placeholder_vector
+from vtdb.state import PHASE_ORDER, STATUSES
+from vtdb.store.connection import MAX_BATCH, VIDEO_FILES, _Connection
+
+
+class UnknownVideoError(KeyError):
+    """No record of that name in video_files."""
+
+    def __str__(self) -> str:
+        return f"no video named {self.args[0]!r} in {VIDEO_FILES}"
+
+
+def _plain(value: Any) -> Any:
+    """Chroma metadata takes str/int/float/bool (and non-empty lists of one type); no numpy scalars, no None."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if value is None:
+        return ""
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value] if value else ""
+    return str(value)
+
+
+def _clean(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata Chroma accepts: every value through `_plain`."""
+    return {k: _plain(v) for k, v in meta.items()}
+
+
+def json_list(value: Any) -> list:
+    """A list stored as a JSON string in metadata (chapters, subtitle tracks); [] when absent or bad."""
+    try:
+        out = json.loads(str(value or "[]"))
+    except ValueError:
+        return []
+    return out if isinstance(out, list) else []
+
+
+class _Records(_Connection):
+    """The video_files records."""
+
+    if TYPE_CHECKING:  # provided by _Segments
+
+        def delete_video_segments(self, name: str) -> None: ...
+
+    def _get_meta(self, name: str) -> dict | None:
+        got = self.video_files.get(ids=[name], include=["metadatas"])
+        if not got["ids"]:
+            return None
+        return dict(got["metadatas"][0] or {})
+
+    def _require_meta(self, name: str) -> dict:
+        meta = self._get_meta(name)
+        if meta is None:
+            raise UnknownVideoError(name)
+        return meta
+
+    def _update(self, name: str, update: Mapping[str, Any]) -> None:
+        # update() merges keys into the stored metadata, so concurrent writers of different keys
+        # (the heartbeat thread and the main thread) do not overwrite each other.
+        self.video_files.update(ids=[name], metadatas=[_clean(update)])
+
+    def _new_record(self, name: str, video_path: str, metadata: Mapping[str, Any]) -> tuple[dict, str]:
+        meta = rec.new_video_record(name, video_path, metadata)
+        return meta, rec.record_document(meta, name)
+
+    def add_video_files(self, records: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """Create many new records (name, video_path, metadata) in batched writes (a first sync of a big library)."""
+        vector = placeholder_vector(self.collection_dimension())
+        for start in range(0, len(records), MAX_BATCH):
+            built = [self._new_record(n, p, m) for n, p, m in records[start : start + MAX_BATCH]]
+            self.video_files.add(ids=[m["name"] for m, _ in built], embeddings=[vector] * len(built),
+                                 metadatas=[_clean(m) for m, _ in built], documents=[d for _, d in built])
+
+    def get_many(self, names: Sequence[str]) -> dict[str, dict]:
+        """Records by name, read in a few batched calls; missing names are absent."""
+        out: dict[str, dict] = {}
+        for start in range(0, len(names), MAX_BATCH):
+            got = self.video_files.get(ids=list(names[start : start + MAX_BATCH]), include=["metadatas"])
+            out.update({i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"])})
+        return out
+
+    def create_or_update_video_file(self, name: str, video_path: str, existing: dict | None = None, **metadata: Any) -> dict:
+        """Create the video's record (all phases pending) or update its descriptive metadata.
+
+        `existing`: the record when the caller has just read it (saves a read per video in a sync).
+        """
+        existing = existing if existing is not None else self._get_meta(name)
+        if existing is None:
+            meta, document = self._new_record(name, video_path, metadata)
+            self.video_files.add(ids=[name], embeddings=[placeholder_vector(self.collection_dimension())],
+                                 metadatas=[_clean(meta)], documents=[document])
+            return meta
+        changes = {"video_path": video_path, **metadata}
+        changed = {k: v for k, v in _clean(changes).items() if existing.get(k) != v}
+        if changed:
+            changed["updated_at"] = state.iso(state.now_utc())
+            self._update(name, changed)
+            existing.update(changed)
+        return existing
+
+    def get_video_status(self, name: str) -> dict | None:
+        """The video's record (metadata) plus derived flags: {'stale': {phase: why}, 'held': [phases]}."""
+        meta = self._get_meta(name)
+        return None if meta is None else self._with_flags(meta)
+
+    def _with_flags(self, meta: dict) -> dict:
+        stale = {p: why for p in PHASE_ORDER if (why := state.stale_reason(meta, p, self.settings, host=self._host))}
+        held = [p for p in PHASE_ORDER if meta.get(state.f(p, "held"))]
+        return {**meta, "flags": {"stale": stale, "held": held}}
+
+    def list_videos(self, status_filter: Mapping[str, Any] | None = None, with_flags: bool = True) -> list[dict]:
+        """Records matching every key of `status_filter`; a list value means "any of"."""
+        where = self._where(status_filter or {})
+        records: list[dict] = []
+        offset, page = 0, 5000
+        while True:
+            got = self.video_files.get(where=where, include=["metadatas"], limit=page, offset=offset)
+            for vid, meta in zip(got["ids"], got["metadatas"]):
+                meta = dict(meta or {})
+                meta.setdefault("name", vid)
+                records.append(self._with_flags(meta) if with_flags else meta)
+            if len(got["ids"]) < page:
+                break
+            offset += page
+        records.sort(key=lambda m: m["name"])
+        return records
+
+    @staticmethod
+    def _where(status_filter: Mapping[str, Any]) -> dict | None:
+        clauses = []
+        for key, value in status_filter.items():
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"status_filter: bad field {key!r}")
+            values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+            if key.endswith("_status"):
+                bad = [v for v in values if v not in STATUSES]
+                if bad:
+                    raise ValueError(f"status_filter[{key!r}]: {bad} not in {list(STATUSES)}")
+            if not values:
+                raise ValueError(f"status_filter[{key!r}]: empty list matches nothing")
+            clauses.append({key: {"$in": values}} if len(values) > 1 else {key: values[0]})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def all_names(self) -> list[str]:
+        """Every video's name, sorted."""
+        return sorted(self.video_files.get(include=[])["ids"])
+
+    def delete_video(self, name: str) -> None:
+        """Delete the video's record and its segments."""
+        self.delete_video_segments(name)
+        self.video_files.delete(ids=[name])

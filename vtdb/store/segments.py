@@ -1,0 +1,119 @@
+"""video_segments: add, delete and count a video's segments, the segments revision, search; and the
+whole-video side of video_files (Phase 4's summary vector, whole-video search)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from vtdb import state
+from vtdb.store.connection import MAX_BATCH, VIDEO_SEGMENTS
+from vtdb.store.records import _clean, _Records
+
+
+class _Segments(_Records):
+    """The segments and search."""
+
+    def segments_revision(self) -> str:
+        """Changes whenever segments are added or deleted: derived caches (the lexical index) key on it.
+
+        Read fresh from the database, not from the cached collection object: another process (a Phase 3
+        worker on a Chroma server) or another client may have changed the segments since it was fetched.
+        """
+        col = self.video_segments
+        try:
+            col = self.client.get_collection(VIDEO_SEGMENTS, embedding_function=None)
+            self._collections[VIDEO_SEGMENTS] = col
+        except Exception:  # dropped meanwhile (--reembed elsewhere): the cached object is all there is
+            pass
+        return str((col.metadata or {}).get("revision") or "")
+
+    def _bump_revision(self) -> None:
+        self.segments_revision()  # refresh the cached collection, so its other metadata is current
+        col = self.video_segments
+        meta = dict(col.metadata or {})
+        meta["revision"] = state.new_claim_id()
+        col.modify(metadata=meta)
+
+
+    def add_segments(
+        self,
+        name: str,
+        ids: Sequence[str],
+        embeddings: Sequence[Sequence[float]],
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> int:
+        """Replace the video's segments with these (delete first, so a shorter re-run leaves no stale ones)."""
+        if not (len(ids) == len(embeddings) == len(documents) == len(metadatas)):
+            raise ValueError("ids, embeddings, documents and metadatas must have the same length")
+        self.delete_video_segments(name)
+        col = self.video_segments
+        for start in range(0, len(ids), MAX_BATCH):
+            end = start + MAX_BATCH
+            col.add(
+                ids=list(ids[start:end]),
+                embeddings=[list(map(float, e)) for e in embeddings[start:end]],
+                documents=list(documents[start:end]),
+                metadatas=[_clean({**m, "video_name": name}) for m in metadatas[start:end]],
+            )
+        self._bump_revision()
+        return len(ids)
+
+    def delete_video_segments(self, name: str) -> None:
+        """Delete the video's segments (the revision changes only when there were some)."""
+        col = self.video_segments
+        if col.get(where={"video_name": name}, include=[], limit=1)["ids"]:
+            col.delete(where={"video_name": name})
+            self._bump_revision()
+
+    def count_segments(self, name: str | None = None) -> int:
+        """How many segments the video has (every video's together when `name` is None)."""
+        if name is None:
+            return self.video_segments.count()
+        return len(self.video_segments.get(where={"video_name": name}, include=[])["ids"])
+
+    def search(self, query: Any, n_results: int = 10, where: Mapping[str, Any] | None = None, mode: str = "hybrid",
+               filters: Mapping[str, Any] | None = None):
+        """Search the moments.
+
+        With text: hybrid search (vector + BM25 fused by reciprocal rank), overlapping windows merged
+        into moments (`vtdb.search.searcher.Moment`); `filters` may hold video, content_type, language,
+        time_from, time_to, keyword; `mode` is hybrid, vector or keyword.
+        With a vector: the nearest segments (dicts with id, score, document, metadata), `where` as in Chroma.
+        """
+        if isinstance(query, str):
+            if self._searcher is None:
+                from vtdb.search.searcher import Searcher
+
+                self._searcher = Searcher(self)
+            return self._searcher.search(query, n_results, filters, mode)
+        got = self.video_segments.query(
+            query_embeddings=[list(map(float, query))],
+            n_results=n_results,
+            where=dict(where) if where else None,
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            {"id": i, "score": 1.0 - d, "document": doc, "metadata": m}
+            for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
+        ]
+
+    def set_video_summary(self, name: str, vector: Sequence[float], document: str, metadata: Mapping[str, Any]) -> None:
+        """Phase 4: the record's real vector and document replace the placeholder."""
+        self._require_meta(name)
+        self.video_files.update(ids=[name], embeddings=[list(map(float, vector))], documents=[document],
+                                metadatas=[_clean({**metadata, "embedding_placeholder": False,
+                                                   "updated_at": state.iso(state.now_utc())})])
+
+    def search_videos(self, query_embedding: Sequence[float], n_results: int = 10) -> list[dict]:
+        """Whole-video search over video_files documents (summaries): only records Phase 4 gave a real vector."""
+        got = self.video_files.query(
+            query_embeddings=[list(map(float, query_embedding))],
+            n_results=n_results,
+            where={"embedding_placeholder": False},
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            {"name": i, "score": 1.0 - d, "document": doc, "metadata": m}
+            for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
+        ]
