@@ -33,7 +33,7 @@ import speech_check as speech
 from PIL import Image
 
 from conftest import EN_SCENES, run_cli, write_config
-from vtdb.analyzers import AnalyzerUnavailable, choose_analyzer, make_analyzer, vllm_engine
+from vtdb.analyzers import AnalyzerUnavailable, choose_analyzer, make_analyzer
 from vtdb.analyzers.base import VideoContext, WindowInput
 from vtdb.analyzers.prompt import DEFAULT_TEMPLATE, SYSTEM_PROMPT, PromptTemplate
 from vtdb.analyzers.schema import CONFIDENCE, FIELDS, WINDOW_SCHEMA, SchemaError, extract_json_object, repair, validate
@@ -45,9 +45,11 @@ from vtdb.analyzers.transcript import (
     scene_changes,
     tokens,
 )
-from vtdb.analyzers.vllm_engine import VLLMAnalyzer, VLLMBackend, make_vllm_sampling_params
+from vtdb.analyzers.vllm_engine import VLLMAnalyzer
 from vtdb.config import Settings, load_config
 from vtdb.demo import SCENE_SOURCES, speak
+from vtdb.llm import vllm_engine
+from vtdb.llm.vllm_engine import VLLMBackend, make_vllm_sampling_params
 from vtdb.media.video import extract_frames
 from vtdb.phases.phase2 import load_phase2_analysis, window_inputs
 from vtdb.store import ChromaDBManager
@@ -367,6 +369,33 @@ def test_vllm_backend_load_and_sampling_params_with_fake_modules(monkeypatch, st
     guided = params.kwargs["structured_outputs" if structured_outputs else "guided_decoding"]
     assert guided.json == WINDOW_SCHEMA
     assert all(len(inp["multi_modal_data"]["image"]) == 6 for inp in record.llm.calls[0][0])
+
+
+def test_vllm_chat_at_the_engine_boundary():
+    """VLLMAnalyzer.chat (what the Phase 4 vllm summarizer calls) against the FAKE engine: one text-only
+    prompt through the chat template, the summary schema as structured output, the answer text back."""
+    from vtdb.summarize import SUMMARY_SCHEMA
+
+    settings = Settings(temperature=0.2, max_output_tokens=300)
+    answer = json.dumps({"summary": "MARK0 a video about pasta.", "keywords": ["pasta"], "content_type": "cooking"})
+    backend, llm, processor, sampling = fake_backend(lambda i, attempt: (answer, "stop"))
+    engine = VLLMAnalyzer(settings, backend=backend)
+    messages = [{"role": "system", "content": "You summarize videos."}, {"role": "user", "content": "MARK0 the moments"}]
+    assert engine.chat(messages, SUMMARY_SCHEMA) == answer
+    assert len(llm.calls) == 1
+    inputs, params = llm.calls[0]
+    assert inputs == [{"prompt": "<|im_start|>system\nYou summarize videos.<|im_end|>\n"
+                                 "<|im_start|>user\nMARK0 the moments<|im_end|>\n<|im_start|>assistant\n"}]
+    assert processor.calls == [{"tokenize": False, "add_generation_prompt": True}]
+    # At least 1200 tokens for a summary, whatever max_output_tokens says; no seed; the schema as given.
+    assert sampling.calls == [{"temperature": 0.2, "max_tokens": 1200, "json_schema": SUMMARY_SCHEMA, "seed": None}]
+    assert params.kind == "fake-sampling-params"
+
+
+def test_vllm_chat_empty_completion_is_empty_text():
+    backend, llm, _processor, _sampling = fake_backend(lambda i, attempt: ("", "stop"))
+    llm.generate = lambda inputs, params: [SimpleNamespace(prompt=inputs[0]["prompt"], outputs=[])]
+    assert VLLMAnalyzer(Settings(), backend=backend).chat([{"role": "user", "content": "MARK0"}]) == ""
 
 
 # ---------------------------------------------------------------- choosing an analyzer
@@ -745,7 +774,7 @@ def test_prompt_template_fills_every_placeholder():
     template = PromptTemplate.load()
     raw = DEFAULT_TEMPLATE.read_text(encoding="utf-8")
     assert template.version == "window-v1" and "# prompt_version: window-v1" in raw
-    placeholders = set(re.findall(r"\{(\w+)\}", "\n".join(l for l in raw.splitlines() if not l.startswith("#"))))
+    placeholders = set(re.findall(r"\{(\w+)\}", "\n".join(ln for ln in raw.splitlines() if not ln.startswith("#"))))
     assert placeholders == {"title", "description", "language", "output_language", "start", "end", "transcript",
                             "previous_context", "frames_note", "content_types"}
     video = VideoContext("bike", "Fixing a bicycle", "Brakes and wheels.", "ru", "en", 4000.0)

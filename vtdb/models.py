@@ -39,7 +39,7 @@ def _package_file(dist_name: str, file_name: str) -> Path | None:
         return None
     for entry in dist.files or []:
         if entry.name == file_name:
-            return Path(dist.locate_file(entry))
+            return Path(str(dist.locate_file(entry)))
     return None
 
 

@@ -6,12 +6,14 @@ import re
 import unicodedata
 from pathlib import Path
 
+from vtdb.errors import VtdbError
+
 # Letters/digits of any script, plus a few separators. No path separators, no leading dot.
 _SAFE_NAME = re.compile(r"^[\w][\w.\- ]*$", re.UNICODE)
 MAX_NAME_LENGTH = 120
 
 
-class UnsafeNameError(ValueError):
+class UnsafeNameError(VtdbError, ValueError):
     pass
 
 

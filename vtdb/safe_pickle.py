@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from vtdb.atomic import atomic_write_bytes
+from vtdb.errors import VtdbError
 
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(VtdbError, pickle.UnpicklingError):
     pass
 
 

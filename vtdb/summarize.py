@@ -68,13 +68,13 @@ def split_sentences(text: str) -> list[str]:
 
 def aggregate_keywords(segments: Sequence[SegmentText], top: int = 12) -> list[str]:
     """Keywords across segments: how often they occur, earlier keywords of a window weigh more."""
-    score: Counter = Counter()
+    score: Counter[str] = Counter()
     shown: dict[str, str] = {}
     for seg in segments:
         for rank, kw in enumerate(seg.keywords):
             key = kw.strip().lower()
             if key:
-                score[key] += 1.0 / (1 + 0.2 * rank)
+                score[key] += 1.0 / (1 + 0.2 * rank)  # type: ignore[assignment]  # float weights in a Counter
                 shown.setdefault(key, kw.strip())
     return [shown[k] for k, _ in sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
 

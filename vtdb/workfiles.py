@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vtdb.errors import VtdbError
 from vtdb.naming import check_name, path_inside
 from vtdb.safe_pickle import UnsafePickleError, load_plain
 
@@ -11,7 +12,7 @@ PHASE1_FORMAT = "vtdb.phase1"
 PHASE1_VERSION = 1
 
 
-class WorkFileError(RuntimeError):
+class WorkFileError(VtdbError, RuntimeError):
     pass
 
 

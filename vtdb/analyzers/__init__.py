@@ -1,16 +1,50 @@
-"""Phase 2 analyzers behind one interface (see base.Analyzer): vllm, openai, transcript; auto picks one."""
+"""Phase 2 analyzers behind one interface (see base.Analyzer): vllm, openai, transcript; auto picks one.
+
+Each analyzer is a factory in the ANALYZERS registry (name -> factory(settings)); a new one is added
+with `@ANALYZERS.register("name")`. Factories import their module lazily (vllm is CUDA-only).
+"""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from vtdb.analyzers.base import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput, WindowOutcome
 from vtdb.config import Settings
+from vtdb.errors import Registry
 
-__all__ = ["Analyzer", "AnalyzerUnavailable", "VideoContext", "WindowInput", "WindowOutcome", "choose_analyzer", "make_analyzer"]
+__all__ = ["ANALYZERS", "Analyzer", "AnalyzerUnavailable", "VideoContext", "WindowInput", "WindowOutcome", "choose_analyzer",
+           "make_analyzer"]
+
+# An unknown name is a run-level error here (exit 2 before anything is claimed), as it always was.
+ANALYZERS: Registry[Callable[[Settings], Analyzer]] = Registry("analyzer", error=AnalyzerUnavailable, extra=["auto"])
+
+
+@ANALYZERS.register("vllm")
+def _vllm(settings: Settings) -> Analyzer:
+    from vtdb.analyzers.vllm_engine import VLLMAnalyzer
+
+    analyzer = VLLMAnalyzer(settings)
+    _ = analyzer.backend  # load now: a missing GPU is a run-level error, not one per video
+    return analyzer
+
+
+@ANALYZERS.register("openai")
+def _openai(settings: Settings) -> Analyzer:
+    from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
+
+    return OpenAICompatAnalyzer(settings)
+
+
+@ANALYZERS.register("transcript")
+def _transcript(settings: Settings) -> Analyzer:
+    from vtdb.analyzers.transcript import TranscriptAnalyzer
+
+    return TranscriptAnalyzer(settings)
 
 
 def choose_analyzer(settings: Settings, requested: str | None = None) -> tuple[str, str]:
     """(analyzer name, why) for the requested name or the `analyzer` setting; `auto` explains its pick."""
-    from vtdb.analyzers.vllm_engine import cuda_available, vllm_importable
+    from vtdb.llm.vllm_engine import cuda_available, vllm_importable
 
     name = requested or settings.analyzer
     if name != "auto":
@@ -23,28 +57,12 @@ def choose_analyzer(settings: Settings, requested: str | None = None) -> tuple[s
 
 
 def make_analyzer(name: str, settings: Settings) -> Analyzer:
-    """The analyzer, ready to run; AnalyzerUnavailable (a run-level error) when it cannot run here."""
+    """The analyzer, ready to run; AnalyzerUnavailable (a run-level error) when it cannot run here,
+    or when `name` is not registered (the message lists the registered ones)."""
     from vtdb.analyzers.prompt import PromptError
 
+    factory = ANALYZERS.get(name)
     try:
-        return _make_analyzer(name, settings)
+        return factory(settings)
     except PromptError as exc:  # a bad prompt_file: stop before claiming, not once per video
         raise AnalyzerUnavailable(str(exc)) from None
-
-
-def _make_analyzer(name: str, settings: Settings) -> Analyzer:
-    if name == "openai":
-        from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
-
-        return OpenAICompatAnalyzer(settings)
-    if name == "vllm":
-        from vtdb.analyzers.vllm_engine import VLLMAnalyzer
-
-        analyzer = VLLMAnalyzer(settings)
-        analyzer.backend  # load now: a missing GPU is a run-level error, not one per video
-        return analyzer
-    if name == "transcript":
-        from vtdb.analyzers.transcript import TranscriptAnalyzer
-
-        return TranscriptAnalyzer(settings)
-    raise AnalyzerUnavailable(f"unknown analyzer {name!r}; use auto, vllm, openai or transcript")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 from vtdb.errors import RunAborted
 
@@ -43,12 +43,27 @@ class WindowOutcome:
 ProgressCallback = Callable[[int], None]  # number of windows finished so far
 
 
-class Analyzer(Protocol):
+class Analyzer:
+    """The analyzer interface. `analyze` is required; the rest have defaults that subclasses override."""
+
     name: str  # "vllm" | "openai" | "transcript"
     model: str
 
+    def check(self) -> None:
+        """Fail fast (AnalyzerUnavailable) when the analyzer cannot run, before any video is claimed.
+        Default: nothing to check."""
+
+    @property
+    def prompt_version(self) -> str:
+        """The version of the prompt template the analyzer renders; "" when it uses none."""
+        return ""
+
     def analyze(self, video: VideoContext, windows: Sequence[WindowInput], progress: ProgressCallback | None = None) -> list[WindowOutcome]:
         """Analyze every window of one video; never raises for a single bad window."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections or engines. Default: nothing to release."""
 
 
 class AnalyzerUnavailable(RunAborted, RuntimeError):

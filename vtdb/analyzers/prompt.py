@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vtdb.analyzers.base import VideoContext, WindowInput
+from vtdb.errors import VtdbError
 from vtdb.languages import WHISPER_LANGUAGES
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "prompts" / "window_v1.txt"
@@ -24,7 +25,7 @@ def language_name(code: str | None) -> str:
     return f"{WHISPER_LANGUAGES.get(code, code).title()} ({code})"
 
 
-class PromptError(ValueError):
+class PromptError(VtdbError, ValueError):
     """A prompt template that cannot be read or rendered (unknown placeholder, stray brace, ...)."""
 
 

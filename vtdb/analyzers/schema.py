@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from vtdb.errors import VtdbError
+
 CONFIDENCE = ("high", "medium", "low")
 FIELDS = ("description", "dialogue_translation", "keywords", "content_type", "mood_atmosphere", "confidence", "scene_change")
 
@@ -28,7 +30,7 @@ MAX_TEXT = 4000
 MAX_KEYWORDS = 12
 
 
-class SchemaError(ValueError):
+class SchemaError(VtdbError, ValueError):
     pass
 
 

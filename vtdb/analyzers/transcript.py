@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vtdb.analyzers.base import ProgressCallback, VideoContext, WindowInput, WindowOutcome
+from vtdb.analyzers.base import Analyzer, ProgressCallback, VideoContext, WindowInput, WindowOutcome
 from vtdb.config import Settings
 from vtdb.embedders import Embedder, load_embedder
 from vtdb.text import STOPWORDS, words
@@ -119,7 +119,7 @@ def scene_changes(windows: Sequence[WindowInput], threshold: float = SCENE_CUT_D
     return out
 
 
-class TranscriptAnalyzer:
+class TranscriptAnalyzer(Analyzer):
     name = "transcript"
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None):

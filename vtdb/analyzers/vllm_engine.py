@@ -1,104 +1,30 @@
 """In-process vLLM analyzer (Qwen2.5-VL) for CUDA machines.
 
-All windows of a video go to the engine in one batched `generate` call, each prompt carrying
-its frames and transcript, with JSON-schema structured output. vllm, transformers' processor
-and qwen-vl-utils are imported lazily, inside `VLLMBackend.load`, so nothing here touches a GPU
-stack until this analyzer is chosen. Install on GPU machines only: requirements-gpu.txt.
+All windows of a video go to the engine (vtdb.llm.vllm_engine) in one batched `generate` call, each
+prompt carrying its frames and transcript, with JSON-schema structured output. Nothing here touches
+a GPU stack until this analyzer is chosen.
 """
 
 from __future__ import annotations
 
-import io
 import json
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from vtdb.analyzers.base import AnalyzerUnavailable, ProgressCallback, VideoContext, WindowInput, WindowOutcome
+from vtdb.analyzers.base import Analyzer, ProgressCallback, VideoContext, WindowInput, WindowOutcome
 from vtdb.analyzers.prompt import SYSTEM_PROMPT, PromptTemplate
 from vtdb.analyzers.schema import WINDOW_SCHEMA, SchemaError, repair, validate
 from vtdb.config import Settings
-
-SMALL_CARD_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
-
-
-def cuda_available() -> bool:
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except Exception:
-        return False
+from vtdb.llm.vllm_engine import (  # noqa: F401  (re-exported: the names used to live here)
+    SMALL_CARD_MODEL,
+    VLLMBackend,
+    cuda_available,
+    jpeg_to_image,
+    make_vllm_sampling_params,
+    vllm_importable,
+)
 
 
-def vllm_importable() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("vllm") is not None
-
-
-@dataclass
-class VLLMBackend:
-    """What the analyzer needs from the GPU stack; `load` builds the real one."""
-
-    llm: Any  # vllm.LLM (anything with .generate(inputs, sampling_params))
-    processor: Any  # has apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    vision_info: Callable[[list], tuple]  # qwen_vl_utils.process_vision_info
-    make_sampling_params: Callable[..., Any]
-
-    @classmethod
-    def load(cls, settings: Settings) -> "VLLMBackend":
-        if not vllm_importable():
-            raise AnalyzerUnavailable(
-                "the vllm analyzer needs vLLM on a CUDA machine: `pip install -r requirements-gpu.txt` there. "
-                "Here, use --analyzer openai with a vLLM server elsewhere (openai_base_url), or --analyzer transcript."
-            )
-        if not cuda_available():
-            raise AnalyzerUnavailable(
-                "the vllm analyzer needs a CUDA GPU and none is visible. Use --analyzer openai with a vLLM server "
-                "(`vllm serve Qwen/Qwen2.5-VL-7B-Instruct`) on a GPU host, or --analyzer transcript on the CPU."
-            )
-        from qwen_vl_utils import process_vision_info  # imports torchvision: only on GPU machines
-        from transformers import AutoProcessor
-        from vllm import LLM
-
-        llm = LLM(
-            model=settings.vlm_model,
-            limit_mm_per_prompt={"image": settings.frames_per_window},
-            max_model_len=settings.vllm_max_model_len,
-            gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
-            tensor_parallel_size=settings.vllm_tensor_parallel_size,
-            mm_processor_kwargs={"min_pixels": settings.image_min_pixels, "max_pixels": settings.image_max_pixels},
-        )
-        processor = AutoProcessor.from_pretrained(settings.vlm_model, min_pixels=settings.image_min_pixels, max_pixels=settings.image_max_pixels)
-        return cls(llm, processor, process_vision_info, make_vllm_sampling_params)
-
-
-def make_vllm_sampling_params(temperature: float, max_tokens: int, json_schema: dict | None, seed: int | None = None):
-    """SamplingParams with JSON-schema structured output, for both vLLM APIs (structured_outputs, older guided_decoding)."""
-    from vllm import SamplingParams
-
-    common = dict(temperature=temperature, top_p=0.9, max_tokens=max_tokens, repetition_penalty=1.05, seed=seed)
-    if json_schema is None:
-        return SamplingParams(**common)
-    try:
-        from vllm.sampling_params import StructuredOutputsParams
-
-        return SamplingParams(structured_outputs=StructuredOutputsParams(json=json_schema), **common)
-    except ImportError:
-        from vllm.sampling_params import GuidedDecodingParams
-
-        return SamplingParams(guided_decoding=GuidedDecodingParams(json=json_schema), **common)
-
-
-def jpeg_to_image(jpeg: bytes):
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(jpeg))
-    image.load()
-    return image.convert("RGB")
-
-
-class VLLMAnalyzer:
+class VLLMAnalyzer(Analyzer):
     name = "vllm"
 
     def __init__(self, settings: Settings, backend: VLLMBackend | None = None, template: PromptTemplate | None = None):
@@ -106,6 +32,10 @@ class VLLMAnalyzer:
         self.model = settings.vlm_model
         self.template = template or PromptTemplate.load(settings.prompt_file)
         self._backend = backend
+
+    @property
+    def prompt_version(self) -> str:
+        return self.template.version
 
     @property
     def backend(self) -> VLLMBackend:
@@ -132,15 +62,8 @@ class VLLMAnalyzer:
         return engine_input
 
     def _generate(self, inputs: list[dict], seed: int | None) -> list[tuple[str, str]]:
-        params = self.backend.make_sampling_params(
-            temperature=self.settings.temperature, max_tokens=self.settings.max_output_tokens, json_schema=WINDOW_SCHEMA, seed=seed
-        )
-        results = self.backend.llm.generate(inputs, params)
-        out = []
-        for r in results:
-            completion = r.outputs[0] if r.outputs else None
-            out.append((completion.text if completion else "", (completion.finish_reason or "") if completion else ""))
-        return out
+        return self.backend.generate(inputs, temperature=self.settings.temperature, max_tokens=self.settings.max_output_tokens,
+                                     json_schema=WINDOW_SCHEMA, seed=seed)
 
     @staticmethod
     def _parse(text: str, finish: str) -> tuple[dict | None, str, list[str]]:
@@ -153,12 +76,8 @@ class VLLMAnalyzer:
 
     def chat(self, messages: list[dict], schema: dict | None = None) -> str:
         """One text-only chat turn (Phase 4 summaries), with JSON-schema structured output when given."""
-        text = self.backend.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        params = self.backend.make_sampling_params(
-            temperature=self.settings.temperature, max_tokens=max(self.settings.max_output_tokens, 1200), json_schema=schema, seed=None
-        )
-        results = self.backend.llm.generate([{"prompt": text}], params)
-        return results[0].outputs[0].text if results and results[0].outputs else ""
+        return self.backend.chat(messages, temperature=self.settings.temperature,
+                                 max_tokens=max(self.settings.max_output_tokens, 1200), json_schema=schema)
 
     def analyze(self, video: VideoContext, windows: Sequence[WindowInput], progress: ProgressCallback | None = None) -> list[WindowOutcome]:
         outcomes: dict[int, WindowOutcome] = {}

@@ -23,8 +23,9 @@ from vtdb.cli import (
     setup_logging,
     work_dir_of,
 )
-from vtdb.phases.phase1 import Phase1Job, sync_videos
+from vtdb.phases.phase1 import Phase1Job
 from vtdb.runner import run_phase
+from vtdb.sources.sync import sync_videos
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -44,10 +45,10 @@ def run(argv: list[str] | None = None) -> int:
         new_videos: list[str] = []
         for note in sync_videos(db, config, events, dry_run=args.dry_run, problems=source_problems, new_videos=new_videos):
             console.print(f"[cyan]{escape(note)}[/]")
-        for problem in source_problems:
-            console.print(f"[red]source: {escape(problem)}[/]")
+        for source_problem in source_problems:
+            console.print(f"[red]source: {escape(source_problem)}[/]")
             if not args.dry_run:
-                events.emit(ev.VIDEO_ERROR, phase="phase1", video="(sources)", error=problem)
+                events.emit(ev.VIDEO_ERROR, phase="phase1", video="(sources)", error=source_problem)
         if args.dry_run:
             options.new_videos = new_videos
         summary = run_phase(Phase1Job(config.settings), db, work_dir, options, console, events)

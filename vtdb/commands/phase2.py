@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from vtdb.analyzers import AnalyzerUnavailable, choose_analyzer, make_analyzer
+from vtdb.analyzers import ANALYZERS, AnalyzerUnavailable, choose_analyzer, make_analyzer
 from vtdb.cli import (
     EXIT_USAGE,
     add_model_arguments,
@@ -35,7 +35,7 @@ from vtdb.runner import run_phase
 
 def run(argv: list[str] | None = None) -> int:
     parser = phase_parser("phase2_vllm_analysis.py", __doc__.strip().splitlines()[0])
-    parser.add_argument("--analyzer", choices=["auto", "vllm", "openai", "transcript"], default=None,
+    parser.add_argument("--analyzer", choices=ANALYZERS.names(), default=None,
                         help="override the analyzer setting (default: the config's, which defaults to auto)")
     add_model_arguments(parser)
     parser.add_argument("--text-only", action="store_true", help="send transcripts without images (for text-only models)")
@@ -56,8 +56,7 @@ def run(argv: list[str] | None = None) -> int:
             return dry_run("phase2", db, work_dir, options)
         try:
             analyzer = make_analyzer(name, settings)
-            if hasattr(analyzer, "check"):
-                analyzer.check()  # endpoint down or wrong model: stop before claiming anything
+            analyzer.check()  # endpoint down or wrong model: stop before claiming anything
         except AnalyzerUnavailable as exc:
             console.print(f"[bold red]analyzer {name} cannot run:[/] {escape(str(exc))}")
             return EXIT_USAGE

@@ -25,7 +25,7 @@ from vtdb.cli import (
     setup_logging,
     work_dir_of,
 )
-from vtdb.embedders import UnknownEmbedderError, embedder_dimension, load_embedder
+from vtdb.embedders import LazyEmbedder, UnknownEmbedderError, embedder_dimension, load_embedder
 from vtdb.phases.phase3 import Phase3Job
 from vtdb.runner import run_phase
 from vtdb.store import EmbedderMismatch
@@ -63,23 +63,9 @@ def run(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         if args.dry_run:
             return dry_run("db_load", db, work_dir, options)
-        summary = run_phase(Phase3Job(_LazyEmbedder(settings.embedder)), db, work_dir, options, console, events)
+        summary = run_phase(Phase3Job(LazyEmbedder(settings.embedder)), db, work_dir, options, console, events)
     print_summary(summary, args.dry_run)
     return exit_code_for(summary)
-
-
-class _LazyEmbedder:
-    """Loads the model only when a video actually needs embedding (a no-op run stays fast)."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self._embedder = None
-
-    def embed_passages(self, texts):
-        if self._embedder is None:
-            self._embedder = load_embedder(self.name)
-        return self._embedder.embed_passages(texts)
-
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,29 +35,12 @@ from vtdb.embedders import embedder_dimension, load_embedder
 from vtdb.phases.phase4 import Phase4Job
 from vtdb.runner import run_phase
 from vtdb.store import EmbedderMismatch
-from vtdb.summarize import ExtractiveSummarizer, LLMSummarizer
-
-
-def make_summarizer(name: str, settings, embedder):
-    if name == "extractive":
-        return ExtractiveSummarizer(embedder)
-    if name == "openai":
-        from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
-
-        client = OpenAICompatAnalyzer(settings)
-        client.check()
-        return LLMSummarizer("openai", client.model, client.chat, settings, embedder)
-    if name == "vllm":
-        from vtdb.analyzers.vllm_engine import VLLMAnalyzer
-
-        engine = VLLMAnalyzer(settings)
-        return LLMSummarizer("vllm", engine.model, engine.chat, settings, embedder)
-    raise AnalyzerUnavailable(f"unknown summarizer {name!r}")
+from vtdb.summarizers import SUMMARIZERS, make_summarizer
 
 
 def run(argv: list[str] | None = None) -> int:
     parser = phase_parser("phase4_summary.py", __doc__.strip().splitlines()[0])
-    parser.add_argument("--summarizer", choices=["extractive", "openai", "vllm"], default=None)
+    parser.add_argument("--summarizer", choices=SUMMARIZERS.names(), default=None)
     add_model_arguments(parser)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)

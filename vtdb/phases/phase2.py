@@ -14,6 +14,7 @@ from pathlib import Path
 from vtdb.analyzers import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput
 from vtdb.atomic import atomic_write_json
 from vtdb.config import Settings
+from vtdb.records import phase2_fields
 from vtdb.runner import JobContext, JobResult, RunAborted, VideoError
 from vtdb.state import iso, now_utc
 from vtdb.store import Claim
@@ -86,7 +87,7 @@ class Phase2Job:
                 "status": outcome.status,
                 "analyzer": self.analyzer.name,
                 "model": self.analyzer.model,
-                "prompt_version": getattr(getattr(self.analyzer, "template", None), "version", "") or "n/a",
+                "prompt_version": self.analyzer.prompt_version or "n/a",
             }
             if outcome.fields is not None:
                 segment.update({k: outcome.fields[k] for k in SEGMENT_FIELDS})
@@ -122,7 +123,7 @@ class Phase2Job:
         ok = len(windows) - len(failed)
         return JobResult(
             count=ok,
-            fields={"phase2_analyzer": self.analyzer.name, "phase2_model": self.analyzer.model, "phase2_windows_failed": len(failed)},
+            fields=phase2_fields(self.analyzer.name, self.analyzer.model, len(failed)),
             note=f"windows analyzed by {self.analyzer.name}" + (f", {len(failed)} failed" if failed else ""),
         )
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from vtdb.errors import VideoError
+
 _TIME = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})$")
 _TAG = re.compile(r"<[^>]*>")
 
 
-class SubtitleError(ValueError):
-    pass
+class SubtitleError(VideoError, ValueError):
+    """A malformed WebVTT track (Phase 1 then falls back to Whisper for that video)."""
 
 
 @dataclass
@@ -69,7 +71,7 @@ def parse_vtt(data: bytes | str, source: str = "subtitles") -> list[Cue]:
         cue_text = re.sub(r"\s+", " ", cue_text.replace("&nbsp;", " ").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
         if cue_text:
             cues.append(Cue(round(start, 3), round(end, 3), cue_text))
-    if not cues and any("-->" in l for l in lines):
+    if not cues and any("-->" in line for line in lines):
         raise SubtitleError(f"{source}: cues have no text")
     return cues
 

@@ -21,9 +21,10 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from vtdb.atomic import atomic_write_json, temp_path_for
+from vtdb.errors import VideoError
 from vtdb.languages import suggest_language
 from vtdb.naming import sanitize_name
 from vtdb.sources.subtitles import SubtitleError, parse_vtt
@@ -34,8 +35,8 @@ YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
 
-class ZimError(RuntimeError):
-    pass
+class ZimError(VideoError, RuntimeError):
+    """An archive or item that cannot be read (missing, corrupt, replaced); Phase 1 fails that video with it."""
 
 
 @dataclass
@@ -109,7 +110,7 @@ def _clean_text(value: object, limit: int | None = None) -> str:
 
 
 @contextlib.contextmanager
-def open_archive(path: str | Path) -> Iterator["object"]:
+def open_archive(path: str | Path) -> Iterator[Any]:
     """A libzim Archive, with every failure turned into a ZimError that names the file."""
     from libzim.reader import Archive
 
@@ -156,9 +157,11 @@ def zim_language(code: str) -> str | None:
     return suggest_language(first) if first else None
 
 
-def _entries(archive) -> Iterator[tuple[str, object]]:
+def _entries(archive) -> Iterator[tuple[str, Any]]:
     for i in range(archive.entry_count):
         try:
+            # libzim 3.13.1's Python binding has no public way to walk every entry: get_entry_by_path and
+            # get_entry_by_title need a known name, its search needs a full-text index that archives may lack.
             entry = archive._get_entry_by_id(i)
         except Exception:
             continue
@@ -175,7 +178,7 @@ def _norm(path: str) -> str:
     return path.lstrip("./").lstrip("/")
 
 
-def _v3_videos(archive, paths: dict[str, object], problems: list[str]) -> list[ZimVideo]:
+def _v3_videos(archive, paths: dict[str, Any], problems: list[str]) -> list[ZimVideo]:
     videos = []
     for path in sorted(p for p in paths if re.fullmatch(r"videos/[^/]+\.json", p)):
         try:
@@ -227,7 +230,7 @@ def _v3_videos(archive, paths: dict[str, object], problems: list[str]) -> list[Z
 _DATA_JS = re.compile(r"var\s+json_[\w$]*\s*=\s*(\[.*?\])\s*;?\s*$", re.DOTALL | re.MULTILINE)
 
 
-def _v2_videos(archive, paths: dict[str, object], problems: list[str]) -> list[ZimVideo]:
+def _v2_videos(archive, paths: dict[str, Any], problems: list[str]) -> list[ZimVideo]:
     if "assets/data.js" not in paths:
         return []
     text = read_entry(archive, "assets/data.js").decode("utf-8", errors="replace")

@@ -17,6 +17,7 @@ from typing import Any, Callable, Self
 
 from vtdb.config import Config, Settings, settings_only
 from vtdb.embedders import embedder_dimension
+from vtdb.errors import RunAborted
 
 VIDEO_FILES = "video_files"
 VIDEO_SEGMENTS = "video_segments"
@@ -24,7 +25,7 @@ REBUILD_FILES = "video_files__rebuild"  # video_files being moved to a new dimen
 MAX_BATCH = 4000  # below Chroma's max batch (5461 here)
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(RunAborted, RuntimeError):
     """The database cannot be reached or opened (exit code 2 in the CLIs)."""
 
 

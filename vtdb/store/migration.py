@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from vtdb import state
 from vtdb.embedders import placeholder_vector
+from vtdb.errors import VtdbError
 from vtdb.state import COMPLETED
 from vtdb.store.connection import MAX_BATCH, REBUILD_FILES, VIDEO_FILES, VIDEO_SEGMENTS
 from vtdb.store.records import _clean, _Records
 
 
-class EmbedderMismatch(RuntimeError):
+class EmbedderMismatch(VtdbError, RuntimeError):
     """The configured embedder is not the one the collections were built with."""
 
 

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from vtdb import records as rec
 from vtdb import state
 from vtdb.embedders import placeholder_vector
+from vtdb.errors import VtdbError
 from vtdb.state import PHASE_ORDER, STATUSES
 from vtdb.store.connection import MAX_BATCH, VIDEO_FILES, _Connection
 
 
-class UnknownVideoError(KeyError):
+class UnknownVideoError(VtdbError, KeyError):
     """No record of that name in video_files."""
 
     def __str__(self) -> str:

@@ -1,0 +1,48 @@
+"""The Phase 4 summarizers by name: the SUMMARIZERS registry (name -> factory(settings, embedder)).
+
+extractive (CPU default), openai (any OpenAI-compatible server, through vtdb.llm.openai_client) and
+vllm (in process on a GPU, through vtdb.llm.vllm_engine); add one with `@SUMMARIZERS.register("name")`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from vtdb.analyzers.base import AnalyzerUnavailable
+from vtdb.config import Settings
+from vtdb.embedders import Embedder
+from vtdb.errors import Registry
+from vtdb.summarize import ExtractiveSummarizer, LLMSummarizer, Summarizer
+
+__all__ = ["SUMMARIZERS", "make_summarizer"]
+
+# An unknown name is a run-level error (exit 2 before anything is claimed), like an unknown analyzer.
+SUMMARIZERS: Registry[Callable[[Settings, Embedder], Summarizer]] = Registry("summarizer", error=AnalyzerUnavailable)
+
+
+@SUMMARIZERS.register("extractive")
+def _extractive(settings: Settings, embedder: Embedder) -> Summarizer:
+    return ExtractiveSummarizer(embedder)
+
+
+@SUMMARIZERS.register("openai")
+def _openai(settings: Settings, embedder: Embedder) -> Summarizer:
+    from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
+
+    client = OpenAICompatAnalyzer(settings)
+    client.check()
+    return LLMSummarizer("openai", client.model, client.chat, settings, embedder)
+
+
+@SUMMARIZERS.register("vllm")
+def _vllm(settings: Settings, embedder: Embedder) -> Summarizer:
+    from vtdb.analyzers.vllm_engine import VLLMAnalyzer
+
+    engine = VLLMAnalyzer(settings)
+    return LLMSummarizer("vllm", engine.model, engine.chat, settings, embedder)
+
+
+def make_summarizer(name: str, settings: Settings, embedder: Embedder) -> Summarizer:
+    """The summarizer, ready to run; AnalyzerUnavailable (a run-level error) when it cannot run here,
+    or when `name` is not registered (the message lists the registered ones)."""
+    return SUMMARIZERS.get(name)(settings, embedder)
