@@ -58,9 +58,13 @@ def downstream_of(phase: str) -> list[str]:
     return PHASE_ORDER[PHASE_ORDER.index(phase) + 1 :]
 
 
-def f(phase: str, name: str) -> str:
-    """Metadata field name of a phase: f('phase1', 'status') == 'phase1_status'."""
+def phase_field(phase: str, name: str) -> str:
+    """Metadata field name of a phase: phase_field('phase1', 'status') == 'phase1_status'."""
     return f"{phase}_{name}"
+
+
+f = phase_field  # transitional alias, removed with its last user
+
 
 
 def now_utc() -> datetime:
@@ -84,19 +88,19 @@ def parse_iso(text: object) -> datetime | None:
 def phase_defaults(phase: str) -> dict[str, object]:
     """A phase's fields in a fresh (or reset) record. Chroma metadata cannot hold None, so empties are ''/0."""
     return {
-        f(phase, "status"): PENDING,
-        f(phase, "start_time"): "",
-        f(phase, "end_time"): "",
-        f(phase, "heartbeat"): "",
-        f(phase, "owner_host"): "",
-        f(phase, "owner_pid"): 0,
-        f(phase, "owner_started"): 0.0,
-        f(phase, "claim_id"): "",
-        f(phase, "attempts"): 0,
-        f(phase, "abandons"): 0,
-        f(phase, "last_error"): "",
-        f(phase, "held"): False,
-        f(phase, "hold_kind"): "",
+        phase_field(phase, "status"): PENDING,
+        phase_field(phase, "start_time"): "",
+        phase_field(phase, "end_time"): "",
+        phase_field(phase, "heartbeat"): "",
+        phase_field(phase, "owner_host"): "",
+        phase_field(phase, "owner_pid"): 0,
+        phase_field(phase, "owner_started"): 0.0,
+        phase_field(phase, "claim_id"): "",
+        phase_field(phase, "attempts"): 0,
+        phase_field(phase, "abandons"): 0,
+        phase_field(phase, "last_error"): "",
+        phase_field(phase, "held"): False,
+        phase_field(phase, "hold_kind"): "",
         PHASES[phase].count_field: 0,
     }
 
@@ -205,22 +209,22 @@ def staleness(
     boot_time: Callable[[], float] | None = None,
 ) -> Staleness | None:
     """Why a `processing` record is considered abandoned, or None when it is healthy (or not processing)."""
-    if meta.get(f(phase, "status")) != PROCESSING:
+    if meta.get(phase_field(phase, "status")) != PROCESSING:
         return None
     now = now or now_utc()
     host = host or socket.gethostname()
-    started = parse_iso(meta.get(f(phase, "start_time")))
-    same_host = meta.get(f(phase, "owner_host")) == host
+    started = parse_iso(meta.get(phase_field(phase, "start_time")))
+    same_host = meta.get(phase_field(phase, "owner_host")) == host
     boot_time = boot_time or host_boot_time
-    pid = int(meta.get(f(phase, "owner_pid")) or 0)
-    owner_started = float(meta.get(f(phase, "owner_started")) or 0.0)
+    pid = int(meta.get(phase_field(phase, "owner_pid")) or 0)
+    owner_started = float(meta.get(phase_field(phase, "owner_started")) or 0.0)
     if same_host and started is not None and boot_time() > started.timestamp() and not is_alive(pid, owner_started):
         # Checked first: after a reboot every claim of this host is dead, and none of it was the video's fault.
         return Staleness("this host rebooted after the claim", counts=False)
     timeout = processing_timeout(meta, settings)
     if started is not None and (now - started).total_seconds() > timeout:
         return Staleness(f"timeout: processing for {(now - started).total_seconds():.0f} s > {timeout:.0f} s")
-    beat = parse_iso(meta.get(f(phase, "heartbeat"))) or started
+    beat = parse_iso(meta.get(phase_field(phase, "heartbeat"))) or started
     if beat is None:
         return Staleness("no start time or heartbeat recorded")
     if (now - beat).total_seconds() > settings.heartbeat_lease:
@@ -265,14 +269,14 @@ class Decision:
 
 
 def hold_message(meta: Mapping[str, Any], phase: str) -> str:
-    kind = meta.get(f(phase, "hold_kind")) or HOLD_ERRORS
+    kind = meta.get(phase_field(phase, "hold_kind")) or HOLD_ERRORS
     if kind == HOLD_ABANDONS:
-        why = (f"held: the worker died {meta.get(f(phase, 'abandons'))} times while processing it "
-               f"(out of memory? a decoder crash?); last: {meta.get(f(phase, 'last_error'))}")
+        why = (f"held: the worker died {meta.get(phase_field(phase, 'abandons'))} times while processing it "
+               f"(out of memory? a decoder crash?); last: {meta.get(phase_field(phase, 'last_error'))}")
     elif kind == HOLD_MANUAL:
-        why = f"held by hand: {meta.get(f(phase, 'last_error'))}"
+        why = f"held by hand: {meta.get(phase_field(phase, 'last_error'))}"
     else:
-        why = f"held after {meta.get(f(phase, 'attempts'))} failed attempts (last error: {meta.get(f(phase, 'last_error'))})"
+        why = f"held after {meta.get(phase_field(phase, 'attempts'))} failed attempts (last error: {meta.get(phase_field(phase, 'last_error'))})"
     return why + "; use --force or `db_manager.py release NAME`"
 
 
@@ -288,19 +292,19 @@ def decide(
 ) -> Decision:
     """Should this run take the video for `phase`? One rule set for every phase."""
     info = PHASES[phase]
-    status = meta.get(f(phase, "status"), PENDING)
-    if info.upstream and meta.get(f(info.upstream, "status")) != COMPLETED:
-        return Decision(False, f"waiting for {info.upstream} (status {meta.get(f(info.upstream, 'status'), PENDING)})",
+    status = meta.get(phase_field(phase, "status"), PENDING)
+    if info.upstream and meta.get(phase_field(info.upstream, "status")) != COMPLETED:
+        return Decision(False, f"waiting for {info.upstream} (status {meta.get(phase_field(info.upstream, 'status'), PENDING)})",
                         kind=SKIP_WAITING)
     if status == PROCESSING:
         stale = staleness(meta, phase, settings, now, host, is_alive, boot_time)
         if stale is None:
-            owner = f"{meta.get(f(phase, 'owner_host'))}:{meta.get(f(phase, 'owner_pid'))}"
-            return Decision(False, f"being processed by {owner} since {meta.get(f(phase, 'start_time'))}", kind=SKIP_BUSY)
+            owner = f"{meta.get(phase_field(phase, 'owner_host'))}:{meta.get(phase_field(phase, 'owner_pid'))}"
+            return Decision(False, f"being processed by {owner} since {meta.get(phase_field(phase, 'start_time'))}", kind=SKIP_BUSY)
         return Decision(True, f"stale ({stale.reason})", reclaim=True, kind=TAKE_STALE, abandon_counts=stale.counts)
     if force:
         return Decision(True, "forced", kind=TAKE_FORCED)
-    if meta.get(f(phase, "held")):
+    if meta.get(phase_field(phase, "held")):
         return Decision(False, hold_message(meta, phase), kind=SKIP_HELD)
     if status == COMPLETED:
         return Decision(False, "already completed", kind=SKIP_COMPLETED)
@@ -313,21 +317,21 @@ def decide(
 def claim_update(phase: str, owner: Owner, claim_id: str, now: datetime, forced: bool) -> dict[str, object]:
     ts = iso(now)
     update: dict[str, object] = {
-        f(phase, "status"): PROCESSING,
-        f(phase, "start_time"): ts,
-        f(phase, "end_time"): "",
-        f(phase, "heartbeat"): ts,
-        f(phase, "owner_host"): owner.host,
-        f(phase, "owner_pid"): owner.pid,
-        f(phase, "owner_started"): owner.started,
-        f(phase, "claim_id"): claim_id,
+        phase_field(phase, "status"): PROCESSING,
+        phase_field(phase, "start_time"): ts,
+        phase_field(phase, "end_time"): "",
+        phase_field(phase, "heartbeat"): ts,
+        phase_field(phase, "owner_host"): owner.host,
+        phase_field(phase, "owner_pid"): owner.pid,
+        phase_field(phase, "owner_started"): owner.started,
+        phase_field(phase, "claim_id"): claim_id,
         "updated_at": ts,
     }
     if forced:
-        update[f(phase, "held")] = False
-        update[f(phase, "hold_kind")] = ""
-        update[f(phase, "attempts")] = 0
-        update[f(phase, "abandons")] = 0
+        update[phase_field(phase, "held")] = False
+        update[phase_field(phase, "hold_kind")] = ""
+        update[phase_field(phase, "attempts")] = 0
+        update[phase_field(phase, "abandons")] = 0
     for later in downstream_of(phase):
         update.update(phase_defaults(later))
     return update
@@ -336,33 +340,33 @@ def claim_update(phase: str, owner: Owner, claim_id: str, now: datetime, forced:
 def complete_update(phase: str, count: int, now: datetime) -> dict[str, object]:
     ts = iso(now)
     return {
-        f(phase, "status"): COMPLETED,
-        f(phase, "end_time"): ts,
-        f(phase, "heartbeat"): ts,
-        f(phase, "claim_id"): "",
-        f(phase, "attempts"): 0,
-        f(phase, "abandons"): 0,
-        f(phase, "last_error"): "",
-        f(phase, "held"): False,
-        f(phase, "hold_kind"): "",
+        phase_field(phase, "status"): COMPLETED,
+        phase_field(phase, "end_time"): ts,
+        phase_field(phase, "heartbeat"): ts,
+        phase_field(phase, "claim_id"): "",
+        phase_field(phase, "attempts"): 0,
+        phase_field(phase, "abandons"): 0,
+        phase_field(phase, "last_error"): "",
+        phase_field(phase, "held"): False,
+        phase_field(phase, "hold_kind"): "",
         PHASES[phase].count_field: int(count),
         "updated_at": ts,
     }
 
 
 def fail_update(phase: str, meta: Mapping[str, Any], error: str, settings: Settings, now: datetime) -> dict[str, object]:
-    attempts = int(meta.get(f(phase, "attempts")) or 0) + 1
+    attempts = int(meta.get(phase_field(phase, "attempts")) or 0) + 1
     held = attempts >= settings.max_attempts
     return {
-        f(phase, "status"): PENDING,
-        f(phase, "end_time"): iso(now),
-        f(phase, "claim_id"): "",
-        f(phase, "owner_pid"): 0,
-        f(phase, "owner_host"): "",
-        f(phase, "attempts"): attempts,
-        f(phase, "last_error"): error[:2000],
-        f(phase, "held"): held,
-        f(phase, "hold_kind"): HOLD_ERRORS if held else "",
+        phase_field(phase, "status"): PENDING,
+        phase_field(phase, "end_time"): iso(now),
+        phase_field(phase, "claim_id"): "",
+        phase_field(phase, "owner_pid"): 0,
+        phase_field(phase, "owner_host"): "",
+        phase_field(phase, "attempts"): attempts,
+        phase_field(phase, "last_error"): error[:2000],
+        phase_field(phase, "held"): held,
+        phase_field(phase, "hold_kind"): HOLD_ERRORS if held else "",
         "updated_at": iso(now),
     }
 
@@ -372,25 +376,25 @@ def abandon_update(phase: str, meta: Mapping[str, Any], reason: str, settings: S
 
     Returns only the counting fields; the caller merges them into its claim (or writes them alone when held).
     """
-    abandons = int(meta.get(f(phase, "abandons")) or 0) + 1
+    abandons = int(meta.get(phase_field(phase, "abandons")) or 0) + 1
     held = abandons >= settings.max_abandons
     update: dict[str, object] = {
-        f(phase, "abandons"): abandons,
-        f(phase, "last_error"): f"previous run abandoned it: {reason}"[:2000],
+        phase_field(phase, "abandons"): abandons,
+        phase_field(phase, "last_error"): f"previous run abandoned it: {reason}"[:2000],
     }
     if held:
-        update.update({f(phase, "held"): True, f(phase, "hold_kind"): HOLD_ABANDONS, f(phase, "status"): PENDING,
-                       f(phase, "claim_id"): "", f(phase, "owner_pid"): 0, f(phase, "owner_host"): ""})
+        update.update({phase_field(phase, "held"): True, phase_field(phase, "hold_kind"): HOLD_ABANDONS, phase_field(phase, "status"): PENDING,
+                       phase_field(phase, "claim_id"): "", phase_field(phase, "owner_pid"): 0, phase_field(phase, "owner_host"): ""})
     return update
 
 
 def release_update(phase: str, now: datetime) -> dict[str, object]:
     """An interrupted run (Ctrl-C, SIGTERM) gives the video back without counting an attempt."""
     return {
-        f(phase, "status"): PENDING,
-        f(phase, "claim_id"): "",
-        f(phase, "owner_pid"): 0,
-        f(phase, "owner_host"): "",
+        phase_field(phase, "status"): PENDING,
+        phase_field(phase, "claim_id"): "",
+        phase_field(phase, "owner_pid"): 0,
+        phase_field(phase, "owner_host"): "",
         "updated_at": iso(now),
     }
 

@@ -55,7 +55,7 @@ class _Migration(_Records):
                 metas = []
                 for meta in got["metadatas"][start : start + MAX_BATCH]:
                     meta = dict(meta or {})
-                    if meta.get(state.f("phase4", "status")) == COMPLETED:
+                    if meta.get(state.phase_field("phase4", "status")) == COMPLETED:
                         meta.update(state.reset_update("phase4", now))
                     meta["embedding_placeholder"] = True
                     metas.append(_clean(meta))
@@ -66,7 +66,7 @@ class _Migration(_Records):
             self._collections[VIDEO_FILES] = self._open_collection(VIDEO_FILES, create=False)
         self.settings.embedder = name
         self.collection(VIDEO_SEGMENTS)  # recreate with the new embedder's name and dimension
-        names = [m["name"] for m in self.list_videos({state.f("phase2", "status"): COMPLETED}, with_flags=False)]
+        names = [m["name"] for m in self.list_videos({state.phase_field("phase2", "status"): COMPLETED}, with_flags=False)]
         for n in names:
             self._update(n, state.reset_update("db_load", state.now_utc()))
         return len(names)

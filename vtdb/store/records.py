@@ -117,7 +117,7 @@ class _Records(_Connection):
 
     def _with_flags(self, meta: dict) -> dict:
         stale = {p: why for p in PHASE_ORDER if (why := state.stale_reason(meta, p, self.settings, host=self._host))}
-        held = [p for p in PHASE_ORDER if meta.get(state.f(p, "held"))]
+        held = [p for p in PHASE_ORDER if meta.get(state.phase_field(p, "held"))]
         return {**meta, "flags": {"stale": stale, "held": held}}
 
     def list_videos(self, status_filter: Mapping[str, Any] | None = None, with_flags: bool = True) -> list[dict]:

@@ -39,7 +39,7 @@ class _Transitions(_Records):
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         self._require_meta(name)
-        self._update(name, {state.f(info.key, "status"): status, "updated_at": state.iso(state.now_utc()), **fields})
+        self._update(name, {state.phase_field(info.key, "status"): status, "updated_at": state.iso(state.now_utc()), **fields})
 
     def decide(self, name_or_meta: str | Mapping[str, Any], phase: str, force: bool = False) -> Decision:
         """This run's decision for the video (a name, or its record when the caller has it) and `phase`."""
@@ -57,7 +57,7 @@ class _Transitions(_Records):
                     metas.append(meta)
         else:
             info = PHASES[phase]
-            status_filter = {state.f(info.upstream, "status"): COMPLETED} if info.upstream else None
+            status_filter = {state.phase_field(info.upstream, "status"): COMPLETED} if info.upstream else None
             metas = self.list_videos(status_filter, with_flags=False)
         return [(m, self.decide(m, phase, force)) for m in sorted(metas, key=lambda m: m["name"])]
 
@@ -73,16 +73,16 @@ class _Transitions(_Records):
         if not decision.take:
             return None
         owner = owner or Owner.current()
-        previous = str(meta.get(state.f(phase, "claim_id")) or "") if decision.reclaim else ""
+        previous = str(meta.get(state.phase_field(phase, "claim_id")) or "") if decision.reclaim else ""
         claim_id = state.new_claim_id()
         now = state.now_utc()
         update = state.claim_update(phase, owner, claim_id, now, forced=force)
-        if decision.reclaim and not force and decision.abandon_counts and meta.get(state.f(phase, "claim_id")) not in excused:
+        if decision.reclaim and not force and decision.abandon_counts and meta.get(state.phase_field(phase, "claim_id")) not in excused:
             # The previous run died or hung on this video. That is counted apart from errors (a kill -9 or a
             # reboot is not the video's fault), but a video that keeps killing its worker (OOM, a decoder
             # crash) is held after max_abandons instead of retried forever.
             abandoned = state.abandon_update(phase, meta, decision.reason, self.settings)
-            if abandoned.get(state.f(phase, "held")):
+            if abandoned.get(state.phase_field(phase, "held")):
                 self._update(name, {**abandoned, "updated_at": state.iso(now)})
                 return None
             update.update(abandoned)
@@ -91,7 +91,7 @@ class _Transitions(_Records):
             # No compare-and-set in Chroma: let racing claimers write, then the last writer wins.
             time.sleep(random.uniform(0.05, 0.15))
             current = self._require_meta(name)
-            if current.get(state.f(phase, "claim_id")) != claim_id:
+            if current.get(state.phase_field(phase, "claim_id")) != claim_id:
                 return None
             meta = current
         else:
@@ -103,13 +103,13 @@ class _Transitions(_Records):
         meta = self._get_meta(claim.name)
         if not meta:
             return False
-        return meta.get(state.f(claim.phase, "claim_id")) == claim.claim_id
+        return meta.get(state.phase_field(claim.phase, "claim_id")) == claim.claim_id
 
     def heartbeat(self, claim: Claim, **fields: Any) -> bool:
         """Refresh the lease (and record progress fields); False when another worker took the video over."""
         if not self.still_owned(claim):
             return False
-        self._update(claim.name, {state.f(claim.phase, "heartbeat"): state.iso(state.now_utc()), **fields})
+        self._update(claim.name, {state.phase_field(claim.phase, "heartbeat"): state.iso(state.now_utc()), **fields})
         return True
 
     def complete(self, claim: Claim, count: int, **fields: Any) -> bool:
@@ -122,11 +122,11 @@ class _Transitions(_Records):
     def fail(self, claim: Claim, error: str) -> bool:
         """Record a failed attempt and return the video to pending; True when it is now held."""
         meta = self._require_meta(claim.name)
-        if meta.get(state.f(claim.phase, "claim_id")) != claim.claim_id:
+        if meta.get(state.phase_field(claim.phase, "claim_id")) != claim.claim_id:
             return False
         update = state.fail_update(claim.phase, meta, error, self.settings, state.now_utc())
         self._update(claim.name, update)
-        return bool(update[state.f(claim.phase, "held")])
+        return bool(update[state.phase_field(claim.phase, "held")])
 
     def give_back(self, claim: Claim) -> None:
         """Return an interrupted claim to pending without counting an attempt."""
@@ -143,18 +143,18 @@ class _Transitions(_Records):
         """Hold a phase by hand (skipped until released or forced); `reason` is shown as its last error."""
         info = state.phase_by_number(phase)
         self._require_meta(name)
-        self._update(name, {state.f(info.key, "held"): True, state.f(info.key, "hold_kind"): state.HOLD_MANUAL,
-                            state.f(info.key, "last_error"): reason})
+        self._update(name, {state.phase_field(info.key, "held"): True, state.phase_field(info.key, "hold_kind"): state.HOLD_MANUAL,
+                            state.phase_field(info.key, "last_error"): reason})
 
     def release(self, name: str, phase: str | int | None = None) -> list[str]:
         """Release held phases (all of them, or one) so that the next run retries them."""
         meta = self._require_meta(name)
         phases = [state.phase_by_number(phase).key] if phase is not None else PHASE_ORDER
-        released = [p for p in phases if meta.get(state.f(p, "held"))]
+        released = [p for p in phases if meta.get(state.phase_field(p, "held"))]
         update: dict[str, Any] = {}
         for p in released:
-            update.update({state.f(p, "held"): False, state.f(p, "hold_kind"): "", state.f(p, "attempts"): 0,
-                           state.f(p, "abandons"): 0})
+            update.update({state.phase_field(p, "held"): False, state.phase_field(p, "hold_kind"): "", state.phase_field(p, "attempts"): 0,
+                           state.phase_field(p, "abandons"): 0})
         if update:
             self._update(name, update)
         return released
