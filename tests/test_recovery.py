@@ -268,7 +268,7 @@ class ChromaServer:
                 return
             except Exception:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("chroma server did not start: " + self.log.read_text()[-2000:])
+                    raise AssertionError("chroma server did not start: " + self.log.read_text()[-2000:]) from None
                 time.sleep(0.2)
 
     def stop(self) -> None:
