@@ -345,7 +345,7 @@ def lexical_in_fresh_process(cache_dir: Path) -> dict:
     code = (
         "import gc, json, sys, time; from pathlib import Path; import psutil, numpy, bm25s\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from vtdb.search.searcher import LexicalIndex\n"
+        "from vtdb.search.lexical import LexicalIndex\n"
         "gc.collect(); p = psutil.Process(); r0 = p.memory_info().rss; t0 = time.perf_counter()\n"
         f"index = LexicalIndex.load(Path({str(cache_dir)!r}))\n"
         "dt = time.perf_counter() - t0; gc.collect(); r1 = p.memory_info().rss\n"
@@ -364,7 +364,8 @@ def search_settings(folder: Path) -> Settings:
 def latency_worker(folder: Path, cache_dir: Path, queries_file: Path) -> dict:
     """Runs in a fresh process (so that the OpenMP settings of the environment apply): opens the database,
     loads the lexical index from its cache, and times Searcher.search warm, plus its parts."""
-    from vtdb.search.searcher import Searcher, chroma_where
+    from vtdb.search.filters import chroma_where
+    from vtdb.search.searcher import Searcher
     from vtdb.text import search_tokens
 
     queries = json.loads(queries_file.read_text())

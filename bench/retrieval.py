@@ -372,7 +372,8 @@ def load_labels(db) -> dict:
 def evaluate(db, queries: Sequence[Query] = QUERIES, manifest: dict | None = None, cache_dir: Path | None = None,
              modes: Sequence[str] = MODES) -> dict[str, Any]:
     """Recall@1, recall@5 and MRR per mode over the queries whose target video is in the database's library."""
-    from vtdb.search.searcher import Searcher, merge_moments
+    from vtdb.search.moments import merge_moments
+    from vtdb.search.searcher import Searcher
 
     manifest = manifest or load_labels(db)
     clips = {c.name: c for c in CLIPS}

@@ -8,16 +8,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from rich.table import Table
 
 from vtdb.state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, f
+from vtdb.timefmt import duration
 
 _STYLE = {"pending": "dim", "processing": "yellow", "completed": "green"}
 _SHORT = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", "phase4": "P4 summary"}
-
-
-def fmt_duration(seconds: float) -> str:
-    seconds = int(round(seconds or 0))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def phase_cell(meta: Mapping, phase: str) -> str:
@@ -56,7 +50,7 @@ def status_table(records: Iterable[Mapping], title: str = "video_files") -> Tabl
     for meta in records:
         table.add_row(
             str(meta.get("name")),
-            fmt_duration(float(meta.get("video_duration") or 0)),
+            duration(meta.get("video_duration")),
             str(meta.get("total_segments") or 0),
             *[phase_cell(meta, p) for p in PHASE_ORDER],
             last_error(meta),

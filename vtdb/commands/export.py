@@ -9,7 +9,7 @@ database unreachable.
 from __future__ import annotations
 
 import argparse
-import math
+from functools import partial
 from pathlib import Path
 
 from rich.markup import escape
@@ -17,9 +17,8 @@ from rich.markup import escape
 from vtdb.cli import EXIT_OK, EXIT_USAGE, check_database_dir, check_output_dir, console, guarded_main, load_or_exit
 from vtdb.config import ConfigError
 from vtdb.export.clippy import ExportError, ExportOptions, check_options, export
-from vtdb.search.searcher import segment_span
+from vtdb.export.select import ExportEmbedder, loaded_videos, segments_of, transcript_of
 from vtdb.store import ChromaDBManager
-from vtdb.workfiles import WorkFileError, load_phase1_data
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -50,49 +49,14 @@ def run(argv: list[str] | None = None) -> int:
             raise ExportError(str(exc)) from None
         check_database_dir(config, writable=False)
         db = ChromaDBManager(config)
-        records = db.list_videos({"db_load_status": "completed"}, with_flags=False)
-        if args.videos:
-            known = {r["name"] for r in records}
-            missing = [v for v in args.videos if v not in known]
-            if missing:
-                raise ExportError(f"not loaded (or unknown): {', '.join(missing)}; run phase3_load.py for them first")
-            records = [r for r in records if r["name"] in set(args.videos)]
-            empty = [r["name"] for r in records if not db.count_segments(r["name"])]
-            if empty:  # asked for by name: do not skip it silently
-                raise ExportError(f"no segments in video_segments for: {', '.join(empty)}; run phase3_load.py for them "
-                                  "(python db_manager.py reset NAME --phase 3), or leave them out of --videos")
+        records = loaded_videos(db, args.videos)
         if config.settings.output_language != "en":
             console.print("[yellow]note: disaster-clippy searches English; these descriptions are in "
                           f"{escape(config.settings.output_language)}[/]")
 
-        def segments_of(name: str) -> list[dict]:
-            got = db.video_segments.get(where={"video_name": name}, include=["metadatas"])
-            return [m or {} for m in got["metadatas"]]
-
-        def transcript_of(name: str) -> str:
-            try:
-                return str(load_phase1_data(config.work_dir, name)["transcript"].get("text") or "")
-            except (WorkFileError, KeyError):
-                ordered = sorted(segments_of(name), key=lambda m: (segment_span(m) or (math.inf,))[0])
-                return " ".join(dict.fromkeys(str(m.get("transcript") or "") for m in ordered))
-
-        def mpnet():
-            from vtdb.embedders import load_embedder
-
-            return load_embedder("all-mpnet-base-v2")  # loaded once, on first use
-
-        def embed(texts: list[str]):
-            console.print(f"embedding {len(texts)} documents with all-mpnet-base-v2 …")
-            return mpnet().embed_passages(texts)
-
-        def fits(text: str) -> bool:
-            """Does the model read the whole text (no silent cut at max_seq_length)?"""
-            model = getattr(mpnet(), "_model", None)
-            if model is None:
-                return True
-            return len(model.tokenizer(text)["input_ids"]) <= model.max_seq_length
-
-        export(opts, records, segments_of, transcript_of, embed, log=lambda m: console.print(escape(m)), fits=fits)
+        model = ExportEmbedder(log=console.print)
+        export(opts, records, partial(segments_of, db), partial(transcript_of, db, config.work_dir), model.embed,
+               log=lambda m: console.print(escape(m)), fits=model.fits)
     except ExportError as exc:
         console.print(f"[bold red]export refused:[/] {escape(str(exc))}")
         return EXIT_USAGE

@@ -21,27 +21,19 @@ from rich.panel import Panel
 from vtdb.cli import EXIT_OK, EXIT_USAGE, guarded_main, load_or_exit
 from vtdb.embedders import UnknownEmbedderError
 from vtdb.languages import validate_language
-from vtdb.search.searcher import FILTER_FIELDS, MODES, Moment, QueryError, normalize_filters, seconds
-from vtdb.status_table import fmt_duration
+from vtdb.search.filters import FILTER_FIELDS, QueryError, normalize_filters
+from vtdb.search.moments import Moment
+from vtdb.search.searcher import MODES
+from vtdb.search.videos import search_videos
 from vtdb.store import ChromaDBManager, EmbedderMismatch
 from vtdb.text import search_tokens, stem
+from vtdb.timefmt import clock, clock_span, duration, seconds
 
 out = Console(highlight=False)
 
 
-def clock(value: float | None) -> str:
-    """hh:mm:ss; never negative (a negative time reads as 0), '--:--:--' when there is no usable time."""
-    number = seconds(value)
-    if number is None:
-        return "--:--:--"
-    s = int(max(0.0, number))
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
 def time_range(moment: Moment) -> str:
-    if seconds(moment.start_time) is None or seconds(moment.end_time) is None:
-        return "(no time range)"
-    return f"{clock(moment.start_time)}–{clock(moment.end_time)}"
+    return clock_span(moment.start_time, moment.end_time)
 
 
 def highlight(text: str, query: str, width: int = 260) -> str:
@@ -219,27 +211,17 @@ def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
             out.print(f"[red]{escape(str(exc))}[/]")
 
 
-def search_videos(db: ChromaDBManager, query: str, n: int, as_json: bool) -> int:
-    """Whole-video search over the Phase 4 summaries in video_files."""
-    from vtdb.search.searcher import Searcher
-
-    searcher = Searcher(db)
-    searcher.check_query(query)
-    vector = searcher.embedder.embed_queries([query])[0]
-    videos = db.search_videos(vector.tolist(), n)
+def show_videos(db: ChromaDBManager, query: str, n: int, as_json: bool) -> int:
+    """Whole-video search over the Phase 4 summaries in video_files (vtdb.search.videos)."""
+    videos = search_videos(db, query, n)
     if as_json:
-        print(json.dumps([{"name": v["name"], "score": v["score"], "title": v["metadata"].get("title"),
-                           "summary": v["metadata"].get("summary"), "keywords": v["metadata"].get("keywords"),
-                           "content_type": v["metadata"].get("content_type")} for v in videos], ensure_ascii=False, indent=1))
+        print(json.dumps([v.to_dict() for v in videos], ensure_ascii=False, indent=1))
     elif not videos:
         out.print("[yellow]no summarized videos match (Phase 4 fills them)[/]")
     for i, v in enumerate([] if as_json else videos, 1):
-        m = v["metadata"]
-        keywords = m.get("keywords")
-        keywords = ", ".join(str(k) for k in keywords) if isinstance(keywords, list) else str(keywords or "")
-        out.print(Panel(f"{escape(str(m.get('summary') or ''))}\n[dim]{escape(keywords)} · "
-                        f"{escape(str(m.get('content_type') or ''))} · {fmt_duration(max(0.0, seconds(m.get('video_duration')) or 0.0))}[/]",
-                        title=f"[bold]{i}. {escape(str(m.get('title') or v['name']))}[/] [dim]({escape(v['name'])})[/] score {v['score']:.4f}",
+        out.print(Panel(f"{escape(v.summary)}\n[dim]{escape(', '.join(v.keywords))} · "
+                        f"{escape(v.content_type)} · {duration(v.duration)}[/]",
+                        title=f"[bold]{i}. {escape(v.title)}[/] [dim]({escape(v.name)})[/] score {v.score:.4f}",
                         title_align="left"))
     return EXIT_OK if videos else 1
 
@@ -276,7 +258,7 @@ def run(argv: list[str] | None = None) -> int:
                 raise QueryError("no --query and no terminal to ask one from")
             return interactive(db, args.n, filters, args.mode)
         if args.videos:
-            return search_videos(db, args.query, args.n, args.json)
+            return show_videos(db, args.query, args.n, args.json)
         moments = db.search(args.query, n_results=args.n, filters=filters, mode=args.mode)
     except (QueryError, EmbedderMismatch, UnknownEmbedderError) as exc:
         err.print(f"[red]{escape(str(exc))}[/]")

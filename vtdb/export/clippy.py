@@ -15,7 +15,6 @@ import hashlib
 import html
 import json
 import logging
-import math
 import re
 import shutil
 import warnings
@@ -25,7 +24,8 @@ from typing import Callable, Sequence
 from urllib.parse import quote
 
 from vtdb.naming import UnsafeNameError, path_inside
-from vtdb.search.searcher import segment_span
+from vtdb.search.moments import as_meta, keywords_of, segment_span
+from vtdb.timefmt import clock_span
 
 SCHEMA_VERSION = 3
 EMBEDDING_MODEL = "all-mpnet-base-v2"
@@ -82,15 +82,6 @@ def check_options(opts: ExportOptions) -> Path:
         raise ExportError(f"source id {opts.source_id!r} would escape {opts.out}") from None
 
 
-def mss(seconds: float) -> str:
-    """m:ss (h:mm:ss from an hour); never negative."""
-    try:
-        s = int(max(0.0, float(seconds))) if math.isfinite(float(seconds)) else 0
-    except (TypeError, ValueError, OverflowError):
-        s = 0
-    return f"{s // 60}:{s % 60:02d}" if s < 3600 else f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
 def _truncate_words(text: str, limit: int) -> str:
     words = text.split()
     return text if len(words) <= limit else " ".join(words[:limit]) + " …"
@@ -103,7 +94,7 @@ def doc_content(title: str, meta: dict, fits: Callable[[str], bool] | None = Non
     of ordinary English are often more than 384 tokens, and the model would silently drop the
     end (the keywords). The dialogue is shortened first, then the rest, until the text fits.
     """
-    keywords = meta.get("keywords") if isinstance(meta.get("keywords"), list) else []
+    keywords = keywords_of(meta.get("keywords"))
     head = f"{title}\n{meta.get('description') or ''}".strip()
     tail = f"Keywords: {', '.join(keywords)}" if keywords else ""
     budget = MAX_WORDS - len(head.split()) - len(tail.split())
@@ -161,7 +152,7 @@ def doc_urls(video: dict, start: float, source_id: str, base_url: str) -> tuple[
 
 def categories_for(meta: dict) -> list[str]:
     out: list[str] = []
-    keywords = meta.get("keywords") if isinstance(meta.get("keywords"), list) else []
+    keywords = keywords_of(meta.get("keywords"))
     for value in [meta.get("content_type")] + keywords[:5]:
         value = str(value or "").strip().lower()
         if value and value not in out:
@@ -172,7 +163,7 @@ def categories_for(meta: dict) -> list[str]:
 def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[str], list[dict]], base_url: str,
                fits: Callable[[str], bool] | None = None, skipped: dict[str, int] | None = None) -> list[Doc]:
     """One document per segment, in time order. A segment without a usable time range (times
-    missing, not numbers, negative end, end before start: vtdb.search.searcher.segment_span) has no moment
+    missing, not numbers, negative end, end before start: vtdb.search.moments.segment_span) has no moment
     to point at: it is left out and counted in `skipped` (video -> count)."""
     docs: list[Doc] = []
     for video in videos:
@@ -180,7 +171,7 @@ def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[st
         title = str(video.get("title") or name)
         timed = []
         for meta in segments_of(name):
-            meta = meta if isinstance(meta, dict) else {}
+            meta = as_meta(meta)
             span = segment_span(meta)
             if span is None:
                 if skipped is not None:
@@ -190,7 +181,7 @@ def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[st
         timed.sort(key=lambda item: item[0])
         for n, ((start, end), meta) in enumerate(timed):
             start_sec, end_sec = int(start), int(round(end))
-            doc_title = f"{title} ({mss(start_sec)}–{mss(end_sec)})"  # the same times as start_sec/end_sec
+            doc_title = f"{title} ({clock_span(start_sec, end_sec, 'm:ss')})"  # the same times as start_sec/end_sec
             url, local = doc_urls(video, start, source_id, base_url)
             ctype = str(meta.get("content_type") or "")
             checks: list[bool] = []
@@ -270,7 +261,7 @@ def page_html(video: dict, docs: Sequence[Doc], transcript: str) -> str:
     e = html.escape
     title = str(video.get("title") or video["name"])
     rows = "\n".join(
-        f'<li><a href="{e(d.url)}">{mss(d.start_sec)}–{mss(d.end_sec)}</a> {e(d.content.split(chr(10), 1)[-1][:400])}</li>' for d in docs
+        f'<li><a href="{e(d.url)}">{clock_span(d.start_sec, d.end_sec, "m:ss")}</a> {e(d.content.split(chr(10), 1)[-1][:400])}</li>' for d in docs
     )
     summary = e(str(video.get("summary") or "")).replace("\n\n", "</p><p>")
     return (f'<!doctype html><html lang="{e(str(video.get("transcript_language") or "en"))}"><head><meta charset="utf-8">'

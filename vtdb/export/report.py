@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Sequence
 
 from vtdb.summarize import SegmentText, VideoSummary
+from vtdb.timefmt import clock_span, duration
 
 
-def hms(seconds: float) -> str:
-    s = max(0, int(round(seconds)))  # never a negative time, whatever was stored
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+def span(start: float, end: float) -> str:
+    """hh:mm:ss–hh:mm:ss, rounded to the second as this report always was (see vtdb.timefmt.clock)."""
+    return clock_span(start, end, nearest=True)
 
 
 def _cell(text: str) -> str:
@@ -18,15 +19,15 @@ def _cell(text: str) -> str:
 
 def markdown_report(name: str, title: str, meta: dict, summary: VideoSummary, segments: Sequence[SegmentText]) -> str:
     lines = [f"# {title}", ""]
-    facts = [f"`{name}`", f"duration {hms(float(meta.get('video_duration') or 0))}", f"content type **{summary.content_type}**"]
+    facts = [f"`{name}`", f"duration {duration(meta.get('video_duration'), 'hh:mm:ss')}", f"content type **{summary.content_type}**"]
     if meta.get("transcript_language"):
         facts.append(f"speech: {meta['transcript_language']}")
     lines += [" · ".join(facts), "", "## Summary", "", summary.summary, "", "## Chapters", ""]
     for ch in summary.chapters:
-        lines.append(f"- **{hms(ch['start'])}–{hms(ch['end'])}** {ch['title']}")
+        lines.append(f"- **{span(ch['start'], ch['end'])}** {ch['title']}")
     lines += ["", "## Keywords", "", ", ".join(summary.keywords) or "(none)", "", "## Moments", "",
               "| # | time | description | keywords | type |", "|---|---|---|---|---|"]
     for seg in segments:
-        lines.append(f"| {seg.index} | {hms(seg.start)}–{hms(seg.end)} | {_cell(seg.description)} | {_cell(', '.join(seg.keywords))} | {_cell(seg.content_type)} |")
+        lines.append(f"| {seg.index} | {span(seg.start, seg.end)} | {_cell(seg.description)} | {_cell(', '.join(seg.keywords))} | {_cell(seg.content_type)} |")
     lines += ["", f"_Summary by {summary.summarizer} ({summary.model})._", ""]
     return "\n".join(lines)

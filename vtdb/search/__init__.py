@@ -1,5 +1,13 @@
-"""Search over the moments: hybrid (vectors + BM25), vector or keyword; every face (CLI, export) goes through here."""
+"""Search over the moments: hybrid (vectors + BM25), vector or keyword; every face (CLI, export) goes through here.
 
-from vtdb.search.searcher import Moment, QueryError, Searcher
+Modules: searcher (Searcher: hybrid search), lexical (the BM25 index), filters (filters, Chroma where
+clauses), moments (reading stored segment records; windows merged into moments), videos (whole-video
+search over the Phase 4 summaries).
+"""
 
-__all__ = ["Moment", "QueryError", "Searcher"]
+from vtdb.search.filters import QueryError
+from vtdb.search.moments import Moment
+from vtdb.search.searcher import Searcher
+from vtdb.search.videos import VideoHit, search_videos
+
+__all__ = ["Moment", "QueryError", "Searcher", "VideoHit", "search_videos"]

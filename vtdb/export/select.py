@@ -1,0 +1,81 @@
+"""What an export takes from the database: the loaded videos, their segments and transcripts, and
+the embedding model that disaster-clippy queries with (all-mpnet-base-v2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from vtdb.export.clippy import EMBEDDING_MODEL, ExportError
+from vtdb.search.moments import as_meta, sort_start
+from vtdb.workfiles import WorkFileError, load_phase1_data
+
+
+def loaded_videos(db, names: Sequence[str] | None = None) -> list[dict]:
+    """The video_files records of the videos Phase 3 loaded (all of them, or those `names`, by name order).
+
+    A name asked for is never skipped silently: ExportError when it is not loaded (or unknown), or
+    when it has no segments in video_segments."""
+    records = db.list_videos({"db_load_status": "completed"}, with_flags=False)
+    if not names:
+        return records
+    known = {r["name"] for r in records}
+    missing = [v for v in names if v not in known]
+    if missing:
+        raise ExportError(f"not loaded (or unknown): {', '.join(missing)}; run phase3_load.py for them first")
+    records = [r for r in records if r["name"] in set(names)]
+    empty = [r["name"] for r in records if not db.count_segments(r["name"])]
+    if empty:
+        raise ExportError(f"no segments in video_segments for: {', '.join(empty)}; run phase3_load.py for them "
+                          "(python db_manager.py reset NAME --phase 3), or leave them out of --videos")
+    return records
+
+
+def segments_of(db, name: str) -> list[dict]:
+    """The stored metadata of a video's segments (each a dict, {} for a record that is none), in storage order."""
+    got = db.video_segments.get(where={"video_name": name}, include=["metadatas"])
+    return [as_meta(m) for m in got["metadatas"]]
+
+
+def transcript_of(db, work_dir: Path, name: str) -> str:
+    """The video's whole transcript from its Phase 1 data; without that (deleted, unreadable), the
+    segments' transcripts in time order, each overlap's text once."""
+    try:
+        return str(load_phase1_data(work_dir, name)["transcript"].get("text") or "")
+    except (WorkFileError, KeyError):
+        ordered = sorted(segments_of(db, name), key=sort_start)
+        return " ".join(dict.fromkeys(str(m.get("transcript") or "") for m in ordered))
+
+
+class ExportEmbedder:
+    """The export's embedding model, loaded once on first use (embed or fits)."""
+
+    def __init__(self, name: str = EMBEDDING_MODEL, log: Callable[[str], None] | None = None):
+        self.name = name
+        self.log = log
+        self._embedder = None
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from vtdb.embedders import load_embedder
+
+            self._embedder = load_embedder(self.name)
+        return self._embedder
+
+    def embed(self, texts: list[str]):
+        if self.log is not None:
+            self.log(f"embedding {len(texts)} documents with {self.name} …")
+        return self.embedder.embed_passages(texts)
+
+    def fits(self, text: str) -> bool:
+        """Does the model read the whole text (no silent cut at its max_seq_length)? True when it cannot tell."""
+        public = getattr(self.embedder, "fits", None)
+        if callable(public):
+            return bool(public(text))
+        # The one place that reaches into the embedder's private model, until vtdb.embedders offers
+        # Embedder.fits(text) (asked for in issue #10); remove this fallback then.
+        model = getattr(self.embedder, "_model", None)
+        if model is None:
+            return True
+        return len(model.tokenizer(text)["input_ids"]) <= model.max_seq_length

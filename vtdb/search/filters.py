@@ -1,0 +1,95 @@
+"""Search filters: checking them, Chroma `where` clauses for them, and matching stored records.
+
+The where-builders (equals_any, all_of) are plain Chroma clause helpers, usable by any query on
+any collection (vtdb.store's list_videos filter builds the same shapes).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from vtdb.search.moments import segment_span
+from vtdb.timefmt import seconds
+
+FILTER_FIELDS = ("video", "content_type", "language", "time_from", "time_to", "keyword")
+_LIST_FIELDS = (("video", "video_name"), ("content_type", "content_type"), ("language", "language"))  # filter -> metadata
+
+
+class QueryError(ValueError):
+    pass
+
+
+def normalize_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (filters or {}).items():
+        if key not in FILTER_FIELDS:
+            raise QueryError(f"unknown filter {key!r}; use one of: {', '.join(FILTER_FIELDS)}")
+        if value is None or value == "" or value == []:
+            continue
+        if key in ("time_from", "time_to"):
+            number = seconds(value)
+            if number is None:
+                raise QueryError(f"filter {key}: {value!r} is not a number of seconds")
+            out[key] = number
+        elif key in ("video", "content_type", "language"):
+            out[key] = [value] if isinstance(value, str) else [str(v) for v in value]
+        else:
+            out[key] = str(value)
+    if "time_from" in out and "time_to" in out and out["time_from"] > out["time_to"]:
+        raise QueryError("filter time_from is after time_to")
+    return out
+
+
+def equals_any(field_name: str, values: Sequence[Any]) -> dict:
+    """Chroma clause: `field_name` is one of `values` (a plain equality for one value). `values` must not be empty."""
+    values = list(values)
+    return {field_name: values[0]} if len(values) == 1 else {field_name: {"$in": values}}
+
+
+def all_of(clauses: Iterable[dict]) -> dict | None:
+    """Chroma `where` that needs every clause: None for none, the clause itself for one, else $and."""
+    clauses = list(clauses)
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def chroma_where(filters: Mapping[str, Any]) -> dict | None:
+    """The Chroma `where` for normalized filters (see normalize_filters)."""
+    clauses = [equals_any(field_name, filters[key]) for key, field_name in _LIST_FIELDS if key in filters]
+    if "time_from" in filters:
+        clauses.append({"end_time": {"$gte": filters["time_from"]}})
+    if "time_to" in filters:
+        clauses.append({"start_time": {"$lte": filters["time_to"]}})
+    if "keyword" in filters:
+        clauses.append({"keywords": {"$contains": filters["keyword"]}})
+    return all_of(clauses)
+
+
+def matches_times(meta: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    """The time-range filters; a segment without usable times never matches one."""
+    if "time_from" not in filters and "time_to" not in filters:
+        return True
+    span = segment_span(meta)
+    if span is None:
+        return False
+    if "time_from" in filters and span[1] < filters["time_from"]:
+        return False
+    if "time_to" in filters and span[0] > filters["time_to"]:
+        return False
+    return True
+
+
+def matches(meta: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    if not isinstance(meta, Mapping):
+        meta = {}
+    for key, field_name in _LIST_FIELDS:
+        if key in filters and meta.get(field_name) not in filters[key]:
+            return False
+    if not matches_times(meta, filters):
+        return False
+    if "keyword" in filters:
+        keywords = meta.get("keywords") or []
+        if not isinstance(keywords, list) or filters["keyword"] not in keywords:
+            return False
+    return True
