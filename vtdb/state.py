@@ -63,10 +63,6 @@ def phase_field(phase: str, name: str) -> str:
     return f"{phase}_{name}"
 
 
-f = phase_field  # transitional alias, removed with its last user
-
-
-
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -7,7 +7,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from rich.table import Table
 
-from vtdb.state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, f
+from vtdb.errors import VtdbError
+from vtdb.state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, phase_field
 from vtdb.timefmt import duration
 
 _STYLE = {"pending": "dim", "processing": "yellow", "completed": "green"}
@@ -15,12 +16,12 @@ _SHORT = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", 
 
 
 def phase_cell(meta: Mapping, phase: str) -> str:
-    status = str(meta.get(f(phase, "status"), "pending"))
+    status = str(meta.get(phase_field(phase, "status"), "pending"))
     text = f"[{_STYLE.get(status, '')}]{status}[/]"
     count = meta.get(PHASES[phase].count_field)
     if status == "completed" and count:
         text += f" ({count})"
-    attempts = int(meta.get(f(phase, "attempts")) or 0)
+    attempts = int(meta.get(phase_field(phase, "attempts")) or 0)
     if attempts:
         text += f" [red]×{attempts}[/]"
     flags = meta.get("flags", {})
@@ -33,7 +34,7 @@ def phase_cell(meta: Mapping, phase: str) -> str:
 
 def last_error(meta: Mapping) -> str:
     for phase in reversed(PHASE_ORDER):
-        err = meta.get(f(phase, "last_error"))
+        err = meta.get(phase_field(phase, "last_error"))
         if err:
             return f"{_SHORT[phase]}: {err}"
     return ""
@@ -58,10 +59,10 @@ def status_table(records: Iterable[Mapping], title: str = "video_files") -> Tabl
     return table
 
 
-def totals_line(records: list[Mapping]) -> str:
+def totals_line(records: Sequence[Mapping]) -> str:
     parts = []
     for phase in PHASE_ORDER:
-        done = sum(1 for m in records if m.get(f(phase, "status")) == "completed")
+        done = sum(1 for m in records if m.get(phase_field(phase, "status")) == "completed")
         parts.append(f"{_SHORT[phase]} {done}/{len(records)}")
     held = sum(1 for m in records if m.get("flags", {}).get("held"))
     stale = sum(1 for m in records if m.get("flags", {}).get("stale"))
@@ -91,11 +92,11 @@ def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str:
 # ---- status --filter FIELD=VALUE[,VALUE] ----
 
 
-class FilterError(ValueError):
+class FilterError(VtdbError, ValueError):
     """A --filter that cannot work (exit code 2, with the usage)."""
 
 
-STATUS_FIELDS = tuple(f(p, "status") for p in PHASE_ORDER)
+STATUS_FIELDS = tuple(phase_field(p, "status") for p in PHASE_ORDER)
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from vtdb.analyzers.prompt import language_name
 from vtdb.config import Settings
 from vtdb.embedders import Embedder
+from vtdb.timefmt import clock
 
 
 @dataclass
@@ -170,8 +171,7 @@ SUMMARY_SCHEMA = {
 
 
 def _clock(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return clock(seconds, "h:mm:ss")
 
 
 def moment_lines(segments: Sequence[SegmentText]) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from vtdb.analyzers.base import VideoContext, WindowInput
 from vtdb.errors import VtdbError
 from vtdb.languages import WHISPER_LANGUAGES
+from vtdb.timefmt import clock
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "prompts" / "window_v1.txt"
 SYSTEM_PROMPT = "You describe video segments for a search index. You answer with a single JSON object and nothing else."
@@ -15,8 +16,7 @@ MAX_TRANSCRIPT_CHARS = 3000
 
 
 def _clock(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return clock(seconds, "h:mm:ss")
 
 
 def language_name(code: str | None) -> str:

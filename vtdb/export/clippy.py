@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import quote
 
+from vtdb.errors import VtdbError
 from vtdb.naming import UnsafeNameError, path_inside
 from vtdb.search.moments import as_meta, keywords_of, segment_span
 from vtdb.timefmt import clock_span
@@ -36,7 +37,7 @@ GUIDE_TYPES = {"tutorial", "cooking", "repair", "lecture", "how-to", "howto", "g
 _SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-class ExportError(ValueError):
+class ExportError(VtdbError, ValueError):
     pass
 
 

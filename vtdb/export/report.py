@@ -9,8 +9,8 @@ from vtdb.timefmt import clock_span, duration
 
 
 def span(start: float, end: float) -> str:
-    """hh:mm:ss–hh:mm:ss, rounded to the second as this report always was (see vtdb.timefmt.clock)."""
-    return clock_span(start, end, nearest=True)
+    """hh:mm:ss–hh:mm:ss, truncated like every position (vtdb.timefmt)."""
+    return clock_span(start, end)
 
 
 def _cell(text: str) -> str:

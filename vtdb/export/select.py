@@ -70,12 +70,4 @@ class ExportEmbedder:
 
     def fits(self, text: str) -> bool:
         """Does the model read the whole text (no silent cut at its max_seq_length)? True when it cannot tell."""
-        public = getattr(self.embedder, "fits", None)
-        if callable(public):
-            return bool(public(text))
-        # The one place that reaches into the embedder's private model, until vtdb.embedders offers
-        # Embedder.fits(text) (asked for in issue #10); remove this fallback then.
-        model = getattr(self.embedder, "_model", None)
-        if model is None:
-            return True
-        return len(model.tokenizer(text)["input_ids"]) <= model.max_seq_length
+        return self.embedder.fits(text)

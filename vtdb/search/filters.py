@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
+from vtdb.errors import VtdbError
 from vtdb.search.moments import segment_span
 from vtdb.timefmt import seconds
 
@@ -15,7 +16,7 @@ FILTER_FIELDS = ("video", "content_type", "language", "time_from", "time_to", "k
 _LIST_FIELDS = (("video", "video_name"), ("content_type", "content_type"), ("language", "language"))  # filter -> metadata
 
 
-class QueryError(ValueError):
+class QueryError(VtdbError, ValueError):
     pass
 
 

@@ -9,6 +9,7 @@ from vtdb import records as rec
 from vtdb import state
 from vtdb.embedders import placeholder_vector
 from vtdb.errors import VtdbError
+from vtdb.search.filters import all_of, equals_any
 from vtdb.state import PHASE_ORDER, STATUSES
 from vtdb.store.connection import MAX_BATCH, VIDEO_FILES, _Connection
 
@@ -150,10 +151,8 @@ class _Records(_Connection):
                     raise ValueError(f"status_filter[{key!r}]: {bad} not in {list(STATUSES)}")
             if not values:
                 raise ValueError(f"status_filter[{key!r}]: empty list matches nothing")
-            clauses.append({key: {"$in": values}} if len(values) > 1 else {key: values[0]})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+            clauses.append(equals_any(key, values))
+        return all_of(clauses)
 
     def all_names(self) -> list[str]:
         """Every video's name, sorted."""
