@@ -107,8 +107,7 @@ def opened(cfg: Path, **kwargs):
     try:
         yield db
     finally:
-        if db._client is not None:
-            db._client.close()
+        db.close()
 
 
 def add_videos(cfg: Path, videos: dict, *, phase1: bool = True) -> None:
@@ -237,8 +236,7 @@ def library(tmp_path_factory):
     result = run_cli(PHASE3, "--config", str(cfg), cwd=folder, timeout=300)
     db = ChromaDBManager(load_config(cfg, env={}))
     yield Library(cfg, result, db)
-    if db._client is not None:
-        db._client.close()
+    db.close()
 
 
 # ---------------------------------------------------------------- Phase 3 loading

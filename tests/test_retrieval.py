@@ -50,8 +50,7 @@ def result(tmp_path_factory):
             by_video.setdefault(meta["video_name"], []).append(meta)
         out["_by_video"] = by_video
     finally:
-        if db._client is not None:
-            db._client.close()
+        db.close()
     print("\n" + bench.format_table(out) + "\n" + bench.format_misses(out))
     return out
 

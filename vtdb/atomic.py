@@ -70,10 +70,6 @@ def _pid_running(pid: int) -> bool:
     return pid_alive(pid)
 
 
-def is_temp_file(path: Path) -> bool:
-    return _TMP_MARK in path.name
-
-
 def clean_stale_temp_files(folder: Path, max_age_s: float = 24 * 3600) -> list[Path]:
     """Remove temp files left by dead processes on this host (or very old ones from any host)."""
     folder = Path(folder)

@@ -7,7 +7,6 @@ code 2, nothing changed. A bad video entry stops only that entry: it is reported
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import hashlib
 import json
@@ -667,7 +666,3 @@ def settings_only(path: str | os.PathLike | None = None, env: dict[str, str] | N
     if path is None and not Path(DEFAULT_CONFIG_NAME).exists():
         return parse_config({"videos": []}, None, env)
     return load_config(path, env)
-
-
-def settings_as_dict(settings: Settings) -> dict[str, Any]:
-    return dataclasses.asdict(settings)

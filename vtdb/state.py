@@ -9,7 +9,7 @@
     claiming phase N resets every phase downstream of N to pending.
 
 Everything here is pure: decisions are made from a record's metadata, the clock and the
-settings; `vtdb.store` (its `transitions` part) applies them to Chroma. The metadata layout lives here too.
+recovery options; `vtdb.store` (its `transitions` part) applies them to Chroma. The metadata layout lives here too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 
 import psutil
 
-from vtdb.config import Settings
+from vtdb.config import RecoveryOptions
 
 PENDING, PROCESSING, COMPLETED = "pending", "processing", "completed"
 STATUSES = (PENDING, PROCESSING, COMPLETED)
@@ -175,9 +175,9 @@ def owner_alive(pid: int, started: float) -> bool:
     return not started or abs(actual - started) < 2.0
 
 
-def processing_timeout(meta: Mapping[str, Any], settings: Settings) -> float:
+def processing_timeout(meta: Mapping[str, Any], options: RecoveryOptions) -> float:
     duration = float(meta.get("video_duration") or 0.0)
-    return max(settings.timeout_floor, settings.timeout_factor * duration)
+    return max(options.timeout_floor, options.timeout_factor * duration)
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def host_boot_time() -> float:
 def staleness(
     meta: Mapping[str, Any],
     phase: str,
-    settings: Settings,
+    options: RecoveryOptions,
     now: datetime | None = None,
     host: str | None = None,
     is_alive: Callable[[int, float], bool] = owner_alive,
@@ -217,14 +217,14 @@ def staleness(
     if same_host and started is not None and boot_time() > started.timestamp() and not is_alive(pid, owner_started):
         # Checked first: after a reboot every claim of this host is dead, and none of it was the video's fault.
         return Staleness("this host rebooted after the claim", counts=False)
-    timeout = processing_timeout(meta, settings)
+    timeout = processing_timeout(meta, options)
     if started is not None and (now - started).total_seconds() > timeout:
         return Staleness(f"timeout: processing for {(now - started).total_seconds():.0f} s > {timeout:.0f} s")
     beat = parse_iso(meta.get(phase_field(phase, "heartbeat"))) or started
     if beat is None:
         return Staleness("no start time or heartbeat recorded")
-    if (now - beat).total_seconds() > settings.heartbeat_lease:
-        return Staleness(f"heartbeat lost: last beat {(now - beat).total_seconds():.0f} s ago > lease {settings.heartbeat_lease:.0f} s")
+    if (now - beat).total_seconds() > options.heartbeat_lease:
+        return Staleness(f"heartbeat lost: last beat {(now - beat).total_seconds():.0f} s ago > lease {options.heartbeat_lease:.0f} s")
     if same_host and not is_alive(pid, owner_started):
         return Staleness(f"owner process {pid} on {host} is dead")
     return None
@@ -233,14 +233,14 @@ def staleness(
 def stale_reason(
     meta: Mapping[str, Any],
     phase: str,
-    settings: Settings,
+    options: RecoveryOptions,
     now: datetime | None = None,
     host: str | None = None,
     is_alive: Callable[[int, float], bool] = owner_alive,
     boot_time: Callable[[], float] | None = None,
 ) -> str | None:
     """The reason text of `staleness`, or None."""
-    found = staleness(meta, phase, settings, now, host, is_alive, boot_time)
+    found = staleness(meta, phase, options, now, host, is_alive, boot_time)
     return found.reason if found else None
 
 
@@ -279,7 +279,7 @@ def hold_message(meta: Mapping[str, Any], phase: str) -> str:
 def decide(
     meta: Mapping[str, Any],
     phase: str,
-    settings: Settings,
+    options: RecoveryOptions,
     force: bool = False,
     now: datetime | None = None,
     host: str | None = None,
@@ -293,7 +293,7 @@ def decide(
         return Decision(False, f"waiting for {info.upstream} (status {meta.get(phase_field(info.upstream, 'status'), PENDING)})",
                         kind=SKIP_WAITING)
     if status == PROCESSING:
-        stale = staleness(meta, phase, settings, now, host, is_alive, boot_time)
+        stale = staleness(meta, phase, options, now, host, is_alive, boot_time)
         if stale is None:
             owner = f"{meta.get(phase_field(phase, 'owner_host'))}:{meta.get(phase_field(phase, 'owner_pid'))}"
             return Decision(False, f"being processed by {owner} since {meta.get(phase_field(phase, 'start_time'))}", kind=SKIP_BUSY)
@@ -350,9 +350,9 @@ def complete_update(phase: str, count: int, now: datetime) -> dict[str, object]:
     }
 
 
-def fail_update(phase: str, meta: Mapping[str, Any], error: str, settings: Settings, now: datetime) -> dict[str, object]:
+def fail_update(phase: str, meta: Mapping[str, Any], error: str, options: RecoveryOptions, now: datetime) -> dict[str, object]:
     attempts = int(meta.get(phase_field(phase, "attempts")) or 0) + 1
-    held = attempts >= settings.max_attempts
+    held = attempts >= options.max_attempts
     return {
         phase_field(phase, "status"): PENDING,
         phase_field(phase, "end_time"): iso(now),
@@ -367,13 +367,13 @@ def fail_update(phase: str, meta: Mapping[str, Any], error: str, settings: Setti
     }
 
 
-def abandon_update(phase: str, meta: Mapping[str, Any], reason: str, settings: Settings) -> dict[str, object]:
+def abandon_update(phase: str, meta: Mapping[str, Any], reason: str, options: RecoveryOptions) -> dict[str, object]:
     """A reclaim of a claim whose worker died or hung: counted apart from errors, held after max_abandons.
 
     Returns only the counting fields; the caller merges them into its claim (or writes them alone when held).
     """
     abandons = int(meta.get(phase_field(phase, "abandons")) or 0) + 1
-    held = abandons >= settings.max_abandons
+    held = abandons >= options.max_abandons
     update: dict[str, object] = {
         phase_field(phase, "abandons"): abandons,
         phase_field(phase, "last_error"): f"previous run abandoned it: {reason}"[:2000],

@@ -14,6 +14,7 @@ from vtdb.sources.zim import (
     ZIM_CHECKSUM_CACHE,
     ZimError,
     chapters_json,
+    entry_fingerprint,
     list_zim_videos,
     subtitles_json,
     video_name,
@@ -125,7 +126,7 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
                 "chapters": chapters_json(video),
                 "subtitles": subtitles_json(video),
             }
-            planned.append(_Planned(name, zim_uri(info.path, video.entry), fields, f"{info.fingerprint}:entry={video.entry}",
+            planned.append(_Planned(name, zim_uri(info.path, video.entry), fields, entry_fingerprint(info.fingerprint, video.entry),
                                     zim.force_reprocess, zim.entry_token, "archive replaced (size, modification time or UUID changed)"))
     existing = db.get_many([p.name for p in planned])
     new_records: list = []

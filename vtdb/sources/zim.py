@@ -80,7 +80,7 @@ class ZimInfo:
 
     @property
     def fingerprint(self) -> str:
-        return f"zim:size={self.size}:mtime_ns={self.mtime_ns}:uuid={self.uuid}"
+        return zim_fingerprint(self.size, self.mtime_ns, self.uuid)
 
     @property
     def stem(self) -> str:
@@ -354,12 +354,24 @@ def parse_zim_uri(uri: str) -> tuple[str, str]:
     return archive, entry
 
 
+# The fingerprint formats in one place: the sync (config → records) and the source (at Phase 1) must
+# produce exactly the same text, or every sync would take the video for changed and reset it.
+def zim_fingerprint(size: int, mtime_ns: int, uuid: str) -> str:
+    """An archive's fingerprint: size, modification time and UUID (a replaced archive gets a new one)."""
+    return f"zim:size={size}:mtime_ns={mtime_ns}:uuid={uuid}"
+
+
+def entry_fingerprint(archive_fingerprint: str, entry: str) -> str:
+    """A video's fingerprint inside an archive."""
+    return f"{archive_fingerprint}:entry={entry}"
+
+
 def archive_fingerprint(path: str | Path) -> str | None:
     """Size, mtime and the archive's UUID: a replaced archive gets a new one."""
     try:
         with open_archive(path) as archive:
             st = Path(path).stat()
-            return f"zim:size={st.st_size}:mtime_ns={st.st_mtime_ns}:uuid={archive.uuid}"
+            return zim_fingerprint(st.st_size, st.st_mtime_ns, str(archive.uuid))
     except (ZimError, OSError):
         return None
 

@@ -25,10 +25,10 @@ class ZimEntrySource(VideoSource):
         self.archive, self.entry = parse_zim_uri(uri)
 
     def fingerprint(self) -> str | None:
-        from vtdb.sources.zim import archive_fingerprint
+        from vtdb.sources.zim import archive_fingerprint, entry_fingerprint
 
         fp = archive_fingerprint(self.archive)
-        return f"{fp}:entry={self.entry}" if fp else None
+        return entry_fingerprint(fp, self.entry) if fp else None
 
     @contextlib.contextmanager
     def open_local(self, work_dir: Path) -> Iterator[Path]:

@@ -117,7 +117,7 @@ class _Records(_Connection):
         return None if meta is None else self._with_flags(meta)
 
     def _with_flags(self, meta: dict) -> dict:
-        stale = {p: why for p in PHASE_ORDER if (why := state.stale_reason(meta, p, self.settings, host=self._host))}
+        stale = {p: why for p in PHASE_ORDER if (why := state.stale_reason(meta, p, self.settings.recovery, host=self._host))}
         held = [p for p in PHASE_ORDER if meta.get(state.phase_field(p, "held"))]
         return {**meta, "flags": {"stale": stale, "held": held}}
 
