@@ -217,6 +217,12 @@ class RecoveryOptions:
     max_abandons: int = _from("max_abandons")
 
 
+def resolve_path(value: str, base_dir: Path) -> Path:
+    """The one rule for paths in the config: `~` expanded, relative ones taken from the config file's folder."""
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else base_dir / path
+
+
 def entry_token(raw: dict) -> str:
     """Changes whenever a config entry changes: `force_reprocess` applies once per token."""
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False)
@@ -287,8 +293,7 @@ class Config:
         return self.path.parent if self.path else Path.cwd()
 
     def resolve(self, value: str) -> Path:
-        p = Path(os.path.expanduser(value))
-        return p if p.is_absolute() else (self.base_dir / p)
+        return resolve_path(value, self.base_dir)
 
     @property
     def work_dir(self) -> Path:
@@ -340,9 +345,7 @@ def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str])
     language, force = _common_checks(raw, ("license", "description"), problems)
     if problems:
         return None, EntryProblem(index, f"zim:{zim}" if isinstance(zim, str) else None, problems)
-    resolved = Path(os.path.expanduser(str(zim)))
-    if not resolved.is_absolute():
-        resolved = base_dir / resolved
+    resolved = resolve_path(str(zim), base_dir)
     return ZimEntry(index, str(resolved), patterns["include"], patterns["exclude"], language,
                     raw.get("license") or "", raw.get("description") or "", force, raw), None
 TOP_KEYS = {"settings", "videos"}
@@ -534,9 +537,7 @@ def _parse_entry(index: int, raw: Any, base_dir: Path, warnings: list[str]) -> t
     language, force = _common_checks(raw, ("description", "title"), problems)
     if problems:
         return None, EntryProblem(index, shown_name, problems)
-    resolved = Path(os.path.expanduser(str(path)))
-    if not resolved.is_absolute():
-        resolved = base_dir / resolved
+    resolved = resolve_path(str(path), base_dir)
     return (
         VideoEntry(
             index=index,
@@ -564,8 +565,8 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
     if not isinstance(videos_raw, list):
         raise ConfigError(f"videos: must be a list, got {type(videos_raw).__name__}")
     base_dir = path.parent if path else Path.cwd()
-    if settings.prompt_file and not Path(os.path.expanduser(settings.prompt_file)).is_absolute():
-        settings.prompt_file = str(base_dir / settings.prompt_file)  # like every path: relative to the config file
+    if settings.prompt_file:
+        settings.prompt_file = str(resolve_path(settings.prompt_file, base_dir))
     videos: list[VideoEntry] = []
     problems: list[EntryProblem] = []
     first_index: dict[str, int] = {}
