@@ -36,3 +36,11 @@ def test_the_transcriber_receives_only_its_group():
     for given in (settings, settings.whisper):
         transcriber = FasterWhisperTranscriber(given)
         assert transcriber.options == settings.whisper and not hasattr(transcriber, "settings")
+
+
+def test_settings_are_immutable_after_loading():
+    settings = build_settings({"window_length": 30}, env={})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.window_length = 40  # type: ignore[misc]
+    changed = dataclasses.replace(settings, window_length=40)
+    assert (settings.window_length, changed.window_length) == (30, 40)

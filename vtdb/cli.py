@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import select
@@ -51,10 +52,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_model_arguments(args: argparse.Namespace, config: Config) -> None:
+    changes: dict = {}
     if args.base_url:
-        config.settings.openai_base_url = args.base_url
+        changes["openai_base_url"] = args.base_url
     if args.model:
-        config.settings.vlm_model = args.model
+        changes["vlm_model"] = args.model
+    if changes:  # settings are immutable: the config gets a changed copy
+        config.settings = dataclasses.replace(config.settings, **changes)
 
 
 def dry_run(phase: str, db: ChromaDBManager, work_dir: Path, options: RunOptions) -> int:

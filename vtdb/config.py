@@ -69,7 +69,7 @@ def _choices(default: str, choices: tuple[str, ...]) -> Any:
     return field(default=default, metadata={"choices": choices})
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     # Where things live. Relative paths are relative to the config file's folder.
     work_dir: str = "./data"
@@ -215,6 +215,12 @@ class RecoveryOptions:
     heartbeat_lease: float = _from("heartbeat_lease")
     max_attempts: int = _from("max_attempts")
     max_abandons: int = _from("max_abandons")
+
+
+def _settle(settings: Settings, **values: Any) -> None:
+    """Normalize fields while the settings are being loaded, before anyone holds them (they are frozen after)."""
+    for name, value in values.items():
+        object.__setattr__(settings, name, value)
 
 
 def resolve_path(value: str, base_dir: Path) -> Path:
@@ -466,11 +472,11 @@ def _validate_settings(s: Settings, warnings: list[str] | None = None, origins: 
         code, err = validate_language(s.fallback_language)
         if err:
             fail("fallback_language", err)
-        s.fallback_language = code
+        _settle(s, fallback_language=code)
     code, err = validate_language(s.output_language)
     if err or code is None:
         fail("output_language", err or "must be a language code such as 'en' or 'ru'")
-    s.output_language = str(code)
+    _settle(s, output_language=str(code))
     if not s.whisper_model.strip():
         fail("whisper_model", "must not be empty")
     _check_whisper_model(s.whisper_model, fail, warnings)
@@ -566,7 +572,7 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
         raise ConfigError(f"videos: must be a list, got {type(videos_raw).__name__}")
     base_dir = path.parent if path else Path.cwd()
     if settings.prompt_file:
-        settings.prompt_file = str(resolve_path(settings.prompt_file, base_dir))
+        _settle(settings, prompt_file=str(resolve_path(settings.prompt_file, base_dir)))
     videos: list[VideoEntry] = []
     problems: list[EntryProblem] = []
     first_index: dict[str, int] = {}

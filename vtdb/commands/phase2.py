@@ -9,6 +9,8 @@ analyzer cannot run here (no GPU, endpoint down).
 
 from __future__ import annotations
 
+import dataclasses
+
 from rich.markup import escape
 
 from vtdb.analyzers import ANALYZERS, AnalyzerUnavailable, choose_analyzer, make_analyzer
@@ -42,10 +44,10 @@ def run(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     config = load_or_exit(args.config, need_videos=False)
-    settings = config.settings
     apply_model_arguments(args, config)
     if args.text_only:
-        settings.text_only = True
+        config.settings = dataclasses.replace(config.settings, text_only=True)
+    settings = config.settings
     options = run_options(args)
     work_dir = work_dir_of(config)
     events = event_log_of(config, work_dir)

@@ -45,8 +45,8 @@ def run(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     config = load_or_exit(args.config, need_videos=False)
-    settings = config.settings
     apply_model_arguments(args, config)
+    settings = config.settings  # after the command-line overrides (settings are immutable copies)
     options = run_options(args)
     work_dir = work_dir_of(config)
     events = event_log_of(config, work_dir)

@@ -3,6 +3,8 @@ a new embedder)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from vtdb import state
 from vtdb.embedders import placeholder_vector
 from vtdb.errors import VtdbError
@@ -45,7 +47,7 @@ class _Migration(_Records):
         if int((old_files.metadata or {}).get("dimension") or 0) != dimension or (old_files.metadata or {}).get("embedder") != name:
             # Build the new collection beside the old one, then swap: a crash never loses the status records.
             got = old_files.get(include=["metadatas", "documents"])
-            self.settings.embedder = name
+            self.settings = dataclasses.replace(self.settings, embedder=name)
             if self._open_collection(REBUILD_FILES, create=False) is not None:
                 self.client.delete_collection(REBUILD_FILES)
             new_files = self._open_collection(REBUILD_FILES)
@@ -64,7 +66,7 @@ class _Migration(_Records):
             self.client.delete_collection(VIDEO_FILES)
             new_files.modify(name=VIDEO_FILES)
             self._collections[VIDEO_FILES] = self._open_collection(VIDEO_FILES, create=False)
-        self.settings.embedder = name
+        self.settings = dataclasses.replace(self.settings, embedder=name)
         self.collection(VIDEO_SEGMENTS)  # recreate with the new embedder's name and dimension
         names = [m["name"] for m in self.list_videos({state.phase_field("phase2", "status"): COMPLETED}, with_flags=False)]
         for n in names:
