@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -93,3 +94,15 @@ def clean_stale_temp_files(folder: Path, max_age_s: float = 24 * 3600) -> list[P
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Put the finished folder `new` in place of `target` (which may not exist) by renames: a reader finds
+    the old folder or the new one, never a half-written one. The old one is removed afterwards."""
+    new, target = Path(new), Path(target)
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

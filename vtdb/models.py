@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from vtdb.atomic import atomic_write_text, temp_path_for
+from vtdb.atomic import atomic_write_text, replace_dir, temp_path_for
 from vtdb.errors import ModelUnavailable
 
 BUNDLED_WHISPER_BASE_SIZE = 145_217_532
@@ -144,8 +144,7 @@ def bundled_mpnet() -> Path:
     weights = found / "model.safetensors"
     if not weights.exists() or not _sha256(weights).startswith(MPNET_SAFETENSORS_SHA256_PREFIX):
         raise ModelNotAvailable("the joined all-mpnet-base-v2 weights fail their checksum; reinstall the packages")
-    shutil.rmtree(target, ignore_errors=True)
-    found.rename(target)
+    replace_dir(found, target)
     shutil.rmtree(staging, ignore_errors=True)
     atomic_write_text(stamp, expected)
     return target

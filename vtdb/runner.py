@@ -182,6 +182,11 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def has_work(db: ChromaDBManager, phase: str, options: RunOptions) -> bool:
+    """Would run_phase take any video? (A command can skip loading models or checking endpoints when not.)"""
+    return any(d.take for _m, d in db.candidates(phase, only=options.only, force=options.force))
+
+
 def _process_claim(job: PhaseJob, claim: Claim, ctx: JobContext, beat: _Heartbeat, events: ev.EventLog,
                    summary: RunSummary, report: RunReporter) -> bool:
     """Process one claimed video and record the outcome; True when the run must stop."""

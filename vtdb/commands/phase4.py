@@ -31,9 +31,9 @@ from vtdb.cli import (
     setup_logging,
     work_dir_of,
 )
-from vtdb.embedders import embedder_dimension, load_embedder
+from vtdb.embedders import LazyEmbedder, embedder_dimension
 from vtdb.phases.phase4 import Phase4Job
-from vtdb.runner import run_phase
+from vtdb.runner import has_work, run_phase
 from vtdb.store import EmbedderMismatch
 from vtdb.summarizers import SUMMARIZERS, make_summarizer
 
@@ -60,11 +60,10 @@ def run(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         if args.dry_run:
             return dry_run("phase4", db, work_dir, options)
-        todo = [m for m, d in db.candidates("phase4", only=options.only, force=options.force) if d.take]
-        if not todo:
+        if not has_work(db, "phase4", options):  # no summarizer endpoint check, no model load when idle
             console.print("phase4: nothing to do")
             return EXIT_OK
-        embedder = load_embedder(settings.embedder)
+        embedder = LazyEmbedder(settings.embedder)  # a model that cannot load stops the run (exit 2), costs no video
         try:
             summarizer = make_summarizer(name, settings, embedder)
         except AnalyzerUnavailable as exc:

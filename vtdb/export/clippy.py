@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import quote
 
+from vtdb.atomic import replace_dir
 from vtdb.errors import VtdbError
 from vtdb.naming import UnsafeNameError, path_inside
 from vtdb.search.moments import as_meta, keywords_of, segment_span
@@ -334,11 +335,6 @@ def export(opts: ExportOptions, videos: Sequence[dict], segments_of: Callable[[s
     for video in videos:
         if video["name"] in by_video:
             (tmp / "pages" / f"{video['name']}.html").write_text(page_html(video, by_video[video["name"]], transcript_of(video["name"])), encoding="utf-8")
-    old = final.with_name(f".{final.name}.old-export")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, final)
     log(f"exported {len(docs)} documents from {len(by_video)} videos to {final}")
     return final

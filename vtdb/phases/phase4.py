@@ -13,7 +13,7 @@ from vtdb.export.report import markdown_report
 from vtdb.naming import check_name, path_inside
 from vtdb.records import summary_fields
 from vtdb.runner import JobContext, JobResult, VideoError
-from vtdb.search.searcher import segment_span
+from vtdb.search.moments import keywords_of, segment_span
 from vtdb.store import Claim, json_list
 from vtdb.summarize import SegmentText, Summarizer, SummaryInput
 
@@ -21,11 +21,6 @@ from vtdb.summarize import SegmentText, Summarizer, SummaryInput
 def report_path(work_dir: Path, name: str) -> Path:
     folder = Path(work_dir) / "reports"
     return path_inside(Path(work_dir), folder / f"{check_name(name)}.md")
-
-
-def _keyword_list(value: object) -> list[str]:
-    """A segment's keywords (a list in its metadata); [] when absent."""
-    return list(value) if isinstance(value, list) else []
 
 
 def video_document(summary_text: str, keywords: list[str]) -> str:
@@ -53,7 +48,7 @@ class Phase4Job:
             raise VideoError(f"{claim.name}: no segment has a usable time range; reset phase 3 and load it again")
         segments = [
             SegmentText(int(m.get("segment_index", i)), span[0], span[1],
-                        str(m.get("description") or ""), _keyword_list(m.get("keywords")),
+                        str(m.get("description") or ""), keywords_of(m.get("keywords")),
                         str(m.get("content_type") or ""), bool(m.get("scene_change")), str(m.get("transcript") or ""))
             for i, (span, m) in enumerate(timed)
         ]

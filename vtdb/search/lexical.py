@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from vtdb.atomic import atomic_write_text
+from vtdb.atomic import atomic_write_text, replace_dir
 from vtdb.search.filters import matches
 from vtdb.text import search_tokens
 
@@ -79,8 +79,7 @@ class LexicalIndex:
         if self.ids:
             self.retriever.save(str(tmp / "bm25"))
         atomic_write_text(tmp / "segments.json", json.dumps({"revision": self.revision, "ids": self.ids, "metas": self.metas}, ensure_ascii=False))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+        replace_dir(tmp, folder)
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex | None":

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from vtdb import events as ev
 from vtdb.config import Config
+from vtdb.records import file_source_fields, zim_source_fields
 from vtdb.sources.local import LocalFileSource
 from vtdb.sources.zim import (
     ZIM_CHECKSUM_CACHE,
@@ -85,8 +86,7 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
     planned: list[_Planned] = []
     for entry in config.videos:
         taken[entry.name] = f"videos[{entry.index}]"
-        fields = {"source_kind": "file", "title": entry.display_title, "description": entry.description,
-                  "language": entry.language or ""}
+        fields = file_source_fields(entry.display_title, entry.description, entry.language or "")
         planned.append(_Planned(entry.name, entry.path, fields, LocalFileSource(entry.path).fingerprint(),
                                 entry.force_reprocess, entry.entry_token))
     for zim in config.zims:
@@ -106,26 +106,12 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
                                 "(the same video id in two archives with the same file name); rename one archive or exclude the video")
                 continue
             taken[name] = f"{info.path}#{video.entry}"
-            fields = {
-                "source_kind": "zim",
-                "title": video.title,
-                "description": video.description or zim.description,
-                "language": language,
-                "license": zim.license,
-                "zim_archive": info.path,
-                "zim_entry": video.entry,
-                "zim_uuid": info.uuid,
-                "zim_title": info.title,
-                "zim_publisher": info.publisher,
-                "zim_language": info.language,
-                "zim_scraper": info.scraper,
-                "zim_date": info.date,
-                "zim_layout": video.layout,
-                "youtube_id": video.youtube_id,
-                "publication_date": video.publication_date,
-                "chapters": chapters_json(video),
-                "subtitles": subtitles_json(video),
-            }
+            fields = zim_source_fields(
+                title=video.title, description=video.description or zim.description, language=language,
+                license=zim.license, archive=info.path, entry=video.entry, uuid=info.uuid, zim_title=info.title,
+                publisher=info.publisher, zim_language=info.language, scraper=info.scraper, date=info.date,
+                layout=video.layout, youtube_id=video.youtube_id, publication_date=video.publication_date,
+                chapters=chapters_json(video), subtitles=subtitles_json(video))
             planned.append(_Planned(name, zim_uri(info.path, video.entry), fields, entry_fingerprint(info.fingerprint, video.entry),
                                     zim.force_reprocess, zim.entry_token, "archive replaced (size, modification time or UUID changed)"))
     existing = db.get_many([p.name for p in planned])
