@@ -106,7 +106,7 @@ def check_videos(db: ChromaDBManager, names: list[str]) -> None:
     """Every name is a known video (a record in video_files, or segments in video_segments)."""
     known: list[str] | None = None
     for name in names:
-        if db.video_segments.get(where={"video_name": name}, include=[], limit=1)["ids"]:
+        if db.has_segments(name):
             continue
         if known is None:
             known = db.all_names()

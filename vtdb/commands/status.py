@@ -91,7 +91,7 @@ def run(argv: list[str] | None = None) -> int:
             elif records:
                 out.print(status_table(records, title=f"video_files — {db.location}"))
                 out.print(totals_line(records))
-            elif status_filter and (total := db.video_files.count()):
+            elif status_filter and (total := db.count_videos()):
                 say(f"no videos match the filter {escape(filter_text(status_filter))} ({total} videos in {escape(db.location)})")
             else:
                 say(f"no videos in {escape(db.location)} yet: run phase1_whisper_frames.py")

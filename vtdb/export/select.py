@@ -33,8 +33,7 @@ def loaded_videos(db, names: Sequence[str] | None = None) -> list[dict]:
 
 def segments_of(db, name: str) -> list[dict]:
     """The stored metadata of a video's segments (each a dict, {} for a record that is none), in storage order."""
-    got = db.video_segments.get(where={"video_name": name}, include=["metadatas"])
-    return [as_meta(m) for m in got["metadatas"]]
+    return [as_meta(m) for m in db.segment_metadatas(name)]
 
 
 def transcript_of(db, work_dir: Path, name: str) -> str:

@@ -35,8 +35,7 @@ class Phase4Job:
         self.embedder = embedder
 
     def process(self, claim: Claim, ctx: JobContext) -> JobResult:
-        got = ctx.db.video_segments.get(where={"video_name": claim.name}, include=["metadatas"])
-        stored = [m or {} for m in got["metadatas"]]
+        stored = ctx.db.segment_metadatas(claim.name)
         if not stored:
             raise VideoError(f"{claim.name}: no segments in video_segments; run phase3_load.py first (or reset phase 3)")
         spanned = [(span, m) for m in stored if (span := segment_span(m)) is not None]

@@ -55,10 +55,9 @@ class LexicalIndex:
         ids: list[str] = []
         metas: list[dict] = []
         corpus: list[list[str]] = []
-        col = db.video_segments
         offset, page = 0, 5000
         while True:
-            got = col.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            got = db.page_segments(page, offset)
             for sid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
                 meta = meta if isinstance(meta, Mapping) else {}
                 ids.append(sid)

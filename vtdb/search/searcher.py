@@ -82,8 +82,7 @@ class Searcher:
             return []  # nothing to search: no model load
         vector = self.embedder.embed_queries([query])[0]
         # n_results may exceed the count (Chroma returns what there is): no count() per query (~10 ms at 100k).
-        got = self.db.video_segments.query(query_embeddings=[vector.tolist()], n_results=limit, where=chroma_where(filters),
-                                           include=["metadatas", "documents", "distances"])
+        got = self.db.query_segments(vector.tolist(), limit, chroma_where(filters))
         # Chroma's $gte/$lte let through what it can compare (a negative start, an end before the start): the time
         # filters are checked again on the stored values, with the same rules as the keyword side.
         return [Hit(i, 1.0 - float(d), as_meta(m), str(doc or ""), ["vector"])
@@ -96,7 +95,7 @@ class Searcher:
         revision = self.db.segments_revision()
         if self._count is not None and self._count == (revision, True):
             return True
-        self._count = (revision, self.db.video_segments.count() > 0)
+        self._count = (revision, self.db.count_segments() > 0)
         return self._count[1]
 
     def language_centroids(self) -> dict[str, np.ndarray]:
@@ -112,7 +111,7 @@ class Searcher:
             rng = random.Random(0)
             for language, ids in by_language.items():
                 sample = ids if len(ids) <= CENTROID_SAMPLE else rng.sample(ids, CENTROID_SAMPLE)
-                got = self.db.video_segments.get(ids=sample, include=["embeddings"])
+                got = self.db.get_segments(sample, include=["embeddings"])
                 vectors = np.asarray(got["embeddings"], dtype=np.float32)
                 if vectors.ndim == 2 and len(vectors):
                     centroids[language] = vectors.mean(axis=0)
@@ -138,7 +137,7 @@ class Searcher:
         if not ranked:
             return []
         ids = [index.ids[i] for i, _ in ranked]
-        got = self.db.video_segments.get(ids=ids, include=["metadatas", "documents"])
+        got = self.db.get_segments(ids)
         by_id = {i: (as_meta(m), str(d or "")) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
         return [Hit(index.ids[i], score, *by_id[index.ids[i]], ["keyword"]) for i, score in ranked if index.ids[i] in by_id]
 

@@ -144,7 +144,7 @@ class _Connection:
 
     @property
     def client(self) -> Any:
-        """The Chroma client, opened on first use (a server client's calls retry through an outage)."""
+        """The Chroma client, opened on first use (a server client's calls retry through an outage). Low-level: the package itself goes through the store's methods; kept for tests and one-off maintenance."""
         if self._client is None:
             client = self._connect()
             self._client = _Retrying(client, self._with_retry) if self.is_server else client
@@ -248,12 +248,12 @@ class _Connection:
 
     @property
     def video_files(self) -> Any:
-        """The `video_files` collection: one record per video."""
+        """The `video_files` collection: one record per video. Low-level: the package itself goes through the store's methods; kept for tests and one-off maintenance."""
         return self.collection(VIDEO_FILES)
 
     @property
     def video_segments(self) -> Any:
-        """The `video_segments` collection: one record per analyzed window."""
+        """The `video_segments` collection: one record per analyzed window. Low-level: the package itself goes through the store's methods; kept for tests and one-off maintenance."""
         return self.collection(VIDEO_SEGMENTS)
 
     def collection_dimension(self, name: str = VIDEO_FILES) -> int:

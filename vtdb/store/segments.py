@@ -72,6 +72,33 @@ class _Segments(_Records):
             return self.video_segments.count()
         return len(self.video_segments.get(where={"video_name": name}, include=[])["ids"])
 
+    def has_segments(self, name: str) -> bool:
+        """Does the video have any segment loaded?"""
+        return bool(self.video_segments.get(where={"video_name": name}, include=[], limit=1)["ids"])
+
+    def segment_metadatas(self, name: str) -> list[dict]:
+        """The metadata of every segment of the video (unordered)."""
+        got = self.video_segments.get(where={"video_name": name}, include=["metadatas"])
+        return [dict(m or {}) for m in got["metadatas"]]
+
+    def get_segments(self, ids: Sequence[str], include: Sequence[str] = ("metadatas", "documents")) -> dict:
+        """Segments by id, as Chroma returns them (`ids` plus the `include`d lists); missing ids are absent."""
+        return self.video_segments.get(ids=list(ids), include=list(include))
+
+    def page_segments(self, limit: int, offset: int, include: Sequence[str] = ("metadatas", "documents")) -> dict:
+        """One page of every segment (for derived indexes), as Chroma returns it."""
+        return self.video_segments.get(include=list(include), limit=limit, offset=offset)
+
+    def query_segments(self, vector: Sequence[float], n_results: int, where: Mapping[str, Any] | None = None) -> dict:
+        """The nearest segments to a vector, as Chroma returns them (one query: lists of lists)."""
+        return self.video_segments.query(query_embeddings=[list(map(float, vector))], n_results=n_results,
+                                         where=dict(where) if where else None,
+                                         include=["metadatas", "documents", "distances"])
+
+    def count_videos(self) -> int:
+        """How many video records there are."""
+        return self.video_files.count()
+
     def search(self, query: Any, n_results: int = 10, where: Mapping[str, Any] | None = None, mode: str = "hybrid",
                filters: Mapping[str, Any] | None = None):
         """Search the moments.
