@@ -8,11 +8,13 @@ code 2, nothing changed. A bad video entry stops only that entry: it is reported
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import math
 import os
 import re
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -357,31 +359,46 @@ def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str])
 TOP_KEYS = {"settings", "videos"}
 
 
-def _coerce(name: str, value: Any, target: type | str, source: str) -> Any:
+@functools.cache
+def _settings_hints() -> dict[str, Any]:
+    return typing.get_type_hints(Settings)
+
+
+def _field_type(name: str) -> tuple[type, bool]:
+    """A setting's declared type, resolved (not read from its annotation text), and whether it may be null."""
+    hint = _settings_hints()[name]
+    args = typing.get_args(hint)
+    if type(None) in args:  # X | None
+        (inner,) = [a for a in args if a is not type(None)]
+        return inner, True
+    return hint, False
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
     """Coerce a setting to the dataclass field's type; raise ConfigError with the setting's name."""
-    type_text = str(target)
-    if "list" in type_text:
+    target, optional = _field_type(name)
+    if typing.get_origin(target) is list:
         if isinstance(value, str):  # environment variables and single values: comma-separated
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise ConfigError(f"{source}{name}: must be a list of non-empty strings (or one comma-separated string)")
         return [v.strip() for v in value]
     if value is None:
-        if "None" in type_text:
+        if optional:
             return None
         raise ConfigError(f"{source}{name}: must not be null")
     try:
-        if "bool" in type_text:
+        if target is bool:
             if isinstance(value, bool):
                 return value
             if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
                 return value.strip().lower() in {"1", "true", "yes", "on"}
             raise ValueError
-        if "int" in type_text and "float" not in type_text:
+        if target is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
             return int(value)
-        if "float" in type_text:
+        if target is float:
             if isinstance(value, bool):
                 raise ValueError
             number = float(value)
@@ -392,8 +409,7 @@ def _coerce(name: str, value: Any, target: type | str, source: str) -> Any:
             raise ValueError
         return str(value)
     except (TypeError, ValueError, OverflowError):
-        expected = type_text.replace(" | None", "").replace("typing.", "")
-        raise ConfigError(f"{source}{name}: {value!r} is not a valid {expected}") from None
+        raise ConfigError(f"{source}{name}: {value!r} is not a valid {target.__name__}") from None
 
 
 def _num(x: float) -> str:
@@ -503,7 +519,7 @@ def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings
         if key not in types:
             warnings.append(f"settings.{key}: unknown setting, ignored")
             continue
-        values[key] = _coerce(key, value, types[key], "settings.")
+        values[key] = _coerce(key, value, "settings.")
     for env_name, value in environment.items():
         key = ENV_ALIASES.get(env_name)
         if key is None and env_name.startswith(ENV_PREFIX):
@@ -512,7 +528,7 @@ def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings
                 continue
         if key is None:
             continue
-        values[key] = _coerce(key, value if value != "" else None, types[key], f"environment {env_name} -> ")
+        values[key] = _coerce(key, value if value != "" else None, f"environment {env_name} -> ")
         origins[key] = env_name
     settings = Settings(**values)
     _validate_settings(settings, warnings, origins)
