@@ -12,6 +12,7 @@ import os
 import select
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -360,3 +361,34 @@ def vtdb_main(argv: list[str] | None = None) -> None:
     if module == "status":
         rest = [name, *rest]  # db_manager's subcommands
     importlib.import_module(f"vtdb.commands.{module}").main(rest)
+
+
+# ---- the prologue and epilogue every phase command shares ----
+
+
+@dataclass
+class PhaseStart:
+    """What a phase command has once its arguments are parsed: the config, run options, work folder, event log."""
+
+    args: argparse.Namespace
+    config: Config
+    options: RunOptions
+    work_dir: Path
+    events: ev.EventLog
+
+
+def start_phase(parser: argparse.ArgumentParser, argv: list[str] | None, need_videos: bool = False) -> PhaseStart:
+    """Parse, set up logging, load the config (exit 2 when unusable) and check the work folder and event log
+    before any work starts."""
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    config = load_or_exit(args.config, need_videos=need_videos)
+    options = run_options(args)
+    work_dir = work_dir_of(config)
+    return PhaseStart(args, config, options, work_dir, event_log_of(config, work_dir))
+
+
+def finish_phase(summary: RunSummary, start: PhaseStart, invalid_entries: int = 0) -> int:
+    """Print the run's summary line and return its exit code."""
+    print_summary(summary, start.args.dry_run)
+    return exit_code_for(summary, invalid_entries)

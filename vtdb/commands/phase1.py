@@ -12,16 +12,11 @@ from rich.markup import escape
 from vtdb import events as ev
 from vtdb.cli import (
     console,
-    event_log_of,
-    exit_code_for,
+    finish_phase,
     guarded_main,
-    load_or_exit,
     open_database,
     phase_parser,
-    print_summary,
-    run_options,
-    setup_logging,
-    work_dir_of,
+    start_phase,
 )
 from vtdb.phases.phase1 import Phase1Job
 from vtdb.runner import run_phase
@@ -29,14 +24,10 @@ from vtdb.sources.sync import sync_videos
 
 
 def run(argv: list[str] | None = None) -> int:
-    args = phase_parser("phase1_whisper_frames.py", __doc__.strip().splitlines()[0]).parse_args(argv)
-    setup_logging(args.verbose)
-    config = load_or_exit(args.config, need_videos=True)
-    options = run_options(args)
+    start = start_phase(phase_parser("phase1_whisper_frames.py", __doc__.strip().splitlines()[0]), argv, need_videos=True)
+    args, config, options, work_dir, events = start.args, start.config, start.options, start.work_dir, start.events
     for problem in config.invalid_entries:
         console.print(f"[red]config: {problem} — this video is skipped[/]")
-    work_dir = work_dir_of(config)
-    events = event_log_of(config, work_dir)
     if not args.dry_run:
         for problem in config.invalid_entries:
             events.emit(ev.VIDEO_ERROR, phase="phase1", video=problem.name or f"videos[{problem.index}]", error=str(problem))
@@ -52,8 +43,7 @@ def run(argv: list[str] | None = None) -> int:
         if args.dry_run:
             options.new_videos = new_videos
         summary = run_phase(Phase1Job(config.settings), db, work_dir, options, console, events)
-    print_summary(summary, args.dry_run)
-    return exit_code_for(summary, len(config.invalid_entries) + len(source_problems))
+    return finish_phase(summary, start, len(config.invalid_entries) + len(source_problems))
 
 
 

@@ -20,16 +20,11 @@ from vtdb.cli import (
     apply_model_arguments,
     console,
     dry_run,
-    event_log_of,
-    exit_code_for,
+    finish_phase,
     guarded_main,
-    load_or_exit,
     open_database,
     phase_parser,
-    print_summary,
-    run_options,
-    setup_logging,
-    work_dir_of,
+    start_phase,
 )
 from vtdb.phases.phase2 import Phase2Job
 from vtdb.runner import run_phase
@@ -41,16 +36,12 @@ def run(argv: list[str] | None = None) -> int:
                         help="override the analyzer setting (default: the config's, which defaults to auto)")
     add_model_arguments(parser)
     parser.add_argument("--text-only", action="store_true", help="send transcripts without images (for text-only models)")
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    config = load_or_exit(args.config, need_videos=False)
+    start = start_phase(parser, argv)
+    args, config, options, work_dir, events = start.args, start.config, start.options, start.work_dir, start.events
     apply_model_arguments(args, config)
     if args.text_only:
         config.settings = dataclasses.replace(config.settings, text_only=True)
     settings = config.settings
-    options = run_options(args)
-    work_dir = work_dir_of(config)
-    events = event_log_of(config, work_dir)
     name, why = choose_analyzer(settings, args.analyzer)
     console.print(f"analyzer: [bold]{name}[/] ({escape(why)})")
     with open_database(config, wait=args.wait, purpose="phase2_vllm_analysis.py") as db:
@@ -63,8 +54,7 @@ def run(argv: list[str] | None = None) -> int:
             console.print(f"[bold red]analyzer {name} cannot run:[/] {escape(str(exc))}")
             return EXIT_USAGE
         summary = run_phase(Phase2Job(settings, analyzer), db, work_dir, options, console, events)
-    print_summary(summary, args.dry_run)
-    return exit_code_for(summary)
+    return finish_phase(summary, start)
 
 
 

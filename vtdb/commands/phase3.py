@@ -14,16 +14,11 @@ from vtdb.cli import (
     EXIT_USAGE,
     console,
     dry_run,
-    event_log_of,
-    exit_code_for,
+    finish_phase,
     guarded_main,
-    load_or_exit,
     open_database,
     phase_parser,
-    print_summary,
-    run_options,
-    setup_logging,
-    work_dir_of,
+    start_phase,
 )
 from vtdb.embedders import LazyEmbedder, UnknownEmbedderError, embedder_dimension, load_embedder
 from vtdb.phases.phase3 import Phase3Job
@@ -35,13 +30,9 @@ def run(argv: list[str] | None = None) -> int:
     parser = phase_parser("phase3_load.py", __doc__.strip().splitlines()[0])
     parser.add_argument("--reembed", action="store_true",
                         help="drop video_segments and rebuild every segment from the Phase 2 files with the configured embedder")
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    config = load_or_exit(args.config, need_videos=False)
+    start = start_phase(parser, argv)
+    args, config, options, work_dir, events = start.args, start.config, start.options, start.work_dir, start.events
     settings = config.settings
-    options = run_options(args)
-    work_dir = work_dir_of(config)
-    events = event_log_of(config, work_dir)
     try:
         dimension = embedder_dimension(settings.embedder)
     except UnknownEmbedderError as exc:
@@ -64,8 +55,7 @@ def run(argv: list[str] | None = None) -> int:
         if args.dry_run:
             return dry_run("db_load", db, work_dir, options)
         summary = run_phase(Phase3Job(LazyEmbedder(settings.embedder)), db, work_dir, options, console, events)
-    print_summary(summary, args.dry_run)
-    return exit_code_for(summary)
+    return finish_phase(summary, start)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,16 +20,11 @@ from vtdb.cli import (
     check_output_dir,
     console,
     dry_run,
-    event_log_of,
-    exit_code_for,
+    finish_phase,
     guarded_main,
-    load_or_exit,
     open_database,
     phase_parser,
-    print_summary,
-    run_options,
-    setup_logging,
-    work_dir_of,
+    start_phase,
 )
 from vtdb.embedders import LazyEmbedder, embedder_dimension
 from vtdb.phases.phase4 import Phase4Job
@@ -42,14 +37,10 @@ def run(argv: list[str] | None = None) -> int:
     parser = phase_parser("phase4_summary.py", __doc__.strip().splitlines()[0])
     parser.add_argument("--summarizer", choices=SUMMARIZERS.names(), default=None)
     add_model_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    config = load_or_exit(args.config, need_videos=False)
+    start = start_phase(parser, argv)
+    args, config, options, work_dir, events = start.args, start.config, start.options, start.work_dir, start.events
     apply_model_arguments(args, config)
     settings = config.settings  # after the command-line overrides (settings are immutable copies)
-    options = run_options(args)
-    work_dir = work_dir_of(config)
-    events = event_log_of(config, work_dir)
     check_output_dir(work_dir / "reports", "settings.work_dir")  # {work_dir}/reports/{name}.md
     name = args.summarizer or settings.summarizer
     with open_database(config, wait=args.wait, purpose="phase4_summary.py") as db:
@@ -71,8 +62,7 @@ def run(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         console.print(f"summarizer: [bold]{name}[/]")
         summary = run_phase(Phase4Job(summarizer, embedder), db, work_dir, options, console, events)
-    print_summary(summary, args.dry_run)
-    return exit_code_for(summary)
+    return finish_phase(summary, start)
 
 
 
