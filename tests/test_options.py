@@ -6,10 +6,11 @@ import dataclasses
 
 import pytest
 
-from vtdb.config import ChromaOptions, RecoveryOptions, Settings, WhisperOptions, WindowOptions, build_settings
+from vtdb.config import AnalysisOptions, ChromaOptions, RecoveryOptions, Settings, WhisperOptions, WindowOptions, build_settings
 from vtdb.media.transcribe import FasterWhisperTranscriber
 
-GROUPS = {"windows": WindowOptions, "whisper": WhisperOptions, "chroma": ChromaOptions, "recovery": RecoveryOptions}
+GROUPS = {"windows": WindowOptions, "whisper": WhisperOptions, "chroma": ChromaOptions, "recovery": RecoveryOptions,
+          "analysis": AnalysisOptions}
 
 
 def test_every_group_field_comes_from_a_documented_setting_and_follows_it():
@@ -44,3 +45,15 @@ def test_settings_are_immutable_after_loading():
         settings.window_length = 40  # type: ignore[misc]
     changed = dataclasses.replace(settings, window_length=40)
     assert (settings.window_length, changed.window_length) == (30, 40)
+
+
+def test_analyzers_and_the_llm_client_receive_the_analysis_group():
+    from vtdb.analyzers.transcript import TranscriptAnalyzer
+    from vtdb.llm.openai_client import OpenAIClient
+
+    settings = build_settings({"openai_base_url": "http://127.0.0.1:9/v1", "openai_concurrency": 3}, env={})
+    for given in (settings, settings.analysis):
+        assert TranscriptAnalyzer(given).options == settings.analysis
+        client = OpenAIClient(given)
+        assert client.options.openai_concurrency == 3 and not hasattr(client, "settings")
+        client.close()

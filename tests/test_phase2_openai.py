@@ -256,7 +256,7 @@ def test_text_only_sends_no_images():
 def test_eight_requests_in_flight_at_once():
     with FakeOpenAIServer(delay=0.5) as server:
         a = analyzer(server.url)  # openai_concurrency defaults to 8
-        assert a.settings.openai_concurrency == 8
+        assert a.options.openai_concurrency == 8
         t0 = time.monotonic()
         outcomes = a.analyze(video_ctx(), inputs("clip", 24, fpw=1))
         elapsed = time.monotonic() - t0

@@ -159,6 +159,15 @@ class Settings:
     def recovery(self) -> RecoveryOptions:
         return _group(RecoveryOptions, self)
 
+    @property
+    def analysis(self) -> AnalysisOptions:
+        return _group(AnalysisOptions, self)
+
+
+def analysis_options(settings: Settings | AnalysisOptions) -> AnalysisOptions:
+    """The analysis group of whatever a caller passed (a whole Settings is narrowed to it)."""
+    return settings.analysis if isinstance(settings, Settings) else settings
+
 
 # Option groups: frozen views of the settings a component needs. Each field names the setting it comes
 # from (`metadata["setting"]`), so the JSON keys and VTDB_* variables stay exactly as documented.
@@ -205,6 +214,37 @@ class ChromaOptions:
     port: int = _from("chroma_port")
     dir: str = _from("chroma_dir")
     retry_timeout: float = _from("chroma_retry_timeout")
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """What describing windows (Phase 2) and summarizing videos (Phase 4) need: the model, its endpoint or
+    engine, the prompt and the limits. Field names are the settings' own."""
+
+    analyzer: str = _from("analyzer")
+    vlm_model: str = _from("vlm_model")
+    output_language: str = _from("output_language")
+    content_types: list[str] = _from("content_types")
+    prompt_file: str | None = _from("prompt_file")
+    text_only: bool = _from("text_only")
+    max_output_tokens: int = _from("max_output_tokens")
+    temperature: float = _from("temperature")
+    frames_per_window: int = _from("frames_per_window")
+    window_failure_share: float = _from("window_failure_share")
+    embedder: str = _from("embedder")
+    openai_base_url: list[str] = _from("openai_base_url")
+    openai_api_key: str = _from("openai_api_key")
+    openai_concurrency: int = _from("openai_concurrency")
+    openai_timeout: float = _from("openai_timeout")
+    openai_max_retries: int = _from("openai_max_retries")
+    openai_response_format: str = _from("openai_response_format")
+    vllm_max_model_len: int = _from("vllm_max_model_len")
+    vllm_gpu_memory_utilization: float = _from("vllm_gpu_memory_utilization")
+    vllm_tensor_parallel_size: int = _from("vllm_tensor_parallel_size")
+    vllm_batch_windows: int = _from("vllm_batch_windows")
+    image_min_pixels: int = _from("image_min_pixels")
+    image_max_pixels: int = _from("image_max_pixels")
+    summary_chunk_chars: int = _from("summary_chunk_chars")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from vtdb.analyzers.prompt import language_name
-from vtdb.config import Settings
+from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.embedders import Embedder
 from vtdb.timefmt import clock
 
@@ -183,8 +183,9 @@ class LLMSummarizer:
     """Text prompts to a chat model through `chat(messages, schema) -> str` (the openai or vllm
     backend); map-reduce when the moments do not fit into `summary_chunk_chars`."""
 
-    def __init__(self, name: str, model: str, chat, settings: Settings, embedder: Embedder):
-        self.name, self.model, self._chat, self.settings, self.embedder = name, model, chat, settings, embedder
+    def __init__(self, name: str, model: str, chat, settings: Settings | AnalysisOptions, embedder: Embedder):
+        self.name, self.model, self._chat, self.embedder = name, model, chat, embedder
+        self.options = analysis_options(settings)
 
     def _ask_json(self, prompt: str) -> dict:
         from vtdb.analyzers.schema import extract_json_object
@@ -214,14 +215,14 @@ class LLMSummarizer:
 
     def summarize(self, video: SummaryInput) -> VideoSummary:
         lines = moment_lines(video.segments)
-        budget = self.settings.summary_chunk_chars
+        budget = self.options.summary_chunk_chars
         chunks: list[list[str]] = [[]]
         for line in lines:
             if chunks[-1] and sum(len(x) for x in chunks[-1]) + len(line) > budget:
                 chunks.append([])
             chunks[-1].append(line)
         head = (f"Video: {video.title}\nDescription: {video.description or '(none)'}\n"
-                f"Write in {language_name(video.output_language)}. Content types: {', '.join(self.settings.content_types)}.\n")
+                f"Write in {language_name(video.output_language)}. Content types: {', '.join(self.options.content_types)}.\n")
         partials = []
         if len(chunks) > 1:  # map: one partial summary per chunk
             for k, chunk in enumerate(chunks, 1):
@@ -234,6 +235,6 @@ class LLMSummarizer:
         final = self._ask_json(head + material + "\nReturn JSON: 'summary' (two or three paragraphs on what the whole video shows "
                                "and teaches), 'keywords' (up to 12) and 'content_type' (one of the content types).")
         keywords = final["keywords"] or aggregate_keywords(video.segments)
-        content_type = final["content_type"] if final["content_type"] in self.settings.content_types else majority_content_type(video.segments)
+        content_type = final["content_type"] if final["content_type"] in self.options.content_types else majority_content_type(video.segments)
         vectors = self.embedder.embed_passages([s.description for s in video.segments]) if video.segments else None
         return VideoSummary(final["summary"], keywords, content_type, make_chapters(video.segments, vectors, video.chapters), self.name, self.model)

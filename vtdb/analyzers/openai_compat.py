@@ -17,7 +17,7 @@ import httpx
 from vtdb.analyzers.base import Analyzer, ProgressCallback, VideoContext, WindowInput, WindowOutcome
 from vtdb.analyzers.prompt import SYSTEM_PROMPT, PromptTemplate
 from vtdb.analyzers.schema import SchemaError, repair, validate
-from vtdb.config import Settings
+from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.llm.openai_client import (  # noqa: F401  (re-exported: the names used to live here)
     GRAMMAR_SCHEMA,
     RETRY_STATUS,
@@ -33,9 +33,9 @@ from vtdb.llm.openai_client import (  # noqa: F401  (re-exported: the names used
 class OpenAICompatAnalyzer(Analyzer):
     name = "openai"
 
-    def __init__(self, settings: Settings, template: PromptTemplate | None = None, client: httpx.Client | None = None):
+    def __init__(self, settings: Settings | AnalysisOptions | AnalysisOptions, template: PromptTemplate | None = None, client: httpx.Client | None = None):
         self.client = OpenAIClient(settings, client)  # AnalyzerUnavailable without an endpoint
-        self.settings = settings
+        self.options = analysis_options(settings)
         self.model = settings.vlm_model
         self.template = template or PromptTemplate.load(settings.prompt_file)
 
@@ -53,15 +53,15 @@ class OpenAICompatAnalyzer(Analyzer):
 
     def chat(self, messages: list[dict], schema: dict | None = None) -> str:
         """One chat turn constrained by any JSON schema (Phase 4 summaries); returns the answer text."""
-        text, _finish = self.client.chat(messages, schema=schema, schema_name="summary", max_tokens=max(self.settings.max_output_tokens, 800))
+        text, _finish = self.client.chat(messages, schema=schema, schema_name="summary", max_tokens=max(self.options.max_output_tokens, 800))
         return text
 
     # ---- analysis ----
 
     def _messages(self, video: VideoContext, window: WindowInput, previous_description: str | None) -> list[dict]:
-        text_only = self.settings.text_only
+        text_only = self.options.text_only
         frames = [] if text_only else window.frames
-        prompt = self.template.render(video, window, self.settings.content_types, len(frames), previous_description)
+        prompt = self.template.render(video, window, self.options.content_types, len(frames), previous_description)
         content: Any = prompt if text_only else [{"type": "text", "text": prompt}, *[image_part(f) for f in frames]]
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
 
@@ -97,7 +97,7 @@ class OpenAICompatAnalyzer(Analyzer):
                     progress(done)
             return outcome
 
-        if self.settings.openai_concurrency == 1:
+        if self.options.openai_concurrency == 1:
             # Sequential: each window sees the previous window's real description.
             outcomes, previous = [], None
             for w in windows:
@@ -106,7 +106,7 @@ class OpenAICompatAnalyzer(Analyzer):
                 outcomes.append(outcome)
             return outcomes
         # Concurrent: windows are independent, so the previous window is given by its transcript.
-        with ThreadPoolExecutor(max_workers=self.settings.openai_concurrency, thread_name_prefix="openai") as pool:
+        with ThreadPoolExecutor(max_workers=self.options.openai_concurrency, thread_name_prefix="openai") as pool:
             return list(pool.map(lambda w: finished(self.analyze_window(video, w)), windows))
 
     def close(self) -> None:

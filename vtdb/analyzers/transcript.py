@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from vtdb.analyzers.base import Analyzer, ProgressCallback, VideoContext, WindowInput, WindowOutcome
-from vtdb.config import Settings
+from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.embedders import Embedder, load_embedder
 from vtdb.text import STOPWORDS, words
 
@@ -122,8 +122,8 @@ def scene_changes(windows: Sequence[WindowInput], threshold: float = SCENE_CUT_D
 class TranscriptAnalyzer(Analyzer):
     name = "transcript"
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None):
-        self.settings = settings
+    def __init__(self, settings: Settings | AnalysisOptions | AnalysisOptions, embedder: Embedder | None = None):
+        self.options = analysis_options(settings)
         self._embedder = embedder
         self.model = f"tfidf+{settings.embedder}"
         self._label_vectors: np.ndarray | None = None
@@ -131,12 +131,12 @@ class TranscriptAnalyzer(Analyzer):
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = load_embedder(self.settings.embedder)
+            self._embedder = load_embedder(self.options.embedder)
         return self._embedder
 
     def _labels(self) -> np.ndarray:
         if self._label_vectors is None:
-            phrases = [f"a {label} video" for label in self.settings.content_types]
+            phrases = [f"a {label} video" for label in self.options.content_types]
             self._label_vectors = self.embedder.embed_queries(phrases)
         return self._label_vectors
 
@@ -150,7 +150,7 @@ class TranscriptAnalyzer(Analyzer):
             vectors = self.embedder.embed_passages([texts[i] for i in spoken])
             scores = vectors @ self._labels().T
             for row, i in enumerate(spoken):
-                types[i] = self.settings.content_types[int(np.argmax(scores[row]))]
+                types[i] = self.options.content_types[int(np.argmax(scores[row]))]
         same_language = (video.language or "") == video.output_language
         outcomes = []
         for i, w in enumerate(windows):

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from vtdb.analyzers.base import Analyzer, ProgressCallback, VideoContext, WindowInput, WindowOutcome
 from vtdb.analyzers.prompt import SYSTEM_PROMPT, PromptTemplate
 from vtdb.analyzers.schema import WINDOW_SCHEMA, SchemaError, repair, validate
-from vtdb.config import Settings
+from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.llm.vllm_engine import (  # noqa: F401  (re-exported: the names used to live here)
     SMALL_CARD_MODEL,
     VLLMBackend,
@@ -27,8 +27,8 @@ from vtdb.llm.vllm_engine import (  # noqa: F401  (re-exported: the names used t
 class VLLMAnalyzer(Analyzer):
     name = "vllm"
 
-    def __init__(self, settings: Settings, backend: VLLMBackend | None = None, template: PromptTemplate | None = None):
-        self.settings = settings
+    def __init__(self, settings: Settings | AnalysisOptions | AnalysisOptions, backend: VLLMBackend | None = None, template: PromptTemplate | None = None):
+        self.options = analysis_options(settings)
         self.model = settings.vlm_model
         self.template = template or PromptTemplate.load(settings.prompt_file)
         self._backend = backend
@@ -40,12 +40,12 @@ class VLLMAnalyzer(Analyzer):
     @property
     def backend(self) -> VLLMBackend:
         if self._backend is None:
-            self._backend = VLLMBackend.load(self.settings)
+            self._backend = VLLMBackend.load(self.options)
         return self._backend
 
     def build_input(self, video: VideoContext, window: WindowInput) -> dict:
         """One engine input: the chat-templated prompt plus the window's frames as images."""
-        s = self.settings
+        s = self.options
         frames = [] if s.text_only else list(window.frames)[: s.frames_per_window]
         prompt = self.template.render(video, window, s.content_types, len(frames))
         content: list[dict] = [
@@ -62,7 +62,7 @@ class VLLMAnalyzer(Analyzer):
         return engine_input
 
     def _generate(self, inputs: list[dict], seed: int | None) -> list[tuple[str, str]]:
-        return self.backend.generate(inputs, temperature=self.settings.temperature, max_tokens=self.settings.max_output_tokens,
+        return self.backend.generate(inputs, temperature=self.options.temperature, max_tokens=self.options.max_output_tokens,
                                      json_schema=WINDOW_SCHEMA, seed=seed)
 
     @staticmethod
@@ -76,12 +76,12 @@ class VLLMAnalyzer(Analyzer):
 
     def chat(self, messages: list[dict], schema: dict | None = None) -> str:
         """One text-only chat turn (Phase 4 summaries), with JSON-schema structured output when given."""
-        return self.backend.chat(messages, temperature=self.settings.temperature,
-                                 max_tokens=max(self.settings.max_output_tokens, 1200), json_schema=schema)
+        return self.backend.chat(messages, temperature=self.options.temperature,
+                                 max_tokens=max(self.options.max_output_tokens, 1200), json_schema=schema)
 
     def analyze(self, video: VideoContext, windows: Sequence[WindowInput], progress: ProgressCallback | None = None) -> list[WindowOutcome]:
         outcomes: dict[int, WindowOutcome] = {}
-        batch = max(1, self.settings.vllm_batch_windows)
+        batch = max(1, self.options.vllm_batch_windows)
         pending = list(windows)
         for attempt in (1, 2):  # the second pass re-asks, in one batch, the windows whose answers were unusable
             retry: list[WindowInput] = []

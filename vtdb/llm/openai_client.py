@@ -22,7 +22,7 @@ import httpx
 
 from vtdb.analyzers.base import AnalyzerUnavailable
 from vtdb.analyzers.schema import WINDOW_SCHEMA
-from vtdb.config import Settings
+from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.errors import VtdbError
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -69,13 +69,13 @@ def image_part(jpeg: bytes) -> dict:
 class OpenAIClient:
     """HTTP transport to one or more OpenAI-compatible endpoints; `chat` returns (text, finish_reason)."""
 
-    def __init__(self, settings: Settings, client: httpx.Client | None = None):
+    def __init__(self, settings: Settings | AnalysisOptions | AnalysisOptions, client: httpx.Client | None = None):
         if not settings.openai_base_url:
             raise AnalyzerUnavailable(
                 "the openai analyzer needs an endpoint: set openai_base_url (e.g. http://127.0.0.1:8000/v1 for `vllm serve`) "
                 "in videos_config.json or OPENAI_BASE_URL"
             )
-        self.settings = settings
+        self.options = analysis_options(settings)
         self.model = settings.vlm_model
         self.base_urls = [u.rstrip("/") for u in settings.openai_base_url]
         self._next_url = itertools.cycle(self.base_urls)
@@ -92,15 +92,15 @@ class OpenAIClient:
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
-        if self.settings.openai_api_key:
-            headers["Authorization"] = f"Bearer {self.settings.openai_api_key}"
+        if self.options.openai_api_key:
+            headers["Authorization"] = f"Bearer {self.options.openai_api_key}"
         return headers
 
     def check(self) -> None:
         """Fail fast, with a clear message, when an endpoint is down or does not serve the model."""
         for base in self.base_urls:
             try:
-                resp = self._client.get(f"{base}/models", headers=self._headers(), timeout=min(10.0, self.settings.openai_timeout))
+                resp = self._client.get(f"{base}/models", headers=self._headers(), timeout=min(10.0, self.options.openai_timeout))
             except httpx.HTTPError as exc:
                 raise AnalyzerUnavailable(f"endpoint {base} is unreachable ({type(exc).__name__}: {exc}); is the server running?") from None
             if resp.status_code in (401, 403):
@@ -118,7 +118,7 @@ class OpenAIClient:
 
     def _post(self, payload: dict) -> dict:
         """One chat completion with retries; returns the parsed JSON response."""
-        retries = self.settings.openai_max_retries
+        retries = self.options.openai_max_retries
         last = ""
         for attempt in range(retries + 1):
             base = self._url()
@@ -165,8 +165,8 @@ class OpenAIClient:
             payload: dict[str, Any] = {
                 "model": self.model,
                 "messages": messages,
-                "temperature": self.settings.temperature,
-                "max_tokens": max_tokens or self.settings.max_output_tokens,
+                "temperature": self.options.temperature,
+                "max_tokens": max_tokens or self.options.max_output_tokens,
             }
             fmt = _response_format(mode, schema, schema_name)
             if fmt:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from vtdb.analyzers.base import AnalyzerUnavailable
-from vtdb.config import Settings
+from vtdb.config import AnalysisOptions, Settings
 
 SMALL_CARD_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
@@ -43,7 +43,7 @@ class VLLMBackend:
     make_sampling_params: Callable[..., Any]
 
     @classmethod
-    def load(cls, settings: Settings) -> "VLLMBackend":
+    def load(cls, settings: Settings | AnalysisOptions) -> "VLLMBackend":
         if not vllm_importable():
             raise AnalyzerUnavailable(
                 "the vllm analyzer needs vLLM on a CUDA machine: `pip install -r requirements-gpu.txt` there. "
