@@ -480,7 +480,7 @@ def setup_noop_db(config_path: str) -> None:
             db.update_video_status(entry.name, "phase1", state.COMPLETED, **done, video_duration=1.0, width=64,
                                    height=64, fps=10.0, total_segments=1, has_audio=True, source_fingerprint=fingerprint)
             n += 1
-        completed = len(db.list_videos({"phase1_status": "completed"}, with_flags=False))
+        completed = len(db.list_videos({"phase1_status": "completed"}))
     print(json.dumps({"marked": n, "completed": completed, "setup_s": time.perf_counter() - t0}))
 
 

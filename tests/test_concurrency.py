@@ -167,7 +167,7 @@ def test_stale_processing_records_are_reclaimed(chroma_server, tmp_path, monkeyp
         # downstream of a processing phase 1 is pending anyway; make one completed to see the claim reset it
     db.update_video_status("dead_owner", "phase2", COMPLETED)
 
-    flags = {n: db.get_video_status(n)["flags"]["stale"] for n in setups}
+    flags = {n: db.video_flags(db.get_video_status(n)).stale for n in setups}
     assert "dead" in flags["dead_owner"]["phase1"]
     assert "heartbeat lost" in flags["lost_heartbeat"]["phase1"]
     assert "timeout" in flags["timed_out"]["phase1"]
@@ -194,7 +194,7 @@ def test_stale_processing_records_are_reclaimed(chroma_server, tmp_path, monkeyp
         meta = db.get_video_status(name)
         assert meta["phase1_status"] == COMPLETED, name
         assert meta["phase1_owner_pid"] == proc.pid, name
-        assert meta["flags"]["stale"] == {}
+        assert db.video_flags(meta).stale == {}
     assert db.get_video_status("dead_owner")["phase2_status"] == "pending"  # re-running phase 1 resets downstream
     for name in ("healthy_here", "healthy_elsewhere"):
         meta = db.get_video_status(name)

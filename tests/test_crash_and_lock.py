@@ -99,7 +99,6 @@ def _wait_zombie(child: subprocess.Popen) -> None:
 def _record(db: ChromaDBManager, name: str) -> dict:
     meta = db.get_video_status(name)
     assert meta is not None, name
-    meta.pop("flags")
     return meta
 
 
@@ -137,7 +136,7 @@ def test_kill_9_mid_video_then_next_run_finishes_it(en_video, tmp_path):
     meta = db.get_video_status("speech")
     assert meta["phase1_status"] == PROCESSING
     assert meta["phase1_owner_pid"] == first.pid and meta["phase1_owner_host"] == socket.gethostname()
-    assert "dead" in meta["flags"]["stale"]["phase1"]
+    assert "dead" in db.video_flags(meta).stale["phase1"]
 
     # Leftover temp files: a crashed process's (removed), a live process's (kept), another host's young one
     # (kept: its owner may be alive there) and another host's ancient one (removed).
@@ -177,11 +176,12 @@ def test_kill_9_mid_video_then_next_run_finishes_it(en_video, tmp_path):
     assert speech.heard(script, data["transcript"]["text"]) >= 0.5, data["transcript"]["text"]
     assert all(fr["jpeg"][:2] == b"\xff\xd8" for w in data["windows"] for fr in w["frames"])
 
-    meta = ChromaDBManager(load_config(cfg)).get_video_status("speech")
+    final_db = ChromaDBManager(load_config(cfg))
+    meta = final_db.get_video_status("speech")
     assert meta["phase1_status"] == COMPLETED
     assert meta["phase1_segments_created"] == len(data["windows"])
     assert meta["phase1_owner_pid"] == reclaim[0]["pid"]
-    assert meta["flags"] == {"stale": {}, "held": []}
+    assert final_db.video_flags(meta).as_dict() == {"stale": {}, "held": []}
     assert not (chroma_dir / ".vtdb.lock").read_text(), "lock file still names a holder after the run"
 
 
@@ -372,7 +372,7 @@ def test_fail_counts_attempts_holds_then_release_or_force(make_db):
     assert db.fail(c2, "boom 2") is True  # attempts reached max_attempts: held
     meta = db.get_video_status("a")
     assert (meta["phase1_status"], meta["phase1_attempts"], meta["phase1_held"]) == (PENDING, 2, True)
-    assert meta["flags"]["held"] == ["phase1"]
+    assert db.video_flags(meta).held == ["phase1"]
     decision = db.decide("a", "phase1")
     assert not decision.take and "held after 2 failed attempts" in decision.reason and "boom 2" in decision.reason
     assert db.claim("a", "phase1") is None
@@ -602,10 +602,10 @@ def test_heartbeat_refreshes_lease(make_db):
     assert meta["phase1_status"] == PROCESSING and meta["phase1_start_time"] == start
     # Lost heartbeat, then refreshed: stale, then healthy again.
     _age(db, "a", "phase1", 400)
-    assert "heartbeat lost" in db.get_video_status("a")["flags"]["stale"]["phase1"]
+    assert "heartbeat lost" in db.video_flags(db.get_video_status("a")).stale["phase1"]
     db.update_video_status("a", 1, PROCESSING, phase1_start_time=start)
     assert db.heartbeat(claim)
-    assert db.get_video_status("a")["flags"]["stale"] == {}
+    assert db.video_flags(db.get_video_status("a")).stale == {}
 
 
 def test_stale_reason_timeout_heartbeat_dead_owner():

@@ -501,7 +501,7 @@ def test_statuses_after_the_run(main_run):
             assert st[field] == "pending", field
         for field in ("phase1_start_time", "phase1_end_time", "created_at", "updated_at"):
             assert datetime.fromisoformat(st[field]).tzinfo is not None, field
-        assert st["flags"] == {"stale": {}, "held": []}
+        assert ChromaDBManager(str(cfg)).video_flags(st).as_dict() == {"stale": {}, "held": []}
     en, ru = status(cfg, "en_talk"), status(cfg, "ru_tea")
     assert (en["width"], en["height"], en["fps"]) == (640, 360, 10.0)
     assert (ru["width"], ru["height"], ru["fps"]) == (320, 240, 10.0)

@@ -867,7 +867,7 @@ def test_export_with_a_base_url_in_process(library, mpnet, tmp_path):
     from vtdb.export.clippy import ExportOptions, export
 
     db = ChromaDBManager(load_config(library["cfg"], env={}))
-    records = [r for r in db.list_videos({"db_load_status": "completed"}, with_flags=False) if r["name"] in ("bike_repair", "garden_zim", "pasta_basics")]
+    records = [r for r in db.list_videos({"db_load_status": "completed"}) if r["name"] in ("bike_repair", "garden_zim", "pasta_basics")]
 
     def segments_of(name):
         return [m for m in db.video_segments.get(where={"video_name": name}, include=["metadatas"])["metadatas"]]

@@ -9,6 +9,7 @@ and tests read them): renaming one here means migrating stored records.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, TypedDict
 
 from vtdb import state
@@ -226,3 +227,14 @@ def segment_metadata(fields: Mapping[str, Any], *, start: float, end: float, ind
 def segment_id(video_name: str, index: int) -> str:
     """A segment record's id."""
     return f"{video_name}_seg_{index}"
+
+
+@dataclass(frozen=True)
+class VideoFlags:
+    """Derived, never stored: which phases of a video have a stale claim (and why) and which are held."""
+
+    stale: dict[str, str]
+    held: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stale": dict(self.stale), "held": list(self.held)}

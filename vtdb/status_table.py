@@ -107,7 +107,7 @@ def record_fields(db: Any, stored: bool = True) -> dict[str, Any]:
     new_record = getattr(db, "_new_record", None)
     fields: dict[str, Any] = dict(new_record("", "", {})[0]) if new_record else {"name": "", **all_phase_defaults()}
     if stored:
-        for meta in db.list_videos(with_flags=False):
+        for meta in db.list_videos():
             for key, value in meta.items():
                 fields.setdefault(key, value)
     return fields

@@ -85,7 +85,8 @@ def run(argv: list[str] | None = None) -> int:
                 status_filter = parse_filters(args.filter, lambda stored: record_fields(db, stored))
             except FilterError as exc:
                 p_status.error(str(exc))  # usage and the message on stderr, exit 2
-            records = db.list_videos(status_filter)
+            # Flags are derived, not stored: the table and the JSON show them beside each record.
+            records = [{**r, "flags": db.video_flags(r).as_dict()} for r in db.list_videos(status_filter)]
             if args.json:
                 print(json.dumps(records, indent=1, ensure_ascii=False))
             elif records:
@@ -100,7 +101,7 @@ def run(argv: list[str] | None = None) -> int:
         if record is None:
             say(f"[red]{escape(_unknown_video(db, args.name))}[/]")
             return EXIT_USAGE
-        print(json.dumps(record, indent=1, ensure_ascii=False))
+        print(json.dumps({**record, "flags": db.video_flags(record).as_dict()}, indent=1, ensure_ascii=False))
         return EXIT_OK
 
     with open_database(config, wait=args.wait, purpose=f"db_manager.py {args.command}") as db:

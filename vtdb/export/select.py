@@ -16,7 +16,7 @@ def loaded_videos(db, names: Sequence[str] | None = None) -> list[dict]:
 
     A name asked for is never skipped silently: ExportError when it is not loaded (or unknown), or
     when it has no segments in video_segments."""
-    records = db.list_videos({"db_load_status": "completed"}, with_flags=False)
+    records = db.list_videos({"db_load_status": "completed"})
     if not names:
         return records
     known = {r["name"] for r in records}

@@ -68,7 +68,7 @@ class _Migration(_Records):
             self._collections[VIDEO_FILES] = self._open_collection(VIDEO_FILES, create=False)
         self.settings = dataclasses.replace(self.settings, embedder=name)
         self.collection(VIDEO_SEGMENTS)  # recreate with the new embedder's name and dimension
-        names = [m["name"] for m in self.list_videos({state.phase_field("phase2", "status"): COMPLETED}, with_flags=False)]
+        names = [m["name"] for m in self.list_videos({state.phase_field("phase2", "status"): COMPLETED})]
         for n in names:
             self._update(n, state.reset_update("db_load", state.now_utc()))
         return len(names)

@@ -9,6 +9,7 @@ from vtdb import records as rec
 from vtdb import state
 from vtdb.embedders import placeholder_vector
 from vtdb.errors import VtdbError
+from vtdb.records import VideoFlags
 from vtdb.search.filters import all_of, equals_any
 from vtdb.state import PHASE_ORDER, STATUSES
 from vtdb.store.connection import MAX_BATCH, VIDEO_FILES, _Connection
@@ -112,16 +113,16 @@ class _Records(_Connection):
         return existing
 
     def get_video_status(self, name: str) -> dict | None:
-        """The video's record (metadata) plus derived flags: {'stale': {phase: why}, 'held': [phases]}."""
-        meta = self._get_meta(name)
-        return None if meta is None else self._with_flags(meta)
+        """The video's record (its stored metadata), or None; `video_flags(record)` says what is stale or held."""
+        return self._get_meta(name)
 
-    def _with_flags(self, meta: dict) -> dict:
-        stale = {p: why for p in PHASE_ORDER if (why := state.stale_reason(meta, p, self.settings.recovery, host=self._host))}
-        held = [p for p in PHASE_ORDER if meta.get(state.phase_field(p, "held"))]
-        return {**meta, "flags": {"stale": stale, "held": held}}
+    def video_flags(self, record: Mapping[str, Any]) -> VideoFlags:
+        """What the state machine says of a record right now: stale claims (phase -> why) and held phases."""
+        recovery = self.settings.recovery
+        stale = {p: why for p in PHASE_ORDER if (why := state.stale_reason(record, p, recovery, host=self._host))}
+        return VideoFlags(stale, [p for p in PHASE_ORDER if record.get(state.phase_field(p, "held"))])
 
-    def list_videos(self, status_filter: Mapping[str, Any] | None = None, with_flags: bool = True) -> list[dict]:
+    def list_videos(self, status_filter: Mapping[str, Any] | None = None) -> list[dict]:
         """Records matching every key of `status_filter`; a list value means "any of"."""
         where = self._where(status_filter or {})
         records: list[dict] = []
@@ -131,7 +132,7 @@ class _Records(_Connection):
             for vid, meta in zip(got["ids"], got["metadatas"]):
                 meta = dict(meta or {})
                 meta.setdefault("name", vid)
-                records.append(self._with_flags(meta) if with_flags else meta)
+                records.append(meta)
             if len(got["ids"]) < page:
                 break
             offset += page

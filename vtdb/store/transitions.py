@@ -58,7 +58,7 @@ class _Transitions(_Records):
         else:
             info = PHASES[phase]
             status_filter = {state.phase_field(info.upstream, "status"): COMPLETED} if info.upstream else None
-            metas = self.list_videos(status_filter, with_flags=False)
+            metas = self.list_videos(status_filter)
         return [(m, self.decide(m, phase, force)) for m in sorted(metas, key=lambda m: m["name"])]
 
     def claim(self, name: str, phase: str, force: bool = False, owner: Owner | None = None,
