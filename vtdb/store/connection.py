@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Self
 
-from vtdb.config import Config, Settings, settings_only
+from vtdb.config import Config, RecoveryOptions, Settings, settings_only
 from vtdb.embedders import embedder_dimension
 from vtdb.errors import RunAborted
 
@@ -96,6 +96,7 @@ class _Connection:
         self._client: Any = None
         self._collections: dict[str, Any] = {}
         self._host = socket.gethostname()
+        self._recovery_cache: tuple[Settings, RecoveryOptions] | None = None
         self._searcher: Any = None
         # Where the store's own notices go (a server outage and its end); the CLIs print them their way.
         self.on_notice: Callable[[str], None] | None = None
@@ -136,6 +137,13 @@ class _Connection:
     def is_server(self) -> bool:
         """True when the store is a Chroma server (chroma_host set), False for the embedded database."""
         return bool(self.chroma_host)
+
+    @property
+    def recovery(self) -> RecoveryOptions:
+        """The state machine's options, built once per settings object (every decision on every record uses them)."""
+        if self._recovery_cache is None or self._recovery_cache[0] is not self.settings:
+            self._recovery_cache = (self.settings, self.settings.recovery)
+        return self._recovery_cache[1]
 
     @property
     def location(self) -> str:

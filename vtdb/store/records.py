@@ -118,7 +118,7 @@ class _Records(_Connection):
 
     def video_flags(self, record: Mapping[str, Any]) -> VideoFlags:
         """What the state machine says of a record right now: stale claims (phase -> why) and held phases."""
-        recovery = self.settings.recovery
+        recovery = self.recovery
         stale = {p: why for p in PHASE_ORDER if (why := state.stale_reason(record, p, recovery, host=self._host))}
         return VideoFlags(stale, [p for p in PHASE_ORDER if record.get(state.phase_field(p, "held"))])
 

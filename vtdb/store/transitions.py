@@ -44,7 +44,7 @@ class _Transitions(_Records):
     def decide(self, name_or_meta: str | Mapping[str, Any], phase: str, force: bool = False) -> Decision:
         """This run's decision for the video (a name, or its record when the caller has it) and `phase`."""
         meta = self._require_meta(name_or_meta) if isinstance(name_or_meta, str) else name_or_meta
-        return state.decide(meta, phase, self.settings.recovery, force=force, host=self._host)
+        return state.decide(meta, phase, self.recovery, force=force, host=self._host)
 
     def candidates(self, phase: str, only: Sequence[str] | None = None, force: bool = False) -> list[tuple[dict, Decision]]:
         """Every (selected) video with this run's decision for `phase`, in name order."""
@@ -81,7 +81,7 @@ class _Transitions(_Records):
             # The previous run died or hung on this video. That is counted apart from errors (a kill -9 or a
             # reboot is not the video's fault), but a video that keeps killing its worker (OOM, a decoder
             # crash) is held after max_abandons instead of retried forever.
-            abandoned = state.abandon_update(phase, meta, decision.reason, self.settings.recovery)
+            abandoned = state.abandon_update(phase, meta, decision.reason, self.recovery)
             if abandoned.get(state.phase_field(phase, "held")):
                 self._update(name, {**abandoned, "updated_at": state.iso(now)})
                 return None
@@ -124,7 +124,7 @@ class _Transitions(_Records):
         meta = self._require_meta(claim.name)
         if meta.get(state.phase_field(claim.phase, "claim_id")) != claim.claim_id:
             return False
-        update = state.fail_update(claim.phase, meta, error, self.settings.recovery, state.now_utc())
+        update = state.fail_update(claim.phase, meta, error, self.recovery, state.now_utc())
         self._update(claim.name, update)
         return bool(update[state.phase_field(claim.phase, "held")])
 
