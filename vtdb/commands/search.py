@@ -24,6 +24,7 @@ from vtdb.languages import validate_language
 from vtdb.search.filters import FILTER_FIELDS, QueryError, normalize_filters
 from vtdb.search.moments import Moment
 from vtdb.search.searcher import MODES
+from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
 from vtdb.search.videos import search_videos
 from vtdb.store import ChromaDBManager, EmbedderMismatch
 from vtdb.text import search_tokens, stem
@@ -211,9 +212,28 @@ def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
             out.print(f"[red]{escape(str(exc))}[/]")
 
 
-def show_videos(db: ChromaDBManager, query: str, n: int, as_json: bool) -> int:
+def show_similar(db: ChromaDBManager, segment_id: str, n: int, as_json: bool, include_retired: bool) -> int:
+    """--similar: the moments nearest to a stored segment (vtdb.search.similar), in other videos and the same one."""
+    found = similar_moments(db, segment_id, n, include_retired)
+    if as_json:
+        print(json.dumps(found.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        src = found.source
+        out.print(f"[bold]More like[/] {escape(segment_id)}: {escape(src.title)} [cyan]{time_range(src)}[/]")
+        out.print(f"[dim]{escape(src.description)}[/]")
+        out.print("\n[bold]In other videos[/]")
+        show(found.other_videos, "")
+        out.print("\n[bold]In the same video[/]")
+        show(found.same_video, "")
+    return EXIT_OK if found.other_videos or found.same_video else 1
+
+
+def show_videos(db: ChromaDBManager, query: str, n: int, as_json: bool, include_retired: bool = False) -> int:
     """Whole-video search over the Phase 4 summaries in video_files (vtdb.search.videos)."""
     videos = search_videos(db, query, n)
+    if not include_retired and videos:
+        retired = db.retired_names()
+        videos = [v for v in videos if v.name not in retired]
     if as_json:
         print(json.dumps([v.to_dict() for v in videos], ensure_ascii=False, indent=1))
     elif not videos:
@@ -240,6 +260,9 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--to", dest="time_to", type=float, help="moments starting before this second")
     parser.add_argument("--keyword", help="segments whose keywords contain this exact keyword")
     parser.add_argument("--videos", action="store_true", help="search whole videos (Phase 4 summaries) instead of moments")
+    parser.add_argument("--similar", metavar="SEGMENT_ID", help="more like this: the moments nearest to this segment "
+                        "(in other videos and in the same video), by its stored vector; ids are in --json's segment_ids")
+    parser.add_argument("--include-retired", action="store_true", help="also search videos that left the library (retired)")
     args = parser.parse_args(argv)
     try:
         language = check_languages(args.language) if args.language else None
@@ -253,14 +276,16 @@ def run(argv: list[str] | None = None) -> int:
     try:
         if args.video:
             check_videos(db, args.video)
+        if args.similar is not None:
+            return show_similar(db, args.similar, args.n, args.json, args.include_retired)
         if args.query is None:
             if not sys.stdin.isatty() and not sys.stdin.readable():
                 raise QueryError("no --query and no terminal to ask one from")
             return interactive(db, args.n, filters, args.mode)
         if args.videos:
-            return show_videos(db, args.query, args.n, args.json)
-        moments = db.search(args.query, n_results=args.n, filters=filters, mode=args.mode)
-    except (QueryError, EmbedderMismatch, UnknownEmbedderError) as exc:
+            return show_videos(db, args.query, args.n, args.json, args.include_retired)
+        moments = search_moments(db, args.query, args.n, filters, args.mode, args.include_retired)
+    except (QueryError, EmbedderMismatch, UnknownEmbedderError, UnknownSegmentError) as exc:
         err.print(f"[red]{escape(str(exc))}[/]")
         return EXIT_USAGE
     if args.json:

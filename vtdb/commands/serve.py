@@ -1,0 +1,116 @@
+"""The web app: search moments, play them at the right second, find more like them, watch the pipeline.
+
+    python web_app.py [--config PATH] [--host 127.0.0.1] [--port 8765] [--allow-actions]
+    vtdb serve ...
+
+Read-only unless --allow-actions: it opens the database without the phase lock, so it runs beside
+cron runs (embedded database) or against a Chroma server (chroma_host). Exit codes: 0 stopped,
+2 bad config/usage, the port taken, or no database yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import socket
+
+from rich.markup import escape
+
+from vtdb.cli import EXIT_OK, EXIT_USAGE, check_database_dir, console, guarded_main, load_or_exit, setup_logging
+from vtdb.config import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a TCP port (0-65535; 0 = any free port), got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port (0-65535; 0 = any free port), got {value}")
+    return value
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is printed: a taken port is one clear line, and --port 0
+    prints the port it got."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host}: cannot be resolved ({exc.strerror})") from None
+    family, _type, _proto, _name, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc}); "
+                          "choose another --port (0 picks a free one)") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="web_app.py", description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--config", default=None, help="path to videos_config.json (default: ./videos_config.json)")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}; anything "
+                        "else exposes the library to the network and prints a warning)")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0 = any free port)")
+    parser.add_argument("--allow-actions", action="store_true",
+                        help="allow reset and release from the status page (POST with a per-session CSRF token)")
+    parser.add_argument("--refresh", type=float, default=3.0, metavar="SECONDS", help="status dashboard refresh (default 3)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and the access log")
+    args = parser.parse_args(argv)
+    if not 0.5 <= args.refresh <= 3600:
+        parser.error("argument --refresh: give 0.5 to 3600 seconds")
+    setup_logging(args.verbose)
+    config = load_or_exit(args.config, need_videos=False)
+    if not config.settings.chroma_host:
+        check_database_dir(config, writable=False)
+        if not config.chroma_dir.is_dir():
+            raise ConfigError(f"settings.chroma_dir: no database at {config.chroma_dir} yet; run the phases first "
+                              "(phase1_whisper_frames.py …) or point --config at the library's config")
+
+    import uvicorn
+
+    from vtdb.web.app import WebOptions, create_app
+
+    app = create_app(config, WebOptions(allow_actions=args.allow_actions, refresh_seconds=args.refresh))
+    sock = bind(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in str(host) else host
+    if not is_loopback(args.host):
+        console.print(f"[bold yellow]warning:[/] listening on {escape(args.host)}: anyone who can reach this machine "
+                      "can search the library and watch its videos (there is no login); use the default 127.0.0.1 "
+                      "unless that is what you want")
+    location = app.state.web.db.location
+    mode = "actions allowed (reset, release)" if args.allow_actions else "read-only"
+    print(f"Video Tagging DB web app: http://{shown}:{port}/  ({location}; {mode})", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info" if args.verbose else "warning",
+                                           access_log=args.verbose, server_header=False))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        app.state.web.db.close()
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> None:
+    guarded_main(lambda: run(argv))
+
+
+__all__ = ["EXIT_OK", "EXIT_USAGE", "main", "run"]

@@ -1,0 +1,106 @@
+"""More like this: the moments nearest to a stored segment, by its own stored vector (no model load).
+
+Two lists, as the web app and `test_search.py --similar` show them: the nearest moments in other
+videos, and in the same video (the segment itself and the windows that overlap it are left out:
+they share its speech, so they are always "similar" and say nothing new). Retired videos are left
+out unless asked for; the segment asked about is answered even when its own video is retired.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from vtdb.errors import VtdbError
+from vtdb.search.moments import Hit, Moment, as_meta, merge_moments, segment_span, video_of
+
+__all__ = ["Similar", "UnknownSegmentError", "search_moments", "similar_moments"]
+
+
+class UnknownSegmentError(VtdbError, KeyError):
+    """No segment with that id in video_segments."""
+
+    def __str__(self) -> str:
+        return (f"no segment with id {self.args[0]!r}; segment ids look like VIDEO_seg_N "
+                "(`test_search.py --query ... --json` shows them under segment_ids)")
+
+
+@dataclass
+class Similar:
+    """The segment asked about (as a one-window moment) and its nearest moments."""
+
+    segment_id: str
+    source: Moment
+    other_videos: list[Moment]
+    same_video: list[Moment]
+
+    def to_dict(self) -> dict:
+        return {"segment_id": self.segment_id, "source": self.source.to_dict(),
+                "other_videos": [m.to_dict() for m in self.other_videos],
+                "same_video": [m.to_dict() for m in self.same_video]}
+
+
+def _not_in(field_name: str, values: list[str]) -> dict:
+    return {field_name: {"$ne": values[0]}} if len(values) == 1 else {field_name: {"$nin": values}}
+
+
+def _hits(got: Mapping[str, Any]) -> list[Hit]:
+    return [Hit(str(i), 1.0 - float(d), as_meta(m), str(doc or ""), ["similar"])
+            for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
+
+
+def similar_moments(db, segment_id: str, n: int = 5, include_retired: bool = False) -> Similar:
+    """The `n` nearest moments in other videos and the `n` nearest in the segment's own video.
+
+    UnknownSegmentError when the id is not stored. Scores are cosine similarities (1 - distance)."""
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    got = db.get_segments([segment_id], include=["embeddings", "metadatas", "documents"])
+    if not got["ids"]:
+        raise UnknownSegmentError(segment_id)
+    embeddings = got.get("embeddings")
+    vector = np.asarray(embeddings[0] if embeddings is not None and len(embeddings) else [], dtype=np.float32)
+    if vector.ndim != 1 or not vector.size:
+        raise UnknownSegmentError(segment_id)  # a record without a vector cannot be compared
+    source_hit = Hit(segment_id, 1.0, as_meta(got["metadatas"][0]), str(got["documents"][0] or ""), ["source"])
+    name = video_of(source_hit)
+    retired = [] if include_retired else sorted(set(db.retired_names()) - {name})
+
+    # Other videos: one query, their windows merged into moments; ask for more windows than moments,
+    # since neighbouring windows of one video merge.
+    others = _hits(db.query_segments(vector.tolist(), n * 3, _not_in("video_name", [name, *retired])))
+    # The same video: the segment and the windows overlapping it are dropped after the query.
+    span = segment_span(source_hit.metadata)
+
+    def overlaps(hit: Hit) -> bool:
+        if hit.id == segment_id:
+            return True
+        other = segment_span(hit.metadata)
+        return span is not None and other is not None and other[0] < span[1] and other[1] > span[0]
+
+    same = [h for h in _hits(db.query_segments(vector.tolist(), n * 3 + 4, {"video_name": name}))
+            if not overlaps(h)]
+    return Similar(segment_id, merge_moments([source_hit])[0], merge_moments(others)[:n], merge_moments(same)[:n])
+
+
+def search_moments(db, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid",
+                   include_retired: bool = False) -> list[Moment]:
+    """`db.search` with retired videos left out unless `include_retired`.
+
+    The searcher takes `include_retired` itself where it knows it; otherwise retired videos are
+    filtered out here from a larger pool, so that `n` moments still come back."""
+    search = db.search
+    try:
+        takes_flag = "include_retired" in inspect.signature(search).parameters
+    except (TypeError, ValueError):
+        takes_flag = False
+    if takes_flag:
+        return search(query, n_results=n, filters=filters, mode=mode, include_retired=include_retired)
+    retired = set() if include_retired else set(db.retired_names())
+    if not retired:
+        return search(query, n_results=n, filters=filters, mode=mode)
+    moments = search(query, n_results=n * 2 + len(retired) * 3, filters=filters, mode=mode)
+    return [m for m in moments if m.video_name not in retired][:n]

@@ -1,0 +1,279 @@
+"""The web app's HTML, built with the standard library: every text that came from a video, a config,
+an archive or a transcript goes through `esc` (html.escape), every URL part through `quote`, and data
+for scripts goes into a JSON block that cannot close its <script> tag (`json_block`)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import quote, urlencode
+
+from vtdb.search.moments import Moment, keywords_of
+from vtdb.state import PHASE_ORDER, PHASES, phase_field
+from vtdb.text import search_tokens, stem
+from vtdb.timefmt import clock, clock_span, duration
+
+_PHASE_LABEL = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", "phase4": "P4 summary"}
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def url_part(value: Any) -> str:
+    return quote(str(value), safe="")
+
+
+def json_block(element_id: str, data: Any) -> str:
+    """A <script type="application/json"> block; '<', '>' and '&' are \\u-escaped so no text closes the tag."""
+    text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="{esc(element_id)}">{text}</script>'
+
+
+def layout(title: str, body: str, active: str = "", data: Mapping[str, Any] | None = None) -> str:
+    active_attr = ' class="active"'
+    nav = "".join(f'<a href="{href}"{active_attr if key == active else ""}>{label}</a>'
+                  for key, href, label in (("search", "/", "Search"), ("status", "/status", "Status"),
+                                           ("api", "/api", "API")))
+    script = json_block("page-data", data) if data is not None else ""
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>{esc(title)} · Video Tagging DB</title><link rel="stylesheet" href="/static/app.css"></head>'
+            f'<body><header><a class="brand" href="/">Video Tagging DB</a><nav>{nav}</nav></header>'
+            f'<main>{body}</main>{script}<script src="/static/app.js"></script></body></html>')
+
+
+def error_page(status: int, message: str) -> str:
+    return layout(f"Error {status}", f'<section class="error"><h1>Error {status}</h1><p class="message">{esc(message)}</p>'
+                  '<p><a href="/">Back to search</a></p></section>')
+
+
+# ---- pieces ----
+
+
+def highlight(text: str, query: str, width: int = 260) -> str:
+    """The transcript snippet around the first matched word, matched words in <mark> (escaped HTML)."""
+    if not text:
+        return '<span class="dim">(no speech)</span>'
+    stems = set(search_tokens(query)) if query else set()
+    tokens = re.split(r"(\W+)", text)
+    first = next((i for i, t in enumerate(tokens) if t and stem(t.lower()) in stems), 0)
+    start = max(0, len("".join(tokens[:first])) - width // 3)
+    snippet = text[start : start + width]
+    parts = re.split(r"(\W+)", snippet)
+    rendered = "".join(f"<mark>{esc(p)}</mark>" if p and stem(p.lower()) in stems else esc(p) for p in parts)
+    return ("…" if start else "") + rendered + ("…" if start + width < len(text) else "")
+
+
+def window_index(segment_id: str) -> int | None:
+    tail = segment_id.rsplit("_seg_", 1)
+    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else None
+
+
+def strip(name: str, window: int | None, frames: int) -> str:
+    if window is None or frames <= 0:
+        return '<div class="strip empty"></div>'
+    imgs = "".join(f'<img src="/thumbs/{url_part(name)}/{window}/{f}.jpg" alt="" loading="lazy" class="thumb">'
+                   for f in range(frames))
+    return f'<div class="strip">{imgs}</div>'
+
+
+def keyword_chips(keywords: Iterable[str]) -> str:
+    chips = "".join(f'<span class="kw">{esc(k)}</span>' for k in keywords)
+    return f'<div class="keywords">{chips}</div>' if chips else ""
+
+
+def moment_card(m: Moment, query: str, frames: int, analyzer: str = "", retired: bool = False) -> str:
+    first = m.segment_ids[0] if m.segment_ids else ""
+    start = int(m.start_time) if m.start_time is not None else 0
+    href = f"/video/{url_part(m.video_name)}?t={start}"
+    facts = [f'<span class="time">{esc(clock_span(m.start_time, m.end_time))}</span>',
+             f'<span class="video-name">{esc(m.video_name)}</span>']
+    facts += [esc(x) for x in (m.language, m.content_type) if x]
+    if analyzer:
+        facts.append(f'<span class="analyzer">analyzer: {esc(analyzer)}</span>')
+    facts.append(f'<span class="score">score {m.score:.4f} ({esc("+".join(m.modes))})</span>')
+    if retired:
+        facts.append('<span class="badge retired">retired</span>')
+    similar = f' · <a class="similar" href="/similar/{url_part(first)}">more like this</a>' if first else ""
+    return (f'<article class="card" data-video="{esc(m.video_name)}" data-segment="{esc(first)}" data-start="{start}">'
+            f'<a class="strip-link" href="{href}">{strip(m.video_name, window_index(first) if first else None, frames)}</a>'
+            f'<div class="card-body"><h2 class="title"><a class="open" href="{href}">{esc(m.title)}</a></h2>'
+            f'<div class="facts">{" · ".join(facts)}</div>'
+            f'<p class="description">{esc(m.description)}</p>'
+            f'<blockquote class="snippet">{highlight(m.transcript, query)}</blockquote>'
+            f'{keyword_chips(m.keywords)}<div class="links"><a href="{href}">play from {esc(clock(m.start_time))}</a>{similar}</div>'
+            f'</div></article>')
+
+
+def pager(params: Mapping[str, Any], page: int, more: bool) -> str:
+    def link(p: int, label: str) -> str:
+        return f'<a class="page" href="/?{esc(urlencode({**params, "page": p}, doseq=True))}">{label}</a>'
+
+    parts = []
+    if page > 1:
+        parts.append(link(page - 1, "← previous"))
+    parts.append(f'<span class="page-no">page {page}</span>')
+    if more:
+        parts.append(link(page + 1, "next →"))
+    return f'<nav class="pager">{" ".join(parts)}</nav>'
+
+
+def search_form(values: Mapping[str, str], videos: Sequence[str], tab: str) -> str:
+    def field(name: str, label: str, kind: str = "text", extra: str = "") -> str:
+        return (f'<label>{label} <input type="{kind}" name="{name}" value="{esc(values.get(name, ""))}" {extra}></label>')
+
+    options = "".join(f'<option value="{esc(v)}"{" selected" if v == values.get("video") else ""}>{esc(v)}</option>'
+                      for v in videos)
+    tabs = "".join(f'<label class="tab"><input type="radio" name="tab" value="{t}"{" checked" if t == tab else ""}> {label}</label>'
+                   for t, label in (("moments", "moments"), ("videos", "whole videos")))
+    checked = " checked" if values.get("retired") == "1" else ""
+    return (f'<form class="search" method="get" action="/"><div class="query-row">'
+            f'<input class="query" type="search" name="q" value="{esc(values.get("q", ""))}" placeholder="what are you looking for? (any language)" autofocus>'
+            f'<button type="submit">Search</button></div><div class="tabs">{tabs}</div>'
+            f'<details class="filters"{" open" if any(values.get(k) for k in ("video", "language", "content_type", "from", "to", "keyword")) else ""}>'
+            f'<summary>filters</summary>'
+            f'<label>video <select name="video"><option value="">(all)</option>{options}</select></label>'
+            f'{field("language", "language", extra="size=4 placeholder=en")}'
+            f'{field("content_type", "content type", extra="size=12")}'
+            f'{field("from", "from (s)", "number", "min=0 step=any")}{field("to", "to (s)", "number", "min=0 step=any")}'
+            f'{field("keyword", "keyword", extra="size=12")}'
+            f'<label><input type="checkbox" name="retired" value="1"{checked}> include retired videos</label>'
+            f'</details></form>')
+
+
+def video_hit_card(hit: Any, retired: bool) -> str:
+    href = f"/video/{url_part(hit.name)}"
+    badge = ' <span class="badge retired">retired</span>' if retired else ""
+    return (f'<article class="card video-card" data-video="{esc(hit.name)}"><div class="card-body">'
+            f'<h2 class="title"><a class="open" href="{href}">{esc(hit.title)}</a>{badge}</h2>'
+            f'<div class="facts"><span class="video-name">{esc(hit.name)}</span> · {esc(duration(hit.duration))}'
+            f' · {esc(hit.content_type)} · score {hit.score:.4f}</div>'
+            f'<p class="description">{esc(hit.summary)}</p>{keyword_chips(hit.keywords)}</div></article>')
+
+
+# ---- status ----
+
+
+def phase_cell(record: Mapping[str, Any], phase: str) -> str:
+    status = str(record.get(phase_field(phase, "status")) or "pending")
+    text = f'<span class="st {esc(status)}">{esc(status)}</span>'
+    count = record.get(PHASES[phase].count_field)
+    if status == "completed" and count:
+        text += f" ({esc(count)})"
+    attempts = record.get(phase_field(phase, "attempts")) or 0
+    if attempts:
+        text += f' <span class="attempts">×{esc(attempts)}</span>'
+    flags = record.get("flags") or {}
+    if phase in (flags.get("stale") or {}):
+        text += f' <span class="badge stale" title="{esc(flags["stale"][phase])}">STALE</span>'
+    if phase in (flags.get("held") or []):
+        text += ' <span class="badge held">HELD</span>'
+    return f'<td class="phase" data-phase="{esc(phase)}">{text}</td>'
+
+
+def last_error(record: Mapping[str, Any]) -> str:
+    for phase in reversed(PHASE_ORDER):
+        err = record.get(phase_field(phase, "last_error"))
+        if err:
+            return f"{_PHASE_LABEL[phase]}: {err}"
+    return ""
+
+
+def action_forms(name: str, csrf: str) -> str:
+    options = "".join(f'<option value="{PHASES[p].number}">{_PHASE_LABEL[p]}</option>' for p in PHASE_ORDER)
+    hidden = f'<input type="hidden" name="name" value="{esc(name)}"><input type="hidden" name="csrf" value="{esc(csrf)}">'
+    return (f'<form method="post" action="/actions/reset" class="action">{hidden}<select name="phase">{options}</select>'
+            f'<button type="submit">reset</button></form>'
+            f'<form method="post" action="/actions/release" class="action">{hidden}<button type="submit">release</button></form>')
+
+
+def totals(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for phase in PHASE_ORDER:
+        counts = {"pending": 0, "processing": 0, "completed": 0, "held": 0, "stale": 0}
+        for r in records:
+            status = str(r.get(phase_field(phase, "status")) or "pending")
+            counts[status] = counts.get(status, 0) + 1
+            flags = r.get("flags") or {}
+            counts["held"] += phase in (flags.get("held") or [])
+            counts["stale"] += phase in (flags.get("stale") or {})
+        out[phase] = counts
+    return out
+
+
+def status_fragment(records: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]], location: str,
+                    csrf: str | None, message: str = "") -> str:
+    counts = totals(records)
+    head = "".join(f"<th>{_PHASE_LABEL[p]}</th>" for p in PHASE_ORDER)
+    summary = "".join(
+        f'<div class="total" data-phase="{p}"><b>{_PHASE_LABEL[p]}</b> {c["completed"]}/{len(records)} completed'
+        f' · {c["processing"]} processing · {c["pending"]} pending'
+        + (f' · <span class="badge held">{c["held"]} held</span>' if c["held"] else "")
+        + (f' · <span class="badge stale">{c["stale"]} stale</span>' if c["stale"] else "") + "</div>"
+        for p, c in counts.items())
+    rows = []
+    for r in records:
+        name = str(r.get("name") or "")
+        retired = ' <span class="badge retired">retired</span>' if r.get("retired_at") else ""
+        actions = f"<td>{action_forms(name, csrf)}</td>" if csrf else ""
+        rows.append(f'<tr data-video="{esc(name)}"><td><a href="/video/{url_part(name)}">{esc(name)}</a>{retired}'
+                    f'<div class="dim">{esc(r.get("title") or "")}</div></td>'
+                    f'<td>{esc(duration(r.get("video_duration")))}</td><td>{esc(r.get("total_segments") or 0)}</td>'
+                    f'{"".join(phase_cell(r, p) for p in PHASE_ORDER)}<td class="error-cell">{esc(last_error(r))}</td>{actions}</tr>')
+    table = (f'<table class="status"><thead><tr><th>video</th><th>duration</th><th>segments</th>{head}<th>last error</th>'
+             f'{"<th>actions</th>" if csrf else ""}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+             if rows else '<p class="dim">no videos yet: run phase1_whisper_frames.py</p>')
+    event_rows = "".join(
+        f'<tr><td class="dim">{esc(e.get("ts", ""))}</td><td>{esc(e.get("event", ""))}</td><td>{esc(e.get("phase", ""))}</td>'
+        f'<td>{esc(e.get("video", ""))}</td><td>{esc(_event_text(e))}</td></tr>' for e in reversed(events))
+    flash = f'<p class="flash">{esc(message)}</p>' if message else ""
+    return (f'{flash}<p class="dim">{esc(location)} · {len(records)} videos</p><div class="totals">{summary}</div>{table}'
+            f'<h2>Event log (latest first)</h2><table class="events"><tbody>{event_rows}</tbody></table>')
+
+
+def _event_text(event: Mapping[str, Any]) -> str:
+    skip = {"ts", "event", "phase", "video", "host", "pid", "claim_id"}
+    return ", ".join(f"{k}={v}" for k, v in event.items() if k not in skip)
+
+
+def video_status_table(record: Mapping[str, Any]) -> str:
+    rows = []
+    for phase in PHASE_ORDER:
+        err = record.get(phase_field(phase, "last_error")) or ""
+        rows.append(f'<tr><th>{_PHASE_LABEL[phase]}</th>{phase_cell(record, phase)}'
+                    f'<td class="dim">{esc(record.get(phase_field(phase, "end_time")) or record.get(phase_field(phase, "start_time")) or "")}</td>'
+                    f'<td class="error-cell">{esc(err)}</td></tr>')
+    return f'<table class="status video-status"><tbody>{"".join(rows)}</tbody></table>'
+
+
+def chapters_list(chapters: Sequence[Mapping[str, Any]]) -> str:
+    items = []
+    for ch in chapters:
+        try:
+            start = max(0.0, float(ch.get("start", 0) or 0))
+        except (TypeError, ValueError):
+            continue
+        items.append(f'<li><button type="button" class="chapter" data-seek="{start:.3f}">'
+                     f'<span class="time">{esc(clock(start))}</span> {esc(ch.get("title") or "")}</button></li>')
+    return f'<ol class="chapters">{"".join(items)}</ol>' if items else '<p class="dim">no chapters</p>'
+
+
+def window_rows(rows: Sequence[Mapping[str, Any]], name: str) -> str:
+    out = []
+    for w in rows:
+        translation = (f'<div class="translation"><span class="dim">translation:</span> {esc(w["translation"])}</div>'
+                       if w.get("translation") else "")
+        similar = (f' <a class="similar" href="/similar/{url_part(w["segment_id"])}">more like this</a>' if w.get("segment_id") else "")
+        out.append(f'<li class="window" data-start="{w["start"]:.3f}" data-end="{w["end"]:.3f}">'
+                   f'<button type="button" class="seek" data-seek="{w["start"]:.3f}">{esc(clock_span(w["start"], w["end"]))}</button>'
+                   f'{similar}{strip(name, w.get("window"), w.get("frames", 0))}'
+                   f'<div class="description">{esc(w.get("description", ""))}</div>'
+                   f'<div class="transcript">{esc(w.get("text", "")) or "<span class=dim>(no speech)</span>"}</div>{translation}</li>')
+    return f'<ol class="windows">{"".join(out)}</ol>' if out else '<p class="dim">no windows yet (Phase 1 makes them)</p>'
+
+
+def record_keywords(record: Mapping[str, Any]) -> list[str]:
+    return keywords_of(record.get("keywords"))

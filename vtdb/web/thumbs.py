@@ -1,0 +1,159 @@
+"""Small cached thumbnails of the Phase 1 frames, and the windows' texts, for the web pages.
+
+A video's `{name}_phase1_data.pkl` is read (with the plain-data unpickler) once per version of
+that file: every frame becomes a small JPEG and the windows' times, speech and translation go into
+`windows.json`, all under `{work_dir}/web_cache/{name}/{version}/`. Requests read only those
+files; the video is never decoded and the pickle never read again until Phase 1 rewrites it. A
+read-only work folder keeps the thumbnails in memory instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vtdb.naming import check_name
+from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
+
+THUMB_WIDTH = 160
+THUMB_QUALITY = 70
+
+
+@dataclass
+class Window:
+    """One Phase 1 window as the video page shows it."""
+
+    index: int
+    start: float
+    end: float
+    text: str
+    translation: str
+    frames: int  # how many thumbnails it has
+
+
+@dataclass
+class VideoThumbs:
+    version: str
+    windows: list[Window]
+    folder: Path | None  # None: kept in memory (read-only work folder)
+    memory: dict[str, bytes]
+
+    def thumb(self, window: int, frame: int) -> bytes | None:
+        name = f"w{int(window)}_f{int(frame)}.jpg"
+        if self.folder is None:
+            return self.memory.get(name)
+        try:
+            return (self.folder / name).read_bytes()
+        except OSError:
+            return None
+
+
+def _small_jpeg(jpeg: bytes) -> bytes | None:
+    import cv2
+    import numpy as np
+
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return None  # a broken frame: the strip shows a gap, the page still works
+    height, width = image.shape[:2]
+    if width > THUMB_WIDTH:
+        image = cv2.resize(image, (THUMB_WIDTH, max(1, round(height * THUMB_WIDTH / width))), interpolation=cv2.INTER_AREA)
+    ok, out = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), THUMB_QUALITY])
+    return out.tobytes() if ok else None
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+class ThumbCache:
+    """Thumbnails and windows per video, made once per version of its Phase 1 file."""
+
+    def __init__(self, work_dir: Path, cache_dir: Path | None = None):
+        self.work_dir = Path(work_dir)
+        self.cache_dir = Path(cache_dir) if cache_dir else self.work_dir / "web_cache"
+        self._videos: dict[str, VideoThumbs] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _version(self, name: str) -> tuple[Path, str] | None:
+        path = phase1_data_path(self.work_dir, name)
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return path, f"{st.st_size:x}-{st.st_mtime_ns:x}"
+
+    def get(self, name: str) -> VideoThumbs | None:
+        """The video's thumbnails and windows; None when it has no (readable) Phase 1 data."""
+        check_name(name)  # a registered name, but never let one reach a path unchecked
+        found = self._version(name)
+        if found is None:
+            return None
+        _path, version = found
+        cached = self._videos.get(name)
+        if cached is not None and cached.version == version:
+            return cached
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:  # one request builds, the others wait for it
+            cached = self._videos.get(name)
+            if cached is None or cached.version != version:
+                cached = self._load_or_build(name, version)
+                if cached is not None:
+                    self._videos[name] = cached
+            return cached
+
+    def _load_or_build(self, name: str, version: str) -> VideoThumbs | None:
+        folder = self.cache_dir / name / version
+        index = folder / "windows.json"
+        if index.is_file():
+            try:
+                stored = [Window(**w) for w in json.loads(index.read_text(encoding="utf-8"))]
+                return VideoThumbs(version, stored, folder, {})
+            except (OSError, ValueError, TypeError):
+                pass  # a damaged cache is rebuilt
+        try:
+            data = load_phase1_data(self.work_dir, name)
+        except WorkFileError:
+            return None
+        windows: list[Window] = []
+        thumbs: dict[str, bytes] = {}
+        for position, window in enumerate(data.get("windows") or []):
+            if not isinstance(window, dict):
+                continue
+            index_of = int(_number(window.get("index", position)))
+            frames = [f for f in window.get("frames") or [] if isinstance(f, dict) and isinstance(f.get("jpeg"), bytes)]
+            made = 0
+            for frame in frames:
+                small = _small_jpeg(frame["jpeg"])
+                if small is not None:
+                    thumbs[f"w{index_of}_f{made}.jpg"] = small
+                    made += 1
+            windows.append(Window(index_of, _number(window.get("start_time")), _number(window.get("end_time")),
+                                  str(window.get("text") or ""), str(window.get("translation") or ""), made))
+        # Written into a temp folder renamed into place: a half-written cache is never read (no fsync per file).
+        temp = folder.with_name(f".{version}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            temp.mkdir(parents=True, exist_ok=True)
+            for file_name, jpeg in thumbs.items():
+                (temp / file_name).write_bytes(jpeg)
+            (temp / "windows.json").write_text(json.dumps([w.__dict__ for w in windows], ensure_ascii=False), encoding="utf-8")
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+            os.replace(temp, folder)
+            for old in (self.cache_dir / name).iterdir():
+                if old.name != version and not old.name.endswith(".tmp"):
+                    shutil.rmtree(old, ignore_errors=True)  # an older version of the Phase 1 file
+            return VideoThumbs(version, windows, folder, {})
+        except OSError:
+            shutil.rmtree(temp, ignore_errors=True)
+            return VideoThumbs(version, windows, None, thumbs)
