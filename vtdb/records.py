@@ -9,6 +9,7 @@ and tests read them): renaming one here means migrating stored records.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Mapping, TypedDict
 
@@ -50,6 +51,11 @@ class VideoRecord(TypedDict, total=False):
     publication_date: str
     chapters: str  # JSON list (vtdb.store.json_list reads it); Phase 4 replaces it with its chapters
     subtitles: str  # JSON list of subtitle tracks
+    config_subtitles: str  # JSON [{"code", "path"}]: subtitle files the config names for a video file
+    retired_at: str  # ISO time the video left the library ("" or absent = it is in the library); the sync sets it
+    retired_reason: str
+    retired: bool  # True while retired_at is set: what `where` filters on (Chroma's $ne also matches absent keys)
+    content_fingerprint: str  # size + hash of samples of the bytes (vtdb.sources.fingerprint); the sync writes it
     # Phase 1 (`phase1_fields`).
     has_audio: bool
     transcript_language: str
@@ -58,6 +64,9 @@ class VideoRecord(TypedDict, total=False):
     language_low_confidence: bool
     transcript_words: int
     transcript_source: str
+    translation_language: str  # "en" when Phase 1 made English for non-English speech, else ""
+    translation_source: str  # subtitles | whisper-translate | ""
+    translation_model: str
     # Phase 2 (`phase2_fields`).
     phase2_analyzer: str
     phase2_model: str
@@ -87,6 +96,10 @@ def record_defaults(name: str, video_path: str, now: str) -> dict[str, Any]:
         "total_segments": 0,
         "source_fingerprint": "",
         "force_token_applied": "",
+        "content_fingerprint": "",
+        "retired_at": "",
+        "retired_reason": "",
+        "retired": False,
         "embedding_placeholder": True,
         "created_at": now,
         "updated_at": now,
@@ -104,9 +117,11 @@ def record_document(meta: Mapping[str, Any], name: str) -> str:
     return f"{meta.get('title') or name}\n{meta.get('description') or ''}".strip()
 
 
-def file_source_fields(title: str, description: str, language: str) -> dict[str, Any]:
-    """What the Phase 1 sync writes for a video file of the config."""
-    return {"source_kind": "file", "title": title, "description": description, "language": language}
+def file_source_fields(title: str, description: str, language: str, subtitles: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What the Phase 1 sync writes for a video file of the config. `subtitles` are the ones the config
+    names ({language or "": path}), stored as JSON [{"code", "path"}] ("code" "" = the video's language)."""
+    return {"source_kind": "file", "title": title, "description": description, "language": language,
+            "config_subtitles": json.dumps([{"code": c, "path": p} for c, p in (subtitles or {}).items()], ensure_ascii=False)}
 
 
 def zim_source_fields(*, title: str, description: str, language: str, license: str, archive: str, entry: str,
@@ -142,8 +157,10 @@ def probe_fields(duration: float, width: int, height: int, fps: float) -> dict[s
 
 def phase1_fields(*, duration: float, width: int, height: int, fps: float, windows: int, has_audio: bool,
                   fingerprint: str, transcript_language: str, language_probability: float, language_source: str,
-                  low_confidence: bool, words: int, transcript_source: str) -> dict[str, Any]:
-    """What a completed Phase 1 writes to the record."""
+                  low_confidence: bool, words: int, transcript_source: str, translation_language: str = "",
+                  translation_source: str = "", translation_model: str = "") -> dict[str, Any]:
+    """What a completed Phase 1 writes to the record (translation_*: the English text made for non-English
+    speech: "subtitles" or "whisper-translate", and which track or model)."""
     return {
         **probe_fields(duration, width, height, fps),
         "total_segments": windows,
@@ -155,6 +172,9 @@ def phase1_fields(*, duration: float, width: int, height: int, fps: float, windo
         "language_low_confidence": low_confidence,
         "transcript_words": words,
         "transcript_source": transcript_source,
+        "translation_language": translation_language,
+        "translation_source": translation_source,
+        "translation_model": translation_model,
     }
 
 
@@ -193,7 +213,9 @@ class SegmentMeta(TypedDict, total=False):
     video_name: str
     video_path: str
     title: str
-    language: str
+    language: str  # the speech's language
+    text_language: str  # the language of description and dialogue_translation (what an export can rely on)
+    translation_source: str  # where dialogue_translation came from: analyzer | subtitles | whisper-translate | ""
     transcript: str  # the window's speech, cut to MAX_TRANSCRIPT_IN_METADATA characters
     # Who analyzed it.
     analyzer: str
@@ -204,7 +226,8 @@ class SegmentMeta(TypedDict, total=False):
 
 def segment_metadata(fields: Mapping[str, Any], *, start: float, end: float, index: int, video_name: str,
                      video_path: str, title: str, language: str, transcript: str, analyzer: str, model: str,
-                     prompt_version: str, analysis_status: str) -> dict[str, Any]:
+                     prompt_version: str, analysis_status: str, text_language: str = "",
+                     translation_source: str = "") -> dict[str, Any]:
     """A segment record's metadata: the validated analysis `fields`, then where and by whom."""
     return {
         **fields,
@@ -216,6 +239,8 @@ def segment_metadata(fields: Mapping[str, Any], *, start: float, end: float, ind
         "video_path": video_path,
         "title": title,
         "language": language,
+        "text_language": text_language or language,
+        "translation_source": translation_source,
         "transcript": transcript,
         "analyzer": analyzer,
         "model": model,

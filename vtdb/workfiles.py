@@ -9,7 +9,9 @@ from vtdb.naming import check_name, path_inside
 from vtdb.safe_pickle import UnsafePickleError, load_plain
 
 PHASE1_FORMAT = "vtdb.phase1"
-PHASE1_VERSION = 1
+# 2: windows carry "translation" and "translation_source", the transcript a "translation" (or None).
+PHASE1_VERSION = 2
+READABLE_PHASE1_VERSIONS = (1, 2)  # a version-1 file reads as one with no translation
 
 
 class WorkFileError(VtdbError, RuntimeError):
@@ -37,8 +39,20 @@ def load_phase1_data(work_dir: Path, name: str) -> dict:
         raise WorkFileError(f"{path}: corrupt Phase 1 data ({type(exc).__name__}: {exc}); reset phase 1 for {name!r}") from None
     if not isinstance(data, dict) or data.get("format") != PHASE1_FORMAT:
         raise WorkFileError(f"{path}: not a Phase 1 data file (format marker missing)")
-    if data.get("version") != PHASE1_VERSION:
-        raise WorkFileError(f"{path}: Phase 1 data version {data.get('version')} is not {PHASE1_VERSION}; reset phase 1")
+    if data.get("version") not in READABLE_PHASE1_VERSIONS:
+        raise WorkFileError(f"{path}: Phase 1 data version {data.get('version')} is not one of "
+                            f"{', '.join(map(str, READABLE_PHASE1_VERSIONS))}; reset phase 1 for {name!r}")
     if not isinstance(data.get("windows"), list):
         raise WorkFileError(f"{path}: Phase 1 data has no window list")
+    return with_translation_keys(data)
+
+
+def with_translation_keys(data: dict) -> dict:
+    """Fill the keys version 2 added, so that readers need no version checks of their own."""
+    for window in data["windows"]:
+        if isinstance(window, dict):
+            window.setdefault("translation", "")
+            window.setdefault("translation_source", "")
+    if isinstance(data.get("transcript"), dict):
+        data["transcript"].setdefault("translation", None)
     return data

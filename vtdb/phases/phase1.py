@@ -6,19 +6,31 @@ Phase 1 is the only phase that reads the config: `sync_videos` mirrors it into v
 
 from __future__ import annotations
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 from vtdb.config import Settings
 from vtdb.media.transcribe import FasterWhisperTranscriber, Transcriber, Transcript, TranscriptSegment, Word
+from vtdb.media.translate import Translation, Translator, WhisperTranslator, text_in_window, translation_from_cues
 from vtdb.media.video import decode_audio, extract_frames, probe
 from vtdb.media.windows import frame_times, join_words, plan_windows, words_in_window
 from vtdb.records import phase1_fields, probe_fields
 from vtdb.runner import JobContext, JobResult
 from vtdb.safe_pickle import dump_plain
-from vtdb.sources.base import source_for
-from vtdb.sources.subtitles import SubtitleError, cue_words, parse_vtt
+from vtdb.sources.base import VideoSource, source_for
+from vtdb.sources.subtitles import (
+    Cue,
+    SubtitleTrack,
+    cue_words,
+    only_language,
+    parse_subtitles,
+    pick_transcript_track,
+    tracks_in,
+)
 from vtdb.sources.sync import sync_videos  # noqa: F401  (moved to vtdb.sources.sync; re-exported)
 from vtdb.state import iso, now_utc
 from vtdb.store import Claim, json_list
@@ -28,36 +40,102 @@ from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 class Phase1Job:
     phase = "phase1"
 
-    def __init__(self, settings: Settings, transcriber: Transcriber | None = None):
+    def __init__(self, settings: Settings, transcriber: Transcriber | None = None, translator: Translator | None = None):
         self.settings = settings
         self.transcriber = transcriber or FasterWhisperTranscriber(settings)
+        # Whisper's translate task reuses the transcriber's loaded model; another transcriber brings its own.
+        if translator is None and isinstance(self.transcriber, FasterWhisperTranscriber):
+            translator = WhisperTranslator(self.transcriber)
+        self.translator = translator
 
-    def _subtitle_transcript(self, meta: dict, source, language: str | None, ctx: JobContext) -> Transcript | None:
-        """Creator subtitles in the video's language (ZIM archives) instead of Whisper, unless prefer_whisper."""
-        if self.settings.prefer_whisper or not source.has_entries:
-            return None
+    def _read_track(self, source: VideoSource, track: SubtitleTrack, ctx: JobContext, role: str) -> list[Cue] | None:
+        """The cues of a track, or None with a warning (a damaged track must not cost the video)."""
         try:
-            tracks = json.loads(str(meta.get("subtitles") or "[]"))
-        except ValueError:
-            return None
-        wanted = language or ""
-        track = next((t for t in tracks if wanted and str(t.get("code", "")).split("-")[0].lower() == wanted), None)
-        if track is None:
-            if tracks and wanted:
-                ctx.warn(f"no subtitles in {wanted} (archive has {', '.join(t.get('code', '?') for t in tracks)}); using Whisper")
-            return None
-        try:
-            cues = parse_vtt(source.read_entry(track["entry"]), track["entry"])
-        except (SubtitleError, Exception) as exc:  # a damaged track must not cost the video
-            ctx.warn(f"subtitles {track['entry']} unusable ({exc}); using Whisper")
+            cues = parse_subtitles(source.read_subtitles(track), track.label, track.format)
+        except Exception as exc:
+            ctx.warn(f"subtitles {track.label} unusable as the {role} ({exc}); using Whisper")
             return None
         if not cues:
-            ctx.warn(f"subtitles {track['entry']} have no cues; using Whisper")
+            ctx.warn(f"subtitles {track.label} have no cues; using Whisper for the {role}")
             return None
-        segments = [TranscriptSegment(c.start, c.end, c.text) for c in cues]
-        words = [Word(**w) for w in cue_words(cues)]
-        return Transcript(wanted, 1.0, "subtitles", False,
-                          f"subtitles:{track['entry']}", segments, words, source="subtitles")
+        return cues
+
+    def _transcript_track(self, tracks: list[SubtitleTrack], language: str | None, has_audio: bool,
+                          audio: Callable[[], np.ndarray], ctx: JobContext) -> tuple[SubtitleTrack | None, str | None, str]:
+        """The track that becomes the transcript, its language and how that was decided (see README)."""
+        track, how = pick_transcript_track(tracks, language)
+        if track is not None or language or not tracks:
+            return track, language or (track.language if track else None), how
+        # Language unknown and no track says which is the original: ask Whisper's language detection
+        # (a look at a few 30 s pieces, not a transcription), then trust a lone language.
+        detect = getattr(self.transcriber, "detect_language", None)
+        if has_audio and detect is not None:
+            detected, probability = detect(audio())
+            if detected and probability >= self.settings.whisper.language_confidence_threshold:
+                found = tracks_in(tracks, detected)
+                return (found[0] if found else None), detected, "detected"
+        lone = only_language(tracks)
+        if lone:
+            ctx.warn(f"language not set and not detected: assumed {lone}, the only language of its subtitles; "
+                     "set 'language' for this video in videos_config.json")
+            return tracks_in(tracks, lone)[0], lone, "subtitles"
+        return None, None, ""
+
+    def _transcribe(self, source: VideoSource, meta: dict, path: Path, has_audio: bool, language: str | None,
+                    audio: Callable[[], np.ndarray], on_progress: Callable[[float], None],
+                    ctx: JobContext) -> tuple[Transcript, list[SubtitleTrack], SubtitleTrack | None]:
+        """The transcript (creator subtitles in the video's language, else Whisper), the video's subtitle
+        tracks, and the track used (None: Whisper or nothing)."""
+        w = self.settings.whisper
+        tracks: list[SubtitleTrack] = []
+        if not w.prefer_whisper or w.translate != "never":  # tracks also give translations
+            tracks = source.subtitle_tracks(path, meta, note=ctx.warn)
+        if not w.prefer_whisper and tracks:
+            track, track_language, how = self._transcript_track(tracks, language, has_audio, audio, ctx)
+            cues = self._read_track(source, track, ctx, "transcript") if track is not None else None
+            if track is not None and cues:
+                segments = [TranscriptSegment(c.start, c.end, c.text) for c in cues]
+                words = [Word(**x) for x in cue_words(cues)]
+                return (Transcript(track_language or None, 1.0, how, False, f"subtitles:{track.label}", segments, words,
+                                   source="subtitles"), tracks, track)
+            if track is None and language:
+                found = sorted({t.language or "?" for t in tracks})
+                ctx.warn(f"no subtitles in {language} (found: {', '.join(found)}); using Whisper")
+        if has_audio:
+            return self.transcriber.transcribe(audio(), language, progress=on_progress), tracks, None
+        ctx.warn("video has no audio track: windows get empty transcripts")
+        return Transcript.empty(getattr(self.transcriber, "name", "none"), language), tracks, None
+
+    def _translate(self, source: VideoSource, tracks: list[SubtitleTrack], used: SubtitleTrack | None,
+                   transcript: Transcript, has_audio: bool, audio: Callable[[], np.ndarray], duration: float,
+                   ctx: JobContext) -> Translation | None:
+        """The translation into output_language when one is wanted: a creator track in that language,
+        else Whisper's translate task (English only); None when not wanted or not possible."""
+        if not transcript.segments or not self._wants_translation(transcript.language):
+            return None
+        target = self.settings.whisper.output_language
+        for track in tracks_in(tracks, target, exclude=used)[:1]:
+            cues = self._read_track(source, track, ctx, "translation")
+            if cues:
+                return translation_from_cues(cues, target, track.label)
+        translator = self.translator
+        if translator is None or translator.target != target:
+            ctx.warn(f"no {target} subtitles and no translator into {target} (Whisper translates into English only): "
+                     "windows get no translation")
+            return None
+        if not has_audio:
+            return None
+
+        def on_progress(done: float) -> None:
+            ctx.report(min(done, duration), duration, "translating (audio s)")
+
+        return translator.translate(audio(), transcript.language, progress=on_progress)
+
+    def _wants_translation(self, speech_language: str | None) -> bool:
+        w = self.settings.whisper
+        if w.translate == "never" or not speech_language:
+            return False
+        return w.translate == "always" or speech_language.split("-")[0].lower() != w.output_language
 
     def process(self, claim: Claim, ctx: JobContext) -> JobResult:
         s = self.settings
@@ -86,20 +164,24 @@ class Phase1Job:
                         raise frames_job.exception()  # type: ignore[misc]
                     ctx.report(min(done, info.duration), info.duration, "transcribing (audio s)")
 
+                audio_cache: list[np.ndarray] = []
+
+                def audio() -> np.ndarray:
+                    # Decoded once, and only when Whisper needs it (subtitles alone never decode the audio).
+                    if not audio_cache:
+                        t_decode = time.perf_counter()
+                        audio_cache.append(decode_audio(path))
+                        timings["decode_s"] = round(time.perf_counter() - t_decode, 3)
+                    return audio_cache[0]
+
                 t0 = time.perf_counter()
-                subtitles = self._subtitle_transcript(meta, source, language, ctx)
-                if subtitles is not None:
-                    transcript = subtitles
-                elif info.has_audio:
-                    t_decode = time.perf_counter()
-                    audio = decode_audio(path)
-                    timings["decode_s"] = round(time.perf_counter() - t_decode, 3)
-                    transcript = self.transcriber.transcribe(audio, language, progress=on_progress)
-                    del audio
-                else:
-                    transcript = Transcript.empty(getattr(self.transcriber, "name", "none"), language)
-                    ctx.warn("video has no audio track: windows get empty transcripts")
+                transcript, tracks, used = self._transcribe(source, meta, path, info.has_audio, language, audio, on_progress, ctx)
                 timings["transcribe_s"] = round(time.perf_counter() - t0, 3)
+                t_translate = time.perf_counter()
+                translation = self._translate(source, tracks, used, transcript, info.has_audio, audio, info.duration, ctx)
+                if translation is not None:
+                    timings["translate_s"] = round(time.perf_counter() - t_translate, 3)
+                audio_cache.clear()
                 frames = frames_job.result()
             if info.has_audio and transcript.source == "whisper" and not transcript.words:
                 ctx.warn("the audio track has no recognized speech (silence, music, or the wrong language?); "
@@ -113,7 +195,9 @@ class Phase1Job:
         words = [w.__dict__ for w in transcript.words]
         windows = []
         for span in spans:
-            window_words = words_in_window(span, words, last=span.index == len(spans) - 1)
+            last = span.index == len(spans) - 1
+            window_words = words_in_window(span, words, last=last)
+            translated = text_in_window(translation.segments, span.start, span.end, last) if translation else ""
             window_frames = frames[span.index * s.frames_per_window : (span.index + 1) * s.frames_per_window]
             windows.append(
                 {
@@ -123,6 +207,8 @@ class Phase1Job:
                     "duration": round(span.duration, 3),
                     "text": join_words(window_words),
                     "words": [dict(w) for w in window_words],
+                    "translation": translated,
+                    "translation_source": translation.source if translation and translated else "",
                     "frames": [{"time": fr.time, "jpeg": fr.jpeg, "width": fr.width, "height": fr.height} for fr in window_frames],
                 }
             )
@@ -148,7 +234,7 @@ class Phase1Job:
                 "publication_date": meta.get("publication_date") or "",
                 "chapters": json_list(meta.get("chapters")),
             },
-            "transcript": transcript.to_dict(),
+            "transcript": {**transcript.to_dict(), "translation": translation.to_dict() if translation else None},
             "settings": {
                 "window_length": s.window_length,
                 "window_overlap": s.window_overlap,
@@ -164,6 +250,10 @@ class Phase1Job:
         out_path = phase1_data_path(ctx.work_dir, claim.name)
         dump_plain(out_path, data)
         size_mb = out_path.stat().st_size / 1e6
+        extra = {"translation_language": translation.language if translation else "",
+                 "translation_source": translation.source if translation else "",
+                 "translation_model": translation.model if translation else ""}
+        english = f", {translation.language} by {translation.source}" if translation else ""
         return JobResult(
             count=len(windows),
             fields=phase1_fields(
@@ -180,6 +270,7 @@ class Phase1Job:
                 low_confidence=transcript.low_confidence,
                 words=len(transcript.words),
                 transcript_source=transcript.source,
+                **extra,
             ),
-            note=f"windows, {len(transcript.words)} words ({transcript.language or 'no speech'}), {size_mb:.1f} MB",
+            note=f"windows, {len(transcript.words)} words ({transcript.language or 'no speech'}){english}, {size_mb:.1f} MB",
         )

@@ -4,16 +4,28 @@ A source hands Phase 1 a local file and a fingerprint. Kinds: "file" (vtdb.sourc
 "zim", a video item inside a Kiwix/openZIM archive (vtdb.sources.zim_entry); a new kind is a
 VideoSource subclass registered with `@SOURCES.register("kind")`. `source_for` builds the source
 of a video_files record.
+
+Creator subtitles: `subtitle_tracks` lists a video's tracks (the config's `subtitles`, the source's own
+from `side_tracks`, the container's text streams) and `read_subtitles` reads one; sources override
+`side_tracks` only (files beside a local video, the tracks an archive lists).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from vtdb.errors import Registry, VtdbError
 from vtdb.media.video import MediaError
+from vtdb.sources.subtitles import FORMATS, SubtitleError, SubtitleTrack, track_language
+
+Note = Callable[[str], None]
+
+
+def _ignore(_message: str) -> None:
+    pass
 
 
 class NoEntriesError(VtdbError, LookupError):
@@ -39,6 +51,83 @@ class VideoSource:
     def read_entry(self, entry: str) -> bytes:
         """The bytes of another item of the same source (a subtitle track); NoEntriesError by default."""
         raise NoEntriesError(f"{self.location}: a {self.kind} source has no entries to read ({entry!r})")
+
+    def subtitle_tracks(self, local_path: Path, meta: Mapping[str, object], note: Note = _ignore,
+                        embedded: bool = True) -> list[SubtitleTrack]:
+        """Every creator subtitle track of the video (optional: the default serves every source): the
+        config's `subtitles` (the record's `config_subtitles`), the source's own (`side_tracks`), and
+        the text streams inside `local_path` unless `embedded` is False. `note` hears what was skipped."""
+        tracks = config_tracks(meta, note) + self.side_tracks(meta, note)
+        if embedded:
+            tracks += embedded_tracks(local_path, note)
+        return tracks
+
+    def side_tracks(self, meta: Mapping[str, object], note: Note = _ignore) -> list[SubtitleTrack]:
+        """The source's own tracks: for a source with entries, those its record lists (`subtitles`, JSON
+        [{code, entry}], written by the sync of a ZIM archive)."""
+        if not self.has_entries:
+            return []
+        try:
+            listed = json.loads(str(meta.get("subtitles") or "[]"))
+        except ValueError:
+            note(f"{self.location}: the record's subtitle list is not JSON; ignored")
+            return []
+        return [SubtitleTrack(track_language(str(t.get("code", ""))), "archive", str(t["entry"]), "vtt", tag=str(t.get("code", "")))
+                for t in listed if isinstance(t, dict) and t.get("entry")]
+
+    def read_subtitles(self, track: SubtitleTrack) -> bytes:
+        """The bytes of one track from `subtitle_tracks` (SubtitleError when it cannot be read)."""
+        if track.origin == "archive":
+            return self.read_entry(track.location)
+        if track.origin == "embedded":
+            from vtdb.media.subtitle_tracks import extract_stream
+
+            try:
+                return extract_stream(Path(track.location), track.stream, track.format)
+            except MediaError as exc:
+                raise SubtitleError(str(exc)) from None
+        try:
+            return Path(track.location).read_bytes()
+        except OSError as exc:
+            raise SubtitleError(f"{track.location}: cannot read the subtitle file ({exc.strerror or exc})") from None
+
+
+def config_tracks(meta: Mapping[str, object], note: Note = _ignore) -> list[SubtitleTrack]:
+    """The tracks the config names for this video (the record's `config_subtitles`, JSON [{code, path}];
+    code "" = the video's language)."""
+    try:
+        listed = json.loads(str(meta.get("config_subtitles") or "[]"))
+    except ValueError:
+        note("the record's config_subtitles is not JSON; ignored (re-run phase 1 to sync the config)")
+        return []
+    tracks = []
+    for item in listed if isinstance(listed, list) else []:
+        if not isinstance(item, dict) or not item.get("path"):
+            continue
+        code, path = str(item.get("code") or ""), str(item["path"])
+        fmt = FORMATS.get(Path(path).suffix.lower(), "")
+        tracks.append(SubtitleTrack(track_language(code), "config", path, fmt, tag=code, video_language=not code))
+    return tracks
+
+
+def embedded_tracks(local_path: Path, note: Note = _ignore) -> list[SubtitleTrack]:
+    """The text subtitle streams inside the video file; image streams (PGS, DVD) are noted and skipped."""
+    from vtdb.media.subtitle_tracks import subtitle_streams
+
+    try:
+        streams = subtitle_streams(local_path)
+    except MediaError as exc:
+        note(f"{exc}; embedded subtitles ignored")
+        return []
+    tracks = []
+    for s in streams:
+        if s.is_image or not s.format:
+            kind = "an image subtitle track (it would need OCR)" if s.is_image else "a subtitle codec that cannot be read as text"
+            note(f"embedded subtitle stream {s.index} ({s.codec}{', ' + s.language if s.language else ''}) skipped: {kind}")
+            continue
+        tracks.append(SubtitleTrack(track_language(s.language), "embedded", str(local_path), s.format, tag=s.language,
+                                    stream=s.index, codec=s.codec, forced=s.forced))
+    return tracks
 
 
 # An unknown kind is the video's fault (its record names a source this version cannot read), as before.
