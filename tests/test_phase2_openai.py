@@ -456,7 +456,7 @@ def test_cli_writes_valid_analysis_for_every_window(fake_cli_run):
     p1 = r["data"]["pasta"]["windows"]
     for seg, w in zip(doc["segments"], p1, strict=True):
         assert (seg["segment_index"], seg["start_time"], seg["end_time"]) == (w["index"], w["start_time"], w["end_time"])
-        assert (seg["status"], seg["analyzer"], seg["model"], seg["prompt_version"]) == ("ok", "openai", "qwen-vl-test", "window-v1")
+        assert (seg["status"], seg["analyzer"], seg["model"], seg["prompt_version"]) == ("ok", "openai", "qwen-vl-test", "window-v2")
         assert validate(fields_of(seg)) == fields_of(seg)
         assert seg["description"] == f"Window {w['index']} of pasta: a cook stirs tomato sauce in a red pot."
     meta = record(r["cfg"], "pasta")
@@ -669,7 +669,7 @@ def test_real_llama_cpp_server_end_to_end_text_only(llama_server, phase1_real):
     assert (doc["analyzer"], doc["model"], doc["windows_total"], doc["windows_failed"]) == ("openai", "smollm2", len(windows), 0)
     for seg, w in zip(doc["segments"], windows, strict=True):
         assert (seg["segment_index"], seg["start_time"], seg["end_time"]) == (w["index"], w["start_time"], w["end_time"])
-        assert (seg["analyzer"], seg["model"], seg["prompt_version"]) == ("openai", "smollm2", "window-v1")
+        assert (seg["analyzer"], seg["model"], seg["prompt_version"]) == ("openai", "smollm2", "window-v2")
         assert seg["status"] in ("ok", "repaired"), seg
         fields = fields_of(seg)
         assert validate(fields) == fields, seg  # schema-valid, and already normalized

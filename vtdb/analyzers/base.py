@@ -26,6 +26,10 @@ class WindowInput:
     transcript: str
     frames: list[bytes]  # JPEG bytes
     previous_transcript: str = ""
+    # English (output-language) text of the speech made in Phase 1: creator subtitles or Whisper's translate task.
+    translation: str = ""
+    translation_source: str = ""  # "subtitles" | "whisper-translate" | ""
+    on_screen_text: list[str] = field(default_factory=list)  # lines read from the frames (OCR), de-duplicated
 
 
 @dataclass
@@ -38,6 +42,10 @@ class WindowOutcome:
     error: str = ""
     attempts: int = 1
     notes: list[str] = field(default_factory=list)
+    # The language description and dialogue_translation are written in ("" = the output language, which the
+    # model analyzers are asked for), and where dialogue_translation came from ("" = the analyzer itself).
+    text_language: str = ""
+    translation_source: str = ""
 
 
 ProgressCallback = Callable[[int], None]  # number of windows finished so far

@@ -10,9 +10,23 @@ from vtdb.errors import VtdbError
 from vtdb.languages import WHISPER_LANGUAGES
 from vtdb.timefmt import clock
 
-DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "prompts" / "window_v1.txt"
+DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "prompts" / "window_v2.txt"
 SYSTEM_PROMPT = "You describe video segments for a search index. You answer with a single JSON object and nothing else."
 MAX_TRANSCRIPT_CHARS = 3000
+MAX_HINT_CHARS = 1500
+
+
+def context_hints(window: WindowInput) -> str:
+    """What Phase 1 knows besides the speech, as context lines for the model: the translation of the speech
+    (creator subtitles or Whisper's translate task) and the text read on screen. Empty when there is none."""
+    lines = []
+    if window.translation.strip():
+        origin = "creator subtitles" if window.translation_source == "subtitles" else "machine translation"
+        lines.append(f'English translation of the speech ({origin}; use it to understand the speech):\n"""{window.translation[:MAX_HINT_CHARS]}"""')
+    if window.on_screen_text:
+        text = " | ".join(window.on_screen_text)[:MAX_HINT_CHARS]
+        lines.append(f'Text read on screen (OCR, may contain errors): "{text}"')
+    return "\n".join(lines)
 
 
 def _clock(seconds: float) -> str:
@@ -83,6 +97,7 @@ class PromptTemplate:
             "frames_note": (f"{frame_count} frames from it are attached, in time order." if frame_count
                             else "No frames are attached: judge from the transcript only."),
             "content_types": ", ".join(content_types),
+            "context_hints": context_hints(window),
         }
         allowed = " ".join("{" + name + "}" for name in values)
         try:

@@ -141,30 +141,43 @@ class TranscriptAnalyzer(Analyzer):
         return self._label_vectors
 
     def analyze(self, video: VideoContext, windows: Sequence[WindowInput], progress: ProgressCallback | None = None) -> list[WindowOutcome]:
-        texts = [w.transcript for w in windows]
-        keywords = tfidf_keywords(texts)
+        same_language = (video.language or "") == video.output_language
+        # The text each window is described by: its speech, or Phase 1's translation of it when the speech is
+        # in another language (creator subtitles or Whisper's translate task), then what is written on screen.
+        spoken_texts = [w.transcript for w in windows]
+        texts = [w.translation if (not same_language and w.translation.strip()) else w.transcript for w in windows]
+        described = [" ".join([t, *w.on_screen_text]).strip() for t, w in zip(texts, windows)]
+        keywords = tfidf_keywords(described)
         cuts = scene_changes(windows)
-        spoken = [i for i, t in enumerate(texts) if t.strip()]
+        spoken = [i for i, t in enumerate(described) if t.strip()]
         types = ["other"] * len(windows)
         if spoken:
-            vectors = self.embedder.embed_passages([texts[i] for i in spoken])
+            vectors = self.embedder.embed_passages([described[i] for i in spoken])
             scores = vectors @ self._labels().T
             for row, i in enumerate(spoken):
                 types[i] = self.options.content_types[int(np.argmax(scores[row]))]
-        same_language = (video.language or "") == video.output_language
         outcomes = []
         for i, w in enumerate(windows):
             notes = ["transcript analyzer: derived from speech and frame differences, no vision model"]
+            speech = spoken_texts[i].strip()
+            translated = not same_language and bool(w.translation.strip())
             text = texts[i].strip()
-            if text:
-                description = clean_excerpt(text)
-            else:
-                description = "No speech in this window" + (" (scene change)." if cuts[i] else ".")
-            if same_language or not text:
-                dialogue = text
+            text_language, source = video.output_language, ""
+            if translated:
+                dialogue, source = w.translation.strip(), w.translation_source or "translation"
+            elif same_language or not speech:
+                dialogue = speech
             else:
                 dialogue = ""
+                text_language = video.language or ""
                 notes.append(f"dialogue not translated: speech is {video.language or 'unknown'}, output is {video.output_language}")
+            if text:
+                description = clean_excerpt(text)
+            elif w.on_screen_text:
+                description = clean_excerpt("On screen: " + " | ".join(w.on_screen_text))
+                text_language = ""  # unknown script mix: the output language is the best guess
+            else:
+                description = "No speech in this window" + (" (scene change)." if cuts[i] else ".")
             fields = {
                 "description": description,
                 "dialogue_translation": dialogue,
@@ -174,7 +187,8 @@ class TranscriptAnalyzer(Analyzer):
                 "confidence": "low",
                 "scene_change": cuts[i],
             }
-            outcomes.append(WindowOutcome(w.index, fields, "ok", notes=notes))
+            outcomes.append(WindowOutcome(w.index, fields, "ok", notes=notes,
+                                          text_language=text_language or video.output_language, translation_source=source))
             if progress:
                 progress(i + 1)
         return outcomes

@@ -37,6 +37,9 @@ def window_inputs(data: dict) -> list[WindowInput]:
                 transcript=str(w.get("text") or ""),
                 frames=[f["jpeg"] for f in w.get("frames", []) if isinstance(f.get("jpeg"), bytes)],
                 previous_transcript=str(windows[i - 1].get("text") or "") if i else "",
+                translation=str(w.get("translation") or ""),
+                translation_source=str(w.get("translation_source") or ""),
+                on_screen_text=[str(line) for line in w.get("on_screen_text") or [] if str(line).strip()],
             )
         )
     return out
@@ -91,6 +94,9 @@ class Phase2Job:
             }
             if outcome.fields is not None:
                 segment.update({k: outcome.fields[k] for k in SEGMENT_FIELDS})
+                segment["text_language"] = outcome.text_language or self.settings.output_language
+                translated_here = (outcome.fields.get("dialogue_translation") and segment["text_language"] != (video.language or ""))
+                segment["translation_source"] = outcome.translation_source or ("analyzer" if translated_here else "")
             else:
                 failed.append(outcome)
                 segment["error"] = outcome.error

@@ -33,12 +33,19 @@ class SegmentRecord:
     metadata: dict  # the fields of vtdb.records.SegmentMeta
 
 
-def segment_document(fields: dict) -> str:
-    """What is embedded and searched: description + dialogue translation + keywords."""
-    parts = [fields.get("description", "").strip(), fields.get("dialogue_translation", "").strip()]
+def segment_document(fields: dict, transcript: str = "", on_screen_text: list[str] | None = None) -> str:
+    """What is embedded and searched: description + dialogue translation + the original speech when it is
+    another text (so a query in either language finds the moment) + text on screen + keywords. Nothing twice."""
+    parts: list[str] = []
+    for text in (fields.get("description", ""), fields.get("dialogue_translation", ""), transcript):
+        text = " ".join(str(text or "").split())
+        if text and not any(text in p for p in parts):
+            parts.append(text)
+    if on_screen_text:
+        parts.append("On screen: " + " | ".join(on_screen_text))
     if fields.get("keywords"):
         parts.append("Keywords: " + ", ".join(fields["keywords"]))
-    return "\n".join(p for p in parts if p)
+    return "\n".join(parts)
 
 
 def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
@@ -89,7 +96,9 @@ def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
             fields = validate(raw)
         except (KeyError, TypeError, ValueError) as exc:  # SchemaError is a ValueError
             raise VideoError(f"{where}: window #{position} (segment_index {index}) has wrong or missing fields ({exc}); {redo}") from None
-        window_text = str(windows.get(index, {}).get("text") or "")
+        window = windows.get(index, {})
+        window_text = str(window.get("text") or "")
+        text_language = _text_language(seg, analysis, fields, language)
         metadata = segment_metadata(
             fields,
             start=start,
@@ -104,9 +113,31 @@ def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
             model=str(seg.get("model") or analysis.get("model") or ""),
             prompt_version=str(seg.get("prompt_version") or ""),
             analysis_status=str(seg.get("status") or "ok"),
+            text_language=text_language,
+            translation_source=str(seg.get("translation_source") or ""),
         )
-        records.append(SegmentRecord(segment_id(name, index), segment_document(fields), metadata))
+        # The original speech joins the document only when the analysis is in another language.
+        original = window_text if language and text_language != language else ""
+        records.append(SegmentRecord(segment_id(name, index),
+                                     segment_document(fields, original, _text_lines(window.get("on_screen_text"))), metadata))
     return records, warnings
+
+
+def _text_lines(value: object) -> list[str]:
+    """The window's on-screen text lines (Phase 1 OCR), or none."""
+    return [str(v).strip() for v in value if str(v).strip()] if isinstance(value, list) else []
+
+
+def _text_language(seg: dict, analysis: dict, fields: dict, speech_language: str) -> str:
+    """The language of the window's description and dialogue_translation. Phase 2 records it; older
+    analyses did not: the transcript analyzer copied untranslated speech, the model analyzers wrote
+    the output language."""
+    if seg.get("text_language"):
+        return str(seg["text_language"])
+    analyzer = str(seg.get("analyzer") or analysis.get("analyzer") or "")
+    if analyzer == "transcript" and speech_language and not fields.get("dialogue_translation"):
+        return speech_language
+    return str(analysis.get("output_language") or speech_language)
 
 
 def check_video_name(name: str, analysis: dict, source: str) -> None:
