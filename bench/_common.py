@@ -36,3 +36,92 @@ def smollm2_gguf() -> Path:
     if not path.exists():
         raise FileNotFoundError(path)
     return path
+
+
+# ---------------------------------------------------------------- real speech (../shared/data/speech/en)
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEECH_DIR = ROOT.parent / "shared" / "data" / "speech" / "en"
+SAMPLE_RATE = 16000
+
+
+def norm_words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def wer(reference: list[str], hypothesis: list[str]) -> float:
+    """Word error rate (Levenshtein over words) / len(reference)."""
+    if not reference:
+        return 0.0 if not hypothesis else 1.0
+    prev = list(range(len(hypothesis) + 1))
+    for i, r in enumerate(reference, 1):
+        cur = [i] + [0] * len(hypothesis)
+        for j, h in enumerate(hypothesis, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1] / len(reference)
+
+
+def speech_audio(seconds: float, pause: float = 1.2, folder: Path = SPEECH_DIR):
+    """Real utterances from transcripts.tsv, each followed by `pause` s of silence, until `seconds` is reached
+    (looping over the 108 utterances when more is needed). Returns (float32 16 kHz mono samples, reference text)."""
+    import csv
+
+    import numpy as np
+    from faster_whisper.audio import decode_audio
+
+    rows = list(csv.reader(open(folder / "transcripts.tsv", encoding="utf-8"), delimiter="\t"))
+    if not rows:
+        raise FileNotFoundError(f"{folder}/transcripts.tsv is empty")
+    gap = np.zeros(int(pause * SAMPLE_RATE), dtype=np.float32)
+    cache: dict[str, np.ndarray] = {}
+    parts, texts, total, i = [], [], 0.0, 0
+    while total < seconds:
+        file_name, text = rows[i % len(rows)]
+        if file_name not in cache:
+            cache[file_name] = decode_audio(str(folder / file_name), sampling_rate=SAMPLE_RATE)
+        clip = cache[file_name]
+        parts += [clip, gap]
+        texts.append(text)
+        total += (len(clip) + len(gap)) / SAMPLE_RATE
+        i += 1
+    return np.concatenate(parts), " ".join(texts)
+
+
+def write_wav(path: Path, samples) -> None:
+    """16-bit mono WAV at 16 kHz (for ffmpeg to mux under a test pattern)."""
+    import wave
+
+    import numpy as np
+
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(pcm.tobytes())
+
+
+def speech_video(out_dir: Path, minutes: float, size: str = "1280x720", fps: int = 25) -> tuple[Path, str]:
+    """(cached) An H.264/AAC video: the real speech of speech_audio over an ffmpeg test pattern (testsrc2)."""
+    import json
+    import subprocess
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"speech_{minutes:g}min_{size}_{fps}fps"
+    video, sidecar = out_dir / f"{stem}.mp4", out_dir / f"{stem}.json"
+    if video.exists() and sidecar.exists():
+        return video, json.loads(sidecar.read_text())["reference"]
+    samples, reference = speech_audio(minutes * 60.0)  # whole utterances: a little over `minutes`
+    wav = out_dir / f"{stem}.wav"
+    write_wav(wav, samples)
+    partial = out_dir / f"{stem}.partial.mp4"
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
+                    "-i", str(wav), "-t", f"{len(samples) / SAMPLE_RATE:.3f}", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-shortest", str(partial)], check=True)
+    os.replace(partial, video)
+    wav.unlink()
+    sidecar.write_text(json.dumps({"reference": reference, "minutes": minutes}))
+    return video, reference

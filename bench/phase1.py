@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
-"""Phase 1 benchmark (issue 2, "Benchmark — bench/phase1.py").
+"""Phase 1 benchmark.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/phase1.py [--minutes 10] [--out bench/out] [--repeat 1]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/phase1.py [--long-minutes 10] [--short-minutes 4] [--quick]
 
-On a generated 1280x720 video with real espeak-ng English speech (cached in the out folder), in one run:
+By default, the issue-11 study (speed_main): real speech from ../shared/data/speech/en over an ffmpeg test
+pattern. Baseline: bare sequential faster-whisper (WhisperModel.transcribe, default options, language en)
+on the long video's audio, transcription only (cached beside the video; --fresh-baseline re-measures it).
+Then Phase 1 end to end through the CLI: the long video with whisper_batch_size auto, the short one with
+auto and with 0; WER of each against transcripts.tsv, the pickle's timings, CPU time, peak RSS. Ratios:
+auto / baseline on the long video (goal <= 0.45), auto / batch 0 on the short one (goal <= 0.7).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/phase1.py --espeak [--minutes 10] [--out bench/out] [--repeat 1]
+
+The issue-2 study. On a generated 1280x720 video with real espeak-ng English speech (cached in the out folder), in one run:
 
   (a) bare faster-whisper over the whole audio: the same WhisperModel (FasterWhisperTranscriber's own
       loader: bundled 'base', cpu/int8 via pick_device, cpu_threads) and the same transcribe() options as
@@ -40,7 +49,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import loadavg, log  # bench/ is on sys.path when run as `python bench/phase1.py`
+from _common import loadavg, log, norm_words, speech_video, wer  # bench/ is on sys.path (run as `python bench/phase1.py`)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -143,23 +152,6 @@ VIDEO_NAME = "bench_video"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def norm_words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def wer(reference: list[str], hypothesis: list[str]) -> float:
-    """Word error rate (Levenshtein over words) / len(reference)."""
-    if not reference:
-        return 0.0 if not hypothesis else 1.0
-    prev = list(range(len(hypothesis) + 1))
-    for i, r in enumerate(reference, 1):
-        cur = [i] + [0] * len(hypothesis)
-        for j, h in enumerate(hypothesis, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / len(reference)
 
 
 def run_with_peak_rss(cmd: list[str], cwd: Path, env: dict, stdout_path: Path, stderr_path: Path,
@@ -276,10 +268,10 @@ def ensure_video(out_dir: Path, minutes: float, size: tuple[int, int], fps: int,
     return meta
 
 
-def write_config(folder: Path, videos: list[dict]) -> Path:
+def write_config(folder: Path, videos: list[dict], **extra) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "videos_config.json"
-    settings = {"work_dir": str(folder / "data"), "chroma_dir": str(folder / "chroma_db")}
+    settings = {"work_dir": str(folder / "data"), "chroma_dir": str(folder / "chroma_db"), **extra}
     path.write_text(json.dumps({"settings": settings, "videos": videos}, indent=1))
     return path
 
@@ -392,12 +384,12 @@ def bench_whisper(video_path: Path, config_path: Path, language: str, repeat: in
 # ---------------------------------------------------------------- (c)
 
 
-def bench_phase1(out_dir: Path, video_path: Path, language: str, run: int) -> dict:
+def bench_phase1(out_dir: Path, video_path: Path, language: str, run: int | str, **extra) -> dict:
     from vtdb.workfiles import load_phase1_data, phase1_data_path
 
-    folder = fresh_dir(out_dir / f"run_c{run}")
-    config = write_config(folder, [{"name": VIDEO_NAME, "path": str(video_path), "language": language}])
-    log(f"(c) Phase 1 end to end: phase1_whisper_frames.py --config {config} (run {run + 1}) …")
+    folder = fresh_dir(out_dir / ("run_c" + re.sub(r"[^a-z0-9]+", "_", str(run).lower())))
+    config = write_config(folder, [{"name": VIDEO_NAME, "path": str(video_path), "language": language}], **extra)
+    log(f"(c) Phase 1 end to end: phase1_whisper_frames.py --config {config} ({run if isinstance(run, str) else 'run %d' % (run + 1)}) …")
     load_before = loadavg()
     res = run_with_peak_rss([PY, str(PHASE1_CLI), "--config", str(config)], ROOT, child_env(),
                             folder / "stdout.txt", folder / "stderr.txt", timeout=3600)
@@ -501,7 +493,7 @@ def profile_noop(config_path: str) -> None:
     events = ev.EventLog(work_dir / config.settings.event_log)
     t_config = time.perf_counter()
     with open_database(config, purpose="bench/phase1.py profile") as db:
-        db.video_files  # open the client and the collection
+        db.connect()  # open the client and the collections
         t_open = time.perf_counter()
         notes = sync_videos(db, config, events)
         t_sync = time.perf_counter()
@@ -689,6 +681,117 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- issue 11: batched Whisper, end to end
+
+TARGET_AUTO_OVER_BARE = 0.45  # Phase 1 (batch auto), 10-min video / bare sequential faster-whisper
+TARGET_AUTO_OVER_SEQ = 0.7  # Phase 1 (batch auto) / Phase 1 (batch 0), 4-min video
+
+
+def bare_sequential(video_path: Path, reference: list[str]) -> dict:
+    """The seed plan's way: WhisperModel.transcribe with its default options (VAD on, conditioned on previous
+    text, beam 5) plus word timestamps, language en; the same WhisperModel arguments as Phase 1. Model load
+    and audio decode are excluded (reported): the baseline is the transcription alone."""
+    from vtdb.config import build_settings
+    from vtdb.media.transcribe import FasterWhisperTranscriber
+    from vtdb.media.video import decode_audio
+
+    transcriber = FasterWhisperTranscriber(build_settings({}, env={}))
+    t0 = time.perf_counter()
+    model = transcriber.whisper_model()
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    audio = decode_audio(video_path)
+    decode_s = time.perf_counter() - t0
+    log(f"bare sequential faster-whisper on {len(audio) / 16000:.0f} s of audio (load {loadavg()}) …")
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    segments, _ = model.transcribe(audio, language="en", word_timestamps=True)
+    text = " ".join(seg.text for seg in segments)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    out = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "model_load_s": round(load_s, 2),
+           "decode_s": round(decode_s, 2), "wer": round(wer(reference, norm_words(text)), 4),
+           "words": len(norm_words(text)), "loadavg": loadavg(), "model_kwargs": transcriber.model_kwargs}
+    log(f"    {wall:.1f} s wall, {cpu:.1f} s CPU, WER {out['wer']:.3f}")
+    return out
+
+
+def phase1_row(out_dir: Path, video_path: Path, reference: list[str], label: str, **settings) -> dict:
+    run = bench_phase1(out_dir, video_path, "en", label, **settings)
+    cpu = run["cpu_user_s"] + run["cpu_sys_s"]
+    t = run["timings"]
+    row = {"how": label, "settings": settings, "wall_s": round(run["wall_s"], 2), "cpu_s": round(cpu, 2),
+           "wer": round(wer(reference, norm_words(run["text"])), 4), "words": run["words"],
+           "peak_rss_mb": round(run["peak_rss_mb_wait4"]), "timings": t,
+           "outside_whisper_s": round(run["wall_s"] - float(t.get("transcribe_s", 0.0)), 2),
+           "loadavg": [run["loadavg_before"], run["loadavg_after"]]}
+    log(f"    {label}: WER {row['wer']:.3f}, CPU {cpu:.1f} s, timings {t}")
+    return row
+
+
+def speed_main(args) -> int:
+    out_dir = Path(args.out).resolve()
+    long_min, short_min = (2.0, 1.0) if args.quick else (args.long_minutes, args.short_minutes)
+    long_video, long_ref = speech_video(out_dir, long_min)
+    short_video, short_ref = speech_video(out_dir, short_min)
+    long_ref_w, short_ref_w = norm_words(long_ref), norm_words(short_ref)
+    res: dict = {"started_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpus": os.cpu_count(),
+                 "loadavg_start": loadavg(), "long_minutes": long_min, "short_minutes": short_min}
+    log(f"videos: {long_video.name}, {short_video.name} (real speech over testsrc2); load {loadavg()}")
+    # The baseline is the slowest part: kept beside the video and reused unless --fresh-baseline.
+    cached = out_dir / f"{long_video.stem}.bare_sequential.json"
+    if cached.exists() and not args.fresh_baseline:
+        res["bare_long"] = {**json.loads(cached.read_text()), "cached": True}
+        log(f"bare sequential: cached {cached} ({res['bare_long']['wall_s']} s wall, load then {res['bare_long']['loadavg']})")
+    else:
+        res["bare_long"] = bare_sequential(long_video, long_ref_w)
+        cached.write_text(json.dumps(res["bare_long"]))
+    rows = [phase1_row(out_dir, long_video, long_ref_w, f"{long_min:g} min, batch auto")]
+    rows.append(phase1_row(out_dir, short_video, short_ref_w, f"{short_min:g} min, batch auto"))
+    rows.append(phase1_row(out_dir, short_video, short_ref_w, f"{short_min:g} min, batch 0", whisper_batch_size="0"))
+    for threads in args.threads:
+        rows.append(phase1_row(out_dir, short_video, short_ref_w, f"{short_min:g} min, batch auto, {threads} Whisper thread(s)",
+                               whisper_cpu_threads=threads))
+    res["phase1"] = rows
+    res["loadavg_end"] = loadavg()
+    bare = res["bare_long"]
+    auto_long, auto_short, seq_short = rows[0], rows[1], rows[2]
+    res["ratios"] = {
+        "auto_long_over_bare": round(auto_long["wall_s"] / bare["wall_s"], 3),
+        "auto_long_over_bare_cpu": round(auto_long["cpu_s"] / bare["cpu_s"], 3),
+        "auto_short_over_batch0": round(auto_short["wall_s"] / seq_short["wall_s"], 3),
+        "auto_short_over_batch0_cpu": round(auto_short["cpu_s"] / seq_short["cpu_s"], 3),
+    }
+    r = res["ratios"]
+    lines = [f"Phase 1 with batched Whisper (real speech over testsrc2 1280x720; {os.cpu_count()} CPUs; "
+             f"load average {res['loadavg_start']} -> {res['loadavg_end']})", "",
+             "| how | wall s | CPU s | WER | words | peak RSS MB | decode s | transcribe s | frames s | wall outside Whisper s |",
+             "|---|---|---|---|---|---|---|---|---|---|",
+             f"| bare sequential faster-whisper, {long_min:g} min (transcription only) | {bare['wall_s']:.1f} | {bare['cpu_s']:.1f} "
+             f"| {bare['wer']:.3f} | {bare['words']} | | {bare['decode_s']:.1f} | {bare['wall_s']:.1f} | | |"]
+    for row in rows:
+        t = row["timings"]
+        lines.append(f"| Phase 1 end to end, {row['how']} | {row['wall_s']:.1f} | {row['cpu_s']:.1f} | {row['wer']:.3f} "
+                     f"| {row['words']} | {row['peak_rss_mb']} | {t.get('decode_s', 0):.1f} | {t.get('transcribe_s', 0):.1f} "
+                     f"| {t.get('frames_s', 0):.1f} | {row['outside_whisper_s']:.1f} |")
+    lines += ["",
+              f"Phase 1 auto / bare sequential, {long_min:g} min: {r['auto_long_over_bare']:.2f} wall "
+              f"(CPU {r['auto_long_over_bare_cpu']:.2f}); goal <= {TARGET_AUTO_OVER_BARE} "
+              f"{verdict(r['auto_long_over_bare'] <= TARGET_AUTO_OVER_BARE)}; WER {auto_long['wer']:.3f} vs {bare['wer']:.3f} "
+              f"{verdict(auto_long['wer'] <= bare['wer'])}",
+              f"Phase 1 auto / Phase 1 batch 0, {short_min:g} min: {r['auto_short_over_batch0']:.2f} wall "
+              f"(CPU {r['auto_short_over_batch0_cpu']:.2f}); goal <= {TARGET_AUTO_OVER_SEQ} "
+              f"{verdict(r['auto_short_over_batch0'] <= TARGET_AUTO_OVER_SEQ)}; WER {auto_short['wer']:.3f} vs {seq_short['wer']:.3f} "
+              f"{verdict(auto_short['wer'] <= seq_short['wer'])}",
+              "(transcribe s includes the model load; frames run in a thread beside Whisper; CPU s is the whole process)"]
+    table = "\n".join(lines)
+    print()
+    print(table)
+    stem = f"phase1_speed_{long_min:g}_{short_min:g}min"
+    (out_dir / f"{stem}.json").write_text(json.dumps(res, indent=1, default=str))
+    (out_dir / f"{stem}.txt").write_text(table + "\n")
+    print(f"\nresults: {out_dir / stem}.json")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the generated video (default 10)")
@@ -702,6 +805,14 @@ def main() -> int:
     parser.add_argument("--rebuild-noop", action="store_true", help="rebuild the cached 1,000-record database template")
     parser.add_argument("--_setup-noop", dest="setup_noop", help=argparse.SUPPRESS)
     parser.add_argument("--_profile-noop", dest="profile_noop", help=argparse.SUPPRESS)
+    parser.add_argument("--espeak", action="store_true",
+                        help="the issue-2 study instead: espeak video, (a) bare Phase 1 options, (b) per window, (d) no-op")
+    parser.add_argument("--long-minutes", type=float, default=10.0, help="issue-11 study: the long video (default 10)")
+    parser.add_argument("--short-minutes", type=float, default=4.0, help="issue-11 study: the short video (default 4)")
+    parser.add_argument("--threads", type=int, nargs="*", default=[],
+                        help="issue-11 study: extra short-video rows with these whisper_cpu_threads")
+    parser.add_argument("--quick", action="store_true", help="issue-11 study on 2 and 1 minutes (a smoke run)")
+    parser.add_argument("--fresh-baseline", action="store_true", help="issue-11 study: re-measure the cached bare baseline")
     args = parser.parse_args()
     if args.setup_noop:
         setup_noop_db(args.setup_noop)
@@ -709,6 +820,8 @@ def main() -> int:
     if args.profile_noop:
         profile_noop(args.profile_noop)
         return 0
+    if not args.espeak:
+        return speed_main(args)
 
     from vtdb.media.video import probe
 

