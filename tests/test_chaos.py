@@ -82,7 +82,7 @@ def _snapshot(cfg: Path, deterministic_text: set[str]) -> dict:
                                              "total_segments")],
             "summary": meta.get("summary") if name in deterministic_text else None,
         }
-    got = db.video_segments.get(include=["metadatas", "documents"])
+    got = db.get_segments(include=["metadatas", "documents"])
     segments = {}
     for sid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"]):
         segments[sid] = (meta["video_name"], meta["segment_index"], meta["start_time"], meta["end_time"],

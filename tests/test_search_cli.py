@@ -67,7 +67,7 @@ def messy(tmp_path_factory):
     with opened(cfg) as db:
         db.create_or_update_video_file("pasta", "/videos/pasta.mp4", title="Pasta for beginners", language="en")
         db.create_or_update_video_file("broken", "/videos/broken.mp4", title="Broken times", language="en")
-        col = db.video_segments
+        col = db._segments_col  # raw writes: these corrupt records bypass add_segments on purpose
         orphan = "An orphaned xylophone lesson, then boiling pasta."
         col.add(ids=["nometa_seg_0", "orphan_seg_0"], embeddings=e5.embed_passages([BROKEN_TEXT, orphan]).tolist(),
                 documents=[BROKEN_TEXT, orphan],
@@ -85,7 +85,7 @@ def messy(tmp_path_factory):
         # Segments of a video whose record was deleted (db_manager.py delete leaves none, but older runs could).
         db.add_segments("leftover", ["leftover_seg_0"], e5.embed_passages([docs[1]]).tolist(), [docs[1]],
                         [good_meta("leftover", PASTA[1], "Leftover")])
-        got = db.video_segments.get(include=["metadatas"])
+        got = db.get_segments(include=["metadatas"])
         stored = dict(zip(got["ids"], got["metadatas"]))
     assert stored["broken_seg_0"]["start_time"] == "" and "start_time" not in stored["broken_seg_1"]  # as described above
     return cfg

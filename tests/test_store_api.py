@@ -78,6 +78,7 @@ def test_public_names_and_compat_imports():
     assert Claim("n", "phase1", "c", "pending", False).meta == {}
     assert not hasattr(store_manager, "iter_phase_status")
     public = [n for n in dir(ChromaDBManager) if not n.startswith("_")]
+    assert not {"client", "collection", "video_files", "video_segments"} & set(public), "raw Chroma objects stay private"
     missing = [n for n in public if callable(getattr(ChromaDBManager, n)) and not getattr(ChromaDBManager, n).__doc__]
     assert missing == []
 
@@ -165,7 +166,7 @@ def test_new_record_fields_and_stored_shape(tmp_path):
         stored = db.create_or_update_video_file("v", "/v.mp4", title="T")
         assert {k: v for k, v in stored.items() if k not in ("created_at", "updated_at")} == \
             {k: v for k, v in meta.items() if k not in ("created_at", "updated_at")}
-        assert db.video_files.get(ids=["v"], include=["documents"])["documents"] == ["T"]
+        assert db.get_records(names=["v"], include=["documents"])["documents"] == ["T"]
 
 
 def test_segment_metadata_fields():

@@ -1,5 +1,10 @@
 """Language-light text processing shared by keyword extraction and lexical search:
-tokenizing any script, stop words (English, Russian), and Snowball stemming where it exists."""
+tokenizing any script, stop words (English, Russian, Kazakh), and Snowball stemming where it exists.
+
+Kazakh: lower-cased and its stop words dropped, not stemmed: PyStemmer 3.1 has no Kazakh algorithm
+(Stemmer.algorithms() lists none), and the Russian stemmer would cut Kazakh suffixes wrongly. A word
+with a letter only Kazakh uses (ә ғ қ ң ө ұ ү һ і) is kept whole; a Kazakh word written with common
+Cyrillic letters only goes through the Russian stemmer, the same way in the index and in the query."""
 
 from __future__ import annotations
 
@@ -22,7 +27,15 @@ STOPWORDS = set(
     куда зачем всех никогда можно при наконец два об другой хоть после над больше тот через эти нас про всего них какая
     много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более всегда конечно
     всю между это будем сегодня где как""".split()
+) | set(
+    # Kazakh: conjunctions, particles, postpositions, pronouns and auxiliaries.
+    """және мен бен пен да де та те ал бірақ немесе не әлде яғни себебі сондықтан өйткені егер онда ма ме ба бе па пе
+    ғой қой ғана тек әлі енді тағы осы бұл сол ол олар біз сіз сен менің сенің оның біздің сіздің олардың оны оған
+    одан онымен бұның мұны мұнда сонда осында қазір кейін соң дейін шейін арқылы үшін туралы бойынша сияқты секілді
+    қарай бар жоқ емес еді екен болды болып болса болады бол әр әрбір барлық бәрі өз өзі өте ең қандай қалай қашан қайда
+    кім неше неге нені мына анау мынау осылай солай иә""".split()
 )
+_KAZAKH = re.compile(r"[әғқңөұүһіӘҒҚҢӨҰҮҺІ]")
 _WORD = re.compile(r"[^\W\d_][\w'-]*|\d+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
@@ -43,6 +56,8 @@ def _stemmer(language: str):
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
+    if _KAZAKH.search(word):
+        return word  # no Kazakh stemmer in PyStemmer; the Russian one would mangle the word
     language = "russian" if _CYRILLIC.search(word) else "english"
     stemmer = _stemmer(language)
     if stemmer is not None:

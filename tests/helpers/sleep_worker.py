@@ -61,7 +61,7 @@ def main() -> int:
 
     settings = build_settings({**json.loads(args.settings), "chroma_host": args.host, "chroma_port": args.port}, env={})
     db = ChromaDBManager(settings=settings, chroma_host=args.host, chroma_port=args.port)
-    db.video_files  # connect and open the collection before the race starts
+    db.connect()  # connect and open the collections before the race starts
     if args.ready_dir:
         Path(args.ready_dir, str(os.getpid())).touch()
     if args.go:

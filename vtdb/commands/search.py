@@ -13,6 +13,7 @@ import json
 import re
 import shlex
 import sys
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -101,6 +102,32 @@ def check_languages(values: list[str]) -> list[str]:
             raise QueryError(f"language {value!r}: give the language code of the speech, such as 'en' or 'ru'")
         out.append(code)
     return out
+
+
+class IndexProgress:
+    """Draws the keyword index's build or update (`progress(what, done, total)` from the searcher) on stderr:
+    a bar on a terminal, one line otherwise."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if self._bar is None:
+            if not self.console.is_terminal:
+                if done == 0:
+                    self.console.print(f"{escape(what)} ({total} segments) …")
+                return
+            from rich.progress import Progress
+
+            self._bar = Progress(console=self.console, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(what, total=total)
+        self._bar.update(self._task, completed=done, total=total, description=what)
+        if done >= total:
+            self._bar.stop()
+            self._bar = None
 
 
 def check_videos(db: ChromaDBManager, names: list[str]) -> None:
@@ -271,6 +298,7 @@ def run(argv: list[str] | None = None) -> int:
     config = load_or_exit(args.config, need_videos=False)
     db = ChromaDBManager(config)
     err = Console(stderr=True, soft_wrap=True)
+    db.searcher(progress=IndexProgress(err))
     filters = {k: v for k, v in (("video", args.video), ("content_type", args.content_type), ("language", language),
                                  ("time_from", args.time_from), ("time_to", args.time_to), ("keyword", args.keyword)) if v is not None}
     try:

@@ -1,25 +1,28 @@
-"""Hybrid search over `video_segments`: vector search fused with BM25 keyword search (vtdb.search.lexical)
+"""Hybrid search over `video_segments`: vector search fused with BM25 keyword search (vtdb.search.index)
 by reciprocal-rank fusion, filters (vtdb.search.filters), and overlapping windows merged into moments
-(vtdb.search.moments).
+(vtdb.search.moments). Videos that left the library (`retired_at`) are left out unless asked for.
 """
 
 from __future__ import annotations
 
 import random
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from vtdb.search.filters import FILTER_FIELDS, QueryError, chroma_where, matches, matches_times, normalize_filters
-from vtdb.search.lexical import LexicalIndex
+from vtdb.search.filters import FILTER_FIELDS, QueryError, all_of, chroma_where, matches, matches_times, normalize_filters
+from vtdb.search.index import LexicalIndex, Progress, SearchIndexError, SyncReport, sync
 from vtdb.search.moments import Hit, Moment, as_meta, merge_moments, seconds, segment_span
 from vtdb.text import search_tokens, words
 
 # The names this module held before it was split: `from vtdb.search.searcher import X` keeps working.
 __all__ = ["CENTROID_SAMPLE", "FILTER_FIELDS", "LANGUAGE_CALIBRATION", "MODES", "RRF_K", "Hit", "LexicalIndex", "Moment",
-           "QueryError", "Searcher", "chroma_where", "matches", "matches_times", "merge_moments", "normalize_filters",
-           "seconds", "segment_span"]
+           "QueryError", "SearchIndexError", "Searcher", "chroma_where", "matches", "matches_times", "merge_moments",
+           "normalize_filters", "seconds", "segment_span"]
 
 RRF_K = 60
 # Hybrid search: share of the query's mean similarity to each language's segments taken off the vector
@@ -27,20 +30,33 @@ RRF_K = 60
 # unrelated text), so a Russian query put unrelated Russian windows above the English window that answers
 # it; within one language the order does not change. Measured with bench/retrieval.py (cross-language MRR).
 LANGUAGE_CALIBRATION = 0.5
-CENTROID_SAMPLE = 1000  # segments per language averaged into its centroid (sampled once per revision)
+CENTROID_SAMPLE = 1000  # segments per language averaged into its centroid
+CENTROID_DRIFT = 0.1  # centroids are sampled again when a language's segment count moved by more than this share
 MODES = ("hybrid", "vector", "keyword")
 
 
 class Searcher:
-    """Hybrid search for one database; the embedder and the lexical index load once and stay warm."""
+    """Hybrid search for one database; the embedder and the lexical index load once and stay warm.
 
-    def __init__(self, db, embedder=None, cache_dir: Path | None = None):
+    `cache_dir`: where this host keeps its lexical index (default: the search_index_dir setting).
+    `progress(what, done, total)`: told while the index is built or updated (the CLI draws a bar).
+    Safe to share between threads (a web app's workers).
+    """
+
+    def __init__(self, db, embedder=None, cache_dir: Path | None = None, progress: Progress | None = None):
         self.db = db
         self._embedder = embedder
-        self.cache_dir = Path(cache_dir) if cache_dir else Path(db.config.work_dir) / "lexical_index"
-        self._lexical: LexicalIndex | None = None
-        self._centroids: tuple[str, dict[str, np.ndarray]] | None = None
-        self._count: tuple[str, bool] | None = None
+        self.cache_dir = Path(cache_dir) if cache_dir else Path(db.config.search_index_dir)
+        self.progress = progress
+        self.index = LexicalIndex(self.cache_dir)
+        self.last_sync: SyncReport | None = None
+        self._state: tuple[str, str] | None = None  # (collection id, revision) the index was last seen synced to
+        self._count = 0
+        self._retired: list[str] = []
+        self._languages: dict[str, int] = {}
+        self._centroids: tuple[dict[str, int], dict[str, np.ndarray]] | None = None
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def embedder(self):
@@ -53,18 +69,34 @@ class Searcher:
         return self._embedder
 
     def lexical(self) -> LexicalIndex:
-        revision = self.db.segments_revision()
-        if self._lexical is not None and self._lexical.revision == revision:
-            return self._lexical
-        cached = LexicalIndex.load(self.cache_dir)
-        if cached is None or cached.revision != revision:
-            cached = LexicalIndex.build(self.db, revision)
+        """The lexical index, brought up to date with the database first (only the videos that changed)."""
+        state = self.db.segments_state()  # one read of the collection per search: another process may have loaded videos
+        if state == self._state:
+            return self.index
+        with self._lock:
             try:
-                cached.save(self.cache_dir)
-            except OSError:
-                pass  # a read-only work_dir only costs a rebuild next time
-        self._lexical = cached
-        return cached
+                report = sync(self.index, self.db, self.progress)
+            except sqlite3.OperationalError as exc:
+                # Another process holds the write lock for longer than the busy timeout (a rebuild): search what the
+                # index holds now; the next search syncs again.
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                return self.index
+            except sqlite3.DatabaseError:  # damaged while open: a derived cache, start again
+                self.index.discard()
+                report = sync(self.index, self.db, self.progress)
+            self.last_sync = report
+            self.index.reload()  # what another process committed (it may have done this sync already)
+            self._count = self.index.count()
+            self._retired = self.index.retired()
+            self._languages = self.index.languages()  # per sync, not per query
+            self._state = state
+        return self.index
+
+    def close(self) -> None:
+        self.index.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     @staticmethod
     def check_query(query: str) -> list[str]:
@@ -77,48 +109,60 @@ class Searcher:
             raise QueryError(f"the query {query!r} has no words to search for")
         return tokens
 
-    def vector_hits(self, query: str, limit: int, filters: Mapping[str, Any]) -> list[Hit]:
-        if not self._has_segments():
+    def _exclude(self, include_retired: bool) -> list[str]:
+        return [] if include_retired else self._retired
+
+    def _where(self, filters: Mapping[str, Any], exclude: Sequence[str]) -> dict | None:
+        where = chroma_where(filters)
+        if not exclude:
+            return where
+        clause = {"video_name": {"$nin": list(exclude)}}
+        return all_of([where, clause]) if where else clause
+
+    def _embed_async(self, query: str):
+        """The query vector, computed in a worker thread while BM25 runs (both release the GIL)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vtdb-embed")
+        embedder = self.embedder  # loaded (and checked) here, so that errors surface in the caller's thread
+        return self._pool.submit(lambda: np.asarray(embedder.embed_queries([query])[0], dtype=np.float32))
+
+    def vector_hits(self, query: str, limit: int, filters: Mapping[str, Any], include_retired: bool = False) -> list[Hit]:
+        self.lexical()
+        if not self._count:
             return []  # nothing to search: no model load
         vector = self.embedder.embed_queries([query])[0]
         # n_results may exceed the count (Chroma returns what there is): no count() per query (~10 ms at 100k).
-        got = self.db.query_segments(vector.tolist(), limit, chroma_where(filters))
+        got = self.db.query_segments(vector.tolist(), limit, self._where(filters, self._exclude(include_retired)))
         # Chroma's $gte/$lte let through what it can compare (a negative start, an end before the start): the time
         # filters are checked again on the stored values, with the same rules as the keyword side.
         return [Hit(i, 1.0 - float(d), as_meta(m), str(doc or ""), ["vector"])
                 for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])
                 if matches_times(as_meta(m), filters)]
 
-    def _has_segments(self) -> bool:
-        """Whether there is anything to search; a positive count is remembered per revision, an empty
-        collection is asked again every time (another process may be loading it)."""
-        revision = self.db.segments_revision()
-        if self._count is not None and self._count == (revision, True):
-            return True
-        self._count = (revision, self.db.count_segments() > 0)
-        return self._count[1]
-
     def language_centroids(self) -> dict[str, np.ndarray]:
-        """Mean segment vector per speech language (a sample of each), once per revision; {} with one language."""
+        """Mean segment vector per speech language (a sample of each); {} with one language. Sampled again only
+        when the languages or their counts moved noticeably (one more video does not move a mean of thousands)."""
         index = self.lexical()
-        if self._centroids is not None and self._centroids[0] == index.revision:
-            return self._centroids[1]
-        by_language: dict[str, list[str]] = {}
-        for sid, meta in zip(index.ids, index.metas):
-            by_language.setdefault(str(meta.get("language") or ""), []).append(sid)
+        counts = self._languages
+        if self._centroids is not None:
+            old = self._centroids[0]
+            if old.keys() == counts.keys() and all(abs(counts[k] - old[k]) <= CENTROID_DRIFT * max(old[k], 1) for k in counts):
+                return self._centroids[1]
         centroids: dict[str, np.ndarray] = {}
-        if len(by_language) > 1:
+        if len(counts) > 1:
             rng = random.Random(0)
-            for language, ids in by_language.items():
+            for language in counts:
+                ids = index.ids_of_language(language)
                 sample = ids if len(ids) <= CENTROID_SAMPLE else rng.sample(ids, CENTROID_SAMPLE)
                 got = self.db.get_segments(sample, include=["embeddings"])
                 vectors = np.asarray(got["embeddings"], dtype=np.float32)
                 if vectors.ndim == 2 and len(vectors):
                     centroids[language] = vectors.mean(axis=0)
-        self._centroids = (index.revision, centroids)
+        self._centroids = (counts, centroids)
         return centroids
 
-    def _calibrated_order(self, ids: Sequence[str], similarities: np.ndarray, query_vector: np.ndarray, index: "LexicalIndex") -> list[int]:
+    def _calibrated_order(self, ids: Sequence[str], similarities: np.ndarray, query_vector: np.ndarray,
+                          languages: Mapping[str, str]) -> list[int]:
         """Positions of the vector hits, best first, after each language's mean similarity to the query was
         partly taken off (LANGUAGE_CALIBRATION). The same order when only one language is loaded."""
         centroids = self.language_centroids() if len(ids) > 1 else {}
@@ -126,64 +170,75 @@ class Searcher:
             return list(range(len(ids)))
         qv = np.asarray(query_vector, dtype=np.float32)
         offset = {language: LANGUAGE_CALIBRATION * float(c @ qv) for language, c in centroids.items()}
-        position = index.position
-        adjusted = [float(similarities[j]) - (offset.get(str(index.metas[position[sid]].get("language") or ""), 0.0)
-                                              if sid in position else 0.0) for j, sid in enumerate(ids)]
+        adjusted = [float(similarities[j]) - offset.get(languages.get(sid, ""), 0.0) for j, sid in enumerate(ids)]
         return sorted(range(len(ids)), key=lambda j: -adjusted[j])
 
-    def keyword_hits(self, tokens: list[str], limit: int, filters: Mapping[str, Any]) -> list[Hit]:
-        index = self.lexical()
-        ranked = index.search(tokens, limit, filters)
-        if not ranked:
-            return []
-        ids = [index.ids[i] for i, _ in ranked]
-        got = self.db.get_segments(ids)
-        by_id = {i: (as_meta(m), str(d or "")) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
-        return [Hit(index.ids[i], score, *by_id[index.ids[i]], ["keyword"]) for i, score in ranked if index.ids[i] in by_id]
+    def _records(self, ids: Sequence[str]) -> dict[str, tuple[dict, str]]:
+        if not ids:
+            return {}
+        got = self.db.get_segments(list(ids))
+        return {i: (as_meta(m), str(d or "")) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
 
-    def search_segments(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid") -> list[Hit]:
+    def keyword_hits(self, tokens: list[str], limit: int, filters: Mapping[str, Any], include_retired: bool = False) -> list[Hit]:
+        index = self.lexical()
+        ranked = index.search(tokens, limit, filters, self._exclude(include_retired))
+        by_id = self._records([sid for sid, _ in ranked])
+        return [Hit(sid, score, *by_id[sid], ["keyword"]) for sid, score in ranked if sid in by_id]
+
+    def search_segments(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid",
+                        include_retired: bool = False) -> list[Hit]:
         if mode not in MODES:
             raise QueryError(f"mode must be one of {MODES}")
         tokens = self.check_query(query)
         filters = normalize_filters(filters)
         if mode == "vector":
-            return self.vector_hits(query, n, filters)
+            return self.vector_hits(query, n, filters, include_retired)
         if mode == "keyword":
-            return self.keyword_hits(tokens, n, filters)
-        return self._hybrid_hits(query, tokens, n, filters)
+            return self.keyword_hits(tokens, n, filters, include_retired)
+        return self._hybrid_hits(query, tokens, n, filters, include_retired)
 
-    def _hybrid_hits(self, query: str, tokens: list[str], n: int, filters: Mapping[str, Any]) -> list[Hit]:
+    def _hybrid_hits(self, query: str, tokens: list[str], n: int, filters: Mapping[str, Any], include_retired: bool) -> list[Hit]:
         """Reciprocal-rank fusion of the (language-calibrated) vector ranking and the BM25 ranking, each a pool
-        of max(50, 5n). Both rankings are ids only; documents and metadata are read for the best n alone."""
+        of max(50, 5n). The query embedding runs while BM25 does; the vector query returns its records'
+        metadata and documents, so only keyword-only winners are read afterwards."""
         pool = max(50, n * 5)
         index = self.lexical()
-        col = self.db.video_segments
+        exclude = self._exclude(include_retired)
         scores: dict[str, float] = {}
         modes: dict[str, list[str]] = {}
+        records: dict[str, tuple[dict, str]] = {}
 
         def add(ranked_ids: Sequence[str], mode: str) -> None:
             for rank, sid in enumerate(ranked_ids):
                 scores[sid] = scores.get(sid, 0.0) + 1.0 / (RRF_K + rank + 1)
                 modes.setdefault(sid, []).append(mode)
 
-        if index.ids:  # the index is of the current revision: it knows whether there is anything to search
-            query_vector = self.embedder.embed_queries([query])[0]
-            timed = "time_from" in filters or "time_to" in filters
-            got = col.query(query_embeddings=[query_vector.tolist()], n_results=pool, where=chroma_where(filters),
-                            include=["distances", "metadatas"] if timed else ["distances"])
-            keep = [j for j in range(len(got["ids"][0])) if not timed or matches_times(as_meta(got["metadatas"][0][j]), filters)]
-            ids = [got["ids"][0][j] for j in keep]
-            similarities = 1.0 - np.asarray([got["distances"][0][j] for j in keep], dtype=np.float32)
-            add([ids[j] for j in self._calibrated_order(ids, similarities, query_vector, index)], "vector")
-        add([index.ids[i] for i, _ in index.search(tokens, pool, filters)], "keyword")
+        pending = self._embed_async(query) if self._count else None  # the index knows whether there is anything
+        keyword = index.search(tokens, pool, filters, exclude)
+        if pending is not None:
+            query_vector = pending.result()
+            got = self.db.query_segments(query_vector.tolist(), pool, self._where(filters, exclude),
+                                         include=["distances", "metadatas", "documents"])
+            ids: list[str] = []
+            sims: list[float] = []
+            languages: dict[str, str] = {}
+            for sid, d, m, doc in zip(got["ids"][0], got["distances"][0], got["metadatas"][0], got["documents"][0]):
+                meta = as_meta(m)
+                if matches_times(meta, filters):
+                    ids.append(sid)
+                    sims.append(1.0 - float(d))
+                    records[sid] = (meta, str(doc or ""))
+                    languages[sid] = str(meta.get("language") or "")
+            order = self._calibrated_order(ids, np.asarray(sims, dtype=np.float32), query_vector, languages)
+            add([ids[j] for j in order], "vector")
+        add([sid for sid, _ in keyword], "keyword")
         best = sorted(scores, key=lambda sid: -scores[sid])[:n]
-        if not best:
-            return []
-        got = col.get(ids=best, include=["metadatas", "documents"])
-        by_id = {i: (as_meta(m), str(d or "")) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
-        return [Hit(sid, scores[sid], *by_id[sid], modes[sid]) for sid in best if sid in by_id]
+        records.update(self._records([sid for sid in best if sid not in records]))
+        return [Hit(sid, scores[sid], *records[sid], modes[sid]) for sid in best if sid in records]
 
-    def search(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid") -> list[Moment]:
-        """The best `n` moments: matching windows of one video that overlap are merged into one."""
-        hits = self.search_segments(query, max(n * 3, n), filters, mode)
+    def search(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid",
+               include_retired: bool = False) -> list[Moment]:
+        """The best `n` moments: matching windows of one video that overlap are merged into one.
+        Videos that left the library are left out unless `include_retired`."""
+        hits = self.search_segments(query, max(n * 3, n), filters, mode, include_retired)
         return merge_moments(hits)[:n]

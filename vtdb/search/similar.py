@@ -8,7 +8,6 @@ out unless asked for; the segment asked about is answered even when its own vide
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -88,19 +87,5 @@ def similar_moments(db, segment_id: str, n: int = 5, include_retired: bool = Fal
 
 def search_moments(db, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid",
                    include_retired: bool = False) -> list[Moment]:
-    """`db.search` with retired videos left out unless `include_retired`.
-
-    The searcher takes `include_retired` itself where it knows it; otherwise retired videos are
-    filtered out here from a larger pool, so that `n` moments still come back."""
-    search = db.search
-    try:
-        takes_flag = "include_retired" in inspect.signature(search).parameters
-    except (TypeError, ValueError):
-        takes_flag = False
-    if takes_flag:
-        return search(query, n_results=n, filters=filters, mode=mode, include_retired=include_retired)
-    retired = set() if include_retired else set(db.retired_names())
-    if not retired:
-        return search(query, n_results=n, filters=filters, mode=mode)
-    moments = search(query, n_results=n * 2 + len(retired) * 3, filters=filters, mode=mode)
-    return [m for m in moments if m.video_name not in retired][:n]
+    """`db.search` for text: the best `n` moments, retired videos left out unless `include_retired`."""
+    return db.search(query, n_results=n, filters=filters, mode=mode, include_retired=include_retired)

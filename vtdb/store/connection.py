@@ -113,6 +113,9 @@ class _Connection:
         or closing a manager that never connected, does nothing. A manager used after `close()` opens
         the database again on its next call, like a new one; cached collection objects are dropped.
         """
+        searcher, self._searcher = self._searcher, None
+        if searcher is not None and callable(getattr(searcher, "close", None)):
+            searcher.close()  # releases the keyword index's files
         client, self._client = self._client, None
         self._collections.clear()
         if client is None:
@@ -151,8 +154,8 @@ class _Connection:
         return f"chroma server http://{self.chroma_host}:{self.chroma_port}" if self.is_server else f"embedded database {self.chroma_dir}"
 
     @property
-    def client(self) -> Any:
-        """The Chroma client, opened on first use (a server client's calls retry through an outage). Low-level: the package itself goes through the store's methods; kept for tests and one-off maintenance."""
+    def _chroma(self) -> Any:
+        """The Chroma client, opened on first use (a server client's calls retry through an outage)."""
         if self._client is None:
             client = self._connect()
             self._client = _Retrying(client, self._with_retry) if self.is_server else client
@@ -224,9 +227,9 @@ class _Connection:
     def _open_collection(self, name: str, create: bool = True) -> Any:
         try:
             if not create:
-                return self.client.get_collection(name, embedding_function=None)
+                return self._chroma.get_collection(name, embedding_function=None)
             dim = embedder_dimension(self.settings.embedder)
-            return self.client.get_or_create_collection(
+            return self._chroma.get_or_create_collection(
                 name,
                 metadata={"embedder": self.settings.embedder, "dimension": dim},
                 configuration={"hnsw": {"space": "cosine"}},
@@ -239,7 +242,7 @@ class _Connection:
                 return None
             raise DatabaseUnavailable(f"cannot open collection {name!r} in {self.location}: {exc}") from exc
 
-    def collection(self, name: str) -> Any:
+    def _collection(self, name: str) -> Any:
         """The collection `name`, opened (created for the configured embedder if needed) and cached.
 
         Opening video_files finishes a --reembed that died between dropping the old collection and
@@ -255,16 +258,24 @@ class _Connection:
         return self._collections[name]
 
     @property
-    def video_files(self) -> Any:
-        """The `video_files` collection: one record per video. Low-level: the package itself goes through the store's methods; kept for tests and one-off maintenance."""
-        return self.collection(VIDEO_FILES)
+    def _files(self) -> Any:
+        """The `video_files` collection: one record per video."""
+        return self._collection(VIDEO_FILES)
 
     @property
-    def video_segments(self) -> Any:
-        """The `video_segments` collection: one record per analyzed window. Low-level: the package itself goes through the store's methods; kept for tests and one-off maintenance."""
-        return self.collection(VIDEO_SEGMENTS)
+    def _segments_col(self) -> Any:
+        """The `video_segments` collection: one record per analyzed window."""
+        return self._collection(VIDEO_SEGMENTS)
+
+    def connect(self) -> None:
+        """Open the database and both collections now (otherwise that happens on first use)."""
+        self._files, self._segments_col  # noqa: B018 - opening is the point
+
+    def collection_metadata(self, name: str = VIDEO_SEGMENTS) -> dict:
+        """What a collection records about itself: the embedder that built it and its vector dimension."""
+        return dict(self._collection(name).metadata or {})
 
     def collection_dimension(self, name: str = VIDEO_FILES) -> int:
         """The vector dimension the collection was built with."""
-        meta = self.collection(name).metadata or {}
+        meta = self._collection(name).metadata or {}
         return int(meta.get("dimension") or embedder_dimension(self.settings.embedder))

@@ -19,21 +19,50 @@ class _Segments(_Records):
         Read fresh from the database, not from the cached collection object: another process (a Phase 3
         worker on a Chroma server) or another client may have changed the segments since it was fetched.
         """
-        col = self.video_segments
+        col = self._segments_col
         try:
-            col = self.client.get_collection(VIDEO_SEGMENTS, embedding_function=None)
+            col = self._chroma.get_collection(VIDEO_SEGMENTS, embedding_function=None)
             self._collections[VIDEO_SEGMENTS] = col
         except Exception:  # dropped meanwhile (--reembed elsewhere): the cached object is all there is
             pass
         return str((col.metadata or {}).get("revision") or "")
 
-    def _bump_revision(self) -> None:
+    def segments_state(self) -> tuple[str, str]:
+        """(collection id, revision) of video_segments, read fresh in one call: derived caches start again when
+        the id changes (--reembed makes a new collection) and look at the per-video revisions when the revision does."""
+        revision = self.segments_revision()
+        return str(self._segments_col.id), revision
+
+    def _bump_revision(self, name: str | None = None) -> None:
+        """A new collection revision and, for `name`, a new per-video revision in its video_files record: the
+        lexical index re-reads only the videos whose revision changed. The record is written first, so a search
+        host that sees the new collection revision also sees the video's."""
+        revision = state.new_claim_id()
+        if name is not None and self._get_meta(name) is not None:  # segments without a record: the index re-reads those
+            self._update(name, {"segments_revision": revision})
         self.segments_revision()  # refresh the cached collection, so its other metadata is current
-        col = self.video_segments
+        col = self._segments_col
         meta = dict(col.metadata or {})
-        meta["revision"] = state.new_claim_id()
+        meta["revision"] = revision
         col.modify(metadata=meta)
 
+    def bump_segments_revision(self) -> None:
+        """Tell search hosts to look at the video_files records again (`retired` set or cleared: search leaves
+        retired videos out, and learns of it when the collection revision changes)."""
+        self._bump_revision()
+
+    def segment_revisions(self) -> dict[str, tuple[str, bool]]:
+        """Every video's (segments_revision, retired) from video_files, read in pages (for the lexical index)."""
+        out: dict[str, tuple[str, bool]] = {}
+        offset = 0
+        while True:
+            got = self._files.get(include=["metadatas"], limit=MAX_BATCH, offset=offset)
+            for vid, meta in zip(got["ids"], got["metadatas"]):
+                meta = meta or {}
+                out[vid] = (str(meta.get("segments_revision") or ""), meta.get("retired") is True)
+            if len(got["ids"]) < MAX_BATCH:
+                return out
+            offset += MAX_BATCH
 
     def add_segments(
         self,
@@ -46,8 +75,8 @@ class _Segments(_Records):
         """Replace the video's segments with these (delete first, so a shorter re-run leaves no stale ones)."""
         if not (len(ids) == len(embeddings) == len(documents) == len(metadatas)):
             raise ValueError("ids, embeddings, documents and metadatas must have the same length")
-        self.delete_video_segments(name)
-        col = self.video_segments
+        self._delete_segments(name)
+        col = self._segments_col
         for start in range(0, len(ids), MAX_BATCH):
             end = start + MAX_BATCH
             col.add(
@@ -56,67 +85,86 @@ class _Segments(_Records):
                 documents=list(documents[start:end]),
                 metadatas=[_clean({**m, "video_name": name}) for m in metadatas[start:end]],
             )
-        self._bump_revision()
+        self._bump_revision(name)
         return len(ids)
 
     def delete_video_segments(self, name: str) -> None:
         """Delete the video's segments (the revision changes only when there were some)."""
-        col = self.video_segments
-        if col.get(where={"video_name": name}, include=[], limit=1)["ids"]:
-            col.delete(where={"video_name": name})
-            self._bump_revision()
+        if self._delete_segments(name):
+            self._bump_revision(name)
+
+    def _delete_segments(self, name: str) -> bool:
+        col = self._segments_col
+        if not col.get(where={"video_name": name}, include=[], limit=1)["ids"]:
+            return False
+        col.delete(where={"video_name": name})
+        return True
 
     def count_segments(self, name: str | None = None) -> int:
         """How many segments the video has (every video's together when `name` is None)."""
         if name is None:
-            return self.video_segments.count()
-        return len(self.video_segments.get(where={"video_name": name}, include=[])["ids"])
+            return self._segments_col.count()
+        return len(self._segments_col.get(where={"video_name": name}, include=[])["ids"])
 
     def has_segments(self, name: str) -> bool:
         """Does the video have any segment loaded?"""
-        return bool(self.video_segments.get(where={"video_name": name}, include=[], limit=1)["ids"])
+        return bool(self._segments_col.get(where={"video_name": name}, include=[], limit=1)["ids"])
 
     def segment_metadatas(self, name: str) -> list[dict]:
         """The metadata of every segment of the video (unordered)."""
-        got = self.video_segments.get(where={"video_name": name}, include=["metadatas"])
+        got = self._segments_col.get(where={"video_name": name}, include=["metadatas"])
         return [dict(m or {}) for m in got["metadatas"]]
 
-    def get_segments(self, ids: Sequence[str], include: Sequence[str] = ("metadatas", "documents")) -> dict:
-        """Segments by id, as Chroma returns them (`ids` plus the `include`d lists); missing ids are absent."""
-        return self.video_segments.get(ids=list(ids), include=list(include))
+    def get_segments(self, ids: Sequence[str] | None = None, include: Sequence[str] = ("metadatas", "documents"),
+                     where: Mapping[str, Any] | None = None) -> dict:
+        """Segments by id and/or a Chroma `where`, as Chroma returns them (`ids` plus the `include`d lists,
+        which may name "embeddings"); missing ids are absent. No ids and no where: every segment."""
+        return self._segments_col.get(ids=list(ids) if ids is not None else None, where=dict(where) if where else None,
+                                      include=list(include))
 
     def page_segments(self, limit: int, offset: int, include: Sequence[str] = ("metadatas", "documents")) -> dict:
         """One page of every segment (for derived indexes), as Chroma returns it."""
-        return self.video_segments.get(include=list(include), limit=limit, offset=offset)
+        return self._segments_col.get(include=list(include), limit=limit, offset=offset)
 
-    def query_segments(self, vector: Sequence[float], n_results: int, where: Mapping[str, Any] | None = None) -> dict:
+    def query_segments(self, vector: Sequence[float], n_results: int, where: Mapping[str, Any] | None = None,
+                       include: Sequence[str] = ("metadatas", "documents", "distances")) -> dict:
         """The nearest segments to a vector, as Chroma returns them (one query: lists of lists)."""
-        return self.video_segments.query(query_embeddings=[list(map(float, vector))], n_results=n_results,
-                                         where=dict(where) if where else None,
-                                         include=["metadatas", "documents", "distances"])
+        return self._segments_col.query(query_embeddings=[list(map(float, vector))], n_results=n_results,
+                                        where=dict(where) if where else None, include=list(include))
 
     def count_videos(self) -> int:
         """How many video records there are."""
-        return self.video_files.count()
+        return self._files.count()
+
+    def searcher(self, progress=None):
+        """The Searcher `search` uses (one per manager: its embedder and keyword index stay warm); `progress(what,
+        done, total)` is told while the keyword index is built or updated (a CLI draws a bar with it)."""
+        if self._searcher is None:
+            from vtdb.search.searcher import Searcher
+
+            self._searcher = Searcher(self)
+        if progress is not None:
+            self._searcher.progress = progress
+        return self._searcher
 
     def search(self, query: Any, n_results: int = 10, where: Mapping[str, Any] | None = None, mode: str = "hybrid",
-               filters: Mapping[str, Any] | None = None):
+               filters: Mapping[str, Any] | None = None, include_retired: bool = False):
         """Search the moments.
 
         With text: hybrid search (vector + BM25 fused by reciprocal rank), overlapping windows merged
         into moments (`vtdb.search.searcher.Moment`); `filters` may hold video, content_type, language,
-        time_from, time_to, keyword; `mode` is hybrid, vector or keyword.
+        time_from, time_to, keyword; `mode` is hybrid, vector or keyword. Videos that left the library
+        (`retired_at`) are left out unless `include_retired`.
         With a vector: the nearest segments (`vtdb.search.moments.Hit`: id, score, metadata, document),
         `where` as in Chroma.
         """
         if isinstance(query, str):
-            if self._searcher is None:
-                from vtdb.search.searcher import Searcher
-
-                self._searcher = Searcher(self)
-            return self._searcher.search(query, n_results, filters, mode)
+            return self.searcher().search(query, n_results, filters, mode, include_retired)
         from vtdb.search.moments import Hit, as_meta
 
+        if not include_retired and (retired := sorted(self.retired_names())):
+            clause = {"video_name": {"$nin": retired}}
+            where = {"$and": [dict(where), clause]} if where else clause
         got = self.query_segments(query, n_results, where)
         return [Hit(i, 1.0 - float(d), as_meta(m), str(doc or ""), ["vector"])
                 for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
@@ -124,13 +172,13 @@ class _Segments(_Records):
     def set_video_summary(self, name: str, vector: Sequence[float], document: str, metadata: Mapping[str, Any]) -> None:
         """Phase 4: the record's real vector and document replace the placeholder."""
         self._require_meta(name)
-        self.video_files.update(ids=[name], embeddings=[list(map(float, vector))], documents=[document],
+        self._files.update(ids=[name], embeddings=[list(map(float, vector))], documents=[document],
                                 metadatas=[_clean({**metadata, "embedding_placeholder": False,
                                                    "updated_at": state.iso(state.now_utc())})])
 
     def search_videos(self, query_embedding: Sequence[float], n_results: int = 10) -> list[dict]:
         """Whole-video search over video_files documents (summaries): only records Phase 4 gave a real vector."""
-        got = self.video_files.query(
+        got = self._files.query(
             query_embeddings=[list(map(float, query_embedding))],
             n_results=n_results,
             where={"embedding_placeholder": False},
