@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Export the loaded moments as a disaster-clippy source folder: {out}/{source_id}/ with
-_manifest.json, _metadata.json, _index.json, _vectors_768.json (all-mpnet-base-v2, bundled)
-and pages/ (one HTML page per video).
+_manifest.json, _metadata.json, _index.json, _vectors_768.json (all-mpnet-base-v2, bundled),
+pages/ (one HTML page per video) and, with --include-media, media/ (the videos).
 
 Exit codes: 0 exported, 2 bad options (no license, unsafe source id, nothing to export) or
 database unreachable.

@@ -73,7 +73,7 @@ def main() -> int:
         build_s = time.perf_counter() - t0
 
         def segments_of(name: str) -> list[dict]:
-            return [m or {} for m in db.video_segments.get(where={"video_name": name}, include=["metadatas"])["metadatas"]]
+            return [m or {} for m in db.get_segments(where={"video_name": name}, include=["metadatas"])["metadatas"]]
 
         embedder = load_embedder("all-mpnet-base-v2")
         embedder.embed_passages(["warm up"])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -36,7 +37,9 @@ YOUTUBE_ID = "dQw4w9WgXcQ"
 ZIM_ENTRY = "videos/abc/video.webm"
 ZIM_PATH = f"zim:///abs/archive.zim#{ZIM_ENTRY}"
 RU_TITLE = "Как заварить чай — ёлка"
-HOWTO_TYPES = {"tutorial", "cooking", "repair", "lecture"}
+HOWTO_TYPES = {"tutorial", "cooking", "repair"}  # -> disaster-clippy's "guide"; every other type -> "article"
+CLIPPY_DOC_TYPES = {"guide", "article", "product", "academic"}  # the types disaster-clippy knows
+ZIM_SOURCE = "archive"  # disaster-clippy's source id of /abs/archive.zim: the file's stem
 MAX_WORDS = 300
 HEADER_WINDOW = 2000
 
@@ -66,6 +69,7 @@ class Vid:
     description: str = ""
     youtube_id: str = ""
     extra: dict = field(default_factory=dict)
+    text_language: str = ""  # the language of description/dialogue ("" = the speech's language)
 
     @property
     def duration(self) -> float:
@@ -181,7 +185,7 @@ LIBRARY = [
     Vid("bike_repair", "Fixing a flat bicycle tyre", "/videos/bike repair.mp4", BIKE, description="Puncture repair"),
     Vid("garden_zim", "Growing tomatoes in a small garden", ZIM_PATH, GARDEN,
         extra={"source_kind": "zim", "zim_archive": "/abs/archive.zim", "zim_entry": ZIM_ENTRY}),
-    Vid("tea_ru", RU_TITLE, "/videos/чай ёлка.mp4", TEA, language="ru"),
+    Vid("tea_ru", RU_TITLE, "/videos/чай ёлка.mp4", TEA, language="ru", text_language="en"),  # Russian speech, English text
     Vid("long_lecture", "The printing press: a long lecture", "/videos/lecture.mp4", LECTURE),
     Vid("bread_then_fence", "Weekend jobs: bread, then the fence", "/videos/weekend.mp4", MIXED),
     Vid("no_segments", "A loaded video without segments", "/videos/empty.mp4", []),
@@ -223,7 +227,8 @@ def build_library(folder: Path, videos: list[Vid], **settings) -> Path:
                 docs.append(segment_document(fields))
                 metas.append({**fields, "start_time": s.start, "end_time": s.end, "duration": round(s.end - s.start, 3),
                               "segment_index": i, "video_name": v.name, "video_path": v.path, "title": v.title,
-                              "language": v.language, "transcript": s.transcript[:4000], "analyzer": "test", "model": "generated",
+                              "language": v.language, "text_language": v.text_language or v.language,
+                              "transcript": s.transcript[:4000], "analyzer": "test", "model": "generated",
                               "prompt_version": "window-v1", "analysis_status": "ok"})
             vectors = e5.embed_passages(docs)
             db.add_segments(v.name, [f"{v.name}_seg_{i}" for i in range(len(docs))], vectors.tolist(), docs, metas)
@@ -306,7 +311,7 @@ def test_phase4_extractive_completes_every_loaded_video_and_fails_the_empty_one(
 
 def test_phase4_record_holds_summary_keywords_type_chapters_and_a_real_vector(library, e5):
     cfg = library["cfg"]
-    got = db_probe(cfg, f"g = db.video_files.get(ids={EXPORTED!r}, include=['embeddings', 'documents', 'metadatas'])\n"
+    got = db_probe(cfg, f"g = db.get_records(names={EXPORTED!r}, include=['embeddings', 'documents', 'metadatas'])\n"
                         "print(json.dumps({i: {'emb': [float(x) for x in e], 'doc': d, 'meta': m} "
                         "for i, e, d, m in zip(g['ids'], g['embeddings'], g['documents'], g['metadatas'])}))")
     assert sorted(got) == sorted(EXPORTED)
@@ -603,9 +608,15 @@ HEADERS = {
 FILES = ["_manifest.json", *HEADERS]
 
 
-def validate_export(folder: Path, source_id: str, videos: dict[str, Vid], summaries: dict[str, str], base_url: str = "") -> list[str]:
+def page_url(source_id: str, name: str, t: int) -> str:
+    return f"/backup/{source_id}/pages/{quote(name)}.html#t={t}"
+
+
+def validate_export(folder: Path, source_id: str, videos: dict[str, Vid], summaries: dict[str, str], base_url: str = "",
+                    media: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """Every rule of the disaster-clippy source folder spec; returns the broken rules (empty: valid).
-    `videos`/`summaries` are what was exported, to check the documents against their source."""
+    `videos`/`summaries` are what was exported, to check the documents against their source; `media`:
+    the videos exported with their file (--include-media: a media/ folder, their pages play from it)."""
     problems: list[str] = []
 
     def check(rule: str, ok: bool, detail: object = "") -> bool:
@@ -617,7 +628,8 @@ def validate_export(folder: Path, source_id: str, videos: dict[str, Vid], summar
     if not check("files", all((folder / f).is_file() for f in FILES) and (folder / "pages").is_dir(),
                  sorted(p.name for p in folder.iterdir()) if folder.is_dir() else "no folder"):
         return problems
-    check("files: nothing but the spec's files", sorted(p.name for p in folder.iterdir()) == sorted([*FILES, "pages"]),
+    check("files: nothing but the spec's files",
+          sorted(p.name for p in folder.iterdir()) == sorted([*FILES, "pages", *(["media"] if media else [])]),
           sorted(p.name for p in folder.iterdir()))
     check("files: no temp folders left", not [p for p in folder.parent.iterdir() if p.name.startswith(".")],
           [p.name for p in folder.parent.iterdir()])
@@ -710,24 +722,24 @@ def validate_export(folder: Path, source_id: str, videos: dict[str, Vid], summar
             per_video.setdefault(v.name, []).append(int(m.group(1)))
         # 9. title "Video title (m:ss–m:ss)"
         check(f"{i}: title format", d.get("title") == f"{v.title} ({mss(start)}–{mss(end)})", d.get("title"))
-        # 11. url carries the time offset
+        # 11. links disaster-clippy's app opens: http(s), /backup/{source_id}/…, /zim/…; never file://
         url, local = str(d.get("url")), str(d.get("local_url"))
         zim = v.path.startswith("zim://")
+        check(f"{i}: links its app opens", all(u.startswith(("https://", "http://", f"/backup/{source_id}/", "/zim/"))
+                                                 for u in (url, local)), (url, local))
+        zim_link = f"/zim/{ZIM_SOURCE}/{v.path.rsplit('#', 1)[1]}#t={start}" if zim else ""
+        page = page_url(source_id, v.name, start)
+        # 12. local_url: the pack's page at the moment; a ZIM video whose file is not in the pack: its archive item
+        check(f"{i}: local_url", local == (zim_link if zim and v.name not in media else page), local)
         if v.youtube_id:
             check(f"{i}: YouTube url", url == f"https://www.youtube.com/watch?v={v.youtube_id}&t={start}s", url)
         elif base_url and not zim:
             check(f"{i}: base url", url.startswith(base_url.rstrip("/") + "/") and url.endswith(f"#t={start}"), url)
-        elif zim:
-            check(f"{i}: ZIM url", url == local, url)
         else:
-            check(f"{i}: file url", url.startswith("file://") and url.endswith(f"#t={start}"), url)
-            check(f"{i}: file url names the file", url.split("#")[0] == Path(v.path).as_uri(), url)
-        # 12. ZIM local_url /zim/{source_id}/{entry}#t=SS
-        if zim:
-            check(f"{i}: ZIM local_url", local == f"/zim/{source_id}/{v.path.rsplit('#', 1)[1]}#t={start}", local)
-        # 13. doc_type
-        check(f"{i}: doc_type", d.get("doc_type") == ("guide" if seg.content_type in HOWTO_TYPES else "video"),
-              (d.get("doc_type"), seg.content_type))
+            check(f"{i}: url is local_url", url == local, url)
+        # 13. doc_type: one of disaster-clippy's
+        check(f"{i}: doc_type", d.get("doc_type") in CLIPPY_DOC_TYPES
+              and d.get("doc_type") == ("guide" if seg.content_type in HOWTO_TYPES else "article"), (d.get("doc_type"), seg.content_type))
         # 14. categories from the keywords and the content type
         cats = d.get("categories")
         allowed = {seg.content_type, *(k.lower() for k in seg.keywords)}
@@ -738,7 +750,12 @@ def validate_export(folder: Path, source_id: str, videos: dict[str, Vid], summar
         check(f"{i}: content starts with the video title", c.startswith(v.title), c[:80])
         check(f"{i}: content under ~{MAX_WORDS} words", len(c.split()) <= MAX_WORDS + 1, len(c.split()))
         check(f"{i}: content has the description", " ".join(seg.description.split()) in " ".join(c.split()), c[:200])
-        if len(seg.dialogue.split()) < 100:
+        lines = [ln for ln in c.split("\n") if ln.strip()]
+        check(f"{i}: content does not repeat itself", len(lines) == len(set(lines))
+              and " ".join(c.split()).count(" ".join(seg.description.split())) == 1, c[:300])
+        if " ".join(seg.dialogue.lower().split()) == " ".join(seg.description.lower().split()):
+            check(f"{i}: a dialogue that repeats the description is left out", " ".join(c.split()).count(" ".join(seg.dialogue.split())) == 1, c[:300])
+        elif len(seg.dialogue.split()) < 100:
             order = [c.find(seg.description), c.find(seg.dialogue), c.find("Keywords: " + ", ".join(seg.keywords))]
             check(f"{i}: content = title, description, dialogue, keywords", len(v.title) <= order[0] < order[1] < order[2], order)
         else:
@@ -764,7 +781,16 @@ def validate_export(folder: Path, source_id: str, videos: dict[str, Vid], summar
         check(f"page {name}: summary", bool(first) and html.escape(first) in page, first)
         for s in v.segments:
             stamp = f"{mss(int(s.start))}–{mss(int(round(s.end)))}"
-            check(f"page {name}: moment {stamp}", stamp in page)
+            check(f"page {name}: moment {stamp}", f'<a class="moment" href="#t={int(s.start)}">{stamp}</a>' in page, stamp)
+        check(f"page {name}: no file:// links", "file://" not in page)
+        check(f"page {name}: seeks its player to #t=", all(k in page for k in ("hashchange", "currentTime", "location.hash")))
+        # The backup server rewrites href="/…" and src="/…" to /backup/{source_id}/…: none may be written.
+        check(f"page {name}: no absolute href/src", re.search(r'(href|src)="/', page) is None)
+        if name in media:
+            check(f"page {name}: plays from media/", re.search(r'<video id="player"[^>]* src="\.\./media/' + re.escape(quote(name)), page)
+                  is not None)
+        elif v.path.startswith("zim://"):
+            check(f"page {name}: plays the ZIM item", f'data-zim="/zim/{ZIM_SOURCE}/' in page)
         # the transcript: every window's speech, in order
         positions = [page.find(html.escape(" ".join(s.transcript.split()[:6]))) for s in v.segments if s.transcript]
         check(f"page {name}: transcript", all(p >= 0 for p in positions) and positions == sorted(positions), positions)
@@ -824,7 +850,9 @@ def test_export_keeps_non_ascii_titles_and_cuts_the_long_transcript(exported):
     assert RU_TITLE in (folder / "_index.json").read_text(encoding="utf-8")  # UTF-8, not \u escapes
     page = (folder / "pages" / "tea_ru.html").read_text(encoding="utf-8")
     assert RU_TITLE in page and "Сегодня мы будем заваривать чёрный чай" in page
-    assert all(d["url"].startswith("file:///videos/") and "%D1%87%D0%B0%D0%B9" in d["url"] for d in tea.values())
+    assert [d["url"] for d in tea.values()] == [f"/backup/{SOURCE_ID}/pages/tea_ru.html#t={t}" for t in (0, 25)]
+    assert all(d["local_url"] == d["url"] for d in tea.values())
+    assert 'lang="ru"' in page  # the transcript is marked as Russian; the pack is English
     lecture = [i for i, d in meta.items() if d["video_name"] == "long_lecture"]
     long_doc = index[lecture[0]]["content"]
     assert len(LONG_DIALOGUE.split()) > 2000 and 150 < len(long_doc.split()) <= MAX_WORDS + 1
@@ -837,9 +865,11 @@ def test_export_urls_for_youtube_zim_and_files(exported):
     meta = _load_json(exported["folder"] / "_metadata.json")["documents"]
     by = lambda name: [d for d in meta.values() if d["video_name"] == name]  # noqa: E731
     assert [d["url"] for d in by("pasta_basics")] == [f"https://www.youtube.com/watch?v={YOUTUBE_ID}&t={t}s" for t in (0, 25, 50, 75)]
-    assert [d["local_url"] for d in by("garden_zim")] == [f"/zim/{SOURCE_ID}/{ZIM_ENTRY}#t={t}" for t in (0, 25, 50)]
-    assert [d["url"] for d in by("bike_repair")] == [f"file:///videos/bike%20repair.mp4#t={t}" for t in (0, 25, 50, 75)]
-    assert {d["doc_type"] for d in by("garden_zim")} == {"video"} and {d["doc_type"] for d in by("bike_repair")} == {"guide"}
+    assert [d["local_url"] for d in by("pasta_basics")] == [f"/backup/{SOURCE_ID}/pages/pasta_basics.html#t={t}" for t in (0, 25, 50, 75)]
+    assert [d["local_url"] for d in by("garden_zim")] == [f"/zim/{ZIM_SOURCE}/{ZIM_ENTRY}#t={t}" for t in (0, 25, 50)]
+    assert [d["url"] for d in by("bike_repair")] == [f"/backup/{SOURCE_ID}/pages/bike_repair.html#t={t}" for t in (0, 25, 50, 75)]
+    assert {d["doc_type"] for d in by("garden_zim")} == {"article"} and {d["doc_type"] for d in by("bike_repair")} == {"guide"}
+    assert {d["doc_type"] for d in by("long_lecture")} == {"article"}  # a lecture informs; it is no step-by-step guide
     assert by("bike_repair")[1]["categories"] == ["repair", "inner tube", "puncture", "bicycle tyre"]
 
 
@@ -870,7 +900,7 @@ def test_export_with_a_base_url_in_process(library, mpnet, tmp_path):
     records = [r for r in db.list_videos({"db_load_status": "completed"}) if r["name"] in ("bike_repair", "garden_zim", "pasta_basics")]
 
     def segments_of(name):
-        return [m for m in db.video_segments.get(where={"video_name": name}, include=["metadatas"])["metadatas"]]
+        return [m for m in db.get_segments(where={"video_name": name}, include=["metadatas"])["metadatas"]]
 
     base = "https://media.example.org/videos/"
     opts = ExportOptions(source_id="with_base", name="Base", license="CC0", out=tmp_path, base_url=base)
@@ -908,7 +938,7 @@ MUTATIONS = {
     "title and url are strings": ("_metadata.json", lambda o: _first(o).update(url=None)),
     "YouTube url": ("_metadata.json", lambda o: o["documents"][f"{SOURCE_ID}_pasta_basics_seg_1"].update(
         url=f"https://www.youtube.com/watch?v={YOUTUBE_ID}")),
-    "ZIM local_url": ("_metadata.json", lambda o: o["documents"][f"{SOURCE_ID}_garden_zim_seg_0"].update(local_url="/zim/abc#t=0")),
+    "local_url": ("_metadata.json", lambda o: o["documents"][f"{SOURCE_ID}_garden_zim_seg_0"].update(local_url="/zim/abc#t=0")),
     "doc_type": ("_metadata.json", lambda o: o["documents"][f"{SOURCE_ID}_garden_zim_seg_0"].update(doc_type="guide")),
     "categories": ("_metadata.json", lambda o: o["documents"][f"{SOURCE_ID}_garden_zim_seg_0"].update(categories=["music"])),
     "content starts with the video title": ("_index.json", lambda o: _first(o).update(content="Pasta. " + _first(o)["content"])),

@@ -1,5 +1,11 @@
 """Export to a disaster-clippy source folder: {out}/{source_id}/ with _manifest.json,
-_metadata.json, _index.json, _vectors_768.json and pages/ (one HTML page per video).
+_metadata.json, _index.json, _vectors_768.json, pages/ (one HTML page per video) and, with
+--include-media, media/ (the videos themselves).
+
+The pack is in one language (`language`, English by default: disaster-clippy embeds queries with the
+English-only all-mpnet-base-v2 and submits English packs only): a segment whose text (description,
+dialogue_translation) is in another language is left out and counted. Links follow its app
+(vtdb/export/pages.py): online URLs, /backup/{source_id}/pages/{video}.html#t=SS, /zim/… .
 
 disaster-clippy reads the first 2,000 characters of some files to find their header, so every
 file writes its header keys before the large `documents`/`vectors` object. Vectors are the
@@ -11,8 +17,8 @@ folder and renamed into place; the same data gives the same files.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
-import html
 import json
 import logging
 import re
@@ -20,11 +26,12 @@ import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
-from urllib.parse import quote
+from typing import Callable, Mapping, Sequence
 
 from vtdb.atomic import replace_dir
 from vtdb.errors import VtdbError
+from vtdb.export import pages
+from vtdb.export.media import MEDIA_DIR, MediaPlan, place_media, plan_media
 from vtdb.naming import UnsafeNameError, path_inside
 from vtdb.search.moments import as_meta, keywords_of, segment_span
 from vtdb.timefmt import clock_span
@@ -34,7 +41,17 @@ EMBEDDING_MODEL = "all-mpnet-base-v2"
 DIMENSIONS = 768
 MAX_TOKENS = 384  # all-mpnet-base-v2's max_seq_length: what it reads of a document
 MAX_WORDS = 300
-GUIDE_TYPES = {"tutorial", "cooking", "repair", "lecture", "how-to", "howto", "guide", "instruction", "diy"}
+# disaster-clippy knows four doc types (guide, article, product, academic) and ranks guides first
+# (+0.15; any other type -0.05). Step-by-step videos are guides; a lecture, news or a documentary
+# informs (article); "academic" is for research papers, "product" for things to buy.
+GUIDE_TYPES = {"tutorial", "cooking", "repair", "how-to", "howto", "guide", "instruction", "diy"}
+CLIPPY_DOC_TYPES = ("guide", "article", "product", "academic")
+# disaster-clippy's submission gate: the backup (what it samples of pages/: up to 10 files) must reach
+# 0.1 MB (MIN_BACKUP_SIZE_MB, in MiB). A smaller pack still loads and searches in its local app.
+MIN_PACK_BYTES = int(0.1 * 1024 * 1024)
+PAGES_SAMPLED = 10
+LANGUAGE_NAMES = {"en": "English", "ru": "Russian", "kk": "Kazakh", "de": "German", "fr": "French", "es": "Spanish",
+                  "uk": "Ukrainian", "it": "Italian", "pt": "Portuguese", "zh": "Chinese"}
 _SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -54,6 +71,9 @@ class ExportOptions:
     tags: list[str] = field(default_factory=list)
     videos: list[str] | None = None
     base_url: str = ""  # e.g. https://media.example.org/videos/ -> {base_url}{file name}#t=SS
+    include_media: bool = False  # the videos into {source_id}/media/, played by the pages
+    work_dir: Path | None = None  # where ZIM videos are extracted to (--include-media)
+    zim_sources: dict[str, str] = field(default_factory=dict)  # archive stem or path -> disaster-clippy source id
 
 
 @dataclass
@@ -89,18 +109,59 @@ def _truncate_words(text: str, limit: int) -> str:
     return text if len(words) <= limit else " ".join(words[:limit]) + " …"
 
 
-def doc_content(title: str, meta: dict, fits: Callable[[str], bool] | None = None) -> str:
-    """Title, description, dialogue, keywords; under ~300 words (the model reads 384 tokens).
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def covered(part: str, by: str, ratio: float = 0.9) -> bool:
+    """Does `by` already say `part`: its words appear there in a row, or the two are nearly the same
+    word sequence (difflib ratio >= `ratio`)? The transcript analyzer's description is the window's
+    speech, and its dialogue the same speech again; two sentences about the same thing are not."""
+    words, known = _words(part), _words(by)
+    if not words:
+        return True
+    if f" {' '.join(words)} " in f" {' '.join(known)} ":
+        return True
+    return difflib.SequenceMatcher(None, words, known, autojunk=False).ratio() >= ratio
+
+
+def text_language(meta: Mapping[str, object]) -> str:
+    """The language a segment's description and dialogue_translation are written in ("" = unknown)."""
+    return str(meta.get("text_language") or meta.get("language") or "").strip().lower().replace("_", "-").split("-")[0]
+
+
+def _in_script(text: str, language: str) -> bool:
+    # An English pack keeps only keywords with Latin letters: all-mpnet-base-v2 reads Cyrillic as noise.
+    return language != "en" or re.search(r"[A-Za-z]", text) is not None
+
+
+def content_parts(meta: Mapping[str, object], language: str = "en") -> tuple[str, str, list[str]]:
+    """(description, dialogue, keywords) with nothing said twice: the dialogue is dropped when the
+    description already holds it, the description when the dialogue holds it; the window's own
+    transcript stands in for a missing dialogue when it is in the pack's language."""
+    description = " ".join(str(meta.get("description") or "").split())
+    dialogue = " ".join(str(meta.get("dialogue_translation") or "").split())
+    if not dialogue and text_language({"language": meta.get("language")}) in ("", language):
+        dialogue = " ".join(str(meta.get("transcript") or "").split())
+    if dialogue and description and covered(dialogue, description):
+        dialogue = ""
+    elif dialogue and description and covered(description, dialogue):
+        description = ""
+    keywords = [k for k in keywords_of(meta.get("keywords")) if _in_script(k, language)]
+    return description, dialogue, keywords
+
+
+def doc_content(title: str, meta: dict, fits: Callable[[str], bool] | None = None, language: str = "en") -> str:
+    """Title, description, dialogue, keywords (each said once); under ~300 words (the model reads 384 tokens).
 
     `fits(text)` (optional) tells whether the embedding model reads the whole text: 300 words
     of ordinary English are often more than 384 tokens, and the model would silently drop the
     end (the keywords). The dialogue is shortened first, then the rest, until the text fits.
     """
-    keywords = keywords_of(meta.get("keywords"))
-    head = f"{title}\n{meta.get('description') or ''}".strip()
+    description, full_dialogue, keywords = content_parts(meta, language)
+    head = f"{title}\n{description}".strip()
     tail = f"Keywords: {', '.join(keywords)}" if keywords else ""
     budget = MAX_WORDS - len(head.split()) - len(tail.split())
-    full_dialogue = str(meta.get("dialogue_translation") or "").strip()
 
     def assemble(dialogue_words: int) -> str:
         dialogue = _truncate_words(full_dialogue, dialogue_words) if dialogue_words > 0 else ""
@@ -133,28 +194,14 @@ def doc_content(title: str, meta: dict, fits: Callable[[str], bool] | None = Non
     return " ".join(words[:lo]) + " …"
 
 
-def doc_urls(video: dict, start: float, source_id: str, base_url: str) -> tuple[str, str]:
-    """(url, local_url) pointing at the moment."""
-    t = int(start)
-    youtube = str(video.get("youtube_id") or "")
-    path = str(video.get("video_path") or "")
-    if path.startswith("zim://"):
-        entry = path.rsplit("#", 1)[1]
-        local = f"/zim/{source_id}/{quote(entry)}#t={t}"
-    else:
-        local = Path(path).resolve().as_uri() + f"#t={t}" if path else ""
-    if youtube:
-        url = f"https://www.youtube.com/watch?v={youtube}&t={t}s"
-    elif base_url and path and not path.startswith("zim://"):
-        url = f"{base_url.rstrip('/')}/{quote(Path(path).name)}#t={t}"
-    else:
-        url = local
-    return url, local
+def doc_type_for(content_type: str) -> str:
+    """disaster-clippy's doc type of a moment: guide (step by step) or article."""
+    return "guide" if content_type.strip().lower() in GUIDE_TYPES else "article"
 
 
-def categories_for(meta: dict) -> list[str]:
+def categories_for(meta: dict, language: str = "en") -> list[str]:
     out: list[str] = []
-    keywords = keywords_of(meta.get("keywords"))
+    keywords = [k for k in keywords_of(meta.get("keywords")) if _in_script(k, language)]
     for value in [meta.get("content_type")] + keywords[:5]:
         value = str(value or "").strip().lower()
         if value and value not in out:
@@ -163,10 +210,17 @@ def categories_for(meta: dict) -> list[str]:
 
 
 def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[str], list[dict]], base_url: str,
-               fits: Callable[[str], bool] | None = None, skipped: dict[str, int] | None = None) -> list[Doc]:
-    """One document per segment, in time order. A segment without a usable time range (times
-    missing, not numbers, negative end, end before start: vtdb.search.moments.segment_span) has no moment
-    to point at: it is left out and counted in `skipped` (video -> count)."""
+               fits: Callable[[str], bool] | None = None, skipped: dict[str, int] | None = None, *,
+               language: str = "en", off_language: dict[str, dict[str, int]] | None = None,
+               with_media: frozenset[str] | set[str] = frozenset(),
+               zim_sources: Mapping[str, str] | None = None) -> list[Doc]:
+    """One document per segment, in time order; a document's number is its segment's place in that
+    order, so ids stay put when some segments are left out.
+
+    Left out, and counted: a segment without a usable time range (times missing, not numbers, negative
+    end, end before start: vtdb.search.moments.segment_span), in `skipped` (video -> count); a segment
+    whose text is in another language than the pack's, in `off_language` (video -> {language: count}).
+    `with_media`: the videos whose file goes into the pack (their pages play them)."""
     docs: list[Doc] = []
     for video in videos:
         name = video["name"]
@@ -182,10 +236,15 @@ def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[st
             timed.append((span, meta))
         timed.sort(key=lambda item: item[0])
         for n, ((start, end), meta) in enumerate(timed):
+            lang = text_language(meta)
+            if lang and lang != language:
+                if off_language is not None:
+                    counts = off_language.setdefault(name, {})
+                    counts[lang] = counts.get(lang, 0) + 1
+                continue
             start_sec, end_sec = int(start), int(round(end))
             doc_title = f"{title} ({clock_span(start_sec, end_sec, 'm:ss')})"  # the same times as start_sec/end_sec
-            url, local = doc_urls(video, start, source_id, base_url)
-            ctype = str(meta.get("content_type") or "")
+            url, local = pages.doc_urls(video, start, source_id, base_url, name in with_media, zim_sources)
             checks: list[bool] = []
 
             def fits_logged(text: str, _checks=checks) -> bool:
@@ -193,15 +252,15 @@ def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[st
                 _checks.append(ok)
                 return ok
 
-            content = doc_content(title, meta, fits_logged if fits is not None else None)
+            content = doc_content(title, meta, fits_logged if fits is not None else None, language)
             docs.append(Doc(
                 id=f"{source_id}_{name}_seg_{n}",
                 title=doc_title,
                 url=url,
                 local_url=local,
                 content=content,
-                categories=categories_for(meta),
-                doc_type="guide" if ctype in GUIDE_TYPES else "video",
+                categories=categories_for(meta, language),
+                doc_type=doc_type_for(str(meta.get("content_type") or "")),
                 video_name=name,
                 start_sec=start_sec,
                 end_sec=end_sec,
@@ -209,6 +268,38 @@ def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[st
                 shortened=bool(checks) and not checks[0],  # the first check is the whole (word-capped) text
             ))
     return docs
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def off_language_warning(off: Mapping[str, Mapping[str, int]], language: str) -> str:
+    """What the user reads when segments were left out for their language, and what to do."""
+    total = sum(sum(c.values()) for c in off.values())
+    by_lang: dict[str, int] = {}
+    for counts in off.values():
+        for lang, k in counts.items():
+            by_lang[lang] = by_lang.get(lang, 0) + k
+    langs = ", ".join(f"{language_name(k)}: {v}" for k, v in sorted(by_lang.items()))
+    videos = ", ".join(f"{v} ({sum(c.values())})" for v, c in sorted(off.items()))
+    return (f"warning: left out {total} segment{'s' if total != 1 else ''} with no {language_name(language)} text "
+            f"({langs}) from {videos}: this pack is {language_name(language)} and holds {language_name(language)} "
+            f"content only. Give them a translation (Phase 1 with translate: auto, output_language: {language}; "
+            f"then Phases 2 and 3 again), or export them as a pack of their own with --language CODE")
+
+
+def pages_size_warning(pages_dir: Path) -> str | None:
+    """disaster-clippy's submission gate measures at most PAGES_SAMPLED files of pages/ and wants
+    MIN_PACK_BYTES; say so when this pack falls short (even its largest pages). The media/ folder
+    does not count there. Padding would only hide what the check is for (an empty backup)."""
+    sizes = sorted((p.stat().st_size for p in pages_dir.iterdir() if p.is_file()), reverse=True)
+    measured = sum(sizes[:PAGES_SAMPLED])
+    if measured >= MIN_PACK_BYTES:
+        return None
+    return (f"note: the pages of this pack measure {measured / 1024:.1f} KiB; disaster-clippy submits a pack to its "
+            f"shared catalogue only from 0.1 MB of pages (it samples up to {PAGES_SAMPLED} of them). The pack loads "
+            "and searches in a local disaster-clippy as it is; export more videos into it to submit it")
 
 
 @contextlib.contextmanager
@@ -259,17 +350,19 @@ def _dump(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
-def page_html(video: dict, docs: Sequence[Doc], transcript: str) -> str:
-    e = html.escape
-    title = str(video.get("title") or video["name"])
-    rows = "\n".join(
-        f'<li><a href="{e(d.url)}">{clock_span(d.start_sec, d.end_sec, "m:ss")}</a> {e(d.content.split(chr(10), 1)[-1][:400])}</li>' for d in docs
-    )
-    summary = e(str(video.get("summary") or "")).replace("\n\n", "</p><p>")
-    return (f'<!doctype html><html lang="{e(str(video.get("transcript_language") or "en"))}"><head><meta charset="utf-8">'
-            f"<title>{e(title)}</title></head><body><h1>{e(title)}</h1>"
-            f"<h2>Summary</h2><p>{summary or '(no summary yet)'}</p>"
-            f"<h2>Moments</h2><ol>{rows}</ol><h2>Transcript</h2><p>{e(transcript) or '(no speech)'}</p></body></html>\n")
+def _media_plans(opts: ExportOptions, videos: Sequence[dict], log: Callable[[str], None]) -> dict[str, MediaPlan]:
+    """The videos whose file can go into the pack (--include-media); a missing one is said, not fatal:
+    its page then says the video is not in the pack."""
+    if not opts.include_media:
+        return {}
+    plans: dict[str, MediaPlan] = {}
+    for video in videos:
+        plan, why = plan_media(video)
+        if plan is None:
+            log(f"warning: video {video['name']} stays out of media/: {why}")
+        else:
+            plans[video["name"]] = plan
+    return plans
 
 
 def export(opts: ExportOptions, videos: Sequence[dict], segments_of: Callable[[str], list[dict]],
@@ -278,15 +371,24 @@ def export(opts: ExportOptions, videos: Sequence[dict], segments_of: Callable[[s
     """Write the source folder; returns its path. `embed` maps texts to unit vectors (all-mpnet-base-v2);
     `fits(text)`, when given, says whether that model reads the whole text (see doc_content)."""
     final = check_options(opts)
+    language = opts.language.strip().lower() or "en"
     skipped: dict[str, int] = {}
+    off_language: dict[str, dict[str, int]] = {}
+    plans = _media_plans(opts, videos, log)
     with quiet_libraries():
-        docs = build_docs(opts.source_id, videos, segments_of, opts.base_url, fits, skipped)
+        docs = build_docs(opts.source_id, videos, segments_of, opts.base_url, fits, skipped, language=language,
+                          off_language=off_language, with_media=set(plans), zim_sources=opts.zim_sources)
     if skipped:
         count = sum(skipped.values())
         log(f"left out {count} segment{'s' if count != 1 else ''} with no usable time range "
             f"({', '.join(f'{v}: {k}' for v, k in sorted(skipped.items()))}); reload them with "
             "python db_manager.py reset NAME --phase 3, then python phase3_load.py")
+    if off_language:
+        log(off_language_warning(off_language, language))
     if not docs:
+        if off_language:
+            raise ExportError(f"nothing to export in {language_name(language)}: every selected segment's text is in "
+                              "another language (see the warning above)")
         raise ExportError("nothing to export: no loaded segments for the selected videos (run phase3_load.py first)")
     shortened = sum(d.shortened for d in docs)
     if shortened:
@@ -305,10 +407,27 @@ def export(opts: ExportOptions, videos: Sequence[dict], segments_of: Callable[[s
     tmp = final.with_name(f".{final.name}.tmp-export")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "pages").mkdir(parents=True)
+    try:
+        _write(tmp, opts, language, docs, vectors, stamp, videos, transcript_of, plans, log)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    size_note = pages_size_warning(tmp / "pages")
+    replace_dir(tmp, final)
+    videos_out = len({d.video_name for d in docs})
+    log(f"exported {len(docs)} documents from {videos_out} videos to {final}")
+    if size_note:
+        log(size_note)
+    return final
+
+
+def _write(tmp: Path, opts: ExportOptions, language: str, docs: Sequence[Doc], vectors, stamp: str,
+           videos: Sequence[dict], transcript_of: Callable[[str], str], plans: Mapping[str, MediaPlan],
+           log: Callable[[str], None]) -> None:
     total_chars = sum(len(d.content) for d in docs)
     _dump(tmp / "_manifest.json", {
         "schema_version": SCHEMA_VERSION, "source_id": opts.source_id, "name": opts.name, "description": opts.description,
-        "license": opts.license, "attribution": opts.attribution, "language": opts.language, "tags": list(opts.tags),
+        "license": opts.license, "attribution": opts.attribution, "language": language, "tags": list(opts.tags),
         "total_docs": len(docs), "created_at": stamp,
     })
     _dump(tmp / "_metadata.json", {
@@ -333,8 +452,13 @@ def export(opts: ExportOptions, videos: Sequence[dict], segments_of: Callable[[s
     for d in docs:
         by_video.setdefault(d.video_name, []).append(d)
     for video in videos:
-        if video["name"] in by_video:
-            (tmp / "pages" / f"{video['name']}.html").write_text(page_html(video, by_video[video["name"]], transcript_of(video["name"])), encoding="utf-8")
-    replace_dir(tmp, final)
-    log(f"exported {len(docs)} documents from {len(by_video)} videos to {final}")
-    return final
+        name = video["name"]
+        if name not in by_video:
+            continue
+        plan = plans.get(name)
+        if plan is not None:
+            how = place_media(plan, tmp / MEDIA_DIR, opts.work_dir)
+            log(f"{name}: video {how} into {MEDIA_DIR}/{plan.file_name}")
+        player = pages.player_for(video, plan.file_name if plan else None, opts.zim_sources)
+        (tmp / "pages" / f"{name}.html").write_text(
+            pages.page_html(video, by_video[name], transcript_of(name), player, language, opts.base_url), encoding="utf-8")

@@ -11,12 +11,23 @@ from vtdb.search.moments import as_meta, sort_start
 from vtdb.workfiles import WorkFileError, load_phase1_data
 
 
-def loaded_videos(db, names: Sequence[str] | None = None) -> list[dict]:
+def loaded_videos(db, names: Sequence[str] | None = None, include_retired: bool = False,
+                  log: Callable[[str], None] | None = None) -> list[dict]:
     """The video_files records of the videos Phase 3 loaded (all of them, or those `names`, by name order).
+    Retired videos (`retired_at` set: they left the library) stay out unless `include_retired`.
 
-    A name asked for is never skipped silently: ExportError when it is not loaded (or unknown), or
-    when it has no segments in video_segments."""
+    A name asked for is never skipped silently: ExportError when it is not loaded (or unknown), retired,
+    or has no segments in video_segments."""
     records = db.list_videos({"db_load_status": "completed"})
+    if not include_retired:
+        retired = [r for r in records if r.get("retired_at")]
+        asked = [r["name"] for r in retired if names and r["name"] in set(names)]
+        if asked:
+            raise ExportError(f"retired (they left the library): {', '.join(asked)}; add --include-retired to export them")
+        if retired and not names and log is not None:
+            log(f"left out {len(retired)} retired video{'s' if len(retired) != 1 else ''} "
+                f"({', '.join(sorted(r['name'] for r in retired))}); --include-retired exports them too")
+        records = [r for r in records if not r.get("retired_at")]
     if not names:
         return records
     known = {r["name"] for r in records}
