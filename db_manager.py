@@ -13,6 +13,7 @@ From the shell (--config PATH goes before or after the command):
     python db_manager.py reset NAME --phase N      # N = 1, 2, 3 (load) or 4; resets downstream too
     python db_manager.py release NAME [--phase N]  # retry a video held after max_attempts
     python db_manager.py delete NAME               # forget a video and its segments
+    python db_manager.py prune [NAME ...] [--yes]  # delete retired videos (asks first; --yes for scripts)
 
 A thin shim: the command lives in vtdb/commands/status.py (also `vtdb status`).
 """

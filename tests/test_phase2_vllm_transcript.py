@@ -265,10 +265,10 @@ def test_vllm_fake_engine_retry_batch_failure_and_repair():
     assert llm.marks(0) == [0, 1, 2, 3, 4]
     assert llm.marks(1) == [1, 2, 4]
     assert llm.asked == Counter({0: 1, 1: 2, 2: 2, 3: 1, 4: 2})
-    # The retry batch keeps the schema and sampling settings; it uses another seed, so it can differ.
+    # The retry batch keeps the schema; it samples differently (another seed, a higher temperature), so it can differ.
     assert len(sampling.calls) == 2
     first, second = sampling.calls
-    assert second["json_schema"] == WINDOW_SCHEMA and second["temperature"] == first["temperature"]
+    assert second["json_schema"] == WINDOW_SCHEMA and second["temperature"] > first["temperature"]
     assert second["max_tokens"] == first["max_tokens"] and second["seed"] != first["seed"]
     # ... and the retried inputs still carry their 6 images.
     assert all(len(inp["multi_modal_data"]["image"]) == 6 for inp in llm.calls[1][0])
@@ -286,6 +286,53 @@ def test_vllm_fake_engine_retry_batch_failure_and_repair():
     assert f3["content_type"] == "repair" and f3["mood_atmosphere"] == "3" and f3["dialogue_translation"] == ""
     assert validate(f3) == f3 and by[3].notes
     assert by[4].status == "failed" and "max_output_tokens" in by[4].error
+
+
+def test_vllm_retry_pass_uses_the_retry_temperature_even_from_zero():
+    # At temperature 0 a re-ask repeats its answer: the second pass must sample differently.
+    def answer(i, attempt):
+        return ("no json", "stop") if i == 1 and attempt == 1 else (good_answer(i), "stop")
+
+    backend, llm, _processor, sampling = fake_backend(answer)
+    analyzer = VLLMAnalyzer(Settings(temperature=0.0), backend=backend)
+    outcomes = analyzer.analyze(VIDEO, fake_windows(3))
+    assert [c["temperature"] for c in sampling.calls] == [0.0, analyzer.retry_temperature]
+    assert analyzer.retry_temperature > 0.0
+    assert llm.marks(1) == [1] and [o.status for o in outcomes] == ["ok", "ok", "ok"]
+
+
+class EngineFault(RuntimeError):
+    """What the FAKE engine raises for a batch holding a poisoned window (a real engine raises on a prompt
+    longer than max_model_len, or an image its processor rejects)."""
+
+
+def test_vllm_engine_error_fails_only_the_window_that_causes_it():
+    # FAKE engine (labelled): any batch that holds window 3 raises; window 1's first answer is garbage.
+    backend, llm, _processor, _sampling = fake_backend(
+        lambda i, attempt: ("garbage", "stop") if i == 1 and attempt == 1 else (good_answer(i), "stop"))
+    real_generate = llm.generate
+
+    def generate(inputs, params):
+        marks = [int(re.search(r"MARK(\d+)", inp["prompt"]).group(1)) for inp in inputs]
+        if 3 in marks:
+            llm.calls.append((inputs, params))
+            raise EngineFault(f"prompt of {len(inputs)} windows rejected")
+        return real_generate(inputs, params)
+
+    llm.generate = generate
+    outcomes = VLLMAnalyzer(Settings(), backend=backend).analyze(VIDEO, fake_windows(5))
+    by = {o.index: o for o in outcomes}
+    assert [o.index for o in outcomes] == list(range(5))
+    assert by[3].status == "failed" and by[3].fields is None
+    assert "engine error" in by[3].error and "EngineFault" in by[3].error
+    for i in (0, 2, 4):
+        assert (by[i].status, by[i].attempts, by[i].error) == ("ok", 1, ""), i
+    assert (by[1].status, by[1].attempts) == ("ok", 2)  # the retry pass still works after a split
+    # The batch is split in halves down to window 3 alone: [0-4] -> [0,1] [2,3,4] -> [2] [3,4] -> [3] [4].
+    asked = [llm.marks(c) for c in range(len(llm.calls))]
+    assert asked[0] == [0, 1, 2, 3, 4] and [3] in asked
+    assert [a for a in asked if 3 in a] == [[0, 1, 2, 3, 4], [2, 3, 4], [3, 4], [3]]
+    assert asked[-1] == [1]  # the retry pass: only the window whose answer was garbage
 
 
 def test_vllm_fake_engine_text_only_and_batch_size():
@@ -773,10 +820,10 @@ def _window(**kw) -> WindowInput:
 def test_prompt_template_fills_every_placeholder():
     template = PromptTemplate.load()
     raw = DEFAULT_TEMPLATE.read_text(encoding="utf-8")
-    assert template.version == "window-v1" and "# prompt_version: window-v1" in raw
+    assert template.version == "window-v2" and "# prompt_version: window-v2" in raw
     placeholders = set(re.findall(r"\{(\w+)\}", "\n".join(ln for ln in raw.splitlines() if not ln.startswith("#"))))
     assert placeholders == {"title", "description", "language", "output_language", "start", "end", "transcript",
-                            "previous_context", "frames_note", "content_types"}
+                            "previous_context", "frames_note", "content_types", "context_hints"}
     video = VideoContext("bike", "Fixing a bicycle", "Brakes and wheels.", "ru", "en", 4000.0)
     text = template.render(video, _window(), ["tutorial", "repair"], 6)
     for expected in ("Video title: Fixing a bicycle", "Video description: Brakes and wheels.", "Spoken language: Russian (ru)",

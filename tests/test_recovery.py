@@ -25,7 +25,8 @@ from vtdb import events as ev
 from vtdb import state
 from vtdb.config import Settings, load_config
 from vtdb.embedders import EmbedderLoadError, load_embedder
-from vtdb.errors import RunAborted
+from vtdb.errors import PermanentVideoError, RunAborted
+from vtdb.media.video import MediaError
 from vtdb.runner import EXCUSED_CLAIMS_FILE, EXIT_OK, EXIT_USAGE, JobContext, JobResult, RunOptions, run_phase
 from vtdb.state import COMPLETED, PENDING, PROCESSING, Owner, decide, iso, now_utc
 from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
@@ -113,6 +114,79 @@ def test_errors_still_hold_after_max_attempts_with_their_own_message(make_db):
     decision = db.decide("a", "phase1")
     assert decision.held and "held after 2 failed attempts (last error: boom 2)" in decision.reason
     assert db.get_video_status("a")["phase1_hold_kind"] == state.HOLD_ERRORS
+
+
+# ---------------------------------------------------------------- permanent and transient errors
+
+
+@pytest.mark.parametrize("exc, kind", [
+    (PermanentVideoError("x.mp4: whatever the words"), state.PERMANENT),
+    (MediaError("/v/x.mp4: not a readable video file (ffprobe: Invalid data found when processing input)"), state.PERMANENT),
+    (MediaError("/v/x.mp4: file is empty (0 bytes); a copy or download may have failed"), state.PERMANENT),
+    (MediaError("/v/x.mp4: has no video stream (an audio-only file); Phase 1 needs video frames"), state.PERMANENT),
+    (MediaError("zim:///a.zim#videos/x/video.mp4: video item is empty (0 bytes)"), state.PERMANENT),
+    (MediaError("/a.zim: entry 'videos/x.mp4' is not in the archive (was the archive replaced?)"), state.PERMANENT),
+    (MediaError("/v/x.mp4: ffprobe timed out; the file may be on a stalled mount"), state.TRANSIENT),
+    (MediaError("/v/x.mp4: file not found (check the path in videos_config.json)"), state.TRANSIENT),  # unmounted?
+    (OSError(28, "No space left on device"), state.TRANSIENT),
+    (TimeoutError("read timed out"), state.TRANSIENT),
+    (RuntimeError("not a readable video file"), state.TRANSIENT),  # words alone do not make it permanent
+])
+def test_error_kind_is_decided_in_one_place(exc, kind):
+    assert state.error_kind(exc) == kind
+
+
+def test_a_permanent_error_holds_at_once_and_later_runs_exit_0(make_db, tmp_path):
+    db = make_db(max_attempts=5)
+    for name in ("bad", "flaky", "good"):
+        db.create_or_update_video_file(name, f"/videos/{name}.mp4")
+
+    def behaviour(claim, ctx):
+        if claim.name == "bad":
+            raise MediaError(f"/videos/{claim.name}.mp4: not a readable video file (ffprobe: moov atom not found)")
+        if claim.name == "flaky":
+            raise OSError(28, "No space left on device")
+        return JobResult(1)
+
+    first, out = _run(db, _Job(behaviour), tmp_path)
+    assert first.exit_code == 1 and sorted(first.failed) == ["bad", "flaky"]
+    assert first.permanent == ["bad"] and first.held == ["bad"] and "held at once" in out
+    bad = db.get_video_status("bad")
+    assert (bad["phase1_held"], bad["phase1_hold_kind"], bad["phase1_attempts"]) == (True, state.HOLD_PERMANENT, 1)
+    assert "retrying cannot fix it" in db.decide("bad", "phase1").reason and "release" in db.decide("bad", "phase1").reason
+    flaky = db.get_video_status("flaky")
+    assert (flaky["phase1_held"], flaky["phase1_attempts"]) == (False, 1)  # transient: retried as before
+    events = ev.read_events(tmp_path / "events.jsonl")
+    kinds = {e["video"]: e["error_kind"] for e in events if e["event"] == ev.VIDEO_ERROR}
+    assert kinds == {"bad": state.PERMANENT, "flaky": state.TRANSIENT}
+
+    # The transient one recovers; the held one is skipped: the run exits 0 (the hold is listed, not failed again).
+    second, _out = _run(db, _Job(lambda claim, ctx: JobResult(1)), tmp_path)
+    assert second.exit_code == 0 and second.completed == ["flaky"] and second.already_held == ["bad"]
+    # --force and release still retry it.
+    forced, _out = _run(db, _Job(lambda claim, ctx: JobResult(1)), tmp_path, only=["bad"], force=True)
+    assert forced.completed == ["bad"] and db.get_video_status("bad")["phase1_held"] is False
+
+
+def test_a_retired_video_is_taken_by_no_phase_even_forced(make_db):
+    db = make_db()
+    db.create_or_update_video_file("gone", "/videos/gone.mp4")
+    db.retire("gone", "removed from videos_config.json (was /videos/gone.mp4)")
+    for force in (False, True):
+        decision = db.decide("gone", "phase1", force=force)
+        assert not decision.take and decision.kind == state.SKIP_RETIRED and "removed from videos_config.json" in decision.reason
+    assert db.retired_names() == {"gone"}
+    db.unretire("gone")
+    assert db.decide("gone", "phase1").take and db.retired_names() == set()
+
+
+def test_retired_names_ignores_records_that_predate_retirement(make_db):
+    # Chroma's $ne matches records that lack the key: a record written before `retired` existed is not retired.
+    db = make_db()
+    db.create_or_update_video_file("old", "/videos/old.mp4")
+    db._files.update(ids=["old"], metadatas=[{"retired": None, "retired_at": None, "retired_reason": None}])
+    assert "retired" not in db.get_video_status("old")
+    assert db.retired_names() == set()
 
 
 def test_an_abandon_caused_by_a_reboot_counts_nothing(make_db, monkeypatch):

@@ -425,7 +425,8 @@ def test_chapters_and_video_metadata_go_into_the_pickle(main_run):
 def test_temp_files_removed_and_crash_leftovers_cleaned(main_run):
     assert not main_run["stale"].exists()
     assert main_run["live"].exists()  # belongs to a live process: left alone
-    expected = sorted([f"{n}_phase1_data.pkl" for n in main_run["records"]] + ["events.jsonl", "zim_checksums.json", main_run["live"].name])
+    expected = sorted([f"{n}_phase1_data.pkl" for n in main_run["records"]]
+                      + ["content_fingerprints.json", "events.jsonl", "zim_checksums.json", main_run["live"].name])
     assert main_run["files"] == expected
     assert main_run["stale"].name in main_run["out"]  # reported
 
@@ -439,7 +440,8 @@ def test_unchanged_rerun_then_replaced_archive(main_run, archives, clips):
     assert not [e for e in new if e["event"] in ("VIDEO_RESET", "VIDEO_CLAIM", "VIDEO_ERROR")], new
     assert {n: r["phase1_status"] for n, r in records(cfg).items()} == {n: "completed" for n in main_run["records"]}
 
-    # Rebuild the v3 archive from the same content: same size and mtime, only a new UUID.
+    # Rebuild the v3 archive from the same content: same size and mtime, only a new UUID. The videos' bytes are
+    # the same (their content fingerprints match), so nothing is redone; the record learns the new UUID.
     path = archives["v3"]
     st = path.stat()
     old_uuid = main_run["records"][A]["zim_uuid"]
@@ -451,12 +453,24 @@ def test_unchanged_rerun_then_replaced_archive(main_run, archives, clips):
     proc = run_cli(PHASE1, "--config", str(cfg))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     new = events_of(folder)[before:]
-    resets = {e["video"]: e["reason"] for e in new if e["event"] == "VIDEO_RESET"}
-    assert sorted(resets) == sorted([A, C]) and all("archive replaced" in r for r in resets.values())
-    assert sorted(e["video"] for e in new if e["event"] == "VIDEO_COMPLETE") == sorted([A, C])
+    assert not [e for e in new if e["event"] in ("VIDEO_RESET", "VIDEO_CLAIM")], new
     recs = records(cfg)
     assert recs[A]["zim_uuid"] != old_uuid and f"uuid={recs[A]['zim_uuid']}" in recs[A]["source_fingerprint"]
+    assert recs[A]["phase1_end_time"] == main_run["records"][A]["phase1_end_time"]
+
+    # A newer archive in which one video's bytes changed: that one is reprocessed, the others are not.
+    path.unlink()
+    v3_archive(path, {**clips, "silent_webm": clips["silent_mp4"]})  # chapVtt_001's media
+    before = len(events_of(folder))
+    proc = run_cli(PHASE1, "--config", str(cfg))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    new = events_of(folder)[before:]
+    resets = {e["video"]: e["reason"] for e in new if e["event"] == "VIDEO_RESET"}
+    assert sorted(resets) == [C] and "archive replaced" in resets[C] and "content fingerprint" in resets[C], resets
+    assert sorted(e["video"] for e in new if e["event"] == "VIDEO_COMPLETE") == [C]
+    recs = records(cfg)
     assert recs[A]["phase1_status"] == recs[C]["phase1_status"] == "completed"
+    assert recs[A]["phase1_end_time"] == main_run["records"][A]["phase1_end_time"]
     assert recs[L1]["phase1_end_time"] == main_run["records"][L1]["phase1_end_time"]  # other archives untouched
 
     # And once more without a change: nothing happens.
@@ -554,7 +568,7 @@ def test_bad_inputs_fail_alone_and_the_rest_goes_on(bad_run):
     assert bad_run["proc"].returncode == 1, bad_run["out"]
     recs = bad_run["records"]
     assert sorted(recs) == sorted(["good_one__goodVideo01", "good_one__badVttVid01", "good_one__nonUtf8Vid1", "good_one__longTitle01",
-                                   "good_one__notVideo001", "same__dupVideo001"])
+                                   "good_one__notVideo001", "good_one__emptyVideo1", "same__dupVideo001"])
     for name in ("good_one__goodVideo01", "good_one__badVttVid01", "good_one__nonUtf8Vid1", "good_one__longTitle01", "same__dupVideo001"):
         assert recs[name]["phase1_status"] == "completed" and recs[name]["phase1_last_error"] == "", name
         assert phase1_data_path(bad_run["folder"] / "data", name).exists()
@@ -596,7 +610,6 @@ def test_flipped_bytes_fail_the_checksum_and_the_verdict_is_remembered(bad_run, 
 
 @pytest.mark.parametrize("entry, words", [
     ("videos/points-nowhere.json", ["videos/elsewhere/video.mp4", "not in the archive"]),
-    ("videos/emptyVideo1/video.mp4", ["empty (0 bytes)"]),
 ])
 def test_bad_video_in_a_good_archive_is_reported(bad_run, entry, words):
     errors = [e for e in source_errors(bad_run) if entry in e]
@@ -604,10 +617,20 @@ def test_bad_video_in_a_good_archive_is_reported(bad_run, entry, words):
     assert all(w in errors[0] for w in words), errors[0]
 
 
+def test_empty_video_item_is_held_at_once_not_reported_on_every_sync(bad_run):
+    # A zero-byte item is the archive's nature: Phase 1 holds it at once (this run reports it), and later
+    # syncs do not list it as a problem again.
+    rec = bad_run["records"]["good_one__emptyVideo1"]
+    assert rec["phase1_held"] is True and rec["phase1_hold_kind"] == "permanent" and rec["phase1_attempts"] == 1
+    assert "empty (0 bytes)" in rec["phase1_last_error"] and "videos/emptyVideo1/video.mp4" in rec["phase1_last_error"]
+    assert not [e for e in source_errors(bad_run) if "emptyVideo1" in e]
+
+
 def test_item_that_is_not_a_video_fails_naming_the_archive_entry(bad_run):
     rec = bad_run["records"]["good_one__notVideo001"]
     error = rec["phase1_last_error"]
     assert rec["phase1_status"] == "pending" and rec["phase1_attempts"] == 1
+    assert rec["phase1_held"] is True and rec["phase1_hold_kind"] == "permanent"  # retrying cannot fix it
     assert "not a readable video file" in error and rec["video_path"] in error, error
     assert ".vtdb-tmp." not in error  # not the name of a temp file that is gone by now
     assert [p.name for p in (bad_run["folder"] / "data").iterdir() if ".vtdb-tmp." in p.name] == []
@@ -625,6 +648,9 @@ def test_malformed_vtt_falls_back_to_whisper_with_a_warning(bad_run):
 def test_non_utf8_and_very_long_titles(bad_run):
     recs = bad_run["records"]
     assert recs["good_one__nonUtf8Vid1"]["title"] == "Caf\ufffd \ufffd\ufffd title"
+    # Replaced, but said: a warning naming the entry (a warning fails nothing).
+    warned = [e["message"] for e in bad_run["events"] if e["event"] == "WARNING" and "videos/nonUtf8Vid1.json" in e.get("message", "")]
+    assert len(warned) == 1 and "not valid UTF-8" in warned[0], warned
     title = recs["good_one__longTitle01"]["title"]
     assert 100 <= len(title) <= 1000 and bad_run["long_title"].startswith(title.rstrip("…").rstrip())
     assert title.endswith("…")

@@ -332,6 +332,8 @@ COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module in vtdb.commands, wh
     "reset": ("status", "reset a phase and the later ones (db_manager.py reset)"),
     "release": ("status", "release a held video (db_manager.py release)"),
     "delete": ("status", "forget a video and its segments (db_manager.py delete)"),
+    "prune": ("status", "delete retired videos: segments, record, intermediates (db_manager.py prune)"),
+    "serve": ("serve", "the web app: search, play, status dashboard (web_app.py)"),
 }
 
 

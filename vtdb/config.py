@@ -117,6 +117,9 @@ class Settings:
     text_only: bool = False
     max_output_tokens: int = _bounds(600, ge=64, why="fewer cannot hold a window's JSON answer")
     temperature: float = _bounds(0.2, ge=0, le=2, why="the range OpenAI-compatible servers accept")
+    # The vLLM analyzer's second try of a window whose answer was unusable samples differently (another seed,
+    # this temperature; null = temperature + 0.3, at least 0.5), so it does not repeat the same answer.
+    vllm_retry_temperature: float | None = _bounds(None, ge=0, le=2, why="the range vLLM accepts")
     vllm_max_model_len: int = _bounds(8192, ge=1024, why="tokens; a window's prompt alone needs more")
     vllm_gpu_memory_utilization: float = _bounds(0.9, gt=0, le=1, why="a share of the GPU's memory")
     vllm_tensor_parallel_size: int = _bounds(1, ge=1, why="GPUs per engine")
@@ -244,6 +247,7 @@ class AnalysisOptions:
     text_only: bool = _from("text_only")
     max_output_tokens: int = _from("max_output_tokens")
     temperature: float = _from("temperature")
+    vllm_retry_temperature: float | None = _from("vllm_retry_temperature")
     frames_per_window: int = _from("frames_per_window")
     window_failure_share: float = _from("window_failure_share")
     embedder: str = _from("embedder")

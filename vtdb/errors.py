@@ -7,6 +7,12 @@ Which branch a class sits on is decided by whose fault the failure is, the way t
 
 - `VideoError`: the video's fault (bad media, a bad work file). Recorded on the video, an attempt is
   counted, the run goes on with the next video; its message is shown without a traceback.
+  - `PermanentVideoError`: the video's nature, which no retry can change (unreadable media, an archive
+    entry that is missing or empty, a file that is not a video). The video is held at once, with the
+    reason; `--force` or `db_manager.py release` retry it. Which errors are permanent is decided in one
+    place, `vtdb.state.error_kind` (it also recognises the permanent messages of `MediaError`/`ZimError`).
+  - any other error of a video is *transient* (a full disk, a timeout, a server error): retried by the
+    next runs, held after `max_attempts`.
 - `RunAborted`: the run's fault (a model that cannot load, an endpoint or database that went away).
   The video is handed back without counting an attempt and the run stops with exit code 2, so a
   setting that cannot work never holds a whole library.
@@ -30,6 +36,10 @@ class VtdbError(Exception):
 
 class VideoError(VtdbError):
     """An expected, explained failure of one video (its message is shown without a traceback)."""
+
+
+class PermanentVideoError(VideoError):
+    """A failure that retrying cannot fix (the file's nature): the runner holds the video at once."""
 
 
 class RunAborted(VtdbError):

@@ -18,6 +18,9 @@ VIDEO_ERROR = "VIDEO_ERROR"
 VIDEO_RELEASED = "VIDEO_RELEASED"
 VIDEO_SUPERSEDED = "VIDEO_SUPERSEDED"
 VIDEO_RESET = "VIDEO_RESET"
+VIDEO_RETIRED = "VIDEO_RETIRED"  # left the library (config, archive or disk); record and work kept
+VIDEO_RESTORED = "VIDEO_RESTORED"  # back in the library
+VIDEO_MOVED = "VIDEO_MOVED"  # same bytes at a new path: only the path changed
 WARNING = "WARNING"
 PHASE_DONE = "PHASE_DONE"
 

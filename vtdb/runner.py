@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol, Sequence
 from rich.console import Console
 
 from vtdb import events as ev
+from vtdb import state
 from vtdb.atomic import atomic_write_text, clean_stale_temp_files
 from vtdb.config import Settings
 from vtdb.errors import RunAborted, VideoError
@@ -25,6 +26,9 @@ from vtdb.progress import FAILED, NOTE, OK, STOPPED, WARNING, RunReporter, repor
 from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# The exit-code rule: 1 when a video failed *in this run* (a transient error, or a permanent one found now,
+# which holds the video at once); videos held by earlier runs are skipped and listed by `db_manager.py
+# status`, so they do not make every cron run exit 1. 2: the run stopped (usage, a service down). 130: interrupted.
 
 
 @dataclass
@@ -138,6 +142,9 @@ class RunSummary:
     completed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
+    permanent: list[str] = field(default_factory=list)  # failed with an error retrying cannot fix (held at once)
+    already_held: list[str] = field(default_factory=list)  # held by an earlier run: skipped, not a failure of this run
+    retired: int = 0  # videos that left the library (skipped)
     skipped: int = 0
     superseded: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -212,13 +219,17 @@ def _process_claim(job: PhaseJob, claim: Claim, ctx: JobContext, beat: _Heartbea
     except Exception as exc:
         beat.stop()
         message = _error_text(exc)
-        held = db.fail(claim, message)
-        events.emit(ev.VIDEO_ERROR, phase=job.phase, video=name, error=message, held=held,
+        kind = state.error_kind(exc)  # the rule lives in vtdb.state; here it is only applied
+        held = db.fail(claim, message, permanent=kind == state.PERMANENT)
+        events.emit(ev.VIDEO_ERROR, phase=job.phase, video=name, error=message, held=held, error_kind=kind,
                     traceback=None if isinstance(exc, (VideoError, MediaError)) else traceback.format_exc(limit=8))
         summary.failed.append(name)
         if held:
             summary.held.append(name)
-        report.line(FAILED, f"✗ {name}: {message}" + (" (held: needs attention)" if held else ""))
+        if kind == state.PERMANENT:
+            summary.permanent.append(name)
+        suffix = " (held at once: retrying cannot fix it)" if kind == state.PERMANENT and held else " (held: needs attention)" if held else ""
+        report.line(FAILED, f"✗ {name}: {message}{suffix}")
         return False
     beat.stop()
     fields = {**ctx.pending_fields(), **result.fields}
@@ -263,6 +274,10 @@ def run_phase(
     for meta, decision in candidates:
         if not decision.take:
             summary.skipped += 1
+            if decision.held:
+                summary.already_held.append(meta["name"])
+            if decision.kind == state.SKIP_RETIRED:
+                summary.retired += 1
             if options.only or decision.held:
                 report.line(NOTE, f"skip {meta['name']}: {decision.reason}")
     if options.dry_run:

@@ -4,6 +4,8 @@
        ▲                   │  │
        └──fail (attempts+1)┘  └─ stale (timeout / heartbeat lease / dead owner) ─► reclaimable
     attempts ≥ max_attempts ⇒ held (skipped until forced or released)
+    a permanent error (`error_kind`: unreadable media, a missing or empty entry, not a video) ⇒ held at once
+    a retired record (it left the library: `retired_at` set by the sync) is taken by no phase
     a claim abandoned by a dead or hung worker counts as an *abandon*, apart from errors:
     abandons ≥ max_abandons ⇒ held; an abandon caused by a reboot of the owner's host counts not at all.
     claiming phase N resets every phase downstream of N to pending.
@@ -24,6 +26,7 @@ from typing import Any, Callable, Mapping
 import psutil
 
 from vtdb.config import RecoveryOptions
+from vtdb.errors import PermanentVideoError, VideoError
 
 PENDING, PROCESSING, COMPLETED = "pending", "processing", "completed"
 STATUSES = (PENDING, PROCESSING, COMPLETED)
@@ -246,9 +249,55 @@ def stale_reason(
 
 # What a decision is, for code that must act on it (never parse the reason text).
 TAKE_PENDING, TAKE_FORCED, TAKE_STALE = "pending", "forced", "stale"
-SKIP_WAITING, SKIP_BUSY, SKIP_HELD, SKIP_COMPLETED = "waiting", "busy", "held", "completed"
+SKIP_WAITING, SKIP_BUSY, SKIP_HELD, SKIP_COMPLETED, SKIP_RETIRED = "waiting", "busy", "held", "completed", "retired"
 # Why a phase is held.
-HOLD_ERRORS, HOLD_ABANDONS, HOLD_MANUAL = "errors", "abandons", "manual"
+HOLD_ERRORS, HOLD_ABANDONS, HOLD_MANUAL, HOLD_PERMANENT = "errors", "abandons", "manual", "permanent"
+
+# ---- errors: permanent (the file's nature: hold at once) or transient (retry) ----
+
+PERMANENT, TRANSIENT = "permanent", "transient"
+# The permanent messages of errors raised where this module cannot give them a type (vtdb/media/video.py,
+# vtdb/sources/zim.py): what the file *is*, not what happened to it. A timeout, a missing file (an
+# unmounted drive?) or a file "still being written" stay transient.
+_PERMANENT_MESSAGES = (
+    "file is empty (0 bytes)",
+    "video item is empty (0 bytes)",
+    "is not in the archive",
+    "not a readable video file",
+    "truncated or unfinished mp4",
+    "has no video stream",
+    "not a regular file",
+    "no frame could be decoded",
+    "opencv cannot open the video",
+    "not a readable zim archive",
+    "checksum mismatch",
+    "unknown source kind",
+)
+
+
+def error_kind(exc: BaseException) -> str:
+    """PERMANENT or TRANSIENT: the one rule (the runner applies it). Permanent: a `PermanentVideoError`, or a
+    `VideoError` whose message says the media itself is unusable; everything else is transient."""
+    if isinstance(exc, PermanentVideoError):
+        return PERMANENT
+    if isinstance(exc, VideoError) and not isinstance(exc, OSError):
+        text = str(exc).lower()
+        if any(m in text for m in _PERMANENT_MESSAGES):
+            return PERMANENT
+    return TRANSIENT
+
+
+def is_retired(meta: Mapping[str, Any]) -> bool:
+    """Has the video left the library (its record kept, taken by no phase, out of search by default)?"""
+    return bool(meta.get("retired_at"))
+
+
+def retire_update(reason: str, now: datetime) -> dict[str, object]:
+    return {"retired": True, "retired_at": iso(now), "retired_reason": reason[:500], "updated_at": iso(now)}
+
+
+def unretire_update(now: datetime) -> dict[str, object]:
+    return {"retired": False, "retired_at": "", "retired_reason": "", "updated_at": iso(now)}
 
 
 @dataclass(frozen=True)
@@ -271,6 +320,8 @@ def hold_message(meta: Mapping[str, Any], phase: str) -> str:
                f"(out of memory? a decoder crash?); last: {meta.get(phase_field(phase, 'last_error'))}")
     elif kind == HOLD_MANUAL:
         why = f"held by hand: {meta.get(phase_field(phase, 'last_error'))}"
+    elif kind == HOLD_PERMANENT:
+        why = f"held: retrying cannot fix it ({meta.get(phase_field(phase, 'last_error'))})"
     else:
         why = f"held after {meta.get(phase_field(phase, 'attempts'))} failed attempts (last error: {meta.get(phase_field(phase, 'last_error'))})"
     return why + "; use --force or `db_manager.py release NAME`"
@@ -289,6 +340,10 @@ def decide(
     """Should this run take the video for `phase`? One rule set for every phase."""
     info = PHASES[phase]
     status = meta.get(phase_field(phase, "status"), PENDING)
+    if is_retired(meta):
+        # Even --force: a retired video comes back by returning to the config (the sync un-retires it).
+        return Decision(False, f"retired: {meta.get('retired_reason') or 'left the library'} (since {meta.get('retired_at')})",
+                        kind=SKIP_RETIRED)
     if info.upstream and meta.get(phase_field(info.upstream, "status")) != COMPLETED:
         return Decision(False, f"waiting for {info.upstream} (status {meta.get(phase_field(info.upstream, 'status'), PENDING)})",
                         kind=SKIP_WAITING)
@@ -350,9 +405,11 @@ def complete_update(phase: str, count: int, now: datetime) -> dict[str, object]:
     }
 
 
-def fail_update(phase: str, meta: Mapping[str, Any], error: str, options: RecoveryOptions, now: datetime) -> dict[str, object]:
+def fail_update(phase: str, meta: Mapping[str, Any], error: str, options: RecoveryOptions, now: datetime,
+                permanent: bool = False) -> dict[str, object]:
+    """A failed attempt: back to pending; held after max_attempts, or at once when `permanent`."""
     attempts = int(meta.get(phase_field(phase, "attempts")) or 0) + 1
-    held = attempts >= options.max_attempts
+    held = permanent or attempts >= options.max_attempts
     return {
         phase_field(phase, "status"): PENDING,
         phase_field(phase, "end_time"): iso(now),
@@ -362,7 +419,7 @@ def fail_update(phase: str, meta: Mapping[str, Any], error: str, options: Recove
         phase_field(phase, "attempts"): attempts,
         phase_field(phase, "last_error"): error[:2000],
         phase_field(phase, "held"): held,
-        phase_field(phase, "hold_kind"): HOLD_ERRORS if held else "",
+        phase_field(phase, "hold_kind"): (HOLD_PERMANENT if permanent else HOLD_ERRORS) if held else "",
         "updated_at": iso(now),
     }
 

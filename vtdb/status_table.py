@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from rich.table import Table
 
 from vtdb.errors import VtdbError
+from vtdb.naming import check_name, path_inside
 from vtdb.state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, phase_field
 from vtdb.timefmt import duration
 
@@ -49,8 +52,11 @@ def status_table(records: Iterable[Mapping], title: str = "video_files") -> Tabl
         table.add_column(_SHORT[phase])
     table.add_column("last error", overflow="fold", max_width=60)
     for meta in records:
+        label = str(meta.get("name"))
+        if meta.get("retired_at"):
+            label += f" [bold magenta]RETIRED[/] [dim]{meta.get('retired_reason') or ''}[/]"
         table.add_row(
-            str(meta.get("name")),
+            label,
             duration(meta.get("video_duration")),
             str(meta.get("total_segments") or 0),
             *[phase_cell(meta, p) for p in PHASE_ORDER],
@@ -66,7 +72,10 @@ def totals_line(records: Sequence[Mapping]) -> str:
         parts.append(f"{_SHORT[phase]} {done}/{len(records)}")
     held = sum(1 for m in records if m.get("flags", {}).get("held"))
     stale = sum(1 for m in records if m.get("flags", {}).get("stale"))
+    retired = sum(1 for m in records if m.get("retired_at"))
     line = " · ".join(parts)
+    if retired:
+        line += f" · [bold magenta]{retired} retired[/] (db_manager.py prune deletes them)"
     if held:
         line += f" · [bold red]{held} held[/]"
     if stale:
@@ -184,3 +193,51 @@ def filter_text(status_filter: Mapping[str, Any]) -> str:
 
     return " ".join(f"{k}=" + ",".join(show(v) for v in (vals if isinstance(vals, list) else [vals]))
                     for k, vals in status_filter.items())
+
+
+# ---- prune: delete retired videos (what `db_manager.py prune` shows, then does) ----
+
+
+@dataclass
+class PruneItem:
+    """One retired video and everything of it that prune deletes."""
+
+    name: str
+    reason: str
+    retired_at: str
+    segments: int
+    files: list[Path] = field(default_factory=list)  # its intermediates in work_dir that exist
+
+
+def work_files_of(work_dir: Path, name: str) -> list[Path]:
+    """A video's intermediates in work_dir: the Phase 1 pickle, the Phase 2 analysis, the Phase 4 report
+    (the names of vtdb.workfiles and vtdb.phases.phase4), whichever exist."""
+    work_dir = Path(work_dir)
+    safe = check_name(name)
+    candidates = [work_dir / f"{safe}_phase1_data.pkl", work_dir / f"{safe}_phase2_vllm_analysis.json",
+                  work_dir / "reports" / f"{safe}.md"]
+    return [path_inside(work_dir, p) for p in candidates if p.exists()]
+
+
+def plan_prune(db: Any, work_dir: Path, names: Sequence[str] = ()) -> list[PruneItem]:
+    """The retired videos (all, or those of `names`) with what deleting them removes. A name that is not
+    retired is a FilterError: prune deletes only what the sync retired (`delete` forgets any video)."""
+    retired = {m["name"]: m for m in db.list_videos({"retired": True})}
+    chosen = list(dict.fromkeys(names)) if names else sorted(retired)
+    bad = [n for n in chosen if n not in retired]
+    if bad:
+        raise FilterError(f"not retired: {', '.join(map(repr, bad))}; prune deletes only retired videos "
+                          "(`db_manager.py delete NAME` forgets any video)")
+    return [PruneItem(n, str(retired[n].get("retired_reason") or ""), str(retired[n].get("retired_at") or ""),
+                      db.count_segments(n), work_files_of(work_dir, n)) for n in chosen]
+
+
+def apply_prune(db: Any, items: Sequence[PruneItem], on_done: Callable[[PruneItem], None] | None = None) -> int:
+    """Delete each video's segments, record and intermediates; the number of videos deleted."""
+    for item in items:
+        for path in item.files:
+            path.unlink(missing_ok=True)
+        db.delete_video(item.name)
+        if on_done:
+            on_done(item)
+    return len(items)

@@ -1,7 +1,9 @@
 """In-process vLLM analyzer (Qwen2.5-VL) for CUDA machines.
 
 All windows of a video go to the engine (vtdb.llm.vllm_engine) in one batched `generate` call, each
-prompt carrying its frames and transcript, with JSON-schema structured output. Nothing here touches
+prompt carrying its frames and transcript, with JSON-schema structured output. A failed call is split
+down to single windows (only the windows that cause an engine error fail); windows whose answer was
+unusable are asked once more with another seed and a higher temperature. Nothing here touches
 a GPU stack until this analyzer is chosen.
 """
 
@@ -14,6 +16,7 @@ from vtdb.analyzers.base import Analyzer, ProgressCallback, VideoContext, Window
 from vtdb.analyzers.prompt import SYSTEM_PROMPT, PromptTemplate
 from vtdb.analyzers.schema import WINDOW_SCHEMA, SchemaError, repair, validate
 from vtdb.config import AnalysisOptions, Settings, analysis_options
+from vtdb.errors import RunAborted
 from vtdb.llm.vllm_engine import (  # noqa: F401  (re-exported: the names used to live here)
     SMALL_CARD_MODEL,
     VLLMBackend,
@@ -61,9 +64,36 @@ class VLLMAnalyzer(Analyzer):
             engine_input["multi_modal_data"] = {"image": image_inputs}
         return engine_input
 
-    def _generate(self, inputs: list[dict], seed: int | None) -> list[tuple[str, str]]:
-        return self.backend.generate(inputs, temperature=self.options.temperature, max_tokens=self.options.max_output_tokens,
-                                     json_schema=WINDOW_SCHEMA, seed=seed)
+    @property
+    def retry_temperature(self) -> float:
+        """The second pass's temperature: a little higher than the first, so that a window whose answer was
+        unusable can be answered differently (at temperature 0 the same prompt gives the same answer)."""
+        configured = self.options.vllm_retry_temperature
+        if configured is not None:
+            return float(configured)
+        return min(2.0, max(self.options.temperature + 0.3, 0.5))
+
+    def _generate(self, inputs: list[dict], seed: int | None, temperature: float | None = None) -> list[tuple[str, str]]:
+        return self.backend.generate(inputs, temperature=self.options.temperature if temperature is None else temperature,
+                                     max_tokens=self.options.max_output_tokens, json_schema=WINDOW_SCHEMA, seed=seed)
+
+    def _answers(self, batch: list[tuple[WindowInput, dict]], seed: int | None, temperature: float | None
+                 ) -> list[tuple[WindowInput, str, str, str]]:
+        """(window, text, finish_reason, engine error) for each window of `batch`. When the batched call
+        fails, its halves are asked apart, down to single windows: one bad window (a prompt too long, an
+        image the processor rejects) fails alone, not its whole video."""
+        try:
+            answers = self._generate([inp for _w, inp in batch], seed, temperature)
+            if len(answers) != len(batch):
+                raise RuntimeError(f"the engine returned {len(answers)} answers for {len(batch)} prompts")
+        except RunAborted:
+            raise  # the engine cannot work at all: the run's fault
+        except Exception as exc:  # noqa: BLE001 - any engine error: narrow it down to the windows that cause it
+            if len(batch) == 1:
+                return [(batch[0][0], "", "", f"engine error: {type(exc).__name__}: {exc}"[:500])]
+            mid = len(batch) // 2
+            return self._answers(batch[:mid], seed, temperature) + self._answers(batch[mid:], seed, temperature)
+        return [(w, text, finish, "") for (w, _inp), (text, finish) in zip(batch, answers)]
 
     @staticmethod
     def _parse(text: str, finish: str) -> tuple[dict | None, str, list[str]]:
@@ -85,10 +115,15 @@ class VLLMAnalyzer(Analyzer):
         pending = list(windows)
         for attempt in (1, 2):  # the second pass re-asks, in one batch, the windows whose answers were unusable
             retry: list[WindowInput] = []
+            # The retry pass samples differently (another seed, a higher temperature): it must be able to differ.
+            seed, temperature = (None, None) if attempt == 1 else (1000 + attempt, self.retry_temperature)
             for start in range(0, len(pending), batch):
                 chunk = pending[start : start + batch]
-                inputs = [self.build_input(video, w) for w in chunk]
-                for w, (text, finish) in zip(chunk, self._generate(inputs, seed=None if attempt == 1 else 1000 + attempt)):
+                inputs = [(w, self.build_input(video, w)) for w in chunk]
+                for w, text, finish, engine_error in self._answers(inputs, seed, temperature):
+                    if engine_error:  # the engine failed on this window even alone: final, the others go on
+                        outcomes[w.index] = WindowOutcome(w.index, None, "failed", engine_error, attempt, [engine_error])
+                        continue
                     fields, status, notes = self._parse(text, finish)
                     if fields is None and attempt == 1:
                         retry.append(w)

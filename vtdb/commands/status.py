@@ -12,6 +12,10 @@ From the shell (--config PATH goes before or after the command):
     python db_manager.py reset NAME --phase N      # N = 1, 2, 3 (load) or 4; resets downstream too
     python db_manager.py release NAME [--phase N]  # retry a video held after max_attempts
     python db_manager.py delete NAME               # forget a video and its segments
+    python db_manager.py prune [NAME ...] [--yes]  # delete retired videos (segments, record, work files)
+
+prune says what it will delete, then asks; without a terminal to ask on it needs --yes. Exit codes:
+0 done (or nothing to prune, or the answer was no), 2 refused (no terminal and no --yes) or bad usage.
 """
 
 from __future__ import annotations
@@ -65,7 +69,11 @@ def run(argv: list[str] | None = None) -> int:
     p_release.add_argument("--phase", default=None)
     p_delete = sub.add_parser("delete", help="remove a video record and its segments", parents=[config_after])
     p_delete.add_argument("name")
-    for p in (p_reset, p_release, p_delete):
+    p_prune = sub.add_parser("prune", help="delete retired videos: segments, record and work files (asks first)",
+                             parents=[config_after])
+    p_prune.add_argument("names", nargs="*", metavar="NAME", help="only these retired videos (default: all)")
+    p_prune.add_argument("--yes", "-y", action="store_true", help="do not ask (cron, scripts)")
+    for p in (p_reset, p_release, p_delete, p_prune):
         p.add_argument("--wait", action="store_true", help="wait for a running phase to release the embedded database")
     args = parser.parse_args(argv)
 
@@ -104,6 +112,8 @@ def run(argv: list[str] | None = None) -> int:
         print(json.dumps({**record, "flags": db.video_flags(record).as_dict()}, indent=1, ensure_ascii=False))
         return EXIT_OK
 
+    if args.command == "prune":
+        return _prune(args, config, say)
     with open_database(config, wait=args.wait, purpose=f"db_manager.py {args.command}") as db:
         try:
             if getattr(args, "phase", None) is not None:
@@ -129,6 +139,46 @@ def run(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
     return EXIT_OK
 
+
+
+def _prune(args: argparse.Namespace, config, say) -> int:
+    """Show what deleting the retired videos removes, ask (or take --yes), delete."""
+    import sys
+
+    from rich.markup import escape
+
+    from vtdb.cli import EXIT_OK, EXIT_USAGE, open_database
+    from vtdb.status_table import FilterError, apply_prune, plan_prune
+
+    with open_database(config, wait=args.wait, purpose="db_manager.py prune") as db:
+        try:
+            items = plan_prune(db, config.work_dir, args.names)
+        except FilterError as exc:
+            say(f"[red]{escape(str(exc))}[/]")
+            return EXIT_USAGE
+        if not items:
+            say("nothing to prune: no video is retired")
+            return EXIT_OK
+        say(f"prune will delete {len(items)} retired video(s) from {escape(db.location)}:")
+        for item in items:
+            files = ", ".join(escape(str(p)) for p in item.files) or "no work files"
+            say(f"  {escape(item.name)}: {item.segments} segments, its record, {files} "
+                f"[dim](retired {escape(item.retired_at)}: {escape(item.reason)})[/]")
+        if not args.yes:
+            if not sys.stdin.isatty():
+                say("[red]prune: not deleting anything: there is no terminal to ask on; run it again with --yes "
+                    "to delete the videos listed above[/]")
+                return EXIT_USAGE
+            try:
+                answer = input(f"Delete these {len(items)} video(s)? This cannot be undone [y/N] ")
+            except EOFError:
+                answer = ""
+            if answer.strip().lower() not in {"y", "yes"}:
+                say("nothing deleted")
+                return EXIT_OK
+        count = apply_prune(db, items, lambda item: say(f"{escape(item.name)}: deleted"))
+        say(f"pruned {count} retired video(s)")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vtdb.errors import VideoError
+from vtdb.errors import PermanentVideoError, VideoError
 
 # OpenCV's FFmpeg backend prints every decoder complaint ("[h264 @ 0x…] error while decoding MB …") to
 # stderr: dozens of lines for one damaged file. Quiet it (read once, before the first capture opens);
@@ -26,6 +26,11 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 class MediaError(VideoError, RuntimeError):
     """A video file that cannot be read as needed (the video's fault: recorded on it, the run goes on)."""
+
+
+class PermanentMediaError(MediaError, PermanentVideoError):
+    """The file's own nature (not a video, empty, no video stream, nothing decodes): retrying cannot fix it,
+    so the video is held at once (vtdb.state.error_kind). A changed file is reprocessed by the sync."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +66,9 @@ def check_readable(path: Path) -> None:
     if not path.exists():
         raise MediaError(f"{path}: file not found (check the path in videos_config.json)")
     if not path.is_file():
-        raise MediaError(f"{path}: not a regular file")
+        raise PermanentMediaError(f"{path}: not a regular file")
     if path.stat().st_size == 0:
-        raise MediaError(f"{path}: file is empty (0 bytes); a copy or download may have failed")
+        raise PermanentMediaError(f"{path}: file is empty (0 bytes); a copy or download may have failed")
 
 
 def _probe_failure(path: Path, stderr: str) -> str:
@@ -91,7 +96,7 @@ def probe(path: Path) -> VideoInfo:
     except subprocess.TimeoutExpired:
         raise MediaError(f"{path}: ffprobe timed out; the file may be on a stalled mount") from None
     if proc.returncode != 0:
-        raise MediaError(_probe_failure(path, proc.stderr))
+        raise PermanentMediaError(_probe_failure(path, proc.stderr))
     data = json.loads(proc.stdout or "{}")
     streams = data.get("streams", [])
     # Cover art in audio files shows up as a one-frame "video" stream: not a video.
@@ -102,7 +107,7 @@ def probe(path: Path) -> VideoInfo:
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None:
         kind = "an audio-only file" if audio else "no audio or video streams"
-        raise MediaError(f"{path}: has no video stream ({kind}); Phase 1 needs video frames")
+        raise PermanentMediaError(f"{path}: has no video stream ({kind}); Phase 1 needs video frames")
     fmt = data.get("format", {})
     duration = 0.0
     for candidate in (fmt.get("duration"), video.get("duration")):
@@ -183,7 +188,7 @@ def extract_frames(
     tolerance = max(1.0, 2.0 / fps) if fps and fps > 0 else 2.0
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise MediaError(f"{path}: OpenCV cannot open the video for frame extraction")
+        raise PermanentMediaError(f"{path}: OpenCV cannot open the video for frame extraction")
     try:
         order = sorted(range(len(times)), key=lambda i: times[i])
         out: list[Frame | None] = [None] * len(times)
@@ -211,7 +216,7 @@ def extract_frames(
             if last_good is not None:
                 out[i] = Frame(t, last_good.jpeg, last_good.width, last_good.height)
         if last_good is None:
-            raise MediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
+            raise PermanentMediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
         # Times before the first decodable frame take the first good one.
         first_good = next(fr for fr in out if fr is not None)
         return [fr if fr is not None else Frame(float(times[i]), first_good.jpeg, first_good.width, first_good.height) for i, fr in enumerate(out)]

@@ -9,7 +9,9 @@ Layouts understood:
 - youtube2zim v2 (legacy): `videos/<id>/video.<ext>` plus `assets/data.js` holding
   `var json_<playlist> = [{id, title, slug, description, subtitles, thumbnail}]`.
 - anything else (ted2zim, zimit, ...): every entry whose mimetype starts with `video/`.
-Redirects are skipped.
+Redirects are skipped. Listing is bounded in memory whatever the archive's size (zimit archives hold
+millions of entries): the archive's own listing when it has one, else one streaming pass that keeps
+only video items and per-video JSON paths.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from vtdb.atomic import atomic_write_json, temp_path_for
 from vtdb.errors import VideoError
 from vtdb.languages import suggest_language
 from vtdb.naming import sanitize_name
+from vtdb.sources.fingerprint import FingerprintCache, fingerprint_buffer
 from vtdb.sources.subtitles import SubtitleError, parse_vtt
 
 MAX_TITLE = 300
@@ -60,6 +63,7 @@ class ZimVideo:
     chapters_entry: str = ""
     publication_date: str = ""
     duration: float = 0.0
+    content_fingerprint: str = ""  # of the item's bytes (vtdb.sources.fingerprint); "" until computed
 
     @property
     def youtube_id(self) -> str:
@@ -129,25 +133,26 @@ def open_archive(path: str | Path) -> Iterator[Any]:
         del archive  # libzim closes the file when the Archive is released
 
 
-def _meta(archive, key: str) -> str:
+def _meta(archive, key: str, warnings: list[str] | None = None) -> str:
     try:
-        return _clean_text(bytes(archive.get_metadata(key)), MAX_TITLE)
+        raw = bytes(archive.get_metadata(key))
     except Exception:
         return ""
+    return _clean_text(_decode(raw, f"metadata {key}", warnings if warnings is not None else []), MAX_TITLE)
 
 
-def archive_info(archive, path: str | Path) -> ZimInfo:
+def archive_info(archive, path: str | Path, warnings: list[str] | None = None) -> ZimInfo:
     st = Path(path).stat()
     return ZimInfo(
         path=str(Path(path).resolve()),
         uuid=str(archive.uuid),
         size=st.st_size,
         mtime_ns=st.st_mtime_ns,
-        title=_meta(archive, "Title"),
-        publisher=_meta(archive, "Publisher"),
-        language=_meta(archive, "Language"),
-        scraper=_meta(archive, "Scraper"),
-        date=_meta(archive, "Date"),
+        title=_meta(archive, "Title", warnings),
+        publisher=_meta(archive, "Publisher", warnings),
+        language=_meta(archive, "Language", warnings),
+        scraper=_meta(archive, "Scraper", warnings),
+        date=_meta(archive, "Date", warnings),
     )
 
 
@@ -157,41 +162,88 @@ def zim_language(code: str) -> str | None:
     return suggest_language(first) if first else None
 
 
-def _entries(archive) -> Iterator[tuple[str, Any]]:
+def _walk(archive) -> Iterator[Any]:
+    """Every non-redirect entry, one at a time (memory stays flat however many millions there are).
+
+    libzim 3.13.1's Python binding offers no public way to walk an archive (get_entry_by_path and
+    get_entry_by_title need a known name, suggestions cover front articles only, full-text search
+    needs an index that archives may lack); entry ids 0..entry_count-1 are the C++ API's public
+    iteration order, reached here through the binding's id accessor. Used only when the archive has
+    no listing of its own (`_listed_v3_docs`, `assets/data.js`).
+    """
     for i in range(archive.entry_count):
         try:
-            # libzim 3.13.1's Python binding has no public way to walk every entry: get_entry_by_path and
-            # get_entry_by_title need a known name, its search needs a full-text index that archives may lack.
             entry = archive._get_entry_by_id(i)
+            if entry.is_redirect:
+                continue
         except Exception:
             continue
-        if entry.is_redirect:
-            continue
-        yield entry.path, entry
+        yield entry
 
 
 def read_entry(archive, path: str) -> bytes:
     return bytes(archive.get_entry_by_path(path).get_item().content)
 
 
+def _has(archive, path: str) -> bool:
+    """Is there a (non-redirect) entry at `path`? A lookup, never a walk."""
+    try:
+        return bool(path) and archive.has_entry_by_path(path) and not archive.get_entry_by_path(path).is_redirect
+    except Exception:
+        return False
+
+
 def _norm(path: str) -> str:
     return path.lstrip("./").lstrip("/")
 
 
-def _v3_videos(archive, paths: dict[str, Any], problems: list[str]) -> list[ZimVideo]:
+def _decode(data: bytes, where: str, warnings: list[str]) -> str:
+    """UTF-8 text; undecodable bytes are replaced, and said (a warning naming the entry), never silently."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        warnings.append(f"{where}: not valid UTF-8 (byte {exc.start}); undecodable bytes shown as \ufffd")
+        return data.decode("utf-8", errors="replace")
+
+
+_V3_DOC = re.compile(r"videos/[^/]+\.json")
+
+
+def _listed_v3_docs(archive) -> list[str] | None:
+    """youtube2zim v3's own listing of its videos: the playlists named by home.json, each listing its
+    videos' slugs (`videos/<slug>.json`). None when the archive has no such listing."""
+    if not _has(archive, "home.json"):
+        return None
+    try:
+        home = json.loads(read_entry(archive, "home.json"))
+        slugs: list[str] = []
+        for pl in home.get("playlists") or []:
+            path = f"playlists/{pl.get('slug')}.json" if isinstance(pl, dict) and pl.get("slug") else ""
+            if not _has(archive, path):
+                continue
+            for v in json.loads(read_entry(archive, path)).get("videos") or []:
+                if isinstance(v, dict) and v.get("slug"):
+                    slugs.append(f"videos/{v['slug']}.json")
+    except (ValueError, AttributeError, TypeError):
+        return None
+    docs = sorted(p for p in dict.fromkeys(slugs) if _has(archive, p))
+    return docs or None
+
+
+def _v3_videos(archive, docs: list[str], problems: list[str], warnings: list[str]) -> list[ZimVideo]:
     videos = []
-    for path in sorted(p for p in paths if re.fullmatch(r"videos/[^/]+\.json", p)):
+    for path in docs:
         try:
-            data = json.loads(read_entry(archive, path).decode("utf-8", errors="replace"))
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = json.loads(_decode(read_entry(archive, path), path, warnings))
+        except ValueError as exc:
             problems.append(f"{path}: invalid JSON ({exc})")
             continue
         if not isinstance(data, dict) or "videoPath" not in data:
             continue
         video_path = _norm(str(data.get("videoPath") or ""))
-        if video_path not in paths:
+        if not _has(archive, video_path):
             alt = _norm(f"videos/{video_path}")
-            if alt not in paths:
+            if not _has(archive, alt):
                 problems.append(f"{path}: videoPath {data.get('videoPath')!r} is not in the archive")
                 continue
             video_path = alt
@@ -201,7 +253,7 @@ def _v3_videos(archive, paths: dict[str, Any], problems: list[str]) -> list[ZimV
         for sub in data.get("subtitleList") or []:
             if isinstance(sub, dict) and sub.get("code"):
                 entry = f"{subtitle_dir}/video.{sub['code']}.vtt" if subtitle_dir else ""
-                if entry in paths:
+                if _has(archive, entry):
                     tracks.append(SubtitleTrack(str(sub["code"]), _clean_text(sub.get("name")), entry))
         chapters = []
         for ch in data.get("chapterList") or []:
@@ -212,7 +264,7 @@ def _v3_videos(archive, paths: dict[str, Any], problems: list[str]) -> list[ZimV
                 except (TypeError, ValueError):
                     continue
         chapters_dir = _norm(str(data.get("chaptersPath") or ""))
-        chapters_entry = f"{chapters_dir}/chapters.vtt" if chapters_dir and f"{chapters_dir}/chapters.vtt" in paths else ""
+        chapters_entry = f"{chapters_dir}/chapters.vtt" if chapters_dir and _has(archive, f"{chapters_dir}/chapters.vtt") else ""
         if not chapters and chapters_entry:
             try:
                 cues = parse_vtt(read_entry(archive, chapters_entry), chapters_entry)
@@ -228,12 +280,13 @@ def _v3_videos(archive, paths: dict[str, Any], problems: list[str]) -> list[ZimV
 
 
 _DATA_JS = re.compile(r"var\s+json_[\w$]*\s*=\s*(\[.*?\])\s*;?\s*$", re.DOTALL | re.MULTILINE)
+_V2_EXTENSIONS = ("webm", "mp4", "ogv", "mkv", "m4v", "mov")
 
 
-def _v2_videos(archive, paths: dict[str, Any], problems: list[str]) -> list[ZimVideo]:
-    if "assets/data.js" not in paths:
+def _v2_videos(archive, problems: list[str], warnings: list[str]) -> list[ZimVideo]:
+    if not _has(archive, "assets/data.js"):
         return []
-    text = read_entry(archive, "assets/data.js").decode("utf-8", errors="replace")
+    text = _decode(read_entry(archive, "assets/data.js"), "assets/data.js", warnings)
     videos = []
     seen: set[str] = set()  # a video listed in several playlists is still one video
     for match in _DATA_JS.finditer(text):
@@ -249,7 +302,7 @@ def _v2_videos(archive, paths: dict[str, Any], problems: list[str]) -> list[ZimV
             if vid in seen:
                 continue
             seen.add(vid)
-            candidates = sorted(p for p in paths if p.startswith(f"videos/{vid}/video.") and not p.endswith(".vtt"))
+            candidates = [f"videos/{vid}/video.{ext}" for ext in sorted(_V2_EXTENSIONS) if _has(archive, f"videos/{vid}/video.{ext}")]
             if not candidates:
                 problems.append(f"assets/data.js: video {vid!r} has no videos/{vid}/video.* entry")
                 continue
@@ -257,11 +310,41 @@ def _v2_videos(archive, paths: dict[str, Any], problems: list[str]) -> list[ZimV
             for code in item.get("subtitles") or []:
                 code = code.get("code") if isinstance(code, dict) else code
                 entry = f"videos/{vid}/video.{code}.vtt"
-                if isinstance(code, str) and entry in paths:
+                if isinstance(code, str) and _has(archive, entry):
                     tracks.append(SubtitleTrack(code, code, entry))
             videos.append(ZimVideo(vid, candidates[0], _clean_text(item.get("title"), MAX_TITLE) or vid,
                                    _clean_text(item.get("description")), layout="youtube2zim-v2", subtitles=tracks))
     return videos
+
+
+def _scan(archive, warnings: list[str]) -> tuple[list[str], list[ZimVideo]]:
+    """One streaming pass for an archive without a listing: the v3 per-video JSON paths, and every
+    video item (by mimetype). Only those are kept, never the other entries."""
+    docs: list[str] = []
+    generic: list[ZimVideo] = []
+    for entry in _walk(archive):
+        try:
+            path = entry.path
+        except UnicodeDecodeError:
+            warnings.append(f"entry #{entry._index}: its path is not valid UTF-8; skipped")
+            continue
+        if _V3_DOC.fullmatch(path):
+            docs.append(path)
+            continue
+        if docs:
+            continue  # a v3 archive: its videos come from the JSON, not the mimetypes
+        try:
+            mimetype = entry.get_item().mimetype
+        except Exception:
+            continue
+        if mimetype.startswith("video/"):
+            try:
+                title = entry.title
+            except UnicodeDecodeError:
+                warnings.append(f"{path}: its title is not valid UTF-8; the file name is used instead")
+                title = ""
+            generic.append(ZimVideo(path.rsplit(".", 1)[0], path, _clean_text(title, MAX_TITLE) or Path(path).name, layout="generic"))
+    return sorted(docs), ([] if docs else sorted(generic, key=lambda v: v.entry))
 
 
 def _load_checksum_cache(cache_file: Path | None) -> dict:
@@ -300,42 +383,63 @@ def verify_checksum(archive, info: ZimInfo, cache_file: Path | None = None, reme
 
 
 def list_zim_videos(path: str | Path, include: list[str] | None = None, exclude: list[str] | None = None,
-                    checksum_cache: Path | None = None, remember_checksum: bool = True) -> tuple[ZimInfo, list[ZimVideo], list[str]]:
+                    checksum_cache: Path | None = None, remember_checksum: bool = True,
+                    fingerprints: FingerprintCache | None = None, excluded: list[ZimVideo] | None = None,
+                    warnings: list[str] | None = None) -> tuple[ZimInfo, list[ZimVideo], list[str]]:
     """(archive info, its videos after include/exclude, problems found) — ZimError when unreadable
-    or corrupt (checksum verified once per archive version when `checksum_cache` is given)."""
+    or corrupt (checksum verified once per archive version when `checksum_cache` is given).
+
+    Bounded memory at any size: the archive's own listing is read when it has one (youtube2zim v3's
+    home.json and playlists, v2's assets/data.js); otherwise one streaming pass keeps only video items
+    and per-video JSON paths. `fingerprints`: fill each video's content fingerprint (cached per archive
+    version). `excluded` collects the videos left out by include/exclude; `warnings` what was readable but
+    odd (undecodable titles), which fails nothing.
+    """
     problems: list[str] = []
+    warnings = [] if warnings is None else warnings
     with open_archive(path) as archive:
-        info = archive_info(archive, path)
+        info = archive_info(archive, path, warnings)
         verify_checksum(archive, info, checksum_cache, remember_checksum)
         try:
-            paths = dict(_entries(archive))
-            videos = _v3_videos(archive, paths, problems) or _v2_videos(archive, paths, problems)
-            known = {v.entry for v in videos}
-            if not videos:
-                for p, entry in sorted(paths.items()):
-                    item = entry.get_item()
-                    if item.mimetype.startswith("video/") and p not in known:
-                        stem = p.rsplit(".", 1)[0]
-                        videos.append(ZimVideo(stem, p, _clean_text(entry.title, MAX_TITLE) or Path(p).name, layout="generic"))
+            docs = _listed_v3_docs(archive)
+            generic: list[ZimVideo] = []
+            if docs is None and not _has(archive, "assets/data.js"):
+                docs, generic = _scan(archive, warnings)
+            videos = (_v3_videos(archive, docs, problems, warnings) if docs else []) or _v2_videos(archive, problems, warnings) or generic
             for video in videos:
-                item = paths[video.entry].get_item()
+                item = archive.get_entry_by_path(video.entry).get_item()
                 video.mimetype, video.size = item.mimetype, int(item.size)
         except ZimError:
             raise
         except Exception as exc:
             raise ZimError(f"{path}: damaged ZIM archive, reading entries failed: {exc}") from None
-    selected = []
-    for video in videos:
-        keys = (video.video_id, video.title)
-        if include and not any(fnmatch.fnmatchcase(k, pat) for k in keys for pat in include):
-            continue
-        if exclude and any(fnmatch.fnmatchcase(k, pat) for k in keys for pat in exclude):
-            continue
-        if video.size == 0:
-            problems.append(f"{video.entry}: video item is empty (0 bytes); skipped")
-            continue
-        selected.append(video)
+        selected = []
+        for video in videos:
+            keys = (video.video_id, video.title)
+            if (include and not any(fnmatch.fnmatchcase(k, pat) for k in keys for pat in include)) or \
+                    (exclude and any(fnmatch.fnmatchcase(k, pat) for k in keys for pat in exclude)):
+                if excluded is not None:
+                    excluded.append(video)
+                continue
+            # A zero-byte item is kept: Phase 1 fails it with an error retrying cannot fix, which holds it
+            # at once (reported by that one run, then listed by status) instead of failing every sync.
+            if fingerprints is not None and video.size:
+                video.content_fingerprint = _item_fingerprint(archive, info, video, fingerprints)
+            selected.append(video)
     return info, selected, problems
+
+
+def _item_fingerprint(archive, info: ZimInfo, video: ZimVideo, cache: FingerprintCache) -> str:
+    """The item's content fingerprint, cached per archive version (path + size, mtime, UUID)."""
+    key = f"zim:{info.path}#{video.entry}"
+    fp = cache.get(key, info.fingerprint)
+    if fp is None:
+        try:
+            fp = fingerprint_buffer(archive.get_entry_by_path(video.entry).get_item().content)
+        except Exception:
+            return ""
+        cache.put(key, info.fingerprint, fp)
+    return fp
 
 
 def video_name(info: ZimInfo, video: ZimVideo) -> str:

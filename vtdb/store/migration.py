@@ -28,7 +28,7 @@ class _Migration(_Records):
         touching video_segments creates it recorded for the new embedder.
         """
         for collection_name in (VIDEO_FILES, VIDEO_SEGMENTS):
-            meta = self.collection(collection_name).metadata or {}
+            meta = self._collection(collection_name).metadata or {}
             built_with, built_dim = meta.get("embedder"), int(meta.get("dimension") or 0)
             if built_with != name or built_dim != dimension:
                 raise EmbedderMismatch(
@@ -41,15 +41,15 @@ class _Migration(_Records):
         """--reembed: new empty video_segments for this embedder; video_files moved to the new dimension
         if needed (its vectors become placeholders again, Phase 4 pending); every video with Phase 2
         completed goes back to db_load pending. Returns how many videos will be reloaded."""
-        self.client.delete_collection(VIDEO_SEGMENTS)
+        self._chroma.delete_collection(VIDEO_SEGMENTS)
         self._collections.pop(VIDEO_SEGMENTS, None)
-        old_files = self.video_files
+        old_files = self._files
         if int((old_files.metadata or {}).get("dimension") or 0) != dimension or (old_files.metadata or {}).get("embedder") != name:
             # Build the new collection beside the old one, then swap: a crash never loses the status records.
             got = old_files.get(include=["metadatas", "documents"])
             self.settings = dataclasses.replace(self.settings, embedder=name)
             if self._open_collection(REBUILD_FILES, create=False) is not None:
-                self.client.delete_collection(REBUILD_FILES)
+                self._chroma.delete_collection(REBUILD_FILES)
             new_files = self._open_collection(REBUILD_FILES)
             now = state.now_utc()
             for start in range(0, len(got["ids"]), MAX_BATCH):
@@ -63,11 +63,11 @@ class _Migration(_Records):
                     metas.append(_clean(meta))
                 new_files.add(ids=ids, embeddings=[placeholder_vector(dimension)] * len(ids), metadatas=metas,
                               documents=[d or "" for d in got["documents"][start : start + MAX_BATCH]])
-            self.client.delete_collection(VIDEO_FILES)
+            self._chroma.delete_collection(VIDEO_FILES)
             new_files.modify(name=VIDEO_FILES)
             self._collections[VIDEO_FILES] = self._open_collection(VIDEO_FILES, create=False)
         self.settings = dataclasses.replace(self.settings, embedder=name)
-        self.collection(VIDEO_SEGMENTS)  # recreate with the new embedder's name and dimension
+        self._collection(VIDEO_SEGMENTS)  # recreate with the new embedder's name and dimension
         names = [m["name"] for m in self.list_videos({state.phase_field("phase2", "status"): COMPLETED})]
         for n in names:
             self._update(n, state.reset_update("db_load", state.now_utc()))

@@ -56,8 +56,10 @@ class _Records(_Connection):
 
         def delete_video_segments(self, name: str) -> None: ...
 
+        def _bump_revision(self, name: str | None = None) -> None: ...
+
     def _get_meta(self, name: str) -> dict | None:
-        got = self.video_files.get(ids=[name], include=["metadatas"])
+        got = self._files.get(ids=[name], include=["metadatas"])
         if not got["ids"]:
             return None
         return dict(got["metadatas"][0] or {})
@@ -71,7 +73,7 @@ class _Records(_Connection):
     def _update(self, name: str, update: Mapping[str, Any]) -> None:
         # update() merges keys into the stored metadata, so concurrent writers of different keys
         # (the heartbeat thread and the main thread) do not overwrite each other.
-        self.video_files.update(ids=[name], metadatas=[_clean(update)])
+        self._files.update(ids=[name], metadatas=[_clean(update)])
 
     def _new_record(self, name: str, video_path: str, metadata: Mapping[str, Any]) -> tuple[dict, str]:
         meta = rec.new_video_record(name, video_path, metadata)
@@ -82,14 +84,14 @@ class _Records(_Connection):
         vector = placeholder_vector(self.collection_dimension())
         for start in range(0, len(records), MAX_BATCH):
             built = [self._new_record(n, p, m) for n, p, m in records[start : start + MAX_BATCH]]
-            self.video_files.add(ids=[m["name"] for m, _ in built], embeddings=[vector] * len(built),
+            self._files.add(ids=[m["name"] for m, _ in built], embeddings=[vector] * len(built),
                                  metadatas=[_clean(m) for m, _ in built], documents=[d for _, d in built])
 
     def get_many(self, names: Sequence[str]) -> dict[str, dict]:
         """Records by name, read in a few batched calls; missing names are absent."""
         out: dict[str, dict] = {}
         for start in range(0, len(names), MAX_BATCH):
-            got = self.video_files.get(ids=list(names[start : start + MAX_BATCH]), include=["metadatas"])
+            got = self._files.get(ids=list(names[start : start + MAX_BATCH]), include=["metadatas"])
             out.update({i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"])})
         return out
 
@@ -101,7 +103,7 @@ class _Records(_Connection):
         existing = existing if existing is not None else self._get_meta(name)
         if existing is None:
             meta, document = self._new_record(name, video_path, metadata)
-            self.video_files.add(ids=[name], embeddings=[placeholder_vector(self.collection_dimension())],
+            self._files.add(ids=[name], embeddings=[placeholder_vector(self.collection_dimension())],
                                  metadatas=[_clean(meta)], documents=[document])
             return meta
         changes = {"video_path": video_path, **metadata}
@@ -111,6 +113,11 @@ class _Records(_Connection):
             self._update(name, changed)
             existing.update(changed)
         return existing
+
+    def get_records(self, names: Sequence[str], include: Sequence[str] = ("metadatas", "documents")) -> dict:
+        """video_files records as Chroma returns them (`ids` plus the `include`d lists, which may name
+        "embeddings"): for checks and maintenance; the phases read records through get_video_status."""
+        return self._files.get(ids=list(names), include=list(include))
 
     def get_video_status(self, name: str) -> dict | None:
         """The video's record (its stored metadata), or None; `video_flags(record)` says what is stale or held."""
@@ -128,7 +135,7 @@ class _Records(_Connection):
         records: list[dict] = []
         offset, page = 0, 5000
         while True:
-            got = self.video_files.get(where=where, include=["metadatas"], limit=page, offset=offset)
+            got = self._files.get(where=where, include=["metadatas"], limit=page, offset=offset)
             for vid, meta in zip(got["ids"], got["metadatas"]):
                 meta = dict(meta or {})
                 meta.setdefault("name", vid)
@@ -155,11 +162,32 @@ class _Records(_Connection):
             clauses.append(equals_any(key, values))
         return all_of(clauses)
 
+    def retired_names(self) -> set[str]:
+        """Videos that left the library (out of the config, gone from their archive or for good from disk):
+        their records carry `retired_at`. Search, the web app and the export leave them out by default.
+
+        Filtered on the boolean `retired`, not on `retired_at != ""`: Chroma's $ne also matches records that
+        lack the key (every record written before retirement existed), checked with chromadb 1.5.9."""
+        got = self._files.get(where={"retired": True}, include=[])
+        return set(got["ids"])
+
+    def update_segment_paths(self, name: str, video_path: str) -> int:
+        """A moved video (same content, new path): its segments' `video_path` follows, so search results and
+        exports point at the file where it is now. Returns the number of segments updated."""
+        col = self._segments_col
+        ids = col.get(where={"video_name": name}, include=[])["ids"]
+        for start in range(0, len(ids), MAX_BATCH):
+            chunk = ids[start : start + MAX_BATCH]
+            col.update(ids=chunk, metadatas=[{"video_path": video_path}] * len(chunk))
+        if ids:
+            self._bump_revision(name)  # derived caches (the lexical index) re-read the video
+        return len(ids)
+
     def all_names(self) -> list[str]:
         """Every video's name, sorted."""
-        return sorted(self.video_files.get(include=[])["ids"])
+        return sorted(self._files.get(include=[])["ids"])
 
     def delete_video(self, name: str) -> None:
         """Delete the video's record and its segments."""
         self.delete_video_segments(name)
-        self.video_files.delete(ids=[name])
+        self._files.delete(ids=[name])

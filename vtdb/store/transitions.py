@@ -119,12 +119,13 @@ class _Transitions(_Records):
         self._update(claim.name, {**state.complete_update(claim.phase, count, state.now_utc()), **fields})
         return True
 
-    def fail(self, claim: Claim, error: str) -> bool:
-        """Record a failed attempt and return the video to pending; True when it is now held."""
+    def fail(self, claim: Claim, error: str, permanent: bool = False) -> bool:
+        """Record a failed attempt and return the video to pending; True when it is now held (at once when
+        `permanent`: an error retrying cannot fix, see `vtdb.state.error_kind`)."""
         meta = self._require_meta(claim.name)
         if meta.get(state.phase_field(claim.phase, "claim_id")) != claim.claim_id:
             return False
-        update = state.fail_update(claim.phase, meta, error, self.recovery, state.now_utc())
+        update = state.fail_update(claim.phase, meta, error, self.recovery, state.now_utc(), permanent=permanent)
         self._update(claim.name, update)
         return bool(update[state.phase_field(claim.phase, "held")])
 
@@ -145,6 +146,16 @@ class _Transitions(_Records):
         self._require_meta(name)
         self._update(name, {state.phase_field(info.key, "held"): True, state.phase_field(info.key, "hold_kind"): state.HOLD_MANUAL,
                             state.phase_field(info.key, "last_error"): reason})
+
+    def retire(self, name: str, reason: str) -> None:
+        """Mark the video as having left the library (nothing is deleted: `prune` does that, when asked)."""
+        self._require_meta(name)
+        self._update(name, state.retire_update(reason, state.now_utc()))
+
+    def unretire(self, name: str) -> None:
+        """The video is back in the library: clear its retirement (its work is kept)."""
+        self._require_meta(name)
+        self._update(name, state.unretire_update(state.now_utc()))
 
     def release(self, name: str, phase: str | int | None = None) -> list[str]:
         """Release held phases (all of them, or one) so that the next run retries them."""
