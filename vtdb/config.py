@@ -87,6 +87,10 @@ class Settings:
     frames_per_window: int = _bounds(6, ge=1, le=64)
     frame_max_side: int = _bounds(768, ge=64, le=4096, why="pixels")
     jpeg_quality: int = _bounds(85, ge=10, le=100)
+    # What the pictures say. ocr: on-screen text with tesseract (auto = when tesseract and the language data
+    # are installed). shots: real shot boundaries with PySceneDetect in the frame pass (auto = when installed).
+    ocr: str = _choices("auto", ("auto", "on", "off"))
+    shots: str = _choices("auto", ("auto", "on", "off"))
     # Speech (whisper_model: see _check_whisper_model).
     whisper_model: str = "base"
     # auto | cpu | cuda | cuda:N | a list of GPU indices ([0, 1, 2] or "cuda:0,1,2": one Phase 1 process per GPU).
@@ -204,6 +208,8 @@ class WindowOptions:
     frames_per_window: int = _from("frames_per_window")
     frame_max_side: int = _from("frame_max_side")
     jpeg_quality: int = _from("jpeg_quality")
+    ocr: str = _from("ocr")
+    shots: str = _from("shots")
 
 
 @dataclass(frozen=True)

@@ -217,6 +217,8 @@ class SegmentMeta(TypedDict, total=False):
     text_language: str  # the language of description and dialogue_translation (what an export can rely on)
     translation_source: str  # where dialogue_translation came from: analyzer | subtitles | whisper-translate | ""
     transcript: str  # the window's speech, cut to MAX_TRANSCRIPT_IN_METADATA characters
+    on_screen_text: str  # lines read on screen (Phase 1 OCR), joined by " | "
+    has_text: bool  # any on-screen text: the `has_text` search filter
     # Who analyzed it.
     analyzer: str
     model: str

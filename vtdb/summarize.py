@@ -40,6 +40,7 @@ class SummaryInput:
     output_language: str
     segments: list[SegmentText]
     chapters: list[dict] = field(default_factory=list)  # creator chapters (ZIM), used as they are
+    shots: list[list[float]] = field(default_factory=list)  # Phase 1 shot list [[start, end], ...]; chapters snap to it
 
 
 @dataclass
@@ -88,12 +89,14 @@ def majority_content_type(segments: Sequence[SegmentText]) -> str:
     return next(s.content_type for s in segments if counts.get(s.content_type) == best)
 
 
-def make_chapters(segments: Sequence[SegmentText], vectors: np.ndarray | None, given: Sequence[dict] = ()) -> list[dict]:
+def make_chapters(segments: Sequence[SegmentText], vectors: np.ndarray | None, given: Sequence[dict] = (),
+                  shots: Sequence[Sequence[float]] = ()) -> list[dict]:
     """Chapters: the creator's when known; else runs of related consecutive windows.
 
     A new chapter starts where consecutive windows are much less similar than is usual in this
     video (similarity below mean - 1 std of the video's consecutive similarities), or at a
-    scene change that also lowers similarity below the mean.
+    scene change that also lowers similarity below the mean. With the video's shots, each
+    chapter start then moves to the nearest shot boundary (see `snap_chapters`).
     """
     if given:
         return [{"start": float(c.get("start", 0)), "end": float(c.get("end", 0)), "title": str(c.get("title") or "")} for c in given]
@@ -115,7 +118,47 @@ def make_chapters(segments: Sequence[SegmentText], vectors: np.ndarray | None, g
         title_keywords = aggregate_keywords(run, 3)
         title = ", ".join(title_keywords[:2]) if title_keywords else (split_sentences(run[0].description) or [run[0].description])[0][:60]
         chapters.append({"start": run[0].start, "end": run[-1].end, "title": title[:1].upper() + title[1:]})
+    if shots:
+        steps = sorted(b.start - a.start for a, b in zip(segments, segments[1:]) if b.start > a.start)
+        chapters = snap_chapters(chapters, shots, max_shift=steps[len(steps) // 2] / 2 if steps else 0.0)
     return chapters
+
+
+def shot_boundaries(shots: Sequence[Sequence[float]]) -> list[float]:
+    """The inner boundaries of a Phase 1 shot list [[start, end], ...] (malformed entries ignored)."""
+    starts = []
+    for shot in shots:
+        try:
+            start = float(shot[0])
+        except (TypeError, ValueError, IndexError, KeyError):
+            continue
+        if start > 0.0 and start == start:  # not NaN
+            starts.append(start)
+    return sorted(set(starts))
+
+
+def snap_chapters(chapters: list[dict], shots: Sequence[Sequence[float]], max_shift: float) -> list[dict]:
+    """Move each chapter start (but the first) to the nearest shot boundary within `max_shift` seconds.
+
+    Chapters come from windows, whose edges fall on a fixed grid, not where the picture changes;
+    a chapter that starts on a cut plays from the new shot. A start with no boundary near keeps
+    its place; a snapped start also ends the chapter before it (no overlap at a cut). The order of
+    chapters is kept: a boundary must lie strictly between the neighbouring chapters' starts.
+    """
+    bounds = shot_boundaries(shots)
+    if not bounds or max_shift <= 0 or len(chapters) < 2:
+        return chapters
+    out = [dict(c) for c in chapters]
+    for i in range(1, len(out)):
+        start = float(out[i]["start"])
+        lo = float(out[i - 1]["start"])
+        hi = float(out[i + 1]["start"]) if i + 1 < len(out) else float(out[i]["end"])
+        near = [b for b in bounds if abs(b - start) <= max_shift and lo < b < hi]
+        if near:
+            snapped = min(near, key=lambda b: abs(b - start))
+            out[i]["start"] = snapped
+            out[i - 1]["end"] = snapped
+    return out
 
 
 class ExtractiveSummarizer:
@@ -139,7 +182,7 @@ class ExtractiveSummarizer:
                     seen.add(key)
                     sentences.append(sentence)
         seg_vectors = self.embedder.embed_passages([s.description for s in video.segments]) if video.segments else None
-        chapters = make_chapters(video.segments, seg_vectors, video.chapters)
+        chapters = make_chapters(video.segments, seg_vectors, video.chapters, video.shots)
         if not sentences:
             summary = "No description is available for this video."
         else:
@@ -237,4 +280,4 @@ class LLMSummarizer:
         keywords = final["keywords"] or aggregate_keywords(video.segments)
         content_type = final["content_type"] if final["content_type"] in self.options.content_types else majority_content_type(video.segments)
         vectors = self.embedder.embed_passages([s.description for s in video.segments]) if video.segments else None
-        return VideoSummary(final["summary"], keywords, content_type, make_chapters(video.segments, vectors, video.chapters), self.name, self.model)
+        return VideoSummary(final["summary"], keywords, content_type, make_chapters(video.segments, vectors, video.chapters, video.shots), self.name, self.model)

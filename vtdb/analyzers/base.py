@@ -30,6 +30,7 @@ class WindowInput:
     translation: str = ""
     translation_source: str = ""  # "subtitles" | "whisper-translate" | ""
     on_screen_text: list[str] = field(default_factory=list)  # lines read from the frames (OCR), de-duplicated
+    shot_cut: bool | None = None  # a real cut inside the window (Phase 1's shot detection); None = not known
 
 
 @dataclass

@@ -106,14 +106,18 @@ SCENE_CUT_DISTANCE = 0.58
 
 
 def scene_changes(windows: Sequence[WindowInput], threshold: float = SCENE_CUT_DISTANCE) -> list[bool]:
-    """Per window: does a cut happen inside it, or between the previous window's last frame and its first?"""
+    """Per window: does a cut happen inside it, or between the previous window's last frame and its first?
+    Phase 1's shot detection answers where it ran; the colour-histogram jump stands in where it did not."""
     out: list[bool] = []
     previous_last: np.ndarray | None = None
     for w in windows:
         sigs = [s for s in (frame_signature(f) for f in w.frames) if s is not None]
         chain = ([previous_last] if previous_last is not None else []) + sigs
-        distances = [histogram_distance(a, b) for a, b in zip(chain, chain[1:])]
-        out.append(bool(distances) and max(distances) > threshold)
+        if w.shot_cut is not None:  # Phase 1 found the real cuts (PySceneDetect): no guessing from frames
+            out.append(w.shot_cut)
+        else:
+            distances = [histogram_distance(a, b) for a, b in zip(chain, chain[1:])]
+            out.append(bool(distances) and max(distances) > threshold)
         if sigs:
             previous_last = sigs[-1]
     return out

@@ -286,6 +286,9 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="time_from", type=float, help="moments ending after this second")
     parser.add_argument("--to", dest="time_to", type=float, help="moments starting before this second")
     parser.add_argument("--keyword", help="segments whose keywords contain this exact keyword")
+    parser.add_argument("--has-text", dest="has_text", action="store_const", const=True, default=None,
+                        help="only windows with text read on screen (OCR); --no-text for those without")
+    parser.add_argument("--no-text", dest="has_text", action="store_const", const=False, help=argparse.SUPPRESS)
     parser.add_argument("--videos", action="store_true", help="search whole videos (Phase 4 summaries) instead of moments")
     parser.add_argument("--similar", metavar="SEGMENT_ID", help="more like this: the moments nearest to this segment "
                         "(in other videos and in the same video), by its stored vector; ids are in --json's segment_ids")
@@ -300,7 +303,8 @@ def run(argv: list[str] | None = None) -> int:
     err = Console(stderr=True, soft_wrap=True)
     db.searcher(progress=IndexProgress(err))
     filters = {k: v for k, v in (("video", args.video), ("content_type", args.content_type), ("language", language),
-                                 ("time_from", args.time_from), ("time_to", args.time_to), ("keyword", args.keyword)) if v is not None}
+                                 ("time_from", args.time_from), ("time_to", args.time_to), ("keyword", args.keyword),
+                                 ("has_text", args.has_text)) if v is not None}
     try:
         if args.video:
             check_videos(db, args.video)

@@ -14,12 +14,13 @@ from typing import Callable
 import numpy as np
 
 from vtdb.config import Settings
+from vtdb.media.shots import cut_inside, shots_as_lists
 from vtdb.media.transcribe import FasterWhisperTranscriber, Transcriber, Transcript, TranscriptSegment, Word
 from vtdb.media.translate import Translation, Translator, WhisperTranslator, text_in_window, translation_from_cues
 from vtdb.media.video import decode_audio, extract_frames, probe
 from vtdb.media.windows import frame_times, join_words, plan_windows, words_in_window
 from vtdb.records import phase1_fields, probe_fields
-from vtdb.runner import JobContext, JobResult
+from vtdb.runner import JobContext, JobResult, RunAborted
 from vtdb.safe_pickle import dump_plain
 from vtdb.sources.base import VideoSource, source_for
 from vtdb.sources.subtitles import (
@@ -47,6 +48,54 @@ class Phase1Job:
         if translator is None and isinstance(self.transcriber, FasterWhisperTranscriber):
             translator = WhisperTranslator(self.transcriber)
         self.translator = translator
+        self._warned: set[str] = set()  # run-wide warnings (a missing OCR language pack) are said once
+
+    def _warn_once(self, ctx: JobContext, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            ctx.warn(message)
+
+    def _shot_detection(self) -> bool:
+        """Is the frame pass also a shot detection pass? shots: auto = when PySceneDetect is installed."""
+        if self.settings.shots == "off":
+            return False
+        try:
+            import scenedetect  # noqa: F401
+        except ImportError:
+            if self.settings.shots == "on":
+                raise RunAborted("shots: on, but PySceneDetect (scenedetect) is not installed; run scripts/setup.sh "
+                                 "or set shots to auto or off") from None
+            return False
+        return True
+
+    def _frames(self, path: Path, times: list[float], info, detect: bool) -> tuple[list, list | None]:
+        """The JPEG frames at `times` and, with shot detection, the shots: one sequential decoding pass whose
+        samples are moved off cuts and fades (bench/shots.py); without it, OpenCV seeks to each time."""
+        s = self.settings
+        if detect:
+            from vtdb.media.shots import scan_video
+
+            scan = scan_video(path, times, max_side=s.frame_max_side, quality=s.jpeg_quality, margin=0.3,
+                              duration=info.video_stream_duration or info.duration)
+            return scan.frames, scan.shots
+        return extract_frames(path, times, s.frame_max_side, s.jpeg_quality, info.video_stream_duration or info.duration,
+                              info.fps), None
+
+    def _ocr_languages(self, language: str | None, ctx: JobContext) -> list[str]:
+        """The tesseract languages to read on-screen text in (the video's and English), [] when OCR is off."""
+        mode = self.settings.ocr
+        if mode == "off":
+            return []
+        from vtdb.media.ocr import ocr_available, tessdata_dir, tesseract_languages
+
+        wanted = tesseract_languages(language)
+        ok, warning = ocr_available(wanted)
+        if not ok and mode == "on":
+            raise RunAborted(f"ocr: on, but {warning}; install it (scripts/setup.sh) or set ocr to auto or off")
+        if warning:
+            self._warn_once(ctx, warning)
+        folder = tessdata_dir()
+        return [c for c in wanted if folder is not None and (folder / f"{c}.traineddata").is_file()] if ok else []
 
     def _read_track(self, source: VideoSource, track: SubtitleTrack, ctx: JobContext, role: str) -> list[Cue] | None:
         """The cues of a track, or None with a warning (a damaged track must not cost the video)."""
@@ -153,10 +202,10 @@ class Phase1Job:
             # Whisper alone keeps about one core busy). A damaged file that fails frame extraction stops
             # the transcription at its next progress report instead of after a full Whisper pass.
             all_times = [t for span in spans for t in frame_times(span, s.frames_per_window)]
+            detect_shots = self._shot_detection()
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="frames") as pool:
                 t_frames = time.perf_counter()
-                frames_job = pool.submit(extract_frames, path, all_times, s.frame_max_side, s.jpeg_quality,
-                                         info.video_stream_duration or info.duration, info.fps)
+                frames_job = pool.submit(self._frames, path, all_times, info, detect_shots)
                 frames_job.add_done_callback(lambda _f: timings.__setitem__("frames_s", round(time.perf_counter() - t_frames, 3)))
 
                 def on_progress(done: float) -> None:
@@ -182,7 +231,7 @@ class Phase1Job:
                 if translation is not None:
                     timings["translate_s"] = round(time.perf_counter() - t_translate, 3)
                 audio_cache.clear()
-                frames = frames_job.result()
+                frames, shots = frames_job.result()
             if info.has_audio and transcript.source == "whisper" and not transcript.words:
                 ctx.warn("the audio track has no recognized speech (silence, music, or the wrong language?); "
                          "windows get empty transcripts; set 'language' for this video if it has speech")
@@ -192,13 +241,23 @@ class Phase1Job:
                     f" (used {transcript.language_source}); set 'language' for this video in videos_config.json"
                 )
 
+        ocr_languages = self._ocr_languages(transcript.language or language, ctx)
+        reader = None
+        if ocr_languages:
+            from vtdb.media.ocr import OcrReader
+
+            reader = OcrReader(ocr_languages)
         words = [w.__dict__ for w in transcript.words]
-        windows = []
+        windows: list[dict] = []
         for span in spans:
             last = span.index == len(spans) - 1
             window_words = words_in_window(span, words, last=last)
             translated = text_in_window(translation.segments, span.start, span.end, last) if translation else ""
             window_frames = frames[span.index * s.frames_per_window : (span.index + 1) * s.frames_per_window]
+            on_screen: list[str] = []
+            if reader is not None:
+                on_screen = reader.read_window_text([fr.jpeg for fr in window_frames])
+                ctx.report(span.index + 1, len(spans), "reading on-screen text (windows)")
             windows.append(
                 {
                     "index": span.index,
@@ -209,9 +268,15 @@ class Phase1Job:
                     "words": [dict(w) for w in window_words],
                     "translation": translated,
                     "translation_source": translation.source if translation and translated else "",
+                    "on_screen_text": on_screen,
+                    # A real cut inside the window (None without shot detection: Phase 2 compares frames then).
+                    "scene_change": cut_inside(shots, span.start, span.end) if shots is not None else None,
                     "frames": [{"time": fr.time, "jpeg": fr.jpeg, "width": fr.width, "height": fr.height} for fr in window_frames],
                 }
             )
+        if reader is not None:
+            reader.close()
+            timings.update(reader.stats.as_dict())
         data = {
             "format": PHASE1_FORMAT,
             "version": PHASE1_VERSION,
@@ -245,6 +310,8 @@ class Phase1Job:
                 "whisper_model": s.whisper_model,
             },
             "timings": timings,
+            # Shot boundaries [[start, end], ...] (PySceneDetect); None when shot detection was off.
+            "shots": shots_as_lists(shots) if shots is not None else None,
             "windows": windows,
         }
         out_path = phase1_data_path(ctx.work_dir, claim.name)

@@ -40,6 +40,7 @@ def window_inputs(data: dict) -> list[WindowInput]:
                 translation=str(w.get("translation") or ""),
                 translation_source=str(w.get("translation_source") or ""),
                 on_screen_text=[str(line) for line in w.get("on_screen_text") or [] if str(line).strip()],
+                shot_cut=w["scene_change"] if isinstance(w.get("scene_change"), bool) else None,
             )
         )
     return out

@@ -116,10 +116,12 @@ def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
             text_language=text_language,
             translation_source=str(seg.get("translation_source") or ""),
         )
+        on_screen = _text_lines(window.get("on_screen_text"))
+        metadata["has_text"] = bool(on_screen)  # the `has_text` search filter
+        metadata["on_screen_text"] = " | ".join(on_screen)[:MAX_TRANSCRIPT_IN_METADATA]
         # The original speech joins the document only when the analysis is in another language.
         original = window_text if language and text_language != language else ""
-        records.append(SegmentRecord(segment_id(name, index),
-                                     segment_document(fields, original, _text_lines(window.get("on_screen_text"))), metadata))
+        records.append(SegmentRecord(segment_id(name, index), segment_document(fields, original, on_screen), metadata))
     return records, warnings
 
 

@@ -16,6 +16,7 @@ from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.search.moments import keywords_of, segment_span
 from vtdb.store import Claim, json_list
 from vtdb.summarize import SegmentText, Summarizer, SummaryInput
+from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
 
 
 def report_path(work_dir: Path, name: str) -> Path:
@@ -25,6 +26,30 @@ def report_path(work_dir: Path, name: str) -> Path:
 
 def video_document(summary_text: str, keywords: list[str]) -> str:
     return summary_text + ("\nKeywords: " + ", ".join(keywords) if keywords else "")
+
+
+def phase1_shots(work_dir: Path, name: str, warn=None) -> list[list[float]]:
+    """The shot list [[start, end], ...] from the video's Phase 1 pickle; [] when there is none.
+
+    Chapters only snap to shots, so anything missing (no pickle any more, a pickle from before
+    shots were detected, a damaged one) costs the snapping, never the summary.
+    """
+    if not phase1_data_path(work_dir, name).exists():
+        return []
+    try:
+        data = load_phase1_data(work_dir, name)
+    except WorkFileError as exc:
+        if warn is not None:
+            warn(f"chapters are not snapped to shots: {exc}")
+        return []
+    shots = data.get("shots")
+    if not isinstance(shots, list):
+        return []
+    out = []
+    for shot in shots:
+        if isinstance(shot, (list, tuple)) and len(shot) == 2 and all(isinstance(x, (int, float)) for x in shot):
+            out.append([float(shot[0]), float(shot[1])])
+    return out
 
 
 class Phase4Job:
@@ -54,7 +79,7 @@ class Phase4Job:
         meta = claim.meta
         video = SummaryInput(claim.name, str(meta.get("title") or claim.name), str(meta.get("description") or ""),
                              str(meta.get("transcript_language") or meta.get("language") or ""), ctx.settings.output_language,
-                             segments, json_list(meta.get("chapters")))
+                             segments, json_list(meta.get("chapters")), phase1_shots(ctx.work_dir, claim.name, ctx.warn))
         ctx.report(0, 2, "summarizing")
         summary = self.summarizer.summarize(video)
         document = video_document(summary.summary, summary.keywords)

@@ -12,7 +12,7 @@ from vtdb.errors import VtdbError
 from vtdb.search.moments import segment_span
 from vtdb.timefmt import seconds
 
-FILTER_FIELDS = ("video", "content_type", "language", "time_from", "time_to", "keyword")
+FILTER_FIELDS = ("video", "content_type", "language", "time_from", "time_to", "keyword", "has_text")
 _LIST_FIELDS = (("video", "video_name"), ("content_type", "content_type"), ("language", "language"))  # filter -> metadata
 
 
@@ -32,6 +32,10 @@ def normalize_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
             if number is None:
                 raise QueryError(f"filter {key}: {value!r} is not a number of seconds")
             out[key] = number
+        elif key == "has_text":  # windows with (true) or without (false) text read on screen
+            if not isinstance(value, bool):
+                raise QueryError(f"filter has_text: {value!r} must be true or false")
+            out[key] = value
         elif key in ("video", "content_type", "language"):
             out[key] = [value] if isinstance(value, str) else [str(v) for v in value]
         else:
@@ -64,6 +68,10 @@ def chroma_where(filters: Mapping[str, Any]) -> dict | None:
         clauses.append({"start_time": {"$lte": filters["time_to"]}})
     if "keyword" in filters:
         clauses.append({"keywords": {"$contains": filters["keyword"]}})
+    if filters.get("has_text") is True:
+        clauses.append({"has_text": True})
+    elif filters.get("has_text") is False:
+        clauses.append({"has_text": {"$ne": True}})  # older segments have no has_text: they count as without
     return all_of(clauses)
 
 
@@ -93,4 +101,6 @@ def matches(meta: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
         keywords = meta.get("keywords") or []
         if not isinstance(keywords, list) or filters["keyword"] not in keywords:
             return False
+    if "has_text" in filters and (meta.get("has_text") is True) != filters["has_text"]:
+        return False
     return True

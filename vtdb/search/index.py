@@ -32,7 +32,7 @@ from vtdb.errors import VtdbError
 from vtdb.search.moments import as_meta, segment_span
 from vtdb.text import search_tokens
 
-SCHEMA = 2
+SCHEMA = 3  # 3: has_text (on-screen text) is indexed
 FILE_NAME = "lexical.sqlite3"
 TANTIVY_DIR = "tantivy"
 WRITER_HEAP = 64 * 2**20
@@ -72,14 +72,15 @@ def _fs_type(path: Path) -> str:
 
 
 def segment_row(sid: str, document: Any, meta: Any) -> tuple:
-    """(id, video, start, end, content_type, language, keywords, tokens) of one stored segment; never fails on a record."""
+    """(id, video, start, end, content_type, language, keywords, tokens, has_text) of one stored segment; never
+    fails on a record."""
     m = as_meta(meta)
     span = segment_span(m)
     keywords = m.get("keywords")
     kw = _SEP + _SEP.join(k for k in keywords if isinstance(k, str)) + _SEP if isinstance(keywords, list) else ""
     tokens = " ".join(search_tokens(f"{document or ''}\n{m.get('transcript') or ''}"))
     return (str(sid), str(m.get("video_name") or ""), span[0] if span else None, span[1] if span else None,
-            str(m.get("content_type") or ""), str(m.get("language") or ""), kw, tokens)
+            str(m.get("content_type") or ""), str(m.get("language") or ""), kw, tokens, m.get("has_text") is True)
 
 
 class LexicalIndex:
@@ -128,7 +129,7 @@ class LexicalIndex:
 
         sb = tantivy.SchemaBuilder()
         sb.add_text_field("id", stored=True, tokenizer_name="raw")
-        for name in ("video", "content_type", "language", "keywords"):
+        for name in ("video", "content_type", "language", "keywords", "flags"):
             sb.add_text_field(name, stored=False, tokenizer_name="raw")
         sb.add_float_field("start_t", indexed=True, fast=True)
         sb.add_float_field("end_t", indexed=True, fast=True)
@@ -240,7 +241,7 @@ class LexicalIndex:
         writer = self._writer()
         conn.executemany("INSERT OR REPLACE INTO segments(id, video, start_t, end_t, content_type, language, keywords) "
                          "VALUES (?,?,?,?,?,?,?)", [r[:7] for r in rows])
-        for sid, video, start, end, content_type, language, keywords, tokens in rows:
+        for sid, video, start, end, content_type, language, keywords, tokens, has_text in rows:
             doc = tantivy.Document(id=sid, video=video, content_type=content_type, language=language, tokens=tokens,
                                    # no usable times: never inside a time filter (the same rule as filters.matches)
                                    start_t=float(start) if start is not None else 1e300,
@@ -248,6 +249,8 @@ class LexicalIndex:
             for k in keywords.split(_SEP):
                 if k:
                     doc.add_text("keywords", k)
+            if has_text:
+                doc.add_text("flags", "has_text")
             writer.add_document(doc)
 
     def replace_video(self, name: str, revision: str, rows: Sequence[tuple], retired: bool = False,
@@ -328,6 +331,9 @@ class LexicalIndex:
                     schema, "start_t", _float_type(), None, float(filters["time_to"])), 0.0)))
             if "keyword" in filters:
                 clauses.append((Occur.Must, Query.const_score_query(Query.term_query(schema, "keywords", str(filters["keyword"])), 0.0)))
+            if filters.get("has_text") is not None:
+                flag = (Occur.Must if filters["has_text"] else Occur.MustNot, Query.term_query(schema, "flags", "has_text"))
+                clauses.append((flag[0], Query.const_score_query(flag[1], 0.0)))
             excluded = list(exclude)
             if excluded:
                 clauses.append((Occur.MustNot, Query.term_set_query(schema, "video", excluded)))

@@ -1,0 +1,85 @@
+"""A window with no speech but text on screen is found by search: Phase 1 reads the text (real tesseract
+on frames of a real ffmpeg video), Phase 2's transcript analyzer describes the window by it, Phase 3 makes
+it searchable and filterable (`has_text`). Phase 1 also records the real shot boundaries (PySceneDetect)
+and marks the window holding the cut. The clip has no audio, so Whisper never runs (whisper_model points
+nowhere: a transcription attempt would fail the run)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from conftest import run_cli, write_config
+from vtdb.config import load_config
+from vtdb.media.ocr import ocr_available
+from vtdb.store import ChromaDBManager
+from vtdb.workfiles import load_phase1_data
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+SLIDE = ["EMERGENCY WATER STATION", "OPEN DAILY"]
+
+pytestmark = pytest.mark.skipif(not ocr_available(["eng"])[0], reason="tesseract with English data is not installed "
+                                "(scripts/setup.sh installs it)")
+
+
+def _slide(path, lines: list[str], background: tuple[int, int, int]) -> None:
+    image = Image.new("RGB", (640, 360), background)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(FONT, 40)
+    for i, line in enumerate(lines):
+        draw.text((40, 110 + 60 * i), line, font=font, fill=(255, 255, 255))
+    image.save(path)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ocr_flow")
+    _slide(folder / "a.png", SLIDE, (20, 40, 90))
+    _slide(folder / "b.png", [], (150, 90, 30))  # a plain second shot: a hard cut at 8 s, no text
+    video = folder / "slide.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-t", "8", "-i", str(folder / "a.png"),
+                    "-loop", "1", "-t", "8", "-i", str(folder / "b.png"), "-filter_complex",
+                    "[0:v][1:v]concat=n=2:v=1,fps=10,format=yuv420p[v]", "-map", "[v]", "-c:v", "libx264",
+                    str(video)], check=True)
+    cfg = write_config(folder, [{"name": "slide", "path": str(video), "language": "en"}], analyzer="transcript",
+                       whisper_model="/nonexistent/whisper", window_length=6, window_overlap=1, frames_per_window=3)
+    for script in ("phase1_whisper_frames.py", "phase2_vllm_analysis.py", "phase3_load.py"):
+        res = run_cli(script, "--config", str(cfg))
+        assert res.returncode == 0, script + "\n" + res.stdout + res.stderr
+    config = load_config(cfg, env={})
+    data = load_phase1_data(config.work_dir, "slide")
+    db = ChromaDBManager(config)
+    try:
+        hits = db.search("emergency water", n_results=3)
+        with_text = db.search("emergency water", n_results=10, filters={"has_text": True})
+        without = db.search("emergency water", n_results=10, filters={"has_text": False})
+        metas = db.get_segments(where={"video_name": "slide"}, include=["metadatas"])["metadatas"]
+    finally:
+        db.close()
+    return data, hits, with_text, without, metas
+
+
+def test_phase1_reads_the_slide_and_finds_the_cut(run):
+    data = run[0]
+    first = data["windows"][0]
+    assert "EMERGENCY WATER" in " ".join(first["on_screen_text"]), first["on_screen_text"]
+    last = data["windows"][-1]
+    assert last["on_screen_text"] == []  # the plain shot has no text
+    boundaries = [start for start, _end in data["shots"][1:]]
+    assert len(boundaries) == 1 and abs(boundaries[0] - 8.0) <= 0.3, data["shots"]
+    assert [w["scene_change"] for w in data["windows"]] == [w["start_time"] < boundaries[0] < w["end_time"]
+                                                            for w in data["windows"]]
+    assert data["timings"]["ocr_read"] >= 1
+
+
+def test_the_text_on_screen_makes_the_window_searchable_and_filterable(run):
+    _data, hits, with_text, without, metas = run
+    assert hits and hits[0].video_name == "slide" and hits[0].start_time == 0.0
+    assert "EMERGENCY WATER" in hits[0].description.upper()
+    assert with_text and all(m.start_time is not None and m.start_time < 8 for m in with_text)
+    assert all(m.start_time is not None and m.start_time >= 5 for m in without)  # windows of the plain shot only
+    texts = {m["segment_index"]: m for m in metas}
+    assert texts[0]["has_text"] is True and "WATER" in texts[0]["on_screen_text"]
+    assert any(m["has_text"] is False for m in metas)

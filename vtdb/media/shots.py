@@ -1,0 +1,278 @@
+"""Shot boundaries (PySceneDetect's detectors) and frame sampling that keeps off transitions.
+
+One sequential decoding pass (OpenCV) feeds every frame, shrunk to `detect_width` pixels wide,
+to a PySceneDetect detector (AdaptiveDetector by default: a content score compared with its
+neighbours, so camera motion does not cut), and can keep the frames asked for at sample times
+from the same pass (`scan_video`), so Phase 1 need not seek again (bench/shots.py measures both).
+
+Gradual transitions (a crossfade, a fade through black) spread their change over many frames;
+the detectors see many small steps or none. A separate cheap measure finds them: the change over
+`fade_span` seconds (thumbnail now vs thumbnail then) is large while no single step is. A fade is
+reported once, as one boundary at its middle, with its extent kept so samples can avoid it.
+
+Only `opencv-python-headless` may provide `cv2` here: scenedetect is installed with --no-deps
+(scripts/setup.sh), because its declared `opencv-python` would overwrite the same `cv2` folder.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from vtdb.media.video import Frame, MediaError, _encode
+
+# Measured on ffmpeg-made videos (bench/shots.py, tests/test_shots.py): hard cuts between lavfi
+# sources score 40-130 on ContentDetector's scale; motion inside a shot stays under ~15.
+DETECT_WIDTH = 256
+FADE_SPAN = 0.5  # seconds over which a gradual transition is measured
+FADE_MIN_CHANGE = 24.0  # mean |thumbnail(t) - thumbnail(t - FADE_SPAN)| (0-255) for a gradual transition
+MIN_SHOT = 0.6  # seconds: no two boundaries closer than this
+
+
+@dataclass(frozen=True)
+class Shot:
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Where a shot change happens: a cut (start == end, about one frame) or a fade (its extent)."""
+
+    time: float  # the boundary (a cut's frame, a fade's middle)
+    start: float
+    end: float
+    kind: str  # "cut" | "fade"
+
+
+@dataclass
+class ScanResult:
+    shots: list[Shot]
+    transitions: list[Transition]
+    frames: list[Frame] = field(default_factory=list)  # in the order of the times asked for
+    frames_decoded: int = 0
+
+
+def _offsets(margin: float) -> tuple[float, ...]:
+    if margin <= 0:
+        return (0.0,)
+    return (0.0, -2 * margin, 2 * margin, -(1.0 + margin), 1.0 + margin)
+
+
+def _detector(kind: str, fps: float):
+    from scenedetect import AdaptiveDetector, ContentDetector
+
+    min_len = max(1, round(MIN_SHOT * (fps or 25.0)))
+    if kind == "adaptive":
+        return AdaptiveDetector(min_scene_len=min_len)
+    if kind == "content":
+        return ContentDetector(min_scene_len=min_len)
+    raise ValueError(f"unknown shot detector {kind!r} (use 'adaptive' or 'content')")
+
+
+def shots_from_boundaries(boundaries: Sequence[float], duration: float) -> list[Shot]:
+    edges = [0.0] + [b for b in sorted(boundaries) if 0.0 < b < duration] + [duration]
+    return [Shot(round(a, 3), round(b, 3)) for a, b in zip(edges, edges[1:]) if b > a]
+
+
+def scan_video(
+    path: Path,
+    sample_times: Sequence[float] = (),
+    *,
+    detector: str = "adaptive",
+    detect_width: int = DETECT_WIDTH,
+    max_side: int = 768,
+    quality: int = 85,
+    margin: float = 0.0,
+    duration: float | None = None,
+    progress: Callable[[float, float], None] | None = None,
+) -> ScanResult:
+    """Shots and transitions of a video in one sequential pass, plus JPEG frames at `sample_times`.
+
+    With `margin` > 0, each sample is taken from one of five candidate frames (t, t -/+ 2*margin,
+    t -/+ (1 s + margin), clamped to the video): the nearest one at least `margin` from every
+    transition, so no stored frame sits on a cut or inside a fade (up to ~2 s long). The
+    transitions are known only after the pass, so the candidates are kept until then (five
+    small JPEGs per sample).
+
+    With `duration` (the video stream's length from the probe), frames that stop well before it
+    are an error, as in `extract_frames`: the file is truncated or damaged.
+    """
+    import cv2
+    from scenedetect import FrameTimecode
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise MediaError(f"{path}: OpenCV cannot open the video for shot detection")
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
+        det = _detector(detector, fps)
+        total = float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0) / fps
+        # Candidate times -> frames; each candidate is served by the first decoded frame at or after it.
+        offsets = _offsets(margin)
+        wanted = sorted({(max(0.0, float(t) + o), k) for k, t in enumerate(sample_times) for o in offsets})
+        got: dict[tuple[float, int], Frame] = {}
+        next_i = 0
+        cuts: list[float] = []
+        thumbs: list[np.ndarray] = []
+        times: list[float] = []
+        step_diff: list[float] = []
+        n = 0
+        last_image = None
+        last_t = 0.0
+        while True:
+            ok, image = cap.read()
+            if not ok or image is None:
+                break
+            t = n / fps
+            h, w = image.shape[:2]
+            small = cv2.resize(image, (detect_width, max(1, round(h * detect_width / w))), interpolation=cv2.INTER_AREA) if w > detect_width else image
+            cuts += [c.seconds for c in det.process_frame(FrameTimecode(n, fps), small)]
+            gray = cv2.resize(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+            step_diff.append(float(np.abs(gray - thumbs[-1]).mean()) if thumbs else 0.0)
+            thumbs.append(gray)
+            times.append(t)
+            while next_i < len(wanted) and wanted[next_i][0] <= t + 0.5 / fps:
+                jpeg, fw, fh = _encode(image, max_side, quality)
+                got[wanted[next_i]] = Frame(wanted[next_i][0], jpeg, fw, fh)
+                next_i += 1
+            if progress is not None and n % 250 == 0:
+                progress(t, total)
+            last_image, last_t = image, t
+            n += 1
+        if n == 0:
+            raise MediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
+        cuts += [c.seconds for c in det.post_process(FrameTimecode(n - 1, fps))]
+        if duration and last_t < duration - max(1.0, 2.0 / fps):
+            raise MediaError(f"{path}: frames stop at {last_t:.1f} s of {duration:.1f} s; the file looks truncated or damaged "
+                             "(an incomplete copy or download?)")
+        duration = n / fps
+        # Candidates past the last decodable frame (a rounding at the very end) take the last frame.
+        if next_i < len(wanted) and last_image is not None:
+            jpeg, fw, fh = _encode(last_image, max_side, quality)
+            for key in wanted[next_i:]:
+                got[key] = Frame(last_t, jpeg, fw, fh)
+    finally:
+        cap.release()
+    transitions = _transitions(sorted(set(cuts)), times, thumbs, step_diff, fps)
+    shots = shots_from_boundaries([tr.time for tr in transitions], duration)
+    frames: list[Frame] = []
+    for k, t in enumerate(sample_times):
+        candidates = [(max(0.0, float(t) + o), k) for o in offsets]
+        candidates = [c for c in candidates if c[0] <= duration] or candidates[:1]
+        # The nearest candidate that is clear of transitions; else the one farthest from them.
+        clear = [c for c in candidates if distance_to_transitions(c[0], transitions) >= margin]
+        best = (min(clear, key=lambda c: abs(c[0] - t)) if clear
+                else max(candidates, key=lambda c: distance_to_transitions(c[0], transitions)))
+        fr = got[best]
+        frames.append(Frame(float(t) if best[0] == max(0.0, float(t)) else best[0], fr.jpeg, fr.width, fr.height))
+    return ScanResult(shots, transitions, frames, n)
+
+
+def _transitions(cuts: list[float], times: list[float], thumbs: list[np.ndarray], step_diff: list[float], fps: float) -> list[Transition]:
+    """Cuts from the detector plus gradual transitions (large change over FADE_SPAN, no large single step)."""
+    out: list[Transition] = []
+    lag = max(2, round(FADE_SPAN * fps))
+    steps = np.array(step_diff)
+    spans: list[tuple[int, int]] = []
+    i = lag
+    while i < len(thumbs):
+        change = float(np.abs(thumbs[i] - thumbs[i - lag]).mean())
+        window = steps[i - lag + 1 : i + 1]
+        # Gradual: the change over the span is large, and it is spread (no one step carries half of it).
+        if change >= FADE_MIN_CHANGE and window.max() < 0.5 * change:
+            a = i - lag
+            while i + 1 < len(thumbs) and float(np.abs(thumbs[i + 1] - thumbs[i + 1 - lag]).mean()) >= FADE_MIN_CHANGE and steps[i + 1] < 0.5 * change:
+                i += 1
+            spans.append((a, i))
+            i += lag
+            continue
+        i += 1
+    for a, b in spans:
+        # The span measured lags the transition by up to FADE_SPAN: tighten it to the frames that moved.
+        moving = [j for j in range(a + 1, b + 1) if steps[j] > 0.25 * float(steps[a + 1 : b + 1].max())]
+        s, e = (times[moving[0] - 1], times[moving[-1]]) if moving else (times[a], times[b])
+        out.append(Transition(round((s + e) / 2, 3), round(s, 3), round(e, 3), "fade"))
+    for c in cuts:
+        if any(tr.start - MIN_SHOT / 2 <= c <= tr.end + MIN_SHOT / 2 for tr in out if tr.kind == "fade"):
+            continue  # the detector's cut inside a fade: the fade is reported once
+        prev = c - 1.0 / fps
+        out.append(Transition(round(c, 3), round(max(0.0, prev), 3), round(c, 3), "cut"))
+    out.sort(key=lambda tr: tr.time)
+    merged: list[Transition] = []
+    for tr in out:
+        if merged and tr.time - merged[-1].time < MIN_SHOT:
+            continue
+        merged.append(tr)
+    return merged
+
+
+def detect_shots(path: Path, *, detector: str = "adaptive", detect_width: int = DETECT_WIDTH) -> list[Shot]:
+    """The video's shots, [Shot(start, end)], covering it from 0 to its end."""
+    return scan_video(path, (), detector=detector, detect_width=detect_width).shots
+
+
+def distance_to_transitions(t: float, transitions: Sequence[Transition]) -> float:
+    """Seconds from t to the nearest transition (0 inside a fade or on a cut); inf with none."""
+    best = float("inf")
+    for tr in transitions:
+        if tr.start <= t <= tr.end:
+            return 0.0
+        best = min(best, abs(t - tr.start), abs(t - tr.end))
+    return best
+
+
+def transitions_of_shots(shots: Sequence[Shot] | Sequence[Sequence[float]]) -> list[Transition]:
+    """Cut transitions at the inner shot boundaries (for a shot list from the Phase 1 pickle)."""
+    bounds = [float(s.start if isinstance(s, Shot) else s[0]) for s in shots][1:]
+    return [Transition(b, b, b, "cut") for b in bounds]
+
+
+def sample_times_off_transitions(
+    times: Sequence[float],
+    shots: Sequence[Shot] | Sequence[Transition] | Sequence[Sequence[float]],
+    margin: float = 0.3,
+    bounds: tuple[float, float] | None = None,
+) -> list[float]:
+    """Each time moved, as little as possible, to at least `margin` seconds from every transition.
+
+    `shots`: Shot records or [start, end] pairs (their inner boundaries are cuts), or Transitions
+    (fades keep their extent). `bounds` (a window's start and end) keeps the moved times inside it;
+    a time with no such spot in bounds stays where it is. Order is kept.
+    """
+    transitions = [s for s in shots if isinstance(s, Transition)] or transitions_of_shots(shots)  # type: ignore[arg-type]
+    lo, hi = bounds if bounds else (float("-inf"), float("inf"))
+    # Forbidden intervals, merged.
+    bad = sorted((tr.start - margin, tr.end + margin) for tr in transitions)
+    merged: list[list[float]] = []
+    for a, b in bad:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    starts = [m[0] for m in merged]
+    out = []
+    for t in times:
+        t = float(t)
+        k = bisect.bisect_right(starts, t) - 1
+        if k >= 0 and merged[k][0] < t < merged[k][1]:
+            a, b = merged[k]
+            options = [x for x in (a, b) if lo <= x <= hi]
+            t = min(options, key=lambda x: abs(x - t)) if options else t
+        out.append(round(max(0.0, t), 3))
+    return out
+
+
+def cut_inside(shots: Sequence[Shot] | Sequence[Sequence[float]], start: float, end: float) -> bool:
+    """Whether a shot boundary (a real cut or fade) falls inside [start, end): a window's scene_change."""
+    bounds = [float(s.start if isinstance(s, Shot) else s[0]) for s in shots][1:]
+    return any(start < b < end for b in bounds)
+
+
+def shots_as_lists(shots: Sequence[Shot]) -> list[list[float]]:
+    """The pickle form: [[start, end], ...] (plain data for the safe unpickler)."""
+    return [[s.start, s.end] for s in shots]
