@@ -67,13 +67,38 @@ class WhisperTranslator:
             segments_iter, _info = BatchedInferencePipeline(model=model).transcribe(audio, batch_size=batch_size, **extra, **options)
         else:
             segments_iter, _info = model.transcribe(audio, vad_filter=opts.vad_filter, **options)
-        segments = []
+        segments: list[TranscriptSegment] = []
         for seg in segments_iter:
-            if seg.text.strip():
+            if seg.text.strip() and plausible_translation(seg, segments):
                 segments.append(TranscriptSegment(round(seg.start, 3), round(seg.end, 3), seg.text.strip()))
             if progress:
                 progress(float(seg.end))
         return Translation(self.target, SOURCE_WHISPER, self.name, segments)
+
+
+# Whisper's own hallucination markers (the thresholds of its temperature fallback): a segment that repeats
+# itself compresses too well; one decoded with little confidence over what it thinks is silence is invented.
+MAX_COMPRESSION_RATIO = 2.4
+MIN_AVG_LOGPROB = -1.0
+MAX_NO_SPEECH_PROB = 0.6
+REPEAT_LOOKBACK = 4
+
+
+def _normalized(text: str) -> str:
+    return " ".join("".join(ch for ch in text.lower() if ch.isalnum() or ch.isspace()).split())
+
+
+def plausible_translation(seg, kept: Sequence[TranscriptSegment]) -> bool:
+    """Keep a translated segment unless it is one of Whisper's loops: the same sentence as one of the last few
+    kept (translate mode repeats "I will not let you go." over unclear speech), a segment that repeats itself,
+    or one decoded with low confidence over likely silence."""
+    if float(getattr(seg, "compression_ratio", 0.0) or 0.0) > MAX_COMPRESSION_RATIO:
+        return False
+    if (float(getattr(seg, "avg_logprob", 0.0) or 0.0) < MIN_AVG_LOGPROB
+            and float(getattr(seg, "no_speech_prob", 0.0) or 0.0) > MAX_NO_SPEECH_PROB):
+        return False
+    text = _normalized(seg.text)
+    return not any(_normalized(k.text) == text for k in kept[-REPEAT_LOOKBACK:])
 
 
 def translation_from_cues(cues: Sequence, language: str, label: str) -> Translation:
