@@ -736,7 +736,10 @@ def test_changed_source_file_resets_phase1_and_downstream(tmp_path, monkeypatch)
     assert notes == []  # unchanged file: nothing to redo
 
     stamp = video.stat().st_mtime + 10
-    os.utime(video, (stamp, stamp))  # touched
+    os.utime(video, (stamp, stamp))  # touched, same bytes: the content fingerprint says nothing changed
+    db, notes = _sync(cfg, events)
+    assert notes == [] and _record(db, "a")["phase1_status"] == "completed"
+    video.write_bytes(b"version 1.1")  # same size, other bytes
     db, notes = _sync(cfg, events)
     assert len(notes) == 1 and "source file changed" in notes[0]
     meta = _record(db, "a")
