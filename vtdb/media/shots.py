@@ -1,8 +1,9 @@
 """Shot boundaries (PySceneDetect's detectors) and frame sampling that keeps off transitions.
 
-One sequential decoding pass (OpenCV) feeds every frame, shrunk to `detect_width` pixels wide,
-to a PySceneDetect detector (AdaptiveDetector by default: a content score compared with its
-neighbours, so camera motion does not cut), and can keep the frames asked for at sample times
+One sequential decoding pass (OpenCV) decodes every frame and feeds about 12 a second, shrunk
+to `detect_width` pixels wide, to a PySceneDetect detector (AdaptiveDetector by default: a
+content score compared with its neighbours, so camera motion does not cut), and can keep the
+frames asked for at sample times
 from the same pass (`scan_video`), so Phase 1 need not seek again (bench/shots.py measures both).
 
 Gradual transitions (a crossfade, a fade through black) spread their change over many frames;
@@ -31,6 +32,12 @@ DETECT_WIDTH = 256
 FADE_SPAN = 0.5  # seconds over which a gradual transition is measured
 FADE_MIN_CHANGE = 24.0  # mean |thumbnail(t) - thumbnail(t - FADE_SPAN)| (0-255) for a gradual transition
 MIN_SHOT = 0.6  # seconds: no two boundaries closer than this
+ANALYSIS_FPS = 12.0  # frames per second scored: a cut is placed within 1/12 s, well inside the 0.2 s asked for
+
+
+def analysis_step(fps: float) -> int:
+    """Analyse every step-th frame: 25/30 fps -> 2, 50/60 fps -> 4/5, 15 fps or less -> every frame."""
+    return max(1, int(fps / ANALYSIS_FPS)) if fps > 0 else 1
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,9 @@ def scan_video(
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
         det = _detector(detector, fps)
         total = float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0) / fps
+        # Every frame is decoded (grab), but only every `step`-th is converted and analysed: decoding is
+        # about half of the cost, the colour conversion, shrinking and scoring the rest (bench/shots.py).
+        step = analysis_step(fps)
         # Candidate times -> frames; each candidate is served by the first decoded frame at or after it.
         offsets = _offsets(margin)
         wanted = sorted({(max(0.0, float(t) + o), k) for k, t in enumerate(sample_times) for o in offsets})
@@ -124,25 +134,32 @@ def scan_video(
         n = 0
         last_image = None
         last_t = 0.0
-        while True:
-            ok, image = cap.read()
-            if not ok or image is None:
-                break
+        while cap.grab():
             t = n / fps
-            h, w = image.shape[:2]
-            small = cv2.resize(image, (detect_width, max(1, round(h * detect_width / w))), interpolation=cv2.INTER_AREA) if w > detect_width else image
-            cuts += [c.seconds for c in det.process_frame(FrameTimecode(n, fps), small)]
-            gray = cv2.resize(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
-            step_diff.append(float(np.abs(gray - thumbs[-1]).mean()) if thumbs else 0.0)
-            thumbs.append(gray)
-            times.append(t)
+            due = next_i < len(wanted) and wanted[next_i][0] <= t + 0.5 / fps
+            if n % step == 0 or due:
+                ok, image = cap.retrieve()
+                if not ok or image is None:
+                    break
+                last_image, last_t = image, t
+            if n % step == 0:
+                h, w = image.shape[:2]
+                # INTER_LINEAR: a fifth of INTER_AREA's time at 720p, and the detectors score means over
+                # the whole picture, so the aliasing of a plain shrink does not matter.
+                small = (cv2.resize(image, (detect_width, max(1, round(h * detect_width / w))), interpolation=cv2.INTER_LINEAR)
+                         if w > detect_width else image)
+                cuts += [c.seconds for c in det.process_frame(FrameTimecode(n, fps), small)]
+                gray = cv2.resize(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+                step_diff.append(float(np.abs(gray - thumbs[-1]).mean()) if thumbs else 0.0)
+                thumbs.append(gray)
+                times.append(t)
             while next_i < len(wanted) and wanted[next_i][0] <= t + 0.5 / fps:
                 jpeg, fw, fh = _encode(image, max_side, quality)
                 got[wanted[next_i]] = Frame(wanted[next_i][0], jpeg, fw, fh)
                 next_i += 1
             if progress is not None and n % 250 == 0:
                 progress(t, total)
-            last_image, last_t = image, t
+            last_t = t
             n += 1
         if n == 0:
             raise MediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
@@ -152,13 +169,16 @@ def scan_video(
                              "(an incomplete copy or download?)")
         duration = n / fps
         # Candidates past the last decodable frame (a rounding at the very end) take the last frame.
-        if next_i < len(wanted) and last_image is not None:
-            jpeg, fw, fh = _encode(last_image, max_side, quality)
-            for key in wanted[next_i:]:
-                got[key] = Frame(last_t, jpeg, fw, fh)
+        if next_i < len(wanted):
+            ok, image = cap.retrieve()
+            image = image if ok and image is not None else last_image
+            if image is not None:
+                jpeg, fw, fh = _encode(image, max_side, quality)
+                for key in wanted[next_i:]:
+                    got[key] = Frame(last_t, jpeg, fw, fh)
     finally:
         cap.release()
-    transitions = _transitions(sorted(set(cuts)), times, thumbs, step_diff, fps)
+    transitions = _transitions(sorted(set(cuts)), times, thumbs, step_diff, fps / step)
     shots = shots_from_boundaries([tr.time for tr in transitions], duration)
     frames: list[Frame] = []
     for k, t in enumerate(sample_times):
