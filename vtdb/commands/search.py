@@ -23,12 +23,11 @@ from vtdb.cli import EXIT_OK, EXIT_USAGE, guarded_main, load_or_exit
 from vtdb.embedders import UnknownEmbedderError
 from vtdb.languages import validate_language
 from vtdb.search.filters import FILTER_FIELDS, QueryError, normalize_filters
-from vtdb.search.moments import Moment
+from vtdb.search.moments import Moment, snippet_parts
 from vtdb.search.searcher import MODES
 from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
 from vtdb.search.videos import search_videos
 from vtdb.store import ChromaDBManager, EmbedderMismatch
-from vtdb.text import search_tokens, stem
 from vtdb.timefmt import clock, clock_span, duration, seconds
 
 out = Console(highlight=False)
@@ -38,18 +37,17 @@ def time_range(moment: Moment) -> str:
     return clock_span(moment.start_time, moment.end_time)
 
 
+def marked(text: str, query: str, width: int = 260) -> str:
+    """The snippet of `text` around its first matched word (vtdb.search.moments.snippet_parts), matched words
+    in bold, every part escaped for rich markup."""
+    snip = snippet_parts(text, query, width)
+    rendered = "".join(f"[bold yellow]{escape(p)}[/]" if hit else escape(p) for p, hit in zip(snip.parts, snip.matches))
+    return ("…" if snip.cut_before else "") + rendered + ("…" if snip.cut_after else "")
+
+
 def highlight(text: str, query: str, width: int = 260) -> str:
     """A transcript snippet around the first matched word, matched words in bold."""
-    stems = set(search_tokens(query))
-    if not text:
-        return "[dim](no speech)[/]"
-    tokens = re.split(r"(\W+)", text)
-    first = next((i for i, t in enumerate(tokens) if t and stem(t.lower()) in stems), 0)
-    start = max(0, len("".join(tokens[:first])) - width // 3)
-    snippet = text[start : start + width]
-    parts = re.split(r"(\W+)", snippet)
-    rendered = "".join(f"[bold yellow]{escape(p)}[/]" if p and stem(p.lower()) in stems else escape(p) for p in parts)
-    return ("…" if start else "") + rendered + ("…" if start + width < len(text) else "")
+    return marked(text, query, width) if text else "[dim](no speech)[/]"
 
 
 def play_command(moment: Moment) -> str:
@@ -74,6 +72,8 @@ def show(moments: list[Moment], query: str) -> None:
         head = (f"[bold]{i}. {escape(m.title)}[/] [dim]({escape(m.video_name)})[/]  "
                 f"[cyan]{time_range(m)}[/]  score {m.score:.4f}  [dim]{'+'.join(m.modes)}[/]")
         body = f"{escape(m.description)}\n[dim]“[/]{highlight(m.transcript, query)}[dim]”[/]"
+        if m.on_screen_text.strip():
+            body += f"\n[dim]on screen:[/] {marked(m.on_screen_text, query)}"
         if m.keywords:
             body += f"\n[dim]keywords: {escape(', '.join(m.keywords))} · {escape(m.content_type)} · {escape(m.language)}[/]"
         out.print(Panel(body, title=head, title_align="left", expand=True))

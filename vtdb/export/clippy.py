@@ -7,6 +7,11 @@ English-only all-mpnet-base-v2 and submits English packs only): a segment whose 
 dialogue_translation) is in another language is left out and counted. Links follow its app
 (vtdb/export/pages.py): online URLs, /backup/{source_id}/pages/{video}.html#t=SS, /zim/… .
 
+One document per segment: its content is the title, description, dialogue, the text read on screen
+("On screen: …", Phase 1 OCR) and keywords, each said once. Its _metadata.json entry carries our own
+per-segment fields after disaster-clippy's (video_name, start_sec, end_sec, and on_screen_text when the
+window has any); disaster-clippy's reindex_pack keeps only an entry's title and url.
+
 disaster-clippy reads the first 2,000 characters of some files to find their header, so every
 file writes its header keys before the large `documents`/`vectors` object. Vectors are the
 unit-normalized all-mpnet-base-v2 embeddings of each document's `content` (the model
@@ -33,7 +38,7 @@ from vtdb.errors import VtdbError
 from vtdb.export import pages
 from vtdb.export.media import MEDIA_DIR, MediaPlan, place_media, plan_media
 from vtdb.naming import UnsafeNameError, path_inside
-from vtdb.search.moments import as_meta, keywords_of, segment_span
+from vtdb.search.moments import ON_SCREEN_SEPARATOR, as_meta, keywords_of, on_screen_lines, segment_span
 from vtdb.timefmt import clock_span
 
 SCHEMA_VERSION = 3
@@ -41,6 +46,7 @@ EMBEDDING_MODEL = "all-mpnet-base-v2"
 DIMENSIONS = 768
 MAX_TOKENS = 384  # all-mpnet-base-v2's max_seq_length: what it reads of a document
 MAX_WORDS = 300
+ON_SCREEN_WORDS = 60  # of a document's ~300: what is read on screen (signs, titles) is short; a screen of code is not
 # disaster-clippy knows four doc types (guide, article, product, academic) and ranks guides first
 # (+0.15; any other type -0.05). Step-by-step videos are guides; a lecture, news or a documentary
 # informs (article); "academic" is for research papers, "product" for things to buy.
@@ -89,6 +95,7 @@ class Doc:
     start_sec: int
     end_sec: int
     scraped_at: str
+    on_screen_text: str = ""  # the lines read on screen in the pack's script, " | "-joined ("" = none: no field written)
     shortened: bool = False  # cut so that the model reads all of it (not written to the export)
 
 
@@ -151,8 +158,22 @@ def content_parts(meta: Mapping[str, object], language: str = "en") -> tuple[str
     return description, dialogue, keywords
 
 
+def on_screen_of(meta: Mapping[str, object], language: str = "en") -> list[str]:
+    """The segment's lines read on screen (metadata on_screen_text, Phase 1 OCR) that an `language` pack
+    holds: in an English pack only lines with Latin letters, as for keywords."""
+    return [line for line in on_screen_lines(meta.get("on_screen_text")) if _in_script(line, language)]
+
+
+def on_screen_part(meta: Mapping[str, object], said: str, language: str = "en") -> str:
+    """The document's "On screen: …" line: the lines of on_screen_of that `said` (the description and
+    dialogue) does not already hold, at most ON_SCREEN_WORDS words; "" when none is left."""
+    lines = [line for line in on_screen_of(meta, language) if not covered(line, said)]
+    return _truncate_words("On screen: " + ON_SCREEN_SEPARATOR.join(lines), ON_SCREEN_WORDS) if lines else ""
+
+
 def doc_content(title: str, meta: dict, fits: Callable[[str], bool] | None = None, language: str = "en") -> str:
-    """Title, description, dialogue, keywords (each said once); under ~300 words (the model reads 384 tokens).
+    """Title, description, dialogue, on-screen text, keywords (each said once); under ~300 words (the model
+    reads 384 tokens).
 
     `fits(text)` (optional) tells whether the embedding model reads the whole text: 300 words
     of ordinary English are often more than 384 tokens, and the model would silently drop the
@@ -160,7 +181,8 @@ def doc_content(title: str, meta: dict, fits: Callable[[str], bool] | None = Non
     """
     description, full_dialogue, keywords = content_parts(meta, language)
     head = f"{title}\n{description}".strip()
-    tail = f"Keywords: {', '.join(keywords)}" if keywords else ""
+    on_screen = on_screen_part(meta, f"{description}\n{full_dialogue}", language)
+    tail = "\n".join(p for p in (on_screen, f"Keywords: {', '.join(keywords)}" if keywords else "") if p)
     budget = MAX_WORDS - len(head.split()) - len(tail.split())
 
     def assemble(dialogue_words: int) -> str:
@@ -265,6 +287,7 @@ def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[st
                 start_sec=start_sec,
                 end_sec=end_sec,
                 scraped_at=str(video.get("updated_at") or ""),
+                on_screen_text=ON_SCREEN_SEPARATOR.join(on_screen_of(meta, language)),
                 shortened=bool(checks) and not checks[0],  # the first check is the whole (word-capped) text
             ))
     return docs
@@ -436,7 +459,8 @@ def _write(tmp: Path, opts: ExportOptions, language: str, docs: Sequence[Doc], v
         "documents": {d.id: {"title": d.title, "url": d.url, "local_url": d.local_url,
                              "content_hash": hashlib.sha256(d.content.encode("utf-8")).hexdigest(), "char_count": len(d.content),
                              "categories": d.categories, "doc_type": d.doc_type, "scraped_at": d.scraped_at,
-                             "video_name": d.video_name, "start_sec": d.start_sec, "end_sec": d.end_sec} for d in docs},
+                             "video_name": d.video_name, "start_sec": d.start_sec, "end_sec": d.end_sec,
+                             **({"on_screen_text": d.on_screen_text} if d.on_screen_text else {})} for d in docs},
     })
     _dump(tmp / "_index.json", {
         "schema_version": SCHEMA_VERSION, "source_id": opts.source_id, "document_count": len(docs), "created_at": stamp,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from vtdb.summarize import SegmentText, VideoSummary
 from vtdb.timefmt import clock_span, duration
@@ -17,7 +17,14 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def markdown_report(name: str, title: str, meta: dict, summary: VideoSummary, segments: Sequence[SegmentText]) -> str:
+def _line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def markdown_report(name: str, title: str, meta: dict, summary: VideoSummary, segments: Sequence[SegmentText],
+                    on_screen: Mapping[int, str] | None = None) -> str:
+    """`on_screen`: segment index -> the text read on screen in it (segment metadata `on_screen_text`); the
+    windows that have some are listed under "On screen", and the section is left out when none has."""
     lines = [f"# {title}", ""]
     facts = [f"`{name}`", f"duration {duration(meta.get('video_duration'), 'hh:mm:ss')}", f"content type **{summary.content_type}**"]
     if meta.get("transcript_language"):
@@ -29,5 +36,9 @@ def markdown_report(name: str, title: str, meta: dict, summary: VideoSummary, se
               "| # | time | description | keywords | type |", "|---|---|---|---|---|"]
     for seg in segments:
         lines.append(f"| {seg.index} | {span(seg.start, seg.end)} | {_cell(seg.description)} | {_cell(', '.join(seg.keywords))} | {_cell(seg.content_type)} |")
+    read = [(seg, text) for seg in segments if (text := _line((on_screen or {}).get(seg.index, "")))]
+    if read:
+        lines += ["", "## On screen", ""]
+        lines += [f"- **{span(seg.start, seg.end)}** (#{seg.index}) {text}" for seg, text in read]
     lines += ["", f"_Summary by {summary.summarizer} ({summary.model})._", ""]
     return "\n".join(lines)

@@ -87,6 +87,8 @@ class Phase4Job:
         ctx.db.set_video_summary(claim.name, vector.tolist(), document, summary_fields(
             summary.summary, summary.keywords, summary.content_type, json.dumps(summary.chapters, ensure_ascii=False),
             f"{summary.summarizer}:{summary.model}"))
-        atomic_write_text(report_path(ctx.work_dir, claim.name), markdown_report(claim.name, video.title, meta, summary, segments))
+        on_screen = {seg.index: str(m.get("on_screen_text") or "") for seg, (_span, m) in zip(segments, timed)}
+        atomic_write_text(report_path(ctx.work_dir, claim.name),
+                          markdown_report(claim.name, video.title, meta, summary, segments, on_screen=on_screen))
         ctx.report(2, 2, "summarizing")
         return JobResult(count=len(summary.keywords), note=f"keywords, {len(summary.chapters)} chapters ({summary.summarizer})")

@@ -7,12 +7,17 @@ may hold anything, and these helpers never fail on it (see segment_span, keyword
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from vtdb.text import search_tokens, stem
 from vtdb.timefmt import seconds
 
-__all__ = ["Hit", "Moment", "as_meta", "keywords_of", "merge_moments", "seconds", "segment_span", "sort_start", "video_of"]
+__all__ = ["Hit", "Moment", "ON_SCREEN_SEPARATOR", "Snippet", "as_meta", "keywords_of", "merge_moments", "on_screen_lines",
+           "seconds", "segment_span", "snippet_parts", "sort_start", "video_of"]
+
+ON_SCREEN_SEPARATOR = " | "  # how Phase 3 joins the lines read on screen into the segment's on_screen_text
 
 
 @dataclass
@@ -35,6 +40,7 @@ class Moment:
     score: float
     description: str
     transcript: str
+    on_screen_text: str  # the lines read on screen (Phase 1 OCR), each once, joined by ON_SCREEN_SEPARATOR; "" if none
     keywords: list[str]
     content_type: str
     language: str
@@ -83,6 +89,46 @@ def keywords_of(value: Any) -> list[str]:
     return [str(k).strip() for k in value if k is not None and str(k).strip()]
 
 
+def on_screen_lines(value: Any) -> list[str]:
+    """The lines of a stored on_screen_text ("a | b" as Phase 3 stores it, or a list of lines), whitespace
+    collapsed, empty ones dropped, each once; [] for nothing usable."""
+    parts = value if isinstance(value, (list, tuple)) else str(value or "").split(ON_SCREEN_SEPARATOR)
+    return list(dict.fromkeys(line for p in parts if p is not None and (line := " ".join(str(p).split()))))
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A text cut around its first matched word: `parts` in order, `matches[i]` tells whether parts[i] is a
+    matched word; the text between two matches is one part. Every face renders it in its own markup (web:
+    <mark>, terminal: rich), escaping each part: whole, so that no markup can form across parts."""
+
+    parts: tuple[str, ...]
+    matches: tuple[bool, ...]
+    cut_before: bool  # text was left out before the first part ("…")
+    cut_after: bool  # and after the last
+
+
+def snippet_parts(text: str, query: str, width: int = 260) -> Snippet:
+    """The `width` characters of `text` around its first word matching the query (the way search matches
+    words: vtdb.text.search_tokens and stem), split into words and the runs between them."""
+    stems = set(search_tokens(query)) if query else set()
+    tokens = re.split(r"(\W+)", text)
+    first = next((i for i, t in enumerate(tokens) if t and stem(t.lower()) in stems), 0)
+    start = max(0, len("".join(tokens[:first])) - width // 3)
+    parts: list[str] = []
+    matches: list[bool] = []
+    for piece in re.split(r"(\W+)", text[start : start + width]):
+        if not piece:
+            continue
+        hit = stem(piece.lower()) in stems
+        if parts and not hit and not matches[-1]:
+            parts[-1] += piece  # one run of unmatched text (rich's escape must see "[bold]" whole)
+        else:
+            parts.append(piece)
+            matches.append(hit)
+    return Snippet(tuple(parts), tuple(matches), start > 0, start + width < len(text))
+
+
 def video_of(hit: Hit) -> str:
     """The video a hit belongs to: its video_name, else the part of its id before "_seg_"."""
     name = hit.metadata.get("video_name")
@@ -126,6 +172,9 @@ def _moment(video: str, hits: list[Hit]) -> Moment:
     best = max(hits, key=_score)
     meta = best.metadata
     spans = [sp for h in hits if (sp := segment_span(h.metadata)) is not None]
+    in_time_order = sorted(hits, key=lambda h: sort_start(h.metadata))
+    # Overlapping windows share frames, so they often read the same lines: each line once, in time order.
+    on_screen = on_screen_lines([line for h in in_time_order for line in on_screen_lines(h.metadata.get("on_screen_text"))])
     return Moment(
         video_name=video,
         title=str(meta.get("title") or video),
@@ -134,10 +183,11 @@ def _moment(video: str, hits: list[Hit]) -> Moment:
         score=round(_score(best), 6),
         description=str(meta.get("description") or ""),
         transcript=str(meta.get("transcript") or ""),
+        on_screen_text=ON_SCREEN_SEPARATOR.join(on_screen),
         keywords=keywords_of(meta.get("keywords")),
         content_type=str(meta.get("content_type") or ""),
         language=str(meta.get("language") or ""),
         video_path=str(meta.get("video_path") or ""),
-        segment_ids=[h.id for h in sorted(hits, key=lambda h: sort_start(h.metadata))],
+        segment_ids=[h.id for h in in_time_order],
         modes=sorted({m for h in hits for m in h.modes}),
     )

@@ -334,10 +334,12 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
                 translation = ""  # an analyzer that copied the speech: nothing to translate
             rows.append({"segment_id": sid, "window": index, "start": span[0], "end": span[1], "text": transcript,
                          "translation": translation, "description": str(meta.get("description") or ""),
-                         "keywords": pages.keywords_of(meta.get("keywords")), "frames": w.frames if w else 0})
+                         "keywords": pages.keywords_of(meta.get("keywords")), "frames": w.frames if w else 0,
+                         "on_screen_text": str(meta.get("on_screen_text") or "")})  # Phase 3 keeps Phase 1's OCR lines
         for w in windows.values():  # Phase 1 windows not (yet) loaded as segments
             rows.append({"segment_id": "", "window": w.index, "start": w.start, "end": w.end, "text": w.text,
-                         "translation": w.translation, "description": "", "keywords": [], "frames": w.frames})
+                         "translation": w.translation, "description": "", "keywords": [], "frames": w.frames,
+                         "on_screen_text": ""})
         rows.sort(key=lambda r: r["start"])
         return rows
 

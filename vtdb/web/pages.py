@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
-from vtdb.search.moments import Moment, keywords_of
+from vtdb.search.moments import Moment, keywords_of, snippet_parts
 from vtdb.state import PHASE_ORDER, PHASES, phase_field
-from vtdb.text import search_tokens, stem
 from vtdb.timefmt import clock, clock_span, duration
 
 _PHASE_LABEL = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", "phase4": "P4 summary"}
@@ -53,18 +51,25 @@ def error_page(status: int, message: str) -> str:
 # ---- pieces ----
 
 
+def marked(text: str, query: str, width: int = 260) -> str:
+    """The snippet of `text` around its first matched word (vtdb.search.moments.snippet_parts), matched words
+    in <mark>, every part escaped."""
+    snip = snippet_parts(text, query, width)
+    rendered = "".join(f"<mark>{esc(p)}</mark>" if hit else esc(p) for p, hit in zip(snip.parts, snip.matches))
+    return ("…" if snip.cut_before else "") + rendered + ("…" if snip.cut_after else "")
+
+
 def highlight(text: str, query: str, width: int = 260) -> str:
     """The transcript snippet around the first matched word, matched words in <mark> (escaped HTML)."""
-    if not text:
-        return '<span class="dim">(no speech)</span>'
-    stems = set(search_tokens(query)) if query else set()
-    tokens = re.split(r"(\W+)", text)
-    first = next((i for i, t in enumerate(tokens) if t and stem(t.lower()) in stems), 0)
-    start = max(0, len("".join(tokens[:first])) - width // 3)
-    snippet = text[start : start + width]
-    parts = re.split(r"(\W+)", snippet)
-    rendered = "".join(f"<mark>{esc(p)}</mark>" if p and stem(p.lower()) in stems else esc(p) for p in parts)
-    return ("…" if start else "") + rendered + ("…" if start + width < len(text) else "")
+    return marked(text, query, width) if text else '<span class="dim">(no speech)</span>'
+
+
+def on_screen(text: str, query: str = "", width: int = 260) -> str:
+    """The text read on screen (OCR), cut to `width` around its first matched word, matched words marked;
+    nothing at all (no empty label) when there is none."""
+    if not text.strip():
+        return ""
+    return f'<p class="on-screen"><span class="label">on screen</span> {marked(text, query, width)}</p>'
 
 
 def window_index(segment_id: str) -> int | None:
@@ -103,7 +108,7 @@ def moment_card(m: Moment, query: str, frames: int, analyzer: str = "", retired:
             f'<div class="card-body"><h2 class="title"><a class="open" href="{href}">{esc(m.title)}</a></h2>'
             f'<div class="facts">{" · ".join(facts)}</div>'
             f'<p class="description">{esc(m.description)}</p>'
-            f'<blockquote class="snippet">{highlight(m.transcript, query)}</blockquote>'
+            f'<blockquote class="snippet">{highlight(m.transcript, query)}</blockquote>{on_screen(m.on_screen_text, query)}'
             f'{keyword_chips(m.keywords)}<div class="links"><a href="{href}">play from {esc(clock(m.start_time))}</a>{similar}</div>'
             f'</div></article>')
 
@@ -267,11 +272,13 @@ def window_rows(rows: Sequence[Mapping[str, Any]], name: str) -> str:
         translation = (f'<div class="translation"><span class="dim">translation:</span> {esc(w["translation"])}</div>'
                        if w.get("translation") else "")
         similar = (f' <a class="similar" href="/similar/{url_part(w["segment_id"])}">more like this</a>' if w.get("segment_id") else "")
+        read_on_screen = str(w.get("on_screen_text") or "")
         out.append(f'<li class="window" data-start="{w["start"]:.3f}" data-end="{w["end"]:.3f}">'
                    f'<button type="button" class="seek" data-seek="{w["start"]:.3f}">{esc(clock_span(w["start"], w["end"]))}</button>'
                    f'{similar}{strip(name, w.get("window"), w.get("frames", 0))}'
                    f'<div class="description">{esc(w.get("description", ""))}</div>'
-                   f'<div class="transcript">{esc(w.get("text", "")) or "<span class=dim>(no speech)</span>"}</div>{translation}</li>')
+                   f'<div class="transcript">{esc(w.get("text", "")) or "<span class=dim>(no speech)</span>"}</div>{translation}'
+                   f'{on_screen(read_on_screen, width=len(read_on_screen))}</li>')  # all of it: no query to cut around
     return f'<ol class="windows">{"".join(out)}</ol>' if out else '<p class="dim">no windows yet (Phase 1 makes them)</p>'
 
 
