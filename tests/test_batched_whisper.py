@@ -7,54 +7,19 @@ checked loosely (a word error rate bound on real speech, not exact words: kernel
 
 from __future__ import annotations
 
-import csv
 import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from bench._common import SPEECH_DIR, norm_words, speech_audio, wer  # the benchmarks' real speech and WER
 from vtdb.config import build_settings
 from vtdb.media.transcribe import SAMPLE_RATE, FasterWhisperTranscriber
 from vtdb.media.windows import plan_windows, words_in_window
 
-SPEECH = ROOT.parent / "shared" / "data" / "speech" / "en"
 MODES = ["0", "8"]  # sequential, batched (8 = the CPU's auto value)
 
-pytestmark = pytest.mark.skipif(not SPEECH.is_dir(), reason="../shared/data/speech is not beside the repo")
-
-
-def _norm(text: str) -> list[str]:
-    import re
-
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def _wer(ref: list[str], hyp: list[str]) -> float:
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / max(1, len(ref))
-
-
-def _speech(seconds: float, skip: int = 0) -> tuple[np.ndarray, str]:
-    """Real utterances with 1.2 s pauses, at least `seconds` long, and their text."""
-    from faster_whisper.audio import decode_audio
-
-    rows = list(csv.reader(open(SPEECH / "transcripts.tsv", encoding="utf-8"), delimiter="\t"))[skip:]
-    parts, texts, total = [], [], 0.0
-    pause = np.zeros(int(1.2 * SAMPLE_RATE), dtype=np.float32)
-    for file_name, text in rows:
-        clip = decode_audio(str(SPEECH / file_name), sampling_rate=SAMPLE_RATE)
-        parts += [clip, pause]
-        texts.append(text)
-        total += (len(clip) + len(pause)) / SAMPLE_RATE
-        if total >= seconds:
-            break
-    return np.concatenate(parts), " ".join(texts)
+pytestmark = pytest.mark.skipif(not SPEECH_DIR.is_dir(), reason="../shared/data/speech is not beside the repo")
 
 
 def _music(seconds: float, tmp) -> np.ndarray:
@@ -71,7 +36,7 @@ def _music(seconds: float, tmp) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def speech():
-    return _speech(45)
+    return speech_audio(45)  # real utterances with 1.2 s pauses, and their text
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +59,7 @@ def test_word_timestamps_and_words_in_both_modes(mode, speech, transcriptions):
     assert (transcriber._batched is not None) == (mode != "0") and transcriber.batch_size == int(mode)
     duration = len(audio) / SAMPLE_RATE
     words = transcript.words
-    assert _wer(_norm(text), _norm(" ".join(w.word for w in words))) < 0.3, transcript.text
+    assert wer(norm_words(text), norm_words(" ".join(w.word for w in words))) < 0.3, transcript.text
     starts = [w.start for w in words]
     assert starts == sorted(starts)
     assert all(0 <= w.start <= w.end <= duration + 0.5 for w in words)
@@ -158,7 +123,7 @@ def test_vad_filter_reaches_faster_whisper_in_both_modes(mode, vad, transcriptio
 
 @pytest.mark.slow
 def test_language_detected_in_both_modes_and_past_a_music_intro(tmp_path, transcriptions):
-    audio, _ = _speech(20, skip=30)
+    audio, _ = speech_audio(20, skip=30)
     intro = _music(35, tmp_path)  # the first 30 s window is music and noise only
     for mode in MODES:
         transcriber = transcriptions[mode][0]
@@ -173,7 +138,7 @@ def test_language_detected_in_both_modes_and_past_a_music_intro(tmp_path, transc
 
 @pytest.mark.slow
 def test_unsure_detection_takes_the_fallback_language_in_batched_mode(transcriptions):
-    audio, _ = _speech(8, skip=60)
+    audio, _ = speech_audio(8, skip=60)
     transcriber = FasterWhisperTranscriber(build_settings(
         {"language_confidence_threshold": 1.0, "fallback_language": "de"}, env={}))
     shared = transcriptions["8"][0]

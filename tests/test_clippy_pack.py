@@ -6,11 +6,8 @@ Phase 3 leaves them), media generated with ffmpeg and checked with ffprobe, a re
 bundled all-mpnet-base-v2, a real Chroma collection loaded the way disaster-clippy's reindex_pack
 loads a pack, and a real headless Chromium on a 127.0.0.1 server routed like its backup server.
 
-disaster-clippy's checks re-implemented here (from its own code, in our words):
-- light validation: _manifest.json, _metadata.json, _vectors_768.json and an HTML backup (pages/*.html);
-  schema_version 3; source_id = the folder's name; document_count > 0; a license on its allowlist;
-  language English (its submission gate requires it);
-- deep validation: every 768-d vector finite, not all zeros; the metadata's ids are the vectors' ids;
+disaster-clippy's checks re-implemented (from its own code, in our words): its light and deep validation
+in tests/helpers/clippy_pack.py (clippy_checks, next to our spec's validate_export), and here:
 - reindex_pack keeps only source, title and url of each document (url is the link users get);
 - its backup server serves /backup/{source_id}/{path} from pages/{path}, else {source_id}/{path}, and
   rewrites href/src="/…" and "../…" of the pages it serves to /backup/{source_id}/….
@@ -19,7 +16,6 @@ disaster-clippy's checks re-implemented here (from its own code, in our words):
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -32,7 +28,8 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pytest
-from test_phase4_export import Seg, Vid, _load_json, build_library, validate_export
+from helpers.clippy_pack import clippy_checks, clippy_license_ok, load_json, validate_export
+from helpers.library import Seg, Vid, build_library
 from zim_factory import write_zim
 
 from conftest import free_port, run_cli
@@ -45,18 +42,6 @@ LICENSE = "CC BY-SA 4.0"
 ZIM_ENTRY = "videos/garden01/video.webm"
 RETIRED_AT = "2026-11-30T08:00:00+00:00"
 QUERY = "how to brew black tea in a teapot"
-
-# disaster-clippy's license allowlist and its loose matching (version numbers and spaces do not matter).
-CLIPPY_LICENSES = ["CC0", "CC-BY", "CC-BY-SA", "CC-BY-NC", "CC-BY-NC-SA", "Public Domain", "MIT", "Apache-2.0", "GPL",
-                   "GFDL", "ODbL"]
-
-
-def clippy_license_ok(text: str) -> bool:
-    norm = text.strip().lower()
-    bare = re.sub(r"\s*\d+(\.\d+)?\s*$", "", norm)
-    cc = bare.replace(" ", "-").replace("--", "-")
-    return any(x.lower() in (norm, bare, cc) or (x.lower().startswith("cc") and x.lower() in cc) for x in CLIPPY_LICENSES)
-
 
 def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=120)
@@ -132,7 +117,7 @@ EXPORTED = ["tea_ru", "chain_en", "pasta_yt", "garden_zim"]
 
 
 def docs_of(pack: Path, name: str) -> dict[str, dict]:
-    return {i: d for i, d in _load_json(pack / "_metadata.json")["documents"].items() if d["video_name"] == name}
+    return {i: d for i, d in load_json(pack / "_metadata.json")["documents"].items() if d["video_name"] == name}
 
 
 def test_pack_passes_our_spec_and_disaster_clippys_checks(lib):
@@ -140,18 +125,23 @@ def test_pack_passes_our_spec_and_disaster_clippys_checks(lib):
     vids = {n: lib["vids"][n] for n in EXPORTED}
     summaries = {n: v.extra["summary"] for n, v in vids.items()}
     assert validate_export(pack, SID, vids, summaries, media={"tea_ru", "garden_zim"}) == []
-    man, meta = _load_json(pack / "_manifest.json"), _load_json(pack / "_metadata.json")
-    vectors = _load_json(pack / "_vectors_768.json")["vectors"]
-    # light validation
-    assert all((pack / f).is_file() for f in ("_manifest.json", "_metadata.json", "_vectors_768.json"))
-    assert list((pack / "pages").glob("*.html"))
-    assert man["schema_version"] == 3 and man["source_id"] == pack.name and man["total_docs"] > 0
-    assert clippy_license_ok(man["license"]) and not clippy_license_ok("Unknown")
-    assert man["language"] in ("en", "english", "eng")
-    # deep validation
-    for vec in vectors.values():
-        assert len(vec) == 768 and all(math.isfinite(x) for x in vec) and any(x != 0 for x in vec)
-    assert set(meta["documents"]) == set(vectors)
+    assert clippy_checks(pack) == []  # disaster-clippy's light and deep validation
+
+
+@pytest.mark.parametrize("file,change,rule", [
+    ("_manifest.json", lambda o: o.update(license="Unknown"), "license"),
+    ("_manifest.json", lambda o: o.update(source_id="other"), "light: header"),
+    ("_vectors_768.json", lambda o: next(iter(o["vectors"].values())).__setitem__(slice(None), [0.0] * 768), "deep: vector"),
+    ("_vectors_768.json", lambda o: o["vectors"].pop(next(iter(o["vectors"]))), "deep: the metadata's ids"),
+])
+def test_disaster_clippys_checks_catch_a_broken_pack(lib, tmp_path, file, change, rule):
+    assert clippy_license_ok(LICENSE) and not clippy_license_ok("Unknown")
+    broken = tmp_path / SID
+    shutil.copytree(lib["pack"], broken)
+    obj = load_json(broken / file)
+    change(obj)
+    (broken / file).write_text(json.dumps(obj), encoding="utf-8")
+    assert any(p.startswith(rule) or rule in p for p in clippy_checks(broken)), clippy_checks(broken)
 
 
 def test_an_english_pack_holds_english_text_only(lib):
@@ -161,7 +151,7 @@ def test_an_english_pack_holds_english_text_only(lib):
     assert "translate" in text and "--language" in text
     assert not docs_of(pack, "potato_ru") and not (pack / "pages" / "potato_ru.html").exists()
     # The Russian video with an English translation is exported, its documents in English.
-    index = _load_json(pack / "_index.json")["documents"]
+    index = load_json(pack / "_index.json")["documents"]
     tea = docs_of(pack, "tea_ru")
     assert len(tea) == 2
     for i in tea:
@@ -174,7 +164,7 @@ def test_an_english_pack_holds_english_text_only(lib):
 
 
 def test_content_says_each_thing_once(lib):
-    index = _load_json(lib["pack"] / "_index.json")["documents"]
+    index = load_json(lib["pack"] / "_index.json")["documents"]
     (content,) = [index[i]["content"] for i in docs_of(lib["pack"], "chain_en")]
     assert content.count("Put the chain back on the small gear") == 1, content
     assert content == f"Putting a bicycle chain back\n{SPEECH}\nKeywords: bicycle chain, pedal"
@@ -215,7 +205,7 @@ def test_zim_links_without_media_name_the_archive_source(lib, mpnet, tmp_path):
     for overrides, zim_source in (({}, "garden-channel_2024-05"), ({"Garden Channel_2024-05": "garden"}, "garden")):
         opts = ExportOptions(source_id="z", name="z", license="CC0", out=tmp_path / zim_source, zim_sources=overrides)
         folder = export(opts, records, lambda n: segments_of(db, n), lambda n: "", mpnet.embed_passages, log=lambda m: None)
-        (doc,) = _load_json(folder / "_metadata.json")["documents"].values()
+        (doc,) = load_json(folder / "_metadata.json")["documents"].values()
         assert doc["url"] == doc["local_url"] == f"/zim/{zim_source}/{ZIM_ENTRY}#t=0"
         page = (folder / "pages" / "garden_zim.html").read_text(encoding="utf-8")
         assert f'data-zim="/zim/{zim_source}/{ZIM_ENTRY}"' in page and not (folder / "media").exists()
@@ -248,7 +238,7 @@ def test_retired_videos_stay_out_unless_asked(lib, tmp_path):
     proc = run_cli("export_clippy.py", "--config", str(lib["cfg"]), "--source-id", "k", "--license", "CC0", "--videos", "old_knife",
                    "--include-retired", "--out", str(out), timeout=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert [d["video_name"] for d in _load_json(out / "k" / "_metadata.json")["documents"].values()] == ["old_knife"]
+    assert [d["video_name"] for d in load_json(out / "k" / "_metadata.json")["documents"].values()] == ["old_knife"]
 
 
 def test_a_small_pack_is_told_about_the_submission_minimum(lib):
@@ -266,8 +256,8 @@ def test_a_russian_pack_holds_the_russian_text(lib, mpnet, tmp_path):
     opts = ExportOptions(source_id="ru", name="ru", license="CC0", out=tmp_path, language="ru")
     folder = export(opts, loaded_videos(db, ["potato_ru", "chain_en"]), lambda n: segments_of(db, n), lambda n: "",
                     mpnet.embed_passages, log=said.append)
-    assert _load_json(folder / "_manifest.json")["language"] == "ru"
-    assert {d["video_name"] for d in _load_json(folder / "_metadata.json")["documents"].values()} == {"potato_ru"}
+    assert load_json(folder / "_manifest.json")["language"] == "ru"
+    assert {d["video_name"] for d in load_json(folder / "_metadata.json")["documents"].values()} == {"potato_ru"}
     assert any("no Russian text (English: 1) from chain_en (1)" in m for m in said), said
 
 
@@ -277,8 +267,8 @@ def test_an_english_query_finds_the_russian_video(lib, mpnet, tmp_path):
     import chromadb
 
     pack = lib["pack"]
-    vectors = _load_json(pack / "_vectors_768.json")["vectors"]
-    index = _load_json(pack / "_index.json")["documents"]
+    vectors = load_json(pack / "_vectors_768.json")["vectors"]
+    index = load_json(pack / "_index.json")["documents"]
     ids = list(vectors)
     q = mpnet.embed_queries([QUERY])[0]
     scores = np.array([vectors[i] for i in ids]) @ q

