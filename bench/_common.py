@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 
 def log(msg: str) -> None:
@@ -64,9 +67,10 @@ def wer(reference: list[str], hypothesis: list[str]) -> float:
     return prev[-1] / len(reference)
 
 
-def speech_audio(seconds: float, pause: float = 1.2, folder: Path = SPEECH_DIR):
+def speech_audio(seconds: float, pause: float = 1.2, folder: Path = SPEECH_DIR, *, skip: int = 0):
     """Real utterances from transcripts.tsv, each followed by `pause` s of silence, until `seconds` is reached
-    (looping over the 108 utterances when more is needed). Returns (float32 16 kHz mono samples, reference text)."""
+    (looping over the 108 utterances when more is needed), from utterance number `skip` on (another voice and
+    text than the start). Returns (float32 16 kHz mono samples, reference text)."""
     import csv
 
     import numpy as np
@@ -79,7 +83,7 @@ def speech_audio(seconds: float, pause: float = 1.2, folder: Path = SPEECH_DIR):
     cache: dict[str, np.ndarray] = {}
     parts, texts, total, i = [], [], 0.0, 0
     while total < seconds:
-        file_name, text = rows[i % len(rows)]
+        file_name, text = rows[(skip + i) % len(rows)]
         if file_name not in cache:
             cache[file_name] = decode_audio(str(folder / file_name), sampling_rate=SAMPLE_RATE)
         clip = cache[file_name]
@@ -125,3 +129,36 @@ def speech_video(out_dir: Path, minutes: float, size: str = "1280x720", fps: int
     wav.unlink()
     sidecar.write_text(json.dumps({"reference": reference, "minutes": minutes}))
     return video, reference
+
+
+# ---------------------------------------------------------------- start-up, and the pipeline's CLIs as steps
+
+# Offline first: no model download, no telemetry (the benchmarks run on the bundled models).
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+
+
+def bootstrap() -> Path:
+    """A benchmark's start, before it imports vtdb: the repository root on sys.path and the offline
+    settings as defaults (a value set by the user wins). Returns the root."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    return ROOT
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a CLI run as a subprocess: this one, the repository on PYTHONPATH, offline."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), **OFFLINE_ENV, **extra}
+
+
+def run_step(cmd: Sequence[str], what: str, cwd: Path | None = None, timeout: float | None = None,
+             env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    """Run one step of building a library (a CLI, as users run it) and time it: (seconds, the finished
+    process). RuntimeError naming `what`, with the tail of its output, when it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(list(cmd), cwd=cwd, env=env or child_env(), capture_output=True, text=True, timeout=timeout)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}")
+    return elapsed, proc

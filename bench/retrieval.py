@@ -41,9 +41,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,12 +49,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# bench._common, not _common: tests/test_retrieval.py loads this file by its path, with the repository root on
+# sys.path but not bench/. Run as `python bench/retrieval.py`, the root goes onto sys.path first.
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import bootstrap, child_env, run_step  # noqa: E402
+
+ROOT = bootstrap()
 
 from vtdb.demo import Scene, make_video, speak  # noqa: E402
 
@@ -253,13 +253,8 @@ def scene_spans(clip: Clip, pause: float = PAUSE) -> list[tuple[float, float]]:
 
 
 def _run_phase(script: str, config: Path, *extra: str, timeout: float = 1800) -> tuple[float, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "160", "HF_HUB_OFFLINE": "1"}
-    t0 = time.perf_counter()
-    proc = subprocess.run([PY, str(ROOT / script), "--config", str(config), *extra], env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    elapsed = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{script} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}")
+    elapsed, proc = run_step([PY, str(ROOT / script), "--config", str(config), *extra], script, timeout=timeout,
+                             env=child_env(COLUMNS="160"))
     return elapsed, proc.stdout
 
 

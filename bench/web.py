@@ -37,14 +37,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from _common import bootstrap, child_env, loadavg, log, run_step  # bench/ is on sys.path (run as `python bench/web.py`)
 
-from _common import loadavg, log  # noqa: E402
+ROOT = bootstrap()
 
 PY = sys.executable
 N_RESULTS = 10
@@ -60,11 +55,6 @@ QUERIES = [
 ]
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-            "ANONYMIZED_TELEMETRY": "False"}
-
-
 def build_library(folder: Path) -> dict[str, Any]:
     """The demo library under `folder`, built as scripts/demo.sh builds it; reused when already built."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -76,11 +66,11 @@ def build_library(folder: Path) -> dict[str, Any]:
     for step, cmd in (("demo_s", [PY, "-m", "vtdb.demo", "--config", str(cfg)]),
                       ("pipeline_s", [PY, str(ROOT / "run_pipeline.py"), "--config", str(cfg)])):
         log(f"{' '.join(cmd[1:])} …")
-        t0 = time.monotonic()
-        done = subprocess.run(cmd, cwd=folder, env=env(), capture_output=True, text=True)
-        took[step] = round(time.monotonic() - t0, 1)
-        if done.returncode != 0:
-            raise SystemExit(f"{step} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        try:
+            seconds, _done = run_step(cmd, step, cwd=folder)
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
+        took[step] = round(seconds, 1)
     took["load_after_build"] = loadavg()
     marker.write_text(json.dumps(took))
     return took
@@ -107,7 +97,7 @@ def worker(config: str) -> int:
 class Library:
     def __init__(self, config: Path):
         self.proc = subprocess.Popen([PY, __file__, "--worker", str(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env(), cwd=config.parent)
+                                     text=True, env=child_env(), cwd=config.parent)
 
     def search(self, q: str) -> tuple[float, list]:
         assert self.proc.stdin and self.proc.stdout
@@ -131,7 +121,7 @@ class Library:
 class Server:
     def __init__(self, config: Path):
         self.proc = subprocess.Popen([PY, str(ROOT / "web_app.py"), "--config", str(config), "--port", "0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=config.parent)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=config.parent)
         assert self.proc.stdout
         line = self.proc.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
