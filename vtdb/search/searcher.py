@@ -199,8 +199,8 @@ class Searcher:
 
     def _hybrid_hits(self, query: str, tokens: list[str], n: int, filters: Mapping[str, Any], include_retired: bool) -> list[Hit]:
         """Reciprocal-rank fusion of the (language-calibrated) vector ranking and the BM25 ranking, each a pool
-        of max(50, 5n). The query embedding runs while BM25 does; the vector query returns its records'
-        metadata and documents, so only keyword-only winners are read afterwards."""
+        of max(50, 5n). The query embedding runs while BM25 does; the pools are ids and scores only, and the
+        winners' records are read once at the end."""
         pool = max(50, n * 5)
         index = self.lexical()
         exclude = self._exclude(include_retired)
@@ -217,23 +217,25 @@ class Searcher:
         keyword = index.search(tokens, pool, filters, exclude)
         if pending is not None:
             query_vector = pending.result()
+            # Distances only: a pool's metadata and documents cost Chroma ~20x the query itself (bench/phase3.py,
+            # 150 records), and only the n winners are shown. The segments' languages come from the index;
+            # metadata is read with the pool only when a time filter must be checked on the stored values.
+            timed = "time_from" in filters or "time_to" in filters
             got = self.db.query_segments(query_vector.tolist(), pool, self._where(filters, exclude),
-                                         include=["distances", "metadatas", "documents"])
+                                         include=["distances", "metadatas"] if timed else ["distances"])
+            metas = got["metadatas"][0] if timed else [None] * len(got["ids"][0])
             ids: list[str] = []
             sims: list[float] = []
-            languages: dict[str, str] = {}
-            for sid, d, m, doc in zip(got["ids"][0], got["distances"][0], got["metadatas"][0], got["documents"][0]):
-                meta = as_meta(m)
-                if matches_times(meta, filters):
+            for sid, d, m in zip(got["ids"][0], got["distances"][0], metas):
+                if not timed or matches_times(as_meta(m), filters):
                     ids.append(sid)
                     sims.append(1.0 - float(d))
-                    records[sid] = (meta, str(doc or ""))
-                    languages[sid] = str(meta.get("language") or "")
+            languages = index.language_of(ids) if len(ids) > 1 and len(self._languages) > 1 else {}
             order = self._calibrated_order(ids, np.asarray(sims, dtype=np.float32), query_vector, languages)
             add([ids[j] for j in order], "vector")
         add([sid for sid, _ in keyword], "keyword")
         best = sorted(scores, key=lambda sid: -scores[sid])[:n]
-        records.update(self._records([sid for sid in best if sid not in records]))
+        records.update(self._records(best))  # one read of the winners' metadata and documents
         return [Hit(sid, scores[sid], *records[sid], modes[sid]) for sid in best if sid in records]
 
     def search(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid",
