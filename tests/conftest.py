@@ -1,5 +1,6 @@
 """Shared fixtures: generated media (real espeak-ng speech, real ffmpeg video), configs,
-a real `chroma run` server on 127.0.0.1, and helpers to run the CLIs as subprocesses.
+a real `chroma run` server on 127.0.0.1, one headless Chromium for the session (the web tests;
+helpers in tests/webfixtures.py), and helpers to run the CLIs as subprocesses.
 
 Speech tests assert what the test is about, not a recogniser's ear: Whisper's words change with the CPU
 (ctranslate2's kernels per instruction set; try CT2_FORCE_CPU_ISA=GENERIC|AVX|AVX2), so check a
@@ -163,3 +164,25 @@ def llama_server(tmp_path_factory):
         proc.wait()
     log.close()
 
+
+@pytest.fixture(scope="session")
+def chromium_session():
+    """One headless Chromium for the whole session (tests/webfixtures.py): the web app's and the demo's tests
+    both drive it, so it starts once. Tests take it through `browser`."""
+    from webfixtures import chromium, chromium_available
+
+    if not chromium_available():
+        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/setup.sh installs them)")
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser(chromium_session):
+    """The session's Chromium on a blank page with its console log emptied, and left on a blank page: a page
+    that keeps polling (the status page refreshes) would otherwise log errors into the next test once its
+    server is gone."""
+    chromium_session.get("about:blank")
+    chromium_session.get_log("browser")  # read = emptied: a test sees only its own console messages
+    yield chromium_session
+    chromium_session.get("about:blank")

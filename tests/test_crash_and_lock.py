@@ -46,6 +46,9 @@ from vtdb.workfiles import load_phase1_data, phase1_data_path
 PHASE1 = "phase1_whisper_frames.py"
 HOLD_LOCK = ROOT / "tests" / "helpers" / "hold_lock.py"
 TMP_MARK = ".vtdb-tmp"
+# The Phase 1 runs here are about crashes and the lock; on-screen text (OCR) plays no part in them, and
+# tesseract on every frame made each run several seconds longer.
+NO_OCR = {"ocr": "off"}
 
 
 # ---------------------------------------------------------------- helpers
@@ -106,7 +109,7 @@ def _record(db: ChromaDBManager, name: str) -> dict:
 
 
 def test_kill_9_mid_video_then_next_run_finishes_it(en_video, tmp_path):
-    cfg = write_config(tmp_path, [{"name": "speech", "path": str(en_video), "language": "en"}])
+    cfg = write_config(tmp_path, [{"name": "speech", "path": str(en_video), "language": "en"}], **NO_OCR)
     work_dir, chroma_dir = tmp_path / "data", tmp_path / "chroma_db"
     log = tmp_path / "first_run.log"
     with open(log, "w") as out:
@@ -215,7 +218,7 @@ def test_embedded_lock_second_run_exits_then_waits(silent_video, tmp_path):
     other = tmp_path / "quiet copy.mp4"
     shutil.copy(silent_video, other)
     first_entry = {"name": "quiet", "path": str(silent_video)}
-    cfg = write_config(tmp_path, [first_entry], chroma_dir=str(chroma_dir))
+    cfg = write_config(tmp_path, [first_entry], chroma_dir=str(chroma_dir), **NO_OCR)
     work_dir = tmp_path / "data"
     r = run_cli(PHASE1, "--config", str(cfg), cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -223,7 +226,7 @@ def test_embedded_lock_second_run_exits_then_waits(silent_video, tmp_path):
     holder = subprocess.Popen([PY, str(HOLD_LOCK), str(chroma_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env())
     try:
         assert holder.stdout.readline().strip() == "LOCKED"
-        cfg = write_config(tmp_path, [first_entry, {"name": "quiet2", "path": str(other)}], chroma_dir=str(chroma_dir))
+        cfg = write_config(tmp_path, [first_entry, {"name": "quiet2", "path": str(other)}], chroma_dir=str(chroma_dir), **NO_OCR)
         before = _events(work_dir)
         t0 = time.monotonic()
         blocked = run_cli(PHASE1, "--config", str(cfg), cwd=tmp_path, timeout=120)

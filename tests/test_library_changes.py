@@ -4,7 +4,9 @@ One library lives through a user's years, in order: processed once; a video drop
 put back; the whole folder moved (and its files' mtimes changed, as a copy does); the archive replaced by
 a newer one that lacks one video and adds another; a file that is not a video; prune. The phases run
 in-process through their commands (`run(argv)`, exactly what the scripts call), Phase 2 with the CPU
-transcript analyzer. Clips have no audio, so Whisper is never needed (whisper_model points nowhere).
+transcript analyzer. Clips have no audio, so Whisper is never needed (whisper_model points nowhere); on-screen
+text is off (ocr: off): the story checks what changes in the library, and tesseract on the test patterns' frames
+was half of this module's time (tests/test_ocr_flow.py runs OCR through the phases).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from vtdb.store import ChromaDBManager
 from vtdb.workfiles import phase1_data_path, phase2_analysis_path
 
 SETTINGS = dict(window_length=2.0, window_overlap=0.5, window_min_tail=0.4, frame_max_side=96, analyzer="transcript",
-                whisper_model="/nonexistent/whisper", max_attempts=3)
+                whisper_model="/nonexistent/whisper", max_attempts=3, ocr="off")
 SOURCES = ["testsrc2", "mandelbrot", "smptebars", "rgbtestsrc", "cellauto", "life"]
 PHASES = [("phase1", phase1), ("phase2", phase2), ("db_load", phase3), ("phase4", phase4)]
 

@@ -41,6 +41,9 @@ SCENE2_ONLY = speech.content_words(EN_SCENES[1].text) - speech.content_words(EN_
 # Small windows so that the ~20 s English clip gets several overlapping windows and a tail merge.
 WIN_LEN, WIN_OVERLAP, WIN_TAIL = 8.0, 3.0, 5.0
 MAX_SIDE = 256
+# On-screen text (OCR) is read in the main run (the defaults); the bad-input and CLI-option runs turn it off:
+# what they check does not depend on it, and tesseract on every frame was a large part of their time.
+NO_OCR = {"ocr": "off"}
 
 
 # ---------------------------------------------------------------- helpers
@@ -553,7 +556,7 @@ def bad_run(tmp_path_factory, bad_media, en_video, silent_video):
     }
     videos = [{"name": n, "path": str(p), **({"language": "en"} if n in ("z_good", "b_trunc_faststart") else {})}
               for n, p in names.items()]
-    cfg = write_config(folder, videos, window_length=10, window_overlap=3, frame_max_side=MAX_SIDE)
+    cfg = write_config(folder, videos, window_length=10, window_overlap=3, frame_max_side=MAX_SIDE, **NO_OCR)
     proc = run_cli(PHASE1, "--config", str(cfg))
     return {"cfg": cfg, "folder": folder, "proc": proc, "paths": names, "out": flat(proc.stdout + proc.stderr)}
 
@@ -648,6 +651,7 @@ def test_bad_config_entries_are_skipped_and_the_rest_runs(tmp_path, silent_video
             {"name": "nopath"},
             {"name": "", "path": str(silent_video)},
         ],
+        **NO_OCR,
     )
     proc = run_cli(PHASE1, "--config", str(cfg))
     out = flat(proc.stdout + proc.stderr)
@@ -704,7 +708,7 @@ def three_silent(tmp_path, silent_video):
         p.parent.mkdir(exist_ok=True)
         shutil.copy2(silent_video, p)
         videos.append({"name": n, "path": str(p)})
-    cfg = write_config(tmp_path, videos, window_length=10, window_overlap=3)
+    cfg = write_config(tmp_path, videos, window_length=10, window_overlap=3, **NO_OCR)
     return tmp_path, cfg
 
 

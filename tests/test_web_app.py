@@ -4,12 +4,10 @@ real ZIM archive; HTTP checks of Range, 404s, escaping and actions; a real headl
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -20,9 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from webfixtures import get, wait_for, web_server
 from zim_factory import write_zim
 
-from conftest import PY, ROOT, write_config
+from conftest import PY, ROOT, free_port, write_config
 from vtdb.embedders import load_embedder
 from vtdb.records import segment_id, segment_metadata, summary_fields
 from vtdb.safe_pickle import dump_plain
@@ -69,12 +68,6 @@ def add_video(db, embedder, work_dir: Path, name: str, path: str, windows, title
                     for i, (s, e, t) in enumerate(windows)]})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     folder = tmp_path_factory.mktemp("web")
@@ -106,24 +99,8 @@ def library(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(library):
-    proc = subprocess.Popen([PY, str(ROOT / "web_app.py"), "--config", str(library["cfg"]), "--port", "0", "--refresh", "1"],
-                            cwd=library["folder"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-    assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
-    yield {"port": int(match.group(1)), "base": f"http://127.0.0.1:{match.group(1)}", "line": line}
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-def get(server, path: str, headers: dict | None = None, method: str = "GET", body: str | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=60)
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+    with web_server(library["cfg"], library["folder"]) as srv:
+        yield srv
 
 
 def test_starts_on_localhost_read_only_and_prints_the_url(server):
@@ -279,34 +256,6 @@ def test_actions_need_the_session_token(library, tmp_path):
 
 
 # ---------------------------------------------------------------- a real browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/setup.sh installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                "--autoplay-policy=no-user-gesture-required", "--mute-audio"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-
-
-def wait_for(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 def test_browser_search_card_play_seek_similar_status(server, browser, tmp_path_factory):

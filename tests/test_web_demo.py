@@ -18,7 +18,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from test_web_app import browser, get, wait_for  # noqa: F401  (browser: the shared Chromium fixture)
+from webfixtures import get, wait_for, web_server
 
 from conftest import PY, ROOT
 from vtdb.demo import DEMO_VIDEOS, demo_config
@@ -54,15 +54,8 @@ def demo_library(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def demo_server(demo_library):
-    proc = subprocess.Popen([PY, str(ROOT / "web_app.py"), "--config", str(demo_library["cfg"]), "--port", "0", "--refresh", "1"],
-                            cwd=demo_library["folder"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-    assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
-    yield {"port": int(match.group(1)), "base": f"http://127.0.0.1:{match.group(1)}"}
-    proc.terminate()
-    proc.wait(timeout=20)
+    with web_server(demo_library["cfg"], demo_library["folder"]) as srv:
+        yield srv
 
 
 def test_the_pipeline_completed_every_demo_video(demo_library, demo_server):
@@ -75,7 +68,7 @@ def test_the_pipeline_completed_every_demo_video(demo_library, demo_server):
         assert record["total_segments"] > 0
 
 
-def test_demo_flow_in_chromium(demo_library, demo_server, browser, tmp_path_factory):  # noqa: F811
+def test_demo_flow_in_chromium(demo_library, demo_server, browser, tmp_path_factory):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
