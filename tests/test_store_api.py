@@ -190,7 +190,7 @@ def test_segments_collection_searches_wider_than_chromas_default(tmp_path):
 
     fresh = tmp_path / "fresh"
     with ChromaDBManager(load_config(write_config(fresh, []), env={})) as db:
-        assert db._segments_col.configuration["hnsw"]["ef_search"] == HNSW_EF_SEARCH > 100
+        assert db._segments_col.configuration_json["hnsw"]["ef_search"] == HNSW_EF_SEARCH > 100
     old = tmp_path / "old"
     cfg = write_config(old, [])
     client = chromadb.PersistentClient(path=str(old / "chroma_db"), settings=chromadb.Settings(anonymized_telemetry=False))
@@ -200,6 +200,6 @@ def test_segments_collection_searches_wider_than_chromas_default(tmp_path):
     with ChromaDBManager(load_config(cfg, env={})) as db:
         db.count_segments()
     code = ("import chromadb, sys; c = chromadb.PersistentClient(path=sys.argv[1], settings=chromadb.Settings("
-            "anonymized_telemetry=False)); print(c.get_collection('video_segments').configuration['hnsw']['ef_search'])")
+            "anonymized_telemetry=False)); print(c.get_collection('video_segments').configuration_json['hnsw']['ef_search'])")
     out = subprocess.run([sys.executable, "-c", code, str(old / "chroma_db")], capture_output=True, text=True, check=True)
     assert int(out.stdout.strip().splitlines()[-1]) == HNSW_EF_SEARCH

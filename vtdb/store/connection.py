@@ -74,7 +74,7 @@ def _raise_ef_search(collection: Any) -> None:
     """A collection made before HNSW_EF_SEARCH (Chroma's default 100) gets it: ef_search is the one HNSW
     setting Chroma lets change later. Processes that open the collection afterwards search with it."""
     try:
-        hnsw = (collection.configuration or {}).get("hnsw") or {}
+        hnsw = (collection.configuration_json or {}).get("hnsw") or {}  # raw: .configuration warns (legacy embedding function)
     except Exception:  # a server without configurations (older Chroma): leave it as it is
         return
     current = hnsw.get("ef_search")
