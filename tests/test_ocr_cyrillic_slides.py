@@ -10,18 +10,16 @@ would fail the run)."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image, ImageDraw, ImageFont
+from helpers.slides import slides_video
 
 from conftest import run_cli, write_config
 from vtdb.config import load_config
 from vtdb.media.ocr import ocr_available
 from vtdb.web.app import create_app
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 RUSSIAN = ["ПУНКТ ВЫДАЧИ ВОДЫ", "ОТКРЫТ ЕЖЕДНЕВНО"]  # "water distribution point", "open daily"
 KAZAKH = ["ДӘРІГЕР ҚАБЫЛДАУЫ", "СУДЫ ҚАЙНАТЫҢЫЗ"]  # "doctor's reception", "boil the water": ә і қ ң
 # Each query is a word that is only on screen, in its own script; the slide it must find starts at this second.
@@ -31,25 +29,11 @@ pytestmark = pytest.mark.skipif(not ocr_available(["kaz", "eng"])[0] or ocr_avai
                                 reason="tesseract with Kazakh and English data is not installed (scripts/setup.sh installs it)")
 
 
-def _slide(path, lines: list[str], background: tuple[int, int, int]) -> None:
-    image = Image.new("RGB", (960, 540), background)
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.truetype(FONT, 48)
-    for i, line in enumerate(lines):
-        draw.text((60, 170 + 80 * i), line, font=font, fill=(255, 255, 255))
-    image.save(path)
-
-
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cyrillic_slides")
-    _slide(folder / "ru.png", RUSSIAN, (20, 40, 90))
-    _slide(folder / "kk.png", KAZAKH, (90, 30, 40))
-    video = folder / "slides.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-t", "8", "-i", str(folder / "ru.png"),
-                    "-loop", "1", "-t", "8", "-i", str(folder / "kk.png"), "-filter_complex",
-                    "[0:v][1:v]concat=n=2:v=1,fps=10,format=yuv420p[v]", "-map", "[v]", "-c:v", "libx264",
-                    str(video)], check=True)
+    video = slides_video(folder / "slides.mp4", [(RUSSIAN, (20, 40, 90)), (KAZAKH, (90, 30, 40))], size=(960, 540),
+                         font_size=48)
     cfg = write_config(folder, [{"name": "slides", "path": str(video), "language": "kk"}], analyzer="transcript",
                        whisper_model="/nonexistent/whisper", window_length=8, window_overlap=0, frames_per_window=3)
     for script in ("phase1_whisper_frames.py", "phase2_vllm_analysis.py", "phase3_load.py"):

@@ -6,10 +6,8 @@ nowhere: a transcription attempt would fail the run)."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from helpers.slides import slides_video
 
 from conftest import run_cli, write_config
 from vtdb.config import load_config
@@ -17,32 +15,17 @@ from vtdb.media.ocr import ocr_available
 from vtdb.store import ChromaDBManager
 from vtdb.workfiles import load_phase1_data
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 SLIDE = ["EMERGENCY WATER STATION", "OPEN DAILY"]
 
 pytestmark = pytest.mark.skipif(not ocr_available(["eng"])[0], reason="tesseract with English data is not installed "
                                 "(scripts/setup.sh installs it)")
 
 
-def _slide(path, lines: list[str], background: tuple[int, int, int]) -> None:
-    image = Image.new("RGB", (640, 360), background)
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.truetype(FONT, 40)
-    for i, line in enumerate(lines):
-        draw.text((40, 110 + 60 * i), line, font=font, fill=(255, 255, 255))
-    image.save(path)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ocr_flow")
-    _slide(folder / "a.png", SLIDE, (20, 40, 90))
-    _slide(folder / "b.png", [], (150, 90, 30))  # a plain second shot: a hard cut at 8 s, no text
-    video = folder / "slide.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-t", "8", "-i", str(folder / "a.png"),
-                    "-loop", "1", "-t", "8", "-i", str(folder / "b.png"), "-filter_complex",
-                    "[0:v][1:v]concat=n=2:v=1,fps=10,format=yuv420p[v]", "-map", "[v]", "-c:v", "libx264",
-                    str(video)], check=True)
+    # A plain second shot: a hard cut at 8 s, no text.
+    video = slides_video(folder / "slide.mp4", [(SLIDE, (20, 40, 90)), ([], (150, 90, 30))])
     cfg = write_config(folder, [{"name": "slide", "path": str(video), "language": "en"}], analyzer="transcript",
                        whisper_model="/nonexistent/whisper", window_length=6, window_overlap=1, frames_per_window=3)
     for script in ("phase1_whisper_frames.py", "phase2_vllm_analysis.py", "phase3_load.py"):
