@@ -45,6 +45,16 @@ def run_cli(script: str, *args: str, cwd: Path | None = None, env: dict | None =
     return subprocess.run([PY, str(ROOT / script), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a server started for a test: SIGTERM, then SIGKILL when it does not exit within `timeout`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def write_config(folder: Path, videos: list[dict], **settings) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "videos_config.json"
@@ -113,11 +123,7 @@ def chroma_server(tmp_path):
                 pytest.fail("chroma server did not start: " + (tmp_path / "chroma_server.log").read_text()[-2000:])
             time.sleep(0.3)
     yield ("127.0.0.1", port)
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc)
     log.close()
 
 
@@ -156,12 +162,7 @@ def llama_server(tmp_path_factory):
             pytest.fail("llama_cpp.server did not start: " + log_path.read_text()[-3000:])
         time.sleep(0.2)
     yield {"url": url, "log": log_path}
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc)
     log.close()
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import PY, ROOT
+from conftest import PY, ROOT, stop_process
 
 
 @contextmanager
@@ -30,12 +30,7 @@ def web_server(cfg: Path, cwd: Path) -> Iterator[dict]:
         assert match, (line, proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
         yield {"port": int(match.group(1)), "base": f"http://127.0.0.1:{match.group(1)}", "line": line}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=20)
 
 
 def get(server, path: str, headers: dict | None = None, method: str = "GET", body: str | None = None):
