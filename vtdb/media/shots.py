@@ -168,14 +168,11 @@ def scan_video(
             raise MediaError(f"{path}: frames stop at {last_t:.1f} s of {duration:.1f} s; the file looks truncated or damaged "
                              "(an incomplete copy or download?)")
         duration = n / fps
-        # Candidates past the last decodable frame (a rounding at the very end) take the last frame.
-        if next_i < len(wanted):
-            ok, image = cap.retrieve()
-            image = image if ok and image is not None else last_image
-            if image is not None:
-                jpeg, fw, fh = _encode(image, max_side, quality)
-                for key in wanted[next_i:]:
-                    got[key] = Frame(last_t, jpeg, fw, fh)
+        # Candidates past the last decodable frame (a rounding at the very end) take the last frame converted.
+        if next_i < len(wanted) and last_image is not None:
+            jpeg, fw, fh = _encode(last_image, max_side, quality)
+            for key in wanted[next_i:]:
+                got[key] = Frame(last_t, jpeg, fw, fh)
     finally:
         cap.release()
     transitions = _transitions(sorted(set(cuts)), times, thumbs, step_diff, fps / step)
