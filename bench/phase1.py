@@ -49,7 +49,16 @@ import threading
 import time
 from pathlib import Path
 
-from _common import loadavg, log, norm_words, speech_video, wer  # bench/ is on sys.path (run as `python bench/phase1.py`)
+from _common import (  # bench/ is on sys.path (run as `python bench/phase1.py`)
+    SAMPLE_RATE,
+    loadavg,
+    log,
+    norm_words,
+    speech_audio,
+    speech_video,
+    wer,
+    write_wav,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -745,11 +754,16 @@ def speed_main(args) -> int:
         res["bare_long"] = bare_sequential(long_video, long_ref_w)
         cached.write_text(json.dumps(res["bare_long"]))
     rows = [phase1_row(out_dir, long_video, long_ref_w, f"{long_min:g} min, batch auto")]
+    # The same without the picture work of issue 15 (OCR, and shots' full sequential decode): what the Whisper
+    # side of Phase 1 costs alone, frames taken by seeking as before.
+    picture_off = phase1_row(out_dir, long_video, long_ref_w, f"{long_min:g} min, batch auto, ocr off, shots off",
+                             ocr="off", shots="off")
     rows.append(phase1_row(out_dir, short_video, short_ref_w, f"{short_min:g} min, batch auto"))
     rows.append(phase1_row(out_dir, short_video, short_ref_w, f"{short_min:g} min, batch 0", whisper_batch_size="0"))
     for threads in args.threads:
         rows.append(phase1_row(out_dir, short_video, short_ref_w, f"{short_min:g} min, batch auto, {threads} Whisper thread(s)",
                                whisper_cpu_threads=threads))
+    rows.append(picture_off)
     res["phase1"] = rows
     res["loadavg_end"] = loadavg()
     bare = res["bare_long"]
@@ -759,6 +773,7 @@ def speed_main(args) -> int:
         "auto_long_over_bare_cpu": round(auto_long["cpu_s"] / bare["cpu_s"], 3),
         "auto_short_over_batch0": round(auto_short["wall_s"] / seq_short["wall_s"], 3),
         "auto_short_over_batch0_cpu": round(auto_short["cpu_s"] / seq_short["cpu_s"], 3),
+        "picture_off_long_over_bare": round(picture_off["wall_s"] / bare["wall_s"], 3),
     }
     r = res["ratios"]
     lines = [f"Phase 1 with batched Whisper (real speech over testsrc2 1280x720; {os.cpu_count()} CPUs; "
@@ -781,6 +796,8 @@ def speed_main(args) -> int:
               f"(CPU {r['auto_short_over_batch0_cpu']:.2f}); goal <= {TARGET_AUTO_OVER_SEQ} "
               f"{verdict(r['auto_short_over_batch0'] <= TARGET_AUTO_OVER_SEQ)}; WER {auto_short['wer']:.3f} vs {seq_short['wer']:.3f} "
               f"{verdict(auto_short['wer'] <= seq_short['wer'])}",
+              f"Phase 1 auto without OCR and shots / bare sequential, {long_min:g} min: {r['picture_off_long_over_bare']:.2f} wall "
+              f"{verdict(r['picture_off_long_over_bare'] <= TARGET_AUTO_OVER_BARE)}",
               "(transcribe s includes the model load; frames run in a thread beside Whisper; CPU s is the whole process)"]
     table = "\n".join(lines)
     print()
@@ -789,6 +806,85 @@ def speed_main(args) -> int:
     (out_dir / f"{stem}.json").write_text(json.dumps(res, indent=1, default=str))
     (out_dir / f"{stem}.txt").write_text(table + "\n")
     print(f"\nresults: {out_dir / stem}.json")
+    return 0
+
+
+# ---------------------------------------------------------------- issue 15: what OCR and shots cost
+
+SLIDE_COLOURS = ["0x1f2a44", "0xf4f1e8", "0x12372a", "0x3b1f2b", "0xe8eef4", "0x2b2b2b"]
+SLIDE_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def slides_video(out_dir: Path, minutes: float, size: str = "1280x720", fps: int = 25) -> Path:
+    """(cached) A talk-style H.264/AAC video: real speech over slides (a title and three bullet lines of text,
+    changed by a hard cut every 20-40 s) with a small moving 'presenter' inset in a corner."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"slides_{minutes:g}min_{size}_{fps}fps"
+    video = out_dir / f"{stem}.mp4"
+    if video.exists():
+        return video
+    samples, _ = speech_audio(minutes * 60.0, skip=40)
+    total = len(samples) / SAMPLE_RATE
+    wav = out_dir / f"{stem}.wav"
+    write_wav(wav, samples)
+    words = " ".join(PARAGRAPHS).replace(",", "").replace(".", "").replace("'", "").split()
+    lengths: list[float] = []
+    while sum(lengths) < total:
+        lengths.append(min(20.0 + (len(lengths) * 7) % 21, total - sum(lengths)))
+    w, h = (int(x) for x in size.split("x"))
+    inputs: list[str] = []
+    graph: list[str] = []
+    for i, seconds in enumerate(lengths):
+        colour = SLIDE_COLOURS[i % len(SLIDE_COLOURS)]
+        ink = "black" if colour in ("0xf4f1e8", "0xe8eef4") else "white"
+        chunk = words[(i * 17) % max(1, len(words) - 20):][:16]
+        lines = [f"Part {i + 1} {' '.join(chunk[:3]).title()}"] + [" ".join(chunk[3 + 4 * k: 7 + 4 * k]) for k in range(3)]
+        draw = ",".join(f"drawtext=fontfile={SLIDE_FONT}:text='{line}':fontcolor={ink}:fontsize={56 if k == 0 else 36}:x=80:y={90 + k * 110}"
+                        for k, line in enumerate(lines))
+        inputs += ["-f", "lavfi", "-t", f"{seconds:.3f}", "-i", f"color=c={colour}:s={size}:r={fps}"]
+        graph.append(f"[{i}:v]{draw},setsar=1[s{i}]")
+    n = len(lengths)
+    graph.append("".join(f"[s{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0[slides]")
+    graph.append(f"testsrc2=s=192x108:r={fps}[cam]")  # the presenter's camera: always moving
+    graph.append(f"[slides][cam]overlay=x={w - 192 - 24}:y={h - 108 - 24}:shortest=1[v]")
+    partial = out_dir / f"{stem}.partial.mp4"
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", *inputs, "-i", str(wav), "-filter_complex", ";".join(graph),
+                    "-map", "[v]", "-map", f"{n}:a", "-t", f"{total:.3f}", "-c:v", "libx264", "-preset", "veryfast",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", str(partial)], check=True)
+    os.replace(partial, video)
+    return video
+
+
+def ocr_cost_main(args) -> int:
+    """Phase 1 on the talk-style video with OCR and shots off, then on (same Whisper settings): the CPU they
+    add (goal <= 30 %), OCR time per frame read, the share of frames skipped as unchanged, the frame pass."""
+    out_dir = Path(args.out).resolve()
+    minutes = 2.0 if args.quick else args.long_minutes
+    video = slides_video(out_dir, minutes)
+    log(f"talk-style video: {video.name}; load {loadavg()}")
+    rows = {}
+    for label, extra in (("off", {"ocr": "off", "shots": "off"}), ("on", {"ocr": "on", "shots": "on"})):
+        run = bench_phase1(out_dir, video, "en", f"slides {minutes:g} min, ocr+shots {label}", **extra)
+        rows[label] = {"wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_user_s"] + run["cpu_sys_s"], 2),
+                       "timings": run["timings"], "frames": run["frames"], "loadavg": [run["loadavg_before"], run["loadavg_after"]]}
+        log(f"    ocr+shots {label}: CPU {rows[label]['cpu_s']:.1f} s, timings {run['timings']}")
+    off, on = rows["off"], rows["on"]
+    added = on["cpu_s"] / off["cpu_s"] - 1.0
+    t = on["timings"]
+    res = {"minutes": minutes, "rows": rows, "added_cpu_share": round(added, 3)}
+    table = "\n".join([
+        f"OCR and shots on a talk-style {minutes:g}-minute 1280x720 video ({os.cpu_count()} CPUs; load {loadavg()})", "",
+        "| Phase 1 | wall s | CPU s | frames s (beside Whisper) | OCR s | frames read / skipped |", "|---|---|---|---|---|---|",
+        f"| ocr off, shots off (frames by seeking) | {off['wall_s']:.1f} | {off['cpu_s']:.1f} | {off['timings'].get('frames_s', 0):.1f} | | |",
+        f"| ocr on, shots on (one sequential pass) | {on['wall_s']:.1f} | {on['cpu_s']:.1f} | {t.get('frames_s', 0):.1f} "
+        f"| {t.get('ocr_s', 0):.1f} | {t.get('ocr_read', '?')} / {t.get('ocr_skipped', '?')} |", "",
+        f"OCR + shots add {100 * added:.0f} % CPU (goal <= 30 %) {verdict(added <= 0.30)}; OCR {t.get('ocr_s_per_read', 0):.2f} s "
+        f"per frame read, {100 * float(t.get('ocr_skipped', 0)) / max(1, float(t.get('ocr_frames', 0))):.0f} % of frames skipped as unchanged"])
+    print()
+    print(table)
+    stem = f"phase1_ocr_cost_{minutes:g}min"
+    (out_dir / f"{stem}.json").write_text(json.dumps(res, indent=1, default=str))
+    (out_dir / f"{stem}.txt").write_text(table + "\n")
     return 0
 
 
@@ -812,6 +908,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, nargs="*", default=[],
                         help="issue-11 study: extra short-video rows with these whisper_cpu_threads")
     parser.add_argument("--quick", action="store_true", help="issue-11 study on 2 and 1 minutes (a smoke run)")
+    parser.add_argument("--ocr-cost", action="store_true",
+                        help="issue-15 study: Phase 1 on a talk-style --long-minutes video with OCR and shots off, then on")
     parser.add_argument("--fresh-baseline", action="store_true", help="issue-11 study: re-measure the cached bare baseline")
     args = parser.parse_args()
     if args.setup_noop:
@@ -820,6 +918,8 @@ def main() -> int:
     if args.profile_noop:
         profile_noop(args.profile_noop)
         return 0
+    if args.ocr_cost:
+        return ocr_cost_main(args)
     if not args.espeak:
         return speed_main(args)
 

@@ -181,6 +181,7 @@ def test_segment_metadata_fields():
 # ---- HNSW search breadth ----
 
 
+@pytest.mark.filterwarnings("ignore:legacy embedding function config:DeprecationWarning")  # chromadb's own, on create
 def test_segments_collection_searches_wider_than_chromas_default(tmp_path):
     """New collections get HNSW_EF_SEARCH; one made with Chroma's default (100, as round 1 made them) is
     raised when the store opens it, and a new process reads the raised value back from the database."""
