@@ -46,6 +46,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +77,7 @@ DIM = 384
 SEARCH_SPEC = {"format": 4, "dim": DIM, "per_video": 1000, "vocab_seed": 7, "words": [35, 45, 45, 8],
                "vectors": {"topics": 2000, "per_video": 3, "noise": 0.75, "seed": 5}}
 RECALL_QUERIES = 200
-EF_SEARCH_VALUES = (100, 200, 400, 800)  # 100 is Chroma's default; the store sets HNSW_EF_SEARCH
+EF_SEARCH_VALUES = (100, 200, 400, 800, 1600)  # 100 is Chroma's default; the store sets HNSW_EF_SEARCH
 
 SENTENCES = """Fill a large pot with water and bring it to a rolling boil before adding the pasta.
 The presenter shows how to remove the wheel and lift the tyre off the rim with two levers.
@@ -528,7 +529,7 @@ def recall_worker(folder: Path, size: int, ef: int) -> dict:
     client.close()
     client = chromadb.PersistentClient(path=str(folder / "chroma_db"), settings=chromadb.Settings(anonymized_telemetry=False))
     col = client.get_collection("video_segments", embedding_function=None)
-    row: dict = {"ef_search": ef, "ef_search_stored": ((col.configuration or {}).get("hnsw") or {}).get("ef_search"),
+    row: dict = {"ef_search": ef, "ef_search_stored": ((col.configuration_json or {}).get("hnsw") or {}).get("ef_search"),
                  "exact_search_s": round(exact_s, 2)}
     for k in (10, 150):
         got = col.query(query_embeddings=queries.tolist(), n_results=k, include=[])
@@ -544,14 +545,14 @@ def recall_worker(folder: Path, size: int, ef: int) -> dict:
     return row
 
 
-def hnsw_recall(folder: Path, size: int, log=print) -> dict:
+def hnsw_recall(folder: Path, size: int, log=print, ef_values: Sequence[int] = EF_SEARCH_VALUES) -> dict:
     """Chroma's HNSW against exact search on the same vectors, for each ef_search in EF_SEARCH_VALUES (one
     fresh process each); the collection's ef_search is put back afterwards."""
     from vtdb.store.connection import HNSW_EF_SEARCH
 
     rows = []
     try:
-        for ef in EF_SEARCH_VALUES:
+        for ef in ef_values:
             proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--recall-worker", str(folder), str(size), str(ef)],
                                   capture_output=True, text=True, timeout=1800)
             if proc.returncode != 0:
@@ -793,6 +794,7 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--recall", default="", metavar="SIZES",
                         help="only measure HNSW recall@10 and ef_search on the cached libraries of these sizes")
+    parser.add_argument("--ef-search", default=",".join(map(str, EF_SEARCH_VALUES)), help="ef_search values for the recall rows")
     parser.add_argument("--compare-lexical", default="", metavar="SIZES",
                         help="only compare the lexical index candidates (SQLite FTS5, tantivy) at these sizes, e.g. 100000")
     parser.add_argument("--engines", default="fts5,tantivy,vtdb", help="fts5, tantivy (bare), vtdb (tantivy + its book)")
@@ -824,7 +826,7 @@ def main(argv=None) -> int:
             folder = out / f"search_{size}"
             if not (folder / "manifest.json").exists():
                 raise SystemExit(f"no cached library of {size:,} segments under {out}: run --sizes {size} first")
-            rows[size] = hnsw_recall(folder, size)
+            rows[size] = hnsw_recall(folder, size, ef_values=[int(x) for x in args.ef_search.split(",") if x])
         (out / "hnsw_recall.json").write_text(json.dumps(rows, indent=1))
         return 0
     out.mkdir(parents=True, exist_ok=True)

@@ -204,3 +204,22 @@ def test_segments_collection_searches_wider_than_chromas_default(tmp_path):
             "anonymized_telemetry=False)); print(c.get_collection('video_segments').configuration_json['hnsw']['ef_search'])")
     out = subprocess.run([sys.executable, "-c", code, str(old / "chroma_db")], capture_output=True, text=True, check=True)
     assert int(out.stdout.strip().splitlines()[-1]) == HNSW_EF_SEARCH
+
+
+def test_a_large_library_searches_wider_still(tmp_path, monkeypatch):
+    """ef_search grows with the library (never shrinks): HNSW_EF_SEARCH_LARGE from HNSW_LARGE_LIBRARY segments
+    on, set when the store opens the collection. The threshold is lowered here so that a few segments do."""
+    from vtdb.store import connection
+
+    assert connection.ef_search_for(0) == connection.HNSW_EF_SEARCH
+    assert connection.ef_search_for(connection.HNSW_LARGE_LIBRARY) == connection.HNSW_EF_SEARCH_LARGE > connection.HNSW_EF_SEARCH
+    cfg = write_config(tmp_path, [])
+    with ChromaDBManager(load_config(cfg, env={})) as db:
+        db.add_segments("v", ["v_seg_0", "v_seg_1", "v_seg_2"], [[1.0] + [0.0] * 383] * 3, ["a", "b", "c"],
+                        [{"video_name": "v", "segment_index": i} for i in range(3)])
+    monkeypatch.setattr(connection, "HNSW_LARGE_LIBRARY", 3)
+    with ChromaDBManager(load_config(cfg, env={})) as db:
+        assert db._segments_col.configuration_json["hnsw"]["ef_search"] == connection.HNSW_EF_SEARCH_LARGE
+    monkeypatch.setattr(connection, "HNSW_LARGE_LIBRARY", 10**9)
+    with ChromaDBManager(load_config(cfg, env={})) as db:  # never lowered
+        assert db._segments_col.configuration_json["hnsw"]["ef_search"] == connection.HNSW_EF_SEARCH_LARGE

@@ -23,10 +23,14 @@ VIDEO_FILES = "video_files"
 VIDEO_SEGMENTS = "video_segments"
 REBUILD_FILES = "video_files__rebuild"  # video_files being moved to a new dimension by --reembed
 MAX_BATCH = 4000  # below Chroma's max batch (5461 here)
-# Chroma's HNSW explores ef_search candidates per query (default 100). Measured with bench/phase3.py on
-# clustered synthetic vectors (README "Search"): at 1M segments 100 misses too many true neighbours, 400
-# finds them at ~1 ms more per query. Searcher asks for 150 results, which is also a floor for the search.
+# Chroma's HNSW explores ef_search candidates per query (default 100), and finds fewer of the true
+# nearest neighbours as the library grows. Measured with bench/phase3.py (clustered synthetic vectors,
+# recall@10 against exact search; README "Search"): at 100,000 segments 100 -> 0.92, 400 -> 0.99; at
+# 1,000,000 400 -> 0.89, 800 -> 0.94, 1600 -> 0.95, for 2-4 ms more per query. So ef_search grows with
+# the library: HNSW_EF_SEARCH, and HNSW_EF_SEARCH_LARGE from HNSW_LARGE_LIBRARY segments on.
 HNSW_EF_SEARCH = 400
+HNSW_EF_SEARCH_LARGE = 1600
+HNSW_LARGE_LIBRARY = 500_000
 
 
 class DatabaseUnavailable(RunAborted, RuntimeError):
@@ -70,16 +74,25 @@ class _Retrying:
         return call
 
 
+def ef_search_for(count: int) -> int:
+    """The HNSW ef_search a collection of `count` vectors should search with."""
+    return HNSW_EF_SEARCH_LARGE if count >= HNSW_LARGE_LIBRARY else HNSW_EF_SEARCH
+
+
 def _raise_ef_search(collection: Any) -> None:
-    """A collection made before HNSW_EF_SEARCH (Chroma's default 100) gets it: ef_search is the one HNSW
-    setting Chroma lets change later. Processes that open the collection afterwards search with it."""
+    """Raise the collection's ef_search to what its size calls for (ef_search_for), never lower it: ef_search
+    is the one HNSW setting Chroma lets change later, and processes that open the collection afterwards
+    search with it. A collection made before (Chroma's default 100) is raised the first time it is opened."""
     try:
         hnsw = (collection.configuration_json or {}).get("hnsw") or {}  # raw: .configuration warns (legacy embedding function)
     except Exception:  # a server without configurations (older Chroma): leave it as it is
         return
     current = hnsw.get("ef_search")
-    if isinstance(current, int) and current < HNSW_EF_SEARCH:
-        collection.modify(configuration={"hnsw": {"ef_search": HNSW_EF_SEARCH}})
+    if not isinstance(current, int) or current >= HNSW_EF_SEARCH_LARGE:
+        return
+    wanted = ef_search_for(collection.count())  # one count per process that opens the collection
+    if current < wanted:
+        collection.modify(configuration={"hnsw": {"ef_search": wanted}})
 
 
 class _Connection:
