@@ -90,9 +90,12 @@ def _raise_ef_search(collection: Any) -> None:
     current = hnsw.get("ef_search")
     if not isinstance(current, int) or current >= HNSW_EF_SEARCH_LARGE:
         return
-    wanted = ef_search_for(collection.count())  # one count per process that opens the collection
-    if current < wanted:
-        collection.modify(configuration={"hnsw": {"ef_search": wanted}})
+    try:
+        wanted = ef_search_for(collection.count())  # one count per process that opens the collection
+        if current < wanted:
+            collection.modify(configuration={"hnsw": {"ef_search": wanted}})
+    except Exception:  # a server that refuses the change: search as it is rather than not at all
+        return
 
 
 class _Connection:
