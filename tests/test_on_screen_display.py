@@ -186,6 +186,9 @@ def test_report_lists_the_on_screen_text_of_the_windows_that_have_some():
     section = text.split("## On screen\n", 1)[1].split("\n\n", 1)[0]
     assert section.splitlines() == ["", "- **00:00:00–00:00:30** (#0) EMERGENCY SHELTER | Floor 2", "- **00:00:50–00:01:20** (#2) Exit 3"]
     assert text.rstrip().endswith("_Summary by extractive (test)._")
+    hostile = markdown_report("signs", "<b>Shelter</b>", {}, summary, segments, on_screen={0: "<script>alert(1)</script> & co"})
+    assert "<script>" not in hostile and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in hostile
+    assert hostile.startswith("# &lt;b&gt;Shelter&lt;/b&gt;\n")  # shown literally by a Markdown viewer, never run
     for none in (None, {}, {0: " ", 1: ""}):  # no on-screen text: no section at all
         assert "On screen" not in markdown_report("signs", "Finding the shelter", {}, summary, segments, on_screen=none)
 

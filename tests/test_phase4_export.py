@@ -8,6 +8,7 @@ vectors against a fresh embedding with the bundled all-mpnet-base-v2.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -313,14 +314,14 @@ def test_phase4_markdown_report_renders(library, name):
     sec = parse_report(text)
     read = [(i, s) for i, s in enumerate(v.segments) if s.on_screen]
     assert ["Summary", "Chapters", "Keywords", "Moments", *(["On screen"] if read else [])] == [k for k in sec if k != "_head"]
-    assert "\n".join(sec["Summary"]).split() == meta["summary"].split()
+    assert "\n".join(sec["Summary"]).split() == html.escape(meta["summary"], quote=False).split()  # shown literally
     chapters = json.loads(meta["chapters"])
     assert len(sec["Chapters"]) == len(chapters)
     for line, ch in zip(sec["Chapters"], chapters):
         m = re.fullmatch(rf"- \*\*({HMS})–({HMS})\*\* (.+)", line)
         assert m, line
-        assert (m.group(1), m.group(2), m.group(3)) == (hms(ch["start"]), hms(ch["end"]), ch["title"])
-    assert sec["Keywords"] == [", ".join(meta["keywords"])]
+        assert (m.group(1), m.group(2), m.group(3)) == (hms(ch["start"]), hms(ch["end"]), html.escape(ch["title"], quote=False))
+    assert sec["Keywords"] == [html.escape(", ".join(meta["keywords"]), quote=False)]
     rows = sec["Moments"] + (sec["On screen"] if read else [])
     assert table_cells(rows[0]) == ["#", "time", "description", "keywords", "type"]
     assert set(rows[1].replace("|", "")) == {"-"}
@@ -505,7 +506,7 @@ def test_phase4_openai_backend_on_a_real_llama_cpp_server(tmp_path, llama_server
     assert text.startswith("# Brewing black tea\n")
     read = [s for s in v.segments if s.on_screen]  # windows with on-screen text get the "On screen" list
     assert ["Summary", "Chapters", "Keywords", "Moments", *(["On screen"] if read else [])] == [k for k in sec if k != "_head"]
-    assert "\n".join(sec["Summary"]).split() == meta["summary"].split()
+    assert "\n".join(sec["Summary"]).split() == html.escape(meta["summary"], quote=False).split()  # shown literally
     assert len(sec["Moments"]) == 2 + len(TEA) + (0 if read else 1)
     assert (sec["On screen"] if read else sec["Moments"])[-1].startswith("_Summary by openai (smollm2)")
 
