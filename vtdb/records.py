@@ -194,6 +194,9 @@ def summary_fields(summary: str, keywords: list[str], content_type: str, chapter
             "summarizer": summarizer}
 
 
+ON_SCREEN_SEPARATOR = " | "  # joins the lines read on screen in a segment's on_screen_text and document
+
+
 class SegmentMeta(TypedDict, total=False):
     """A `video_segments` record's metadata (one analyzed window; built by Phase 3's `build_segments`)."""
 
@@ -217,7 +220,7 @@ class SegmentMeta(TypedDict, total=False):
     text_language: str  # the language of description and dialogue_translation (what an export can rely on)
     translation_source: str  # where dialogue_translation came from: analyzer | subtitles | whisper-translate | ""
     transcript: str  # the window's speech, cut to MAX_TRANSCRIPT_IN_METADATA characters
-    on_screen_text: str  # lines read on screen (Phase 1 OCR), joined by " | "
+    on_screen_text: str  # lines read on screen (Phase 1 OCR), joined by ON_SCREEN_SEPARATOR
     has_text: bool  # any on-screen text: the `has_text` search filter
     # Who analyzed it.
     analyzer: str

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from vtdb.analyzers.schema import FIELDS, validate
 from vtdb.embedders import Embedder
 from vtdb.phases.phase2 import load_phase2_analysis
-from vtdb.records import phase3_fields, segment_id, segment_metadata
+from vtdb.records import ON_SCREEN_SEPARATOR, phase3_fields, segment_id, segment_metadata
 from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.store import Claim
 from vtdb.workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
@@ -42,7 +42,7 @@ def segment_document(fields: dict, transcript: str = "", on_screen_text: list[st
         if text and not any(text in p for p in parts):
             parts.append(text)
     if on_screen_text:
-        parts.append("On screen: " + " | ".join(on_screen_text))
+        parts.append("On screen: " + ON_SCREEN_SEPARATOR.join(on_screen_text))
     if fields.get("keywords"):
         parts.append("Keywords: " + ", ".join(fields["keywords"]))
     return "\n".join(parts)
@@ -118,7 +118,7 @@ def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
         )
         on_screen = _text_lines(window.get("on_screen_text"))
         metadata["has_text"] = bool(on_screen)  # the `has_text` search filter
-        metadata["on_screen_text"] = " | ".join(on_screen)[:MAX_TRANSCRIPT_IN_METADATA]
+        metadata["on_screen_text"] = ON_SCREEN_SEPARATOR.join(on_screen)[:MAX_TRANSCRIPT_IN_METADATA]
         # The original speech joins the document only when the analysis is in another language.
         original = window_text if language and text_language != language else ""
         records.append(SegmentRecord(segment_id(name, index), segment_document(fields, original, on_screen), metadata))

@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from vtdb.records import ON_SCREEN_SEPARATOR
 from vtdb.text import search_tokens, stem
 from vtdb.timefmt import seconds
 
 __all__ = ["Hit", "Moment", "ON_SCREEN_SEPARATOR", "Snippet", "as_meta", "keywords_of", "merge_moments", "on_screen_lines",
            "seconds", "segment_span", "snippet_parts", "sort_start", "video_of"]
 
-ON_SCREEN_SEPARATOR = " | "  # how Phase 3 joins the lines read on screen into the segment's on_screen_text
 
 
 @dataclass
