@@ -3,8 +3,8 @@
 One sequential decoding pass (OpenCV) decodes every frame and feeds about 12 a second, shrunk
 to `detect_width` pixels wide, to a PySceneDetect detector (AdaptiveDetector by default: a
 content score compared with its neighbours, so camera motion does not cut), and can keep the
-frames asked for at sample times
-from the same pass (`scan_video`), so Phase 1 need not seek again (bench/shots.py measures both).
+frames asked for at sample times from the same pass (`scan_video`), so Phase 1 need not seek
+again (bench/shots.py measures both).
 
 Gradual transitions (a crossfade, a fade through black) spread their change over many frames;
 the detectors see many small steps or none. A separate cheap measure finds them: the change over
@@ -120,7 +120,7 @@ def scan_video(
         det = _detector(detector, fps)
         total = float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0) / fps
         # Every frame is decoded (grab), but only every `step`-th is converted and analysed: decoding is
-        # about half of the cost, the colour conversion, shrinking and scoring the rest (bench/shots.py).
+        # about half of the cost, the colour conversion, shrinking and scoring the rest (README, shots).
         step = analysis_step(fps)
         # Candidate times -> frames; each candidate is served by the first decoded frame at or after it.
         offsets = _offsets(margin)
@@ -141,7 +141,7 @@ def scan_video(
                 ok, image = cap.retrieve()
                 if not ok or image is None:
                     break
-                last_image, last_t = image, t
+                last_image = image
             if n % step == 0:
                 h, w = image.shape[:2]
                 # INTER_LINEAR: a fifth of INTER_AREA's time at 720p, and the detectors score means over
