@@ -516,12 +516,19 @@ def recall_queries(size: int) -> tuple[np.ndarray, list[set[str]], float]:
     return queries, exact, time.perf_counter() - t0
 
 
+def recall_file(folder: Path, size: int) -> Path:
+    """Where hnsw_recall leaves the queries and their exact answers for its workers."""
+    return folder / f"recall_queries_{size}.json"
+
+
 def recall_worker(folder: Path, size: int, ef: int) -> dict:
     """In a fresh process (Chroma applies ef_search when it loads the index): set ef_search, then measure
     recall@10 asked for 10 and for 150 results (Searcher's pool; its top 10), and the latency of a query of 150."""
     import chromadb
 
-    queries, exact, exact_s = recall_queries(size)
+    saved = json.loads(recall_file(folder, size).read_text())  # computed once by hnsw_recall for all workers
+    queries = np.asarray(saved["queries"], dtype=np.float32)
+    exact = [set(ids) for ids in saved["exact"]]
     # Bare Chroma (labelled raw use): the bench measures Chroma's own index at each ef_search, which the
     # store would raise to HNSW_EF_SEARCH on opening.
     client = chromadb.PersistentClient(path=str(folder / "chroma_db"), settings=chromadb.Settings(anonymized_telemetry=False))
@@ -530,7 +537,7 @@ def recall_worker(folder: Path, size: int, ef: int) -> dict:
     client = chromadb.PersistentClient(path=str(folder / "chroma_db"), settings=chromadb.Settings(anonymized_telemetry=False))
     col = client.get_collection("video_segments", embedding_function=None)
     row: dict = {"ef_search": ef, "ef_search_stored": ((col.configuration_json or {}).get("hnsw") or {}).get("ef_search"),
-                 "exact_search_s": round(exact_s, 2)}
+                 "exact_search_s": saved["exact_search_s"]}
     for k in (10, 150):
         got = col.query(query_embeddings=queries.tolist(), n_results=k, include=[])
         row[f"recall_at_10_of_{k}"] = round(float(np.mean([len(set(found[:10]) & truth) / 10
@@ -548,8 +555,11 @@ def recall_worker(folder: Path, size: int, ef: int) -> dict:
 def hnsw_recall(folder: Path, size: int, log=print, ef_values: Sequence[int] = EF_SEARCH_VALUES) -> dict:
     """Chroma's HNSW against exact search on the same vectors, for each ef_search in EF_SEARCH_VALUES (one
     fresh process each); the collection's ef_search is put back afterwards."""
-    from vtdb.store.connection import HNSW_EF_SEARCH
+    from vtdb.store.connection import ef_search_for
 
+    queries, exact, exact_s = recall_queries(size)  # the library's vectors regenerated once, not per worker
+    recall_file(folder, size).write_text(json.dumps({"queries": queries.tolist(), "exact": [sorted(ids) for ids in exact],
+                                                     "exact_search_s": round(exact_s, 2)}))
     rows = []
     try:
         for ef in ef_values:
@@ -564,7 +574,7 @@ def hnsw_recall(folder: Path, size: int, log=print, ef_values: Sequence[int] = E
                 f"p95 {row['query_150_p95_ms']} ms")
     finally:
         db = ChromaDBManager(settings=search_settings(folder), chroma_dir=folder / "chroma_db")
-        db._segments_col.modify(configuration={"hnsw": {"ef_search": HNSW_EF_SEARCH}})  # what the store sets
+        db._segments_col.modify(configuration={"hnsw": {"ef_search": ef_search_for(size)}})  # what the store sets
         _close(db)
     return {"queries": RECALL_QUERIES, "rows": rows}
 
