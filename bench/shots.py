@@ -27,7 +27,7 @@ from vtdb.media.video import extract_frames, probe  # noqa: E402
 from vtdb.media.windows import frame_times, plan_windows  # noqa: E402
 
 # Cheap to generate (mandelbrot at 720p takes minutes); still pictures with some motion, like slides and a presenter.
-SOURCES = ["testsrc2", "smptehdbars", "gradients=speed=0.02", "rgbtestsrc", "testsrc", "pal100bars", "yuvtestsrc"]
+SOURCES = ["testsrc2", "smptehdbars", "gradients=speed=0.02:c0=0x203060:c1=0xd0a040:seed=1", "rgbtestsrc", "testsrc", "pal100bars", "yuvtestsrc"]
 
 
 def make_talk_video(path: Path, minutes: float, size: str) -> tuple[list[float], tuple[float, float]]:

@@ -15,14 +15,16 @@ pytest.importorskip("scenedetect")
 pytestmark = pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg is needed")
 
 from vtdb.media import shots  # noqa: E402
-from vtdb.media.video import extract_frames  # noqa: E402
+from vtdb.media.video import SequentialFrames, extract_frames, frame_to_bgr  # noqa: E402
 
 CUTS = [4.0, 8.0]
 FADE = (11.0, 12.0)
 
 
-def make_cut_video(path: Path, size: str = "426x240") -> Path:
-    sources = ["testsrc2", "mandelbrot", "smptebars", "gradients=speed=0.02"]
+def make_cut_video(path: Path, size: str = "426x240", preset: str = "ultrafast") -> Path:
+    # gradients picks random colours and positions unless both are given: the crossfade's change then
+    # ranged 21-63 on the fade measure's scale (the threshold is 24) and the test failed now and then; these give 44.
+    sources = ["testsrc2", "mandelbrot", "smptebars", "gradients=speed=0.02:c0=0x203060:c1=0xd0a040:seed=1"]
     args = []
     for src in sources:
         name, _, opts = src.partition("=")
@@ -31,13 +33,15 @@ def make_cut_video(path: Path, size: str = "426x240") -> Path:
     graph = (";".join(f"[{i}:v]{norm}[s{i}]" for i in range(4)) +
              f";[s0][s1][s2]concat=n=3:v=1:a=0,settb=1/25[abc];[abc][s3]xfade=transition=fade:duration=1:offset={FADE[0]}[v]")
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", *args, "-filter_complex", graph, "-map", "[v]",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-y", str(path)], check=True)
+                    "-c:v", "libx264", "-preset", preset, "-g", "50", "-y", str(path)], check=True)
     return path
 
 
-@pytest.fixture(scope="module")
-def cut_video(tmp_path_factory) -> Path:
-    return make_cut_video(tmp_path_factory.mktemp("shots") / "cuts.mp4")
+# ultrafast has no B-frames: every frame is decoded. veryfast has B-frames (x264's usual 3, in a pyramid):
+# the decoder skips the non-reference ones, and the cuts and the fade must still be where they are.
+@pytest.fixture(scope="module", params=["ultrafast", "veryfast"])
+def cut_video(request, tmp_path_factory) -> Path:
+    return make_cut_video(tmp_path_factory.mktemp("shots") / f"cuts_{request.param}.mp4", preset=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +78,50 @@ def test_one_pass_frames_avoid_cuts_and_fades(scan, cut_video):
     a = cv2.imdecode(np.frombuffer(seek.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE).astype(float)
     b = cv2.imdecode(np.frombuffer(scan.frames[1].jpeg, np.uint8), cv2.IMREAD_GRAYSCALE).astype(float)
     assert np.abs(a - b).mean() < 12
+
+
+def test_non_reference_frames_are_skipped_only_where_b_frames_exist(scan, cut_video):
+    total = 376  # 15 s at 25 fps (xfade adds one)
+    if "veryfast" in cut_video.name:
+        assert scan.frames_decoded < 0.7 * total  # about half: B-frames nothing refers to are not decoded
+        every = shots.scan_video(cut_video, (), skip_nonreference=False)
+        assert every.frames_decoded == total
+        assert [tr.kind for tr in every.transitions] == [tr.kind for tr in scan.transitions]
+        for a, b in zip(every.transitions, scan.transitions):
+            assert abs(a.time - b.time) <= 0.2
+    else:
+        assert scan.frames_decoded == total
+
+
+def test_skipping_stops_where_it_would_leave_wide_gaps(tmp_path):
+    # 8 fps with 3 B-frames: skipping them leaves 0.25-0.5 s between frames, too coarse to place a cut.
+    video = tmp_path / "slow.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=8", "-t", "6",
+                    "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-y", str(video)], check=True)
+    with SequentialFrames(video) as frames:
+        times = [t for t, _frame in frames]
+    assert len(times) >= 46  # 48 frames; at most the few before the first wide gap was seen are skipped
+    assert max(np.diff(times[8:])) <= 0.13 + 1e-6
+
+
+@pytest.mark.parametrize("pix_fmt,size,codec", [("yuv420p", "320x240", "libx264"), ("yuv444p", "320x240", "libx264"),
+                                                ("yuv420p", "321x241", "ffv1")])
+def test_frame_conversion_matches_ffmpegs(tmp_path, pix_fmt, size, codec):
+    # The plane-by-plane shrink and conversion (4:2:0, even sizes) against FFmpeg's own, and the fallback
+    # (other pixel formats, odd sizes). testsrc2's saturated colour edges are a worst case for 4:2:0.
+    video = tmp_path / "one.mkv"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25", "-frames:v", "1",
+                    "-vf", f"scale={size.replace('x', ':')}", "-c:v", codec, "-pix_fmt", pix_fmt, "-y", str(video)], check=True)
+    with SequentialFrames(video) as frames:
+        _t, frame = next(iter(frames))
+        w, h = frame.width, frame.height
+        assert (w, h) == tuple(int(x) for x in size.split("x")) and frame.format.name == pix_fmt
+        same = frame_to_bgr(frame, w, h).astype(float)
+        small = frame_to_bgr(frame, 160, 120, fine=True).astype(float)
+        reference = frame.to_ndarray(format="bgr24").astype(float)
+        reference_small = frame.reformat(width=160, height=120, format="bgr24", interpolation="AREA").to_ndarray().astype(float)
+    assert same.shape == (h, w, 3) and np.abs(same - reference).mean() < 2
+    assert small.shape == (120, 160, 3) and np.abs(small - reference_small).mean() < 5
 
 
 def test_content_detector_finds_the_same_cuts(cut_video):

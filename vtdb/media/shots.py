@@ -1,7 +1,7 @@
 """Shot boundaries (PySceneDetect's detectors) and frame sampling that keeps off transitions.
 
-One sequential decoding pass (OpenCV) decodes every frame and feeds about 12 a second, shrunk
-to `detect_width` pixels wide, to a PySceneDetect detector (AdaptiveDetector by default: a
+One sequential decoding pass (PyAV, skipping the frames no other frame needs: about half of them)
+feeds about 12 frames a second, shrunk to `detect_width` pixels wide, to a PySceneDetect detector (AdaptiveDetector by default: a
 content score compared with its neighbours, so camera motion does not cut), and can keep the
 frames asked for at sample times from the same pass (`scan_video`), so Phase 1 need not seek
 again (bench/shots.py measures both).
@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from vtdb.media.video import Frame, MediaError, _encode
+from vtdb.media.video import Frame, MediaError, SequentialFrames, encode_jpeg, fit_within, frame_to_bgr
 
 # Measured on ffmpeg-made videos (bench/shots.py, tests/test_shots.py): hard cuts between lavfi
 # sources score 40-130 on ContentDetector's scale; motion inside a shot stays under ~15.
@@ -97,6 +97,7 @@ def scan_video(
     margin: float = 0.0,
     duration: float | None = None,
     progress: Callable[[float, float], None] | None = None,
+    skip_nonreference: bool = True,
 ) -> ScanResult:
     """Shots and transitions of a video in one sequential pass, plus JPEG frames at `sample_times`.
 
@@ -104,24 +105,23 @@ def scan_video(
     t -/+ (1 s + margin), clamped to the video): the nearest one at least `margin` from every
     transition, so no stored frame sits on a cut or inside a fade (up to ~2 s long). The
     transitions are known only after the pass, so the candidates are kept until then (five
-    small JPEGs per sample).
+    small JPEGs per sample). A candidate is served by the first frame decoded at or after it.
+
+    `skip_nonreference` lets the decoder drop the frames nothing depends on (vtdb.media.video.
+    SequentialFrames): about half the decoding, and a cut is still placed within a few frames.
 
     With `duration` (the video stream's length from the probe), frames that stop well before it
     are an error, as in `extract_frames`: the file is truncated or damaged.
     """
-    import cv2
     from scenedetect import FrameTimecode
 
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise MediaError(f"{path}: OpenCV cannot open the video for shot detection")
-    try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
+    with SequentialFrames(path, skip_nonreference=skip_nonreference) as video:
+        fps = video.fps
         det = _detector(detector, fps)
-        total = float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0) / fps
-        # Every frame is decoded (grab), but only every `step`-th is converted and analysed: decoding is
-        # about half of the cost, the colour conversion, shrinking and scoring the rest (README, shots).
-        step = analysis_step(fps)
+        total = video.duration
+        # Analyse about ANALYSIS_FPS frames a second: a decoded frame is scored once the one before is
+        # (step - 1/2) frames back (every frame decoded: every step-th; non-reference frames skipped: most).
+        spacing = (analysis_step(fps) - 0.5) / fps
         # Candidate times -> frames; each candidate is served by the first decoded frame at or after it.
         offsets = _offsets(margin)
         wanted = sorted({(max(0.0, float(t) + o), k) for k, t in enumerate(sample_times) for o in offsets})
@@ -131,63 +131,78 @@ def scan_video(
         thumbs: list[np.ndarray] = []
         times: list[float] = []
         step_diff: list[float] = []
-        n = 0
-        last_image = None
+        small_size: tuple[int, int] | None = None
+        stored_size: tuple[int, int] | None = None
+        last_frame = None
         last_t = 0.0
-        while cap.grab():
-            t = n / fps
-            due = next_i < len(wanted) and wanted[next_i][0] <= t + 0.5 / fps
-            if n % step == 0 or due:
-                ok, image = cap.retrieve()
-                if not ok or image is None:
-                    break
-                last_image = image
-            if n % step == 0:
-                h, w = image.shape[:2]
-                # INTER_LINEAR: a fifth of INTER_AREA's time at 720p, and the detectors score means over
-                # the whole picture, so the aliasing of a plain shrink does not matter.
-                small = (cv2.resize(image, (detect_width, max(1, round(h * detect_width / w))), interpolation=cv2.INTER_LINEAR)
-                         if w > detect_width else image)
-                cuts += [c.seconds for c in det.process_frame(FrameTimecode(n, fps), small)]
-                gray = cv2.resize(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+        analysed_t = float("-inf")
+        for t, frame in video:
+            if small_size is None:
+                w, h = frame.width, frame.height
+                small_size = (detect_width, max(2, round(h * detect_width / w / 2) * 2)) if w > detect_width else (w, h)
+                stored_size = fit_within(w, h, max_side)
+            if t - analysed_t >= spacing:
+                analysed_t = t
+                small = frame_to_bgr(frame, *small_size)
+                cuts += [c.seconds for c in det.process_frame(FrameTimecode(round(t * fps), fps), small)]
+                gray = _fade_thumb(small)
                 step_diff.append(float(np.abs(gray - thumbs[-1]).mean()) if thumbs else 0.0)
                 thumbs.append(gray)
                 times.append(t)
+            stored = None  # one JPEG per decoded frame, however many candidates it serves
             while next_i < len(wanted) and wanted[next_i][0] <= t + 0.5 / fps:
-                jpeg, fw, fh = _encode(image, max_side, quality)
-                got[wanted[next_i]] = Frame(wanted[next_i][0], jpeg, fw, fh)
+                stored = stored or _stored(frame, t, stored_size, quality)
+                got[wanted[next_i]] = stored
                 next_i += 1
-            if progress is not None and n % 250 == 0:
+            if progress is not None and video.decoded % 250 == 0:
                 progress(t, total)
-            last_t = t
-            n += 1
-        if n == 0:
+            last_frame, last_t = frame, t
+        if last_frame is None:
             raise MediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
-        cuts += [c.seconds for c in det.post_process(FrameTimecode(n - 1, fps))]
+        cuts += [c.seconds for c in det.post_process(FrameTimecode(round(last_t * fps), fps))]
         if duration and last_t < duration - max(1.0, 2.0 / fps):
-            raise MediaError(f"{path}: frames stop at {last_t:.1f} s of {duration:.1f} s; the file looks truncated or damaged "
-                             "(an incomplete copy or download?)")
-        duration = n / fps
-        # Candidates past the last decodable frame (a rounding at the very end) take the last frame converted.
-        if next_i < len(wanted) and last_image is not None:
-            jpeg, fw, fh = _encode(last_image, max_side, quality)
+            why = "a packet there does not decode" if video.damaged else "the file ends there"
+            raise MediaError(f"{path}: frames stop at {last_t:.1f} s of {duration:.1f} s ({why}); the file looks truncated or "
+                             "damaged (an incomplete copy or download?)")
+        duration = last_t + 1.0 / fps
+        # Candidates past the last decodable frame (a rounding at the very end) take the last frame.
+        if next_i < len(wanted):
+            last = _stored(last_frame, last_t, stored_size, quality)
             for key in wanted[next_i:]:
-                got[key] = Frame(last_t, jpeg, fw, fh)
-    finally:
-        cap.release()
-    transitions = _transitions(sorted(set(cuts)), times, thumbs, step_diff, fps / step)
+                got[key] = last
+        decoded = video.decoded
+    rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else fps
+    transitions = _transitions(sorted(set(cuts)), times, thumbs, step_diff, rate)
     shots = shots_from_boundaries([tr.time for tr in transitions], duration)
     frames: list[Frame] = []
     for k, t in enumerate(sample_times):
         candidates = [(max(0.0, float(t) + o), k) for o in offsets]
         candidates = [c for c in candidates if c[0] <= duration] or candidates[:1]
-        # The nearest candidate that is clear of transitions; else the one farthest from them.
-        clear = [c for c in candidates if distance_to_transitions(c[0], transitions) >= margin]
-        best = (min(clear, key=lambda c: abs(c[0] - t)) if clear
-                else max(candidates, key=lambda c: distance_to_transitions(c[0], transitions)))
+        # The nearest candidate that is clear of transitions; else the one farthest from them. Both the time
+        # asked for and that of the frame serving it (up to a few skipped frames later) must be clear.
+        def distance(c: tuple[float, int]) -> float:
+            return min(distance_to_transitions(c[0], transitions), distance_to_transitions(got[c].time, transitions))
+
+        clear = [c for c in candidates if distance(c) >= margin]
+        best = min(clear, key=lambda c: abs(c[0] - t)) if clear else max(candidates, key=distance)
         fr = got[best]
-        frames.append(Frame(float(t) if best[0] == max(0.0, float(t)) else best[0], fr.jpeg, fr.width, fr.height))
-    return ScanResult(shots, transitions, frames, n)
+        # Reported at the time asked for (t, or t moved off a transition), as seeking reports it.
+        frames.append(Frame(round(best[0], 3) if best[0] != max(0.0, float(t)) else float(t), fr.jpeg, fr.width, fr.height))
+    return ScanResult(shots, transitions, frames, decoded)
+
+
+def _fade_thumb(small: np.ndarray) -> np.ndarray:
+    """The 64x36 grey thumbnail the fade measure compares (float32, 0-255)."""
+    import cv2
+
+    return cv2.resize(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _stored(frame, t: float, size: tuple[int, int] | None, quality: int) -> Frame:
+    """A decoded frame as the JPEG kept for a sample, stamped with the time it was shown."""
+    width, height = size or (frame.width, frame.height)
+    jpeg, w, h = encode_jpeg(frame_to_bgr(frame, width, height, fine=True), quality)
+    return Frame(round(t, 3), jpeg, w, h)
 
 
 def _transitions(cuts: list[float], times: list[float], thumbs: list[np.ndarray], step_diff: list[float], fps: float) -> list[Transition]:

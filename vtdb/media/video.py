@@ -1,4 +1,5 @@
-"""Reading videos: probing (ffprobe), sampling frames as JPEG (OpenCV), decoding audio (PyAV).
+"""Reading videos: probing (ffprobe), sampling frames as JPEG (OpenCV seeking), decoding every frame in
+order (PyAV: `SequentialFrames`, for the shot pass), decoding audio (PyAV).
 
 Every failure becomes a MediaError whose message names the file and says what is wrong, so
 a phase can record it against that video and go on with the next one.
@@ -12,7 +13,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -156,6 +157,13 @@ def _encode(image: np.ndarray, max_side: int, quality: int) -> tuple[bytes, int,
     scale = min(1.0, max_side / float(max(h, w)))
     if scale < 1.0:
         image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return encode_jpeg(image, quality)
+
+
+def encode_jpeg(image: np.ndarray, quality: int) -> tuple[bytes, int, int]:
+    """A BGR image as JPEG bytes, with its width and height."""
+    import cv2
+
     ok, buf = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
     if not ok:
         raise MediaError("JPEG encoding failed")
@@ -222,6 +230,127 @@ def extract_frames(
         return [fr if fr is not None else Frame(float(times[i]), first_good.jpeg, first_good.width, first_good.height) for i, fr in enumerate(out)]
     finally:
         cap.release()
+
+
+# While non-reference frames are skipped, the frames decoded are at most this far apart (x264's usual 2-3
+# B-frames at 25 fps: 0.08-0.16 s). A wider gap (few frames a second, long B-frame runs) could place a cut
+# too late, so skipping stops for the rest of that video.
+SKIP_MAX_GAP = 0.17
+
+
+class SequentialFrames:
+    """Every frame of a video in presentation order, with its time (seconds from the stream's start).
+
+    PyAV drives FFmpeg's decoder directly, which OpenCV cannot: with `skip_nonreference` the decoder
+    drops the frames no other frame depends on (most B-frames; about half of an x264 encode), which
+    halves the decoding (bench/shots.py, README "Benchmarks"). Frames stay in YUV until converted
+    (`frame_to_bgr`), so only the frames used are, and only at the size used. The frames end at a
+    packet the decoder rejects or where the file stops; the caller compares with the probed length.
+    """
+
+    def __init__(self, path: Path, *, skip_nonreference: bool = True):
+        import av
+
+        self.path = path
+        try:
+            self._container = av.open(str(path))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"{path}: the video cannot be opened for decoding ({exc})") from None
+        streams = [s for s in self._container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not streams:
+            self._container.close()
+            raise PermanentMediaError(f"{path}: no video stream")
+        self._stream = stream = streams[0]
+        stream.thread_type = "SLICE"  # frame threads cost ~60 % more CPU here for little wall time (README)
+        self.fps = float(stream.average_rate or stream.guessed_rate or 0.0) or 25.0
+        base = stream.time_base or 0
+        self._origin = float(stream.start_time * base) if stream.start_time is not None and base else None
+        length = float(stream.duration * base) if stream.duration and base else 0.0
+        self.duration = length or (self._container.duration or 0) / 1_000_000
+        self._skip = skip_nonreference
+        if skip_nonreference:
+            stream.codec_context.skip_frame = "NONREF"
+        self.decoded = 0
+        self.damaged = False  # decoding stopped at a packet the decoder rejected
+
+    def __enter__(self) -> "SequentialFrames":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __iter__(self) -> Iterator[tuple[float, Any]]:
+        import av
+
+        last: float | None = None
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError:
+                return  # unreadable from here on (a truncated file): the frames end
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                # A packet the decoder rejects: the frames end here, as when seeking (extract_frames) or with
+                # OpenCV, so a damaged file fails the same way with shots on or off (the caller checks the length).
+                self.damaged = True
+                return
+            for frame in frames:
+                t = float(frame.time) if frame.time is not None else (last + 1.0 / self.fps if last is not None else 0.0)
+                if self._origin is None:
+                    self._origin = t
+                t = max(0.0, t - self._origin)
+                if self._skip and last is not None and t - last > SKIP_MAX_GAP:
+                    self._skip = False
+                    self._stream.codec_context.skip_frame = "DEFAULT"
+                last = t
+                self.decoded += 1
+                yield t, frame
+
+
+def frame_to_bgr(frame: Any, width: int, height: int, *, fine: bool = False) -> np.ndarray:
+    """A decoded PyAV frame as a BGR image of width x height.
+
+    Planar 4:2:0 (nearly every video) is shrunk plane by plane and converted to BGR at the small size:
+    converting the full picture first costs several times more (bench/shots.py). `fine` shrinks with
+    INTER_AREA (stored frames), else INTER_LINEAR (the detectors score means, aliasing does not matter).
+    Other pixel formats go through FFmpeg's converter.
+    """
+    import cv2
+
+    w, h = frame.width, frame.height
+    interpolation = cv2.INTER_AREA if fine else cv2.INTER_LINEAR
+    if frame.format.name == "yuv420p" and not (w | h | width | height) & 1:
+        y, u, v = (_plane(frame.planes[i], w >> (i > 0), h >> (i > 0)) for i in range(3))
+        if (width, height) != (w, h):
+            y = cv2.resize(y, (width, height), interpolation=interpolation)
+            u = cv2.resize(u, (width // 2, height // 2), interpolation=interpolation)
+            v = cv2.resize(v, (width // 2, height // 2), interpolation=interpolation)
+        # I420 as OpenCV takes it: Y, then U and V at half size, in one (height * 3/2, width) array.
+        yuv = np.concatenate([np.ascontiguousarray(y).reshape(-1), np.ascontiguousarray(u).reshape(-1),
+                              np.ascontiguousarray(v).reshape(-1)]).reshape(height * 3 // 2, width)
+        return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
+    image = frame.to_ndarray(format="bgr24")
+    return cv2.resize(image, (width, height), interpolation=interpolation) if (width, height) != (w, h) else image
+
+
+def _plane(plane: Any, width: int, height: int) -> np.ndarray:
+    """A view of one picture plane (rows are padded to line_size bytes), without copying it."""
+    return np.frombuffer(plane, np.uint8)[: plane.line_size * height].reshape(height, plane.line_size)[:, :width]
+
+
+def fit_within(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """The size of a width x height picture shrunk to at most max_side on its longer side (even sides)."""
+    scale = min(1.0, max_side / float(max(width, height)))
+    if scale >= 1.0:
+        return width, height
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def decode_audio(path: Path, sampling_rate: int = 16000) -> np.ndarray:
