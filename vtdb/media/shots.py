@@ -1,8 +1,9 @@
 """Shot boundaries (PySceneDetect's detectors) and frame sampling that keeps off transitions.
 
 One sequential decoding pass (PyAV, skipping the frames no other frame needs: about half of them)
-feeds about 12 frames a second, shrunk to `detect_width` pixels wide, to a PySceneDetect detector (AdaptiveDetector by default: a
-content score compared with its neighbours, so camera motion does not cut), and can keep the
+feeds about 12 frames a second, shrunk to `detect_width` pixels wide, to a PySceneDetect detector
+(AdaptiveDetector by default: a content score compared with its neighbours, so camera motion does
+not cut), and can keep the
 frames asked for at sample times from the same pass (`scan_video`), so Phase 1 need not seek
 again (bench/shots.py measures both).
 
@@ -132,7 +133,7 @@ def scan_video(
         times: list[float] = []
         step_diff: list[float] = []
         small_size: tuple[int, int] | None = None
-        stored_size: tuple[int, int] | None = None
+        stored_size = (0, 0)  # set from the first frame
         last_frame = None
         last_t = 0.0
         analysed_t = float("-inf")
@@ -198,10 +199,9 @@ def _fade_thumb(small: np.ndarray) -> np.ndarray:
     return cv2.resize(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def _stored(frame, t: float, size: tuple[int, int] | None, quality: int) -> Frame:
+def _stored(frame, t: float, size: tuple[int, int], quality: int) -> Frame:
     """A decoded frame as the JPEG kept for a sample, stamped with the time it was shown."""
-    width, height = size or (frame.width, frame.height)
-    jpeg, w, h = encode_jpeg(frame_to_bgr(frame, width, height, fine=True), quality)
+    jpeg, w, h = encode_jpeg(frame_to_bgr(frame, *size, fine=True), quality)
     return Frame(round(t, 3), jpeg, w, h)
 
 

@@ -251,7 +251,6 @@ class SequentialFrames:
     def __init__(self, path: Path, *, skip_nonreference: bool = True):
         import av
 
-        self.path = path
         try:
             self._container = av.open(str(path))
         except (av.error.FFmpegError, OSError) as exc:
