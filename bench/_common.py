@@ -41,11 +41,35 @@ def smollm2_gguf() -> Path:
     return path
 
 
-# ---------------------------------------------------------------- real speech (../shared/data/speech/en)
+# ---------------------------------------------------------------- real speech and photographs (tests/data)
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEECH_DIR = ROOT.parent / "shared" / "data" / "speech" / "en"
+TEST_DATA = ROOT / "tests" / "data"  # inside the repository: a clone alone runs every test and benchmark
 SAMPLE_RATE = 16000
+
+
+def test_data(*parts: str) -> Path:
+    """A file or folder of tests/data; a missing one is an error that names it (never a reason to skip)."""
+    path = TEST_DATA.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(f"test data missing: {path} (tests/data is part of the repository: "
+                                f"`git checkout -- tests/data` restores it)")
+    return path
+
+
+def speech_dir(language: str = "en") -> Path:
+    """The real recordings of one language (tests/data/speech/LANG, with transcripts.tsv: file, tab, exact text)."""
+    return test_data("speech", language, "transcripts.tsv").parent
+
+
+def speech_rows(language: str = "en") -> list[tuple[str, str]]:
+    """(file name, exact text) of every recording of one language, in transcripts.tsv order."""
+    lines = (speech_dir(language) / "transcripts.tsv").read_text(encoding="utf-8").splitlines()
+    rows = [tuple(line.split("\t", 1)) for line in lines if "\t" in line]
+    if not rows:
+        raise FileNotFoundError(f"{speech_dir(language)}/transcripts.tsv lists no recordings")
+    return rows  # type: ignore[return-value]
+
 
 
 def norm_words(text: str) -> list[str]:
@@ -67,18 +91,15 @@ def wer(reference: list[str], hypothesis: list[str]) -> float:
     return prev[-1] / len(reference)
 
 
-def speech_audio(seconds: float, pause: float = 1.2, folder: Path = SPEECH_DIR, *, skip: int = 0):
+def speech_audio(seconds: float, pause: float = 1.2, language: str = "en", *, skip: int = 0):
     """Real utterances from transcripts.tsv, each followed by `pause` s of silence, until `seconds` is reached
-    (looping over the 108 utterances when more is needed), from utterance number `skip` on (another voice and
+    (looping over the utterances when more is needed), from utterance number `skip` on (another voice and
     text than the start). Returns (float32 16 kHz mono samples, reference text)."""
-    import csv
-
     import numpy as np
     from faster_whisper.audio import decode_audio
 
-    rows = list(csv.reader(open(folder / "transcripts.tsv", encoding="utf-8"), delimiter="\t"))
-    if not rows:
-        raise FileNotFoundError(f"{folder}/transcripts.tsv is empty")
+    folder = speech_dir(language)
+    rows = speech_rows(language)
     gap = np.zeros(int(pause * SAMPLE_RATE), dtype=np.float32)
     cache: dict[str, np.ndarray] = {}
     parts, texts, total, i = [], [], 0.0, 0

@@ -3,7 +3,7 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/phase1.py [--long-minutes 10] [--short-minutes 4] [--quick]
 
-By default, the issue-11 study (speed_main): real speech from ../shared/data/speech/en over an ffmpeg test
+By default, the issue-11 study (speed_main): real speech from tests/data/speech/en over an ffmpeg test
 pattern. Baseline: bare sequential faster-whisper (WhisperModel.transcribe, default options, language en)
 on the long video's audio, transcription only (cached beside the video; --fresh-baseline re-measures it).
 Then Phase 1 end to end through the CLI: the long video with whisper_batch_size auto, the short one with

@@ -3,7 +3,7 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/whisper.py [--minutes 4] [--batch-sizes 4,8,16] [--quick]
 
-Audio: real English utterances from ../shared/data/speech/en (transcripts.tsv is the reference), joined
+Audio: real English utterances from tests/data/speech/en (transcripts.tsv is the reference), joined
 with 1.2 s pauses. One WhisperModel (the bundled `base`, loaded with Phase 1's own arguments:
 vtdb.media.transcribe.whisper_model_kwargs) serves every row, so the rows differ only in how they decode:
 

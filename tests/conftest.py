@@ -5,7 +5,7 @@ helpers in tests/webfixtures.py), and helpers to run the CLIs as subprocesses.
 Speech tests assert what the test is about, not a recogniser's ear: Whisper's words change with the CPU
 (ctranslate2's kernels per instruction set; try CT2_FORCE_CPU_ISA=GENERIC|AVX|AVX2), so check a
 transcript's source, timings and windows, and its words only as a loose overlap with the script
-(tests/speech_check.py; real recordings in shared/data/speech/en where words must be understood)."""
+(tests/speech_check.py; real recordings in tests/data/speech where words must be understood)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,10 +40,39 @@ EN_SCENES = [
 RU_SCENES = [Scene("Сегодня мы будем заваривать чёрный чай. Налейте воду в чайник.")]
 
 
-def run_cli(script: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run one of the top-level scripts the way a user (or cron) would."""
+def run_cli(script: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600,
+            prefix: list[str] | None = None) -> subprocess.CompletedProcess:
+    """Run one of the top-level scripts the way a user (or cron) would; `prefix` wraps the command (e.g. in
+    without_file_override())."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
-    return subprocess.run([PY, str(ROOT / script), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*(prefix or []), PY, str(ROOT / script), *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def without_file_override() -> list[str]:
+    """A command prefix under which file permissions apply as they do to a user, also when the tests run as root.
+
+    Root passes every permission check through two capabilities (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH). Dropped
+    from the bounding set, the command keeps uid 0, so it still reads the interpreter and the checkout wherever
+    they are (under /root too), but a folder with mode 555 is read-only to it, as to anyone. Empty when not root.
+    """
+    if os.geteuid() != 0:
+        return []
+    caps = "-dac_override,-dac_read_search"
+    prefix = ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}"]
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o555)
+        try:
+            probe = subprocess.run([*prefix, sys.executable, "-c", f"import os, sys; sys.exit(os.access({folder!r}, os.W_OK))"],
+                                   capture_output=True, text=True)
+        except FileNotFoundError as exc:
+            probe = subprocess.CompletedProcess(prefix, 1, "", str(exc))
+        finally:
+            os.chmod(folder, 0o755)
+    if probe.returncode != 0:  # no setpriv, or a sandbox that refuses to change the bounding set
+        pytest.skip("running as root and this machine cannot drop CAP_DAC_OVERRIDE (setpriv: "
+                    f"{(probe.stderr or 'a read-only folder stays writable').strip()}), so a permission error cannot be made")
+    return prefix
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:

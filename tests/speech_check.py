@@ -6,20 +6,17 @@ with water." another hears as "Feel apart with Walker.". So a test asserts what 
 transcript came from, that it is timed inside the clip, which window a word lands in) and checks recognised
 words only as a loose overlap with the reference text (`heard`), on audio long and clear enough for it.
 
-Real recordings (16 kHz WAV utterances with their exact text) live in shared/data/speech/en: next to the
-checkout (../shared) or inside it (shared/), or wherever VTDB_SPEECH_DIR points.
+Real recordings (16 kHz utterances with their exact text) live in the repository, tests/data/speech/LANG
+(tests/data/README.md says where they come from).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from bench._common import speech_dir, speech_rows
 
 # Words too common to show that speech was understood.
 STOP_WORDS = frozenset("a an the and or to of in on at it is into with for now this that".split())
@@ -51,25 +48,14 @@ def assert_word_timings(word_list: list[dict], duration: float, slack: float = 0
     assert all(0 <= w["start"] <= w["end"] <= duration + slack for w in word_list), (duration, word_list)
 
 
-def speech_dir() -> Path:
-    candidates = [Path(os.environ["VTDB_SPEECH_DIR"])] if os.environ.get("VTDB_SPEECH_DIR") else []
-    candidates += [ROOT / "shared" / "data" / "speech" / "en", ROOT.parent / "shared" / "data" / "speech" / "en"]
-    for path in candidates:
-        if (path / "transcripts.tsv").is_file():
-            return path
-    pytest.fail("real speech recordings not found (transcripts.tsv) in any of: " + ", ".join(map(str, candidates))
-                + "; set VTDB_SPEECH_DIR to the folder holding them")
+def reference_texts(language: str = "en") -> dict[str, str]:
+    return dict(speech_rows(language))
 
 
-def reference_texts() -> dict[str, str]:
-    lines = (speech_dir() / "transcripts.tsv").read_text(encoding="utf-8").splitlines()
-    return dict(line.split("\t", 1) for line in lines if "\t" in line)
-
-
-def real_speech(files: list[str], out_wav: Path) -> str:
-    """Concatenate recordings (e.g. ["en_018.wav", "en_080.wav"]) into one 16 kHz WAV; return their text."""
-    texts = reference_texts()
-    folder = speech_dir()
+def real_speech(files: list[str], out_wav: Path, language: str = "en") -> str:
+    """Concatenate recordings (e.g. ["en_018.flac", "en_080.flac"]) into one 16 kHz WAV; return their text."""
+    texts = reference_texts(language)
+    folder = speech_dir(language)
     inputs = [arg for f in files for arg in ("-i", str(folder / f))]
     joined = "".join(f"[{i}:a]" for i in range(len(files))) + f"concat=n={len(files)}:v=0:a=1[a]"
     subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", *inputs, "-filter_complex", joined,

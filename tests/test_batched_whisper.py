@@ -1,6 +1,6 @@
 """Batched Whisper (the default since issue 11) keeps Phase 1's contract, and so does sequential (batch 0).
 
-Real faster-whisper (the bundled `base`) on real recorded speech from ../shared/data/speech/en: word
+Real faster-whisper (the bundled `base`) on real recorded speech from tests/data/speech/en: word
 timestamps, VAD, progress, windows and per-video language with the unsure flag, in both modes. Words are
 checked loosely (a word error rate bound on real speech, not exact words: kernels differ per CPU).
 """
@@ -12,15 +12,12 @@ import subprocess
 import numpy as np
 import pytest
 
-from bench._common import SPEECH_DIR, norm_words, speech_audio, wer  # the benchmarks' real speech and WER
+from bench._common import norm_words, speech_audio, wer  # the benchmarks' real speech and WER
 from vtdb.config import build_settings
 from vtdb.media.transcribe import SAMPLE_RATE, FasterWhisperTranscriber
 from vtdb.media.windows import plan_windows, words_in_window
 
 MODES = ["0", "8"]  # sequential, batched (8 = the CPU's auto value)
-
-pytestmark = pytest.mark.skipif(not SPEECH_DIR.is_dir(), reason="../shared/data/speech is not beside the repo")
-
 
 def _music(seconds: float, tmp) -> np.ndarray:
     """A music-like intro made by ffmpeg: a chord that swells, over pink noise."""

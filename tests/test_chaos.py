@@ -8,7 +8,6 @@ OOM killer would. The seed is printed on failure, so a failing schedule can be r
 
 from __future__ import annotations
 
-import csv
 import os
 import random
 import signal
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bench._common import speech_dir, speech_rows
 from conftest import PY, ROOT, write_config
 from vtdb import events as ev
 from vtdb.config import load_config
@@ -25,7 +25,6 @@ from vtdb.demo import Scene, make_video
 from vtdb.state import COMPLETED, PHASE_ORDER
 from vtdb.store import ChromaDBManager
 
-SPEECH = ROOT.parent / "shared" / "data" / "speech" / "en"
 PIPELINE = ROOT / "run_pipeline.py"
 SETTINGS = {"analyzer": "transcript", "window_length": 10.0, "window_overlap": 3.0, "window_min_tail": 2.0,
             "frames_per_window": 2, "frame_max_side": 160}
@@ -33,10 +32,10 @@ SETTINGS = {"analyzer": "transcript", "window_length": 10.0, "window_overlap": 3
 
 def _speech_video(path: Path) -> None:
     """~20 s of recorded speech over a test pattern."""
-    rows = list(csv.reader(open(SPEECH / "transcripts.tsv", encoding="utf-8"), delimiter="\t"))[:8]
+    rows = speech_rows("en")[:8]
     inputs, filters = [], []
     for i, (name, _text) in enumerate(rows):
-        inputs += ["-i", str(SPEECH / name)]
+        inputs += ["-i", str(speech_dir("en") / name)]
         filters.append(f"[{i}:a]apad=pad_dur=0.8[a{i}]")
     concat = "".join(f"[a{i}]" for i in range(len(rows))) + f"concat=n={len(rows)}:v=0:a=1[aout]"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10",
@@ -46,8 +45,6 @@ def _speech_video(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> list[dict]:
-    if not SPEECH.is_dir():
-        pytest.skip("../shared/data/speech is not beside the repo")
     folder = tmp_path_factory.mktemp("chaos_media")
     speech = folder / "speech.mp4"
     _speech_video(speech)

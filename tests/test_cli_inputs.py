@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PY, ROOT, run_cli, write_config
+from conftest import PY, ROOT, run_cli, without_file_override, write_config
 from vtdb.config import load_config
 from vtdb.embedders import placeholder_vector
 from vtdb.store import ChromaDBManager
@@ -322,17 +322,19 @@ def test_export_out_that_cannot_be_a_folder_is_refused_before_embedding(tmp_path
     assert time.monotonic() - start < 60  # no model was loaded
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere: permissions cannot be tested as root")
 def test_unwritable_folders(tmp_path):
+    """Also as root (CI): the commands run without root's permission override, so the folder is really read-only."""
+    prefix = without_file_override()
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
     try:
         cfg = _config(tmp_path, work_dir=str(locked / "data"))
-        _refused(run_cli("phase1_whisper_frames.py", "--config", str(cfg)),
+        _refused(run_cli("phase1_whisper_frames.py", "--config", str(cfg), prefix=prefix),
                  f"settings.work_dir: {locked / 'data'} cannot be created: {locked} is not writable (permission denied)")
         cfg = _config(tmp_path, chroma_dir=str(locked))
-        _refused(run_cli("phase3_load.py", "--config", str(cfg)),
+        _refused(run_cli("phase3_load.py", "--config", str(cfg), prefix=prefix),
                  f"settings.chroma_dir: {locked} is not writable (permission denied)")
+        assert not (locked / "data").exists() and not any(locked.iterdir())
     finally:
         locked.chmod(0o755)

@@ -1,32 +1,27 @@
 """Whisper options that must reach faster-whisper in every mode (issue #9): `vad_filter` in batched mode.
 
-Real faster-whisper (the bundled `base`) on real recorded speech from ../shared/data/speech/en. The
+Real faster-whisper (the bundled `base`) on real recorded speech from tests/data/speech/en. The
 pipeline's own `transcribe` is wrapped only to see the options it was given; it still runs for real.
 """
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from bench._common import speech_dir, speech_rows
 from vtdb.config import build_settings
 from vtdb.media.transcribe import SAMPLE_RATE, FasterWhisperTranscriber, fixed_chunks
-
-SPEECH = ROOT.parent / "shared" / "data" / "speech" / "en"
 
 
 def _speech(seconds: float) -> np.ndarray:
     """Real utterances with 1.5 s pauses, at least `seconds` long."""
     from faster_whisper.audio import decode_audio
 
-    rows = list(csv.reader(open(SPEECH / "transcripts.tsv", encoding="utf-8"), delimiter="\t"))
     parts, total = [], 0.0
     pause = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
-    for file_name, _text in rows:
-        clip = decode_audio(str(SPEECH / file_name), sampling_rate=SAMPLE_RATE)
+    for file_name, _text in speech_rows("en"):
+        clip = decode_audio(str(speech_dir("en") / file_name), sampling_rate=SAMPLE_RATE)
         parts += [clip, pause]
         total += (len(clip) + len(pause)) / SAMPLE_RATE
         if total >= seconds:
@@ -43,8 +38,6 @@ def test_fixed_chunks_cover_the_audio_in_30_s_pieces():
 @pytest.mark.slow
 @pytest.mark.parametrize("vad", [False, True])
 def test_batched_mode_honours_vad_filter(vad):
-    if not SPEECH.is_dir():
-        pytest.skip("../shared/data/speech is not beside the repo")
     audio = _speech(40)  # over 30 s: batched faster-whisper refuses that without VAD unless given the chunks
     transcriber = FasterWhisperTranscriber(build_settings({"whisper_batch_size": 4, "vad_filter": vad}, env={}))
     transcriber._load()

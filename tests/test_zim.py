@@ -41,7 +41,7 @@ YT_ID = "dQw4w9WgXcQ"  # a YouTube-style id, present in the v3 AND the v2 archiv
 # The speech clip: two real recordings, 4.6 s (speech_check), not espeak-ng: Whisper heard a short espeak clip
 # differently on another CPU. spoken() gives their text ("open the Office curtains lock the Front Door");
 # tests check it only as a loose overlap.
-SPEECH_FILES = ["en_018.wav", "en_080.wav"]
+SPEECH_FILES = ["en_018.flac", "en_080.flac"]
 # The creator subtitles deliberately say something else than the speech: the transcript shows its source.
 ALPHA_VTT = (
     "WEBVTT\nKind: captions\nLanguage: en\n\n"
