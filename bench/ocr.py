@@ -168,8 +168,8 @@ def main() -> None:
         # Same-frame skip: differences between consecutive frames of a static slide vs a caption change.
         slide = [stored_jpeg(p) for p in render("gradients", "1280x720", 1, TEXTS["eng"][0], 40, work, "slide_a")]
         other = [stored_jpeg(p) for p in render("gradients", "1280x720", 1, TEXTS["eng"][1], 40, work, "slide_b")]
-        a, b = (ocr.thumbnail(ocr.decode_gray(x[0])) for x in (slide, other))
-        jitter = ocr.thumbnail(ocr.decode_gray(cv2.imencode(".jpg", cv2.imdecode(np.frombuffer(slide[0], np.uint8), 1),
+        a, b = (ocr.thumbnail(ocr.decode_color(x[0])) for x in (slide, other))
+        jitter = ocr.thumbnail(ocr.decode_color(cv2.imencode(".jpg", cv2.imdecode(np.frombuffer(slide[0], np.uint8), 1),
                                                              [int(cv2.IMWRITE_JPEG_QUALITY), 70])[1].tobytes()))
         print(json.dumps({"measure": "frame_difference", "same_slide_reencoded": round(ocr.frame_difference(a, jitter), 2),
                           "caption_changed": round(ocr.frame_difference(a, b), 2), "threshold": ocr.SAME_FRAME_DIFF}), flush=True)

@@ -71,8 +71,10 @@ def readers():
 
 
 def test_language_codes_map_to_tesseract():
-    assert ocr.tesseract_languages("ru") == ["rus", "eng"]
-    assert ocr.tesseract_languages("kk") == ["kaz", "eng"]
+    assert ocr.tesseract_languages("ru") == ["rus", "kaz", "eng"]
+    assert ocr.tesseract_languages("kk") == ["kaz", "rus", "eng"]
+    assert ocr.tesseract_languages("ru", "rus+eng") == ["rus", "eng"]
+    assert ocr.tesseract_languages("en", "auto") == ["eng"]
     assert ocr.tesseract_languages("en") == ["eng"]
     assert ocr.tesseract_languages(None) == ["eng"]
     assert ocr.tesseract_languages("xx") == ["eng"]

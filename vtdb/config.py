@@ -90,6 +90,9 @@ class Settings:
     # What the pictures say. ocr: on-screen text with tesseract (auto = when tesseract and the language data
     # are installed). shots: real shot boundaries with PySceneDetect in the frame pass (auto = when installed).
     ocr: str = _choices("auto", ("auto", "on", "off"))
+    # The tesseract languages on-screen text is read in, joined by "+" ("rus+kaz+eng"), or auto: the video's
+    # language, its region's and English (ru: rus+kaz+eng, kk: kaz+rus+eng, en: eng).
+    ocr_languages: str = "auto"
     shots: str = _choices("auto", ("auto", "on", "off"))
     # Speech (whisper_model: see _check_whisper_model).
     whisper_model: str = "base"
@@ -209,6 +212,7 @@ class WindowOptions:
     frame_max_side: int = _from("frame_max_side")
     jpeg_quality: int = _from("jpeg_quality")
     ocr: str = _from("ocr")
+    ocr_languages: str = _from("ocr_languages")
     shots: str = _from("shots")
 
 
@@ -620,6 +624,13 @@ def _validate_settings(s: Settings, warnings: list[str] | None = None, origins: 
     if batch != "auto" and not (batch.isdigit() and int(batch) <= MAX_WHISPER_BATCH):
         fail("whisper_batch_size", f"must be 'auto', 0 (sequential) or a batch size up to {MAX_WHISPER_BATCH}, got {s.whisper_batch_size!r}")
     _settle(s, whisper_batch_size=batch)
+    ocr_languages = s.ocr_languages.strip()
+    if ocr_languages.lower() == "auto":
+        ocr_languages = "auto"
+    elif not re.fullmatch(r"[a-z]{3}(_[a-z]+)?(\+[a-z]{3}(_[a-z]+)?)*", ocr_languages, re.ASCII):
+        fail("ocr_languages", f"must be 'auto' or tesseract language codes joined by '+', e.g. 'rus+kaz+eng', got "
+             f"{s.ocr_languages!r}")
+    _settle(s, ocr_languages=ocr_languages)
     if not s.whisper_model.strip():
         fail("whisper_model", "must not be empty")
     _check_whisper_model(s.whisper_model, fail, warnings)

@@ -87,12 +87,29 @@ class OcrStats:
                 "ocr_s": round(self.seconds, 3), "ocr_s_per_read": round(self.seconds_per_read, 4)}
 
 
-def tesseract_languages(language: str | None) -> list[str]:
-    """The video's language (when tesseract knows it) plus English, as tesseract codes, video's first."""
+# The languages a region's screens show beside the video's own: Kazakh broadcasts show Russian and the reverse.
+# Tesseract reads a letter only in a language it was given: with `rus` alone "ҚАЗАҚСТАН" came out as
+# "КАЗАКСТАН" (issue 24); Kazakh's alphabet holds every Russian letter, so `kaz` beside `rus` reads both.
+REGION_LANGUAGES: dict[str, tuple[str, ...]] = {"rus": ("kaz",), "kaz": ("rus",)}
+# Letters that, of the languages read together, only this one writes. Tesseract picks a language per word and
+# the first one wins a near tie: with rus+kaz, "ҚАЗАҚСТАН" came out as the Russian spelling "КАЗАКСТАН" while the
+# Kazakh word beside it was read right. A line showing such letters is read again with that language first.
+OWN_LETTERS: dict[str, frozenset[str]] = {"kaz": frozenset("ӘәІіҢңҒғҮүҰұҺһӨөҚқ")}
+
+
+def tesseract_languages(language: str | None, setting: str = "auto") -> list[str]:
+    """The tesseract codes to read a video's on-screen text in, the video's own first.
+
+    `setting` is the `ocr_languages` setting: "auto" is the video's language (when tesseract knows it), its
+    region's (REGION_LANGUAGES) and English (ru: rus+kaz+eng, kk: kaz+rus+eng, en: eng); anything else is
+    tesseract codes joined by "+" ("rus+eng"), taken as given.
+    """
+    if setting and setting != "auto":
+        return [code for code in setting.split("+") if code]
     codes = []
     main = TESSERACT_CODES.get((language or "").split("-")[0].lower())
     if main:
-        codes.append(main)
+        codes += [main, *REGION_LANGUAGES.get(main, ())]
     if "eng" not in codes:
         codes.append("eng")
     return codes
@@ -165,27 +182,41 @@ def keep_word(text: str, confidence: float, min_confidence: float = MIN_WORD_CON
     return letters == min_letters - 1 and confidence >= min_3_letter_confidence
 
 
+def decode_color(jpeg: bytes) -> np.ndarray:
+    """The image as 8-bit BGR."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("not a decodable JPEG/PNG image")
+    return image
+
+
 def decode_gray(jpeg: bytes) -> np.ndarray:
-    """The image as one 8-bit channel for OCR: the minimum of B, G and R.
+    """The image as one 8-bit channel for OCR: the minimum of B, G and R (`min_channel`)."""
+    return min_channel(decode_color(jpeg))
+
+
+def min_channel(image: np.ndarray) -> np.ndarray:
+    """One 8-bit channel for OCR: the minimum of B, G and R.
 
     Captions are mostly white (with a thin dark outline) and slides dark on light; the minimum
     channel keeps both at full contrast where luminance does not (white on a pale or saturated
     background: white 255 vs pink 181 in luminance, 255 vs 128 here). Its blind spot is
     saturated light text on a dark background of a similar hue (yellow on dark blue).
     """
-    import cv2
-
-    image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError("not a decodable JPEG/PNG image")
     return image.min(axis=2)
 
 
-def thumbnail(gray: np.ndarray) -> np.ndarray:
-    """A 64x36 float thumbnail: the cheap picture signature for 'same frame as before'."""
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    """A 64x36 float thumbnail (grey or colour): the cheap picture signature for 'same frame as before'.
+
+    The skip compares colour thumbnails: in the minimum channel that OCR reads, dark green and maroon are both
+    near black, so two slides with white text in the same place on those backgrounds looked alike, and the
+    second slide was given the first one's text (issue 24)."""
     import cv2
 
-    return cv2.resize(gray, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
 def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
@@ -229,6 +260,7 @@ class OcrReader:
     same_frame_diff: float = SAME_FRAME_DIFF
     stats: OcrStats = field(default_factory=OcrStats)
     _api: Any = field(default=None, init=False, repr=False)
+    _rereaders: dict[str, Any] = field(default_factory=dict, init=False, repr=False)  # language first -> engine
     _last_thumb: np.ndarray | None = field(default=None, init=False, repr=False)
     _last_lines: list[OcrLine] = field(default_factory=list, init=False, repr=False)
 
@@ -236,19 +268,24 @@ class OcrReader:
         ok, warning = ocr_available(self.languages)
         if not ok:
             raise OcrUnavailable(warning or "OCR is unavailable")
-        from tesserocr import OEM, PSM, PyTessBaseAPI
-
         folder = tessdata_dir()
         present = [code for code in self.languages if (folder / f"{code}.traineddata").is_file()]  # type: ignore[operator]
         self.languages = present
         # PSM 11 (sparse text): captions, tickers and signs are scattered blocks, not a page; the page
         # layout modes (PSM 3) missed a lower-third caption over a test pattern entirely (bench/ocr.py).
-        self._api = PyTessBaseAPI(path=str(folder) + "/", lang="+".join(present), psm=PSM.SPARSE_TEXT, oem=OEM.LSTM_ONLY)
+        self._api = self._engine(present)
+
+    @staticmethod
+    def _engine(languages: Sequence[str]) -> Any:
+        from tesserocr import OEM, PSM, PyTessBaseAPI
+
+        return PyTessBaseAPI(path=str(tessdata_dir()) + "/", lang="+".join(languages), psm=PSM.SPARSE_TEXT, oem=OEM.LSTM_ONLY)
 
     def close(self) -> None:
-        if self._api is not None:
-            self._api.End()
-            self._api = None
+        for api in [self._api, *self._rereaders.values()]:
+            if api is not None:
+                api.End()
+        self._api, self._rereaders = None, {}
 
     def __enter__(self) -> OcrReader:
         return self
@@ -263,9 +300,19 @@ class OcrReader:
     def read_gray(self, gray: np.ndarray) -> list[OcrLine]:
         """The confident lines of a greyscale image."""
         raw, scale = self.raw_lines(gray)
+        for language in self.languages[1:]:
+            own = OWN_LETTERS.get(language)
+            if own and any(own.intersection(text) for line in raw for text, _, _ in line):
+                raw = _replace_lines(raw, self.raw_lines(gray, self._reader_first(language))[0], own)
         return filter_lines(raw, scale, self.min_word_confidence, self.min_short_word_confidence, self.min_letters)
 
-    def raw_lines(self, gray: np.ndarray) -> tuple[list[list[RawWord]], float]:
+    def _reader_first(self, language: str) -> Any:
+        """An engine for the same languages with `language` first (made once, when a frame first needs it)."""
+        if language not in self._rereaders:
+            self._rereaders[language] = self._engine([language, *(c for c in self.languages if c != language)])
+        return self._rereaders[language]
+
+    def raw_lines(self, gray: np.ndarray, api: Any = None) -> tuple[list[list[RawWord]], float]:
         """Every word tesseract reports, per line, unfiltered (and the scale it read at): for measuring thresholds."""
         import cv2
         from PIL import Image
@@ -273,17 +320,18 @@ class OcrReader:
 
         if self._api is None:
             raise OcrUnavailable("this OcrReader is closed")
+        api = api or self._api
         h, w = gray.shape[:2]
         scale = max(1.0, self.read_min_side / float(max(h, w)))
         image = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC) if scale > 1.0 else gray
         # Edge-preserving smoothing: grain and JPEG noise otherwise break letters into specks
         # (white text over noise: word recall 0 without, 1.0 with; bench/ocr.py).
         image = cv2.bilateralFilter(image, 5, 40, 5)
-        self._api.SetImage(Image.fromarray(image))
-        self._api.Recognize()
+        api.SetImage(Image.fromarray(image))
+        api.Recognize()
         lines: dict[int, list[RawWord]] = {}
         line_no = -1
-        iterator = self._api.GetIterator()
+        iterator = api.GetIterator()
         for item in iterate_level(iterator, RIL.WORD) if iterator is not None else ():
             if item.IsAtBeginningOf(RIL.TEXTLINE):
                 line_no += 1
@@ -299,8 +347,9 @@ class OcrReader:
         """Lines per frame, skipping (reusing the last result for) frames nearly identical to the last one read."""
         results = []
         for jpeg in frames:
-            gray = decode_gray(jpeg)
-            thumb = thumbnail(gray)
+            image = decode_color(jpeg)
+            gray = min_channel(image)
+            thumb = thumbnail(image)
             self.stats.frames += 1
             if self._last_thumb is not None and frame_difference(thumb, self._last_thumb) < self.same_frame_diff:
                 self.stats.skipped += 1
@@ -322,6 +371,26 @@ class OcrReader:
         spans windows are read once.
         """
         return unique_lines(line for lines in self.read_frames(_jpeg_of(f) for f in frames) for line in lines)
+
+
+def _replace_lines(raw: list[list[RawWord]], again: list[list[RawWord]], own: frozenset[str]) -> list[list[RawWord]]:
+    """`raw` with each line replaced by the line of `again` (the same image read with the language of `own` first)
+    that overlaps it most in height, where that reading shows `own` letters. The other lines keep the first
+    reading: read Kazakh-first, Russian "СЪЕЗД" became "СЬЕЗД"."""
+
+    def span(line: list[RawWord]) -> tuple[int, int]:
+        return min(b[1] for _, _, b in line), max(b[3] for _, _, b in line)
+
+    def overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+        return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+    out = []
+    for line in raw:
+        best = max(again, key=lambda other: overlap(span(line), span(other)), default=None)
+        if best and overlap(span(line), span(best)) > 0 and any(own.intersection(text) for text, _, _ in best):
+            line = best
+        out.append(line)
+    return out
 
 
 def _jpeg_of(frame: Any) -> bytes:

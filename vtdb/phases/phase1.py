@@ -82,13 +82,14 @@ class Phase1Job:
                               info.fps), None
 
     def _ocr_languages(self, language: str | None, ctx: JobContext) -> list[str]:
-        """The tesseract languages to read on-screen text in (the video's and English), [] when OCR is off."""
+        """The tesseract languages to read on-screen text in (`ocr_languages`: by default the video's, its region's and
+        English), [] when OCR is off."""
         mode = self.settings.ocr
         if mode == "off":
             return []
         from vtdb.media.ocr import ocr_available, tessdata_dir, tesseract_languages
 
-        wanted = tesseract_languages(language)
+        wanted = tesseract_languages(language, self.settings.ocr_languages)
         ok, warning = ocr_available(wanted)
         if not ok and mode == "on":
             raise RunAborted(f"ocr: on, but {warning}; install it (scripts/setup.sh) or set ocr to auto or off")
