@@ -1,7 +1,7 @@
 """On-screen text (tesseract OCR): binding speed, recall against text size, false words on frames
 with no text, and how often the same-frame skip fires.
 
-    python bench/ocr.py [--quick]
+    python bench/ocr.py [--quick] [--parts fp,recall,speed,languages]
 
 Frames are made here with ffmpeg (drawtext with DejaVu Sans over lavfi test patterns and
 natural-ish sources: mandelbrot, life, cellauto, gradients, testsrc2), rendered at 1280x720 (a
@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer frames per case")
     ap.add_argument("--sizes", default="16,24,32,48")
     ap.add_argument("--read-sides", default="768,1280", help="read_min_side values to compare")
-    ap.add_argument("--parts", default="fp,recall,speed", help="comma list of fp, recall, speed")
+    ap.add_argument("--parts", default="fp,recall,speed,languages", help="comma list of fp, recall, speed, languages")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     seconds = 1 if args.quick else 3
@@ -160,6 +160,23 @@ def main() -> None:
                         print(json.dumps({"measure": "recall", "source": source, "lang": lang, "fontsize_px": size, "frame": label,
                                           "read_min_side": side, "frames": len(pngs), "word_recall": round(float(np.mean(scores)), 3)}),
                               flush=True)
+        if "languages" in parts:
+            # The cost of reading a Russian video's frames in its region's language too (ocr_languages auto:
+            # rus+eng before issue 24, rus+kaz+eng now; a Kazakh line is read a second time, Kazakh first).
+            for lang in ("rus", "kaz"):
+                frames = [stored_jpeg(p) for text in TEXTS[lang]
+                          for p in render("testsrc2", "1280x720", 2, text, 32, work, f"lang_{lang}_{len(text)}")]
+                row = {}
+                for langs in (["rus", "eng"], ["rus", "kaz", "eng"]):
+                    with ocr.OcrReader(langs) as reader:
+                        reader.read(frames[0])  # warm
+                        t0 = time.perf_counter()
+                        words = [w.text for jpeg in frames for line in reader.read(jpeg) for w in line.words]
+                        row["+".join(langs)] = {"ms_per_frame": round((time.perf_counter() - t0) / len(frames) * 1000, 1),
+                                                "word_recall": round(float(np.mean([recall(words, t) for t in TEXTS[lang]])), 3)}
+                print(json.dumps({"measure": "ocr_languages_cost", "text": lang, "frames": len(frames), **row,
+                                  "ratio": round(row["rus+kaz+eng"]["ms_per_frame"] / row["rus+eng"]["ms_per_frame"], 2),
+                                  "load": loadavg()}), flush=True)
         if "speed" not in parts:
             return
         # Binding speed on 720p stored frames with text.

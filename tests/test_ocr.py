@@ -171,3 +171,14 @@ def test_corrupt_image_is_a_clear_error(readers):
     with pytest.raises(ValueError, match="not a decodable"):
         readers["en"].read(b"not a jpeg")
     assert cv2 is not None
+
+
+def test_ocr_languages_setting_is_checked():
+    from vtdb.config import ConfigError, build_settings
+
+    assert build_settings({"ocr_languages": " rus+kaz+eng "}, env={}).ocr_languages == "rus+kaz+eng"
+    assert build_settings({"ocr_languages": "AUTO"}, env={}).ocr_languages == "auto"
+    assert build_settings({}, env={"VTDB_OCR_LANGUAGES": "chi_sim+eng"}).ocr_languages == "chi_sim+eng"
+    for bad in ("rus,eng", "rus+", "Russian", "rus+../x"):
+        with pytest.raises(ConfigError, match="settings.ocr_languages"):
+            build_settings({"ocr_languages": bad}, env={})
