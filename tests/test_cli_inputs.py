@@ -110,7 +110,7 @@ def test_db_manager_takes_config_after_every_subcommand(tmp_path, small):
     assert json.loads(dbm("show", "alpha", "--config", str(cfg)))["title"] == "Alpha"
     assert "reset to pending" in dbm("reset", "alpha", "--phase", "1", "--config", str(cfg))
     assert "nothing was held" in dbm("release", "--config", str(cfg), "alpha")
-    assert "deleted" in dbm("delete", "bravo", f"--config={cfg}")
+    assert "deleted" in dbm("delete", "bravo", "--yes", f"--config={cfg}")
     assert db.get_video_status("bravo") is None
     assert "charlie" in dbm("--config", str(cfg), "status")  # before the command, as before
     other, _ = new_db(tmp_path / "other", ["zulu"])
@@ -224,7 +224,7 @@ def test_delete_removes_segments_left_without_a_record(small):
     cfg, db = small
     vec = placeholder_vector(384)
     db.add_segments("ghost", ["ghost_seg_0", "ghost_seg_1"], [vec] * 2, ["d", "d"], [{"segment_index": i} for i in range(2)])
-    res = run_cli("db_manager.py", "delete", "ghost", "--config", str(cfg))
+    res = run_cli("db_manager.py", "delete", "ghost", "--yes", "--config", str(cfg))
     assert res.returncode == 0 and "ghost: no record; deleted 2 segments left behind" in res.stdout
     assert db.count_segments("ghost") == 0
 

@@ -18,15 +18,36 @@ from typing import Callable, Iterator
 
 from rich.console import Console
 from rich.markup import escape
+from rich.segment import Segment
 
 from vtdb import events as ev
 from vtdb.config import Config, ConfigError, load_config, settings_only
 from vtdb.lock import DatabaseLock, LockHeld
 from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PlanOnly, RunOptions, RunSummary, run_phase
 from vtdb.store import ChromaDBManager, DatabaseUnavailable
+from vtdb.text import terminal_safe
+
+
+class TerminalSafeConsole(Console):
+    """A rich Console that never lets text act on the terminal: every piece of text it writes (titles,
+    transcripts, names, paths, errors: whatever a video, a subtitle, an archive or a config put there) goes
+    through vtdb.text.terminal_safe, so ESC]52 (clipboard), ESC]0 (window title), cursor moves, other C0/C1
+    controls and bidi overrides show as visible escapes. rich's own styles and cursor controls (progress
+    bars) are not text and pass unchanged. Every CLI prints through one of these."""
+
+    def _render_buffer(self, buffer):
+        return super()._render_buffer(
+            segment if segment.control else Segment(terminal_safe(segment.text), segment.style, segment.control)
+            for segment in buffer)
+
+
+class _TerminalSafeFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record))
+
 
 # soft_wrap: long paths and errors stay on one line in cron logs and pipes.
-console = Console(stderr=True, soft_wrap=True)
+console = TerminalSafeConsole(stderr=True, soft_wrap=True)
 
 # What a shell reports for a Unix tool stopped by SIGPIPE (128 + 13): `db_manager.py status --json | head`
 # ends quietly with this code when head stops reading, like `yes | head` (visible with `set -o pipefail`).
@@ -69,7 +90,9 @@ def dry_run(phase: str, db: ChromaDBManager, work_dir: Path, options: RunOptions
 
 
 def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
@@ -165,6 +188,41 @@ def event_log_of(config: Config, work_dir: Path) -> ev.EventLog:
     return ev.EventLog(check_output_file(work_dir / name, "settings.event_log"))
 
 
+# In work_dir: the embedded database folder a run last used (written once it holds a database), so that a
+# later phase can tell "the database was deleted" from "no run has made one yet".
+DATABASE_MARK = ".vtdb-database"
+CHROMA_FILE = "chroma.sqlite3"
+
+
+def _remember_database(config: Config) -> None:
+    if config.settings.chroma_host or not (config.chroma_dir / CHROMA_FILE).exists():
+        return
+    mark = config.work_dir / DATABASE_MARK
+    text = str(config.chroma_dir.resolve())
+    with contextlib.suppress(OSError):
+        if not mark.exists() or mark.read_text(encoding="utf-8") != text:
+            mark.write_text(text, encoding="utf-8")
+
+
+def require_database(config: Config, phase: str) -> None:
+    """Phases 2-4 and the tools that work on registered videos: an embedded database that an earlier run made
+    and that is gone now (its folder deleted, a disk not mounted) is a DatabaseUnavailable (exit 2), not an
+    empty new database and "0 completed"."""
+    if config.settings.chroma_host or (config.chroma_dir / CHROMA_FILE).exists():
+        return
+    try:
+        was = (config.work_dir / DATABASE_MARK).read_text(encoding="utf-8").strip()
+    except OSError:
+        return  # no run has made a database here yet
+    if was != str(config.chroma_dir.resolve()):
+        return
+    raise DatabaseUnavailable(
+        f"the database {config.chroma_dir} is gone: earlier runs stored the videos there (see "
+        f"{config.work_dir / DATABASE_MARK}), and it has no {CHROMA_FILE} now (deleted, or a disk that is not "
+        f"mounted?); {phase} has nothing to work on. Restore the folder from a backup or mount it, or set chroma_dir "
+        "to where the database is; to start over, delete that mark file and run phase1_whisper_frames.py")
+
+
 @contextlib.contextmanager
 def open_database(config: Config, wait: bool = False, purpose: str = "") -> Iterator[ChromaDBManager]:
     """A ChromaDBManager; with an embedded database, also the exclusive lock on its folder."""
@@ -186,6 +244,7 @@ def open_database(config: Config, wait: bool = False, purpose: str = "") -> Iter
     try:
         yield db
     finally:
+        _remember_database(config)
         if lock:
             lock.release()
 

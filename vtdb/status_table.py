@@ -224,6 +224,12 @@ def plan_prune(db: Any, work_dir: Path, names: Sequence[str] = ()) -> list[Prune
     retired is a FilterError: prune deletes only what the sync retired (`delete` forgets any video)."""
     retired = {m["name"]: m for m in db.list_videos({"retired": True})}
     chosen = list(dict.fromkeys(names)) if names else sorted(retired)
+    unknown = [n for n in chosen if n not in retired and not db.get_many([n])]
+    if unknown:
+        known = db.all_names() if hasattr(db, "all_names") else []
+        hints = [f"{n!r} ({close})" if (close := did_you_mean(n, known)) else repr(n) for n in unknown]
+        raise FilterError(f"no video named {', '.join(hints)} in the database; `db_manager.py status` lists the videos "
+                          "(retired ones are marked RETIRED)")
     bad = [n for n in chosen if n not in retired]
     if bad:
         raise FilterError(f"not retired: {', '.join(map(repr, bad))}; prune deletes only retired videos "

@@ -68,3 +68,31 @@ def stem(word: str) -> str:
 def search_tokens(text: str) -> list[str]:
     """Tokens for the lexical index and for queries: lower-cased, stop words dropped, stemmed."""
     return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+# ---- text from videos, subtitles, archives and configs on a terminal ----
+
+# What a terminal would act on instead of showing: C0 controls but tab and line feed (ESC starts cursor moves,
+# OSC 52 clipboard writes and OSC 0 window titles; CR and BS overwrite what was printed), DEL, the C1 controls
+# (U+009B is CSI on some terminals), bidi embeddings/overrides/isolates and marks (U+202E shows "txt.exe" as
+# "exe.txt"), the line/paragraph separators, and lone surrogates (which cannot be written as UTF-8 at all).
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]")
+
+
+def _visible(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: object) -> str:
+    """`text` with every character a terminal would act on (escape sequences, other C0/C1 controls, bidi
+    overrides, lone surrogates) written as a visible escape such as \\x1b or \\u202e; tabs and line
+    breaks stay. Every CLI passes text that came from a video, a subtitle, an archive or a config through
+    this (vtdb.cli's consoles do it for everything they print; see TerminalSafeConsole)."""
+    return _TERMINAL_UNSAFE.sub(_visible, str(text))
+
+
+def json_safe(text: str) -> str:
+    """JSON text (from json.dumps(..., ensure_ascii=False)) with the same characters as \\uXXXX escapes:
+    the same JSON value, harmless on a terminal and writable as UTF-8."""
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -24,6 +24,7 @@ from vtdb.cli import (
     guarded_main,
     open_database,
     phase_parser,
+    require_database,
     start_phase,
 )
 from vtdb.phases.phase2 import Phase2Job
@@ -44,6 +45,7 @@ def run(argv: list[str] | None = None) -> int:
     settings = config.settings
     name, why = choose_analyzer(settings, args.analyzer)
     console.print(f"analyzer: [bold]{name}[/] ({escape(why)})")
+    require_database(config, "phase2_vllm_analysis.py")
     with open_database(config, wait=args.wait, purpose="phase2_vllm_analysis.py") as db:
         if args.dry_run:
             return dry_run("phase2", db, work_dir, options)

@@ -18,6 +18,7 @@ from vtdb.cli import (
     guarded_main,
     open_database,
     phase_parser,
+    require_database,
     start_phase,
 )
 from vtdb.embedders import LazyEmbedder, UnknownEmbedderError, embedder_dimension, load_embedder
@@ -38,6 +39,7 @@ def run(argv: list[str] | None = None) -> int:
     except UnknownEmbedderError as exc:
         console.print(f"[bold red]embedder:[/] {escape(str(exc))}")
         return EXIT_USAGE
+    require_database(config, "phase3_load.py")
     with open_database(config, wait=args.wait, purpose="phase3_load.py") as db:
         if args.reembed and not args.dry_run:
             try:

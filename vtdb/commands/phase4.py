@@ -24,6 +24,7 @@ from vtdb.cli import (
     guarded_main,
     open_database,
     phase_parser,
+    require_database,
     start_phase,
 )
 from vtdb.embedders import LazyEmbedder, embedder_dimension
@@ -43,6 +44,7 @@ def run(argv: list[str] | None = None) -> int:
     settings = config.settings  # after the command-line overrides (settings are immutable copies)
     check_output_dir(work_dir / "reports", "settings.work_dir")  # {work_dir}/reports/{name}.md
     name = args.summarizer or settings.summarizer
+    require_database(config, "phase4_summary.py")
     with open_database(config, wait=args.wait, purpose="phase4_summary.py") as db:
         try:
             db.check_embedder(settings.embedder, embedder_dimension(settings.embedder))

@@ -10,16 +10,16 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import re
 import shlex
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from vtdb.cli import EXIT_OK, EXIT_USAGE, guarded_main, load_or_exit
+from vtdb.cli import EXIT_OK, EXIT_USAGE, TerminalSafeConsole, guarded_main, load_or_exit
 from vtdb.embedders import UnknownEmbedderError
 from vtdb.languages import validate_language
 from vtdb.search.filters import FILTER_FIELDS, QueryError, normalize_filters
@@ -28,9 +28,10 @@ from vtdb.search.searcher import MODES
 from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
 from vtdb.search.videos import search_videos
 from vtdb.store import ChromaDBManager, EmbedderMismatch
+from vtdb.text import json_safe, terminal_safe
 from vtdb.timefmt import clock, clock_span, duration, seconds
 
-out = Console(highlight=False)
+out = TerminalSafeConsole(highlight=False)
 
 
 def time_range(moment: Moment) -> str:
@@ -79,14 +80,39 @@ def show(moments: list[Moment], query: str) -> None:
         out.print(Panel(body, title=head, title_align="left", expand=True))
 
 
+# The most results one search returns: the searcher gathers candidates for each, and the keyword index
+# allocates per result up front (-n 100000000 asked tantivy for 36 GB and aborted the process).
+MAX_RESULTS = 1000
+
+
+def result_count(text: str) -> int:
+    """A number of results: ASCII digits, 1 to MAX_RESULTS; QueryError (saying the range) otherwise."""
+    shown = repr(text if len(text) <= 40 else text[:37] + "...")
+    digits = text.strip()
+    if not re.fullmatch(r"[0-9]+", digits, re.ASCII) or not digits.strip("0"):
+        raise QueryError(f"must be a whole number >= 1 (at most {MAX_RESULTS}), got {shown}")
+    if len(digits.lstrip("0")) > 6 or int(digits) > MAX_RESULTS:  # never int() of a 5000-digit string
+        raise QueryError(f"at most {MAX_RESULTS} results at a time, got {shown}; narrow the search with filters instead")
+    return int(digits)
+
+
 def positive_int(text: str) -> int:
-    """argparse type for -n: a whole number >= 1 (0 or -5 is a usage error, not 'no matching moments')."""
+    """argparse type for -n: a whole number from 1 to MAX_RESULTS (0 or -5 is a usage error, not 'no matching
+    moments'; 100000000 is a usage error, not an out-of-memory abort)."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value}")
+        return result_count(text)
+    except QueryError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?", re.ASCII)
+
+
+def seconds_arg(text: str) -> float:
+    """argparse type for --from/--to: a finite number of seconds written in ASCII digits."""
+    value = float(text) if _NUMBER.fullmatch(text.strip()) else math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds such as 90 or 12.5, got {terminal_safe(repr(text[:40]))}")
     return value
 
 
@@ -108,7 +134,7 @@ class IndexProgress:
     """Draws the keyword index's build or update (`progress(what, done, total)` from the searcher) on stderr:
     a bar on a terminal, one line otherwise."""
 
-    def __init__(self, console: Console):
+    def __init__(self, console: TerminalSafeConsole):
         self.console = console
         self._bar: Any = None
         self._task: Any = None
@@ -180,7 +206,7 @@ HELP = """[bold]commands[/]
 def _result_number(arg: str, last: list[Moment]) -> int:
     if not arg:
         return 1
-    if not re.fullmatch(r"\d+", arg):
+    if not re.fullmatch(r"[0-9]{1,6}", arg, re.ASCII):
         raise QueryError(f"usage: :open N, with N the number of a result{f' (1 to {len(last)})' if last else ''}; got {arg!r}")
     k = int(arg)
     if not 1 <= k <= len(last):
@@ -211,10 +237,11 @@ def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
                 parse_filter(arg, filters, db)
                 out.print(f"filters: {escape(json.dumps(filters, ensure_ascii=False)) if filters else '(none)'}")
             elif command == ":n":
-                if not re.fullmatch(r"\d+", arg) or int(arg) < 1:
-                    raise QueryError(f"usage: :n N, with N a whole number >= 1 (now {n}); got {arg!r}" if arg
-                                     else f"usage: :n N, with N a whole number >= 1 (now {n})")
-                n = int(arg)
+                try:
+                    n = result_count(arg)
+                except QueryError as exc:
+                    rule = f"at most {MAX_RESULTS}" if str(exc).startswith("at most") else "a whole number >= 1"
+                    raise QueryError(f"usage: :n N, with N {rule} (now {n})" + (f"; got {arg[:40]!r}" if arg else "")) from None
                 out.print(f"showing {n} results")
             elif command == ":mode":
                 if arg and arg not in MODES:
@@ -232,7 +259,7 @@ def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
             else:
                 last = db.search(line, n_results=n, filters=filters, mode=mode)
                 if as_json:
-                    print(json.dumps([m.to_dict() for m in last], ensure_ascii=False, indent=1))
+                    print(json_safe(json.dumps([m.to_dict() for m in last], ensure_ascii=False, indent=1)))
                 else:
                     show(last, line)
         except (QueryError, ValueError) as exc:
@@ -243,7 +270,7 @@ def show_similar(db: ChromaDBManager, segment_id: str, n: int, as_json: bool, in
     """--similar: the moments nearest to a stored segment (vtdb.search.similar), in other videos and the same one."""
     found = similar_moments(db, segment_id, n, include_retired)
     if as_json:
-        print(json.dumps(found.to_dict(), ensure_ascii=False, indent=1))
+        print(json_safe(json.dumps(found.to_dict(), ensure_ascii=False, indent=1)))
     else:
         src = found.source
         out.print(f"[bold]More like[/] {escape(segment_id)}: {escape(src.title)} [cyan]{time_range(src)}[/]")
@@ -262,7 +289,7 @@ def show_videos(db: ChromaDBManager, query: str, n: int, as_json: bool, include_
         retired = db.retired_names()
         videos = [v for v in videos if v.name not in retired]
     if as_json:
-        print(json.dumps([v.to_dict() for v in videos], ensure_ascii=False, indent=1))
+        print(json_safe(json.dumps([v.to_dict() for v in videos], ensure_ascii=False, indent=1)))
     elif not videos:
         out.print("[yellow]no summarized videos match (Phase 4 fills them)[/]")
     for i, v in enumerate([] if as_json else videos, 1):
@@ -278,13 +305,13 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=None)
     parser.add_argument("--query", "-q", default=None, help="one-shot search (no prompt)")
     parser.add_argument("--json", action="store_true", help="print results as JSON (one-shot)")
-    parser.add_argument("-n", type=positive_int, default=5, help="number of moments (default 5)")
+    parser.add_argument("-n", type=positive_int, default=5, help=f"number of moments (default 5, at most {MAX_RESULTS})")
     parser.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
     parser.add_argument("--video", action="append", help="only these videos (repeatable)")
     parser.add_argument("--content-type", action="append", dest="content_type")
     parser.add_argument("--language", action="append")
-    parser.add_argument("--from", dest="time_from", type=float, help="moments ending after this second")
-    parser.add_argument("--to", dest="time_to", type=float, help="moments starting before this second")
+    parser.add_argument("--from", dest="time_from", type=seconds_arg, help="moments ending after this second")
+    parser.add_argument("--to", dest="time_to", type=seconds_arg, help="moments starting before this second")
     parser.add_argument("--keyword", help="segments whose keywords contain this exact keyword")
     parser.add_argument("--has-text", dest="has_text", action="store_const", const=True, default=None,
                         help="only windows with text read on screen (OCR); --no-text for those without")
@@ -300,7 +327,7 @@ def run(argv: list[str] | None = None) -> int:
         parser.error(f"argument --language: {exc}")  # exit 2, with the usage line
     config = load_or_exit(args.config, need_videos=False)
     db = ChromaDBManager(config)
-    err = Console(stderr=True, soft_wrap=True)
+    err = TerminalSafeConsole(stderr=True, soft_wrap=True)
     db.searcher(progress=IndexProgress(err))
     filters = {k: v for k, v in (("video", args.video), ("content_type", args.content_type), ("language", language),
                                  ("time_from", args.time_from), ("time_to", args.time_to), ("keyword", args.keyword),
@@ -321,7 +348,7 @@ def run(argv: list[str] | None = None) -> int:
         err.print(f"[red]{escape(str(exc))}[/]")
         return EXIT_USAGE
     if args.json:
-        print(json.dumps([m.to_dict() for m in moments], ensure_ascii=False, indent=1))
+        print(json_safe(json.dumps([m.to_dict() for m in moments], ensure_ascii=False, indent=1)))
     else:
         show(moments, args.query)
     return EXIT_OK if moments else 1

@@ -11,17 +11,18 @@ From the shell (--config PATH goes before or after the command):
     python db_manager.py show NAME
     python db_manager.py reset NAME --phase N      # N = 1, 2, 3 (load) or 4; resets downstream too
     python db_manager.py release NAME [--phase N]  # retry a video held after max_attempts
-    python db_manager.py delete NAME               # forget a video and its segments
+    python db_manager.py delete NAME [--yes]       # forget a video and its segments
     python db_manager.py prune [NAME ...] [--yes]  # delete retired videos (segments, record, work files)
 
-prune says what it will delete, then asks; without a terminal to ask on it needs --yes. Exit codes:
-0 done (or nothing to prune, or the answer was no), 2 refused (no terminal and no --yes) or bad usage.
+delete and prune say what they will delete, then ask; without a terminal to ask on they need --yes. Exit
+codes: 0 done (or nothing to prune, or the answer was no), 2 refused (no terminal and no --yes) or bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from vtdb.state import phase_by_number
 from vtdb.store import ChromaDBManager, UnknownVideoError  # noqa: F401  (public API)
@@ -42,11 +43,11 @@ def _unknown_video(db: ChromaDBManager, name: str) -> str:
 
 
 def run(argv: list[str] | None = None) -> int:
-    from rich.console import Console
     from rich.markup import escape
 
-    from vtdb.cli import EXIT_OK, EXIT_USAGE, check_database_dir, load_or_exit, open_database
+    from vtdb.cli import EXIT_OK, EXIT_USAGE, TerminalSafeConsole, check_database_dir, load_or_exit, open_database
     from vtdb.status_table import FilterError, filter_text, parse_filters, record_fields, status_table, totals_line
+    from vtdb.text import json_safe
 
     # --config before or after the command: the subcommands take it too, with a SUPPRESS default so
     # that leaving it out after the command keeps the value given before it.
@@ -69,6 +70,7 @@ def run(argv: list[str] | None = None) -> int:
     p_release.add_argument("--phase", default=None)
     p_delete = sub.add_parser("delete", help="remove a video record and its segments", parents=[config_after])
     p_delete.add_argument("name")
+    p_delete.add_argument("--yes", "-y", action="store_true", help="do not ask (cron, scripts)")
     p_prune = sub.add_parser("prune", help="delete retired videos: segments, record and work files (asks first)",
                              parents=[config_after])
     p_prune.add_argument("names", nargs="*", metavar="NAME", help="only these retired videos (default: all)")
@@ -78,7 +80,7 @@ def run(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # Wide enough for the table when piped or run from cron (rich defaults to 80 columns there).
-    out = Console() if Console().is_terminal else Console(width=160)
+    out = TerminalSafeConsole() if TerminalSafeConsole().is_terminal else TerminalSafeConsole(width=160)
 
     def say(text: str) -> None:
         out.print(text, soft_wrap=True)  # one line each, however long the path (cron logs, grep)
@@ -96,7 +98,7 @@ def run(argv: list[str] | None = None) -> int:
             # Flags are derived, not stored: the table and the JSON show them beside each record.
             records = [{**r, "flags": db.video_flags(r).as_dict()} for r in db.list_videos(status_filter)]
             if args.json:
-                print(json.dumps(records, indent=1, ensure_ascii=False))
+                print(json_safe(json.dumps(records, indent=1, ensure_ascii=False)))
             elif records:
                 out.print(status_table(records, title=f"video_files — {db.location}"))
                 out.print(totals_line(records))
@@ -109,7 +111,7 @@ def run(argv: list[str] | None = None) -> int:
         if record is None:
             say(f"[red]{escape(_unknown_video(db, args.name))}[/]")
             return EXIT_USAGE
-        print(json.dumps({**record, "flags": db.video_flags(record).as_dict()}, indent=1, ensure_ascii=False))
+        print(json_safe(json.dumps({**record, "flags": db.video_flags(record).as_dict()}, indent=1, ensure_ascii=False)))
         return EXIT_OK
 
     if args.command == "prune":
@@ -123,6 +125,9 @@ def run(argv: list[str] | None = None) -> int:
                 if not orphans:
                     say(f"[red]{escape(_unknown_video(db, args.name))}[/]")
                     return EXIT_USAGE
+                if not args.yes and not _confirm(say, f"delete {orphans} segments of {escape(args.name)} left without a "
+                                                      f"record in {escape(db.location)}", "Delete them? [y/N] "):
+                    return EXIT_OK if sys.stdin.isatty() else EXIT_USAGE
                 db.delete_video(args.name)
                 say(f"{escape(args.name)}: no record; deleted {orphans} segments left behind")
             elif args.command == "reset":
@@ -132,6 +137,10 @@ def run(argv: list[str] | None = None) -> int:
                 released = db.release(args.name, args.phase)
                 say(f"{escape(args.name)}: released {', '.join(released)}" if released else f"{escape(args.name)}: nothing was held")
             elif args.command == "delete":
+                segments = db.count_segments(args.name)
+                if not args.yes and not _confirm(say, f"delete {escape(args.name)}: its record and {segments} segments "
+                                                      f"from {escape(db.location)}", "Delete it? This cannot be undone [y/N] "):
+                    return EXIT_OK if sys.stdin.isatty() else EXIT_USAGE
                 db.delete_video(args.name)
                 say(f"{escape(args.name)}: deleted")
         except (UnknownVideoError, ValueError) as exc:
@@ -141,10 +150,24 @@ def run(argv: list[str] | None = None) -> int:
 
 
 
+def _confirm(say, what: str, question: str) -> bool:
+    """Say what will be deleted and ask on the terminal; without one, refuse and say to add --yes."""
+    say(what)
+    if not sys.stdin.isatty():
+        say("[red]not deleting anything: there is no terminal to ask on; run it again with --yes to delete it[/]")
+        return False
+    try:
+        answer = input(question)
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in {"y", "yes"}:
+        say("nothing deleted")
+        return False
+    return True
+
+
 def _prune(args: argparse.Namespace, config, say) -> int:
     """Show what deleting the retired videos removes, ask (or take --yes), delete."""
-    import sys
-
     from rich.markup import escape
 
     from vtdb.cli import EXIT_OK, EXIT_USAGE, open_database
