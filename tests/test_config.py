@@ -104,7 +104,7 @@ def test_language_table_matches_faster_whisper():
         ("a..b", "'..'"),
         ("", "is empty"),
         ("   ", "is empty"),
-        ("bad\x07bell", "control characters"),
+        ("bad\x07bell", "control character"),
         (".hidden", "must not start"),
         (" padded", "leading or trailing"),
         ("x" * 200, "limit is"),

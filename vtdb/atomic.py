@@ -22,7 +22,8 @@ _TMP_PATTERN = re.compile(r"\.vtdb-tmp\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[0-9a-f]+
 
 
 def _short_host() -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+    # At most 64 characters (Linux's HOST_NAME_MAX): vtdb.naming.MAX_NAME_BYTES leaves room for this tail.
+    return (re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host")[:64]
 
 
 def temp_path_for(final: Path) -> Path:

@@ -39,6 +39,13 @@ _ISO3 = {
     "arm": "hy", "kat": "ka", "geo": "ka", "fas": "fa", "per": "fa", "vie": "vi", "tha": "th",
 }
 
+# Country codes (and flags' letters) people type for a language: never accepted, only suggested.
+_COUNTRY = {
+    "kz": "kk", "ua": "uk", "jp": "ja", "cn": "zh", "gr": "el", "se": "sv", "dk": "da", "cz": "cs", "il": "he",
+    "ir": "fa", "kr": "ko", "vn": "vi", "by": "be", "ge": "ka", "am": "hy", "rs": "sr", "ee": "et", "us": "en",
+    "gb": "en", "uk": "uk", "at": "de", "br": "pt", "mx": "es", "kg": "ky", "tj": "tg", "in": "hi", "pk": "ur",
+}
+
 AUTO_VALUES = {"", "auto", "detect"}
 
 
@@ -52,6 +59,8 @@ def suggest_language(value: str) -> str | None:
         return base
     if base in _ISO3 and _ISO3[base] in WHISPER_LANGUAGES:
         return _ISO3[base]
+    if base in _COUNTRY and _COUNTRY[base] in WHISPER_LANGUAGES:
+        return _COUNTRY[base]
     by_name = {name: code for code, name in WHISPER_LANGUAGES.items()}
     if text in by_name:
         return by_name[text]
