@@ -50,20 +50,20 @@ def write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
     [
         ({"whisper_beam_size": 0}, "settings.whisper_beam_size: must be between 1 and 20 (1 = greedy decoding; wider beams only cost time), got 0"),
         ({"whisper_beam_size": 21}, "settings.whisper_beam_size: must be between 1 and 20"),
-        ({"whisper_cpu_threads": -2}, "settings.whisper_cpu_threads: must be >= 0 (0 = all cores), got -2"),
+        ({"whisper_cpu_threads": -2}, "settings.whisper_cpu_threads: must be between 0 and 1024 (0 = all cores), got -2"),
         ({"whisper_compute_type": "banana"}, "settings.whisper_compute_type: 'banana' is not one of auto, default, int8, int8_float32, "
                                              "int8_float16, int8_bfloat16, int16, float16, bfloat16, float32, float"),
         ({"whisper_compute_type": "INT8"}, "did you mean 'int8'?"),
-        ({"max_output_tokens": 0}, "settings.max_output_tokens: must be >= 64"),
+        ({"max_output_tokens": 0}, "settings.max_output_tokens: must be between 64 and 1000000"),
         ({"temperature": 2.5}, "settings.temperature: must be between 0 and 2"),
         ({"temperature": -0.1}, "settings.temperature: must be between 0 and 2"),
-        ({"vllm_max_model_len": 100}, "settings.vllm_max_model_len: must be >= 1024"),
-        ({"vllm_tensor_parallel_size": 0}, "settings.vllm_tensor_parallel_size: must be >= 1"),
-        ({"vllm_batch_windows": 0}, "settings.vllm_batch_windows: must be >= 1"),
-        ({"image_min_pixels": 0}, "settings.image_min_pixels: must be >= 784 (one 28 x 28 patch)"),
-        ({"window_length": 0.5, "window_overlap": 0, "window_min_tail": 0}, "settings.window_length: must be >= 1 (seconds; a shorter window"),
+        ({"vllm_max_model_len": 100}, "settings.vllm_max_model_len: must be between 1024 and 10000000"),
+        ({"vllm_tensor_parallel_size": 0}, "settings.vllm_tensor_parallel_size: must be between 1 and 1024"),
+        ({"vllm_batch_windows": 0}, "settings.vllm_batch_windows: must be between 1 and 1000000"),
+        ({"image_min_pixels": 0}, "settings.image_min_pixels: must be between 784 and 268435456 (one 28 x 28 patch)"),
+        ({"window_length": 0.5, "window_overlap": 0, "window_min_tail": 0}, "settings.window_length: must be between 1 and 3600 (seconds; a shorter window"),
         ({"analyzer": "vlm"}, "settings.analyzer: 'vlm' is not one of auto, vllm, openai, transcript; did you mean 'vllm'?"),
-        ({"summary_chunk_chars": 10}, "settings.summary_chunk_chars: must be >= 1000, got 10"),
+        ({"summary_chunk_chars": 10}, "settings.summary_chunk_chars: must be between 1000 and 100000000, got 10"),
     ],
 )
 def test_impossible_settings_are_refused_with_the_setting_named(settings, message):

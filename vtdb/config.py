@@ -15,13 +15,14 @@ import math
 import os
 import re
 import typing
+import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 from vtdb.errors import VtdbError
 from vtdb.languages import validate_language
-from vtdb.naming import UnsafeNameError, check_name
+from vtdb.naming import UnsafeNameError, check_name, text_problem
 
 DEFAULT_CONFIG_NAME = "videos_config.json"
 ENV_PREFIX = "VTDB_"
@@ -33,6 +34,12 @@ ENV_ALIASES = {
     "OPENAI_BASE_URL": "openai_base_url",
     "OPENAI_API_KEY": "openai_api_key",
 }
+# VTDB_* variables that are not settings (read elsewhere, by scripts or by the tests): no "unknown" warning.
+ENV_NOT_SETTINGS = {
+    "VTDB_CACHE_DIR", "VTDB_ALLOW_DOWNLOADS", "VTDB_PHASE1_WORKER", "VTDB_CONFIG", "VTDB_DEV", "VTDB_VENV",
+    "VTDB_SKIP_APT", "VTDB_SPEECH_DIR", "VTDB_SCREENSHOTS", "VTDB_CHAOS_SEED",
+}
+ENV_NOT_SETTINGS_PREFIXES = ("VTDB_TEST_",)
 
 
 DEFAULT_CONTENT_TYPES = (
@@ -81,9 +88,9 @@ class Settings:
     # How long to ride out a Chroma server outage (retrying with backoff) before the run stops.
     chroma_retry_timeout: float = _bounds(60.0, ge=0, le=86400, why="seconds")
     # Windows and frames. Also checked: window_overlap < window_length, window_min_tail <= the stride.
-    window_length: float = _bounds(50.0, ge=MIN_WINDOW_LENGTH, why="seconds; a shorter window holds less than a word of speech")
-    window_overlap: float = _bounds(15.0, ge=0, why="seconds")
-    window_min_tail: float = _bounds(5.0, ge=0, why="seconds")
+    window_length: float = _bounds(50.0, ge=MIN_WINDOW_LENGTH, le=3600, why="seconds; a shorter window holds less than a word of speech")
+    window_overlap: float = _bounds(15.0, ge=0, le=3600, why="seconds")
+    window_min_tail: float = _bounds(5.0, ge=0, le=3600, why="seconds")
     frames_per_window: int = _bounds(6, ge=1, le=64)
     frame_max_side: int = _bounds(768, ge=64, le=4096, why="pixels")
     jpeg_quality: int = _bounds(85, ge=10, le=100)
@@ -102,7 +109,7 @@ class Settings:
     # auto (a measured good value per device) | 0 (sequential decoding) | a batch size.
     whisper_batch_size: str = "auto"
     whisper_beam_size: int = _bounds(5, ge=1, le=20, why="1 = greedy decoding; wider beams only cost time")
-    whisper_cpu_threads: int = _bounds(0, ge=0, why="0 = all cores")
+    whisper_cpu_threads: int = _bounds(0, ge=0, le=1024, why="0 = all cores")
     vad_filter: bool = True
     language_confidence_threshold: float = _bounds(0.5, ge=0, le=1, why="a probability")
     fallback_language: str | None = None
@@ -117,41 +124,41 @@ class Settings:
     vlm_model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
     openai_base_url: list[str] = field(default_factory=list)
     openai_api_key: str = ""
-    openai_concurrency: int = _bounds(8, ge=1)
-    openai_timeout: float = _bounds(120.0, gt=0, why="seconds")
-    openai_max_retries: int = _bounds(4, ge=0)
+    openai_concurrency: int = _bounds(8, ge=1, le=1024, why="requests at once")
+    openai_timeout: float = _bounds(120.0, gt=0, le=86400, why="seconds")
+    openai_max_retries: int = _bounds(4, ge=0, le=100)
     openai_response_format: str = _choices("auto", ("auto", "json_schema", "json_object", "none"))
     text_only: bool = False
-    max_output_tokens: int = _bounds(600, ge=64, why="fewer cannot hold a window's JSON answer")
+    max_output_tokens: int = _bounds(600, ge=64, le=1_000_000, why="fewer cannot hold a window's JSON answer")
     temperature: float = _bounds(0.2, ge=0, le=2, why="the range OpenAI-compatible servers accept")
     # The vLLM analyzer's second try of a window whose answer was unusable samples differently (another seed,
     # this temperature; null = temperature + 0.3, at least 0.5), so it does not repeat the same answer.
     vllm_retry_temperature: float | None = _bounds(None, ge=0, le=2, why="the range vLLM accepts")
-    vllm_max_model_len: int = _bounds(8192, ge=1024, why="tokens; a window's prompt alone needs more")
+    vllm_max_model_len: int = _bounds(8192, ge=1024, le=10_000_000, why="tokens; a window's prompt alone needs more")
     vllm_gpu_memory_utilization: float = _bounds(0.9, gt=0, le=1, why="a share of the GPU's memory")
-    vllm_tensor_parallel_size: int = _bounds(1, ge=1, why="GPUs per engine")
-    vllm_batch_windows: int = _bounds(256, ge=1)
-    image_min_pixels: int = _bounds(128 * 28 * 28, ge=QWEN_PATCH_PIXELS, why="one 28 x 28 patch")
-    image_max_pixels: int = _bounds(512 * 28 * 28, ge=QWEN_PATCH_PIXELS, why="one 28 x 28 patch")
+    vllm_tensor_parallel_size: int = _bounds(1, ge=1, le=1024, why="GPUs per engine")
+    vllm_batch_windows: int = _bounds(256, ge=1, le=1_000_000)
+    image_min_pixels: int = _bounds(128 * 28 * 28, ge=QWEN_PATCH_PIXELS, le=16384 * 16384, why="one 28 x 28 patch")
+    image_max_pixels: int = _bounds(512 * 28 * 28, ge=QWEN_PATCH_PIXELS, le=16384 * 16384, why="one 28 x 28 patch")
     window_failure_share: float = _bounds(0.25, ge=0, le=1, why="a share of the windows")
     content_types: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_TYPES))
     prompt_file: str | None = None
     # Phase 4: whole-video summaries.
     summarizer: str = _choices("extractive", ("extractive", "openai", "vllm"))
-    summary_chunk_chars: int = _bounds(12000, ge=1000)
+    summary_chunk_chars: int = _bounds(12000, ge=1000, le=100_000_000)
     # Use Whisper even when creator subtitles in the video's language exist (sidecar, embedded track, ZIM).
     prefer_whisper: bool = False
     # English for speech in another language (when output_language is en): an English subtitle track, else
     # Whisper's translate task. auto = when the speech is not in output_language; never; always.
     translate: str = _choices("auto", ("auto", "never", "always"))
     # State machine.
-    timeout_factor: float = _bounds(2.0, gt=0)
-    timeout_floor: float = _bounds(900.0, ge=0, why="seconds")
-    heartbeat_interval: float = _bounds(30.0, gt=0, why="seconds")
-    heartbeat_lease: float = 300.0
-    max_attempts: int = _bounds(3, ge=1)
+    timeout_factor: float = _bounds(2.0, gt=0, le=1000)
+    timeout_floor: float = _bounds(900.0, ge=0, le=30 * 86400, why="seconds")
+    heartbeat_interval: float = _bounds(30.0, gt=0, le=86400, why="seconds")
+    heartbeat_lease: float = _bounds(300.0, gt=0, le=30 * 86400, why="seconds")
+    max_attempts: int = _bounds(3, ge=1, le=1000)
     # Claims abandoned by a worker that died (kill -9, OOM, decoder crash) are counted apart from errors.
-    max_abandons: int = _bounds(5, ge=1)
+    max_abandons: int = _bounds(5, ge=1, le=1000)
     # Event log (JSONL), relative to work_dir.
     event_log: str = "events.jsonl"
 
@@ -417,8 +424,51 @@ def _common_checks(raw: dict, text_keys: tuple[str, ...], problems: list[str]) -
     return language, force
 
 
-def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str]) -> tuple[ZimEntry | None, EntryProblem | None]:
+# Free text in an entry may hold tabs and line breaks; paths, names and codes may not.
+_FREE_TEXT_KEYS = {"title", "description", "license"}
+_FIX = {
+    "path": "fix the path in videos_config.json (rename the file if its name holds it)",
+    "zim": "fix the archive's path in videos_config.json",
+    "name": "give the video another name",
+    "subtitles": "fix the subtitle path or language in videos_config.json",
+}
+
+
+def _entry_text_problems(raw: dict) -> list[str]:
+    """NUL bytes, lone surrogates and control characters in any key or string value of one entry (nested
+    ones too: subtitles, include, exclude). Each says which field, what is wrong and what to do."""
     problems: list[str] = []
+
+    def check(where: str, key: str, value: Any) -> None:
+        if isinstance(value, str):
+            problem = text_problem(value, "\t\n\r" if key in _FREE_TEXT_KEYS else "")
+            if problem:
+                problems.append(f"{where}: {problem}; {_FIX.get(key, f'remove it from {key} in videos_config.json')}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                check(f"{where}[{i}]", key, item)
+        elif isinstance(value, dict):
+            for sub, item in value.items():
+                bad = text_problem(sub)
+                if bad:
+                    problems.append(f"{where}: the key {ascii(sub)} {bad}; {_FIX.get(key, 'fix it in videos_config.json')}")
+                else:
+                    check(f"{where}.{sub}", key, item)
+
+    for key, value in raw.items():
+        bad = text_problem(key)
+        if bad:
+            problems.append(f"the key {ascii(key)} {bad}; fix the key in videos_config.json")
+            continue
+        check(key, key, value)
+    return problems
+
+
+def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str]) -> tuple[ZimEntry | None, EntryProblem | None]:
+    problems: list[str] = _entry_text_problems(raw)
+    if problems:
+        zim = raw.get("zim")
+        return None, EntryProblem(index, f"zim:{zim}" if isinstance(zim, str) and not text_problem(zim) else None, problems)
     for key in raw:
         if key not in ZIM_KEYS:
             warnings.append(f"videos[{index}].{key}: unknown key for a zim entry, ignored")
@@ -458,6 +508,12 @@ def _field_type(name: str) -> tuple[type, bool]:
     return hint, False
 
 
+# Numbers written as text (environment variables, quoted JSON values): ASCII digits only, at most 30 of them.
+_INT_TEXT = re.compile(r"\s*[+-]?[0-9]{1,30}\s*", re.ASCII)
+_FLOAT_TEXT = re.compile(r"\s*[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,4})?\s*"
+                         r"|\s*[+-]?(?:inf|infinity|nan)\s*", re.ASCII | re.IGNORECASE)
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Coerce a setting to the dataclass field's type; raise ConfigError with the setting's name."""
     target, optional = _field_type(name)
@@ -486,9 +542,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if target is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
+            if isinstance(value, str) and not _INT_TEXT.fullmatch(value):
+                raise ValueError  # int() takes "١٢" and "1_000"; str.isdigit() even takes "²", which int() refuses
             return int(value)
         if target is float:
             if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, str) and not _FLOAT_TEXT.fullmatch(value):
                 raise ValueError
             number = float(value)
             if not math.isfinite(number):  # JSON's NaN/Infinity, or "nan"/"inf" from the environment
@@ -498,7 +558,14 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise ValueError
         return str(value)
     except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{source}{name}: {value!r} is not a valid {target.__name__}") from None
+        hint = {int: " (a whole number in ASCII digits 0-9)", float: " (a number in ASCII digits, e.g. 2.5)"}.get(target, "")
+        raise ConfigError(f"{source}{name}: {_shown(value)} is not a valid {target.__name__}{hint}") from None
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value for a message: repr (so that odd characters are visible), cut to `limit` characters."""
+    text = ascii(value) if isinstance(value, str) and text_problem(value) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _num(x: float) -> str:
@@ -597,6 +664,7 @@ def _validate_settings(s: Settings, warnings: list[str] | None = None, origins: 
         origin = f" (from environment {origins[key]})" if key in origins else ""
         raise ConfigError(f"settings.{key}{origin}: {why}")
 
+    _check_setting_text(s, fail)
     _check_declared(s, fail)
     if not s.window_overlap < s.window_length:
         fail("window_overlap", f"must be >= 0 and smaller than window_length ({_num(s.window_length)}), got {_num(s.window_overlap)}")
@@ -621,15 +689,17 @@ def _validate_settings(s: Settings, warnings: list[str] | None = None, origins: 
         fail("whisper_device", err)
     _settle(s, whisper_device=device)
     batch = s.whisper_batch_size.strip().lower()
-    if batch != "auto" and not (batch.isdigit() and int(batch) <= MAX_WHISPER_BATCH):
-        fail("whisper_batch_size", f"must be 'auto', 0 (sequential) or a batch size up to {MAX_WHISPER_BATCH}, got {s.whisper_batch_size!r}")
+    # ASCII digits only: str.isdigit() accepts "²" and "١", which int() refuses or reads.
+    if batch != "auto" and not (re.fullmatch(r"[0-9]{1,4}", batch, re.ASCII) and int(batch) <= MAX_WHISPER_BATCH):
+        fail("whisper_batch_size", f"must be 'auto', 0 (sequential) or a batch size up to {MAX_WHISPER_BATCH} "
+             f"(ASCII digits), got {_shown(s.whisper_batch_size)}")
     _settle(s, whisper_batch_size=batch)
     ocr_languages = s.ocr_languages.strip()
     if ocr_languages.lower() == "auto":
         ocr_languages = "auto"
     elif not re.fullmatch(r"[a-z]{3}(_[a-z]+)?(\+[a-z]{3}(_[a-z]+)?)*", ocr_languages, re.ASCII):
         fail("ocr_languages", f"must be 'auto' or tesseract language codes joined by '+', e.g. 'rus+kaz+eng', got "
-             f"{s.ocr_languages!r}")
+             f"{_shown(s.ocr_languages)}")
     _settle(s, ocr_languages=ocr_languages)
     if not s.whisper_model.strip():
         fail("whisper_model", "must not be empty")
@@ -637,25 +707,79 @@ def _validate_settings(s: Settings, warnings: list[str] | None = None, origins: 
     for url in s.openai_base_url:
         if not url.startswith(("http://", "https://")):
             fail("openai_base_url", f"{url!r} must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
+    if s.chroma_host is not None:
+        host, port, err = parse_chroma_host(s.chroma_host, s.chroma_port)
+        if err:
+            fail("chroma_host", err)
+        _settle(s, chroma_host=host, chroma_port=port)
     if s.image_min_pixels > s.image_max_pixels:
         fail("image_min_pixels", "must not exceed image_max_pixels")
     if not s.content_types:
         fail("content_types", "needs at least one label")
 
 
+def parse_chroma_host(value: str, port: int) -> tuple[str | None, int, str | None]:
+    """chroma_host as a host name, also when written as a URL ("http://127.0.0.1:8000": the port comes from it).
+    Returns (host or None, port, error or None)."""
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    if not text:
+        return None, port, None
+    if "://" not in text and text.count(":") == 1 and not text.startswith("["):
+        text = "http://" + text  # "127.0.0.1:8000"
+    if "://" not in text:
+        return text, port, None
+    try:
+        url = urlsplit(text)
+        url_port = url.port
+    except ValueError as exc:
+        return None, port, f"{_shown(value)} is not a host name or an http:// URL ({exc})"
+    if url.scheme.lower() != "http":
+        return None, port, (f"{_shown(value)}: only http:// is supported (the Chroma client here speaks plain HTTP); "
+                            "give the host name, e.g. 127.0.0.1, and chroma_port (or reach a TLS server through a tunnel)")
+    if not url.hostname or url.path.strip("/") or url.query or url.username:
+        return None, port, f"{_shown(value)}: give a host name, e.g. 127.0.0.1 or http://127.0.0.1:8000, with no path or user"
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    return host, url_port or port, None
+
+
+def _check_setting_text(s: Settings, fail) -> None:
+    """No NUL, lone surrogate or control character in any text setting (a NUL in work_dir is a config error,
+    not a traceback when the folder is made)."""
+    for f in fields(Settings):
+        value = getattr(s, f.name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                problem = text_problem(item)
+                if problem:
+                    fail(f.name, f"{_shown(item)} {problem}; fix it in videos_config.json or the environment")
+
+
+def _unknown_env_warning(env_name: str, types: Mapping[str, Any]) -> str | None:
+    if env_name in ENV_NOT_SETTINGS or env_name.startswith(ENV_NOT_SETTINGS_PREFIXES):
+        return None
+    known = [ENV_PREFIX + name.upper() for name in types] + sorted(ENV_NOT_SETTINGS)
+    close = difflib.get_close_matches(env_name.upper(), known, n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]}?" if close else "; VTDB_<SETTING> sets a setting (see README, Settings)"
+    return f"environment {env_name}: not a setting, ignored{hint}"
+
+
 def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings: list[str] | None = None) -> Settings:
     """Defaults, then the config file's `settings`, then environment variables."""
     environment: Mapping[str, str] = os.environ if env is None else env
     warnings = [] if warnings is None else warnings
-    raw = raw or {}
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise ConfigError(f"settings: must be an object, got {type(raw).__name__}")
+        raise ConfigError(f"settings: must be an object such as {{\"work_dir\": \"./data\"}}, got "
+                          f"{'an array' if isinstance(raw, list) else type(raw).__name__}")
     types = {f.name: f.type for f in fields(Settings)}
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}  # setting -> the environment variable that set it
     for key, value in raw.items():
         if key not in types:
-            warnings.append(f"settings.{key}: unknown setting, ignored")
+            close = difflib.get_close_matches(key, list(types), n=1, cutoff=0.75)
+            warnings.append(f"settings.{key}: unknown setting, ignored" + (f"; did you mean {close[0]!r}?" if close else ""))
             continue
         values[key] = _coerce(key, value, "settings.")
     for env_name, value in environment.items():
@@ -663,6 +787,9 @@ def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings
         if key is None and env_name.startswith(ENV_PREFIX):
             key = env_name[len(ENV_PREFIX):].lower()
             if key not in types:
+                warning = _unknown_env_warning(env_name, types)
+                if warning:
+                    warnings.append(warning)
                 continue
         if key is None:
             continue
@@ -676,9 +803,13 @@ def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings
 def _parse_entry(index: int, raw: Any, base_dir: Path, warnings: list[str]) -> tuple[VideoEntry | None, EntryProblem | None]:
     if not isinstance(raw, dict):
         return None, EntryProblem(index, None, [f"must be an object with 'name' and 'path', got {type(raw).__name__}"])
-    problems: list[str] = []
     name = raw.get("name")
-    shown_name = name if isinstance(name, str) else None
+    if isinstance(name, str):
+        name = unicodedata.normalize("NFC", name)  # "й" typed as и + combining breve (macOS) is the letter й
+    shown_name = name if isinstance(name, str) and not text_problem(name) else None
+    problems: list[str] = _entry_text_problems(raw)
+    if problems:
+        return None, EntryProblem(index, shown_name, problems)
     for key in raw:
         if key not in VIDEO_KEYS:
             warnings.append(f"videos[{index}].{key}: unknown key, ignored")
@@ -758,6 +889,7 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
     videos: list[VideoEntry] = []
     problems: list[EntryProblem] = []
     first_index: dict[str, int] = {}
+    folded: dict[str, VideoEntry] = {}  # casefolded name -> its first entry
     zims: list[ZimEntry] = []
     for index, raw in enumerate(videos_raw):
         if isinstance(raw, dict) and "zim" in raw and "path" in raw:
@@ -781,9 +913,31 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
                 EntryProblem(index, entry.name, [f"name: {entry.name!r} is already used by videos[{first_index[entry.name]}]; names must be unique"])
             )
             continue
+        twin = folded.get(entry.name.casefold())
+        if twin is not None:
+            problems.append(EntryProblem(index, entry.name, [
+                f"name: {entry.name!r} differs from videos[{twin.index}] ({twin.name!r}) only by case; on a file system "
+                "that ignores case (macOS, Windows, most USB drives) their work files would be one file; rename one"]))
+            continue
+        folded[entry.name.casefold()] = entry
         first_index[entry.name] = index
         videos.append(entry)
+    _warn_shared_paths(videos, warnings)
     return Config(path=path, settings=settings, videos=videos, invalid_entries=problems, warnings=warnings, zims=zims)
+
+
+def _warn_shared_paths(videos: list[VideoEntry], warnings: list[str]) -> None:
+    """Entries with the same file under different names: each is processed and searched on its own."""
+    by_path: dict[str, list[VideoEntry]] = {}
+    for entry in videos:
+        by_path.setdefault(os.path.normpath(entry.path), []).append(entry)
+    for path, entries in by_path.items():
+        if len(entries) < 2:
+            continue
+        shown = ", ".join(f"videos[{e.index}] ({e.name!r})" for e in entries[:3])
+        more = f" and {len(entries) - 3} more" if len(entries) > 3 else ""
+        warnings.append(f"{shown}{more} name the same file {path}: it is processed, stored and found once per name; "
+                        "remove the extra entries unless that is what you want")
 
 
 def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
@@ -803,6 +957,8 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         raise ConfigError(f"{config_path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
         raise ConfigError(f"{config_path}: invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # a number of more than 4300 digits (int's limit), which is not a JSONDecodeError
+        raise ConfigError(f"{config_path}: invalid JSON: {exc}") from None
     config = parse_config(data, config_path, env)
     config.warnings[:0] = duplicates
     return config
