@@ -164,7 +164,7 @@ def test_media_range_requests_on_a_local_file(server, library):
     assert status == 206 and body == data[-10:]
     status, h, body = get(server, "/media/cooking")
     assert status == 200 and body == data and h["content-type"] == "video/webm"
-    for bad in (f"bytes={size}-", "bytes=50-10", "bytes=abc", "items=0-1"):
+    for bad in (f"bytes={size}-", "bytes=50-10", "bytes=abc"):  # (another unit, "items=0-1", is ignored: 200)
         status, h, _b = get(server, "/media/cooking", {"Range": bad})
         assert status == 416 and h["content-range"] == f"bytes */{size}", bad
 
@@ -208,8 +208,8 @@ def test_pages_escape_everything(server):
 
 
 def test_actions_are_refused_without_allow_actions(server):
-    status, _h, body = get(server, "/actions/reset", {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
-                           "POST", "name=bikes&phase=4&csrf=x")
+    status, _h, body = get(server, "/actions/reset", {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
+                                                      "Origin": server["base"]}, "POST", "name=bikes&phase=4&csrf=x")
     assert status == 403 and "--allow-actions" in json.loads(body)["error"]
     assert get(server, "/actions/reset")[0] == 405  # GET never mutates
 
@@ -237,9 +237,10 @@ def test_actions_need_the_session_token(library, tmp_path):
         status, h, body = get(s, "/status")
         cookie = h["set-cookie"].split(";")[0]
         token = re.search(r'name="csrf" value="([0-9a-f]+)"', body.decode()).group(1)
-        form = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+        form = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
         assert get(s, "/actions/release", form, "POST", "name=bikes&csrf=wrong")[0] == 403
-        assert get(s, "/actions/release", {"Content-Type": form["Content-Type"]}, "POST", f"name=bikes&csrf={token}")[0] == 403
+        assert get(s, "/actions/release", {"Content-Type": form["Content-Type"], "Origin": form["Origin"]}, "POST",
+                   f"name=bikes&csrf={token}")[0] == 403
         status, h, _b = get(s, "/actions/release", form, "POST", f"name=bikes&csrf={token}")
         assert status == 303 and "released" in urllib.parse.unquote_plus(h["location"])
         _s, _h, body = get(s, "/api/status")

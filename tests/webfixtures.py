@@ -19,9 +19,9 @@ from conftest import PY, ROOT, stop_process
 
 
 @contextmanager
-def web_server(cfg: Path, cwd: Path) -> Iterator[dict]:
-    """web_app.py on a free port (it prints the URL it chose); yields {"port", "base", "line"}."""
-    proc = subprocess.Popen([PY, str(ROOT / "web_app.py"), "--config", str(cfg), "--port", "0", "--refresh", "1"],
+def web_server(cfg: Path, cwd: Path, *extra: str) -> Iterator[dict]:
+    """web_app.py on a free port (it prints the URL it chose), with `extra` options; yields {"port", "base", "line"}."""
+    proc = subprocess.Popen([PY, str(ROOT / "web_app.py"), "--config", str(cfg), "--port", "0", "--refresh", "1", *extra],
                             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
@@ -59,8 +59,8 @@ def chromium_available() -> bool:
 
 
 @contextmanager
-def chromium() -> Iterator:
-    """A headless Chromium driven by selenium (media autoplay allowed and muted)."""
+def chromium(*extra: str) -> Iterator:
+    """A headless Chromium driven by selenium (media autoplay allowed and muted), with `extra` switches."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -70,7 +70,7 @@ def chromium() -> Iterator:
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                "--autoplay-policy=no-user-gesture-required", "--mute-audio"):
+                "--autoplay-policy=no-user-gesture-required", "--mute-audio", *extra):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     try:

@@ -1,11 +1,13 @@
 """The web app: search moments, play them at the right second, find more like them, watch the pipeline.
 
-    python web_app.py [--config PATH] [--host 127.0.0.1] [--port 8765] [--allow-actions]
+    python web_app.py [--config PATH] [--host 127.0.0.1] [--port 8765] [--allow-actions] [--allowed-host NAME ...]
     vtdb serve ...
 
 Read-only unless --allow-actions: it opens the database without the phase lock, so it runs beside
-cron runs (embedded database) or against a Chroma server (chroma_host). Exit codes: 0 stopped,
-2 bad config/usage, the port taken, or no database yet.
+cron runs (embedded database) or against a Chroma server (chroma_host). It answers only requests sent
+to 127.0.0.1, localhost, [::1], the --host value and the --allowed-host names (421 for any other Host
+header: a guard against DNS rebinding). Exit codes: 0 stopped, 2 bad config/usage, the port taken,
+or no database yet.
 """
 
 from __future__ import annotations
@@ -42,6 +44,23 @@ def port_number(text: str) -> int:
     return value
 
 
+def allowed_host(text: str) -> str:
+    """An --allowed-host value: a host name or an IP address, without a scheme, port or path."""
+    value = text.strip()
+    bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    try:
+        ipaddress.ip_address(bare)
+        return bare
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    if not value or len(value) > 253 or not all(
+            0 < len(label) <= 63 and label.isascii() and label.replace("-", "").replace("_", "").isalnum() for label in labels):
+        raise argparse.ArgumentTypeError(f"give a host name or an IP address the browser uses (e.g. myserver.lan or "
+                                         f"192.168.1.20), without http:// or a port; got {text!r}")
+    return value.lower()
+
+
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound before anything is printed: a taken port is one clear line, and --port 0
     prints the port it got."""
@@ -71,6 +90,9 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0 = any free port)")
     parser.add_argument("--allow-actions", action="store_true",
                         help="allow reset and release from the status page (POST with a per-session CSRF token)")
+    parser.add_argument("--allowed-host", action="append", type=allowed_host, default=[], metavar="NAME",
+                        help="another host name or address the browser may use to reach the server (repeatable); the "
+                        "server answers only 127.0.0.1, localhost, [::1] and the --host value otherwise (DNS rebinding)")
     parser.add_argument("--refresh", type=float, default=3.0, metavar="SECONDS", help="status dashboard refresh (default 3)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and the access log")
     args = parser.parse_args(argv)
@@ -88,14 +110,19 @@ def run(argv: list[str] | None = None) -> int:
 
     from vtdb.web.app import WebOptions, create_app
 
-    app = create_app(config, WebOptions(allow_actions=args.allow_actions, refresh_seconds=args.refresh))
-    sock = bind(args.host, args.port)
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in str(host) else host
+    app = create_app(config, WebOptions(allow_actions=args.allow_actions, refresh_seconds=args.refresh, host=args.host,
+                                        allowed_hosts=tuple(args.allowed_host)))
     if not is_loopback(args.host):
         console.print(f"[bold yellow]warning:[/] listening on {escape(args.host)}: anyone who can reach this machine "
                       "can search the library and watch its videos (there is no login); use the default 127.0.0.1 "
                       "unless that is what you want")
+        if args.allow_actions:
+            console.print("[bold yellow]warning:[/] --allow-actions on a network address: anyone on the network who "
+                          "can reach this machine can reset and release videos (there is no login; the CSRF token only "
+                          "stops other web sites, not people who open the status page)")
+    sock = bind(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in str(host) else host
     location = app.state.web.db.location
     mode = "actions allowed (reset, release)" if args.allow_actions else "read-only"
     print(f"Video Tagging DB web app: http://{shown}:{port}/  ({location}; {mode})", flush=True)

@@ -126,11 +126,12 @@ class Searcher:
         embedder = self.embedder  # loaded (and checked) here, so that errors surface in the caller's thread
         return self._pool.submit(lambda: np.asarray(embedder.embed_queries([query])[0], dtype=np.float32))
 
-    def vector_hits(self, query: str, limit: int, filters: Mapping[str, Any], include_retired: bool = False) -> list[Hit]:
+    def vector_hits(self, query: str, limit: int, filters: Mapping[str, Any], include_retired: bool = False,
+                    query_vector: np.ndarray | None = None) -> list[Hit]:
         self.lexical()
         if not self._count:
             return []  # nothing to search: no model load
-        vector = self.embedder.embed_queries([query])[0]
+        vector = query_vector if query_vector is not None else self.embedder.embed_queries([query])[0]
         # n_results may exceed the count (Chroma returns what there is): no count() per query (~10 ms at 100k).
         got = self.db.query_segments(vector.tolist(), limit, self._where(filters, self._exclude(include_retired)))
         # Chroma's $gte/$lte let through what it can compare (a negative start, an end before the start): the time
@@ -186,18 +187,21 @@ class Searcher:
         return [Hit(sid, score, *by_id[sid], ["keyword"]) for sid, score in ranked if sid in by_id]
 
     def search_segments(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid",
-                        include_retired: bool = False) -> list[Hit]:
+                        include_retired: bool = False, query_vector: np.ndarray | None = None) -> list[Hit]:
+        """`query_vector`: the query's embedding when the caller computed it already (a web app embeds outside its
+        database lock, so that one long query never stops the other requests)."""
         if mode not in MODES:
             raise QueryError(f"mode must be one of {MODES}")
         tokens = self.check_query(query)
         filters = normalize_filters(filters)
         if mode == "vector":
-            return self.vector_hits(query, n, filters, include_retired)
+            return self.vector_hits(query, n, filters, include_retired, query_vector)
         if mode == "keyword":
             return self.keyword_hits(tokens, n, filters, include_retired)
-        return self._hybrid_hits(query, tokens, n, filters, include_retired)
+        return self._hybrid_hits(query, tokens, n, filters, include_retired, query_vector)
 
-    def _hybrid_hits(self, query: str, tokens: list[str], n: int, filters: Mapping[str, Any], include_retired: bool) -> list[Hit]:
+    def _hybrid_hits(self, query: str, tokens: list[str], n: int, filters: Mapping[str, Any], include_retired: bool,
+                     query_vector: np.ndarray | None = None) -> list[Hit]:
         """Reciprocal-rank fusion of the (language-calibrated) vector ranking and the BM25 ranking, each a pool
         of max(50, 5n). The query embedding runs while BM25 does; the pools are ids and scores only, and the
         winners' records are read once at the end."""
@@ -213,10 +217,14 @@ class Searcher:
                 scores[sid] = scores.get(sid, 0.0) + 1.0 / (RRF_K + rank + 1)
                 modes.setdefault(sid, []).append(mode)
 
-        pending = self._embed_async(query) if self._count else None  # the index knows whether there is anything
+        pending = None
+        if self._count and query_vector is None:
+            pending = self._embed_async(query)  # the index knows whether there is anything
         keyword = index.search(tokens, pool, filters, exclude)
         if pending is not None:
             query_vector = pending.result()
+        if self._count and query_vector is not None:
+            query_vector = np.asarray(query_vector, dtype=np.float32)
             # Distances only: a pool's metadata and documents cost Chroma ~20x the query itself (bench/phase3.py,
             # 150 records), and only the n winners are shown. The segments' languages come from the index;
             # metadata is read with the pool only when a time filter must be checked on the stored values.
@@ -239,8 +247,8 @@ class Searcher:
         return [Hit(sid, scores[sid], *records[sid], modes[sid]) for sid in best if sid in records]
 
     def search(self, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid",
-               include_retired: bool = False) -> list[Moment]:
+               include_retired: bool = False, query_vector: np.ndarray | None = None) -> list[Moment]:
         """The best `n` moments: matching windows of one video that overlap are merged into one.
         Videos that left the library are left out unless `include_retired`."""
-        hits = self.search_segments(query, max(n * 3, n), filters, mode, include_retired)
+        hits = self.search_segments(query, max(n * 3, n), filters, mode, include_retired, query_vector)
         return merge_moments(hits)[:n]

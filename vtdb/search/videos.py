@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from vtdb.search.moments import as_meta, keywords_of
 from vtdb.search.searcher import Searcher
@@ -45,10 +46,11 @@ class VideoHit:
                 "keywords": m.get("keywords"), "content_type": m.get("content_type")}
 
 
-def search_videos(db, query: str, n: int = 10, searcher: Searcher | None = None) -> list[VideoHit]:
+def search_videos(db, query: str, n: int = 10, searcher: Searcher | None = None, query_vector: Any = None) -> list[VideoHit]:
     """The `n` summarized videos nearest to `query` (QueryError for an empty or stop-word-only query).
-    Only videos Phase 4 gave a real vector are searched."""
+    Only videos Phase 4 gave a real vector are searched. `query_vector`: the query's embedding, when the caller
+    computed it already."""
     searcher = searcher if searcher is not None else Searcher(db)
     searcher.check_query(query)
-    vector = searcher.embedder.embed_queries([query])[0]
+    vector = query_vector if query_vector is not None else searcher.embedder.embed_queries([query])[0]
     return [VideoHit(str(v["name"]), v["score"], as_meta(v["metadata"])) for v in db.search_videos(vector.tolist(), n)]

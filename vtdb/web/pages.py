@@ -16,8 +16,13 @@ from vtdb.timefmt import clock, clock_span, duration
 _PHASE_LABEL = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", "phase4": "P4 summary"}
 
 
+# Bidirectional controls (U+202E and friends) reorder what follows them: a title "abc\u202etxt.exe" shows as
+# "abcexe.txt". They are shown as visible marks, never applied.
+_BIDI = {c: f"\u27e8U+{c:04X}\u27e9" for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
 def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape(("" if value is None else str(value)).translate(_BIDI), quote=True)
 
 
 def url_part(value: Any) -> str:
