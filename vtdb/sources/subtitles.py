@@ -136,6 +136,17 @@ def _plain(text: str) -> str:
     return _SPACE.sub(" ", html.unescape(_TAG.sub("", text)).replace("\xa0", " ")).strip()
 
 
+# An ASS override block: "{" then a backslash tag ({\i1}, {\an8}). pysubs2's plaintext drops every "{...}", which is
+# right for ASS (where braces are comments) but loses real text in SRT and WebVTT ("{{7*7}}" became "}").
+_OVERRIDE = re.compile(r"\{\\[^}]*\}")
+
+
+def _text_of(event, fmt: str) -> str:
+    if fmt not in ("srt", "vtt"):
+        return event.plaintext
+    return _OVERRIDE.sub("", event.text).replace(r"\h", " ").replace(r"\n", "\n").replace(r"\N", "\n")
+
+
 def parse_subtitles(data: bytes | str, source: str = "subtitles", format: str = "") -> list[Cue]:
     """Cues of an SRT, WebVTT, ASS/SSA or MicroDVD track (`format` a pysubs2 id, else from `source`'s
     ending or the content); SubtitleError naming `source` (and the line) when it is malformed."""
@@ -161,7 +172,7 @@ def parse_subtitles(data: bytes | str, source: str = "subtitles", format: str = 
             continue
         if event.end < event.start:
             raise SubtitleError(f"{source}: a cue at {event.start / 1000:.3f} s ends before it starts")
-        cue_text = _plain(event.plaintext)
+        cue_text = _plain(_text_of(event, fmt))
         if cue_text:
             cues.append(Cue(round(event.start / 1000.0, 3), round(event.end / 1000.0, 3), cue_text))
     if not cues and (subs.events or any("-->" in line for line in lines)):

@@ -14,6 +14,9 @@ Phase 1 is the only phase that reads the config; `sync_videos` mirrors it into v
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +25,8 @@ from vtdb import state
 from vtdb.config import Config
 from vtdb.records import file_source_fields, zim_source_fields
 from vtdb.sources.fingerprint import CACHE_FILE, FingerprintCache
-from vtdb.sources.local import LocalFileSource
+from vtdb.sources.local import _LANG_TAG, LocalFileSource
+from vtdb.sources.subtitles import FORMATS
 from vtdb.sources.zim import (
     ZIM_CHECKSUM_CACHE,
     ZimError,
@@ -61,17 +65,101 @@ class _Planned:
     content: str | None = None  # the content fingerprint; None when the bytes cannot be read now
     missing: str = ""  # the file is gone for good: the retirement reason
     notes: list[str] = field(default_factory=list)
+    subtitles: str = ""  # size + mtime of its subtitle files (sidecars, the config's): an edit reprocesses it
+
+
+class UnreadableSource(Exception):
+    """A video whose file cannot be looked at now (permission denied, a dangling symbolic link, an I/O error):
+    a problem of that video, said in words; its record is kept as it is and the other videos go on."""
+
+
+def _blocked_folder(path: Path) -> Path | None:
+    """The first folder on the way to `path` that this user cannot enter (no execute permission)."""
+    for folder in reversed(path.parents):
+        if folder.is_dir() and not os.access(folder, os.X_OK):
+            return folder
+    return None
 
 
 def _file_missing(path: str) -> tuple[bool, str]:
     """(gone for good, note): a missing file whose folder is there is gone; a missing folder may be an
-    unmounted drive, so nothing is decided then."""
+    unmounted drive, so nothing is decided then. UnreadableSource when the file cannot be looked at:
+    a folder on the way that this user may not read, a symbolic link whose target is gone, an I/O error."""
     p = Path(path)
-    if p.exists():
+    try:
+        os.stat(p)
         return False, ""
-    if p.parent.is_dir():
+    except FileNotFoundError:
+        pass
+    except PermissionError:
+        folder = _blocked_folder(p)
+        where = f"the folder {folder} cannot be entered" if folder else "the file cannot be looked at"
+        user = _user()
+        raise UnreadableSource(f"{path}: permission denied: {where} by this user ({user}); give {user} read access "
+                               "(e.g. chmod o+rx on the folder) or run the phase as a user who can read it") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnreadableSource(f"{path}: a loop of symbolic links; fix the link or the path in videos_config.json") from None
+        raise UnreadableSource(f"{path}: cannot be looked at ({exc.strerror or exc}); a failing disk or a network "
+                               "share that went away? Check it, then run again") from None
+    if os.path.islink(p):
+        target = os.readlink(p)
+        raise UnreadableSource(f"{path} is a symbolic link to {target}, which does not exist (a moved file, or a drive "
+                               "or share that is not mounted?); mount it or fix the link or the path in videos_config.json")
+    try:
+        parent_is_dir = p.parent.is_dir()
+    except OSError:
+        parent_is_dir = False
+    if parent_is_dir:
         return True, ""
+    for folder in p.parents:
+        if os.path.islink(folder) and not folder.exists():
+            return False, (f"{path} is missing: its folder {folder} is a symbolic link to {os.readlink(folder)}, which "
+                           "does not exist (an unmounted drive?); its record is kept as it is")
     return False, f"{path} is missing and so is its folder (an unmounted drive?); its record is kept as it is"
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        return f"uid {os.geteuid()}" if hasattr(os, "geteuid") else "this user"
+
+
+class _Folders:
+    """Folder listings, read once per sync (10,000 videos in one folder must not mean 10,000 listings)."""
+
+    def __init__(self) -> None:
+        self._names: dict[Path, list[str]] = {}
+
+    def names(self, folder: Path) -> list[str]:
+        if folder not in self._names:
+            try:
+                self._names[folder] = sorted(os.listdir(folder))
+            except OSError:
+                self._names[folder] = []
+        return self._names[folder]
+
+
+def subtitles_fingerprint(video: Path, configured: dict[str, str], folders: _Folders) -> str:
+    """Size and modification time of a video's subtitle files: the sidecars beside it (stem.srt, stem.ru.vtt,
+    the names vtdb.sources.local reads) and those the config names. "" when it has none."""
+    stem = video.stem
+    paths = [video.parent / n for n in folders.names(video.parent)
+             if n.startswith(stem + ".") and n != video.name and Path(n).suffix.lower() in FORMATS
+             and (n[len(stem) + 1:-len(Path(n).suffix)] == "" or _LANG_TAG.match(n[len(stem) + 1:-len(Path(n).suffix)]))]
+    paths += [Path(p) for p in configured.values()]
+    parts = []
+    for path in sorted(set(paths)):
+        try:
+            st = path.stat()
+        except OSError:
+            parts.append(f"{path.name}:missing")
+            continue
+        parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16] if parts else ""
 
 
 def _sync_one(db: ChromaDBManager, events: ev.EventLog, plan: _Planned, existing: dict | None, dry_run: bool,
@@ -109,6 +197,9 @@ def _sync_one(db: ChromaDBManager, events: ev.EventLog, plan: _Planned, existing
     elif plan.fingerprint and existing.get("source_fingerprint") and plan.fingerprint != existing.get("source_fingerprint"):
         if not same_content:
             reason = plan.change + (" (its content fingerprint differs)" if old_content and plan.content else "")
+    old_subtitles = existing.get("subtitles_fingerprint")
+    if reason is None and old_subtitles is not None and plan.subtitles != old_subtitles:
+        reason = "its subtitle files changed (edited, added or removed)"
     if plan.fingerprint and existing.get("source_fingerprint"):
         # Same bytes at a new path or mtime, or a reset below: record it once, not on every sync.
         fields["source_fingerprint"] = plan.fingerprint
@@ -149,12 +240,15 @@ def _retire(db: ChromaDBManager, events: ev.EventLog, name: str, reason: str, dr
 
 
 def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_run: bool = False,
-                problems: list[str] | None = None, new_videos: list[str] | None = None) -> list[str]:
+                problems: list[str] | None = None, new_videos: list[str] | None = None,
+                unreadable: dict[str, str] | None = None) -> list[str]:
     """Mirror the config into video_files: one record per file entry and per video of each ZIM
     archive; apply force_reprocess, changed and moved sources; retire the videos that left.
 
     Returns notes about new, moved, reset, retired and restored videos; problems with archives and their
-    videos are appended to `problems`, the names of videos not in the database yet to `new_videos`. With
+    videos are appended to `problems` (also each video whose file cannot be looked at: permission denied, a
+    dangling symbolic link; those go into `unreadable`, name -> why, and keep their records as they are), the
+    names of videos not in the database yet to `new_videos`. Each distinct file is looked at once. With
     dry_run nothing is written. Records are read and created in batches, so a no-op run over thousands of
     videos stays quick; content fingerprints are cached in the work folder.
     """
@@ -163,15 +257,28 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
     taken: dict[str, str] = {}
     planned: list[_Planned] = []
     cache = FingerprintCache(Path(config.work_dir) / CACHE_FILE)
+    unreadable = {} if unreadable is None else unreadable
+    looked: dict[str, tuple[bool, str, str | None, str | None]] = {}  # each distinct file is looked at once
+    folders = _Folders()
     for entry in config.videos:
         taken[entry.name] = f"videos[{entry.index}]"
         fields = file_source_fields(entry.display_title, entry.description, entry.language or "", entry.subtitles)
-        gone, note = _file_missing(entry.path)
+        if entry.path not in looked:
+            try:
+                gone, note = _file_missing(entry.path)
+            except UnreadableSource as exc:
+                problems.append(f"videos[{entry.index}] ({entry.name}): {exc} — this video is skipped")
+                unreadable[entry.name] = str(exc)
+                continue
+            looked[entry.path] = (gone, note, LocalFileSource(entry.path).fingerprint(), cache.file(entry.path))
+        gone, note, fingerprint, content = looked[entry.path]
         if note:
             notes.append(f"{entry.name}: {note}")
-        planned.append(_Planned(entry.name, entry.path, fields, LocalFileSource(entry.path).fingerprint(),
-                                entry.force_reprocess, entry.entry_token, content=cache.file(entry.path),
-                                missing=f"{FILE_GONE}: {entry.path}" if gone else ""))
+        subtitles = subtitles_fingerprint(Path(entry.path), entry.subtitles, folders)
+        fields["subtitles_fingerprint"] = subtitles
+        planned.append(_Planned(entry.name, entry.path, fields, fingerprint,
+                                entry.force_reprocess, entry.entry_token, content=content,
+                                missing=f"{FILE_GONE}: {entry.path}" if gone else "", subtitles=subtitles))
     read_archives: set[str] = set()  # archives listed in full this sync: their missing videos left them
     failed_archives: set[str] = set()  # archives that could not be read: nothing about their videos is decided
     excluded: dict[str, str] = {}  # name -> archive
