@@ -57,7 +57,7 @@ def test_the_cli_finds_each_slide_by_its_words_in_both_scripts(library, query):
 
 
 def test_the_web_app_finds_and_shows_each_slide(library):
-    with TestClient(create_app(load_config(library, env={}))) as client:
+    with TestClient(create_app(load_config(library, env={})), base_url="http://127.0.0.1") as client:
         for query, start in QUERIES.items():
             for mode in ("keyword", "hybrid"):
                 api = client.get("/api/search", params={"q": query, "n": 3, "mode": mode})

@@ -48,7 +48,7 @@ def cfg(tmp_path_factory):
 def client(cfg):
     from vtdb.web.app import create_app
 
-    with TestClient(create_app(load_config(cfg, env={}))) as c:
+    with TestClient(create_app(load_config(cfg, env={})), base_url="http://127.0.0.1") as c:
         yield c
 
 
