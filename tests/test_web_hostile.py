@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+from pathlib import Path
 
 import pytest
 from test_web_app import COOKING, add_video, ffmpeg
@@ -402,6 +403,14 @@ def test_head_works_on_pages_and_405_says_what_is_allowed(server):
     assert status == 405 and set(h["allow"].split(", ")) == {"GET", "HEAD"} and json.loads(body)["status"] == 405
 
 
+def test_keyword_filter_ignores_case(server):
+    for word in ("cooking", "COOKING", "Cooking"):
+        for mode in ("hybrid", "vector", "keyword"):
+            status, _h, body = get(server, f"/api/search?q=pasta&mode={mode}&keyword={word}")
+            assert status == 200 and {m["video_name"] for m in json.loads(body)} == {"cooking"}, (word, mode)
+    assert json.loads(get(server, "/api/search?q=pasta&keyword=cook")[2]) == []  # a whole keyword, not a part of one
+
+
 def test_network_warning_and_bad_allowed_host(library):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([PY, str(ROOT / "web_app.py"), "--config", str(library["cfg"]), "--host", "no-such-host.invalid",
@@ -412,3 +421,38 @@ def test_network_warning_and_bad_allowed_host(library):
         done = subprocess.run([PY, str(ROOT / "web_app.py"), "--config", str(library["cfg"]), "--allowed-host", bad],
                               capture_output=True, text=True, env=env, timeout=120)
         assert done.returncode == 2 and "--allowed-host" in done.stderr and "without http://" in done.stderr, bad
+
+
+def test_a_chroma_server_outage_is_503_with_retry_after(tmp_path):
+    """A real `chroma run` that goes away while the app runs: 503, a clear message and Retry-After, not a 500 with a
+    traceback per request; the security headers on it too (it is made by the app's last-resort error handler)."""
+    from conftest import free_port, stop_process
+
+    port = free_port()
+    with open(tmp_path / "chroma.log", "w") as log:
+        chroma = subprocess.Popen([str(Path(PY).parent / "chroma"), "run", "--path", str(tmp_path / "server_db"), "--host",
+                                   "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    try:
+        cfg = write_config(tmp_path, [], chroma_host="127.0.0.1", chroma_port=port, chroma_retry_timeout=1)
+
+        def connect():
+            try:
+                db = ChromaDBManager(str(cfg))
+                db.create_or_update_video_file("cooking", str(tmp_path / "cooking.webm"), title="Cooking")
+                db.close()
+                return True
+            except Exception:  # noqa: BLE001 - not up yet
+                return False
+
+        wait_for(connect, 60)
+        with web_server(cfg, tmp_path) as srv:
+            assert get(srv, "/api/health")[0] == 200
+            stop_process(chroma)
+            for path in ("/api/health", "/api/status", "/status", "/api/search?q=pasta"):
+                status, h, body = get(srv, path)
+                assert status == 503 and h["retry-after"] == "10" and all(k in h for k in SECURITY), (path, status)
+                text = json.loads(body)["error"] if path.startswith("/api/") else body.decode()
+                assert "cannot be reached right now" in text and "Traceback" not in text, path
+    finally:
+        stop_process(chroma)

@@ -38,6 +38,8 @@ def normalize_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
             out[key] = value
         elif key in ("video", "content_type", "language"):
             out[key] = [value] if isinstance(value, str) else [str(v) for v in value]
+        elif key == "keyword":  # one keyword, or the spellings of one (any of them; see Searcher.search_segments)
+            out[key] = [value] if isinstance(value, str) else [str(v) for v in value]
         else:
             out[key] = str(value)
     if "time_from" in out and "time_to" in out and out["time_from"] > out["time_to"]:
@@ -67,7 +69,9 @@ def chroma_where(filters: Mapping[str, Any]) -> dict | None:
     if "time_to" in filters:
         clauses.append({"start_time": {"$lte": filters["time_to"]}})
     if "keyword" in filters:
-        clauses.append({"keywords": {"$contains": filters["keyword"]}})
+        forms = [filters["keyword"]] if isinstance(filters["keyword"], str) else list(filters["keyword"])
+        any_form = [{"keywords": {"$contains": k}} for k in forms]
+        clauses.append(any_form[0] if len(any_form) == 1 else {"$or": any_form})
     if filters.get("has_text") is True:
         clauses.append({"has_text": True})
     elif filters.get("has_text") is False:
@@ -99,7 +103,9 @@ def matches(meta: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
         return False
     if "keyword" in filters:
         keywords = meta.get("keywords") or []
-        if not isinstance(keywords, list) or filters["keyword"] not in keywords:
+        forms = [filters["keyword"]] if isinstance(filters["keyword"], str) else filters["keyword"]
+        wanted = {str(k).casefold() for k in forms}
+        if not isinstance(keywords, list) or not any(isinstance(k, str) and k.casefold() in wanted for k in keywords):
             return False
     if "has_text" in filters and (meta.get("has_text") is True) != filters["has_text"]:
         return False

@@ -308,6 +308,23 @@ class LexicalIndex:
             rows = self.conn().execute(f"SELECT id, language FROM segments WHERE id IN ({','.join('?' * len(ids))})", list(ids))
             return {str(i): str(lang) for i, lang in rows}
 
+    def keyword_forms(self, keyword: str, limit: int = 20000) -> list[str]:
+        """The spellings of `keyword` the segments hold, whatever their case ("music" -> ["Music", "music"]); the
+        keyword itself when none does. SQLite's LIKE folds ASCII case; for other letters the usual case forms are
+        looked for too, and every row found is checked with casefold()."""
+        folded = keyword.casefold()
+        variants = {keyword} if keyword.isascii() else {keyword, keyword.lower(), keyword.upper(), keyword.title(),
+                                                        keyword.capitalize()}
+        escaped = [v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for v in variants]
+        forms: set[str] = set()
+        with self._lock:
+            for pattern in escaped:
+                rows = self.conn().execute("SELECT DISTINCT keywords FROM segments WHERE keywords LIKE ? ESCAPE '\\' LIMIT ?",
+                                           (f"%{_SEP}{pattern}{_SEP}%", limit))
+                for (stored,) in rows:
+                    forms.update(k for k in str(stored or "").split(_SEP) if k and k.casefold() == folded)
+        return sorted(forms) or [keyword]
+
     def search(self, tokens: Sequence[str], limit: int, filters: Mapping[str, Any],
                exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
         """The best `limit` segments for any of the tokens by BM25, best first: (id, score > 0)."""
@@ -330,7 +347,8 @@ class LexicalIndex:
                 clauses.append((Occur.Must, Query.const_score_query(Query.range_query(
                     schema, "start_t", _float_type(), None, float(filters["time_to"])), 0.0)))
             if "keyword" in filters:
-                clauses.append((Occur.Must, Query.const_score_query(Query.term_query(schema, "keywords", str(filters["keyword"])), 0.0)))
+                forms = [str(k) for k in filters["keyword"]] if isinstance(filters["keyword"], list) else [str(filters["keyword"])]
+                clauses.append((Occur.Must, Query.const_score_query(Query.term_set_query(schema, "keywords", forms), 0.0)))
             if filters.get("has_text") is not None:
                 flag = (Occur.Must if filters["has_text"] else Occur.MustNot, Query.term_query(schema, "flags", "has_text"))
                 clauses.append((flag[0], Query.const_score_query(flag[1], 0.0)))

@@ -194,6 +194,9 @@ class Searcher:
             raise QueryError(f"mode must be one of {MODES}")
         tokens = self.check_query(query)
         filters = normalize_filters(filters)
+        if filters.get("keyword"):  # case-insensitive: every spelling of it the library holds ("music" finds "Music")
+            index = self.lexical()
+            filters["keyword"] = sorted({f for k in filters["keyword"] for f in index.keyword_forms(k)})
         if mode == "vector":
             return self.vector_hits(query, n, filters, include_retired, query_vector)
         if mode == "keyword":
