@@ -3,7 +3,7 @@ the Phase 4 vllm summarizer.
 
 vllm, transformers' processor and qwen-vl-utils are imported lazily, inside `VLLMBackend.load`, so
 nothing here touches a GPU stack until the engine is needed. Install on GPU machines only:
-requirements-gpu.txt.
+`bash scripts/setup.sh --gpu` (.venv-gpu from requirements-gpu.txt; docs/GPU.md).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class VLLMBackend:
     def load(cls, settings: Settings | AnalysisOptions) -> "VLLMBackend":
         if not vllm_importable():
             raise AnalyzerUnavailable(
-                "the vllm analyzer needs vLLM on a CUDA machine: `pip install -r requirements-gpu.txt` there. "
+                "the vllm analyzer needs vLLM on a CUDA machine: `bash scripts/setup.sh --gpu` there (docs/GPU.md). "
                 "Here, use --analyzer openai with a vLLM server elsewhere (openai_base_url), or --analyzer transcript."
             )
         if not cuda_available():
@@ -88,20 +88,16 @@ class VLLMBackend:
 
 
 def make_vllm_sampling_params(temperature: float, max_tokens: int, json_schema: dict | None, seed: int | None = None):
-    """SamplingParams with JSON-schema structured output, for both vLLM APIs (structured_outputs, older guided_decoding)."""
+    """SamplingParams with JSON-schema structured output (`structured_outputs`, vLLM >= 0.10.2; the pinned
+    vLLM 0.33.0 of requirements-gpu.txt has no older `guided_decoding`: scripts/check_gpu_stack.sh checks it)."""
     from vllm import SamplingParams
 
     common = dict(temperature=temperature, top_p=0.9, max_tokens=max_tokens, repetition_penalty=1.05, seed=seed)
     if json_schema is None:
         return SamplingParams(**common)
-    try:
-        from vllm.sampling_params import StructuredOutputsParams
+    from vllm.sampling_params import StructuredOutputsParams
 
-        return SamplingParams(structured_outputs=StructuredOutputsParams(json=json_schema), **common)
-    except ImportError:
-        from vllm.sampling_params import GuidedDecodingParams
-
-        return SamplingParams(guided_decoding=GuidedDecodingParams(json=json_schema), **common)
+    return SamplingParams(structured_outputs=StructuredOutputsParams(json=json_schema), **common)
 
 
 def jpeg_to_image(jpeg: bytes):
