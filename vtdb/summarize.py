@@ -81,11 +81,18 @@ def aggregate_keywords(segments: Sequence[SegmentText], top: int = 12) -> list[s
     return [shown[k] for k, _ in sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
 
 
+# A video's type is its windows' commonest real label when at least this share of its windows carry it; else
+# "other". One window of a silent film labelled "sports" must not make the film a sports video.
+MIN_CONTENT_TYPE_SHARE = 0.25
+
+
 def majority_content_type(segments: Sequence[SegmentText]) -> str:
-    counts = Counter(s.content_type for s in segments if s.content_type)
+    counts = Counter(s.content_type for s in segments if s.content_type and s.content_type != "other")
     if not counts:
         return "other"
     best = max(counts.values())
+    if best < MIN_CONTENT_TYPE_SHARE * len(segments):
+        return "other"
     return next(s.content_type for s in segments if counts.get(s.content_type) == best)
 
 
