@@ -210,12 +210,14 @@ class PruneItem:
 
 
 def work_files_of(work_dir: Path, name: str) -> list[Path]:
-    """A video's intermediates in work_dir: the Phase 1 pickle, the Phase 2 analysis, the Phase 4 report
-    (the names of vtdb.workfiles and vtdb.phases.phase4), whichever exist."""
+    """A video's intermediates in work_dir: the Phase 1 pickle, the Phase 2 analysis, the Phase 4 report and
+    subtitles (the names of vtdb.workfiles and vtdb.phases.phase4), whichever exist."""
+    from vtdb.export.subtitles import existing_subtitle_files
+
     work_dir = Path(work_dir)
     safe = check_name(name)
     candidates = [work_dir / f"{safe}_phase1_data.pkl", work_dir / f"{safe}_phase2_vllm_analysis.json",
-                  work_dir / "reports" / f"{safe}.md"]
+                  work_dir / "reports" / f"{safe}.md", *existing_subtitle_files(work_dir / "subtitles", safe)]
     return [path_inside(work_dir, p) for p in candidates if p.exists()]
 
 

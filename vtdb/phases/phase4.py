@@ -1,6 +1,7 @@
 """Phase 4: a whole-video summary, keywords, content type and chapters from the video's
 segments; written to the video_files record (document embedded with the segment embedder, so
-whole-video search works) and to a Markdown report {work_dir}/reports/{name}.md."""
+whole-video search works) and to a Markdown report {work_dir}/reports/{name}.md; and the video's subtitles
+(WebVTT and SRT, spoken language and English) into {work_dir}/subtitles/."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from vtdb.atomic import atomic_write_text
 from vtdb.embedders import Embedder
 from vtdb.export.report import markdown_report
+from vtdb.export.subtitles import SubtitleCue, subtitle_file_name, subtitle_tracks, write_subtitle_files
 from vtdb.naming import check_name, path_inside
 from vtdb.records import summary_fields
 from vtdb.runner import JobContext, JobResult, VideoError
@@ -28,20 +30,39 @@ def video_document(summary_text: str, keywords: list[str]) -> str:
     return summary_text + ("\nKeywords: " + ", ".join(keywords) if keywords else "")
 
 
-def phase1_shots(work_dir: Path, name: str, warn=None) -> list[list[float]]:
-    """The shot list [[start, end], ...] from the video's Phase 1 pickle; [] when there is none.
+def subtitles_dir(work_dir: Path) -> Path:
+    return Path(work_dir) / "subtitles"
 
-    Chapters only snap to shots, so anything missing (no pickle any more, a pickle from before
-    shots were detected, a damaged one) costs the snapping, never the summary.
+
+def subtitle_path(work_dir: Path, name: str, language: str, fmt: str) -> Path:
+    """Where Phase 4 writes a video's subtitle file (yt-dlp's naming: NAME.LANG.FORMAT)."""
+    return path_inside(Path(work_dir), subtitles_dir(work_dir) / subtitle_file_name(check_name(name), language, fmt))
+
+
+def phase1_extras(work_dir: Path, name: str, warn=None) -> tuple[list[list[float]], dict[str, list[SubtitleCue]]]:
+    """What Phase 4 takes from the video's Phase 1 pickle: the shot list [[start, end], ...] and the subtitle
+    tracks; ([], {}) when there is none.
+
+    Chapters only snap to shots and subtitles are a by-product, so anything missing (no pickle any more, a pickle
+    from before shots were detected, a damaged one) costs those, never the summary.
     """
     if not phase1_data_path(work_dir, name).exists():
-        return []
+        return [], {}
     try:
         data = load_phase1_data(work_dir, name)
     except WorkFileError as exc:
         if warn is not None:
-            warn(f"chapters are not snapped to shots: {exc}")
-        return []
+            warn(f"chapters are not snapped to shots and no subtitles are written: {exc}")
+        return [], {}
+    return _shots_of(data), subtitle_tracks(data)
+
+
+def phase1_shots(work_dir: Path, name: str, warn=None) -> list[list[float]]:
+    """The shot list [[start, end], ...] from the video's Phase 1 pickle; [] when there is none."""
+    return phase1_extras(work_dir, name, warn)[0]
+
+
+def _shots_of(data: dict) -> list[list[float]]:
     shots = data.get("shots")
     if not isinstance(shots, list):
         return []
@@ -77,9 +98,10 @@ class Phase4Job:
             for i, (span, m) in enumerate(timed)
         ]
         meta = claim.meta
+        shots, tracks = phase1_extras(ctx.work_dir, claim.name, ctx.warn)
         video = SummaryInput(claim.name, str(meta.get("title") or claim.name), str(meta.get("description") or ""),
                              str(meta.get("transcript_language") or meta.get("language") or ""), ctx.settings.output_language,
-                             segments, json_list(meta.get("chapters")), phase1_shots(ctx.work_dir, claim.name, ctx.warn))
+                             segments, json_list(meta.get("chapters")), shots)
         ctx.report(0, 2, "summarizing")
         summary = self.summarizer.summarize(video)
         document = video_document(summary.summary, summary.keywords)
@@ -90,5 +112,8 @@ class Phase4Job:
         on_screen = {seg.index: str(m.get("on_screen_text") or "") for seg, (_span, m) in zip(segments, timed)}
         atomic_write_text(report_path(ctx.work_dir, claim.name),
                           markdown_report(claim.name, video.title, meta, summary, segments, on_screen=on_screen))
+        written = write_subtitle_files(subtitles_dir(ctx.work_dir), check_name(claim.name), tracks)
         ctx.report(2, 2, "summarizing")
-        return JobResult(count=len(summary.keywords), note=f"keywords, {len(summary.chapters)} chapters ({summary.summarizer})")
+        subtitles = f", subtitles {'+'.join(tracks)}" if written else ""
+        return JobResult(count=len(summary.keywords),
+                         note=f"keywords, {len(summary.chapters)} chapters ({summary.summarizer}){subtitles}")
