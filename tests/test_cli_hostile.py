@@ -255,3 +255,22 @@ def test_chroma_host_written_as_a_url_reaches_the_server(tmp_path, chroma_server
     assert res.returncode == 0, out(res)
     assert f"no videos in chroma server http://{host}:{port} yet" in res.stdout
     assert "http://http://" not in out(res)
+
+
+# ---------------------------------------------------------------- a big library's status table
+
+
+def test_status_of_a_big_library_is_plain_aligned_columns(tmp_path):
+    cfg = write_config(tmp_path, [])
+    db = ChromaDBManager(load_config(cfg, env={}))
+    db.add_video_files([(f"video_{i:04d}", f"/videos/{i}.mp4", {"title": f"Video {i}"}) for i in range(400)])
+    db.retire("video_0007", "source file missing: /videos/7\x1b[2J.mp4")
+    res = run_cli("db_manager.py", "status", "--config", str(tmp_path / "videos_config.json"))
+    assert res.returncode == 0, out(res)
+    lines = res.stdout.splitlines()
+    assert lines[1].split() == ["video", "duration", "segments", "P1", "frames", "P2", "analysis", "P3", "load", "P4",
+                                "summary", "last", "error"]
+    rows = [line for line in lines if line.startswith("video_0")]
+    assert len(rows) == 400 and len({line.index("pending") for line in rows if "RETIRED" not in line}) == 1
+    assert "video_0007 RETIRED source file missing: /videos/7\\x1b[2J.mp4" in res.stdout and "\x1b" not in res.stdout
+    assert "P1 frames 0/400" in res.stdout and "1 retired" in res.stdout

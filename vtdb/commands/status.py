@@ -46,7 +46,16 @@ def run(argv: list[str] | None = None) -> int:
     from rich.markup import escape
 
     from vtdb.cli import EXIT_OK, EXIT_USAGE, TerminalSafeConsole, check_database_dir, load_or_exit, open_database
-    from vtdb.status_table import FilterError, filter_text, parse_filters, record_fields, status_table, totals_line
+    from vtdb.status_table import (
+        PLAIN_TABLE_ROWS,
+        FilterError,
+        filter_text,
+        parse_filters,
+        plain_status_table,
+        record_fields,
+        status_table,
+        totals_line,
+    )
     from vtdb.text import json_safe
 
     # --config before or after the command: the subcommands take it too, with a SUPPRESS default so
@@ -100,7 +109,11 @@ def run(argv: list[str] | None = None) -> int:
             if args.json:
                 print(json_safe(json.dumps(records, indent=1, ensure_ascii=False)))
             elif records:
-                out.print(status_table(records, title=f"video_files — {db.location}"))
+                title = f"video_files — {db.location}"
+                if len(records) > PLAIN_TABLE_ROWS:
+                    out.print(plain_status_table(records, title=title), markup=False, highlight=False)
+                else:
+                    out.print(status_table(records, title=title))
                 out.print(totals_line(records))
             elif status_filter and (total := db.count_videos()):
                 say(f"no videos match the filter {escape(filter_text(status_filter))} ({total} videos in {escape(db.location)})")

@@ -133,7 +133,7 @@ class _Records(_Connection):
         """Records matching every key of `status_filter`; a list value means "any of"."""
         where = self._where(status_filter or {})
         records: list[dict] = []
-        offset, page = 0, 5000
+        offset, page = 0, 1000
         while True:
             got = self._files.get(where=where, include=["metadatas"], limit=page, offset=offset)
             for vid, meta in zip(got["ids"], got["metadatas"]):
