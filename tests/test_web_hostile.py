@@ -456,3 +456,61 @@ def test_a_chroma_server_outage_is_503_with_retry_after(tmp_path):
                 assert "cannot be reached right now" in text and "Traceback" not in text, path
     finally:
         stop_process(chroma)
+
+
+# ---------------------------------------------------------------- 5. a big library
+
+
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory):
+    """250 registered videos (records only: the status page and the search form are what is measured)."""
+    folder = tmp_path_factory.mktemp("big")
+    cfg = write_config(folder, [], frames_per_window=3)
+    db = ChromaDBManager(str(cfg))
+    for i in range(250):
+        db.create_or_update_video_file(f"vid_{i:03d}", str(folder / f"vid_{i:03d}.mp4"), title=f"Video number {i}")
+        if i % 2:
+            db.update_video_status(f"vid_{i:03d}", "phase1", "completed")
+    db.close()
+    with web_server(cfg, folder) as srv:
+        yield srv
+
+
+def test_the_status_page_pages_its_table_and_counts_every_video(big_server):
+    page = get(big_server, "/status")[2].decode()
+    assert page.count('<tr data-video="') == 100 and "page 1 of 3" in page and "125/250 completed" in page
+    table = get(big_server, "/status/table?page=3")[2].decode()
+    assert table.count('<tr data-video="') == 50 and 'data-video="vid_249"' in table and "125/250 completed" in table
+    assert get(big_server, "/status/table?page=0")[0] == 400
+    table = get(big_server, "/status/table?video=NUMBER%2012")[2].decode()  # a part of the title, any case
+    assert {m for m in re.findall(r'<tr data-video="([^"]+)"', table)} == {"vid_012", "vid_120", "vid_121", "vid_122", "vid_123",
+                                                                            "vid_124", "vid_125", "vid_126", "vid_127", "vid_128", "vid_129"}
+    page = get(big_server, "/status?video=vid_2&page=2")[2].decode()
+    assert 'data-src="/status/table?video=vid_2&amp;page=2"' in page  # the live refresh keeps the filter and page
+
+
+def test_the_search_page_has_a_video_box_not_a_list_of_every_video(big_server):
+    page = get(big_server, "/")[2].decode()
+    assert '<input type="search" name="video"' in page and "<option" not in page.split('name="video"')[1].split("</label>")[0]
+    assert "vid_1" not in page and len(page) < 20000
+    status, _h, body = get(big_server, "/api/search?q=pasta&video=vid_001,nosuch")
+    assert status == 400 and "nosuch" in json.loads(body)["error"]
+
+
+@pytest.mark.skipif(not chromium_available(), reason="chromium and chromedriver are not installed (scripts/setup.sh)")
+def test_browser_the_status_page_never_overlaps_its_own_requests(big_server, browser):
+    """Each answer made to take 2.5 s (the page's fetch wrapped in the browser) while the page refreshes every
+    second: one request at a time, never a pile."""
+    browser.get(big_server["base"] + "/status")
+    browser.execute_script("""
+        window.maxInFlight = 0; window.inFlight = 0; window.answered = 0;
+        var real = window.fetch;
+        window.fetch = function (url, opts) {
+          window.inFlight += 1; window.maxInFlight = Math.max(window.maxInFlight, window.inFlight);
+          return real(url, opts).then(function (r) {
+            return new Promise(function (done) { setTimeout(function () {
+              window.inFlight -= 1; window.answered += 1; done(r); }, 2500); });
+          });
+        };""")
+    wait_for(lambda: browser.execute_script("return window.answered >= 2"), 30)
+    assert browser.execute_script("return window.maxInFlight") == 1

@@ -20,10 +20,11 @@ import math
 import secrets
 import socket
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from fastapi import FastAPI, Request
@@ -71,6 +72,43 @@ class HttpError(VtdbError):
     def __init__(self, status: int, message: str):
         self.status = status
         super().__init__(message)
+
+
+class SharedLock:
+    """The database's lock: any number of requests use it at once (`with lock:`), and reopening it (`with
+    lock.exclusive():`) waits until none does. Requests never wait for each other, only for a reopen, which is
+    rare and quick. Shared holds may nest in one thread."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+
+    def __enter__(self) -> "SharedLock":
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._shared += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._shared -= 1
+            if not self._shared:
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._exclusive or self._shared:
+                self._cond.wait()
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
 
 
 @dataclass
@@ -153,7 +191,7 @@ class WebState:
     config: Config
     options: WebOptions
     db: ChromaDBManager = field(init=False)
-    lock: threading.RLock = field(default_factory=threading.RLock)  # the database (refresh() may reopen it)
+    lock: SharedLock = field(default_factory=lambda: SharedLock())  # the database: shared, exclusive to reopen it
     embed_lock: threading.Lock = field(default_factory=threading.Lock)  # one query embedding at a time, never under `lock`
     model: Any = None  # the query embedder, once loaded
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -176,13 +214,17 @@ class WebState:
 
     def refresh(self) -> None:
         """An embedded client does not see vectors another process (a cron Phase 3) added since it opened the
-        database: when the segments revision changed, reopen it (cheap, and only then)."""
+        database: when the segments revision changed, reopen it (cheap, and only then), while no request uses it.
+        Called outside `lock`."""
         if self.db.is_server:
             return
-        revision = self.db.segments_revision()
-        if self._revision is not None and revision != self._revision:
-            self.db.close()
+        with self.lock:
             revision = self.db.segments_revision()
+        if self._revision is not None and revision != self._revision:
+            with self.lock.exclusive():
+                if self._revision != revision:
+                    self.db.close()
+                    revision = self.db.segments_revision()
         self._revision = revision
 
     def csrf(self, session: str) -> str:
@@ -432,8 +474,8 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         """(the query as searched, its moments, include_retired, a note when the query was cut)."""
         query, filters, mode, include_retired = parse_search(state, params)
         query, vector, note = prepare_query(query, mode)
+        state.refresh()
         with state.lock:
-            state.refresh()
             moments = state.db.searcher().search(query, n, filters, mode, include_retired, query_vector=vector)
         return query, moments, include_retired, note
 
@@ -445,9 +487,7 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
     def search_page(request: Request) -> HTMLResponse:
         params = dict(request.query_params)
         tab = "videos" if params.get("tab") == "videos" else "moments"
-        with state.lock:
-            names = state.db.all_names()
-        form = pages.search_form(params, names, tab)
+        form = pages.search_form(params, tab)
         body, status = "", 200
         query = params.get("q", "")
         if query.strip():
@@ -479,8 +519,8 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
 
         include_retired = params.get("retired") == "1"
         query, vector, cut = prepare_query(params.get("q", ""))
+        state.refresh()
         with state.lock:
-            state.refresh()
             hits = search_videos(state.db, query, 20, searcher=state.searcher, query_vector=vector)
             retired = state.db.retired_names()
         hits = [h for h in hits if include_retired or h.name not in retired]
@@ -570,8 +610,8 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
             from vtdb.search.videos import search_videos
 
             query, vector, cut = prepare_query(q)
+            state.refresh()
             with state.lock:
-                state.refresh()
                 hits = search_videos(state.db, query, count, searcher=state.searcher, query_vector=vector)
                 retired = state.db.retired_names()
             return JSONResponse([h.to_dict() for h in hits if include_retired or h.name not in retired],
@@ -598,8 +638,8 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         return {"id": segment_id, "document": got["documents"][0], "metadata": as_meta(got["metadatas"][0])}
 
     def similar(segment_id: str, n: int, include_retired: bool) -> Any:
+        state.refresh()
         with state.lock:
-            state.refresh()
             return similar_moments(state.db, segment_id, n, include_retired)
 
     @app.get("/api/segments/{segment_id}", summary="One segment: document and metadata")
@@ -687,16 +727,23 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
             return session, False
         return secrets.token_urlsafe(32), True
 
+    def status_view(request: Request) -> tuple[int, str]:
+        """(page, video filter) of a status request: ?page=N (from 1) and ?video=part of a name or title."""
+        params = dict(request.query_params)
+        return _int(params, "page", 1, 1, 10**6), _one(params, "video")[:200]
+
     @app.get("/status", response_class=HTMLResponse, include_in_schema=False)
     def status_page(request: Request, message: str = "") -> HTMLResponse:
         session, new = session_of(request)
         token = state.csrf(session) if state.options.allow_actions else None
+        page, video = status_view(request)
         records, events = status_data()
         note = ("" if state.options.allow_actions else
                 '<p class="dim">read-only: start the server with --allow-actions to reset or release videos here</p>')
-        body = (f'<h1>Pipeline status</h1>{note}<div id="status-live" data-src="/status/table" '
+        live = "/status/table?" + urlencode({k: v for k, v in (("video", video), ("page", page)) if v})
+        body = (f'<h1>Pipeline status</h1>{note}{pages.status_filter(video)}<div id="status-live" data-src="{pages.esc(live)}" '
                 f'data-every="{state.options.refresh_seconds:g}">'
-                f'{pages.status_fragment(records, events, state.db.location, token, message)}</div>')
+                f'{pages.status_fragment(records, events, state.db.location, token, message, page, video)}</div>')
         response = HTMLResponse(pages.layout("Status", body, "status"))
         if new:
             response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
@@ -706,8 +753,9 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
     def status_table(request: Request) -> HTMLResponse:
         session, new = session_of(request)
         token = state.csrf(session) if state.options.allow_actions and not new else None
+        page, video = status_view(request)
         records, events = status_data()
-        return HTMLResponse(pages.status_fragment(records, events, state.db.location, token),
+        return HTMLResponse(pages.status_fragment(records, events, state.db.location, token, "", page, video),
                             headers={"Cache-Control": "no-store"})
 
     @app.get("/api/status", summary="Every record with its flags, counts per phase, and the event log's tail")

@@ -131,12 +131,15 @@ def pager(params: Mapping[str, Any], page: int, more: bool) -> str:
     return f'<nav class="pager">{" ".join(parts)}</nav>'
 
 
-def search_form(values: Mapping[str, str], videos: Sequence[str], tab: str) -> str:
+_VIDEO_BOX = 'size=16 placeholder="name(s), comma-separated"'
+
+
+def search_form(values: Mapping[str, str], tab: str) -> str:
+    """The search form. The video filter is a text box (names, comma-separated), not a list of every video: a
+    library of 10,000 would make every search page a 10,000-item dropdown."""
     def field(name: str, label: str, kind: str = "text", extra: str = "") -> str:
         return (f'<label>{label} <input type="{kind}" name="{name}" value="{esc(values.get(name, ""))}" {extra}></label>')
 
-    options = "".join(f'<option value="{esc(v)}"{" selected" if v == values.get("video") else ""}>{esc(v)}</option>'
-                      for v in videos)
     tabs = "".join(f'<label class="tab"><input type="radio" name="tab" value="{t}"{" checked" if t == tab else ""}> {label}</label>'
                    for t, label in (("moments", "moments"), ("videos", "whole videos")))
     checked = " checked" if values.get("retired") == "1" else ""
@@ -145,7 +148,7 @@ def search_form(values: Mapping[str, str], videos: Sequence[str], tab: str) -> s
             f'<button type="submit">Search</button></div><div class="tabs">{tabs}</div>'
             f'<details class="filters"{" open" if any(values.get(k) for k in ("video", "language", "content_type", "from", "to", "keyword")) else ""}>'
             f'<summary>filters</summary>'
-            f'<label>video <select name="video"><option value="">(all)</option>{options}</select></label>'
+            f'{field("video", "video", "search", _VIDEO_BOX)}'
             f'{field("language", "language", extra="size=4 placeholder=en")}'
             f'{field("content_type", "content type", extra="size=12")}'
             f'{field("from", "from (s)", "number", "min=0 step=any")}{field("to", "to (s)", "number", "min=0 step=any")}'
@@ -214,12 +217,51 @@ def totals(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     return out
 
 
+STATUS_ROWS = 100  # rows of the status table per page
+
+
+def status_rows(records: Sequence[Mapping[str, Any]], video: str = "", page: int = 1,
+                per_page: int = STATUS_ROWS) -> tuple[list[Mapping[str, Any]], int, int]:
+    """(the rows of `page`, how many records match `video`, the number of pages): `video` is a part of the name
+    or title, any case."""
+    wanted = video.strip().casefold()
+    matching = [r for r in records if wanted in str(r.get("name") or "").casefold()
+                or wanted in str(r.get("title") or "").casefold()] if wanted else list(records)
+    pages = max(1, -(-len(matching) // per_page))
+    page = min(max(1, page), pages)
+    return matching[(page - 1) * per_page : page * per_page], len(matching), pages
+
+
+def status_pager(page: int, pages: int, video: str) -> str:
+    if pages <= 1:
+        return ""
+
+    def link(p: int, label: str) -> str:
+        query = urlencode({k: v for k, v in (("video", video), ("page", p)) if v})
+        return f'<a class="page" href="/status?{esc(query)}">{label}</a>'
+
+    parts = ([link(1, "« first"), link(page - 1, "← previous")] if page > 1 else [])
+    parts.append(f'<span class="page-no">page {page} of {pages}</span>')
+    parts += ([link(page + 1, "next →"), link(pages, "last »")] if page < pages else [])
+    return f'<nav class="pager">{" ".join(parts)}</nav>'
+
+
+def status_filter(video: str) -> str:
+    return (f'<form class="status-filter" method="get" action="/status"><input type="search" name="video" '
+            f'value="{esc(video)}" placeholder="filter videos by name or title"> <button type="submit">filter</button></form>')
+
+
 def status_fragment(records: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]], location: str,
-                    csrf: str | None, message: str = "") -> str:
+                    csrf: str | None, message: str = "", page: int = 1, video: str = "") -> str:
+    """The live part of the status page: counts over every record, the table for one page of them (those whose
+    name or title holds `video`), the event log's tail."""
     counts = totals(records)
+    every = len(records)
+    records, matching, pages = status_rows(records, video, page)
+    page = min(max(1, page), pages)
     head = "".join(f"<th>{_PHASE_LABEL[p]}</th>" for p in PHASE_ORDER)
     summary = "".join(
-        f'<div class="total" data-phase="{p}"><b>{_PHASE_LABEL[p]}</b> {c["completed"]}/{len(records)} completed'
+        f'<div class="total" data-phase="{p}"><b>{_PHASE_LABEL[p]}</b> {c["completed"]}/{every} completed'
         f' · {c["processing"]} processing · {c["pending"]} pending'
         + (f' · <span class="badge held">{c["held"]} held</span>' if c["held"] else "")
         + (f' · <span class="badge stale">{c["stale"]} stale</span>' if c["stale"] else "") + "</div>"
@@ -235,12 +277,17 @@ def status_fragment(records: Sequence[Mapping[str, Any]], events: Sequence[Mappi
                     f'{"".join(phase_cell(r, p) for p in PHASE_ORDER)}<td class="error-cell">{esc(last_error(r))}</td>{actions}</tr>')
     table = (f'<table class="status"><thead><tr><th>video</th><th>duration</th><th>segments</th>{head}<th>last error</th>'
              f'{"<th>actions</th>" if csrf else ""}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-             if rows else '<p class="dim">no videos yet: run phase1_whisper_frames.py</p>')
+             if rows else '<p class="dim">no videos match</p>' if every else
+             '<p class="dim">no videos yet: run phase1_whisper_frames.py</p>')
     event_rows = "".join(
         f'<tr><td class="dim">{esc(e.get("ts", ""))}</td><td>{esc(e.get("event", ""))}</td><td>{esc(e.get("phase", ""))}</td>'
         f'<td>{esc(e.get("video", ""))}</td><td>{esc(_event_text(e))}</td></tr>' for e in reversed(events))
     flash = f'<p class="flash">{esc(message)}</p>' if message else ""
-    return (f'{flash}<p class="dim">{esc(location)} · {len(records)} videos</p><div class="totals">{summary}</div>{table}'
+    shown = f"{every} videos" + (f", {matching} matching “{esc(video.strip())}”" if video.strip() else "")
+    if pages > 1:
+        shown += f", rows {(page - 1) * STATUS_ROWS + 1}–{(page - 1) * STATUS_ROWS + len(records)}"
+    return (f'{flash}<p class="dim">{esc(location)} · {shown}</p><div class="totals">{summary}</div>'
+            f'{status_pager(page, pages, video)}{table}'
             f'<h2>Event log (latest first)</h2><table class="events"><tbody>{event_rows}</tbody></table>')
 
 

@@ -43,9 +43,16 @@
   var live = document.getElementById("status-live");
   if (live && live.dataset.src) {
     var every = Math.max(1, Number(live.dataset.every || 3)) * 1000;
+    var inFlight = false;  // one request at a time: a slow server never gets a pile of them from one tab
+    var next = function () { setTimeout(refresh, document.hidden ? every * 5 : every); };
     var refresh = function () {
       // Not while a form in the table is being used: the user's choice would vanish under them.
-      if (live.contains(document.activeElement) && document.activeElement.tagName === "SELECT") return;
+      if (inFlight || (live.contains(document.activeElement) && document.activeElement.tagName === "SELECT")) {
+        next();
+        return;
+      }
+      inFlight = true;
+      live.dataset.requests = String(Number(live.dataset.requests || 0) + 1);
       fetch(live.dataset.src, { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
@@ -53,10 +60,12 @@
           // Server-rendered and escaped there; forms keep their tokens only when the session has one.
           if (live.querySelector("form.action") && html.indexOf("form") === -1) return;
           live.innerHTML = html;
+          live.classList.remove("offline");
           live.dataset.updated = String(Date.now());
         })
-        .catch(function () { live.classList.add("offline"); });
+        .catch(function () { live.classList.add("offline"); })
+        .then(function () { inFlight = false; next(); });  // the next one only once this one is done
     };
-    setInterval(refresh, every);
+    next();
   }
 })();
