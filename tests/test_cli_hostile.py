@@ -274,3 +274,20 @@ def test_status_of_a_big_library_is_plain_aligned_columns(tmp_path):
     assert len(rows) == 400 and len({line.index("pending") for line in rows if "RETIRED" not in line}) == 1
     assert "video_0007 RETIRED source file missing: /videos/7\\x1b[2J.mp4" in res.stdout and "\x1b" not in res.stdout
     assert "P1 frames 0/400" in res.stdout and "1 retired" in res.stdout
+
+
+def test_a_missing_mount_is_said_and_waited_for_never_counted_against_the_video(tmp_path, silent_video):
+    mount = tmp_path / "mnt" / "usb"  # neither the file nor its folder exists: a drive that is not mounted
+    cfg = write_config(tmp_path, [{"name": "on_usb", "path": str(mount / "clip.mp4")}, {"name": "good", "path": str(silent_video)}],
+                       ocr="off", shots="off", max_attempts=1)
+    for _ in range(2):
+        res = run_cli("phase1_whisper_frames.py", "--config", str(cfg))
+        text = out(res)
+        assert res.returncode == 0 and "Traceback" not in text, text
+        assert f"on_usb: {mount / 'clip.mp4'} is missing and so is its folder (an unmounted drive?)" in text
+    record = json.loads(run_cli("db_manager.py", "show", "on_usb", "--config", str(cfg)).stdout)
+    assert record["phase1_status"] == "pending" and not record.get("phase1_attempts") and not record["flags"]["held"]
+    mount.mkdir(parents=True)
+    shutil.copy(silent_video, mount / "clip.mp4")
+    res = run_cli("phase1_whisper_frames.py", "--config", str(cfg))
+    assert res.returncode == 0 and "1 completed" in out(res), out(res)

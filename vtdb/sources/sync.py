@@ -116,7 +116,8 @@ def _file_missing(path: str) -> tuple[bool, str]:
         if os.path.islink(folder) and not folder.exists():
             return False, (f"{path} is missing: its folder {folder} is a symbolic link to {os.readlink(folder)}, which "
                            "does not exist (an unmounted drive?); its record is kept as it is")
-    return False, f"{path} is missing and so is its folder (an unmounted drive?); its record is kept as it is"
+    return False, (f"{path} is missing and so is its folder (an unmounted drive?); its record is kept as it is and "
+                   "it is not processed until the folder is back")
 
 
 def _user() -> str:
@@ -272,8 +273,9 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
                 continue
             looked[entry.path] = (gone, note, LocalFileSource(entry.path).fingerprint(), cache.file(entry.path))
         gone, note, fingerprint, content = looked[entry.path]
-        if note:
+        if note:  # its folder is missing too (an unmounted drive): said, kept, and not taken this run
             notes.append(f"{entry.name}: {note}")
+            unreadable[entry.name] = note
         subtitles = subtitles_fingerprint(Path(entry.path), entry.subtitles, folders)
         fields["subtitles_fingerprint"] = subtitles
         planned.append(_Planned(entry.name, entry.path, fields, fingerprint,
