@@ -386,6 +386,7 @@ COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module in vtdb.commands, wh
     "pipeline": ("pipeline", "every phase in order, then the status table (run_pipeline.py)"),
     "search": ("search", "search the moments (test_search.py)"),
     "export": ("export", "a disaster-clippy source pack (export_clippy.py)"),
+    "subtitles": ("subtitles", "a video's subtitles as WebVTT/SRT, or every video's into a folder"),
     "status": ("status", "table of videos x phases (db_manager.py status)"),
     "show": ("status", "one video's full record (db_manager.py show)"),
     "reset": ("status", "reset a phase and the later ones (db_manager.py reset)"),

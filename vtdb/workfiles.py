@@ -18,8 +18,11 @@ class WorkFileError(VtdbError, RuntimeError):
     pass
 
 
+PHASE1_SUFFIX = "_phase1_data.pkl"
+
+
 def phase1_data_path(work_dir: Path, name: str) -> Path:
-    return path_inside(Path(work_dir), Path(work_dir) / f"{check_name(name)}_phase1_data.pkl")
+    return path_inside(Path(work_dir), Path(work_dir) / f"{check_name(name)}{PHASE1_SUFFIX}")
 
 
 def phase2_analysis_path(work_dir: Path, name: str) -> Path:

@@ -30,13 +30,16 @@ import re
 import shutil
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
+from urllib.parse import quote
 
 from vtdb.atomic import replace_dir
 from vtdb.errors import VtdbError
 from vtdb.export import pages
 from vtdb.export.media import MEDIA_DIR, MediaPlan, place_media, plan_media
+from vtdb.export.subtitles import SubtitleCue, subtitle_tracks, track_elements, write_subtitle_files
 from vtdb.naming import UnsafeNameError, path_inside
 from vtdb.search.moments import ON_SCREEN_SEPARATOR, as_meta, keywords_of, on_screen_lines, segment_span
 from vtdb.timefmt import clock_span
@@ -368,6 +371,27 @@ def quiet_libraries():
                 undo()
 
 
+SUBTITLES_DIR = "subtitles"  # {source_id}/subtitles/{video}.{lang}.vtt: the pages' subtitle tracks
+
+
+def _subtitle_src(name: str, language: str) -> str:
+    return f"../{SUBTITLES_DIR}/{quote(name)}.{language}.vtt"
+
+
+def _subtitles_of(work_dir: Path | None, name: str, log: Callable[[str], None]) -> dict[str, list[SubtitleCue]]:
+    """The video's subtitle tracks from its Phase 1 work file; {} (with a line in the log) when it cannot be read:
+    subtitles are a by-product, never a reason to fail an export."""
+    from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
+
+    if work_dir is None or not phase1_data_path(work_dir, name).exists():
+        return {}
+    try:
+        return subtitle_tracks(load_phase1_data(work_dir, name))
+    except WorkFileError as exc:
+        log(f"{name}: no subtitles ({exc})")
+        return {}
+
+
 def _dump(path: Path, obj: dict) -> None:
     # Header keys first (dict order is kept), compact JSON: the big objects come last.
     path.write_text(json.dumps(obj, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
@@ -484,5 +508,13 @@ def _write(tmp: Path, opts: ExportOptions, language: str, docs: Sequence[Doc], v
             how = place_media(plan, tmp / MEDIA_DIR, opts.work_dir)
             log(f"{name}: video {how} into {MEDIA_DIR}/{plan.file_name}")
         player = pages.player_for(video, plan.file_name if plan else None, opts.zim_sources)
+        tracks = _subtitles_of(opts.work_dir, name, log) if player is not None else {}
+        if tracks:
+            # VTT for the page's player; with --include-media also VTT and SRT beside the video (yt-dlp's naming).
+            write_subtitle_files(tmp / SUBTITLES_DIR, name, tracks, ["vtt"])
+            if plan is not None:
+                write_subtitle_files(tmp / MEDIA_DIR, Path(plan.file_name).stem, tracks)
+        track_html = track_elements(list(tracks), partial(_subtitle_src, name), language)
         (tmp / "pages" / f"{name}.html").write_text(
-            pages.page_html(video, by_video[name], transcript_of(name), player, language, opts.base_url), encoding="utf-8")
+            pages.page_html(video, by_video[name], transcript_of(name), player, language, opts.base_url, track_html),
+            encoding="utf-8")

@@ -141,20 +141,20 @@ SEEK_SCRIPT = """<script>
 </script>"""
 
 
-def _player_html(player: Player | None, online: str) -> str:
+def _player_html(player: Player | None, online: str, tracks: str = "") -> str:
     e = html.escape
     if player is None:
         where = f' <a href="{e(online)}">Watch it online</a>.' if online else ""
         return f'<p class="no-player">The video is not in this pack (export with --include-media to play it here).{where}</p>'
     if player.kind == "media":
-        return f'<video id="player" controls preload="metadata" src="{e(player.src)}"></video>'
-    return f'<video id="player" controls preload="metadata" data-zim="{e(player.src)}"></video>'
+        return f'<video id="player" controls preload="metadata" src="{e(player.src)}">{tracks}</video>'
+    return f'<video id="player" controls preload="metadata" data-zim="{e(player.src)}">{tracks}</video>'
 
 
 def page_html(record: Mapping[str, object], docs: Sequence[PageDoc], transcript: str, player: Player | None,
-              language: str = "en", base_url: str = "") -> str:
-    """The video's page: title, player, summary, moments (each #t=, seeking the player), transcript.
-    Every text from the video or the database is escaped."""
+              language: str = "en", base_url: str = "", tracks: str = "") -> str:
+    """The video's page: title, player (with `tracks`, its <track> elements), summary, moments (each #t=, seeking
+    the player), transcript. Every text from the video or the database is escaped."""
     e = html.escape
     name = str(record["name"])
     title = str(record.get("title") or name)
@@ -171,7 +171,7 @@ def page_html(record: Mapping[str, object], docs: Sequence[PageDoc], transcript:
     return (f'<!doctype html><html lang="{e(language)}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{e(title)}</title></head><body><h1>{e(title)}</h1>"
-            f"{_player_html(player, online_url(record, 0, base_url))}"
+            f"{_player_html(player, online_url(record, 0, base_url), tracks)}"
             f"<h2>Summary</h2><p>{summary or '(no summary yet)'}</p>"
             f"<h2>Moments</h2><ol>{''.join(rows)}</ol>"
             f"<h2>Transcript</h2><p class=\"transcript\"{lang_attr}>{e(transcript) or '(no speech)'}</p>"

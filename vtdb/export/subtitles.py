@@ -12,14 +12,16 @@ control characters are dropped from both formats.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from vtdb.atomic import atomic_write_text
+from vtdb.languages import WHISPER_LANGUAGES
 
 MAX_CUE_SECONDS = 7.0
 MAX_LINE_CHARS = 42
@@ -238,3 +240,21 @@ def write_subtitle_files(folder: Path, name: str, tracks: Mapping[str, Sequence[
             atomic_write_text(path, render(cues, fmt))
             written.append(path)
     return written
+
+
+def track_label(language: str, original: bool) -> str:
+    """What a player's subtitle menu shows: "German (original)", "English"."""
+    name = WHISPER_LANGUAGES.get(language, "unknown language" if language == UNKNOWN_LANGUAGE else language).title()
+    return f"{name} (original)" if original else name
+
+
+def track_elements(languages: Sequence[str], src_of: Callable[[str], str], default_language: str = "en") -> str:
+    """<track> elements for a <video>: one per language (the first is the spoken one), `default_language` shown
+    at start. `src_of(language)` gives each WebVTT file's address; every attribute is escaped."""
+    e = html.escape
+    out = []
+    for k, language in enumerate(languages):
+        default = " default" if language == default_language else ""
+        out.append(f'<track kind="subtitles" srclang="{e(language)}" label="{e(track_label(language, k == 0))}" '
+                   f'src="{e(src_of(language))}"{default}>')
+    return "".join(out)

@@ -1,0 +1,115 @@
+"""Subtitles of the videos Phase 1 has done, as WebVTT or SRT: one track printed, or files into a folder.
+
+    vtdb subtitles NAME                         the English track (else the spoken one) as WebVTT on stdout
+    vtdb subtitles NAME --lang ru --format srt  the Russian track as SRT
+    vtdb subtitles NAME --out DIR               every track of NAME, WebVTT and SRT, into DIR
+    vtdb subtitles --all --out DIR              every track of every video into DIR (NAME.en.vtt, NAME.ru.srt, ...)
+
+Read from Phase 1's work files (no database needed, so it runs beside a cron run). Phase 4 writes the same files
+into {work_dir}/subtitles/. Exit codes: 0 done, 1 some videos' work files could not be read (the others are
+written), 2 bad options (unknown video or language, nothing to write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.markup import escape
+
+from vtdb.cli import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, check_output_dir, console, guarded_main, load_or_exit
+from vtdb.export.subtitles import FORMATS, SubtitleCue, render, subtitle_tracks, write_subtitle_files
+from vtdb.languages import validate_language
+from vtdb.runner import did_you_mean
+from vtdb.workfiles import PHASE1_SUFFIX, WorkFileError, load_phase1_data
+
+
+def phase1_names(work_dir: Path) -> list[str]:
+    """The videos with a Phase 1 work file in work_dir."""
+    if not work_dir.is_dir():
+        return []
+    return sorted(p.name[: -len(PHASE1_SUFFIX)] for p in work_dir.glob(f"*{PHASE1_SUFFIX}") if p.is_file())
+
+
+def _pick_language(tracks: dict[str, list[SubtitleCue]], wanted: str | None, output_language: str) -> str | None:
+    if wanted:
+        return wanted if wanted in tracks else None
+    return output_language if output_language in tracks else next(iter(tracks), None)
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vtdb subtitles", description=__doc__.strip().splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.strip().splitlines()[2:7]))
+    parser.add_argument("name", nargs="?", help="the video (its config name)")
+    parser.add_argument("--all", action="store_true", help="every video with Phase 1 data (needs --out)")
+    parser.add_argument("--lang", default=None, help="the track's language code (default: output_language, else the spoken one)")
+    parser.add_argument("--format", choices=[*FORMATS, "both"], default=None,
+                        help="vtt or srt (default: vtt on stdout, both into --out)")
+    parser.add_argument("--out", default=None, help="a folder for NAME.LANG.FORMAT files (or, with NAME and --lang, a file)")
+    parser.add_argument("--config", default=None)
+    args = parser.parse_args(argv)
+    if bool(args.name) == bool(args.all):
+        parser.error("name a video, or give --all (with --out)")
+    if args.all and not args.out:
+        parser.error("--all writes files: give --out DIR")
+    config = load_or_exit(args.config, need_videos=False)
+    work_dir = Path(config.work_dir)
+    language = None
+    if args.lang:
+        language, problem = validate_language(args.lang)
+        if problem or not language:
+            console.print(f"[bold red]subtitles refused:[/] --lang {escape(problem or 'needs a language code such as en')}")
+            return EXIT_USAGE
+    names = phase1_names(work_dir)
+    if args.name and args.name not in names:
+        hint = did_you_mean(args.name, names) or (
+            "; run phase1_whisper_frames.py first" if not names else f"; videos with Phase 1 data: {', '.join(names[:10])}")
+        console.print(f"[bold red]subtitles refused:[/] no Phase 1 data for {escape(repr(args.name))} in {escape(str(work_dir))}{escape(hint)}")
+        return EXIT_USAGE
+    chosen = [args.name] if args.name else names
+    if not chosen:
+        console.print(f"[bold red]nothing to write:[/] no video has Phase 1 data in {escape(str(work_dir))}")
+        return EXIT_USAGE
+    formats = list(FORMATS) if args.format in (None, "both") else [args.format]
+    out = Path(args.out) if args.out else None
+    single_file = out is not None and args.name and language and args.format and out.suffix == f".{args.format}"
+    failed = written = 0
+    for name in chosen:
+        try:
+            tracks = subtitle_tracks(load_phase1_data(work_dir, name))
+        except WorkFileError as exc:
+            console.print(f"[yellow]skip {escape(name)}:[/] {escape(str(exc))}")
+            failed += 1
+            continue
+        if language is not None:
+            tracks = {language: tracks[language]} if language in tracks else {}
+        if not tracks:
+            have = ", ".join(subtitle_tracks(load_phase1_data(work_dir, name))) or "none (no speech)"
+            console.print(f"[yellow]{escape(name)}:[/] no {escape(language or '')} subtitles (tracks: {escape(have)})")
+            if args.name:
+                return EXIT_USAGE
+            continue
+        if out is None:  # one track on stdout
+            picked = _pick_language(tracks, language, config.settings.output_language)
+            assert picked is not None
+            sys.stdout.write(render(tracks[picked], formats[0] if args.format else "vtt"))
+            return EXIT_OK
+        if single_file:
+            check_output_dir(out.parent, "--out")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(render(next(iter(tracks.values())), args.format), encoding="utf-8")
+            console.print(f"wrote {escape(str(out))}")
+            return EXIT_OK
+        folder = check_output_dir(out, "--out")
+        files = write_subtitle_files(folder, name, tracks, formats)
+        written += len(files)
+        console.print(f"{escape(name)}: {', '.join(escape(p.name) for p in files)}")
+    if out is not None:
+        console.print(f"{written} files in {escape(str(out))}" + (f"; {failed} videos skipped" if failed else ""))
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> None:
+    guarded_main(lambda: run(argv))
