@@ -31,6 +31,7 @@ from vtdb.config import whisper_devices
 from vtdb.phases.phase1 import Phase1Job
 from vtdb.runner import run_phase
 from vtdb.sources.sync import sync_videos
+from vtdb.text import terminal_safe
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -103,7 +104,7 @@ def run_workers(devices: list[str], argv: list[str]) -> int:
         assert proc.stdout is not None
         for line in proc.stdout:
             with lock:
-                sys.stdout.write(f"[{device}] {line}")
+                sys.stdout.write(f"[{device}] {terminal_safe(line.rstrip(chr(10)))}\n")  # its tracebacks too
                 sys.stdout.flush()
 
     relays = [threading.Thread(target=relay, args=pair, daemon=True) for pair in procs]
