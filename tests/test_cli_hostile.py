@@ -291,3 +291,11 @@ def test_a_missing_mount_is_said_and_waited_for_never_counted_against_the_video(
     shutil.copy(silent_video, mount / "clip.mp4")
     res = run_cli("phase1_whisper_frames.py", "--config", str(cfg))
     assert res.returncode == 0 and "1 completed" in out(res), out(res)
+
+
+@pytest.mark.parametrize("n", [10**8, 99999999999999999999, 0, -5, 2.5, "5", True])
+def test_the_library_refuses_a_result_count_it_cannot_serve(library, n):
+    db = ChromaDBManager(load_config(library, env={}))
+    with pytest.raises(ValueError, match="n_results must be a whole number from 1 to 10000"):
+        db.search("pasta", n_results=n)
+    assert len(db.search("pasta", n_results=10_000)) == 3

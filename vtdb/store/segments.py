@@ -3,11 +3,14 @@ whole-video side of video_files (Phase 4's summary vector, whole-video search)."
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Mapping, Sequence
 
 from vtdb import state
 from vtdb.store.connection import MAX_BATCH, VIDEO_SEGMENTS
 from vtdb.store.records import _clean, _Records
+
+MAX_SEARCH_RESULTS = 10_000  # one search's results (the CLIs allow 1000, the web app 100)
 
 
 class _Segments(_Records):
@@ -156,8 +159,16 @@ class _Segments(_Records):
         time_from, time_to, keyword; `mode` is hybrid, vector or keyword. Videos that left the library
         (`retired_at`) are left out unless `include_retired`.
         With a vector: the nearest segments (`vtdb.search.moments.Hit`: id, score, metadata, document),
-        `where` as in Chroma.
+        `where` as in Chroma. `n_results` is 1 to MAX_SEARCH_RESULTS (ValueError otherwise: the keyword index
+        allocates per result up front, and 100,000,000 aborted the process asking for 36 GB).
         """
+        try:
+            count = operator.index(n_results)  # int, numpy integers; not 2.5 or "5"
+        except TypeError:
+            count = 0
+        if isinstance(n_results, bool) or not 1 <= count <= MAX_SEARCH_RESULTS:
+            raise ValueError(f"n_results must be a whole number from 1 to {MAX_SEARCH_RESULTS}, got {str(n_results)[:40]}")
+        n_results = count
         if isinstance(query, str):
             return self.searcher().search(query, n_results, filters, mode, include_retired)
         from vtdb.search.moments import Hit, as_meta
