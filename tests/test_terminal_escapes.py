@@ -18,7 +18,7 @@ from helpers.library import Seg, Vid, build_library
 from rich.panel import Panel
 from rich.table import Table
 
-from conftest import PY, ROOT, run_cli
+from conftest import PY, ROOT, run_cli, write_config
 from vtdb.cli import TerminalSafeConsole
 from vtdb.config import load_config
 from vtdb.store import ChromaDBManager
@@ -128,3 +128,14 @@ def test_export_messages(hostile_library, tmp_path):
                   "--license", "CC BY 4.0", "--include-media")
     clean(res.stdout + res.stderr)
     assert "/videos/evil\\x1b]0;pwned" in res.stdout + res.stderr, res.stdout + res.stderr
+
+
+def test_phase_logs_show_a_hostile_path_escaped(tmp_path):
+    # A bidi override is not a control character, so the config takes it; the file is not there: Phase 1 says so.
+    (tmp_path / "videos").mkdir()
+    cfg = write_config(tmp_path, [{"name": "spoof", "path": str(tmp_path / "videos" / f"{BIDI}.mp4")}], max_attempts=1)
+    res = run_cli("phase1_whisper_frames.py", "--config", str(cfg))
+    text = res.stdout + res.stderr
+    assert "Traceback" not in text
+    clean(text)
+    assert "\\u202egpj.exe.mp4" in text, text
