@@ -202,6 +202,40 @@ def _engine_args(name):
                "libcuda.so.1) and the real processor/tokenizer (hub files) are not reached here either.")
 
 
+@check("the `vllm serve` line of docs/GPU.md parses with vLLM's own argument parser")
+def _serve(name):
+    import shlex
+
+    from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.entrypoints.common.cli_args import make_arg_parser
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    from vtdb.config import Settings
+
+    line = next(x.strip() for x in Path("docs/GPU.md").read_text().splitlines() if x.startswith("vllm serve "))
+    argv = shlex.split(line)[2:]
+    # Building the parser reads the platform's device type for its defaults; vLLM finds no CUDA platform
+    # here, so the parser is built as for a CPU (only the argument definitions are used, nothing runs).
+    platform = type(current_platform())
+    saved = platform.device_type
+    platform.device_type = saved or "cpu"
+    try:
+        args = make_arg_parser(FlexibleArgumentParser()).parse_args(argv)
+    finally:
+        platform.device_type = saved
+    args.model = args.model_tag or args.model  # what `vllm serve MODEL` does with the positional model
+    fields = {f.name for f in dataclasses.fields(AsyncEngineArgs)}
+    engine = {k: v for k, v in vars(args).items() if k in fields}  # AsyncEngineArgs.from_cli_args takes these
+    settings = Settings()
+    expected = {"model": settings.vlm_model, "max_model_len": settings.vllm_max_model_len,
+                "limit_mm_per_prompt": {"image": settings.frames_per_window},
+                "mm_processor_kwargs": {"min_pixels": settings.image_min_pixels, "max_pixels": settings.image_max_pixels}}
+    got = {k: engine.get(k) for k in expected}
+    assert got == expected, f"{got} != our settings {expected}"
+    report("PASS", name, f"{line}\n             -> {got} (our defaults: vlm_model, vllm_max_model_len, frames_per_window, "
+                         "image_min/max_pixels); the server itself needs CUDA: NOT REACHED here")
+
+
 @check("the processor: transformers' Qwen2.5-VL image processor takes the min_pixels/max_pixels we pass")
 def _processor(name):
     from transformers import Qwen2VLImageProcessor
@@ -292,8 +326,9 @@ def _vision(name):
     settings = Settings()
     analyzer = VLLMAnalyzer(settings, backend=VLLMBackend(None, RecordingProcessor(), vision_info, make_vllm_sampling_params))
     frames = []
-    for i in range(settings.frames_per_window):  # 1280x720 JPEGs, as Phase 1 stores them
-        image = Image.effect_mandelbrot((1280, 720), (-2.0 + i * 0.1, -1.0, 1.0, 1.0), 60).convert("RGB")
+    side = settings.frame_max_side  # 16:9 JPEGs at frame_max_side, as Phase 1 stores them
+    for i in range(settings.frames_per_window):
+        image = Image.effect_mandelbrot((side, side * 9 // 16), (-2.0 + i * 0.1, -1.0, 1.0, 1.0), 60).convert("RGB")
         buf = io.BytesIO()
         image.save(buf, "JPEG", quality=85)
         frames.append(buf.getvalue())
