@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import select
@@ -188,39 +189,45 @@ def event_log_of(config: Config, work_dir: Path) -> ev.EventLog:
     return ev.EventLog(check_output_file(work_dir / name, "settings.event_log"))
 
 
-# In work_dir: the embedded database folder a run last used (written once it holds a database), so that a
-# later phase can tell "the database was deleted" from "no run has made one yet".
-DATABASE_MARK = ".vtdb-database"
 CHROMA_FILE = "chroma.sqlite3"
+_EVENT_LOG_TAIL = 4 << 20  # the part of the event log read for the runs' database (its newest 4 MiB)
 
 
-def _remember_database(config: Config) -> None:
-    if config.settings.chroma_host or not (config.chroma_dir / CHROMA_FILE).exists():
-        return
-    mark = config.work_dir / DATABASE_MARK
-    text = str(config.chroma_dir.resolve())
-    with contextlib.suppress(OSError):
-        if not mark.exists() or mark.read_text(encoding="utf-8") != text:
-            mark.write_text(text, encoding="utf-8")
+def _database_used_before(config: Config) -> bool:
+    """Did a phase run use the embedded database at chroma_dir? Every run's PHASE_START in the event log names
+    its database (`location`); the newest part of the log is read."""
+    log = config.work_dir / config.settings.event_log
+    try:
+        with open(log, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - _EVENT_LOG_TAIL))
+            tail = fh.read()
+    except OSError:
+        return False
+    wanted = config.chroma_dir.resolve()
+    for line in reversed(tail.splitlines()):
+        if ev.PHASE_START.encode() not in line:
+            continue
+        try:
+            location = str(json.loads(line).get("location") or "")
+        except ValueError:
+            continue
+        if location.startswith("embedded database ") and Path(location[len("embedded database "):]).resolve() == wanted:
+            return True
+    return False
 
 
 def require_database(config: Config, phase: str) -> None:
-    """Phases 2-4 and the tools that work on registered videos: an embedded database that an earlier run made
-    and that is gone now (its folder deleted, a disk not mounted) is a DatabaseUnavailable (exit 2), not an
-    empty new database and "0 completed"."""
-    if config.settings.chroma_host or (config.chroma_dir / CHROMA_FILE).exists():
-        return
-    try:
-        was = (config.work_dir / DATABASE_MARK).read_text(encoding="utf-8").strip()
-    except OSError:
-        return  # no run has made a database here yet
-    if was != str(config.chroma_dir.resolve()):
+    """Phases 2-4: an embedded database that earlier runs used (their PHASE_START events name it) and that is
+    gone now (its folder deleted, a disk not mounted) is a DatabaseUnavailable (exit 2), not an empty new
+    database and "0 completed"."""
+    if config.settings.chroma_host or (config.chroma_dir / CHROMA_FILE).exists() or not _database_used_before(config):
         return
     raise DatabaseUnavailable(
-        f"the database {config.chroma_dir} is gone: earlier runs stored the videos there (see "
-        f"{config.work_dir / DATABASE_MARK}), and it has no {CHROMA_FILE} now (deleted, or a disk that is not "
-        f"mounted?); {phase} has nothing to work on. Restore the folder from a backup or mount it, or set chroma_dir "
-        "to where the database is; to start over, delete that mark file and run phase1_whisper_frames.py")
+        f"the database {config.chroma_dir} is gone: earlier runs stored the videos there (the event log "
+        f"{config.work_dir / config.settings.event_log} names it), and it has no {CHROMA_FILE} now (deleted, or a "
+        f"disk that is not mounted?); {phase} has nothing to work on. Restore the folder from a backup or mount it, "
+        "or set chroma_dir to where the database is; to start over, run phase1_whisper_frames.py")
 
 
 @contextlib.contextmanager
@@ -244,7 +251,6 @@ def open_database(config: Config, wait: bool = False, purpose: str = "") -> Iter
     try:
         yield db
     finally:
-        _remember_database(config)
         if lock:
             lock.release()
 
