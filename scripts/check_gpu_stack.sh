@@ -387,6 +387,26 @@ def _cuda_libs(name):
            f"ctranslate2.get_cuda_device_count() = {count}" + (" (no NVIDIA driver / GPU here)" if count == 0 else ""))
 
 
+@check("the web app runs on the GPU set's FastAPI (0.136.3; the CPU set has 0.165.0): main routes answer 200")
+def _web(name):
+    import fastapi
+    from fastapi.testclient import TestClient
+
+    from vtdb.config import load_config
+    from vtdb.web.app import create_app
+
+    folder = Path(tempfile.mkdtemp(prefix="vtdb-gpu-web-"))
+    config = folder / "videos_config.json"
+    config.write_text(json.dumps({"settings": {"work_dir": str(folder / "data"), "chroma_dir": str(folder / "chroma_db")},
+                                  "videos": []}))
+    codes = {}
+    with TestClient(create_app(load_config(config)), base_url="http://127.0.0.1:8765") as client:
+        for path in ("/", "/api/health", "/api/search?q=pasta", "/api/videos", "/api/openapi.json", "/status", "/api"):
+            codes[path] = client.get(path).status_code
+    bad = {p: c for p, c in codes.items() if c != 200}
+    report("FAIL" if bad else "PASS", name, f"fastapi {fastapi.__version__}, an empty library: {codes}")
+
+
 @check("torch (CUDA build) imports; CUDA itself")
 def _torch(name):
     import torch
