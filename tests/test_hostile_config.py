@@ -266,3 +266,11 @@ def test_a_nul_in_work_dir_exits_2_from_every_phase(tmp_path):
         res = run_cli(script, "--config", str(cfg))
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
         assert "settings.work_dir: './da\\x00ta' contains a NUL byte" in res.stderr
+
+
+def test_ten_thousand_entries_for_one_file_are_one_warning(tmp_path, silent_video):
+    cfg = write_config(tmp_path, [{"name": f"copy_{i}", "path": str(silent_video)} for i in range(10_000)])
+    config = load_config(cfg, env={})
+    shared = [w for w in config.warnings if "name the same file" in w]
+    assert len(shared) == 1 and "videos[0] ('copy_0'), videos[1] ('copy_1'), videos[2] ('copy_2') and 9997 more" in shared[0]
+    assert len(config.videos) == 10_000
