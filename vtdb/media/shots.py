@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from vtdb.media.video import Frame, MediaError, SequentialFrames, encode_jpeg, fit_within, frame_to_bgr
+from vtdb.media.video import Frame, MediaError, Picture, SequentialFrames, encode_jpeg, fit_within, frame_to_bgr
 
 # Measured on ffmpeg-made videos (bench/shots.py, tests/test_shots.py): hard cuts between lavfi
 # sources score 40-130 on ContentDetector's scale; motion inside a shot stays under ~15.
@@ -134,6 +134,7 @@ def scan_video(
         step_diff: list[float] = []
         small_size: tuple[int, int] | None = None
         stored_size = (0, 0)  # set from the first frame
+        picture = Picture()
         last_frame = None
         last_t = 0.0
         analysed_t = float("-inf")
@@ -141,7 +142,10 @@ def scan_video(
             if small_size is None:
                 w, h = frame.width, frame.height
                 small_size = (detect_width, max(2, round(h * detect_width / w / 2) * 2)) if w > detect_width else (w, h)
-                stored_size = fit_within(w, h, max_side)
+                # The detectors score the coded picture (turning or widening it changes no score); stored frames
+                # are what a viewer sees: turned, at the display aspect, deinterlaced (vtdb.media.video.Picture).
+                picture = video.picture
+                stored_size = fit_within(*picture.display_size(w, h), max_side)
             if t - analysed_t >= spacing:
                 analysed_t = t
                 small = frame_to_bgr(frame, *small_size)
@@ -152,7 +156,7 @@ def scan_video(
                 times.append(t)
             stored = None  # one JPEG per decoded frame, however many candidates it serves
             while next_i < len(wanted) and wanted[next_i][0] <= t + 0.5 / fps:
-                stored = stored or _stored(frame, t, stored_size, quality)
+                stored = stored or _stored(frame, t, stored_size, quality, picture)
                 got[wanted[next_i]] = stored
                 next_i += 1
             if progress is not None and video.decoded % 250 == 0:
@@ -168,7 +172,7 @@ def scan_video(
         duration = last_t + 1.0 / fps
         # Candidates past the last decodable frame (a rounding at the very end) take the last frame.
         if next_i < len(wanted):
-            last = _stored(last_frame, last_t, stored_size, quality)
+            last = _stored(last_frame, last_t, stored_size, quality, picture)
             for key in wanted[next_i:]:
                 got[key] = last
         decoded = video.decoded
@@ -199,9 +203,9 @@ def _fade_thumb(small: np.ndarray) -> np.ndarray:
     return cv2.resize(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def _stored(frame, t: float, size: tuple[int, int], quality: int) -> Frame:
-    """A decoded frame as the JPEG kept for a sample, stamped with the time it was shown."""
-    jpeg, w, h = encode_jpeg(frame_to_bgr(frame, *size, fine=True), quality)
+def _stored(frame, t: float, size: tuple[int, int], quality: int, picture: Picture) -> Frame:
+    """A decoded frame as the JPEG kept for a sample (as a viewer sees it), stamped with the time it was shown."""
+    jpeg, w, h = encode_jpeg(frame_to_bgr(frame, *size, fine=True, picture=picture), quality)
     return Frame(round(t, 3), jpeg, w, h)
 
 

@@ -45,6 +45,61 @@ class VideoInfo:
     audio_codec: str
     container: str
     video_stream_duration: float = 0.0  # 0 when the container does not say (then `duration` is used)
+    # `width` x `height` is the picture a viewer sees: the coded size with the pixel aspect and the rotation applied.
+    coded_width: int = 0
+    coded_height: int = 0
+    rotation: int = 0  # degrees counterclockwise the coded picture is turned for display (0, 90, 180, 270)
+    sample_aspect: float = 1.0  # a pixel's width over its height (DV, DVD, broadcast SD: 16:15, 64:45, 8:9, ...)
+    interlaced: bool = False  # the stream says its frames are two fields (field_order tt/bb/tb/bt)
+
+
+@dataclass(frozen=True)
+class Picture:
+    """How a stream's decoded frames become the picture a viewer sees (what every decoding path here stores).
+
+    Players turn the picture by the display matrix (phone videos: coded 1920x1080, shown 1080x1920), scale
+    non-square pixels to the display aspect (720x576 at 16:15 is shown 768x576) and deinterlace. Rotation
+    and pixel aspect are per stream; interlacing is checked per frame where the decoder says (PyAV)."""
+
+    rotation: int = 0  # degrees counterclockwise (0, 90, 180, 270), as FFmpeg's display matrix reads
+    sar: float = 1.0  # sample (pixel) aspect ratio
+    interlaced: bool = False
+
+    @property
+    def square(self) -> bool:
+        return abs(self.sar - 1.0) < 0.005
+
+    def display_size(self, width: int, height: int) -> tuple[int, int]:
+        """The displayed size of a coded width x height frame (even width when scaled, turned sides)."""
+        if not self.square:
+            width = max(2, round(width * self.sar / 2) * 2)
+        return (height, width) if self.rotation in (90, 270) else (width, height)
+
+
+def _quarter_turns(degrees: object) -> int:
+    """A display rotation (degrees counterclockwise, any sign) as 0, 90, 180 or 270; 0 when not near a right angle."""
+    try:
+        value = float(degrees)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0
+    if value != value:  # NaN: no display matrix
+        return 0
+    turns = round(value / 90.0)
+    return (turns % 4) * 90 if abs(value - turns * 90.0) < 1.0 else 0
+
+
+def _fraction(value: object) -> float:
+    """A ratio given as 'a:b', 'a/b', a Fraction or a number; 0 when unknown or invalid."""
+    if value is None:
+        return 0.0
+    text = str(value).replace(":", "/")
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return float(num) / float(den) if float(den) and float(num) > 0 else 0.0
+        return max(0.0, float(text))
+    except ValueError:
+        return 0.0
 
 
 def _ffprobe() -> str:
@@ -121,16 +176,29 @@ def probe(path: Path) -> VideoInfo:
     if duration <= 0:
         raise MediaError(f"{path}: cannot determine the video's duration (damaged or still being written?)")
     fps = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
+    coded_w, coded_h = int(video.get("width") or 0), int(video.get("height") or 0)
+    # The display matrix (side data; FFmpeg >= 5 reports its counterclockwise rotation) or an old `rotate` tag
+    # (clockwise degrees, as FFmpeg 4 reported it).
+    matrix = next((d for d in video.get("side_data_list") or [] if "rotation" in d), None)
+    rotation = (_quarter_turns(matrix["rotation"]) if matrix
+                else (360 - _quarter_turns((video.get("tags") or {}).get("rotate"))) % 360)
+    picture = Picture(rotation, _fraction(video.get("sample_aspect_ratio")) or 1.0)
+    width, height = picture.display_size(coded_w, coded_h) if coded_w and coded_h else (coded_w, coded_h)
     return VideoInfo(
         duration=duration,
-        width=int(video.get("width") or 0),
-        height=int(video.get("height") or 0),
+        width=width,
+        height=height,
         fps=round(fps, 3),
         has_audio=audio is not None,
         video_codec=str(video.get("codec_name", "")),
         audio_codec=str(audio.get("codec_name", "")) if audio else "",
         container=str(fmt.get("format_name", "")),
         video_stream_duration=_float_or_zero(video.get("duration")),
+        coded_width=coded_w,
+        coded_height=coded_h,
+        rotation=picture.rotation,
+        sample_aspect=picture.sar,
+        interlaced=str(video.get("field_order", "")) in {"tt", "bb", "tb", "bt"},
     )
 
 
@@ -150,14 +218,21 @@ class Frame:
     height: int
 
 
-def _encode(image: np.ndarray, max_side: int, quality: int) -> tuple[bytes, int, int]:
+def _encode(image: np.ndarray, max_side: int, quality: int, picture: Picture | None = None) -> tuple[bytes, int, int]:
+    """A BGR frame (as decoded: coded orientation and pixels) as the JPEG a viewer would see, shrunk to max_side."""
     import cv2
 
+    picture = picture or Picture()
+    if picture.interlaced:
+        image = deinterlace(image)
     h, w = image.shape[:2]
-    scale = min(1.0, max_side / float(max(h, w)))
-    if scale < 1.0:
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return encode_jpeg(image, quality)
+    dw, dh = picture.display_size(w, h)
+    scale = min(1.0, max_side / float(max(dw, dh)))
+    dw, dh = max(1, round(dw * scale)), max(1, round(dh * scale))
+    size = (dh, dw) if picture.rotation in (90, 270) else (dw, dh)  # the size before turning
+    if size != (w, h):
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return encode_jpeg(turn(image, picture.rotation), quality)
 
 
 def encode_jpeg(image: np.ndarray, quality: int) -> tuple[bytes, int, int]:
@@ -177,6 +252,7 @@ def extract_frames(
     quality: int = 85,
     duration: float | None = None,
     fps: float = 0.0,
+    picture: Picture | None = None,
 ) -> list[Frame]:
     """JPEG frames at the given times (seconds), in the order given.
 
@@ -188,15 +264,25 @@ def extract_frames(
     or download whose index still claims the full length). OpenCV then returns the last
     decodable frame again instead of failing, so the position actually reached is checked.
     A file with no decodable frame is an error.
+
+    Frames are stored as a viewer sees them (`picture`, read from the file with PyAV when not given): turned
+    by the display matrix, non-square pixels scaled to the display aspect, interlaced frames deinterlaced.
     """
     import cv2
 
+    picture = picture or read_picture(path)
     # How far the frame actually read may lag the time asked for: OpenCV seeks are sometimes
     # a frame early, and sparse/variable frame rates have gaps between frames.
     tolerance = max(1.0, 2.0 / fps) if fps and fps > 0 else 2.0
+    if picture.interlaced:
+        # OpenCV 5's FFmpeg returns an all-black image for every interlaced frame (its converter logs "Cannot
+        # convert interlaced to progressive frames"), and would not deinterlace: PyAV seeks instead.
+        return _seek_frames_pyav(path, times, max_side, quality, duration, tolerance, picture)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise PermanentMediaError(f"{path}: OpenCV cannot open the video for frame extraction")
+    # OpenCV would turn the picture itself; turned here after deinterlacing and scaling (which work on coded rows).
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)
     try:
         order = sorted(range(len(times)), key=lambda i: times[i])
         out: list[Frame | None] = [None] * len(times)
@@ -211,7 +297,7 @@ def extract_frames(
                 # position 0: the backend does not report one; trust the frame.
                 if position <= 0.0 or position >= t - tolerance:
                     reached = max(reached, position if position > 0.0 else t)
-                    jpeg, w, h = _encode(image, max_side, quality)
+                    jpeg, w, h = _encode(image, max_side, quality, picture)
                     last_good = Frame(t, jpeg, w, h)
                     out[i] = last_good
                     continue
@@ -230,6 +316,63 @@ def extract_frames(
         return [fr if fr is not None else Frame(float(times[i]), first_good.jpeg, first_good.width, first_good.height) for i, fr in enumerate(out)]
     finally:
         cap.release()
+
+
+def _seek_frames_pyav(path: Path, times: Sequence[float], max_side: int, quality: int, duration: float | None,
+                      tolerance: float, picture: Picture) -> list[Frame]:
+    """extract_frames with PyAV: seek to the keyframe before each time (or decode on when it is near), take the
+    first frame at or after it; the same end-of-file and truncation rules as the OpenCV path."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise PermanentMediaError(f"{path}: the video cannot be opened for frame extraction ({exc})") from None
+    try:
+        streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not streams:
+            raise PermanentMediaError(f"{path}: no video stream")
+        stream = streams[0]
+        stream.thread_type = "SLICE"
+        base = float(stream.time_base or 0) or 1e-6
+        origin = float(stream.start_time * base) if stream.start_time is not None else 0.0
+        half_frame = 0.5 / float(stream.average_rate or 25)
+        out: list[Frame | None] = [None] * len(times)
+        decoded: Iterator[Any] | None = None
+        current: tuple[float, Any] | None = None  # the latest frame decoded: (time from the start, frame)
+        last_good: Frame | None = None
+        for i in sorted(range(len(times)), key=lambda k: times[k]):
+            t = max(0.0, float(times[i]))
+            if decoded is None or current is None or t - current[0] > 2.0:
+                container.seek(max(0, int((t + origin) / base)), stream=stream, backward=True)
+                decoded, current = container.decode(stream), None
+            while current is None or current[0] < t - half_frame:
+                try:
+                    frame = next(decoded)
+                except (StopIteration, av.error.FFmpegError):
+                    break
+                if frame.time is not None:
+                    current = (float(frame.time) - origin, frame)
+            if current is not None and current[0] >= t - tolerance:
+                jpeg, w, h = encode_jpeg(frame_to_bgr(current[1], *fit_within(*picture.display_size(
+                    current[1].width, current[1].height), max_side), fine=True, picture=picture), quality)
+                last_good = out[i] = Frame(t, jpeg, w, h)
+                continue
+            reached = current[0] if current is not None else 0.0
+            if duration and t < duration - tolerance:
+                raise MediaError(
+                    f"{path}: no frame decodes at {t:.1f} s of {duration:.1f} s (frames stop near {reached:.1f} s); "
+                    "the file looks truncated or damaged (an incomplete copy or download?)"
+                )
+            if last_good is not None:
+                out[i] = Frame(t, last_good.jpeg, last_good.width, last_good.height)
+        if last_good is None:
+            raise PermanentMediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
+        first_good = next(fr for fr in out if fr is not None)
+        return [fr if fr is not None else Frame(float(times[i]), first_good.jpeg, first_good.width, first_good.height)
+                for i, fr in enumerate(out)]
+    finally:
+        container.close()
 
 
 # While non-reference frames are skipped, the frames decoded are at most this far apart (x264's usual 2-3
@@ -271,6 +414,9 @@ class SequentialFrames:
             stream.codec_context.skip_frame = "NONREF"
         self.decoded = 0
         self.damaged = False  # decoding stopped at a packet the decoder rejected
+        # Set from the first frame (its display matrix); pixel aspect as FFmpeg guesses it (container, then codec).
+        self._sar = _fraction(stream.sample_aspect_ratio) or _fraction(stream.codec_context.sample_aspect_ratio) or 1.0
+        self.picture = Picture(sar=self._sar)
 
     def __enter__(self) -> "SequentialFrames":
         return self
@@ -304,6 +450,8 @@ class SequentialFrames:
                 t = float(frame.time) if frame.time is not None else (last + 1.0 / self.fps if last is not None else 0.0)
                 if self._origin is None:
                     self._origin = t
+                if not self.decoded:
+                    self.picture = Picture(_quarter_turns(frame.rotation), self._sar, bool(frame.interlaced_frame))
                 t = max(0.0, t - self._origin)
                 if self._skip and last is not None and t - last > SKIP_MAX_GAP:
                     self._skip = False
@@ -313,30 +461,96 @@ class SequentialFrames:
                 yield t, frame
 
 
-def frame_to_bgr(frame: Any, width: int, height: int, *, fine: bool = False) -> np.ndarray:
+def frame_to_bgr(frame: Any, width: int, height: int, *, fine: bool = False, picture: Picture | None = None) -> np.ndarray:
     """A decoded PyAV frame as a BGR image of width x height.
 
     Planar 4:2:0 (nearly every video) is shrunk plane by plane and converted to BGR at the small size:
     converting the full picture first costs several times more (bench/shots.py). `fine` shrinks with
     INTER_AREA (stored frames), else INTER_LINEAR (the detectors score means, aliasing does not matter).
     Other pixel formats go through FFmpeg's converter.
+
+    With `picture` (stored frames), width x height is the displayed size: the frame is scaled to it (pixel
+    aspect) in its coded orientation, then turned by the display matrix (cheap at the small size). A frame the
+    decoder marks interlaced is deinterlaced: `fine`, by `deinterlace` before shrinking; else (the detectors)
+    by keeping one field, which only lightens the shrink.
     """
     import cv2
 
     w, h = frame.width, frame.height
+    rotation = picture.rotation if picture else 0
+    if rotation in (90, 270):
+        width, height = height, width  # the size before turning
+    interlaced = bool(frame.interlaced_frame)
     interpolation = cv2.INTER_AREA if fine else cv2.INTER_LINEAR
     if frame.format.name == "yuv420p" and not (w | h | width | height) & 1:
-        y, u, v = (_plane(frame.planes[i], w >> (i > 0), h >> (i > 0)) for i in range(3))
-        if (width, height) != (w, h):
-            y = cv2.resize(y, (width, height), interpolation=interpolation)
-            u = cv2.resize(u, (width // 2, height // 2), interpolation=interpolation)
-            v = cv2.resize(v, (width // 2, height // 2), interpolation=interpolation)
+        planes = [_plane(frame.planes[i], w >> (i > 0), h >> (i > 0)) for i in range(3)]
+        if interlaced:
+            planes = [deinterlace(p) if fine else p[::2] for p in planes]
+        y, u, v = (
+            p if p.shape == (ph, pw) else cv2.resize(p, (pw, ph), interpolation=interpolation)
+            for p, pw, ph in zip(planes, (width, width // 2, width // 2), (height, height // 2, height // 2))
+        )
         # I420 as OpenCV takes it: Y, then U and V at half size, in one (height * 3/2, width) array.
         yuv = np.concatenate([np.ascontiguousarray(y).reshape(-1), np.ascontiguousarray(u).reshape(-1),
                               np.ascontiguousarray(v).reshape(-1)]).reshape(height * 3 // 2, width)
-        return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
+        return turn(cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420), rotation)
     image = frame.to_ndarray(format="bgr24")
-    return cv2.resize(image, (width, height), interpolation=interpolation) if (width, height) != (w, h) else image
+    if interlaced:
+        image = deinterlace(image) if fine else image[::2]
+    if image.shape[:2] != (height, width):
+        image = cv2.resize(image, (width, height), interpolation=interpolation)
+    return turn(image, rotation)
+
+
+# Combing: a line of the second field that differs from both lines around it, in the same direction, by at least
+# this much each (0-255): where something moved between the two fields. Noise and soft detail stay far below.
+COMB_STEP = 20
+
+
+def deinterlace(image: np.ndarray) -> np.ndarray:
+    """An interlaced frame (grey, one plane or BGR) without combing, at its full size.
+
+    Where the second field's line sticks out of the first field's lines above and below it, in the same
+    direction (combing: the picture moved between the fields), it is replaced by their mean; elsewhere (still
+    parts: on-screen text, backgrounds) both fields are kept, so nothing is lost where nothing moved. A lone
+    such line (a thin horizontal stroke) is kept: combing spans several lines. A spatial-only cousin of
+    FFmpeg's yadif, on the stored frames only (a few ms at 720x576, README "Shots")."""
+    if image.shape[0] < 6:
+        return image
+    lines = image.astype(np.int16)
+    above, mid, below = lines[0:-2:2], lines[1:-1:2], lines[2::2]
+    up, down = mid - above, mid - below
+    combed = (up.astype(np.int32) * down > COMB_STEP * COMB_STEP)
+    # Only combing that spans two or more lines of the field.
+    near = np.zeros_like(combed)
+    near[1:] |= combed[:-1]
+    near[:-1] |= combed[1:]
+    combed &= near
+    out = image.copy()
+    out[1:-1:2] = np.where(combed, ((above + below + 1) >> 1).astype(np.uint8), image[1:-1:2])
+    return out
+
+
+def turn(image: np.ndarray, rotation: int) -> np.ndarray:
+    """An image turned counterclockwise by rotation degrees (0, 90, 180, 270)."""
+    if not rotation:
+        return image
+    import cv2
+
+    codes = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
+    return cv2.rotate(image, codes[rotation])
+
+
+def read_picture(path: Path) -> Picture:
+    """The display rotation, pixel aspect and interlacing of a video's first frame (PyAV, ~10 ms); the
+    default (upright, square, progressive) when PyAV cannot read it (the caller's own decoding reports why)."""
+    try:
+        with SequentialFrames(path, skip_nonreference=False) as video:
+            for _t, _frame in video:
+                return video.picture
+    except Exception:  # noqa: BLE001 - any failure here is reported by the decoding that follows
+        pass
+    return Picture()
 
 
 def _plane(plane: Any, width: int, height: int) -> np.ndarray:
