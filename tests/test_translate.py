@@ -33,11 +33,15 @@ LATIN = re.compile(r"[A-Za-z]")
 # ---------------------------------------------------------------- units
 
 
-def test_segments_go_whole_to_the_windows_holding_their_middle():
+def test_segments_go_whole_to_every_window_they_overlap():
     segs = [TranscriptSegment(0.0, 2.0, "one"), TranscriptSegment(3.0, 7.0, "two"), TranscriptSegment(9.0, 12.5, "three")]
-    assert text_in_window(segs, 0.0, 6.0, last=False) == "one two"  # middles 1.0 and 5.0
-    assert text_in_window(segs, 4.0, 10.0, last=False) == "two"  # overlapping windows share a segment
+    assert text_in_window(segs, 0.0, 6.0, last=False) == "one two"
+    assert text_in_window(segs, 4.0, 10.0, last=False) == "two three"  # overlapping windows share a segment
+    assert text_in_window(segs, 7.0, 9.0, last=False) == ""  # touching is not overlapping
     assert text_in_window([s.__dict__ for s in segs], 8.0, 12.0, last=True) == "three"  # past the end: the last window
+    flagged = [TranscriptSegment(0.0, 2.0, "Thank you very much.", unsure="a phrase Whisper writes over silence")]
+    assert text_in_window(flagged + segs, 0.0, 6.0, last=False) == "one two"  # unsure text is never a window's
+    assert text_in_window([{"start": 1.0, "end": 1.5, "text": "old pickle"}], 0.0, 6.0, last=False) == "old pickle"
 
 
 @pytest.mark.parametrize("mode, out, speech, wanted", [
@@ -97,24 +101,3 @@ def test_malformed_subtitle_file_warns_and_falls_back_to_whisper(whisper_run):
     assert whisper_run["data"]["ru_tea"]["transcript"]["model"] == "faster-whisper:base"
     warnings = [e["message"] for e in whisper_run["events"] if e["event"] == "WARNING" and e.get("video") == "ru_tea"]
     assert any("ru_tea.ru.srt" in m and "line 2" in m and "using Whisper" in m for m in warnings), warnings
-
-
-def test_whisper_translation_loops_are_dropped():
-    """Translate mode on unclear speech loops ("Why are you so angry?" ten times): repeats of a recent sentence,
-    self-repeating segments and low-confidence segments over likely silence are not kept."""
-    from types import SimpleNamespace
-
-    from vtdb.media.transcribe import TranscriptSegment
-    from vtdb.media.translate import plausible_translation
-
-    def seg(text, ratio=1.2, logprob=-0.3, no_speech=0.1):
-        return SimpleNamespace(text=text, compression_ratio=ratio, avg_logprob=logprob, no_speech_prob=no_speech)
-
-    kept = [TranscriptSegment(0.0, 2.0, "Why are you so angry?")]
-    assert not plausible_translation(seg(" why are you so ANGRY "), kept)
-    assert plausible_translation(seg("Pour the water into the teapot."), kept)
-    assert not plausible_translation(seg("I will not let you go. " * 6, ratio=4.1), [])
-    assert not plausible_translation(seg("Thank you.", logprob=-1.4, no_speech=0.9), [])
-    assert plausible_translation(seg("Thank you.", logprob=-1.4, no_speech=0.2), [])  # unsure, but speech
-    older = [TranscriptSegment(float(i), i + 1.0, f"sentence {i}") for i in range(6)]
-    assert plausible_translation(seg("sentence 0"), older)  # said long ago: a real repeat, kept

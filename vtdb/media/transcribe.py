@@ -1,7 +1,9 @@
 """Speech to timestamped words: the Transcriber interface and its faster-whisper backend.
 
 The whole audio track is transcribed once per video (not per window: that costs ~1.43x and
-cuts sentences); windows take their words by timestamp afterwards.
+cuts sentences); windows take their words by timestamp afterwards. Speech is decoded in pieces cut at
+pauses (vtdb.media.pieces), and segments that are likely invented are kept apart as unsure
+(vtdb.media.hallucinations).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Protocol
 
@@ -16,6 +19,8 @@ import numpy as np
 
 from vtdb.config import Settings, WhisperOptions
 from vtdb.errors import ModelUnavailable
+from vtdb.media.hallucinations import hallucination, letters, normalized
+from vtdb.media.pieces import EncoderCache, Piece, PieceSegment, decode_pieces, speech_pieces
 from vtdb.models import resolve_whisper_model
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,7 @@ class TranscriptSegment:
     start: float
     end: float
     text: str
+    unsure: str = ""  # why this text is likely not real speech (not indexed); "" = speech
 
 
 @dataclass
@@ -50,7 +56,8 @@ class Transcript:
 
     @property
     def text(self) -> str:
-        return " ".join(s.text.strip() for s in self.segments).strip()
+        """The speech (segments flagged unsure left out)."""
+        return " ".join(s.text.strip() for s in self.segments if not s.unsure).strip()
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -157,6 +164,8 @@ class FasterWhisperTranscriber:
         self.batch_size = 0  # resolved at load (auto depends on the device)
         self.model_kwargs: dict = {}
         self._lock = threading.Lock()
+        self._pieces: tuple[int, int, list[Piece]] | None = None  # (id, length, pieces) of the last audio
+        self.encoder: EncoderCache | None = None  # the last transcription's encoder outputs, for the translation
 
     def whisper_model(self):
         """The loaded faster_whisper.WhisperModel (loaded once, thread-safe): other tasks (translate) reuse it."""
@@ -178,10 +187,26 @@ class FasterWhisperTranscriber:
                 self.batch_size = resolve_batch_size(self.options.batch_size, kwargs["device"])
                 if self.batch_size > 0:
                     self._batched = BatchedInferencePipeline(model=model)
+                    self.encoder = EncoderCache(model)
                 self._model = model
         return self._model
 
     _load = whisper_model  # the older private name (tests and benches use it)
+
+    def speech_pieces(self, audio: np.ndarray) -> list[Piece]:
+        """The pieces of speech Whisper decodes (VAD, or plain pieces with vad_filter off); the last audio's
+        are kept, so the translation of the same audio cuts it the same way."""
+        if self._pieces is not None and self._pieces[:2] == (id(audio), len(audio)):
+            return self._pieces[2]
+        pieces = speech_pieces(audio, self.options.vad_filter)
+        self._pieces = (id(audio), len(audio), pieces)
+        return pieces
+
+    def release(self) -> None:
+        """Forget the last audio's pieces and encoder outputs (once its translation is done or not wanted)."""
+        self._pieces = None
+        if self.encoder is not None:
+            self.encoder.clear()
 
     def detect_language(self, audio: np.ndarray) -> tuple[str | None, float]:
         """(language, probability) from up to 3 x 30 s of speech, or (None, 0.0) when there is no speech."""
@@ -232,32 +257,48 @@ class FasterWhisperTranscriber:
                 language, source = self.options.fallback_language, "fallback"
             else:
                 language, source = detected, "detected"
-        options = dict(
-            language=language,
-            word_timestamps=True,
-            beam_size=self.options.beam_size,
-            # Conditioning on earlier text invites repetition loops on long audio (measured: bench/phase1.py).
-            condition_on_previous_text=False,
-        )
-        if self._batched is not None:
-            # Timestamp tokens on: without them (the pipeline's default) Whisper often stops after the first
-            # sentences of a 30 s chunk of short utterances (measured on the real speech: WER 0.39 against
-            # 0.04 with them, at the same speed; bench/whisper.py).
-            batched_options: dict = {"vad_filter": self.options.vad_filter, "without_timestamps": False}
-            if not self.options.vad_filter:
-                # Without VAD the batched pipeline needs the chunks given (it refuses audio over 30 s):
-                # plain 30 s pieces, which is what "no VAD" means.
-                batched_options["clip_timestamps"] = fixed_chunks(len(audio) / SAMPLE_RATE)
-            segments_iter, _info = self._batched.transcribe(audio, batch_size=self.batch_size,
-                                                            **batched_options, **options)
-        else:
-            segments_iter, _info = model.transcribe(audio, vad_filter=self.options.vad_filter, **options)
+        if self.encoder is not None:
+            self.encoder.clear()  # a new audio: nothing to reuse
+        pieces = self.speech_pieces(audio)
+        decoded = decode_pieces(model, audio, pieces, task="transcribe", language=language,
+                                beam_size=self.options.beam_size, batch_size=self.batch_size, progress=progress,
+                                encoder=self.encoder)
         segments: list[TranscriptSegment] = []
         words: list[Word] = []
-        for seg in segments_iter:
-            segments.append(TranscriptSegment(round(seg.start, 3), round(seg.end, 3), seg.text.strip()))
-            for w in seg.words or []:
-                words.append(Word(round(w.start, 3), round(w.end, 3), w.word, round(float(w.probability), 4)))
-            if progress:
-                progress(float(seg.end))
+        for seg, reason in judge(decoded, pieces, self.options.vad_filter):
+            segments.append(TranscriptSegment(seg.start, seg.end, seg.text, reason))
+            if not reason:
+                words += [Word(w.start, w.end, w.word, w.probability) for w in seg.words]
         return Transcript(language, round(probability, 4), source, low, self.name, segments, words)
+
+
+LOOP_REPEATS = 3
+
+
+def judge(decoded: list[PieceSegment], pieces: list[Piece], vad: bool) -> list[tuple[PieceSegment, str]]:
+    """Each decoded segment with the reason it is likely invented ("" = speech): vtdb.media.hallucinations,
+    with the speech under it from the VAD (unknown without VAD) and the sentences kept before it in its piece."""
+    out: list[tuple[PieceSegment, str]] = []
+    kept: dict[int, list[str]] = {}
+    # A sentence said LOOP_REPEATS times or more over one piece of speech is a loop, the first time included.
+    counts = Counter((seg.piece, normalized(seg.text)) for seg in decoded)
+    piece_letters: Counter[int] = Counter()
+    for seg in decoded:
+        piece_letters[seg.piece] += letters(seg.text)
+    for seg in decoded:
+        if counts[(seg.piece, normalized(seg.text))] >= LOOP_REPEATS:
+            out.append((seg, f"a loop: the same sentence {counts[(seg.piece, normalized(seg.text))]} times over "
+                             f"{pieces[seg.piece].duration:.0f} s of audio"))
+            continue
+        piece = pieces[seg.piece]
+        # The piece's speech, shared among its segments by their letters: the rate is the piece's own (word
+        # times at a piece's edge can collapse, a segment's own span says little).
+        share = letters(seg.text) / max(piece_letters[seg.piece], 1)
+        speech_s = piece.speech * share if vad and piece.speech > 0 else None
+        reason = hallucination(seg.text, speech_s=speech_s, word_probabilities=[w.probability for w in seg.words],
+                               avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob,
+                               compression_ratio=seg.compression_ratio, recent=kept.get(seg.piece, []))
+        if not reason:
+            kept.setdefault(seg.piece, []).append(normalized(seg.text))
+        out.append((seg, reason))
+    return out

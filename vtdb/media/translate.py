@@ -1,19 +1,29 @@
 """English for speech in another language: the Translator interface, Whisper's translate task, and
 translations taken from a creator subtitle track.
 
-Whisper's `task="translate"` is a second decoding pass over the same audio with the model the transcriber
-already loaded (no other model, works offline with the bundled `base`); it only translates into English.
-Its cost relative to the transcription is measured in bench/translate.py.
+Whisper's `task="translate"` is a second decoding pass over the same pieces of speech as the transcription,
+with the model the transcriber already loaded (no other model, works offline with the bundled `base`); it
+only translates into English. Every English word is mapped back to the piece of speech it was heard in
+(vtdb.media.pieces), so each window gets the English of its own speech, however sparse the speech is. Its
+cost relative to the transcription is measured in bench/translate.py.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field
 from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 
-from vtdb.media.transcribe import SAMPLE_RATE, FasterWhisperTranscriber, ProgressCallback, TranscriptSegment, fixed_chunks
+from vtdb.media.pieces import Piece, decode_pieces
+from vtdb.media.transcribe import (
+    FasterWhisperTranscriber,
+    ProgressCallback,
+    Transcript,
+    TranscriptSegment,
+    judge,
+)
 
 SOURCE_SUBTITLES = "subtitles"
 SOURCE_WHISPER = "whisper-translate"
@@ -28,7 +38,8 @@ class Translation:
 
     @property
     def text(self) -> str:
-        return " ".join(s.text.strip() for s in self.segments).strip()
+        """The English (segments flagged unsure left out)."""
+        return " ".join(s.text.strip() for s in self.segments if not s.unsure).strip()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -38,11 +49,17 @@ class Translator(Protocol):
     name: str
     target: str  # the one language it translates into
 
-    def translate(self, audio: np.ndarray, language: str | None, progress: ProgressCallback | None = None) -> Translation: ...
+    def translate(self, audio: np.ndarray, language: str | None, progress: ProgressCallback | None = None,
+                  transcript: Transcript | None = None) -> Translation: ...
 
 
 class WhisperTranslator:
-    """Whisper's own translate task (into English), with the transcriber's loaded model and decoding options."""
+    """Whisper's own translate task (into English), with the transcriber's loaded model and decoding options.
+
+    It decodes the same pieces of speech as the transcription, reusing their encoder outputs when the
+    transcription of the same audio just ran batched, with word timestamps: each English word goes back to
+    the piece it was heard in, and each piece's English is a segment at that piece's time.
+    """
 
     target = "en"
 
@@ -50,55 +67,36 @@ class WhisperTranslator:
         self.transcriber = transcriber
         self.name = transcriber.name
 
-    def translate(self, audio: np.ndarray, language: str | None, progress: ProgressCallback | None = None) -> Translation:
-        from faster_whisper import BatchedInferencePipeline
-
-        model = self.transcriber.whisper_model()
-        opts = self.transcriber.options
-        # The speech language is given (Whisper's own detection is unreliable on short or synthetic speech).
-        # No word timestamps: windows take translated segments whole, by their middle.
-        options = dict(language=language, task="translate", beam_size=opts.beam_size,
-                       condition_on_previous_text=False, word_timestamps=False)
-        batch_size = getattr(self.transcriber, "batch_size", 0)
-        if batch_size > 0:
-            extra: dict = {"vad_filter": opts.vad_filter}
-            if not opts.vad_filter:
-                extra["clip_timestamps"] = fixed_chunks(len(audio) / SAMPLE_RATE)
-            segments_iter, _info = BatchedInferencePipeline(model=model).transcribe(audio, batch_size=batch_size, **extra, **options)
-        else:
-            segments_iter, _info = model.transcribe(audio, vad_filter=opts.vad_filter, **options)
-        segments: list[TranscriptSegment] = []
-        for seg in segments_iter:
-            if seg.text.strip() and plausible_translation(seg, segments):
-                segments.append(TranscriptSegment(round(seg.start, 3), round(seg.end, 3), seg.text.strip()))
-            if progress:
-                progress(float(seg.end))
+    def translate(self, audio: np.ndarray, language: str | None, progress: ProgressCallback | None = None,
+                  transcript: Transcript | None = None) -> Translation:
+        """English for `audio`, whose speech is in `language` (given: Whisper's detection is unreliable on short
+        speech). With the `transcript` of the same audio, English over a stretch where the transcript holds no
+        speech (nothing heard, or only text flagged as invented) is flagged unsure as well."""
+        transcriber = self.transcriber
+        model = transcriber.whisper_model()
+        pieces = transcriber.speech_pieces(audio)
+        decoded = decode_pieces(model, audio, pieces, task="translate", language=language,
+                                beam_size=transcriber.options.beam_size, batch_size=transcriber.batch_size,
+                                progress=progress, encoder=transcriber.encoder)
+        spoken = pieces_with_speech(pieces, transcript) if transcript is not None else None
+        segments = []
+        for seg, reason in judge(decoded, pieces, transcriber.options.vad_filter):
+            if not reason and spoken is not None and seg.piece not in spoken:
+                reason = "the transcript holds no speech here"
+            segments.append(TranscriptSegment(seg.start, seg.end, seg.text, reason))
         return Translation(self.target, SOURCE_WHISPER, self.name, segments)
 
 
-# Whisper's own hallucination markers (the thresholds of its temperature fallback): a segment that repeats
-# itself compresses too well; one decoded with little confidence over what it thinks is silence is invented.
-MAX_COMPRESSION_RATIO = 2.4
-MIN_AVG_LOGPROB = -1.0
-MAX_NO_SPEECH_PROB = 0.6
-REPEAT_LOOKBACK = 4
-
-
-def _normalized(text: str) -> str:
-    return " ".join("".join(ch for ch in text.lower() if ch.isalnum() or ch.isspace()).split())
-
-
-def plausible_translation(seg, kept: Sequence[TranscriptSegment]) -> bool:
-    """Keep a translated segment unless it is one of Whisper's loops: the same sentence as one of the last few
-    kept (translate mode repeats "I will not let you go." over unclear speech), a segment that repeats itself,
-    or one decoded with low confidence over likely silence."""
-    if float(getattr(seg, "compression_ratio", 0.0) or 0.0) > MAX_COMPRESSION_RATIO:
-        return False
-    if (float(getattr(seg, "avg_logprob", 0.0) or 0.0) < MIN_AVG_LOGPROB
-            and float(getattr(seg, "no_speech_prob", 0.0) or 0.0) > MAX_NO_SPEECH_PROB):
-        return False
-    text = _normalized(seg.text)
-    return not any(_normalized(k.text) == text for k in kept[-REPEAT_LOOKBACK:])
+def pieces_with_speech(pieces: Sequence[Piece], transcript: Transcript) -> set[int]:
+    """The pieces that hold a word of the transcript's speech (words of flagged segments are not in it)."""
+    starts = [p.start for p in pieces]
+    found = set()
+    for w in transcript.words:
+        middle = (w.start + w.end) / 2
+        i = bisect.bisect_right(starts, middle) - 1
+        near = [k for k in (i, i + 1) if 0 <= k < len(pieces) and pieces[k].start - 0.5 <= middle <= pieces[k].end + 0.5]
+        found.update(near[:1])
+    return found
 
 
 def translation_from_cues(cues: Sequence, language: str, label: str) -> Translation:
@@ -108,12 +106,18 @@ def translation_from_cues(cues: Sequence, language: str, label: str) -> Translat
 
 
 def text_in_window(segments: Sequence[Mapping | TranscriptSegment], start: float, end: float, last: bool) -> str:
-    """The segments whose middle lies in [start, end) (the last window also takes anything after it), joined.
-    Segments carry no word timing, so a segment goes whole to each window that holds its middle."""
+    """The segments that overlap [start, end) (the last window also takes anything after it), joined; segments
+    flagged unsure are left out. A segment goes whole to every window it overlaps: a translated segment is
+    the English of one stretch of speech (a piece of it, or a creator cue), so a window gets the English of
+    the speech it holds, and overlapping windows share a sentence said across their edge."""
     parts = []
     for seg in segments:
-        s, e, text = (seg["start"], seg["end"], seg["text"]) if isinstance(seg, Mapping) else (seg.start, seg.end, seg.text)
-        middle = (s + e) / 2
-        if start <= middle < end or (last and middle >= start):
+        if isinstance(seg, Mapping):
+            s, e, text, unsure = seg["start"], seg["end"], seg["text"], seg.get("unsure", "")
+        else:
+            s, e, text, unsure = seg.start, seg.end, seg.text, seg.unsure
+        if unsure:
+            continue
+        if (s < end and e > start) or (start <= s < end) or (last and s >= start):
             parts.append(str(text).strip())
     return " ".join(p for p in parts if p)

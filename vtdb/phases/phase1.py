@@ -161,8 +161,8 @@ class Phase1Job:
                    ctx: JobContext) -> Translation | None:
         """The translation into output_language when one is wanted: a creator track in that language,
         else Whisper's translate task (English only); None when not wanted or not possible."""
-        if not transcript.segments or not self._wants_translation(transcript.language):
-            return None
+        if not transcript.text or not self._wants_translation(transcript.language):
+            return None  # no speech (or only text flagged as invented): nothing to translate
         target = self.settings.whisper.output_language
         for track in tracks_in(tracks, target, exclude=used)[:1]:
             cues = self._read_track(source, track, ctx, "translation")
@@ -179,7 +179,7 @@ class Phase1Job:
         def on_progress(done: float) -> None:
             ctx.report(min(done, duration), duration, "translating (audio s)")
 
-        return translator.translate(audio(), transcript.language, progress=on_progress)
+        return translator.translate(audio(), transcript.language, progress=on_progress, transcript=transcript)
 
     def _wants_translation(self, speech_language: str | None) -> bool:
         w = self.settings.whisper
@@ -231,6 +231,9 @@ class Phase1Job:
                 translation = self._translate(source, tracks, used, transcript, info.has_audio, audio, info.duration, ctx)
                 if translation is not None:
                     timings["translate_s"] = round(time.perf_counter() - t_translate, 3)
+                release = getattr(self.transcriber, "release", None)
+                if release is not None:
+                    release()  # the pieces and encoder outputs kept for the translation
                 audio_cache.clear()
                 frames, shots = frames_job.result()
             if info.has_audio and transcript.source == "whisper" and not transcript.words:
@@ -269,6 +272,8 @@ class Phase1Job:
                     "words": [dict(w) for w in window_words],
                     "translation": translated,
                     "translation_source": translation.source if translation and translated else "",
+                    # Text Whisper likely invented (kept to be seen, never indexed): transcript and English.
+                    "unsure_speech": unsure_in_window(transcript, translation, span.start, span.end, last),
                     "on_screen_text": on_screen,
                     # A real cut inside the window (None without shot detection: Phase 2 compares frames then).
                     "scene_change": cut_inside(shots, span.start, span.end) if shots is not None else None,
@@ -342,3 +347,15 @@ class Phase1Job:
             ),
             note=f"windows, {len(transcript.words)} words ({transcript.language or 'no speech'}){english}, {size_mb:.1f} MB",
         )
+
+
+def unsure_in_window(transcript: Transcript, translation: Translation | None, start: float, end: float,
+                     last: bool) -> list[dict]:
+    """The flagged segments (transcript, then English) that overlap [start, end): {start, end, text, reason,
+    kind: "speech"|"translation"}."""
+    out = []
+    for kind, segments in (("speech", transcript.segments), ("translation", translation.segments if translation else [])):
+        for seg in segments:
+            if seg.unsure and ((seg.start < end and seg.end > start) or start <= seg.start < end or (last and seg.start >= start)):
+                out.append({"start": seg.start, "end": seg.end, "text": seg.text, "reason": seg.unsure, "kind": kind})
+    return out

@@ -1,0 +1,267 @@
+"""Whisper over pieces of speech: every decoded word goes back to the piece of audio it was heard in.
+
+faster-whisper's batched pipeline joins the speech of a whole stretch of audio (up to 30 s of it, however far
+apart) into one item; without word timestamps a segment of that item spans everything between its first and
+last phrase (one translated "sentence" from 5 s to 217 s). Here the speech is cut into pieces at pauses
+(VAD), the pieces are packed into items of at most 30 s with a short silence between them, and the decoded
+words are mapped back through that packing: each piece gets the words heard in it, at their own times. A
+piece that comes back empty from a packed item (Whisper sometimes ends an item early) is decoded again, alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+ITEM_S = 30.0  # Whisper's window: one encoder pass
+PIECE_MAX_S = 28.0  # a piece fits an item with room to spare
+PAD_S = 0.4  # silence kept around the speech of a piece (at most half the pause to the next one)
+JOIN_GAP_S = 1.0  # speech chunks closer than this stay one piece (the pause between them is kept)
+SEPARATOR_S = 0.5  # silence put between pieces packed into one item
+RETRY_ROUNDS = 1  # pieces left without words in a packed item are decoded again, each alone
+
+
+@dataclass(frozen=True)
+class Piece:
+    start: float  # seconds in the original audio (with a little of the silence around the speech)
+    end: float
+    speech: float = 0.0  # seconds of speech in it (VAD, unpadded); 0 = unknown (no VAD)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class PieceWord:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass
+class PieceSegment:
+    """The words of one Whisper segment that lie in one piece, in original time, with the segment's scores."""
+
+    piece: int
+    start: float
+    end: float
+    text: str
+    words: list[PieceWord] = field(default_factory=list)
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 0.0
+
+
+def speech_pieces(audio: np.ndarray, vad: bool) -> list[Piece]:
+    """The speech of `audio` as pieces of at most PIECE_MAX_S, cut at pauses of JOIN_GAP_S or more
+    (Silero VAD, as faster-whisper's batched pipeline runs it); without VAD, consecutive pieces covering it all."""
+    duration = len(audio) / SAMPLE_RATE
+    if not vad:
+        pieces, start = [], 0.0
+        while start < duration:
+            pieces.append(Piece(round(start, 3), round(min(start + PIECE_MAX_S, duration), 3)))
+            start += PIECE_MAX_S
+        return pieces
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    chunks = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=160, speech_pad_ms=0,
+                                                     max_speech_duration_s=PIECE_MAX_S - 2 * PAD_S))
+    merged: list[list[float]] = []  # [start, end, speech seconds]
+    for chunk in chunks:
+        start, end = chunk["start"] / SAMPLE_RATE, chunk["end"] / SAMPLE_RATE
+        if merged and start - merged[-1][1] < JOIN_GAP_S and end - merged[-1][0] <= PIECE_MAX_S - 2 * PAD_S:
+            merged[-1][1] = end
+            merged[-1][2] += end - start
+        else:
+            merged.append([start, end, end - start])
+    pieces = []
+    for k, (start, end, speech) in enumerate(merged):
+        before = merged[k - 1][1] if k else 0.0
+        after = merged[k + 1][0] if k + 1 < len(merged) else duration
+        pieces.append(Piece(round(max(start - PAD_S, (start + before) / 2, 0.0), 3),
+                            round(min(end + PAD_S, (end + after) / 2, duration), 3), round(speech, 3)))
+    return pieces
+
+
+@dataclass
+class _Item:
+    pieces: list[int]  # indices into the piece list
+    offsets: list[float]  # where each piece starts inside the item (s)
+    length: float = 0.0
+
+
+def pack(pieces: list[Piece], which: list[int]) -> list[_Item]:
+    """Pieces (in order) into items of at most ITEM_S, SEPARATOR_S of silence between neighbours."""
+    items: list[_Item] = []
+    for i in which:
+        piece = pieces[i]
+        last = items[-1] if items else None
+        if last is not None and last.length + SEPARATOR_S + piece.duration <= ITEM_S:
+            last.offsets.append(last.length + SEPARATOR_S)
+            last.pieces.append(i)
+            last.length += SEPARATOR_S + piece.duration
+        else:
+            items.append(_Item([i], [0.0], piece.duration))
+    return items
+
+
+def _item_audio(audio: np.ndarray, pieces: list[Piece], item: _Item) -> np.ndarray:
+    out = np.zeros(int(round(item.length * SAMPLE_RATE)) + 1, dtype=np.float32)
+    for i, offset in zip(item.pieces, item.offsets):
+        part = audio[int(pieces[i].start * SAMPLE_RATE): int(pieces[i].end * SAMPLE_RATE)]
+        at = int(round(offset * SAMPLE_RATE))
+        out[at: at + len(part)] = part[: len(out) - at]
+    return out
+
+
+def _piece_at(item: _Item, pieces: list[Piece], t: float) -> int:
+    """The position (in item.pieces) of the piece holding item time `t`, or the nearest one."""
+    best, best_distance = 0, float("inf")
+    for k, (i, offset) in enumerate(zip(item.pieces, item.offsets)):
+        end = offset + pieces[i].duration
+        distance = 0.0 if offset <= t <= end else min(abs(t - offset), abs(t - end))
+        if distance < best_distance:
+            best, best_distance = k, distance
+    return best
+
+
+def _original(piece: Piece, t: float) -> float:
+    """A time inside a piece (relative to its start in its item) as a time of the original audio."""
+    return round(min(max(piece.start + t, piece.start), piece.end), 3)
+
+
+def _segments_of_item(item: _Item, pieces: list[Piece], segments, offset: float) -> list[PieceSegment]:
+    """Whisper's segments of one item (times relative to `offset`) as PieceSegments in original time."""
+    out: list[PieceSegment] = []
+    for seg in segments:
+        groups: dict[int, list[PieceWord]] = {}
+        order: list[int] = []
+        for w in seg.words or []:
+            middle = (w.start + w.end) / 2 - offset
+            k = _piece_at(item, pieces, middle)
+            piece, shift = pieces[item.pieces[k]], offset + item.offsets[k]
+            if k not in groups:
+                groups[k] = []
+                order.append(k)
+            groups[k].append(PieceWord(_original(piece, w.start - shift), _original(piece, w.end - shift), w.word,
+                                       round(float(w.probability), 4)))
+        if not seg.words and seg.text.strip():  # no word timing: the segment goes by its middle
+            k = _piece_at(item, pieces, (seg.start + seg.end) / 2 - offset)
+            piece = pieces[item.pieces[k]]
+            out.append(PieceSegment(item.pieces[k], piece.start, piece.end, seg.text.strip(), [],
+                                    float(seg.avg_logprob), float(seg.no_speech_prob), float(seg.compression_ratio)))
+        for k in order:
+            words = groups[k]
+            text = "".join(w.word for w in words).strip()
+            if text:
+                out.append(PieceSegment(item.pieces[k], words[0].start, words[-1].end, text, words,
+                                        float(seg.avg_logprob), float(seg.no_speech_prob), float(seg.compression_ratio)))
+    return out
+
+
+class EncoderCache:
+    """Whisper's encoder output per batch of items, kept for a second task over the same items.
+
+    Transcription and translation decode the same items; the encoder pass is the larger part of the cost on a
+    CPU (about half of a batched transcription of `base`), so the translation reuses it. Keyed by the
+    features themselves (a hash), so a batch that differs is simply encoded; bounded by `budget_mb`, after
+    which batches are encoded again rather than kept. Stands in for the WhisperModel in faster-whisper's
+    batched pipeline, which calls `model.encode(features)` once per batch.
+    """
+
+    def __init__(self, model, budget_mb: float = 512.0):
+        self._model = model
+        self._budget = budget_mb * 1e6
+        self._used = 0.0
+        self._outputs: dict[bytes, object] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+    def encode(self, features, *args, **kwargs):
+        import hashlib
+
+        array = np.ascontiguousarray(features)
+        key = hashlib.blake2b(array.tobytes(), digest_size=16).digest() + repr(array.shape).encode()
+        if key in self._outputs:
+            self.hits += 1
+            return self._outputs[key]
+        self.misses += 1
+        output = self._model.encode(features, *args, **kwargs)
+        size = float(np.prod(output.shape)) * 4
+        if self._used + size <= self._budget:
+            self._outputs[key] = output
+            self._used += size
+        return output
+
+    def clear(self) -> None:
+        self._outputs.clear()
+        self._used = 0.0
+
+
+def decode_pieces(model, audio: np.ndarray, pieces: list[Piece], *, task: str, language: str | None, beam_size: int,
+                  batch_size: int, progress: Callable[[float], None] | None = None,
+                  encoder: EncoderCache | None = None) -> list[PieceSegment]:
+    """Decode `pieces` of `audio` with a loaded faster_whisper.WhisperModel (batched when batch_size > 0; the
+    batched pipeline encodes through `encoder` when given), word timestamps on; returns the segments per
+    piece in original time, in time order."""
+    options = dict(language=language, task=task, beam_size=beam_size, condition_on_previous_text=False,
+                   word_timestamps=True, without_timestamps=False)
+    results: list[PieceSegment] = []
+    todo = list(range(len(pieces)))
+    first_items = 0
+    reached = [0.0]
+
+    def report(t: float) -> None:  # progress only moves forward (a retry goes back to earlier pieces)
+        if progress and t > reached[0]:
+            reached[0] = t
+            progress(t)
+
+    for round_ in range(1 + RETRY_ROUNDS):
+        if not todo:
+            break
+        # First round: packed. Later rounds: each piece left without words alone in its item (a piece Whisper
+        # skipped in a packed item usually has words of its own), at most as many as the first round's items.
+        items = pack(pieces, todo) if round_ == 0 else [_Item([i], [0.0], pieces[i].duration) for i in todo]
+        first_items = first_items or len(items)
+        found: list[PieceSegment] = []
+        if batch_size > 0:
+            from faster_whisper import BatchedInferencePipeline
+
+            # The items back to back in one signal, each given as a clip: one batch item per clip, times
+            # relative to the signal (faster-whisper restores nothing when clips are given).
+            starts, parts, at = [], [], 0.0
+            for item in items:
+                part = _item_audio(audio, pieces, item)
+                starts.append(at)
+                parts.append(part)
+                at += len(part) / SAMPLE_RATE
+            signal = np.concatenate(parts)
+            clips = [{"start": s, "end": s + len(p) / SAMPLE_RATE} for s, p in zip(starts, parts)]
+            segments, _info = BatchedInferencePipeline(model=encoder or model).transcribe(
+                signal, clip_timestamps=clips, batch_size=batch_size, vad_filter=False, **options)
+            by_item: list[list] = [[] for _ in items]
+            for seg in segments:
+                index = max(0, int(np.searchsorted(starts, float(seg.start) + 1e-3, side="right")) - 1)
+                by_item[index].append(seg)
+                report(pieces[items[index].pieces[-1]].end)
+            for item, start, segs in zip(items, starts, by_item):
+                found += _segments_of_item(item, pieces, segs, start)
+        else:
+            for item in items:
+                segs, _info = model.transcribe(_item_audio(audio, pieces, item), vad_filter=False, **options)
+                found += _segments_of_item(item, pieces, list(segs), 0.0)
+                report(pieces[item.pieces[-1]].end)
+        results += found
+        heard = {s.piece for s in found}
+        missing = [i for item in items if len(item.pieces) > 1 for i in item.pieces if i not in heard]
+        todo = sorted(sorted(missing, key=lambda i: -pieces[i].duration)[:max(4, first_items)])
+    results.sort(key=lambda s: (s.start, s.piece))
+    return results
