@@ -299,3 +299,25 @@ def test_the_library_refuses_a_result_count_it_cannot_serve(library, n):
     with pytest.raises(ValueError, match="n_results must be a whole number from 1 to 10000"):
         db.search("pasta", n_results=n)
     assert len(db.search("pasta", n_results=10_000)) == 3
+
+
+def test_an_archive_behind_an_unreadable_folder_or_unreadable_itself_is_said_in_words(tmp_path, silent_video):
+    locked, shelf = tmp_path / "locked", tmp_path / "shelf"
+    locked.mkdir()
+    shelf.mkdir()
+    (locked / "talks.zim").write_bytes(b"ZIM" * 100)  # never opened: the folder stops the look first
+    (shelf / "closed.zim").write_bytes(b"ZIM" * 100)
+    cfg = write_config(tmp_path, [{"zim": str(locked / "talks.zim")}, {"zim": str(shelf / "closed.zim")},
+                                  {"name": "good", "path": str(silent_video)}], ocr="off", shots="off")
+    locked.chmod(0o000)
+    (shelf / "closed.zim").chmod(0o000)
+    try:
+        res = run_cli("phase1_whisper_frames.py", "--config", str(cfg), prefix=without_file_override())
+    finally:
+        locked.chmod(0o755)
+        (shelf / "closed.zim").chmod(0o644)
+    text = out(res)
+    assert "Traceback" not in text and res.returncode == 1, text
+    assert f"{locked / 'talks.zim'}: permission denied: a folder on the way cannot be entered by this user" in text
+    assert f"{shelf / 'closed.zim'}: permission denied: this user may not read the archive" in text
+    assert "1 completed" in text

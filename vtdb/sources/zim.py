@@ -119,10 +119,23 @@ def open_archive(path: str | Path) -> Iterator[Any]:
     from libzim.reader import Archive
 
     path = Path(path)
-    if not path.exists():
-        raise ZimError(f"{path}: ZIM archive not found (check the 'zim' path in videos_config.json)")
-    if path.stat().st_size == 0:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise ZimError(f"{path} is a symbolic link to {os.readlink(path)}, which does not exist (a moved file, or a "
+                           "drive that is not mounted?)") from None
+        raise ZimError(f"{path}: ZIM archive not found (check the 'zim' path in videos_config.json)") from None
+    except PermissionError:
+        raise ZimError(f"{path}: permission denied: a folder on the way cannot be entered by this user; give it "
+                       "read access or run as a user who can read it") from None
+    except OSError as exc:
+        raise ZimError(f"{path}: cannot be looked at ({exc.strerror or exc})") from None
+    if size == 0:
         raise ZimError(f"{path}: file is empty (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise ZimError(f"{path}: permission denied: this user may not read the archive; give it read access or run "
+                       "as a user who can read it")
     try:
         archive = Archive(str(path))
     except Exception as exc:  # libzim raises RuntimeError subclasses with C++ messages
