@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,16 +22,24 @@ from conftest import PY, ROOT, stop_process
 @contextmanager
 def web_server(cfg: Path, cwd: Path, *extra: str) -> Iterator[dict]:
     """web_app.py on a free port (it prints the URL it chose), with `extra` options; yields {"port", "base", "line"}."""
+    # stderr to a file, never an unread pipe: a server that logs much would block once the pipe is full
+    err = tempfile.TemporaryFile("w+")
     proc = subprocess.Popen([PY, str(ROOT / "web_app.py"), "--config", str(cfg), "--port", "0", "--refresh", "1", *extra],
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=err, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    def log() -> str:
+        err.seek(0)
+        return err.read()
+
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        assert match, (line, proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
-        yield {"port": int(match.group(1)), "base": f"http://127.0.0.1:{match.group(1)}", "line": line}
+        assert match, (line, log())
+        yield {"port": int(match.group(1)), "base": f"http://127.0.0.1:{match.group(1)}", "line": line, "log": log}
     finally:
         stop_process(proc, timeout=20)
+        err.close()
 
 
 def get(server, path: str, headers: dict | None = None, method: str = "GET", body: str | None = None):

@@ -126,6 +126,7 @@ def run(argv: list[str] | None = None) -> int:
     location = app.state.web.db.location
     mode = "actions allowed (reset, release)" if args.allow_actions else "read-only"
     print(f"Video Tagging DB web app: http://{shown}:{port}/  ({location}; {mode})", flush=True)
+    app.state.web.status.warm()  # the status page's records, read before anyone asks (seconds for 10,000 videos)
     server = uvicorn.Server(uvicorn.Config(app, log_level="info" if args.verbose else "warning",
                                            access_log=args.verbose, server_header=False))
     try:

@@ -20,6 +20,7 @@ import math
 import secrets
 import socket
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,6 +31,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vtdb.config import Config
@@ -109,6 +111,88 @@ class SharedLock:
             with self._cond:
                 self._exclusive = False
                 self._cond.notify_all()
+
+
+class StatusCache:
+    """Every record with its flags, for the status page, its live table and /api/status, shared by all of them.
+
+    Reading every record costs Chroma about 1 ms a video (10 s for 10,000): no request pays that while a copy
+    exists. A copy older than `max_age` (the refresh period, or twice the last read when that is longer) is
+    answered at once while one background thread reads a new one; the first request, and the first after an
+    action of this server, read it themselves (so a reset shows at once)."""
+
+    def __init__(self, state: "WebState", max_age: float):
+        self._state = state
+        self._max_age = max_age
+        self._records: list[dict] | None = None
+        self._totals: dict[str, dict[str, int]] = {}  # counts per phase of _records, made once per read
+        self._at = 0.0
+        self._took = 0.0
+        self._dirty = False
+        self._failed = False  # the last background read failed (the database is unreachable): read, and say so
+        self._running = False
+        self._lock = threading.Lock()
+        self._reading = threading.Lock()  # one read at a time
+
+    def get(self) -> tuple[list[dict], dict[str, dict[str, int]]]:
+        """(every record with its flags, the counts per phase)."""
+        with self._lock:
+            records, totals, dirty = self._records, self._totals, self._dirty or self._failed
+            age = time.monotonic() - self._at
+            start = (records is not None and not dirty and not self._running
+                     and age > max(self._max_age, 2 * self._took))
+            if start:
+                self._running = True
+        if records is None or dirty:
+            return self._read(wanted_after=self._at)
+        if start:
+            threading.Thread(target=self._background, name="vtdb-status", daemon=True).start()
+        return records, totals
+
+    def warm(self) -> None:
+        """Read the records in a background thread now (a server that starts): the first status page need not."""
+        def read() -> None:
+            try:
+                self.get()
+            except Exception:  # noqa: BLE001 - the first request reads again and says what is wrong
+                pass
+
+        threading.Thread(target=read, name="vtdb-status-warm", daemon=True).start()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._dirty = True
+
+    def _background(self) -> None:
+        try:
+            self._read(wanted_after=self._at)
+        except Exception as exc:  # noqa: BLE001 - the database went away: the next request reads it, and says so
+            import logging
+
+            with self._lock:
+                self._failed = True
+            logging.getLogger("vtdb.web").warning("the status page's records could not be read: %s", str(exc)[:300])
+        finally:
+            with self._lock:
+                self._running = False
+
+    def _read(self, wanted_after: float) -> tuple[list[dict], dict[str, dict[str, int]]]:
+        with self._reading:
+            with self._lock:
+                if self._records is not None and not self._dirty and not self._failed and self._at > wanted_after:
+                    return self._records, self._totals  # another thread read it while this one waited
+                self._dirty = False
+            t0 = time.monotonic()
+            db = self._state.db
+            self._state.ensure_open()
+            with self._state.lock:
+                records = [{**r, "flags": db.video_flags(r).as_dict()} for r in db.list_videos()]
+            totals = pages.totals(records)
+            with self._lock:
+                self._records, self._totals = records, totals
+                self._at, self._took = time.monotonic(), time.monotonic() - t0
+                self._failed = False
+            return records, totals
 
 
 @dataclass
@@ -203,6 +287,20 @@ class WebState:
         self.zim = ZimMedia()
         self._revision: str | None = None
         self._searcher: Any = None
+        self.status = StatusCache(self, self.options.refresh_seconds)
+        self._open_lock = threading.Lock()
+        self._opened = False
+
+    def ensure_open(self) -> None:
+        """Open the database client once, in one thread: chromadb's embedded client is not safe to create from
+        two threads at once (the requests share the database lock, so two first requests would)."""
+        if self._opened:
+            return
+        with self._open_lock:
+            if not self._opened:
+                with self.lock:
+                    self.db.count_videos()
+                self._opened = True
 
     @property
     def searcher(self) -> Any:
@@ -365,6 +463,11 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
                                       "pages (its Origin or Referer header must be this server); open the status page "
                                       "and use its buttons")
         path = request.url.path
+        if not path.startswith("/static/"):
+            try:
+                await run_in_threadpool(state.ensure_open)
+            except _unreachable_types() as exc:
+                return unreachable(request, exc)
         if len(path) > 1 and path.endswith("/") and request.method in ("GET", "HEAD"):
             # /status/ -> /status: a path-only Location (never built from the Host header), and never "//host".
             target = "/" + path.strip("/")
@@ -414,19 +517,28 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         return fail(request, 400, "bad request: " + "; ".join(f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}"
                                                               for e in exc.errors()))
 
+    def unreachable(request: Request, exc: BaseException) -> Response:
+        """503 for a database that cannot be reached: one warning line in the log, no traceback."""
+        import logging
+
+        logging.getLogger("vtdb.web").warning("%s: the database is unreachable: %s", request.url.path,
+                                              (str(exc).splitlines() or [type(exc).__name__])[0][:300])
+        return fail(request, 503, f"the database at {state.db.location} cannot be reached right now (is the Chroma "
+                                  f"server running?); try again in {RETRY_AFTER_S} s", {"Retry-After": str(RETRY_AFTER_S)})
+
+    # Handled here (not by the catch-all below, after which Starlette re-raises for the server to log a traceback).
+    for unreachable_type in _unreachable_types():
+        app.add_exception_handler(unreachable_type, unreachable)
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         import logging
 
-        from vtdb.store.connection import DatabaseUnavailable, _is_connection_error
+        from vtdb.store.connection import _is_connection_error
 
-        log = logging.getLogger("vtdb.web")
-        if isinstance(exc, DatabaseUnavailable) or _is_connection_error(exc):
-            log.warning("%s: the database is unreachable: %s", request.url.path, str(exc).splitlines()[0][:300])
-            return fail(request, 503, f"the database at {state.db.location} cannot be reached right now (is the Chroma "
-                                      f"server running?); try again in {RETRY_AFTER_S} s",
-                        {"Retry-After": str(RETRY_AFTER_S)})
-        log.exception("unexpected error on %s", request.url.path)
+        if _is_connection_error(exc):  # wrapped in another exception
+            return unreachable(request, exc)
+        logging.getLogger("vtdb.web").exception("unexpected error on %s", request.url.path)
         return fail(request, 500, f"internal error ({type(exc).__name__}); the server log has the details")
 
     # ---- static ----
@@ -716,10 +828,9 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
 
     # ---- status and actions ----
 
-    def status_data() -> tuple[list[dict], list[dict]]:
-        with state.lock:
-            records = [{**r, "flags": state.db.video_flags(r).as_dict()} for r in state.db.list_videos()]
-        return records, tail_events(state)
+    def status_data() -> tuple[list[dict], dict[str, dict[str, int]], list[dict]]:
+        records, totals = state.status.get()
+        return records, totals, tail_events(state)
 
     def session_of(request: Request) -> tuple[str, bool]:
         session = request.cookies.get(SESSION_COOKIE, "")
@@ -737,13 +848,13 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         session, new = session_of(request)
         token = state.csrf(session) if state.options.allow_actions else None
         page, video = status_view(request)
-        records, events = status_data()
+        records, totals, events = status_data()
         note = ("" if state.options.allow_actions else
                 '<p class="dim">read-only: start the server with --allow-actions to reset or release videos here</p>')
         live = "/status/table?" + urlencode({k: v for k, v in (("video", video), ("page", page)) if v})
         body = (f'<h1>Pipeline status</h1>{note}{pages.status_filter(video)}<div id="status-live" data-src="{pages.esc(live)}" '
                 f'data-every="{state.options.refresh_seconds:g}">'
-                f'{pages.status_fragment(records, events, state.db.location, token, message, page, video)}</div>')
+                f'{pages.status_fragment(records, events, state.db.location, token, message, page, video, totals)}</div>')
         response = HTMLResponse(pages.layout("Status", body, "status"))
         if new:
             response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
@@ -754,14 +865,14 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         session, new = session_of(request)
         token = state.csrf(session) if state.options.allow_actions and not new else None
         page, video = status_view(request)
-        records, events = status_data()
-        return HTMLResponse(pages.status_fragment(records, events, state.db.location, token, "", page, video),
+        records, totals, events = status_data()
+        return HTMLResponse(pages.status_fragment(records, events, state.db.location, token, "", page, video, totals),
                             headers={"Cache-Control": "no-store"})
 
     @app.get("/api/status", summary="Every record with its flags, counts per phase, and the event log's tail")
     def api_status() -> JSONResponse:
-        records, events = status_data()
-        return JSONResponse({"location": state.db.location, "videos": records, "totals": pages.totals(records),
+        records, totals, events = status_data()
+        return JSONResponse({"location": state.db.location, "videos": records, "totals": totals,
                              "retired": sorted(r["name"] for r in records if r.get("retired_at")), "events": events})
 
     @app.get("/api/health", summary="Is the database reachable; how much is in it")
@@ -812,6 +923,7 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
             if kind == "reset" and phase is None:
                 raise HttpError(400, "reset needs a phase: 1, 2, 3 (db load) or 4")
             message = write_action(state, kind, name, phase)
+            state.status.invalidate()
         if is_api(request):
             return JSONResponse({"ok": True, "message": message})
         return RedirectResponse("/status?" + urlencode({"message": message}), status_code=303)
@@ -872,6 +984,15 @@ def tail_events(state: WebState, n: int = EVENT_TAIL) -> list[dict]:
         if isinstance(event, dict):
             out.append(event)
     return out
+
+
+def _unreachable_types() -> tuple[type[Exception], ...]:
+    """The exceptions that mean the database cannot be reached (503, not 500)."""
+    import httpx
+
+    from vtdb.store.connection import DatabaseUnavailable
+
+    return (DatabaseUnavailable, ConnectionError, TimeoutError, httpx.TransportError)
 
 
 def _documented(app: Any) -> list[tuple[str, str, str]]:

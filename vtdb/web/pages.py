@@ -252,10 +252,11 @@ def status_filter(video: str) -> str:
 
 
 def status_fragment(records: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]], location: str,
-                    csrf: str | None, message: str = "", page: int = 1, video: str = "") -> str:
-    """The live part of the status page: counts over every record, the table for one page of them (those whose
-    name or title holds `video`), the event log's tail."""
-    counts = totals(records)
+                    csrf: str | None, message: str = "", page: int = 1, video: str = "",
+                    counts: Mapping[str, Mapping[str, int]] | None = None) -> str:
+    """The live part of the status page: counts over every record (`counts`, when made already), the table for one
+    page of them (those whose name or title holds `video`), the event log's tail."""
+    counts = counts if counts is not None else totals(records)
     every = len(records)
     records, matching, pages = status_rows(records, video, page)
     page = min(max(1, page), pages)
