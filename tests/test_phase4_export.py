@@ -217,23 +217,25 @@ def export_cli(cfg: Path, out: Path, *extra: str, license: str | None = LICENSE,
 # ---------------------------------------------------------------- Phase 4, extractive, through the CLI
 
 
-def test_phase4_extractive_completes_every_loaded_video_and_fails_the_empty_one(library):
+def test_phase4_extractive_completes_every_loaded_video_and_the_empty_one_says_so(library):
     proc, cfg = library["proc"], library["cfg"]
     out = proc.stdout + proc.stderr
-    # One video has db_load completed but no segments: it fails alone (exit 1), the others complete.
-    assert proc.returncode == 1, out
+    assert proc.returncode == 0, out
     assert "summarizer: extractive" in out
     for name in EXPORTED:
         rec = record(cfg, name)
         assert rec["phase4_status"] == "completed", (name, rec["phase4_last_error"])
         assert rec["phase4_attempts"] == 0 and rec["phase4_last_error"] == ""
-    bad = record(cfg, "no_segments")
-    assert bad["phase4_status"] == "pending" and bad["phase4_attempts"] == 1
-    assert "no segments" in bad["phase4_last_error"] and "phase3_load.py" in bad["phase4_last_error"]
-    assert bad["embedding_placeholder"] is True
+    # Loaded with no segment (Phase 3 found no window with speech or text on screen, issue 25): nothing to
+    # summarize is an answer, not an error; its document carries the title, its vector is real.
+    empty = record(cfg, "no_segments")
+    assert empty["phase4_status"] == "completed" and empty["phase4_attempts"] == 0, empty["phase4_last_error"]
+    assert empty["summary"] == "No speech or text on screen was found in this video." and empty["content_type"] == "other"
+    assert empty["embedding_placeholder"] is False
+    assert "nothing to summarize" in out
+    assert (library["work"] / "reports" / "no_segments.md").exists()
     assert record(cfg, "not_loaded")["phase4_status"] == "pending"  # waiting for db_load: not attempted
     assert record(cfg, "not_loaded")["phase4_attempts"] == 0
-    assert not (library["work"] / "reports" / "no_segments.md").exists()
     assert not (library["work"] / "reports" / "not_loaded.md").exists()
 
 
@@ -366,7 +368,7 @@ def test_whole_video_search_cli_finds_the_video_by_topic(library, query, expecte
     assert results[0]["title"] == BY_NAME[expected].title
     assert isinstance(results[0]["keywords"], list) and results[0]["summary"]
     # Only summarized videos are searched: never the placeholder records.
-    assert not {r["name"] for r in results} & {"no_segments", "not_loaded"}
+    assert "not_loaded" not in {r["name"] for r in results}
 
 
 def test_whole_video_search_from_python(library):
@@ -377,7 +379,7 @@ def test_whole_video_search_from_python(library):
     assert got[0][0] == "bike_repair"
     assert got[1][0] == "bread_then_fence"
     assert got[2][0] == "garden_zim"
-    assert sorted(got[0]) == sorted(EXPORTED)  # every summarized video, and only those
+    assert sorted(got[0]) == sorted([*EXPORTED, "no_segments"])  # every summarized video (the empty one too), and only those
 
 
 def test_phase4_rerun_has_nothing_to_do(library):

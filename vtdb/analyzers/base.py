@@ -33,13 +33,19 @@ class WindowInput:
     shot_cut: bool | None = None  # a real cut inside the window (Phase 1's shot detection); None = not known
 
 
+# A window with nothing in it to search: no speech, no translation, no text on screen, and no vision model that
+# looked at it. Phase 3 loads no moment for it: hundreds of identical "no speech" documents (a 3-hour recording
+# with four speech bursts made 304) share one vector and made search results change from process to process.
+EMPTY = "empty"
+
+
 @dataclass
 class WindowOutcome:
     """One window's analysis: fields (schema-valid) or an error."""
 
     index: int
     fields: dict | None
-    status: str  # "ok" | "repaired" | "failed"
+    status: str  # "ok" | "repaired" | "failed" | EMPTY
     error: str = ""
     attempts: int = 1
     notes: list[str] = field(default_factory=list)

@@ -13,10 +13,11 @@ from typing import Sequence
 
 import numpy as np
 
-from vtdb.analyzers.base import Analyzer, ProgressCallback, VideoContext, WindowInput, WindowOutcome
+from vtdb.analyzers.base import EMPTY, Analyzer, ProgressCallback, VideoContext, WindowInput, WindowOutcome
 from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.embedders import Embedder, load_embedder
 from vtdb.text import STOPWORDS, words
+from vtdb.timefmt import clock_span
 
 FILLERS = re.compile(r"\b(um+|uh+|erm|hmm+|эм+|ээ+|мм+)\b[,.]?\s*", re.IGNORECASE)
 
@@ -207,8 +208,9 @@ class TranscriptAnalyzer(Analyzer):
             elif w.on_screen_text:
                 description = clean_excerpt("On screen: " + " | ".join(w.on_screen_text))
                 text_language = ""  # unknown script mix: the output language is the best guess
-            else:
-                description = "No speech in this window" + (" (scene change)." if cuts[i] else ".")
+            else:  # nothing to search: described for the Phase 2 file, never loaded as a moment (EMPTY)
+                description = (f"No speech or text on screen ({clock_span(w.start_time, w.end_time, 'm:ss')})"
+                               + (", scene change." if cuts[i] else "."))
             fields = {
                 "description": description,
                 "dialogue_translation": dialogue,
@@ -218,7 +220,8 @@ class TranscriptAnalyzer(Analyzer):
                 "confidence": "low",
                 "scene_change": cuts[i],
             }
-            outcomes.append(WindowOutcome(w.index, fields, "ok", notes=notes,
+            status = "ok" if (text or w.on_screen_text) else EMPTY
+            outcomes.append(WindowOutcome(w.index, fields, status, notes=notes,
                                           text_language=text_language or video.output_language, translation_source=source))
             if progress:
                 progress(i + 1)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from vtdb.analyzers import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput
+from vtdb.analyzers.base import EMPTY
 from vtdb.atomic import atomic_write_json
 from vtdb.config import Settings
 from vtdb.records import phase2_fields
@@ -128,10 +129,12 @@ class Phase2Job:
         }
         atomic_write_json(phase2_analysis_path(ctx.work_dir, claim.name), document)
         ok = len(windows) - len(failed)
+        empty = sum(1 for s in segments if s["status"] == EMPTY)
         return JobResult(
             count=ok,
             fields=phase2_fields(self.analyzer.name, self.analyzer.model, len(failed)),
-            note=f"windows analyzed by {self.analyzer.name}" + (f", {len(failed)} failed" if failed else ""),
+            note=f"windows analyzed by {self.analyzer.name}" + (f", {len(failed)} failed" if failed else "")
+            + (f", {empty} with nothing in them (no speech, no text on screen)" if empty else ""),
         )
 
 

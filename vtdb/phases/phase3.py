@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from vtdb.analyzers.base import EMPTY
 from vtdb.analyzers.schema import FIELDS, validate
 from vtdb.embedders import Embedder
 from vtdb.phases.phase2 import load_phase2_analysis
@@ -50,7 +51,8 @@ def segment_document(fields: dict, transcript: str = "", on_screen_text: list[st
 
 def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
                    source: str = "") -> tuple[list[SegmentRecord], list[str]]:
-    """Records for every usable window, plus warnings about the windows left out.
+    """Records for every usable window, plus warnings about the windows left out. Windows Phase 2 found empty
+    (no speech, no text on screen, no vision model: status EMPTY) are no moments and left out quietly.
 
     Every window is checked first (finite times, 0 <= start < end <= the video's duration + 2 s,
     unique segment indices): one bad window makes the whole file an error (VideoError), so nothing
@@ -81,6 +83,8 @@ def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
         seen[index] = position
         checked.append((index, start, end))
     for position, (seg, (index, start, end)) in enumerate(zip(analysis["segments"], checked)):
+        if seg.get("status") == EMPTY:
+            continue
         if seg.get("status") == "failed":
             warnings.append(f"window {index} was not analyzed ({seg.get('error', 'failed')}); not loaded")
             continue
@@ -221,8 +225,13 @@ class Phase3Job:
         records, warnings = build_segments(claim.name, claim.meta, analysis, phase1, source)
         for w in warnings:
             ctx.warn(w)
-        if not records:
+        empty = sum(1 for seg in analysis["segments"] if isinstance(seg, dict) and seg.get("status") == EMPTY)
+        if not records and empty < len(analysis["segments"]):
             raise VideoError(f"{claim.name}: no usable segments in the Phase 2 analysis (all windows failed or empty)")
+        if not records:  # a silent film, a blank tape: nothing to search, and that is the answer
+            ctx.db.add_segments(claim.name, [], [], [], [])
+            return JobResult(count=0, fields=phase3_fields(self.embedder.name),
+                             note=f"nothing to search: none of its {empty} windows has speech or text on screen")
         vectors = []
         for start in range(0, len(records), EMBED_BATCH):
             batch = records[start : start + EMBED_BATCH]
@@ -230,4 +239,5 @@ class Phase3Job:
             ctx.report(min(start + EMBED_BATCH, len(records)), len(records), "segments embedded")
         ctx.db.add_segments(claim.name, [r.id for r in records], vectors, [r.document for r in records], [r.metadata for r in records])
         return JobResult(count=len(records), fields=phase3_fields(self.embedder.name),
-                         note=f"segments loaded ({self.embedder.name})" + (f", {len(warnings)} windows skipped" if warnings else ""))
+                         note=f"segments loaded ({self.embedder.name})" + (f", {len(warnings)} windows skipped" if warnings else "")
+                         + (f", {empty} with nothing in them left out" if empty else ""))

@@ -17,7 +17,7 @@ from vtdb.records import summary_fields
 from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.search.moments import keywords_of, segment_span
 from vtdb.store import Claim, json_list
-from vtdb.summarize import SegmentText, Summarizer, SummaryInput
+from vtdb.summarize import SegmentText, Summarizer, SummaryInput, VideoSummary
 from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
 
 
@@ -83,7 +83,7 @@ class Phase4Job:
     def process(self, claim: Claim, ctx: JobContext) -> JobResult:
         stored = ctx.db.segment_metadatas(claim.name)
         if not stored:
-            raise VideoError(f"{claim.name}: no segments in video_segments; run phase3_load.py first (or reset phase 3)")
+            return self._nothing_to_summarize(claim, ctx)
         spanned = [(span, m) for m in stored if (span := segment_span(m)) is not None]
         timed = sorted(spanned, key=lambda sm: sm[0])
         if len(timed) < len(stored):  # only segments loaded before Phase 3 checked its input
@@ -117,3 +117,18 @@ class Phase4Job:
         subtitles = f", subtitles {'+'.join(tracks)}" if written else ""
         return JobResult(count=len(summary.keywords),
                          note=f"keywords, {len(summary.chapters)} chapters ({summary.summarizer}){subtitles}")
+
+    def _nothing_to_summarize(self, claim: Claim, ctx: JobContext) -> JobResult:
+        """A video Phase 3 loaded no moment of (no speech and no text on screen anywhere): a summary that says so.
+
+        Its document carries the title, so that silent videos do not all share one vector in video_files."""
+        meta = claim.meta
+        title = str(meta.get("title") or claim.name)
+        summary = VideoSummary("No speech or text on screen was found in this video.", [], "other", [], "none", "")
+        document = f"{title}\n{summary.summary}"
+        ctx.db.set_video_summary(claim.name, self.embedder.embed_passages([document])[0].tolist(), document, summary_fields(
+            summary.summary, [], summary.content_type, "[]", "none"))
+        atomic_write_text(report_path(ctx.work_dir, claim.name), markdown_report(claim.name, title, meta, summary, [], on_screen={}))
+        _shots, tracks = phase1_extras(ctx.work_dir, claim.name, ctx.warn)
+        write_subtitle_files(subtitles_dir(ctx.work_dir), check_name(claim.name), tracks)
+        return JobResult(count=0, note="nothing to summarize: no speech and no text on screen")

@@ -149,7 +149,7 @@ def merge_moments(hits: Sequence[Hit]) -> list[Moment]:
         by_video.setdefault(video_of(hit), []).append(hit)
     moments: list[Moment] = []
     for video, group in by_video.items():
-        left = sorted(group, key=lambda h: -_score(h))
+        left = sorted(group, key=lambda h: (-_score(h), h.id))
         while left:
             seed = left.pop(0)
             span = segment_span(seed.metadata)
@@ -159,7 +159,7 @@ def merge_moments(hits: Sequence[Hit]) -> list[Moment]:
                 members += [h for h in left if (sp := segment_span(h.metadata)) is not None and sp[0] < e0 and sp[1] > s0]
             left = [h for h in left if h not in members]
             moments.append(_moment(video, members))
-    moments.sort(key=lambda m: -m.score)
+    moments.sort(key=lambda m: (-m.score, m.video_name, m.start_time if m.start_time is not None else -1.0))
     return moments
 
 

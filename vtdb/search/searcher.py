@@ -164,15 +164,16 @@ class Searcher:
 
     def _calibrated_order(self, ids: Sequence[str], similarities: np.ndarray, query_vector: np.ndarray,
                           languages: Mapping[str, str]) -> list[int]:
-        """Positions of the vector hits, best first, after each language's mean similarity to the query was
-        partly taken off (LANGUAGE_CALIBRATION). The same order when only one language is loaded."""
+        """Positions of the vector hits, best first (equal ones by id), after each language's mean similarity to the
+        query was partly taken off (LANGUAGE_CALIBRATION) when more than one language is loaded."""
         centroids = self.language_centroids() if len(ids) > 1 else {}
-        if not centroids:
-            return list(range(len(ids)))
-        qv = np.asarray(query_vector, dtype=np.float32)
-        offset = {language: LANGUAGE_CALIBRATION * float(c @ qv) for language, c in centroids.items()}
-        adjusted = [float(similarities[j]) - offset.get(languages.get(sid, ""), 0.0) for j, sid in enumerate(ids)]
-        return sorted(range(len(ids)), key=lambda j: -adjusted[j])
+        adjusted = [float(s) for s in similarities]
+        if centroids:
+            qv = np.asarray(query_vector, dtype=np.float32)
+            offset = {language: LANGUAGE_CALIBRATION * float(c @ qv) for language, c in centroids.items()}
+            adjusted = [a - offset.get(languages.get(sid, ""), 0.0) for a, sid in zip(adjusted, ids)]
+        # Ties (equal vectors) in id order: Chroma returns them in no fixed order, and the ranks feed the fusion.
+        return sorted(range(len(ids)), key=lambda j: (-adjusted[j], ids[j]))
 
     def _records(self, ids: Sequence[str]) -> dict[str, tuple[dict, str]]:
         if not ids:
@@ -245,7 +246,7 @@ class Searcher:
             order = self._calibrated_order(ids, np.asarray(sims, dtype=np.float32), query_vector, languages)
             add([ids[j] for j in order], "vector")
         add([sid for sid, _ in keyword], "keyword")
-        best = sorted(scores, key=lambda sid: -scores[sid])[:n]
+        best = sorted(scores, key=lambda sid: (-scores[sid], sid))[:n]
         records.update(self._records(best))  # one read of the winners' metadata and documents
         return [Hit(sid, scores[sid], *records[sid], modes[sid]) for sid in best if sid in records]
 
