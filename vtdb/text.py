@@ -96,3 +96,9 @@ def json_safe(text: str) -> str:
     """JSON text (from json.dumps(..., ensure_ascii=False)) with the same characters as \\uXXXX escapes:
     the same JSON value, harmless on a terminal and writable as UTF-8."""
     return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def summary_of(doc: str | None) -> str:
+    """A command's --help description: the first paragraph of its module docstring, whole (its first line alone
+    cut sentences off mid-way: "cut overlapping windows and")."""
+    return " ".join((doc or "").strip().split("\n\n", 1)[0].split())

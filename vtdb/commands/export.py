@@ -20,10 +20,11 @@ from vtdb.export.clippy import ExportError, ExportOptions, check_options, export
 from vtdb.export.select import ExportEmbedder, loaded_videos, segments_of, transcript_of
 from vtdb.languages import validate_language
 from vtdb.store import ChromaDBManager
+from vtdb.text import summary_of
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="export_clippy.py", description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(prog="export_clippy.py", description=summary_of(__doc__))
     parser.add_argument("--config", default=None)
     parser.add_argument("--source-id", required=True, help="folder and id prefix, e.g. cooking_videos (a-z, 0-9, '-', '_')")
     parser.add_argument("--name", default=None, help="human name of the source (default: the source id)")

@@ -31,11 +31,11 @@ from vtdb.config import whisper_devices
 from vtdb.phases.phase1 import Phase1Job
 from vtdb.runner import run_phase
 from vtdb.sources.sync import sync_videos
-from vtdb.text import terminal_safe
+from vtdb.text import summary_of, terminal_safe
 
 
 def run(argv: list[str] | None = None) -> int:
-    start = start_phase(phase_parser("phase1_whisper_frames.py", __doc__.strip().splitlines()[0]), argv, need_videos=True)
+    start = start_phase(phase_parser("phase1_whisper_frames.py", summary_of(__doc__)), argv, need_videos=True)
     args, config, options, work_dir, events = start.args, start.config, start.options, start.work_dir, start.events
     for problem in config.invalid_entries:
         console.print(f"[red]config: {problem} — this video is skipped[/]")

@@ -29,10 +29,11 @@ from vtdb.cli import (
 )
 from vtdb.phases.phase2 import Phase2Job
 from vtdb.runner import run_phase
+from vtdb.text import summary_of
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = phase_parser("phase2_vllm_analysis.py", __doc__.strip().splitlines()[0])
+    parser = phase_parser("phase2_vllm_analysis.py", summary_of(__doc__))
     parser.add_argument("--analyzer", choices=ANALYZERS.names(), default=None,
                         help="override the analyzer setting (default: the config's, which defaults to auto)")
     add_model_arguments(parser)

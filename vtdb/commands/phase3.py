@@ -25,10 +25,11 @@ from vtdb.embedders import LazyEmbedder, UnknownEmbedderError, embedder_dimensio
 from vtdb.phases.phase3 import Phase3Job
 from vtdb.runner import run_phase
 from vtdb.store import EmbedderMismatch
+from vtdb.text import summary_of
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = phase_parser("phase3_load.py", __doc__.strip().splitlines()[0])
+    parser = phase_parser("phase3_load.py", summary_of(__doc__))
     parser.add_argument("--reembed", action="store_true",
                         help="drop video_segments and rebuild every segment from the Phase 2 files with the configured embedder")
     start = start_phase(parser, argv)

@@ -32,10 +32,11 @@ from vtdb.phases.phase4 import Phase4Job
 from vtdb.runner import has_work, run_phase
 from vtdb.store import EmbedderMismatch
 from vtdb.summarizers import SUMMARIZERS, make_summarizer
+from vtdb.text import summary_of
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = phase_parser("phase4_summary.py", __doc__.strip().splitlines()[0])
+    parser = phase_parser("phase4_summary.py", summary_of(__doc__))
     parser.add_argument("--summarizer", choices=SUMMARIZERS.names(), default=None)
     add_model_arguments(parser)
     start = start_phase(parser, argv)

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from vtdb.text import summary_of
+
 # (what the user knows it by, the module that runs it)
 PHASES = [("phase1_whisper_frames.py", "phase1"), ("phase2_vllm_analysis.py", "phase2"), ("phase3_load.py", "phase3"),
           ("phase4_summary.py", "phase4")]
@@ -50,7 +52,7 @@ def _run_phase(cmd: list[str]) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary_of(__doc__))
     parser.add_argument("--config", default=None, help="path to videos_config.json")
     parser.add_argument("--only", action="append", metavar="NAME", help="limit every phase to this video (repeatable)")
     parser.add_argument("--wait", action="store_true", help="wait for the embedded database lock instead of exiting")

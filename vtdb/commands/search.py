@@ -28,7 +28,7 @@ from vtdb.search.searcher import MODES
 from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
 from vtdb.search.videos import search_videos
 from vtdb.store import ChromaDBManager, EmbedderMismatch
-from vtdb.text import json_safe, terminal_safe
+from vtdb.text import json_safe, summary_of, terminal_safe
 from vtdb.timefmt import clock, clock_span, duration, seconds
 
 out = TerminalSafeConsole(highlight=False)
@@ -301,7 +301,7 @@ def show_videos(db: ChromaDBManager, query: str, n: int, as_json: bool, include_
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="test_search.py", description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(prog="test_search.py", description=summary_of(__doc__))
     parser.add_argument("--config", default=None)
     parser.add_argument("--query", "-q", default=None, help="one-shot search (no prompt)")
     parser.add_argument("--json", action="store_true", help="print results as JSON (one-shot)")

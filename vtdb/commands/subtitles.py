@@ -22,6 +22,7 @@ from vtdb.cli import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, check_output_dir, conso
 from vtdb.export.subtitles import FORMATS, SubtitleCue, render, subtitle_tracks, write_subtitle_files
 from vtdb.languages import validate_language
 from vtdb.runner import did_you_mean
+from vtdb.text import summary_of
 from vtdb.workfiles import PHASE1_SUFFIX, WorkFileError, load_phase1_data
 
 
@@ -39,7 +40,7 @@ def _pick_language(tracks: dict[str, list[SubtitleCue]], wanted: str | None, out
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vtdb subtitles", description=__doc__.strip().splitlines()[0],
+    parser = argparse.ArgumentParser(prog="vtdb subtitles", description=summary_of(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.strip().splitlines()[2:7]))
     parser.add_argument("name", nargs="?", help="the video (its config name)")
