@@ -125,6 +125,10 @@ def make_chapters(segments: Sequence[SegmentText], vectors: np.ndarray | None, g
         title_keywords = aggregate_keywords(run, 3)
         title = ", ".join(title_keywords[:2]) if title_keywords else (split_sentences(run[0].description) or [run[0].description])[0][:60]
         chapters.append({"start": run[0].start, "end": run[-1].end, "title": title[:1].upper() + title[1:]})
+    # Windows overlap, so a run's last window ends after the next run starts: a chapter ends where the next begins
+    # ("00:09:20–00:10:45" then "00:10:30–…" was seen).
+    for chapter, following in zip(chapters, chapters[1:]):
+        chapter["end"] = min(chapter["end"], following["start"])
     if shots:
         steps = sorted(b.start - a.start for a, b in zip(segments, segments[1:]) if b.start > a.start)
         chapters = snap_chapters(chapters, shots, max_shift=steps[len(steps) // 2] / 2 if steps else 0.0)
