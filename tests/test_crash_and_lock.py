@@ -462,6 +462,18 @@ def test_runner_fail_hold_skip_force_and_interrupt(make_db, tmp_path):
     assert summary.completed == ["b", "c"] and summary.skipped == 1
 
 
+def test_held_videos_are_one_line_per_run_unless_asked_for_by_name(make_db, tmp_path):
+    db = make_db(max_attempts=1)
+    for name in ("a", "b", "c"):
+        db.create_or_update_video_file(name, f"/videos/{name}.mp4")
+    _run(db, _Job(_raise(RuntimeError("decoder exploded"))), tmp_path, only=["a"])
+    _run(db, _Job(_raise(RuntimeError("decoder exploded"))), tmp_path, only=["b"])
+    summary, out = _run(db, _Job(lambda claim, ctx: JobResult(count=1)), tmp_path)
+    assert summary.completed == ["c"] and summary.already_held == ["a", "b"] and summary.exit_code == EXIT_OK
+    assert "skip a:" not in out and "skip b:" not in out
+    assert "2 held video(s) skipped (a, b)" in out and "db_manager.py release NAME" in out
+
+
 def test_runner_survives_error_messages_that_look_like_markup(make_db, tmp_path):
     """An error text is data: brackets in it (paths, lists) must neither crash the run nor vanish."""
     db = make_db()

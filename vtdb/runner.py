@@ -282,8 +282,13 @@ def run_phase(
                 summary.already_held.append(meta["name"])
             if decision.kind == state.SKIP_RETIRED:
                 summary.retired += 1
-            if options.only or decision.held:
+            if options.only:  # asked for by name: say why not
                 report.line(NOTE, f"skip {meta['name']}: {decision.reason}")
+    if summary.already_held and not options.only:
+        # One line, not one per held video on every cron run; the status table says why each one is held.
+        shown = ", ".join(summary.already_held[:5]) + (f" and {len(summary.already_held) - 5} more" if len(summary.already_held) > 5 else "")
+        report.line(NOTE, f"{len(summary.already_held)} held video(s) skipped ({shown}): `db_manager.py status` says why, "
+                          "`db_manager.py release NAME` lets one be tried again")
     if options.dry_run:
         wanted = set(options.only or ())
         planned = [(m["name"], d.reason) for m, d in todo]
