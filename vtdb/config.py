@@ -17,12 +17,12 @@ import re
 import typing
 import unicodedata
 from dataclasses import dataclass, field, fields
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Mapping
 
 from vtdb.errors import VtdbError
 from vtdb.languages import validate_language
-from vtdb.naming import UnsafeNameError, check_name, text_problem
+from vtdb.naming import UnsafeNameError, check_name, sanitize_name, text_problem
 
 DEFAULT_CONFIG_NAME = "videos_config.json"
 ENV_PREFIX = "VTDB_"
@@ -813,14 +813,19 @@ def _parse_entry(index: int, raw: Any, base_dir: Path, warnings: list[str]) -> t
     for key in raw:
         if key not in VIDEO_KEYS:
             warnings.append(f"videos[{index}].{key}: unknown key, ignored")
-    if "name" not in raw:
-        problems.append("name: missing (required)")
+    path = raw.get("path")
+    if "name" not in raw and isinstance(path, str) and path.strip():
+        # No name: the file's own, made safe ("Интерв'ю 1986.mp4" -> "Интерв_ю_1986"), never refused.
+        name = sanitize_name(unicodedata.normalize("NFC", PurePath(path.strip()).stem))
+        warnings.append(f"videos[{index}]: no name, so it is {name!r} (from its file name); add \"name\" to choose one")
+    elif "name" not in raw:
+        problems.append("name: missing (required unless path names a file)")
     else:
         try:
             check_name(name)
         except UnsafeNameError as exc:
-            problems.append(f"name: {exc}")
-    path = raw.get("path")
+            safe = sanitize_name(name) if isinstance(name, str) and name.strip() else ""
+            problems.append(f"name: {exc}" + (f"; for example {safe!r}" if safe and safe != name else ""))
     if "path" not in raw:
         problems.append("path: missing (required): the video file to process")
     elif not isinstance(path, str) or not path.strip():

@@ -119,7 +119,7 @@ def make_chapters(segments: Sequence[SegmentText], vectors: np.ndarray | None, g
                 if i - cuts[-1] >= 1:
                     cuts.append(i)
     bounds = cuts + [len(segments)]
-    chapters = []
+    chapters: list[dict] = []
     for a, b in zip(bounds, bounds[1:]):
         run = segments[a:b]
         title_keywords = aggregate_keywords(run, 3)
@@ -127,8 +127,8 @@ def make_chapters(segments: Sequence[SegmentText], vectors: np.ndarray | None, g
         chapters.append({"start": run[0].start, "end": run[-1].end, "title": title[:1].upper() + title[1:]})
     # Windows overlap, so a run's last window ends after the next run starts: a chapter ends where the next begins
     # ("00:09:20–00:10:45" then "00:10:30–…" was seen).
-    for chapter, following in zip(chapters, chapters[1:]):
-        chapter["end"] = min(chapter["end"], following["start"])
+    for k in range(len(chapters) - 1):
+        chapters[k]["end"] = min(chapters[k]["end"], chapters[k + 1]["start"])
     if shots:
         steps = sorted(b.start - a.start for a, b in zip(segments, segments[1:]) if b.start > a.start)
         chapters = snap_chapters(chapters, shots, max_shift=steps[len(steps) // 2] / 2 if steps else 0.0)
