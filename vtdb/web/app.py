@@ -131,8 +131,18 @@ class StatusCache:
         self._dirty = False
         self._failed = False  # the last background read failed (the database is unreachable): read, and say so
         self._running = False
+        self._warming = False  # the read at start (warm) is running
+        self._warmed = threading.Event()
         self._lock = threading.Lock()
         self._reading = threading.Lock()  # one read at a time
+
+    def ready(self, wait: float) -> bool:
+        """Is a copy there, or one being read at start done within `wait` seconds? (The status page of a server
+        just started shows a placeholder rather than wait seconds for 10,000 records; its live table fills in.)"""
+        with self._lock:
+            if self._records is not None or not self._warming:
+                return True
+        return self._warmed.wait(wait)
 
     def get(self) -> tuple[list[dict], dict[str, dict[str, int]]]:
         """(every record with its flags, the counts per phase)."""
@@ -156,6 +166,13 @@ class StatusCache:
                 self.get()
             except Exception:  # noqa: BLE001 - the first request reads again and says what is wrong
                 pass
+            finally:
+                with self._lock:
+                    self._warming = False
+                self._warmed.set()
+
+        with self._lock:
+            self._warming = True
 
         threading.Thread(target=read, name="vtdb-status-warm", daemon=True).start()
 
@@ -848,13 +865,17 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         session, new = session_of(request)
         token = state.csrf(session) if state.options.allow_actions else None
         page, video = status_view(request)
-        records, totals, events = status_data()
+        if state.status.ready(wait=0.5):
+            records, totals, events = status_data()
+            live_part = pages.status_fragment(records, events, state.db.location, token, message, page, video, totals)
+        else:  # a server just started, still reading every record once: the live table fills in when it is done
+            live_part = (f'<p class="flash">{pages.esc(message)}</p>' if message else "") + \
+                '<p class="dim loading">reading the records of every video (once, after the server started) …</p>'
         note = ("" if state.options.allow_actions else
                 '<p class="dim">read-only: start the server with --allow-actions to reset or release videos here</p>')
         live = "/status/table?" + urlencode({k: v for k, v in (("video", video), ("page", page)) if v})
         body = (f'<h1>Pipeline status</h1>{note}{pages.status_filter(video)}<div id="status-live" data-src="{pages.esc(live)}" '
-                f'data-every="{state.options.refresh_seconds:g}">'
-                f'{pages.status_fragment(records, events, state.db.location, token, message, page, video, totals)}</div>')
+                f'data-every="{state.options.refresh_seconds:g}">{live_part}</div>')
         response = HTMLResponse(pages.layout("Status", body, "status"))
         if new:
             response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")

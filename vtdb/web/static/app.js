@@ -66,6 +66,6 @@
         .catch(function () { live.classList.add("offline"); })
         .then(function () { inFlight = false; next(); });  // the next one only once this one is done
     };
-    next();
+    if (live.querySelector(".loading")) refresh(); else next();  // a page made while the server still read: at once
   }
 })();
