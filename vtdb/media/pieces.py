@@ -16,9 +16,12 @@ from typing import Callable
 import numpy as np
 
 SAMPLE_RATE = 16000
-ITEM_S = 30.0  # Whisper's window: one encoder pass
+ITEM_S = 27.0  # Whisper's window is 30 s; speech ending at its very end was often dropped
 PIECE_MAX_S = 28.0  # a piece fits an item with room to spare
 PAD_S = 0.4  # silence kept around the speech of a piece (at most half the pause to the next one)
+# An item starts this close before its first piece's speech: the batched pipeline makes Whisper begin at
+# timestamp 0, and with 0.4 s of silence first it skipped the first piece of most items (measured: 3 of 4).
+LEAD_S = 0.1
 JOIN_GAP_S = 1.0  # speech chunks closer than this stay one piece (the pause between them is kept)
 SEPARATOR_S = 0.5  # silence put between pieces packed into one item
 RETRY_ROUNDS = 1  # pieces left without words in a packed item are decoded again, each alone
@@ -29,6 +32,7 @@ class Piece:
     start: float  # seconds in the original audio (with a little of the silence around the speech)
     end: float
     speech: float = 0.0  # seconds of speech in it (VAD, unpadded); 0 = unknown (no VAD)
+    onset: float = -1.0  # where its speech begins (VAD, unpadded); -1 = unknown
 
     @property
     def duration(self) -> float:
@@ -57,6 +61,46 @@ class PieceSegment:
     compression_ratio: float = 0.0
 
 
+# Silero VAD carries its state through the whole file, and a long steady sound wears it out: after 40 s of a
+# tone or a sine sweep it heard none of the speech that followed (issue 25's archive set; with 5 s of the tone
+# before it, it did). Stretches of VAD_RECHECK_GAP_S or more where the pass over the whole file heard nothing are
+# listened to again in short overlapping blocks, each with a fresh state. Silero runs at ~0.4 % of real time
+# here, so this adds at most that again, on silence only.
+VAD_BLOCK_S = 8.0
+VAD_BLOCK_STEP_S = 4.0
+VAD_RECHECK_GAP_S = 8.0
+
+
+def vad_chunks(audio: np.ndarray, max_chunk_s: float) -> list[dict[str, int]]:
+    """Speech chunks ({"start", "end"} in samples, in order, none longer than `max_chunk_s`): Silero VAD over the
+    whole audio, and again in fresh short blocks over the long stretches where it heard nothing."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(min_silence_duration_ms=160, speech_pad_ms=0, max_speech_duration_s=max_chunk_s)
+    found = [(c["start"], c["end"]) for c in get_speech_timestamps(audio, options)]
+    edges = [0, *[x for chunk in found for x in chunk], len(audio)]
+    block, step = int(VAD_BLOCK_S * SAMPLE_RATE), int(VAD_BLOCK_STEP_S * SAMPLE_RATE)
+    extra = []
+    for gap_start, gap_end in zip(edges[::2], edges[1::2]):
+        if gap_end - gap_start < VAD_RECHECK_GAP_S * SAMPLE_RATE:
+            continue
+        for b0 in range(gap_start, max(gap_end - step, gap_start + 1), step):
+            b1 = min(b0 + block, gap_end)
+            extra += [(b0 + c["start"], b0 + c["end"]) for c in get_speech_timestamps(audio[b0:b1], options)]
+    limit = int(max_chunk_s * SAMPLE_RATE)
+    chunks: list[dict[str, int]] = []
+    for start, end in sorted(found + extra):  # the blocks overlap: join what overlaps, then cut to the limit
+        if chunks and start <= chunks[-1]["end"]:
+            chunks[-1]["end"] = max(chunks[-1]["end"], end)
+        else:
+            chunks.append({"start": start, "end": end})
+    out = []
+    for chunk in chunks:
+        for a in range(chunk["start"], chunk["end"], limit):
+            out.append({"start": a, "end": min(a + limit, chunk["end"])})
+    return out
+
+
 def speech_pieces(audio: np.ndarray, vad: bool) -> list[Piece]:
     """The speech of `audio` as pieces of at most PIECE_MAX_S, cut at pauses of JOIN_GAP_S or more
     (Silero VAD, as faster-whisper's batched pipeline runs it); without VAD, consecutive pieces covering it all."""
@@ -67,10 +111,7 @@ def speech_pieces(audio: np.ndarray, vad: bool) -> list[Piece]:
             pieces.append(Piece(round(start, 3), round(min(start + PIECE_MAX_S, duration), 3)))
             start += PIECE_MAX_S
         return pieces
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    chunks = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=160, speech_pad_ms=0,
-                                                     max_speech_duration_s=PIECE_MAX_S - 2 * PAD_S))
+    chunks = vad_chunks(audio, PIECE_MAX_S - 2 * PAD_S)
     merged: list[list[float]] = []  # [start, end, speech seconds]
     for chunk in chunks:
         start, end = chunk["start"] / SAMPLE_RATE, chunk["end"] / SAMPLE_RATE
@@ -84,7 +125,7 @@ def speech_pieces(audio: np.ndarray, vad: bool) -> list[Piece]:
         before = merged[k - 1][1] if k else 0.0
         after = merged[k + 1][0] if k + 1 < len(merged) else duration
         pieces.append(Piece(round(max(start - PAD_S, (start + before) / 2, 0.0), 3),
-                            round(min(end + PAD_S, (end + after) / 2, duration), 3), round(speech, 3)))
+                            round(min(end + PAD_S, (end + after) / 2, duration), 3), round(speech, 3), round(start, 3)))
     return pieces
 
 
@@ -93,6 +134,16 @@ class _Item:
     pieces: list[int]  # indices into the piece list
     offsets: list[float]  # where each piece starts inside the item (s)
     length: float = 0.0
+    cut: float = 0.0  # seconds of silence left out before the first piece's speech (LEAD_S)
+
+    def skipped(self, k: int) -> float:
+        """Seconds of the k-th piece's start that are not in the item."""
+        return self.cut if k == 0 else 0.0
+
+
+def _new_item(piece: Piece, i: int) -> _Item:
+    cut = max(0.0, round(piece.onset - LEAD_S - piece.start, 3)) if piece.onset >= 0 else 0.0
+    return _Item([i], [0.0], piece.duration - cut, cut)
 
 
 def pack(pieces: list[Piece], which: list[int]) -> list[_Item]:
@@ -106,14 +157,14 @@ def pack(pieces: list[Piece], which: list[int]) -> list[_Item]:
             last.pieces.append(i)
             last.length += SEPARATOR_S + piece.duration
         else:
-            items.append(_Item([i], [0.0], piece.duration))
+            items.append(_new_item(piece, i))
     return items
 
 
 def _item_audio(audio: np.ndarray, pieces: list[Piece], item: _Item) -> np.ndarray:
     out = np.zeros(int(round(item.length * SAMPLE_RATE)) + 1, dtype=np.float32)
-    for i, offset in zip(item.pieces, item.offsets):
-        part = audio[int(pieces[i].start * SAMPLE_RATE): int(pieces[i].end * SAMPLE_RATE)]
+    for k, (i, offset) in enumerate(zip(item.pieces, item.offsets)):
+        part = audio[int((pieces[i].start + item.skipped(k)) * SAMPLE_RATE): int(pieces[i].end * SAMPLE_RATE)]
         at = int(round(offset * SAMPLE_RATE))
         out[at: at + len(part)] = part[: len(out) - at]
     return out
@@ -123,7 +174,7 @@ def _piece_at(item: _Item, pieces: list[Piece], t: float) -> int:
     """The position (in item.pieces) of the piece holding item time `t`, or the nearest one."""
     best, best_distance = 0, float("inf")
     for k, (i, offset) in enumerate(zip(item.pieces, item.offsets)):
-        end = offset + pieces[i].duration
+        end = offset + pieces[i].duration - item.skipped(k)
         distance = 0.0 if offset <= t <= end else min(abs(t - offset), abs(t - end))
         if distance < best_distance:
             best, best_distance = k, distance
@@ -144,7 +195,7 @@ def _segments_of_item(item: _Item, pieces: list[Piece], segments, offset: float)
         for w in seg.words or []:
             middle = (w.start + w.end) / 2 - offset
             k = _piece_at(item, pieces, middle)
-            piece, shift = pieces[item.pieces[k]], offset + item.offsets[k]
+            piece, shift = pieces[item.pieces[k]], offset + item.offsets[k] - item.skipped(k)
             if k not in groups:
                 groups[k] = []
                 order.append(k)
@@ -229,7 +280,7 @@ def decode_pieces(model, audio: np.ndarray, pieces: list[Piece], *, task: str, l
             break
         # First round: packed. Later rounds: each piece left without words alone in its item (a piece Whisper
         # skipped in a packed item usually has words of its own), at most as many as the first round's items.
-        items = pack(pieces, todo) if round_ == 0 else [_Item([i], [0.0], pieces[i].duration) for i in todo]
+        items = pack(pieces, todo) if round_ == 0 else [_new_item(pieces[i], i) for i in todo]
         first_items = first_items or len(items)
         found: list[PieceSegment] = []
         if batch_size > 0:
