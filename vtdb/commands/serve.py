@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import socket
+import sys
 
 from rich.markup import escape
 
@@ -126,6 +127,9 @@ def run(argv: list[str] | None = None) -> int:
     location = app.state.web.db.location
     mode = "actions allowed (reset, release)" if args.allow_actions else "read-only"
     print(f"Video Tagging DB web app: http://{shown}:{port}/  ({location}; {mode})", flush=True)
+    # Requests hand the GIL on sooner (every 1 ms instead of 5) while a thread reads every record for the status page:
+    # /api/health then answers in milliseconds, not tens of them.
+    sys.setswitchinterval(0.001)
     app.state.web.status.warm()  # the status page's records, read before anyone asks (seconds for 10,000 videos)
     server = uvicorn.Server(uvicorn.Config(app, log_level="info" if args.verbose else "warning",
                                            access_log=args.verbose, server_header=False))

@@ -66,6 +66,7 @@ MAX_FORM_BYTES = 16 * 1024  # an action form is a name, a phase and a token
 # in its input (`Embedder.fits`) has it cut further, to what it reads.
 MAX_QUERY_CHARS = 2000
 RETRY_AFTER_S = 10  # the Retry-After of a 503 while the Chroma server is unreachable
+READ_SPACING = 5  # the status records are read again at most every 5x the last read's time (13 s for 10,000: ~1 min)
 
 
 class HttpError(VtdbError):
@@ -117,7 +118,8 @@ class StatusCache:
     """Every record with its flags, for the status page, its live table and /api/status, shared by all of them.
 
     Reading every record costs Chroma about 1 ms a video (10 s for 10,000): no request pays that while a copy
-    exists. A copy older than `max_age` (the refresh period, or twice the last read when that is longer) is
+    exists. A copy older than `max_age` (the refresh period, or READ_SPACING times the last read when that is
+    longer: the reads take at most a fifth of a core) is
     answered at once while one background thread reads a new one; the first request, and the first after an
     action of this server, read it themselves (so a reset shows at once)."""
 
@@ -150,7 +152,7 @@ class StatusCache:
             records, totals, dirty = self._records, self._totals, self._dirty or self._failed
             age = time.monotonic() - self._at
             start = (records is not None and not dirty and not self._running
-                     and age > max(self._max_age, 2 * self._took))
+                     and age > max(self._max_age, READ_SPACING * self._took))
             if start:
                 self._running = True
         if records is None or dirty:
