@@ -812,7 +812,8 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         try:
             wanted = parse_range(request.headers.get("range"), body.size)
         except RangeNotSatisfiable as exc:
-            return fail(request, 416, str(exc), {"Content-Range": f"bytes */{body.size}"})
+            return fail(request, 416, str(exc), {"Content-Range": f"bytes */{body.size}",
+                                                 "Content-Disposition": body.disposition(name)})
         if request.headers.get("if-range") and request.headers["if-range"] != body.etag:
             wanted = None  # the client's copy is of another version: send it all
         first, last = wanted if wanted else (0, body.size - 1)
