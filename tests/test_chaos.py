@@ -99,7 +99,8 @@ def test_random_kill_9s_converge_on_the_clean_run(library, tmp_path):
     clean_seconds = time.monotonic() - t0
     expected = _snapshot(clean_cfg, silent)
     assert all(v["statuses"] == [COMPLETED] * 4 for v in expected["videos"].values()), expected["videos"]
-    assert len(expected["segments"]) >= 6
+    # The speech video's windows; the silent videos have nothing to search, so no segment (issue 25).
+    assert len(expected["segments"]) >= 2 and {v[0] for v in expected["segments"].values()} == {"speech"}
 
     chaos_cfg = write_config(tmp_path / "chaos", library, **SETTINGS)
     log = tmp_path / "chaos.log"
