@@ -344,15 +344,26 @@ def _seek_frames_pyav(path: Path, times: Sequence[float], max_side: int, quality
         for i in sorted(range(len(times)), key=lambda k: times[k]):
             t = max(0.0, float(times[i]))
             if decoded is None or current is None or t - current[0] > 2.0:
-                container.seek(max(0, int((t + origin) / base)), stream=stream, backward=True)
-                decoded, current = container.decode(stream), None
+                # Seeking by time lands on a keyframe, but not always on the one before t (MPEG-PS has no index:
+                # FFmpeg searches the file for timestamps): when the first frame is past t, seek again further back.
+                back = 0.0
+                while True:
+                    target = max(0, int((t - back + origin) / base))
+                    try:
+                        container.seek(target, stream=stream, backward=True)
+                        decoded, current = container.decode(stream), None
+                    except av.error.FFmpegError:  # not seekable: decode on from where it is (or from the start)
+                        decoded = decoded or container.decode(stream)
+                        break
+                    current = _next_frame(decoded, origin)
+                    if current is None or current[0] <= t + half_frame or target == 0:
+                        break
+                    back = max(1.0, back * 4)
             while current is None or current[0] < t - half_frame:
-                try:
-                    frame = next(decoded)
-                except (StopIteration, av.error.FFmpegError):
+                following = _next_frame(decoded, origin)
+                if following is None:
                     break
-                if frame.time is not None:
-                    current = (float(frame.time) - origin, frame)
+                current = following
             if current is not None and current[0] >= t - tolerance:
                 jpeg, w, h = encode_jpeg(frame_to_bgr(current[1], *fit_within(*picture.display_size(
                     current[1].width, current[1].height), max_side), fine=True, picture=picture), quality)
@@ -373,6 +384,19 @@ def _seek_frames_pyav(path: Path, times: Sequence[float], max_side: int, quality
                 for i, fr in enumerate(out)]
     finally:
         container.close()
+
+
+def _next_frame(decoded: Iterator[Any], origin: float) -> tuple[float, Any] | None:
+    """The next decoded frame with a time, as (seconds from the stream's start, frame); None at the end."""
+    import av
+
+    while True:
+        try:
+            frame = next(decoded)
+        except (StopIteration, av.error.FFmpegError):
+            return None
+        if frame.time is not None:
+            return float(frame.time) - origin, frame
 
 
 # While non-reference frames are skipped, the frames decoded are at most this far apart (x264's usual 2-3
