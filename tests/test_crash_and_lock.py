@@ -462,6 +462,28 @@ def test_runner_fail_hold_skip_force_and_interrupt(make_db, tmp_path):
     assert summary.completed == ["b", "c"] and summary.skipped == 1
 
 
+def test_an_interrupt_as_the_claim_is_announced_gives_the_video_back(make_db, tmp_path):
+    """A SIGTERM sent when the claim event appears (as tests/test_recovery.py does to run_pipeline.py) can land
+    before the work starts: the video goes back to pending all the same, no attempt counted."""
+
+    class InterruptedAtClaim(ev.EventLog):
+        def emit(self, event, **fields):
+            record = super().emit(event, **fields)
+            if event == ev.VIDEO_CLAIM:
+                raise KeyboardInterrupt  # where the signal handler raises: right after the event is written
+            return record
+
+    db = make_db()
+    db.create_or_update_video_file("a", "/videos/a.mp4")
+    job = _Job(lambda claim, ctx: JobResult(count=1))
+    summary = run_phase(job, db, tmp_path / "work", RunOptions(), Console(file=io.StringIO(), width=200),
+                        events=InterruptedAtClaim(tmp_path / "work" / "events.jsonl"))
+    assert summary.interrupted and summary.exit_code == EXIT_INTERRUPTED and job.calls == []
+    meta = _record(db, "a")
+    assert (meta["phase1_status"], meta["phase1_attempts"], meta["phase1_claim_id"]) == (PENDING, 0, "")
+    assert [e["reason"] for e in _events(tmp_path / "work") if e["event"] == ev.VIDEO_RELEASED] == ["interrupted"]
+
+
 def test_held_videos_are_one_line_per_run_unless_asked_for_by_name(make_db, tmp_path):
     db = make_db(max_attempts=1)
     for name in ("a", "b", "c"):

@@ -320,19 +320,32 @@ def run_phase(
                     report.line(FAILED, f"✗ {name}: {why.reason}")
                 report.video_finished(name)
                 continue
-            excused.forget(claim.previous_claim_id)
-            if claim.reclaimed:
-                events.emit(ev.VIDEO_STALE_RECLAIM, phase=job.phase, video=name, reason=claim.reason)
-                report.line(WARNING, f"reclaiming {name}: {claim.reason}")
-            events.emit(ev.VIDEO_CLAIM, phase=job.phase, video=name, reason=claim.reason, claim_id=claim.claim_id)
+            beat: _Heartbeat | None = None
+            try:
+                excused.forget(claim.previous_claim_id)
+                if claim.reclaimed:
+                    events.emit(ev.VIDEO_STALE_RECLAIM, phase=job.phase, video=name, reason=claim.reason)
+                    report.line(WARNING, f"reclaiming {name}: {claim.reason}")
+                events.emit(ev.VIDEO_CLAIM, phase=job.phase, video=name, reason=claim.reason, claim_id=claim.claim_id)
 
-            def on_progress(done: float, total: float | None, label: str, _name: str = name) -> None:
-                report.video_progress(_name, done, total, label)
+                def on_progress(done: float, total: float | None, label: str, _name: str = name) -> None:
+                    report.video_progress(_name, done, total, label)
 
-            report.video_progress(name, 0, None, "")
-            ctx = JobContext(db, settings, work_dir, events, claim, on_progress)
-            beat = _Heartbeat(db, claim, ctx, settings.heartbeat_interval)
-            beat.start()
+                report.video_progress(name, 0, None, "")
+                ctx = JobContext(db, settings, work_dir, events, claim, on_progress)
+                beat = _Heartbeat(db, claim, ctx, settings.heartbeat_interval)
+                beat.start()
+            except KeyboardInterrupt:
+                # Ctrl-C or SIGTERM between the claim and the work (a signal sent as the claim is announced,
+                # seen under load): the video goes back as it does from inside the work, not left "processing".
+                if beat is not None:
+                    beat.stop()
+                db.give_back(claim)
+                events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="interrupted")
+                report.line(WARNING, f"interrupted: {name} returned to pending")
+                summary.interrupted = True
+                report.video_finished(name)
+                break
             try:
                 stop = _process_claim(job, claim, ctx, beat, events, summary, report)
             except DatabaseUnavailable:
