@@ -476,8 +476,11 @@ def test_an_interrupt_as_the_claim_is_announced_gives_the_video_back(make_db, tm
     db = make_db()
     db.create_or_update_video_file("a", "/videos/a.mp4")
     job = _Job(lambda claim, ctx: JobResult(count=1))
-    summary = run_phase(job, db, tmp_path / "work", RunOptions(), Console(file=io.StringIO(), width=200),
-                        events=InterruptedAtClaim(tmp_path / "work" / "events.jsonl"))
+    try:
+        summary = run_phase(job, db, tmp_path / "work", RunOptions(), Console(file=io.StringIO(), width=200),
+                            events=InterruptedAtClaim(tmp_path / "work" / "events.jsonl"))
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped run_phase: the video was left processing")
     assert summary.interrupted and summary.exit_code == EXIT_INTERRUPTED and job.calls == []
     meta = _record(db, "a")
     assert (meta["phase1_status"], meta["phase1_attempts"], meta["phase1_claim_id"]) == (PENDING, 0, "")
