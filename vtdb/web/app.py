@@ -311,6 +311,10 @@ class WebState:
         self._open_lock = threading.Lock()
         self._opened = False
 
+    @property
+    def opened(self) -> bool:
+        return self._opened
+
     def ensure_open(self) -> None:
         """Open the database client once, in one thread: chromadb's embedded client is not safe to create from
         two threads at once (the requests share the database lock, so two first requests would)."""
@@ -475,7 +479,7 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
     async def guard(request: Request, call_next: Any) -> Response:
         host = request.headers.get("host", "")
         if not hosts.allows(host):
-            return fail(request, 421, f"this server does not answer for the host {host!r} (it answers for "
+            return fail(request, 421, f"this server does not answer for the host {host[:100]!r} (it answers for "
                                       f"{hosts.shown()}); start it with --allowed-host NAME to reach it by another name. "
                                       "Other names are refused against DNS rebinding")
         if request.method not in SAFE_METHODS and not same_origin(request):
@@ -483,7 +487,7 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
                                       "pages (its Origin or Referer header must be this server); open the status page "
                                       "and use its buttons")
         path = request.url.path
-        if not path.startswith("/static/"):
+        if not state.opened and not path.startswith("/static/"):
             try:
                 await run_in_threadpool(state.ensure_open)
             except _unreachable_types() as exc:
