@@ -3,9 +3,9 @@
 faster-whisper's batched pipeline joins the speech of a whole stretch of audio (up to 30 s of it, however far
 apart) into one item; without word timestamps a segment of that item spans everything between its first and
 last phrase (one translated "sentence" from 5 s to 217 s). Here the speech is cut into pieces at pauses
-(VAD), the pieces are packed into items of at most 30 s with a short silence between them, and the decoded
+(VAD), the pieces are packed into items of at most 27 s with a short silence between them, and the decoded
 words are mapped back through that packing: each piece gets the words heard in it, at their own times. A
-piece that comes back empty from a packed item (Whisper sometimes ends an item early) is decoded again, alone.
+piece that comes back empty from a packed item (Whisper sometimes skips one) is decoded again, packed, then alone.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import numpy as np
 
 SAMPLE_RATE = 16000
 ITEM_S = 27.0  # Whisper's window is 30 s; speech ending at its very end was often dropped
-PIECE_MAX_S = 28.0  # a piece fits an item with room to spare
+PIECE_MAX_S = 27.0  # a piece fits an item
 PAD_S = 0.4  # silence kept around the speech of a piece (at most half the pause to the next one)
 # An item starts this close before its first piece's speech: the batched pipeline makes Whisper begin at
 # timestamp 0, and with 0.4 s of silence first it skipped the first piece of most items (measured: 3 of 4).
 LEAD_S = 0.1
 JOIN_GAP_S = 1.0  # speech chunks closer than this stay one piece (the pause between them is kept)
 SEPARATOR_S = 0.5  # silence put between pieces packed into one item
-RETRY_ROUNDS = 1  # pieces left without words in a packed item are decoded again, each alone
+RETRY_ROUNDS = 2  # pieces a packed item left without words: packed again, then each alone
 
 
 @dataclass(frozen=True)
@@ -278,9 +278,10 @@ def decode_pieces(model, audio: np.ndarray, pieces: list[Piece], *, task: str, l
     for round_ in range(1 + RETRY_ROUNDS):
         if not todo:
             break
-        # First round: packed. Later rounds: each piece left without words alone in its item (a piece Whisper
-        # skipped in a packed item usually has words of its own), at most as many as the first round's items.
-        items = pack(pieces, todo) if round_ == 0 else [_new_item(pieces[i], i) for i in todo]
+        # Whisper skips a piece of a packed item now and then (most often its first: it starts at a later
+        # phrase). Such pieces are packed again (they are few: one item or two), and what is still left
+        # without words is decoded alone, at most as many pieces as the first round had items.
+        items = pack(pieces, todo) if round_ < RETRY_ROUNDS else [_new_item(pieces[i], i) for i in todo]
         first_items = first_items or len(items)
         found: list[PieceSegment] = []
         if batch_size > 0:
