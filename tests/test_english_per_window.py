@@ -123,7 +123,7 @@ def test_each_english_segment_lies_on_its_own_speech(library):
     """No English segment spans a gap: each lies on one utterance of the spread videos (a little slack for
     Whisper's timing), and every utterance has one."""
     for name, placed in library["truth"].items():
-        segments = [s for s in library["data"][name]["transcript"]["translation"]["segments"] if not s["unsure"]]
+        segments = [s for s in library["data"][name]["transcript"]["translation"]["segments"] if not s.get("unsure")]
         for seg in segments:
             on = [u for u in placed if seg["start"] < u["end"] + 1.0 and seg["end"] > u["start"] - 1.0]
             assert on, (name, seg)
@@ -170,7 +170,7 @@ def test_english_queries_find_the_moment_of_their_phrase(library):
                 continue
             for utterance in placed:
                 english = " ".join(s["text"] for s in library["data"][name]["transcript"]["translation"]["segments"]
-                                   if not s["unsure"] and s["start"] < utterance["end"] and s["end"] > utterance["start"])
+                                   if not s.get("unsure") and s["start"] < utterance["end"] and s["end"] > utterance["start"])
                 distinctive = _distinctive(utterance, truth)
                 if len(distinctive) < 2 or not distinctive & set(speech.words(english)) or speech.heard(utterance["en"], english) < 0.5:
                     continue
