@@ -67,6 +67,7 @@ class VideoRecord(TypedDict, total=False):
     translation_language: str  # "en" when Phase 1 made English for non-English speech, else ""
     translation_source: str  # subtitles | whisper-translate | ""
     translation_model: str
+    phase1_partial: str  # "30.0 s of 60.0 s decodable": indexed only as far as the file decodes; "" = all of it
     # Phase 2 (`phase2_fields`).
     phase2_analyzer: str
     phase2_model: str
@@ -158,9 +159,10 @@ def probe_fields(duration: float, width: int, height: int, fps: float) -> dict[s
 def phase1_fields(*, duration: float, width: int, height: int, fps: float, windows: int, has_audio: bool,
                   fingerprint: str, transcript_language: str, language_probability: float, language_source: str,
                   low_confidence: bool, words: int, transcript_source: str, translation_language: str = "",
-                  translation_source: str = "", translation_model: str = "") -> dict[str, Any]:
+                  translation_source: str = "", translation_model: str = "", partial: str = "") -> dict[str, Any]:
     """What a completed Phase 1 writes to the record (translation_*: the English text made for non-English
-    speech: "subtitles" or "whisper-translate", and which track or model)."""
+    speech: "subtitles" or "whisper-translate", and which track or model; partial: "30.0 s of 60.0 s decodable"
+    for a file indexed only as far as it decodes, "" otherwise)."""
     return {
         **probe_fields(duration, width, height, fps),
         "total_segments": windows,
@@ -175,6 +177,7 @@ def phase1_fields(*, duration: float, width: int, height: int, fps: float, windo
         "translation_language": translation_language,
         "translation_source": translation_source,
         "translation_model": translation_model,
+        "phase1_partial": partial,
     }
 
 

@@ -36,11 +36,12 @@ def phase_cell(meta: Mapping, phase: str) -> str:
 
 
 def last_error(meta: Mapping) -> str:
+    """The latest phase's error; else what a completed video lacks (a file indexed only as far as it decodes)."""
     for phase in reversed(PHASE_ORDER):
         err = meta.get(phase_field(phase, "last_error"))
         if err:
             return f"{_SHORT[phase]}: {err}"
-    return ""
+    return f"partial: {meta['phase1_partial']}" if meta.get("phase1_partial") else ""
 
 
 def status_table(records: Iterable[Mapping], title: str = "video_files") -> Table:

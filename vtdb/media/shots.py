@@ -25,7 +25,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from vtdb.media.video import Frame, MediaError, Picture, SequentialFrames, encode_jpeg, fit_within, frame_to_bgr
+from vtdb.media.video import (
+    Frame,
+    MediaError,
+    Picture,
+    SequentialFrames,
+    TruncatedMediaError,
+    encode_jpeg,
+    fit_within,
+    frame_to_bgr,
+)
 
 # Measured on ffmpeg-made videos (bench/shots.py, tests/test_shots.py): hard cuts between lavfi
 # sources score 40-130 on ContentDetector's scale; motion inside a shot stays under ~15.
@@ -167,8 +176,7 @@ def scan_video(
         cuts += [c.seconds for c in det.post_process(FrameTimecode(round(last_t * fps), fps))]
         if duration and last_t < duration - max(1.0, 2.0 / fps):
             why = "a packet there does not decode" if video.damaged else "the file ends there"
-            raise MediaError(f"{path}: frames stop at {last_t:.1f} s of {duration:.1f} s ({why}); the file looks truncated or "
-                             "damaged (an incomplete copy or download?)")
+            raise TruncatedMediaError(path, last_t, duration, why)
         duration = last_t + 1.0 / fps
         # Candidates past the last decodable frame (a rounding at the very end) take the last frame.
         if next_i < len(wanted):

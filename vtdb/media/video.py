@@ -29,6 +29,16 @@ class MediaError(VideoError, RuntimeError):
     """A video file that cannot be read as needed (the video's fault: recorded on it, the run goes on)."""
 
 
+class TruncatedMediaError(MediaError):
+    """Frames stop before the end the container declares (a truncated copy or download, a damaged stretch).
+    `decodable_until` says how far the picture decodes: Phase 1 indexes the video up to there."""
+
+    def __init__(self, path: Path | str, decodable_until: float, duration: float, why: str = "the file ends there"):
+        self.decodable_until, self.duration = float(decodable_until), float(duration)
+        super().__init__(f"{path}: frames stop at {decodable_until:.1f} s of {duration:.1f} s ({why}); the file looks "
+                         "truncated or damaged (an incomplete copy or download?)")
+
+
 class PermanentMediaError(MediaError, PermanentVideoError):
     """The file's own nature (not a video, empty, no video stream, nothing decodes): retrying cannot fix it,
     so the video is held at once (vtdb.state.error_kind). A changed file is reprocessed by the sync."""
@@ -303,10 +313,7 @@ def extract_frames(
                     continue
                 # A stale frame from far before t: the stream cannot be decoded up to t.
             if duration and t < duration - tolerance:
-                raise MediaError(
-                    f"{path}: no frame decodes at {t:.1f} s of {duration:.1f} s (frames stop near {reached:.1f} s); "
-                    "the file looks truncated or damaged (an incomplete copy or download?)"
-                )
+                raise TruncatedMediaError(path, reached, duration, f"no frame decodes at {t:.1f} s")
             if last_good is not None:
                 out[i] = Frame(t, last_good.jpeg, last_good.width, last_good.height)
         if last_good is None:
@@ -371,10 +378,7 @@ def _seek_frames_pyav(path: Path, times: Sequence[float], max_side: int, quality
                 continue
             reached = current[0] if current is not None else 0.0
             if duration and t < duration - tolerance:
-                raise MediaError(
-                    f"{path}: no frame decodes at {t:.1f} s of {duration:.1f} s (frames stop near {reached:.1f} s); "
-                    "the file looks truncated or damaged (an incomplete copy or download?)"
-                )
+                raise TruncatedMediaError(path, reached, duration, f"no frame decodes at {t:.1f} s")
             if last_good is not None:
                 out[i] = Frame(t, last_good.jpeg, last_good.width, last_good.height)
         if last_good is None:

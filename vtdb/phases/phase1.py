@@ -6,6 +6,7 @@ Phase 1 is the only phase that reads the config: `sync_videos` mirrors it into v
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +18,7 @@ from vtdb.config import Settings
 from vtdb.media.shots import cut_inside, shots_as_lists
 from vtdb.media.transcribe import FasterWhisperTranscriber, Transcriber, Transcript, TranscriptSegment, Word
 from vtdb.media.translate import Translation, Translator, WhisperTranslator, text_in_window, translation_from_cues
-from vtdb.media.video import decode_audio, extract_frames, probe
+from vtdb.media.video import TruncatedMediaError, VideoInfo, decode_audio, extract_frames, probe
 from vtdb.media.windows import frame_times, join_words, plan_windows, words_in_window
 from vtdb.records import phase1_fields, probe_fields
 from vtdb.runner import JobContext, JobResult, RunAborted
@@ -36,6 +37,9 @@ from vtdb.sources.sync import sync_videos  # noqa: F401  (moved to vtdb.sources.
 from vtdb.state import iso, now_utc
 from vtdb.store import Claim, json_list
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
+
+# A file that decodes for less than this is not indexed "partially": nothing of it would be worth a window.
+MIN_PARTIAL_S = 1.0
 
 
 class Phase1Job:
@@ -187,6 +191,26 @@ class Phase1Job:
             return False
         return w.translate == "always" or speech_language.split("-")[0].lower() != w.output_language
 
+    def _partial(self, path: Path, info: VideoInfo, stop: TruncatedMediaError, detect_shots: bool):
+        """A file whose frames stop early (truncated, damaged): windows and frames up to where it decodes.
+
+        Retrying cannot make more of it decode, so it is not an error to retry (issue 25: three cron runs failed
+        on an MKV cut at 30 s of 60, then held it, and its good half was never indexed)."""
+        s = self.settings
+        for _ in range(2):  # the seeking path can stop a little earlier than the sequential pass found
+            if stop.decodable_until < MIN_PARTIAL_S:
+                raise stop
+            until = stop.decodable_until
+            info = dataclasses.replace(info, duration=until, video_stream_duration=min(until, info.video_stream_duration or until))
+            spans = plan_windows(info.duration, s.window_length, s.window_overlap, s.window_min_tail)
+            times = [t for span in spans for t in frame_times(span, s.frames_per_window)]
+            try:
+                frames, shots = self._frames(path, times, info, detect_shots)
+                return info, spans, frames, shots
+            except TruncatedMediaError as again:
+                stop = TruncatedMediaError(path, again.decodable_until, stop.duration)
+        raise stop
+
     def process(self, claim: Claim, ctx: JobContext) -> JobResult:
         s = self.settings
         meta = claim.meta
@@ -194,6 +218,7 @@ class Phase1Job:
         fingerprint = source.fingerprint() or ""
         language = meta.get("language") or None
         timings: dict[str, float] = {}
+        partial = ""  # "30.0 s of 60.0 s decodable" when the file stops decoding early
         with source.open_local(ctx.work_dir) as path:
             info = probe(path)
             ctx.record(**probe_fields(info.duration, info.width, info.height, info.fps))
@@ -210,8 +235,9 @@ class Phase1Job:
                 frames_job.add_done_callback(lambda _f: timings.__setitem__("frames_s", round(time.perf_counter() - t_frames, 3)))
 
                 def on_progress(done: float) -> None:
-                    if frames_job.done() and frames_job.exception() is not None:
-                        raise frames_job.exception()  # type: ignore[misc]
+                    failure = frames_job.exception() if frames_job.done() else None
+                    if failure is not None and not isinstance(failure, TruncatedMediaError):  # a truncated file is
+                        raise failure  # indexed as far as it decodes: its speech is still wanted
                     ctx.report(min(done, info.duration), info.duration, "transcribing (audio s)")
 
                 audio_cache: list[np.ndarray] = []
@@ -235,7 +261,12 @@ class Phase1Job:
                 if release is not None:
                     release()  # the pieces and encoder outputs kept for the translation
                 audio_cache.clear()
-                frames, shots = frames_job.result()
+                try:
+                    frames, shots = frames_job.result()
+                except TruncatedMediaError as exc:
+                    info, spans, frames, shots = self._partial(path, info, exc, detect_shots)
+                    partial = f"{info.duration:.1f} s of {exc.duration:.1f} s decodable"
+                    ctx.warn(f"partial: {partial}; indexed up to there ({exc})")
             if info.has_audio and transcript.source == "whisper" and not transcript.words:
                 ctx.warn("the audio track has no recognized speech (silence, music, or the wrong language?); "
                          "windows get empty transcripts; set 'language' for this video if it has speech")
@@ -343,9 +374,11 @@ class Phase1Job:
                 low_confidence=transcript.low_confidence,
                 words=len(transcript.words),
                 transcript_source=transcript.source,
+                partial=partial,
                 **extra,
             ),
-            note=f"windows, {len(transcript.words)} words ({transcript.language or 'no speech'}){english}, {size_mb:.1f} MB",
+            note=f"windows, {len(transcript.words)} words ({transcript.language or 'no speech'}){english}, {size_mb:.1f} MB"
+            + (f"; partial: {partial}" if partial else ""),
         )
 
 

@@ -188,11 +188,12 @@ def phase_cell(record: Mapping[str, Any], phase: str) -> str:
 
 
 def last_error(record: Mapping[str, Any]) -> str:
+    """The latest phase's error; else a note on a video indexed only as far as its file decodes."""
     for phase in reversed(PHASE_ORDER):
         err = record.get(phase_field(phase, "last_error"))
         if err:
             return f"{_PHASE_LABEL[phase]}: {err}"
-    return ""
+    return f"partial: {record['phase1_partial']}" if record.get("phase1_partial") else ""
 
 
 def action_forms(name: str, csrf: str) -> str:
