@@ -155,3 +155,39 @@ def test_the_english_track_shows_on_the_exported_page_in_chromium(exported, brow
         (shots / "export_player_english_subtitles.json").write_text(json.dumps(state, ensure_ascii=False))
     finally:
         server.shutdown()
+
+
+def test_the_web_player_offers_both_tracks_and_shows_the_english_one(library, browser, tmp_path_factory):
+    from webfixtures import get, web_server
+
+    folder, cfg, _spans, work_dir = library
+    first = pysubs2.load(str(work_dir / "subtitles" / "rede.en.vtt"))[0]
+    middle = round((first.start + first.end) / 2000, 2)
+    with web_server(cfg, folder) as server:
+        status, headers, body = get(server, "/video/rede")
+        page = body.decode("utf-8")
+        assert status == 200
+        assert '<track kind="subtitles" srclang="de" label="German (original)" src="/subtitles/rede/de.vtt">' in page
+        assert '<track kind="subtitles" srclang="en" label="English" src="/subtitles/rede/en.vtt" default>' in page
+        status, headers, body = get(server, "/subtitles/rede/en.vtt")
+        assert status == 200 and headers["content-type"].startswith("text/vtt") and headers["x-content-type-options"] == "nosniff"
+        assert body.decode("utf-8").startswith("WEBVTT")
+        status, _headers, body = get(server, "/subtitles/rede/fr.vtt")
+        assert status == 404 and b"it has: de, en" in body
+        assert get(server, "/subtitles/nobody/en.vtt")[0] == 404
+        browser.get(f"{server['base']}/video/rede?t={middle}")
+        state = None
+        deadline = time.monotonic() + 30
+        while state is None and time.monotonic() < deadline:
+            state = browser.execute_script("""
+                var v = document.getElementById('player');
+                var en = Array.from(v.textTracks).filter(function (t) { return t.language === 'en'; })[0];
+                if (v.readyState < 1 || Math.abs(v.currentTime - arguments[0]) > 0.3) { v.pause(); if (v.readyState >= 1) { v.currentTime = arguments[0]; } return null; }
+                if (!en || !en.activeCues || en.activeCues.length === 0) { return null; }
+                return {mode: en.mode, tracks: v.textTracks.length, time: v.currentTime, active: en.activeCues[0].text};
+            """, middle)
+            time.sleep(0.2)
+        assert state, "the English track never showed a cue in the web player"
+        assert state["mode"] == "showing" and state["tracks"] == 2 and state["active"] == first.plaintext, state
+        shots = Path(os.environ.get("VTDB_SCREENSHOTS") or tmp_path_factory.mktemp("subtitle_shots"))
+        browser.save_screenshot(str(shots / "web_player_english_subtitles.png"))

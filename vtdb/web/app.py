@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vtdb.config import Config
 from vtdb.errors import VtdbError
+from vtdb.export.subtitles import track_elements
 from vtdb.naming import UnsafeNameError, check_name
 from vtdb.search.filters import QueryError
 from vtdb.search.index import SearchIndexError
@@ -732,10 +733,17 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         retired = (f'<p class="badge retired">retired {pages.esc(record.get("retired_at"))}: '
                    f'{pages.esc(record.get("retired_reason") or "")}</p>' if info["retired"] else "")
         src = f"/media/{pages.url_part(name)}"
+        try:
+            cached = state.thumbs.get(name)
+        except UnsafeNameError:
+            cached = None
+        languages = cached.subtitle_languages if cached else []
+        tracks = track_elements(languages, lambda lang: f"/subtitles/{pages.url_part(name)}/{lang}.vtt",
+                                state.config.settings.output_language)
         body = (f'<article class="video-page" data-video="{pages.esc(name)}">'
                 f'<h1 class="title">{pages.esc(info["title"])}</h1>{retired}'
                 f'<div class="player-row"><div class="player-box"><video id="player" controls preload="metadata" '
-                f'src="{src}#t={start:.3f}" data-start="{start:.3f}"></video>'
+                f'src="{src}#t={start:.3f}" data-start="{start:.3f}">{tracks}</video>'
                 f'<p class="dim">{pages.esc(name)} · {pages.esc(pages.duration(record.get("video_duration")))} · '
                 f'<a href="{src}">media</a></p></div>'
                 f'<aside><h2>Chapters</h2>{pages.chapters_list(info["chapters"])}</aside></div>'
@@ -858,6 +866,25 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         return Response(data, media_type="image/jpeg", headers=headers)
+
+    @app.get("/subtitles/{name}/{language}.vtt", include_in_schema=False)
+    def subtitles(request: Request, name: str, language: str) -> Response:
+        """A video's subtitle track as WebVTT (made from its Phase 1 file; text escaped, never markup)."""
+        with state.lock:
+            state.record(name)
+        try:
+            cached = state.thumbs.get(name)
+        except UnsafeNameError:
+            raise HttpError(404, "no such subtitles") from None
+        data = cached.subtitles(language) if cached else None
+        if data is None or cached is None:
+            have = ", ".join(cached.subtitle_languages) if cached and cached.subtitle_languages else "none"
+            raise HttpError(404, f"no {language!r} subtitles for {name!r} (it has: {have})")
+        etag = f'"{cached.version}-{language}"'
+        headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(data, media_type="text/vtt; charset=utf-8", headers=headers)
 
     # ---- status and actions ----
 

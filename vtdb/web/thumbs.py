@@ -1,8 +1,9 @@
-"""Small cached thumbnails of the Phase 1 frames, and the windows' texts, for the web pages.
+"""Small cached thumbnails of the Phase 1 frames, the windows' texts and the subtitles, for the web pages.
 
 A video's `{name}_phase1_data.pkl` is read (with the plain-data unpickler) once per version of
-that file: every frame becomes a small JPEG and the windows' times, speech and translation go into
-`windows.json`, all under `{work_dir}/web_cache/{name}/{version}/`. Requests read only those
+that file: every frame becomes a small JPEG, the windows' times, speech and translation go into
+`windows.json`, and each subtitle track into `{lang}.vtt` (vtdb.export.subtitles), all under
+`{work_dir}/web_cache/{name}/{version}/`. Requests read only those
 files; the video is never decoded and the pickle never read again until Phase 1 rewrites it. A
 read-only work folder keeps the thumbnails in memory instead.
 """
@@ -13,10 +14,11 @@ import json
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vtdb.export.subtitles import subtitle_tracks, to_webvtt
 from vtdb.naming import check_name
 from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
 
@@ -43,14 +45,22 @@ class VideoThumbs:
     folder: Path | None  # None: kept in memory (read-only work folder)
     memory: dict[str, bytes]
 
-    def thumb(self, window: int, frame: int) -> bytes | None:
-        name = f"w{int(window)}_f{int(frame)}.jpg"
+    subtitle_languages: list[str] = field(default_factory=list)  # the spoken language first, then English
+
+    def _file(self, name: str) -> bytes | None:
         if self.folder is None:
             return self.memory.get(name)
         try:
             return (self.folder / name).read_bytes()
         except OSError:
             return None
+
+    def thumb(self, window: int, frame: int) -> bytes | None:
+        return self._file(f"w{int(window)}_f{int(frame)}.jpg")
+
+    def subtitles(self, language: str) -> bytes | None:
+        """A subtitle track as WebVTT (UTF-8), or None when the video has none in `language`."""
+        return self._file(f"{language}.vtt") if language in self.subtitle_languages else None
 
 
 def _small_jpeg(jpeg: bytes) -> bytes | None:
@@ -118,7 +128,8 @@ class ThumbCache:
         if index.is_file():
             try:
                 stored = [Window(**w) for w in json.loads(index.read_text(encoding="utf-8"))]
-                return VideoThumbs(version, stored, folder, {})
+                languages = json.loads((folder / "subtitles.json").read_text(encoding="utf-8"))
+                return VideoThumbs(version, stored, folder, {}, [str(x) for x in languages])
             except (OSError, ValueError, TypeError):
                 pass  # a damaged cache is rebuilt
         try:
@@ -140,6 +151,9 @@ class ThumbCache:
                     made += 1
             windows.append(Window(index_of, _number(window.get("start_time")), _number(window.get("end_time")),
                                   str(window.get("text") or ""), str(window.get("translation") or ""), made))
+        tracks = subtitle_tracks(data)
+        for language, cues in tracks.items():
+            thumbs[f"{language}.vtt"] = to_webvtt(cues).encode("utf-8")
         # Written into a temp folder renamed into place: a half-written cache is never read (no fsync per file).
         temp = folder.with_name(f".{version}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
@@ -147,13 +161,14 @@ class ThumbCache:
             for file_name, jpeg in thumbs.items():
                 (temp / file_name).write_bytes(jpeg)
             (temp / "windows.json").write_text(json.dumps([w.__dict__ for w in windows], ensure_ascii=False), encoding="utf-8")
+            (temp / "subtitles.json").write_text(json.dumps(list(tracks)), encoding="utf-8")
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
             os.replace(temp, folder)
             for old in (self.cache_dir / name).iterdir():
                 if old.name != version and not old.name.endswith(".tmp"):
                     shutil.rmtree(old, ignore_errors=True)  # an older version of the Phase 1 file
-            return VideoThumbs(version, windows, folder, {})
+            return VideoThumbs(version, windows, folder, {}, list(tracks))
         except OSError:
             shutil.rmtree(temp, ignore_errors=True)
-            return VideoThumbs(version, windows, None, thumbs)
+            return VideoThumbs(version, windows, None, thumbs, list(tracks))
