@@ -99,10 +99,10 @@ def noises(tmp_path_factory) -> dict[str, np.ndarray]:
     chord = "0.25*sin(2*PI*220*t)+0.2*sin(2*PI*277*t)+0.2*sin(2*PI*330*t)"
     return {
         "silence": np.zeros(SAMPLE_RATE * 10, dtype=np.float32),
-        "white noise": _ffmpeg_audio(tmp, "white", "-f", "lavfi", "-i", "anoisesrc=color=white:amplitude=0.2", "-t", "10"),
-        "pink noise": _ffmpeg_audio(tmp, "pink", "-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.3", "-t", "10"),
+        "white noise": _ffmpeg_audio(tmp, "white", "-f", "lavfi", "-i", "anoisesrc=color=white:amplitude=0.2:seed=7", "-t", "10"),
+        "pink noise": _ffmpeg_audio(tmp, "pink", "-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.3:seed=7", "-t", "10"),
         "music": _ffmpeg_audio(tmp, "music", "-f", "lavfi", "-i", f"aevalsrc=({chord})*(0.6+0.4*sin(2*PI*0.5*t)):s=16000",
-                               "-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.08", "-filter_complex",
+                               "-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.08:seed=7", "-filter_complex",
                                "amix=inputs=2:duration=first", "-t", "12"),
     }
 

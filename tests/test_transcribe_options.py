@@ -38,23 +38,26 @@ def test_fixed_chunks_cover_the_audio_in_30_s_pieces():
 @pytest.mark.slow
 @pytest.mark.parametrize("vad", [False, True])
 def test_batched_mode_honours_vad_filter(vad):
-    audio = _speech(40)  # over 30 s: batched faster-whisper refuses that without VAD unless given the chunks
+    """Phase 1 cuts the audio into pieces itself (vtdb.media.pieces): with vad_filter, Silero VAD's pieces of
+    speech; without, plain pieces covering all of it. Whisper then decodes exactly those, in batched mode too."""
+    audio = _speech(40)  # over 30 s: more than one item
     transcriber = FasterWhisperTranscriber(build_settings({"whisper_batch_size": 4, "vad_filter": vad}, env={}))
     transcriber._load()
-    seen: dict = {}
-    real = transcriber._batched.transcribe
+    seen: list = []
+    real = transcriber.speech_pieces
 
-    def spy(audio_arg, **kwargs):
-        seen.update(kwargs)
-        return real(audio_arg, **kwargs)
+    def spy(audio_arg):
+        seen.extend(real(audio_arg))
+        return seen
 
-    transcriber._batched.transcribe = spy
+    transcriber.speech_pieces = spy  # type: ignore[method-assign]
     transcript = transcriber.transcribe(audio, "en")
-    assert seen["vad_filter"] is vad
+    covered = sum(p.duration for p in seen)
     if vad:
-        assert "clip_timestamps" not in seen
+        assert all(p.speech > 0 for p in seen) and covered < 0.9 * len(audio) / SAMPLE_RATE, seen  # the pauses left out
     else:
-        assert seen["clip_timestamps"] == fixed_chunks(len(audio) / SAMPLE_RATE)
+        assert seen[0].start == 0 and all(a.end == b.start for a, b in zip(seen, seen[1:])), seen
+        assert seen[-1].end == pytest.approx(len(audio) / SAMPLE_RATE, abs=0.01) and all(p.speech == 0 for p in seen)
     duration = len(audio) / SAMPLE_RATE
     assert len(transcript.words) >= 20, transcript.text
     starts = [w.start for w in transcript.words]

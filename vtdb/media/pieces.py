@@ -130,7 +130,7 @@ def speech_pieces(audio: np.ndarray, vad: bool) -> list[Piece]:
             merged.append([start, end, end - start, chunk.get("recheck", 0)])
     pieces = []
     for k, (start, end, speech, recheck) in enumerate(merged):
-        before = merged[k - 1][1] if k else 0.0
+        before = merged[k - 1][1] if k else -PAD_S  # the file's start is no neighbour: keep its first PAD_S
         after = merged[k + 1][0] if k + 1 < len(merged) else duration
         # Speech heard only by the re-check: its length is not known (0), so no invented-text test leans on it.
         pieces.append(Piece(round(max(start - PAD_S, (start + before) / 2, 0.0), 3),
