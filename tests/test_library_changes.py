@@ -35,15 +35,20 @@ PHASES = [("phase1", phase1), ("phase2", phase2), ("db_load", phase3), ("phase4"
 
 
 def clip(path: Path, source: str) -> Path:
-    """A 3 s silent H.264 clip of an ffmpeg test source (each source gives different bytes)."""
+    """A 3 s silent H.264 clip of an ffmpeg test source (each source gives different bytes), with a sidecar
+    subtitle file beside it: something to search, so that each video has moments (a clip with nothing in it
+    has none since issue 25)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}=size=160x120:rate=10",
                     "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)], check=True)
+    path.with_suffix(".srt").write_text(f"1\n00:00:00,200 --> 00:00:02,800\nThe {source} test pattern fills the screen.\n",
+                                        encoding="utf-8")
     return path
 
 
 def archive(path: Path, videos: dict[str, bytes]) -> Path:
-    return write_zim(path, youtube2zim_v3_items([{"id": vid, "title": f"Video {vid}", "media": media}
+    return write_zim(path, youtube2zim_v3_items([{"id": vid, "title": f"Video {vid}", "media": media,
+                                                   "subtitles": {"en": f"WEBVTT\n\n00:00.200 --> 00:02.800\nVideo {vid} plays.\n"}}
                                                   for vid, media in videos.items()]), {"Title": "Channel"})
 
 
@@ -97,6 +102,7 @@ def story(tmp_path_factory):
     for (name, path), source in zip(files.items(), SOURCES):
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(clips[source], path)
+        shutil.copyfile(clips[source].with_suffix(".srt"), path.with_suffix(".srt"))
     zim = archive(folder / "channel.zim", {"xrayVideo01": clips["smptebars"].read_bytes(), "yankeeVid01": clips["rgbtestsrc"].read_bytes()})
     lib.configure(files, zim)
     out: dict = {"lib": lib}

@@ -145,8 +145,11 @@ class _Folders:
 
 
 def subtitles_fingerprint(video: Path, configured: dict[str, str], folders: _Folders) -> str:
-    """Size and modification time of a video's subtitle files: the sidecars beside it (stem.srt, stem.ru.vtt,
-    the names vtdb.sources.local reads) and those the config names. "" when it has none."""
+    """What a video's subtitle files hold: the sidecars beside it (stem.srt, stem.ru.vtt, the names
+    vtdb.sources.local reads) and those the config names, by name and content. "" when it has none.
+
+    Content, not modification time: a library copied or moved to another disk gets new mtimes, and must keep
+    its work (subtitle files are small: hashing them costs less than the stat of the video)."""
     stem = video.stem
     paths = [video.parent / n for n in folders.names(video.parent)
              if n.startswith(stem + ".") and n != video.name and Path(n).suffix.lower() in FORMATS
@@ -155,11 +158,11 @@ def subtitles_fingerprint(video: Path, configured: dict[str, str], folders: _Fol
     parts = []
     for path in sorted(set(paths)):
         try:
-            st = path.stat()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         except OSError:
             parts.append(f"{path.name}:missing")
             continue
-        parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
+        parts.append(f"{path.name}:{digest}")
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16] if parts else ""
 
 
