@@ -133,14 +133,16 @@ def test_bad_entries_stop_only_that_entry():
         {"name": "forceful", "path": "f.mp4", "force_reprocess": "yes"},
         {"name": "also_good", "path": "h.mp4", "language": "kk", "description": "Kazakh news"},
     ])
-    assert [v.name for v in c.videos] == ["good", "also_good"]
+    # A nameless entry takes its file's name (issue 25): "nameless".
+    assert [v.name for v in c.videos] == ["good", "nameless", "also_good"]
     messages = [str(p) for p in c.invalid_entries]
     assert messages[0] == "videos[1] ('good'): name: 'good' is already used by videos[0]; names must be unique"
     assert "videos[2] ('../up'): name:" in messages[1] and "path separator" in messages[1]
-    assert "videos[3]: name: missing (required)" in messages[2]
-    assert "videos[4] ('nopath'): path: missing (required)" in messages[3]
-    assert "videos[5]: must be an object" in messages[4]
-    assert "videos[6] ('forceful'): force_reprocess: must be true or false" in messages[5]
+    assert "videos[4] ('nopath'): path: missing (required)" in messages[2]
+    assert "videos[5]: must be an object" in messages[3]
+    assert "videos[6] ('forceful'): force_reprocess: must be true or false" in messages[4]
+    neither = cfg([{"title": "no name, no path"}]).invalid_entries
+    assert "name: missing (required unless path names a file)" in str(neither[0])
 
 
 def test_malformed_json_reports_line_and_column(tmp_path):

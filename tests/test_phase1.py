@@ -234,26 +234,30 @@ def test_frame_times_are_slice_centres_inside_the_window():
     assert len(set(tiny)) == 6 and all(0.0 < t < 0.5 for t in tiny)
 
 
-def test_words_in_window_by_start_time():
+def test_words_in_window_by_their_middle():
     words = [
         {"word": " a", "start": 0.0, "end": 0.4},
-        {"word": " b", "start": 4.9, "end": 5.3},  # overlap region [5, 8) starts at 5.0: b is before it
-        {"word": " c", "start": 5.0, "end": 5.5},  # first word inside the overlap
-        {"word": " d", "start": 7.99, "end": 8.4},  # still inside the overlap
-        {"word": " e", "start": 8.0, "end": 8.3},  # starts at window 0's end: window 1 only
-        {"word": " f", "start": 12.5, "end": 13.0},  # starts exactly at the video's end
+        {"word": " b", "start": 4.9, "end": 5.3},  # middle 5.1: inside the overlap [5, 8)
+        {"word": " c", "start": 5.0, "end": 5.5},
+        {"word": " d", "start": 7.99, "end": 8.4},  # middle 8.195: past window 0's end
+        {"word": " e", "start": 8.0, "end": 8.3},  # window 1 only
+        {"word": " f", "start": 12.5, "end": 13.0},  # middle past the video's end: the last window's
     ]
     w0, w1 = WindowSpan(0, 0.0, 8.0), WindowSpan(1, 5.0, 12.5)
     in0 = words_in_window(w0, words, last=False)
     in1 = words_in_window(w1, words, last=True)
-    assert [w["word"] for w in in0] == [" a", " b", " c", " d"]
-    assert [w["word"] for w in in1] == [" c", " d", " e", " f"]
+    assert [w["word"] for w in in0] == [" a", " b", " c"]
+    assert [w["word"] for w in in1] == [" b", " c", " d", " e", " f"]
     # Words in the overlap appear in both windows; every word lands somewhere.
-    assert {w["word"] for w in in0} & {w["word"] for w in in1} == {" c", " d"}
+    assert {w["word"] for w in in0} & {w["word"] for w in in1} == {" b", " c"}
     assert {w["word"] for w in in0} | {w["word"] for w in in1} == {w["word"] for w in words}
-    # Only the last window takes a word starting exactly at its end.
+    # Only the last window takes a word whose middle is at or past its end.
     assert " f" not in [w["word"] for w in words_in_window(w1, words, last=False)]
-    assert join_words(in1) == "c d e f"
+    assert join_words(in1) == "b c d e f"
+    # Whisper starts a phrase's first word a little early: it goes with its phrase, not alone into the window before.
+    add = [{"word": " Add", "start": 59.88, "end": 60.76}]
+    assert not words_in_window(WindowSpan(2, 40.0, 60.0), add, last=False)
+    assert words_in_window(WindowSpan(3, 60.0, 80.0), add, last=False) == add
 
 
 # ---------------------------------------------------------------- unit: safe pickle

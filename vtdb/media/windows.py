@@ -50,8 +50,13 @@ def frame_times(span: WindowSpan, count: int) -> list[float]:
 
 
 def words_in_window(span: WindowSpan, words: Sequence[Mapping], last: bool) -> list[Mapping]:
-    """Words whose start lies in [start, end) (the last window also takes words starting at its end)."""
-    return [w for w in words if span.start <= w["start"] < span.end or (last and w["start"] == span.end)]
+    """Words whose middle lies in [start, end) (the last window also takes words whose middle is at or past its
+    end). The middle, not the start: Whisper starts a phrase's first word a little early (0.1 s before the
+    speech in the recording), which put a lone "Add" into the silent window before its phrase."""
+    def middle(w: Mapping) -> float:
+        return (float(w["start"]) + float(w.get("end", w["start"]))) / 2
+
+    return [w for w in words if span.start <= middle(w) < span.end or (last and middle(w) >= span.end)]
 
 
 def join_words(words: Sequence[Mapping]) -> str:
