@@ -28,8 +28,9 @@ def test_damaged_h264_gives_one_clear_line_and_no_decoder_flood(tmp_path):
     cfg = write_config(tmp_path, [{"name": "damaged", "path": str(bad), "language": "en"}])
     proc = run_cli("phase1_whisper_frames.py", "--config", str(cfg), cwd=tmp_path, timeout=300)
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 1, out[-3000:]
+    # Indexed as far as it decodes (issue 25), said once, without the decoder's own flood of messages.
+    assert proc.returncode == 0, out[-3000:]
     assert "h264 @" not in out and "error while decoding" not in out, out[-3000:]
     assert "Traceback" not in out
-    errors = [line for line in out.splitlines() if line.startswith("✗ damaged:")]
-    assert len(errors) == 1 and "damaged.mp4" in errors[0] and "damaged" in errors[0], out[-3000:]
+    done = [line for line in out.splitlines() if line.startswith("✓ damaged:")]
+    assert len(done) == 1 and "partial:" in done[0] and "decodable" in done[0], out[-3000:]
