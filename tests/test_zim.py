@@ -399,16 +399,19 @@ def test_creator_subtitles_are_the_transcript_with_cue_timings(main_run):
         (0.0, 1.2, "alpha bravo charlie"), (1.5, 2.9, "delta echo"), (3.0, 4.6, "foxtrot golf hotel india")]
     assert [(w["word"].strip(), w["start"]) for w in t["words"]] == ALPHA_WORDS
     assert rec["transcript_words"] == 9
-    # Words go to windows by their start times: [0,2) [1.5,3.5) [3,end].
+    # Words go to the windows their middle lies in: [0,2) [1.5,3.5) [3,end] ("golf", 3.4-3.8 s, only to the last).
     texts = [w["text"] for w in data["windows"]]
-    assert texts == ["alpha bravo charlie delta", "delta echo foxtrot golf", "foxtrot golf hotel india"]
+    assert texts == ["alpha bravo charlie delta", "delta echo foxtrot", "foxtrot golf hotel india"]
     for w in data["windows"]:
         last = w["index"] == len(data["windows"]) - 1
-        assert all(w["start_time"] <= x["start"] < w["end_time"] or (last and x["start"] <= w["end_time"]) for x in w["words"])
+        middles = [(x["start"] + x["end"]) / 2 for x in w["words"]]
+        assert all(w["start_time"] <= m < w["end_time"] or (last and m >= w["start_time"]) for m in middles)
     # The legacy archive's subtitles work the same way (its clip has no audio at all).
     lt = main_run["data"][L1]["transcript"]
     assert lt["source"] == main_run["records"][L1]["transcript_source"] == "subtitles"
-    assert [w["word"].strip() for w in main_run["data"][L1]["windows"][0]["words"]] == ["legacy", "subtitle", "words"]
+    legacy_windows = main_run["data"][L1]["windows"]
+    assert [w["word"].strip() for w in legacy_windows[0]["words"]] == ["legacy", "subtitle"]  # "words" (1.83-2.5 s): window 1
+    assert {w["word"].strip() for win in legacy_windows for w in win["words"]} == {"legacy", "subtitle", "words"}
     # No subtitles and no audio: an empty transcript, not Whisper.
     assert main_run["data"][G1]["transcript"]["source"] == main_run["records"][G1]["transcript_source"] == "none"
 
