@@ -127,6 +127,26 @@ def test_the_export_carries_the_tracks(exported):
     assert {"rede.mp4", "rede.de.vtt", "rede.de.srt", "rede.en.vtt", "rede.en.srt"} <= {p.name for p in (exported / "media").iterdir()}
 
 
+def _english_cue_shown(browser, seek_to: float | None, timeout: float = 30.0) -> dict | None:
+    """The player's English track once it shows a cue (seeking to `seek_to` first when given), else None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = browser.execute_script("""
+            var v = document.getElementById('player'), want = arguments[0];
+            var en = Array.from(v.textTracks).filter(function (t) { return t.language === 'en'; })[0];
+            if (want !== null && (v.readyState < 1 || Math.abs(v.currentTime - want) > 0.3)) {
+                v.pause(); if (v.readyState >= 1) { v.currentTime = want; } return null;
+            }
+            if (!en || !en.activeCues || en.activeCues.length === 0) { return null; }
+            v.pause();
+            return {mode: en.mode, tracks: v.textTracks.length, time: v.currentTime, active: en.activeCues[0].text};
+        """, seek_to)
+        if state:
+            return state
+        time.sleep(0.2)
+    return None
+
+
 def test_the_english_track_shows_on_the_exported_page_in_chromium(exported, browser, tmp_path_factory):
     """Served without byte ranges, as disaster-clippy's backup server does: the page's #t= seeks (through its Blob
     fallback) into the first English cue, and Chromium shows that cue."""
@@ -137,17 +157,7 @@ def test_the_english_track_shows_on_the_exported_page_in_chromium(exported, brow
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         browser.get(f"http://127.0.0.1:{server.server_address[1]}/pages/rede.html#t={middle}")
-        state = None
-        deadline = time.monotonic() + 30
-        while state is None and time.monotonic() < deadline:
-            state = browser.execute_script("""
-                var v = document.getElementById('player');
-                var en = Array.from(v.textTracks).filter(function (t) { return t.language === 'en'; })[0];
-                if (!en || !en.activeCues || en.activeCues.length === 0) { return null; }
-                v.pause();
-                return {mode: en.mode, tracks: v.textTracks.length, time: v.currentTime, active: en.activeCues[0].text};
-            """)
-            time.sleep(0.2)
+        state = _english_cue_shown(browser, None)
         assert state, "the English track never showed a cue"
         assert state["mode"] == "showing" and state["tracks"] == 2 and state["active"] == first.plaintext, state
         shots = Path(os.environ.get("VTDB_SCREENSHOTS") or tmp_path_factory.mktemp("subtitle_shots"))
@@ -176,17 +186,7 @@ def test_the_web_player_offers_both_tracks_and_shows_the_english_one(library, br
         assert status == 404 and b"it has: de, en" in body
         assert get(server, "/subtitles/nobody/en.vtt")[0] == 404
         browser.get(f"{server['base']}/video/rede?t={middle}")
-        state = None
-        deadline = time.monotonic() + 30
-        while state is None and time.monotonic() < deadline:
-            state = browser.execute_script("""
-                var v = document.getElementById('player');
-                var en = Array.from(v.textTracks).filter(function (t) { return t.language === 'en'; })[0];
-                if (v.readyState < 1 || Math.abs(v.currentTime - arguments[0]) > 0.3) { v.pause(); if (v.readyState >= 1) { v.currentTime = arguments[0]; } return null; }
-                if (!en || !en.activeCues || en.activeCues.length === 0) { return null; }
-                return {mode: en.mode, tracks: v.textTracks.length, time: v.currentTime, active: en.activeCues[0].text};
-            """, middle)
-            time.sleep(0.2)
+        state = _english_cue_shown(browser, middle)
         assert state, "the English track never showed a cue in the web player"
         assert state["mode"] == "showing" and state["tracks"] == 2 and state["active"] == first.plaintext, state
         shots = Path(os.environ.get("VTDB_SCREENSHOTS") or tmp_path_factory.mktemp("subtitle_shots"))
