@@ -850,41 +850,40 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
 
     app.add_api_route("/media/{name}", media, methods=["HEAD"], include_in_schema=False)
 
-    @app.get("/thumbs/{name}/{window}/{frame}.jpg", include_in_schema=False)
-    def thumb(request: Request, name: str, window: int, frame: int) -> Response:
+    def cached_of(name: str, what: str):
+        """The registered video's cached Phase 1 extras (thumbnails, windows, subtitles), or None."""
         with state.lock:
             state.record(name)
         try:
-            cached = state.thumbs.get(name)
+            return state.thumbs.get(name)
         except UnsafeNameError:
-            raise HttpError(404, "no such thumbnail") from None
-        data = cached.thumb(window, frame) if cached else None
-        if data is None:
-            raise HttpError(404, f"no thumbnail {window}/{frame} for {name!r} (Phase 1 frames are missing)")
-        etag = f'"{cached.version}-{window}-{frame}"' if cached else ""
-        headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+            raise HttpError(404, f"no such {what}") from None
+
+    def cached_response(request: Request, data: bytes, etag: str, media_type: str, headers: dict[str, str]) -> Response:
+        headers = {"ETag": etag, **headers}
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
-        return Response(data, media_type="image/jpeg", headers=headers)
+        return Response(data, media_type=media_type, headers=headers)
+
+    @app.get("/thumbs/{name}/{window}/{frame}.jpg", include_in_schema=False)
+    def thumb(request: Request, name: str, window: int, frame: int) -> Response:
+        cached = cached_of(name, "thumbnail")
+        data = cached.thumb(window, frame) if cached else None
+        if data is None or cached is None:
+            raise HttpError(404, f"no thumbnail {window}/{frame} for {name!r} (Phase 1 frames are missing)")
+        return cached_response(request, data, f'"{cached.version}-{window}-{frame}"', "image/jpeg",
+                               {"Cache-Control": "public, max-age=86400"})
 
     @app.get("/subtitles/{name}/{language}.vtt", include_in_schema=False)
     def subtitles(request: Request, name: str, language: str) -> Response:
         """A video's subtitle track as WebVTT (made from its Phase 1 file; text escaped, never markup)."""
-        with state.lock:
-            state.record(name)
-        try:
-            cached = state.thumbs.get(name)
-        except UnsafeNameError:
-            raise HttpError(404, "no such subtitles") from None
+        cached = cached_of(name, "subtitles")
         data = cached.subtitles(language) if cached else None
         if data is None or cached is None:
             have = ", ".join(cached.subtitle_languages) if cached and cached.subtitle_languages else "none"
             raise HttpError(404, f"no {language!r} subtitles for {name!r} (it has: {have})")
-        etag = f'"{cached.version}-{language}"'
-        headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers=headers)
-        return Response(data, media_type="text/vtt; charset=utf-8", headers=headers)
+        return cached_response(request, data, f'"{cached.version}-{language}"', "text/vtt; charset=utf-8",
+                               {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
     # ---- status and actions ----
 
