@@ -316,11 +316,7 @@ def extract_frames(
                 raise TruncatedMediaError(path, reached, duration, f"no frame decodes at {t:.1f} s")
             if last_good is not None:
                 out[i] = Frame(t, last_good.jpeg, last_good.width, last_good.height)
-        if last_good is None:
-            raise PermanentMediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
-        # Times before the first decodable frame take the first good one.
-        first_good = next(fr for fr in out if fr is not None)
-        return [fr if fr is not None else Frame(float(times[i]), first_good.jpeg, first_good.width, first_good.height) for i, fr in enumerate(out)]
+        return _filled(path, out, times)
     finally:
         cap.release()
 
@@ -381,13 +377,19 @@ def _seek_frames_pyav(path: Path, times: Sequence[float], max_side: int, quality
                 raise TruncatedMediaError(path, reached, duration, f"no frame decodes at {t:.1f} s")
             if last_good is not None:
                 out[i] = Frame(t, last_good.jpeg, last_good.width, last_good.height)
-        if last_good is None:
-            raise PermanentMediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
-        first_good = next(fr for fr in out if fr is not None)
-        return [fr if fr is not None else Frame(float(times[i]), first_good.jpeg, first_good.width, first_good.height)
-                for i, fr in enumerate(out)]
+        return _filled(path, out, times)
     finally:
         container.close()
+
+
+def _filled(path: Path, out: list[Frame | None], times: Sequence[float]) -> list[Frame]:
+    """The frames of a seeking pass, every time served: times before the first decodable frame take the first
+    good one (later gaps were filled with the last good one as they came)."""
+    first_good = next((fr for fr in out if fr is not None), None)
+    if first_good is None:
+        raise PermanentMediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
+    return [fr if fr is not None else Frame(float(times[i]), first_good.jpeg, first_good.width, first_good.height)
+            for i, fr in enumerate(out)]
 
 
 def _next_frame(decoded: Iterator[Any], origin: float) -> tuple[float, Any] | None:
