@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from vtdb.media import ocr
@@ -182,3 +183,24 @@ def test_ocr_languages_setting_is_checked():
     for bad in ("rus,eng", "rus+", "Russian", "rus+../x"):
         with pytest.raises(ConfigError, match="settings.ocr_languages"):
             build_settings({"ocr_languages": bad}, env={})
+
+
+def test_frames_with_no_detail_are_not_read_but_a_small_word_on_a_plain_background_is(tmp_path):
+    # Issue 25: a silent recording's 1,776 blank 64x36 frames cost 168 s of tesseract.
+    black = cv2.imencode(".jpg", np.zeros((432, 768, 3), np.uint8))[1].tobytes()
+    grey = cv2.imencode(".jpg", np.full((432, 768, 3), 118, np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 40])[1].tobytes()
+    fade = np.tile(np.linspace(20, 90, 768, dtype=np.float32), (432, 1))  # a smooth gradient: no steps
+    gradient = cv2.imencode(".jpg", np.dstack([fade] * 3).astype(np.uint8))[1].tobytes()
+    tiny = cv2.imencode(".jpg", cv2.resize(cv2.imdecode(np.frombuffer(render(tmp_path / "t", "testsrc2", 1)[0], np.uint8),
+                                                        cv2.IMREAD_COLOR), (64, 36)))[1].tobytes()
+    word = np.full((432, 768, 3), 235, np.uint8)
+    cv2.putText(word, "Exit", (330, 220), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (20, 20, 20), 2)
+    small_word = cv2.imencode(".jpg", word)[1].tobytes()
+    reader = ocr.OcrReader(["eng"])
+    try:
+        blank = reader.read_frames([black, grey, gradient, tiny])
+        read = reader.read_window_text([small_word])
+    finally:
+        reader.close()
+    assert blank == [[], [], [], []] and reader.stats.blank == 4
+    assert reader.stats.read == 1 and any("exit" in line.lower() for line in read), read

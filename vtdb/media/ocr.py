@@ -72,6 +72,7 @@ class OcrStats:
     frames: int = 0
     read: int = 0
     skipped: int = 0
+    blank: int = 0  # frames with no detail that text could be in (black, one colour, tiny): never read
     seconds: float = 0.0
 
     @property
@@ -83,7 +84,7 @@ class OcrStats:
         return self.seconds / self.read if self.read else 0.0
 
     def as_dict(self) -> dict[str, float]:
-        return {"ocr_frames": self.frames, "ocr_read": self.read, "ocr_skipped": self.skipped,
+        return {"ocr_frames": self.frames, "ocr_read": self.read, "ocr_skipped": self.skipped, "ocr_blank": self.blank,
                 "ocr_s": round(self.seconds, 3), "ocr_s_per_read": round(self.seconds_per_read, 4)}
 
 
@@ -206,6 +207,25 @@ def min_channel(image: np.ndarray) -> np.ndarray:
     saturated light text on a dark background of a similar hue (yellow on dark blue).
     """
     return image.min(axis=2)
+
+
+# A frame is worth reading when text could be in it. Tesseract spent 94 ms on each of 1,776 blank 64x36
+# frames of a silent recording (issue 25): a frame whose short side is below MIN_TEXT_SIDE (no line of text a
+# reader could hold fits) or with fewer than MIN_EDGE_PIXELS sharp steps between neighbours (black, one
+# colour, a fade; JPEG noise stays below EDGE_STEP) is given no lines. A small caption has hundreds of edges.
+MIN_TEXT_SIDE = 48
+EDGE_STEP = 40
+MIN_EDGE_PIXELS = 40
+
+
+def has_detail(image: np.ndarray) -> bool:
+    """Could the frame (BGR) show text? Cheap (~1 ms for 768x432): edges in any channel, both directions."""
+    if min(image.shape[:2]) < MIN_TEXT_SIDE:
+        return False
+    pixels = image.astype(np.int16)
+    across = np.abs(np.diff(pixels, axis=1)).max(axis=2) > EDGE_STEP
+    down = np.abs(np.diff(pixels, axis=0)).max(axis=2) > EDGE_STEP
+    return int(across.sum()) + int(down.sum()) >= MIN_EDGE_PIXELS
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
@@ -348,9 +368,13 @@ class OcrReader:
         results = []
         for jpeg in frames:
             image = decode_color(jpeg)
+            self.stats.frames += 1
+            if not has_detail(image):
+                self.stats.blank += 1
+                results.append([])
+                continue
             gray = min_channel(image)
             thumb = thumbnail(image)
-            self.stats.frames += 1
             if self._last_thumb is not None and frame_difference(thumb, self._last_thumb) < self.same_frame_diff:
                 self.stats.skipped += 1
                 results.append(self._last_lines)
