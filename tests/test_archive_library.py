@@ -31,7 +31,7 @@ def archive(tmp_path_factory):
     files = make_archive(folder / "media")
     videos = []
     for f in files:
-        entry = {"path": str(f.path), "language": f.language}
+        entry = {"path": str(f.path), "language": f.language, **dict(f.extra)}
         if f.name:
             entry["name"] = f.name
         videos.append(entry)
@@ -102,3 +102,31 @@ def test_speech_after_a_long_tone_and_in_every_codec_is_searchable(archive):
         assert archive["segments"][name], name
     starts = [m["start_time"] for m in archive["segments"]["sweep_then_speech"]]
     assert starts and min(starts) >= 30, starts  # the speech is after the 40 s tone
+
+
+def test_audio_only_files_are_indexed_by_their_speech(archive):
+    records, work_dir = archive["records"], archive["work_dir"]
+    for name, cover in (("audio_mp3", False), ("audio_m4a_cover", True)):
+        record = records[name]
+        assert record["has_video"] is False and record["video_duration"] > 3, record
+        data = load_phase1_data(work_dir, name)
+        assert data["video"]["has_video"] is False
+        assert all(w["frames"] == [] for w in data["windows"])
+        assert (data["video"]["cover"] is not None) is cover, name
+        if cover:
+            assert data["video"]["cover"]["jpeg"][:2] == b"\xff\xd8" and data["video"]["cover"]["width"] == 240
+        assert archive["segments"][name], f"{name}: speech, but nothing searchable"
+    assert records["webm_vp9"]["has_video"] is True
+
+
+def test_audio_tracks_are_chosen_named_and_the_english_one_used(archive):
+    records, work_dir = archive["records"], archive["work_dir"]
+    two = records["two_tracks"]
+    # German speech on track 1, English on track 2: the English is the people's translation, transcribed.
+    assert two["transcript_language"] == "de" and two["translation_source"] == "audio-track", two
+    assert "track 1 (de): transcribed" in two["audio_tracks"] and "track 2 (en): used as the English text" in two["audio_tracks"]
+    english = " ".join(w["translation"] for w in load_phase1_data(work_dir, "two_tracks")["windows"]).lower()
+    assert "never" in english, english  # track 2 says "nevermind" (en_081); the German on track 1 does not
+    chosen = records["second_track_chosen"]
+    assert chosen["transcript_language"] == "en" and "track 2: transcribed" in chosen["audio_tracks"], chosen
+    assert load_phase1_data(work_dir, "second_track_chosen")["video"]["audio_track_used"] == 2

@@ -571,10 +571,8 @@ BAD_EXPECTED = {
     "b_zero": "file is empty (0 bytes)",
     "b_text": "not a readable video file",
     "b_trunc": "truncated",
-    "b_audio_wav": "no video stream",
-    "b_audio_m4a": "no video stream",
-    "b_audio_mp3_cover": "no video stream",
 }
+AUDIO_ONLY = ("b_audio_wav", "b_audio_m4a", "b_audio_mp3_cover")
 
 
 def test_bad_inputs_exit_code_and_good_video_unaffected(bad_run):
@@ -583,7 +581,7 @@ def test_bad_inputs_exit_code_and_good_video_unaffected(bad_run):
     assert st["phase1_status"] == "completed" and st["phase1_last_error"] == ""
     data = load_phase1_data(bad_run["folder"] / "data", "z_good")
     assert all(speech.heard(scene.text, data["transcript"]["text"]) >= 0.5 for scene in EN_SCENES), data["transcript"]["text"]
-    assert "7 failed" in bad_run["out"] and "4 completed" in bad_run["out"]
+    assert "4 failed" in bad_run["out"] and "7 completed" in bad_run["out"]
 
 
 @pytest.mark.parametrize("name", sorted(BAD_EXPECTED))
@@ -604,8 +602,18 @@ def test_bad_input_gets_a_specific_error(bad_run, name):
 
 def test_bad_run_leaves_no_temp_files(bad_run):
     names = sorted(p.name for p in (bad_run["folder"] / "data").iterdir())
-    assert names == ["b_trunc_faststart_phase1_data.pkl", "c_half_second_phase1_data.pkl", "c_no_audio_phase1_data.pkl",
-                     "content_fingerprints.json", "events.jsonl", "z_good_phase1_data.pkl"]
+    assert names == [*sorted(f"{n}_phase1_data.pkl" for n in AUDIO_ONLY), "b_trunc_faststart_phase1_data.pkl",
+                     "c_half_second_phase1_data.pkl", "c_no_audio_phase1_data.pkl",
+                     "content_fingerprints.json", "events.jsonl", "z_good_phase1_data.pkl"]  # no scratch audio left
+
+
+@pytest.mark.parametrize("name", AUDIO_ONLY)
+def test_audio_only_files_are_indexed_by_their_speech(bad_run, name):
+    st = status(bad_run["cfg"], name)
+    assert st["phase1_status"] == "completed" and st["has_video"] is False, st
+    data = load_phase1_data(bad_run["folder"] / "data", name)
+    assert data["transcript"]["words"] and all(w["frames"] == [] for w in data["windows"])
+    assert (data["video"]["cover"] is not None) is (name == "b_audio_mp3_cover")
 
 
 def test_a_truncated_file_is_indexed_as_far_as_it_decodes(bad_run):

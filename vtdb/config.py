@@ -21,7 +21,7 @@ from pathlib import Path, PurePath
 from typing import Any, Mapping
 
 from vtdb.errors import VtdbError
-from vtdb.languages import validate_language
+from vtdb.languages import language_of_tag, validate_language
 from vtdb.naming import UnsafeNameError, check_name, sanitize_name, text_problem
 
 DEFAULT_CONFIG_NAME = "videos_config.json"
@@ -333,6 +333,9 @@ class VideoEntry:
     raw: dict = field(default_factory=dict, repr=False)
     # Creator subtitles named in the config: {language code or "": resolved path} ("" = the video's language).
     subtitles: dict[str, str] = field(default_factory=dict)
+    # The audio track to transcribe: "2" (the second, as players number them), a language code, or "" = choose
+    # (vtdb.media.audio_tracks).
+    audio_track: str = ""
 
     @property
     def entry_token(self) -> str:
@@ -406,7 +409,7 @@ class Config:
         return next((v for v in self.videos if v.name == name), None)
 
 
-VIDEO_KEYS = {"name", "path", "language", "description", "title", "force_reprocess", "subtitles"}
+VIDEO_KEYS = {"name", "path", "language", "description", "title", "force_reprocess", "subtitles", "audio_track"}
 ZIM_KEYS = {"zim", "include", "exclude", "language", "license", "description", "force_reprocess"}
 
 
@@ -832,6 +835,9 @@ def _parse_entry(index: int, raw: Any, base_dir: Path, warnings: list[str]) -> t
         problems.append("path: must be a non-empty string")
     language, force = _common_checks(raw, ("description", "title"), problems)
     subtitles = _parse_subtitles(raw.get("subtitles"), base_dir, problems)
+    audio_track, err = parse_audio_track(raw.get("audio_track"))
+    if err:
+        problems.append(f"audio_track: {err}")
     if problems:
         return None, EntryProblem(index, shown_name, problems)
     resolved = resolve_path(str(path), base_dir)
@@ -846,9 +852,29 @@ def _parse_entry(index: int, raw: Any, base_dir: Path, warnings: list[str]) -> t
             force_reprocess=force,
             raw=raw,
             subtitles=subtitles,
+            audio_track=audio_track,
         ),
         None,
     )
+
+
+def parse_audio_track(value: object) -> tuple[str, str | None]:
+    """A config `audio_track` as its stored form ("2" or "en"; "" = not set) and an error message or None."""
+    if value is None or value == "":
+        return "", None
+    if isinstance(value, bool):
+        return "", "must be a track number (1 = the first audio track) or a language code such as 'en'"
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        number = int(value)
+        if number < 1:
+            return "", f"track numbers start at 1 (the first audio track, as players list them), got {number}"
+        return str(number), None
+    if isinstance(value, str):
+        code = language_of_tag(value)
+        if code:
+            return code, None
+        return "", f"{value!r} is neither a track number (1, 2, ...) nor a language code such as 'en' or 'ru'"
+    return "", f"must be a track number or a language code, got {type(value).__name__}"
 
 
 def _parse_subtitles(value: Any, base_dir: Path, problems: list[str]) -> dict[str, str]:

@@ -68,6 +68,15 @@ def suggest_language(value: str) -> str | None:
     return by_name[close[0]] if close else None
 
 
+def language_of_tag(tag: str) -> str:
+    """The Whisper code of a stream's or a file's language tag ("en-US" → en, "ru-orig" → ru, "rus" → ru), ""
+    when it names none. Strict (no fuzzy guesses): a tag that is not a language is not one."""
+    base = tag.strip().lower().replace("_", "-").split("-")[0]
+    if base in WHISPER_LANGUAGES:
+        return base
+    return _ISO3.get(base, "") if _ISO3.get(base, "") in WHISPER_LANGUAGES else ""
+
+
 def validate_language(value: object) -> tuple[str | None, str | None]:
     """Return (code or None for auto-detect, error message or None).
 

@@ -52,12 +52,15 @@ class VideoRecord(TypedDict, total=False):
     chapters: str  # JSON list (vtdb.store.json_list reads it); Phase 4 replaces it with its chapters
     subtitles: str  # JSON list of subtitle tracks
     config_subtitles: str  # JSON [{"code", "path"}]: subtitle files the config names for a video file
+    audio_track: str  # the config's audio_track ("2", "en"; "" = chosen by vtdb.media.audio_tracks)
     retired_at: str  # ISO time the video left the library ("" or absent = it is in the library); the sync sets it
     retired_reason: str
     retired: bool  # True while retired_at is set: what `where` filters on (Chroma's $ne also matches absent keys)
     content_fingerprint: str  # size + hash of samples of the bytes (vtdb.sources.fingerprint); the sync writes it
     # Phase 1 (`phase1_fields`).
     has_audio: bool
+    has_video: bool  # False for an audio-only file (absent on records from before: True)
+    audio_tracks: str  # "2 audio tracks: track 1 (ru): transcribed; track 2 (en): used as the English text"; "" = one
     transcript_language: str
     language_probability: float
     language_source: str
@@ -65,7 +68,7 @@ class VideoRecord(TypedDict, total=False):
     transcript_words: int
     transcript_source: str
     translation_language: str  # "en" when Phase 1 made English for non-English speech, else ""
-    translation_source: str  # subtitles | whisper-translate | ""
+    translation_source: str  # subtitles | audio-track | whisper-translate | ""
     translation_model: str
     phase1_partial: str  # "30.0 s of 60.0 s decodable": indexed only as far as the file decodes; "" = all of it
     # Phase 2 (`phase2_fields`).
@@ -118,11 +121,13 @@ def record_document(meta: Mapping[str, Any], name: str) -> str:
     return f"{meta.get('title') or name}\n{meta.get('description') or ''}".strip()
 
 
-def file_source_fields(title: str, description: str, language: str, subtitles: Mapping[str, str] | None = None) -> dict[str, Any]:
+def file_source_fields(title: str, description: str, language: str, subtitles: Mapping[str, str] | None = None,
+                       audio_track: str = "") -> dict[str, Any]:
     """What the Phase 1 sync writes for a video file of the config. `subtitles` are the ones the config
     names ({language or "": path}), stored as JSON [{"code", "path"}] ("code" "" = the video's language)."""
     return {"source_kind": "file", "title": title, "description": description, "language": language,
-            "config_subtitles": json.dumps([{"code": c, "path": p} for c, p in (subtitles or {}).items()], ensure_ascii=False)}
+            "config_subtitles": json.dumps([{"code": c, "path": p} for c, p in (subtitles or {}).items()], ensure_ascii=False),
+            "audio_track": audio_track}
 
 
 def zim_source_fields(*, title: str, description: str, language: str, license: str, archive: str, entry: str,
@@ -159,14 +164,17 @@ def probe_fields(duration: float, width: int, height: int, fps: float) -> dict[s
 def phase1_fields(*, duration: float, width: int, height: int, fps: float, windows: int, has_audio: bool,
                   fingerprint: str, transcript_language: str, language_probability: float, language_source: str,
                   low_confidence: bool, words: int, transcript_source: str, translation_language: str = "",
-                  translation_source: str = "", translation_model: str = "", partial: str = "") -> dict[str, Any]:
+                  translation_source: str = "", translation_model: str = "", partial: str = "", has_video: bool = True,
+                  audio_tracks: str = "") -> dict[str, Any]:
     """What a completed Phase 1 writes to the record (translation_*: the English text made for non-English
-    speech: "subtitles" or "whisper-translate", and which track or model; partial: "30.0 s of 60.0 s decodable"
+    speech: "subtitles", "audio-track" or "whisper-translate", and which track or model; partial: "30.0 s of 60.0 s decodable"
     for a file indexed only as far as it decodes, "" otherwise)."""
     return {
         **probe_fields(duration, width, height, fps),
         "total_segments": windows,
         "has_audio": has_audio,
+        "has_video": has_video,
+        "audio_tracks": audio_tracks,
         "source_fingerprint": fingerprint,
         "transcript_language": transcript_language,
         "language_probability": language_probability,
@@ -221,7 +229,7 @@ class SegmentMeta(TypedDict, total=False):
     title: str
     language: str  # the speech's language
     text_language: str  # the language of description and dialogue_translation (what an export can rely on)
-    translation_source: str  # where dialogue_translation came from: analyzer | subtitles | whisper-translate | ""
+    translation_source: str  # where dialogue_translation came from: analyzer | subtitles | audio-track | whisper-translate | ""
     transcript: str  # the window's speech, cut to MAX_TRANSCRIPT_IN_METADATA characters
     on_screen_text: str  # lines read on screen (Phase 1 OCR), joined by ON_SCREEN_SEPARATOR
     has_text: bool  # any on-screen text: the `has_text` search filter

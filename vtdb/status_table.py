@@ -53,7 +53,7 @@ def status_table(records: Iterable[Mapping], title: str = "video_files") -> Tabl
         table.add_column(_SHORT[phase])
     table.add_column("last error", overflow="fold", max_width=60)
     for meta in records:
-        label = str(meta.get("name"))
+        label = str(meta.get("name")) + (" [dim](audio)[/]" if meta.get("has_video") is False else "")
         if meta.get("retired_at"):
             label += f" [bold magenta]RETIRED[/] [dim]{meta.get('retired_reason') or ''}[/]"
         table.add_row(
@@ -86,7 +86,7 @@ def plain_status_table(records: Sequence[Mapping], title: str = "video_files") -
     header = ["video", "duration", "segments", *(_SHORT[p] for p in PHASE_ORDER), "last error"]
     rows = []
     for meta in records:
-        label = str(meta.get("name"))
+        label = str(meta.get("name")) + (" (audio)" if meta.get("has_video") is False else "")
         if meta.get("retired_at"):
             label += f" RETIRED {meta.get('retired_reason') or ''}"
         error = last_error(meta)

@@ -26,6 +26,7 @@ class ArchiveFile:
     expect: str  # "indexed" | "held" | "refused"
     why: str = ""  # a fragment of the reason (held/refused)
     language: str = "en"
+    extra: tuple[tuple[str, str], ...] = ()  # more keys of its config entry
 
 
 def _ffmpeg(*args: str) -> None:
@@ -59,8 +60,8 @@ def make_archive(folder: Path) -> list[ArchiveFile]:
     de, es, fr, en = (_speech_wav(folder, lang) for lang in ("de", "es", "fr", "en"))
     files: list[ArchiveFile] = []
 
-    def add(name: str, path: Path, kind: str, expect: str, why: str = "", language: str = "en") -> None:
-        files.append(ArchiveFile(name, path, kind, expect, why, language))
+    def add(name: str, path: Path, kind: str, expect: str, why: str = "", language: str = "en", **extra: str) -> None:
+        files.append(ArchiveFile(name, path, kind, expect, why, language, tuple(extra.items())))
 
     add("webm_vp9", _video_with(folder, folder / "youtube.webm", de, ["-c:v", "libvpx-vp9", "-b:v", "200k", "-deadline", "realtime", "-cpu-used", "8"],
                                 audio_args=["-c:a", "libopus"]), "YouTube WebM, VP9 + Opus", "indexed", language="de")
@@ -83,12 +84,25 @@ def make_archive(folder: Path) -> list[ArchiveFile]:
     add("phone_portrait", phone, "portrait phone video, rotation flag, variable frame rate", "indexed")
     add("no_audio", _video_with(folder, folder / "silent.mp4", None, ["-c:v", "libx264"]), "no audio track", "indexed")
     _ffmpeg("-i", str(fr), "-c:a", "libmp3lame", "-b:a", "64k", str(folder / "radio.mp3"))
-    add("audio_mp3", folder / "radio.mp3", "audio only (MP3)", "held", "no video stream", language="fr")
+    add("audio_mp3", folder / "radio.mp3", "audio only (MP3)", "indexed", language="fr")
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=240x240:duration=1", "-frames:v", "1", str(folder / "album.png"))
+    _ffmpeg("-i", str(es), "-i", str(folder / "album.png"), "-map", "0:a", "-map", "1:v", "-c:a", "aac", "-b:a", "48k",
+            "-c:v", "png", "-disposition:v:0", "attached_pic", str(folder / "interview.m4a"))
+    add("audio_m4a_cover", folder / "interview.m4a", "audio only (M4A) with a cover picture", "indexed", language="es")
     two = folder / "two_tracks.mkv"
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10:duration=6", "-i", str(de), "-i", str(en), "-map", "0:v", "-map", "1:a",
             "-map", "2:a", "-c:v", "libx264", "-c:a", "aac", "-metadata:s:a:0", "language=ger", "-metadata:s:a:1", "language=eng",
             "-shortest", str(two))
     add("two_tracks", two, "two audio tracks (German, English)", "indexed", language="de")
+    untagged = folder / "untagged_tracks.mkv"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10:duration=6", "-i", str(es), "-i", str(en), "-map", "0:v",
+            "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-c:a", "aac", "-shortest", str(untagged))
+    add("second_track_chosen", untagged, "two untagged audio tracks, the config chooses the second", "indexed",
+        audio_track="2")
+    no_third = folder / "two_tracks_copy.mkv"
+    _ffmpeg("-i", str(untagged), "-map", "0", "-c", "copy", "-metadata", "title=another copy", str(no_third))
+    add("third_track_wanted", no_third, "audio_track 3 of a file with two", "held", "audio_track 3: the file has 2 audio tracks",
+        audio_track="3")
     add("uhd", _video_with(folder, folder / "uhd.mp4", en, ["-c:v", "libx264", "-preset", "ultrafast"], size="3840x2160", rate="2"),
         "4K", "indexed")
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=0.5", "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5",

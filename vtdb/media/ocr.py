@@ -365,7 +365,7 @@ class OcrReader:
 
     def read_frames(self, frames: Iterable[bytes]) -> list[list[OcrLine]]:
         """Lines per frame, skipping (reusing the last result for) frames nearly identical to the last one read."""
-        results = []
+        results: list[list[OcrLine]] = []
         for jpeg in frames:
             image = decode_color(jpeg)
             self.stats.frames += 1

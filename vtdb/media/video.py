@@ -61,6 +61,39 @@ class VideoInfo:
     rotation: int = 0  # degrees counterclockwise the coded picture is turned for display (0, 90, 180, 270)
     sample_aspect: float = 1.0  # a pixel's width over its height (DV, DVD, broadcast SD: 16:15, 64:45, 8:9, ...)
     interlaced: bool = False  # the stream says its frames are two fields (field_order tt/bb/tb/bt)
+    # False for an audio-only file (MP3, M4A, a podcast with a cover picture): indexed by its speech alone.
+    has_video: bool = True
+    audio_tracks: tuple["AudioTrack", ...] = ()
+    cover_stream: int | None = None  # the file's attached picture (cover art), as a stream index; None = none
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """One audio stream of a file, as the config's `audio_track` and the notes name it."""
+
+    number: int  # 1-based among the file's audio streams, as players list them ("audio_track": 2)
+    language: str  # an ISO 639-1 code when the stream's tag names a language ("" = not tagged)
+    title: str = ""
+    codec: str = ""
+    channels: int = 0
+    default: bool = False
+
+    def label(self) -> str:
+        named = ", ".join(x for x in (self.language, self.title) if x)
+        return f"track {self.number}" + (f" ({named})" if named else "")
+
+
+def audio_tracks_of(streams: list[dict]) -> tuple[AudioTrack, ...]:
+    """The audio streams of ffprobe's stream list, numbered from 1, languages as ISO 639-1 where known."""
+    from vtdb.languages import language_of_tag
+
+    out: list[AudioTrack] = []
+    for stream in (s for s in streams if s.get("codec_type") == "audio"):
+        tags = stream.get("tags") or {}
+        out.append(AudioTrack(len(out) + 1, language_of_tag(str(tags.get("language") or "")), str(tags.get("title") or "")[:80],
+                              str(stream.get("codec_name") or ""), int(stream.get("channels") or 0),
+                              bool((stream.get("disposition") or {}).get("default"))))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -171,10 +204,12 @@ def probe(path: Path) -> VideoInfo:
         None,
     )
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
-    if video is None:
-        kind = "an audio-only file" if audio else "no audio or video streams"
-        raise PermanentMediaError(f"{path}: has no video stream ({kind}); Phase 1 needs video frames")
+    if video is None and audio is None:
+        raise PermanentMediaError(f"{path}: has no audio or video streams; nothing in it can be indexed")
+    cover = next((s for s in streams if s.get("codec_type") == "video" and s.get("disposition", {}).get("attached_pic")), None)
     fmt = data.get("format", {})
+    if video is None:
+        return _audio_only_info(path, fmt, streams, audio or {}, cover)
     duration = 0.0
     for candidate in (fmt.get("duration"), video.get("duration")):
         try:
@@ -209,7 +244,45 @@ def probe(path: Path) -> VideoInfo:
         rotation=picture.rotation,
         sample_aspect=picture.sar,
         interlaced=str(video.get("field_order", "")) in {"tt", "bb", "tb", "bt"},
+        audio_tracks=audio_tracks_of(streams),
     )
+
+
+def _audio_only_info(path: Path, fmt: dict, streams: list[dict], audio: dict, cover: dict | None) -> VideoInfo:
+    """A file with audio and no moving picture: no size, no frame rate, its cover picture if it has one."""
+    duration = 0.0
+    for candidate in (fmt.get("duration"), audio.get("duration")):
+        duration = _float_or_zero(candidate)
+        if duration > 0:
+            break
+    if duration <= 0:
+        raise MediaError(f"{path}: cannot determine the audio's duration (damaged or still being written?)")
+    return VideoInfo(duration=duration, width=0, height=0, fps=0.0, has_audio=True, video_codec="",
+                     audio_codec=str(audio.get("codec_name", "")), container=str(fmt.get("format_name", "")),
+                     has_video=False, audio_tracks=audio_tracks_of(streams),
+                     cover_stream=int(cover["index"]) if cover is not None and "index" in cover else None)
+
+
+def cover_picture(path: Path, stream: int, max_side: int, quality: int) -> tuple[bytes, int, int] | None:
+    """The attached picture (cover art) of an audio file as a JPEG no larger than max_side, or None when it does
+    not decode (a cover is a nicety: a damaged one costs the file nothing)."""
+    import cv2
+
+    exe = shutil.which("ffmpeg")
+    if not exe:
+        return None
+    cmd = [exe, "-nostdin", "-v", "error", "-i", str(path), "-map", f"0:{stream}", "-frames:v", "1",
+           "-f", "image2pipe", "-c:v", "png", "-"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode != 0 or not proc.stdout:
+        return None
+    image = cv2.imdecode(np.frombuffer(proc.stdout, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    return _encode(image, max_side, quality)
 
 
 def _float_or_zero(value: object) -> float:

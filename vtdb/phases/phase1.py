@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable
 
 from vtdb.config import Settings
+from vtdb.media.audio_tracks import SOURCE_AUDIO_TRACK, choose_audio_tracks, english_track
 from vtdb.media.shots import cut_inside, shots_as_lists
 from vtdb.media.transcribe import FasterWhisperTranscriber, Transcriber, Transcript, TranscriptSegment, Word
 from vtdb.media.translate import Translation, Translator, WhisperTranslator, text_in_window, translation_from_cues
-from vtdb.media.video import TruncatedMediaError, VideoInfo, decode_audio, extract_frames, probe
+from vtdb.media.video import AudioTrack, TruncatedMediaError, VideoInfo, cover_picture, extract_frames, probe
 from vtdb.media.windows import frame_times, join_words, plan_windows, words_in_window
 from vtdb.records import phase1_fields, probe_fields
 from vtdb.runner import JobContext, JobResult, RunAborted
@@ -37,6 +37,9 @@ from vtdb.sources.sync import sync_videos  # noqa: F401  (moved to vtdb.sources.
 from vtdb.state import iso, now_utc
 from vtdb.store import Claim, json_list
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
+
+if TYPE_CHECKING:
+    from vtdb.media.audio import AudioSignal, DiskAudio
 
 # A file that decodes for less than this is not indexed "partially": nothing of it would be worth a window.
 MIN_PARTIAL_S = 1.0
@@ -115,7 +118,7 @@ class Phase1Job:
         return cues
 
     def _transcript_track(self, tracks: list[SubtitleTrack], language: str | None, has_audio: bool,
-                          audio: Callable[[], np.ndarray], ctx: JobContext) -> tuple[SubtitleTrack | None, str | None, str]:
+                          audio: Callable[[], AudioSignal], ctx: JobContext) -> tuple[SubtitleTrack | None, str | None, str]:
         """The track that becomes the transcript, its language and how that was decided (see README)."""
         track, how = pick_transcript_track(tracks, language)
         if track is not None or language or not tracks:
@@ -136,7 +139,7 @@ class Phase1Job:
         return None, None, ""
 
     def _transcribe(self, source: VideoSource, meta: dict, path: Path, has_audio: bool, language: str | None,
-                    audio: Callable[[], np.ndarray], on_progress: Callable[[float], None],
+                    audio: Callable[[], AudioSignal], on_progress: Callable[[float], None],
                     ctx: JobContext) -> tuple[Transcript, list[SubtitleTrack], SubtitleTrack | None]:
         """The transcript (creator subtitles in the video's language, else Whisper), the video's subtitle
         tracks, and the track used (None: Whisper or nothing)."""
@@ -161,10 +164,11 @@ class Phase1Job:
         return Transcript.empty(getattr(self.transcriber, "name", "none"), language), tracks, None
 
     def _translate(self, source: VideoSource, tracks: list[SubtitleTrack], used: SubtitleTrack | None,
-                   transcript: Transcript, has_audio: bool, audio: Callable[[], np.ndarray], duration: float,
-                   ctx: JobContext) -> Translation | None:
-        """The translation into output_language when one is wanted: a creator track in that language,
-        else Whisper's translate task (English only); None when not wanted or not possible."""
+                   transcript: Transcript, has_audio: bool, audio: Callable[[], AudioSignal], duration: float,
+                   ctx: JobContext, english_audio: Callable[[], DiskAudio] | None = None) -> Translation | None:
+        """The translation into output_language when one is wanted: a creator track in that language, else
+        another audio track in it (a dub or an interpreter: transcribed), else Whisper's translate task
+        (English only); None when not wanted or not possible."""
         if not transcript.text or not self._wants_translation(transcript.language):
             return None  # no speech (or only text flagged as invented): nothing to translate
         target = self.settings.whisper.output_language
@@ -172,6 +176,8 @@ class Phase1Job:
             cues = self._read_track(source, track, ctx, "translation")
             if cues:
                 return translation_from_cues(cues, target, track.label)
+        if english_audio is not None:
+            return self._audio_track_translation(english_audio, target, duration, ctx)
         translator = self.translator
         if translator is None or translator.target != target:
             ctx.warn(f"no {target} subtitles and no translator into {target} (Whisper translates into English only): "
@@ -184,6 +190,19 @@ class Phase1Job:
             ctx.report(min(done, duration), duration, "translating (audio s)")
 
         return translator.translate(audio(), transcript.language, progress=on_progress, transcript=transcript)
+
+    def _audio_track_translation(self, english_audio: Callable[[], DiskAudio], target: str, duration: float,
+                                 ctx: JobContext) -> Translation | None:
+        """The speech of another audio track in `target`, transcribed: a translation made by people."""
+
+        def on_progress(done: float) -> None:
+            ctx.report(min(done, duration), duration, f"transcribing the {target} audio track (audio s)")
+
+        heard = self.transcriber.transcribe(english_audio(), target, progress=on_progress)
+        if not heard.text:
+            ctx.warn(f"the {target} audio track has no recognized speech: windows get no translation")
+            return None
+        return Translation(target, SOURCE_AUDIO_TRACK, heard.model, heard.segments)
 
     def _wants_translation(self, speech_language: str | None) -> bool:
         w = self.settings.whisper
@@ -219,19 +238,45 @@ class Phase1Job:
         language = meta.get("language") or None
         timings: dict[str, float] = {}
         partial = ""  # "30.0 s of 60.0 s decodable" when the file stops decoding early
-        with source.open_local(ctx.work_dir) as path:
+        with source.open_local(ctx.work_dir) as path, ExitStack() as opened:
             info = probe(path)
             ctx.record(**probe_fields(info.duration, info.width, info.height, info.fps))
             spans = plan_windows(info.duration, s.window_length, s.window_overlap, s.window_min_tail)
+            choice = choose_audio_tracks(info.audio_tracks, str(meta.get("audio_track") or ""), language,
+                                         s.whisper.output_language, s.whisper.translate)
+            if choice.note():
+                ctx.warn(choice.note())
+            if not info.has_video:
+                ctx.warn("audio only: indexed by its speech" + (" (its cover picture kept)" if info.cover_stream is not None else ""))
+
+            def track_audio(track: AudioTrack | None) -> Callable[[], DiskAudio]:
+                cache: list[DiskAudio] = []
+
+                def audio() -> DiskAudio:
+                    # Decoded once to a scratch file, and only when Whisper needs it (subtitles alone never
+                    # decode it); read in slices, so memory does not grow with the file's length.
+                    if not cache:
+                        from vtdb.media.audio import decoded_audio
+
+                        t_decode = time.perf_counter()
+                        stream = track.number - 1 if track is not None else 0
+                        cache.append(opened.enter_context(decoded_audio(path, ctx.work_dir, stream)))
+                        timings["decode_s"] = round(timings.get("decode_s", 0.0) + time.perf_counter() - t_decode, 3)
+                    return cache[0]
+
+                return audio
+
+            audio = track_audio(choice.speech)
 
             # Frames are extracted in a thread while Whisper runs (OpenCV and CTranslate2 release the GIL;
             # Whisper alone keeps about one core busy). A damaged file that fails frame extraction stops
             # the transcription at its next progress report instead of after a full Whisper pass.
-            all_times = [t for span in spans for t in frame_times(span, s.frames_per_window)]
-            detect_shots = self._shot_detection()
+            all_times = [t for span in spans for t in frame_times(span, s.frames_per_window)] if info.has_video else []
+            detect_shots = self._shot_detection() and info.has_video
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="frames") as pool:
                 t_frames = time.perf_counter()
-                frames_job = pool.submit(self._frames, path, all_times, info, detect_shots)
+                frames_job: Future = (pool.submit(self._frames, path, all_times, info, detect_shots) if info.has_video
+                                      else pool.submit(lambda: ([], None)))
                 frames_job.add_done_callback(lambda _f: timings.__setitem__("frames_s", round(time.perf_counter() - t_frames, 3)))
 
                 def on_progress(done: float) -> None:
@@ -240,33 +285,31 @@ class Phase1Job:
                         raise failure  # indexed as far as it decodes: its speech is still wanted
                     ctx.report(min(done, info.duration), info.duration, "transcribing (audio s)")
 
-                audio_cache: list[np.ndarray] = []
-
-                def audio() -> np.ndarray:
-                    # Decoded once, and only when Whisper needs it (subtitles alone never decode the audio).
-                    if not audio_cache:
-                        t_decode = time.perf_counter()
-                        audio_cache.append(decode_audio(path))
-                        timings["decode_s"] = round(time.perf_counter() - t_decode, 3)
-                    return audio_cache[0]
-
                 t0 = time.perf_counter()
                 transcript, tracks, used = self._transcribe(source, meta, path, info.has_audio, language, audio, on_progress, ctx)
                 timings["transcribe_s"] = round(time.perf_counter() - t0, 3)
+                english_audio = choice.english
+                if english_audio is None and choice.speech is not None and s.whisper.translate != "never":
+                    english_audio = english_track(choice.all, choice.speech, transcript.language or "", s.whisper.output_language)
                 t_translate = time.perf_counter()
-                translation = self._translate(source, tracks, used, transcript, info.has_audio, audio, info.duration, ctx)
+                translation = self._translate(source, tracks, used, transcript, info.has_audio, audio, info.duration, ctx,
+                                              track_audio(english_audio) if english_audio is not None else None)
                 if translation is not None:
                     timings["translate_s"] = round(time.perf_counter() - t_translate, 3)
                 release = getattr(self.transcriber, "release", None)
                 if release is not None:
                     release()  # the pieces and encoder outputs kept for the translation
-                audio_cache.clear()
+                opened.close()  # the scratch audio files
                 try:
                     frames, shots = frames_job.result()
                 except TruncatedMediaError as exc:
                     info, spans, frames, shots = self._partial(path, info, exc, detect_shots)
                     partial = f"{info.duration:.1f} s of {exc.duration:.1f} s decodable"
                     ctx.warn(f"partial: {partial}; indexed up to there ({exc})")
+            cover = None
+            if info.cover_stream is not None:
+                picture = cover_picture(path, info.cover_stream, s.frame_max_side, s.jpeg_quality)
+                cover = {"jpeg": picture[0], "width": picture[1], "height": picture[2]} if picture else None
             if info.has_audio and transcript.source == "whisper" and not transcript.words:
                 ctx.warn("the audio track has no recognized speech (silence, music, or the wrong language?); "
                          "windows get empty transcripts; set 'language' for this video if it has speech")
@@ -288,7 +331,7 @@ class Phase1Job:
             last = span.index == len(spans) - 1
             window_words = words_in_window(span, words, last=last)
             translated = text_in_window(translation.segments, span.start, span.end, last) if translation else ""
-            window_frames = frames[span.index * s.frames_per_window : (span.index + 1) * s.frames_per_window]
+            window_frames = frames[span.index * s.frames_per_window : (span.index + 1) * s.frames_per_window] if frames else []
             on_screen: list[str] = []
             if reader is not None:
                 on_screen = reader.read_window_text([fr.jpeg for fr in window_frames])
@@ -330,6 +373,11 @@ class Phase1Job:
                 "height": info.height,
                 "fps": info.fps,
                 "has_audio": info.has_audio,
+                # False: audio only (no frames in any window; `cover` is its attached picture, or None).
+                "has_video": info.has_video,
+                "cover": cover,
+                "audio_tracks": [dataclasses.asdict(t) for t in info.audio_tracks],
+                "audio_track_used": choice.speech.number if choice.speech is not None else 0,
                 "video_codec": info.video_codec,
                 "audio_codec": info.audio_codec,
                 "youtube_id": meta.get("youtube_id") or "",
@@ -375,6 +423,8 @@ class Phase1Job:
                 words=len(transcript.words),
                 transcript_source=transcript.source,
                 partial=partial,
+                has_video=info.has_video,
+                audio_tracks=choice.note(),
                 **extra,
             ),
             note=f"windows, {len(transcript.words)} words ({transcript.language or 'no speech'}){english}, {size_mb:.1f} MB"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from vtdb.errors import VideoError
-from vtdb.languages import _ISO3, WHISPER_LANGUAGES
+from vtdb.languages import language_of_tag
 
 _TIME = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})$")
 _TAG = re.compile(r"<[^>]*>")
@@ -63,12 +63,8 @@ class SubtitleTrack:
 
 
 def track_language(tag: str) -> str:
-    """The Whisper code of a subtitle language tag ("en-US" → en, "ru-orig" → ru, "rus" → ru), "" if unknown.
-    Strict (no fuzzy guesses): a file name part that is not a language is not one."""
-    base = tag.strip().lower().replace("_", "-").split("-")[0]
-    if base in WHISPER_LANGUAGES:
-        return base
-    return _ISO3.get(base, "") if _ISO3.get(base, "") in WHISPER_LANGUAGES else ""
+    """The Whisper code of a subtitle language tag (vtdb.languages.language_of_tag), "" if unknown."""
+    return language_of_tag(tag)
 
 
 def parse_timestamp(text: str) -> float:

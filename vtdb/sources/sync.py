@@ -204,6 +204,8 @@ def _sync_one(db: ChromaDBManager, events: ev.EventLog, plan: _Planned, existing
     old_subtitles = existing.get("subtitles_fingerprint")
     if reason is None and old_subtitles is not None and plan.subtitles != old_subtitles:
         reason = "its subtitle files changed (edited, added or removed)"
+    if reason is None and "audio_track" in fields and str(existing.get("audio_track") or "") != fields["audio_track"]:
+        reason = f"its audio_track changed to {fields['audio_track'] or 'automatic'}"
     if plan.fingerprint and existing.get("source_fingerprint"):
         # Same bytes at a new path or mtime, or a reset below: record it once, not on every sync.
         fields["source_fingerprint"] = plan.fingerprint
@@ -266,7 +268,8 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
     folders = _Folders()
     for entry in config.videos:
         taken[entry.name] = f"videos[{entry.index}]"
-        fields = file_source_fields(entry.display_title, entry.description, entry.language or "", entry.subtitles)
+        fields = file_source_fields(entry.display_title, entry.description, entry.language or "", entry.subtitles,
+                                    entry.audio_track)
         if entry.path not in looked:
             try:
                 gone, note = _file_missing(entry.path)
