@@ -21,6 +21,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from vtdb.errors import RunAborted
+
 # Whisper's (ISO 639-1) codes -> tesseract's traineddata names, for the languages this project supports.
 TESSERACT_CODES: dict[str, str] = {"en": "eng", "ru": "rus", "kk": "kaz"}
 LANGUAGE_PACKS: dict[str, str] = {"eng": "tesseract-ocr-eng", "rus": "tesseract-ocr-rus", "kaz": "tesseract-ocr-kaz"}
@@ -47,8 +49,9 @@ _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
 
 
-class OcrUnavailable(RuntimeError):
-    """tesseract or its language data is missing (a setup problem, reported once per run)."""
+class OcrUnavailable(RunAborted, RuntimeError):
+    """tesseract or its language data is missing (a setup problem, reported once per run). The run's fault, not the
+    video's: should it go missing mid-run, the runner hands the video back uncounted and stops (exit 2)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from vtdb.errors import PermanentVideoError, VideoError
+from vtdb.errors import PermanentVideoError, RunAborted, VideoError
 
 # OpenCV's FFmpeg backend prints every decoder complaint ("[h264 @ 0x…] error while decoding MB …") to
 # stderr: dozens of lines for one damaged file. Quiet it (read once, before the first capture opens);
@@ -148,7 +148,8 @@ def _fraction(value: object) -> float:
 def _ffprobe() -> str:
     exe = shutil.which("ffprobe")
     if not exe:
-        raise MediaError("ffprobe not found: install ffmpeg (scripts/setup.sh installs it with apt)")
+        # An installation problem, the same for every video: the run stops instead of holding the library.
+        raise RunAborted("ffprobe not found: install ffmpeg (scripts/setup.sh installs it with apt)")
     return exe
 
 
