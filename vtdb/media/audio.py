@@ -60,10 +60,17 @@ class DiskAudio:
     def _read(self, start: int, stop: int) -> np.ndarray:
         if self._fd is None:
             raise ValueError(f"{self.path}: audio already closed")
-        count = max(0, stop - start)
-        # pread: no shared file position, so threads may read slices at the same time.
-        raw = os.pread(self._fd, count * _SAMPLE_BYTES, start * _SAMPLE_BYTES) if count else b""
-        return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+        samples = np.empty(max(0, stop - start), dtype="<i2")
+        into = samples.data.cast("B")
+        done = 0
+        # preadv: no shared file position (threads may read slices at the same time), straight into the array;
+        # in a loop, as one read returns at most 2 GB.
+        while done < len(into):
+            got = os.preadv(self._fd, [into[done:]], start * _SAMPLE_BYTES + done)
+            if got == 0:
+                break
+            done += got
+        return samples[: done // _SAMPLE_BYTES].astype(np.float32) / 32768.0
 
     def close(self) -> None:
         """Close and delete the file (again: nothing)."""

@@ -11,9 +11,12 @@ piece that comes back empty from a packed item (Whisper sometimes skips one) is 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from vtdb.media.audio import AudioSignal
 
 SAMPLE_RATE = 16000
 ITEM_S = 27.0  # Whisper's window is 30 s; speech ending at its very end was often dropped
@@ -25,6 +28,8 @@ LEAD_S = 0.1
 JOIN_GAP_S = 1.0  # speech chunks closer than this stay one piece (the pause between them is kept)
 SEPARATOR_S = 0.5  # silence put between pieces packed into one item
 RETRY_ROUNDS = 2  # pieces a packed item left without words: packed again, then each alone
+ITEM_START_SLACK_S = 0.05  # less than any item, more than faster-whisper's rounding of segment times
+BATCHES_PER_CALL = 8  # batches of items given to one call of the batched pipeline (see decode_pieces)
 
 
 @dataclass(frozen=True)
@@ -72,15 +77,52 @@ VAD_RECHECK_GAP_S = 8.0
 VAD_RECHECK_WIDEN_S = 0.6
 
 
-def vad_chunks(audio: np.ndarray, max_chunk_s: float) -> list[dict[str, int]]:
+# The first pass runs over blocks of at most VAD_STREAM_BLOCK_S, read one at a time, so a long file is never
+# whole in memory (20 min of float32 is 77 MB; Silero's own copies take about twice that again). Neighbouring
+# blocks overlap by VAD_STREAM_OVERLAP_S, more than the longest chunk (PIECE_MAX_S), so speech across an edge
+# is heard whole by one of them; each block's chunks in the outer half of an overlap are left to its neighbour
+# (which hears them further from its fresh start), and what is kept from both is joined below.
+VAD_STREAM_BLOCK_S = 20 * 60.0
+VAD_STREAM_OVERLAP_S = 30.0
+
+
+def _speech_in_blocks(audio: AudioSignal, options) -> list[tuple[int, int]]:
+    """Silero's speech chunks (samples) over `audio`, block by block; one block when it fits in one (the same
+    call as over the whole signal)."""
+    from faster_whisper.vad import get_speech_timestamps
+
+    total = len(audio)
+    block = int(VAD_STREAM_BLOCK_S * SAMPLE_RATE)
+    if total <= block:
+        return [(c["start"], c["end"]) for c in get_speech_timestamps(audio[:], options)]
+    overlap = int(VAD_STREAM_OVERLAP_S * SAMPLE_RATE)
+    found: list[tuple[int, int]] = []
+    for b0 in range(0, total - overlap, block - overlap):
+        b1 = min(b0 + block, total)
+        keep_from = b0 + overlap // 2 if b0 > 0 else 0
+        keep_to = b1 - overlap // 2 if b1 < total else total
+        found += [(b0 + c["start"], b0 + c["end"]) for c in get_speech_timestamps(audio[b0:b1], options)
+                  if b0 + c["end"] > keep_from and b0 + c["start"] < keep_to]
+    return sorted(found)
+
+
+def vad_chunks(audio: AudioSignal, max_chunk_s: float) -> list[dict[str, int]]:
     """Speech chunks ({"start", "end"} in samples, in order, none longer than `max_chunk_s`): Silero VAD over the
-    whole audio, and again in fresh short blocks over the long stretches where it heard nothing. A chunk found
-    only by the blocks has "recheck": 1: its length says little (after a tone, 0.1 s of a 0.8 s word was heard)."""
+    audio (in long blocks), and again in fresh short blocks over the long stretches where it heard nothing. A
+    chunk found only by the short blocks has "recheck": 1: its length says little (after a tone, 0.1 s of a 0.8 s
+    word was heard)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     options = VadOptions(min_silence_duration_ms=160, speech_pad_ms=0, max_speech_duration_s=max_chunk_s)
-    found = [(c["start"], c["end"]) for c in get_speech_timestamps(audio, options)]
-    edges = [0, *[x for chunk in found for x in chunk], len(audio)]
+    found = _speech_in_blocks(audio, options)
+    # Overlapping blocks can find the same speech twice: the gaps are between the joined chunks.
+    joined: list[list[int]] = []
+    for start, end in found:
+        if joined and start <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], end)
+        else:
+            joined.append([start, end])
+    edges = [0, *[x for chunk in joined for x in chunk], len(audio)]
     block, step = int(VAD_BLOCK_S * SAMPLE_RATE), int(VAD_BLOCK_STEP_S * SAMPLE_RATE)
     widen = int(VAD_RECHECK_WIDEN_S * SAMPLE_RATE)
     extra: list[tuple[int, int]] = []
@@ -108,7 +150,7 @@ def vad_chunks(audio: np.ndarray, max_chunk_s: float) -> list[dict[str, int]]:
     return out
 
 
-def speech_pieces(audio: np.ndarray, vad: bool) -> list[Piece]:
+def speech_pieces(audio: AudioSignal, vad: bool) -> list[Piece]:
     """The speech of `audio` as pieces of at most PIECE_MAX_S, cut at pauses of JOIN_GAP_S or more
     (Silero VAD, as faster-whisper's batched pipeline runs it); without VAD, consecutive pieces covering it all."""
     duration = len(audio) / SAMPLE_RATE
@@ -171,7 +213,7 @@ def pack(pieces: list[Piece], which: list[int]) -> list[_Item]:
     return items
 
 
-def _item_audio(audio: np.ndarray, pieces: list[Piece], item: _Item) -> np.ndarray:
+def _item_audio(audio: AudioSignal, pieces: list[Piece], item: _Item) -> np.ndarray:
     out = np.zeros(int(round(item.length * SAMPLE_RATE)) + 1, dtype=np.float32)
     for k, (i, offset) in enumerate(zip(item.pieces, item.offsets)):
         part = audio[int((pieces[i].start + item.skipped(k)) * SAMPLE_RATE): int(pieces[i].end * SAMPLE_RATE)]
@@ -267,7 +309,7 @@ class EncoderCache:
         self._used = 0.0
 
 
-def decode_pieces(model, audio: np.ndarray, pieces: list[Piece], *, task: str, language: str | None, beam_size: int,
+def decode_pieces(model, audio: AudioSignal, pieces: list[Piece], *, task: str, language: str | None, beam_size: int,
                   batch_size: int, progress: Callable[[float], None] | None = None,
                   encoder: EncoderCache | None = None) -> list[PieceSegment]:
     """Decode `pieces` of `audio` with a loaded faster_whisper.WhisperModel (batched when batch_size > 0; the
@@ -298,24 +340,32 @@ def decode_pieces(model, audio: np.ndarray, pieces: list[Piece], *, task: str, l
             from faster_whisper import BatchedInferencePipeline
 
             # The items back to back in one signal, each given as a clip: one batch item per clip, times
-            # relative to the signal (faster-whisper restores nothing when clips are given).
-            starts, parts, at = [], [], 0.0
-            for item in items:
-                part = _item_audio(audio, pieces, item)
-                starts.append(at)
-                parts.append(part)
-                at += len(part) / SAMPLE_RATE
-            signal = np.concatenate(parts)
-            clips = [{"start": s, "end": s + len(p) / SAMPLE_RATE} for s, p in zip(starts, parts)]
-            segments, _info = BatchedInferencePipeline(model=encoder or model).transcribe(
-                signal, clip_timestamps=clips, batch_size=batch_size, vad_filter=False, **options)
-            by_item: list[list] = [[] for _ in items]
-            for seg in segments:
-                index = max(0, int(np.searchsorted(starts, float(seg.start) + 1e-3, side="right")) - 1)
-                by_item[index].append(seg)
-                report(pieces[items[index].pieces[-1]].end)
-            for item, start, segs in zip(items, starts, by_item):
-                found += _segments_of_item(item, pieces, segs, start)
+            # relative to the signal (faster-whisper restores nothing when clips are given). A few batches per
+            # call (the pipeline makes every clip's features before it decodes any): memory stays that of a
+            # few batches however long the speech; whole batches, so they are the ones one call would make.
+            per_call = batch_size * BATCHES_PER_CALL
+            for first in range(0, len(items), per_call):
+                group = items[first: first + per_call]
+                starts, parts, at = [], [], 0.0
+                for item in group:
+                    part = _item_audio(audio, pieces, item)
+                    starts.append(at)
+                    parts.append(part)
+                    at += len(part) / SAMPLE_RATE
+                signal = np.concatenate(parts)
+                clips = [{"start": s, "end": s + len(p) / SAMPLE_RATE} for s, p in zip(starts, parts)]
+                del parts
+                segments, _info = BatchedInferencePipeline(model=encoder or model).transcribe(
+                    signal, clip_timestamps=clips, batch_size=batch_size, vad_filter=False, **options)
+                by_item: list[list] = [[] for _ in group]
+                for seg in segments:
+                    # A segment's start can lie a few ms before its clip's (faster-whisper rounds it: 52.94 for a
+                    # clip at 52.944); with 1 ms of slack such a segment went to the item before, with its words.
+                    index = max(0, int(np.searchsorted(starts, float(seg.start) + ITEM_START_SLACK_S, side="right")) - 1)
+                    by_item[index].append(seg)
+                    report(pieces[group[index].pieces[-1]].end)
+                for item, start, segs in zip(group, starts, by_item):
+                    found += _segments_of_item(item, pieces, segs, start)
         else:
             for item in items:
                 segs, _info = model.transcribe(_item_audio(audio, pieces, item), vad_filter=False, **options)

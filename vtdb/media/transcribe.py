@@ -13,7 +13,7 @@ import os
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from vtdb.errors import ModelUnavailable
 from vtdb.media.hallucinations import hallucination, letters, normalized
 from vtdb.media.pieces import EncoderCache, Piece, PieceSegment, decode_pieces, speech_pieces
 from vtdb.models import resolve_whisper_model
+
+if TYPE_CHECKING:
+    from vtdb.media.audio import AudioSignal
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
@@ -75,7 +78,7 @@ ProgressCallback = Callable[[float], None]  # seconds of audio done
 class Transcriber(Protocol):
     name: str
 
-    def transcribe(self, audio: np.ndarray, language: str | None, progress: ProgressCallback | None = None) -> Transcript: ...
+    def transcribe(self, audio: AudioSignal, language: str | None, progress: ProgressCallback | None = None) -> Transcript: ...
 
 
 def fixed_chunks(duration: float, length: float = 30.0) -> list[dict[str, float]]:
@@ -193,7 +196,7 @@ class FasterWhisperTranscriber:
 
     _load = whisper_model  # the older private name (tests and benches use it)
 
-    def speech_pieces(self, audio: np.ndarray) -> list[Piece]:
+    def speech_pieces(self, audio: AudioSignal) -> list[Piece]:
         """The pieces of speech Whisper decodes (VAD, or plain pieces with vad_filter off); the last audio's
         are kept, so the translation of the same audio cuts it the same way."""
         if self._pieces is not None and self._pieces[:2] == (id(audio), len(audio)):
@@ -208,42 +211,54 @@ class FasterWhisperTranscriber:
         if self.encoder is not None:
             self.encoder.clear()
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str | None, float]:
+    def detect_language(self, audio: AudioSignal) -> tuple[str | None, float]:
         """(language, probability) from up to 3 x 30 s of speech, or (None, 0.0) when there is no speech."""
         model = self.whisper_model()
         segments = 3  # several 30 s segments rather than only the first: intros are often music or silence
-        speech = audio
+        wanted = segments * 30 * SAMPLE_RATE  # what model.detect_language looks at (it cuts the rest off itself)
         if self.options.vad_filter:
             speech = self._speech_prefix(audio, segments * 30.0)
             if speech.size == 0:
                 return None, 0.0
+        else:
+            speech = audio[:wanted]
         try:
             # The same detection in both modes (the batched pipeline's own looks at its first chunk only).
-            lang, prob, _ = model.detect_language(speech, language_detection_segments=segments)
+            lang, prob, _ = model.detect_language(speech[:wanted], language_detection_segments=segments)
         except Exception as exc:  # a damaged or empty signal
             log.debug("language detection failed: %s", exc)
             return None, 0.0
         return lang, float(prob)
 
     @staticmethod
-    def _speech_prefix(audio: np.ndarray, wanted_s: float) -> np.ndarray:
+    def _speech_prefix(audio: AudioSignal, wanted_s: float) -> np.ndarray:
         """The speech (VAD) of the shortest prefix of `audio` that holds `wanted_s` seconds of it, or all there is.
 
         Detection needs only the first 90 s of speech; VAD over a whole long video would cost ~0.2 s of CPU per
-        minute of audio on top of the transcription's own VAD pass (measured on 2 cores).
+        minute of audio on top of the transcription's own VAD pass (measured on 2 cores). The prefix grows 4x a
+        step (by at most VAD_STREAM_BLOCK_S), each step listening only to what it adds, read as a slice: a long
+        file's silence is never whole in memory.
         """
         from faster_whisper.vad import collect_chunks, get_speech_timestamps
 
-        prefix = int(4 * wanted_s * SAMPLE_RATE)
-        while True:
-            part = audio[:prefix]
-            chunks = get_speech_timestamps(part)
-            speech = np.concatenate(collect_chunks(part, chunks)[0]) if chunks else np.zeros(0, dtype=np.float32)
-            if len(speech) >= wanted_s * SAMPLE_RATE or prefix >= len(audio):
-                return speech
-            prefix *= 4
+        from vtdb.media.pieces import VAD_STREAM_BLOCK_S
 
-    def transcribe(self, audio: np.ndarray, language: str | None, progress: ProgressCallback | None = None) -> Transcript:
+        wanted = int(wanted_s * SAMPLE_RATE)
+        found: list[np.ndarray] = []
+        heard = 0
+        done, step = 0, int(4 * wanted_s * SAMPLE_RATE)
+        while done < len(audio) and heard < wanted:
+            part = audio[done: done + step]
+            chunks = get_speech_timestamps(part)
+            if chunks:
+                speech = np.concatenate(collect_chunks(part, chunks)[0])
+                found.append(speech[: wanted - heard])  # beyond `wanted` nothing is looked at
+                heard += len(found[-1])
+            done += len(part)
+            step = min(step * 3, int(VAD_STREAM_BLOCK_S * SAMPLE_RATE))  # the prefix 4x as long, or a block longer
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.float32)
+
+    def transcribe(self, audio: AudioSignal, language: str | None, progress: ProgressCallback | None = None) -> Transcript:
         model = self.whisper_model()
         source = "config"
         probability = 1.0

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import asdict, dataclass, field
-from typing import Mapping, Protocol, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 from vtdb.media.pieces import Piece, decode_pieces
 from vtdb.media.transcribe import (
@@ -24,6 +22,9 @@ from vtdb.media.transcribe import (
     TranscriptSegment,
     judge,
 )
+
+if TYPE_CHECKING:
+    from vtdb.media.audio import AudioSignal
 
 SOURCE_SUBTITLES = "subtitles"
 SOURCE_WHISPER = "whisper-translate"
@@ -49,7 +50,7 @@ class Translator(Protocol):
     name: str
     target: str  # the one language it translates into
 
-    def translate(self, audio: np.ndarray, language: str | None, progress: ProgressCallback | None = None,
+    def translate(self, audio: AudioSignal, language: str | None, progress: ProgressCallback | None = None,
                   transcript: Transcript | None = None) -> Translation: ...
 
 
@@ -67,7 +68,7 @@ class WhisperTranslator:
         self.transcriber = transcriber
         self.name = transcriber.name
 
-    def translate(self, audio: np.ndarray, language: str | None, progress: ProgressCallback | None = None,
+    def translate(self, audio: AudioSignal, language: str | None, progress: ProgressCallback | None = None,
                   transcript: Transcript | None = None) -> Translation:
         """English for `audio`, whose speech is in `language` (given: Whisper's detection is unreliable on short
         speech). With the `transcript` of the same audio, English over a stretch where the transcript holds no
