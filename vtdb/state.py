@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 import psutil
 
 from vtdb.config import RecoveryOptions
-from vtdb.errors import PermanentVideoError, VideoError
+from vtdb.errors import PermanentVideoError
 
 PENDING, PROCESSING, COMPLETED = "pending", "processing", "completed"
 STATUSES = (PENDING, PROCESSING, COMPLETED)
@@ -256,35 +256,13 @@ HOLD_ERRORS, HOLD_ABANDONS, HOLD_MANUAL, HOLD_PERMANENT = "errors", "abandons", 
 # ---- errors: permanent (the file's nature: hold at once) or transient (retry) ----
 
 PERMANENT, TRANSIENT = "permanent", "transient"
-# The permanent messages of errors raised where this module cannot give them a type (vtdb/media/video.py,
-# vtdb/sources/zim.py): what the file *is*, not what happened to it. A timeout, a missing file (an
-# unmounted drive?) or a file "still being written" stay transient.
-_PERMANENT_MESSAGES = (
-    "file is empty (0 bytes)",
-    "video item is empty (0 bytes)",
-    "is not in the archive",
-    "not a readable video file",
-    "truncated or unfinished mp4",
-    "has no video stream",
-    "not a regular file",
-    "no frame could be decoded",
-    "opencv cannot open the video",
-    "not a readable zim archive",
-    "checksum mismatch",
-    "unknown source kind",
-)
 
 
 def error_kind(exc: BaseException) -> str:
-    """PERMANENT or TRANSIENT: the one rule (the runner applies it). Permanent: a `PermanentVideoError`, or a
-    `VideoError` whose message says the media itself is unusable; everything else is transient."""
-    if isinstance(exc, PermanentVideoError):
-        return PERMANENT
-    if isinstance(exc, VideoError) and not isinstance(exc, OSError):
-        text = str(exc).lower()
-        if any(m in text for m in _PERMANENT_MESSAGES):
-            return PERMANENT
-    return TRANSIENT
+    """PERMANENT or TRANSIENT: the one rule (the runner applies it). Permanent: a `PermanentVideoError`, whatever
+    its message; everything else is transient. The class says it, never the words: every failure that no retry
+    can fix (what the file *is*) is raised as a subclass, and code that re-raises one keeps its class."""
+    return PERMANENT if isinstance(exc, PermanentVideoError) else TRANSIENT
 
 
 def is_retired(meta: Mapping[str, Any]) -> bool:

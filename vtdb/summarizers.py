@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from typing import Callable
 
-from vtdb.analyzers.base import AnalyzerUnavailable
 from vtdb.config import Settings
 from vtdb.embedders import Embedder
-from vtdb.errors import Registry
+from vtdb.errors import BackendUnavailable, Registry
 from vtdb.summarize import ExtractiveSummarizer, LLMSummarizer, Summarizer
 
-__all__ = ["SUMMARIZERS", "make_summarizer"]
+__all__ = ["SUMMARIZERS", "SummarizerUnavailable", "make_summarizer"]
 
-# An unknown name is a run-level error (exit 2 before anything is claimed), like an unknown analyzer.
-SUMMARIZERS: Registry[Callable[[Settings, Embedder], Summarizer]] = Registry("summarizer", error=AnalyzerUnavailable)
+
+class SummarizerUnavailable(BackendUnavailable):
+    """The summarizer setting names no summarizer (the message lists the registered ones). A run-level error, like an
+    unknown analyzer: exit 2 before anything is claimed. An LLM summarizer whose endpoint or engine cannot serve
+    raises its transport's `vtdb.llm.LLMUnavailable`, a BackendUnavailable too."""
+
+
+SUMMARIZERS: Registry[Callable[[Settings, Embedder], Summarizer]] = Registry("summarizer", error=SummarizerUnavailable)
 
 
 @SUMMARIZERS.register("extractive")
@@ -43,6 +48,6 @@ def _vllm(settings: Settings, embedder: Embedder) -> Summarizer:
 
 
 def make_summarizer(name: str, settings: Settings, embedder: Embedder) -> Summarizer:
-    """The summarizer, ready to run; AnalyzerUnavailable (a run-level error) when it cannot run here,
-    or when `name` is not registered (the message lists the registered ones)."""
+    """The summarizer, ready to run; a BackendUnavailable (a run-level error) when it cannot run here
+    (`vtdb.llm.LLMUnavailable`) or when `name` is not registered (`SummarizerUnavailable`)."""
     return SUMMARIZERS.get(name)(settings, embedder)

@@ -27,6 +27,7 @@ from vtdb.cli import (
     require_database,
     start_phase,
 )
+from vtdb.errors import BackendUnavailable
 from vtdb.phases.phase2 import Phase2Job
 from vtdb.runner import run_phase
 from vtdb.text import summary_of
@@ -53,7 +54,7 @@ def run(argv: list[str] | None = None) -> int:
         try:
             analyzer = make_analyzer(name, settings)
             analyzer.check()  # endpoint down or wrong model: stop before claiming anything
-        except AnalyzerUnavailable as exc:
+        except (AnalyzerUnavailable, BackendUnavailable) as exc:  # its transport's LLMUnavailable is not an AnalyzerUnavailable
             console.print(f"[bold red]analyzer {name} cannot run:[/] {escape(str(exc))}")
             return EXIT_USAGE
         summary = run_phase(Phase2Job(settings, analyzer), db, work_dir, options, console, events)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from vtdb.analyzers import AnalyzerUnavailable
 from vtdb.cli import (
     EXIT_OK,
     EXIT_USAGE,
@@ -28,6 +27,7 @@ from vtdb.cli import (
     start_phase,
 )
 from vtdb.embedders import LazyEmbedder, embedder_dimension
+from vtdb.errors import BackendUnavailable
 from vtdb.phases.phase4 import Phase4Job
 from vtdb.runner import has_work, run_phase
 from vtdb.store import EmbedderMismatch
@@ -60,7 +60,7 @@ def run(argv: list[str] | None = None) -> int:
         embedder = LazyEmbedder(settings.embedder)  # a model that cannot load stops the run (exit 2), costs no video
         try:
             summarizer = make_summarizer(name, settings, embedder)
-        except AnalyzerUnavailable as exc:
+        except BackendUnavailable as exc:  # an unknown name, or an endpoint or engine that cannot serve
             console.print(f"[bold red]summarizer {name} cannot run:[/] {escape(str(exc))}")
             return EXIT_USAGE
         console.print(f"summarizer: [bold]{name}[/]")

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from vtdb.cli import EXIT_OK, EXIT_USAGE, TerminalSafeConsole, guarded_main, load_or_exit
-from vtdb.embedders import UnknownEmbedderError
+from vtdb.embedders import EmbedderError
 from vtdb.languages import validate_language
 from vtdb.search.filters import FILTER_FIELDS, QueryError, normalize_filters
 from vtdb.search.moments import Moment, snippet_parts
@@ -344,7 +344,7 @@ def run(argv: list[str] | None = None) -> int:
         if args.videos:
             return show_videos(db, args.query, args.n, args.json, args.include_retired)
         moments = search_moments(db, args.query, args.n, filters, args.mode, args.include_retired)
-    except (QueryError, EmbedderMismatch, UnknownEmbedderError, UnknownSegmentError) as exc:
+    except (QueryError, EmbedderMismatch, EmbedderError, UnknownSegmentError) as exc:  # EmbedderError: unknown, or cannot load
         err.print(f"[red]{escape(str(exc))}[/]")
         return EXIT_USAGE
     if args.json:

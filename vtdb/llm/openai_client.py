@@ -20,10 +20,10 @@ from typing import Any
 
 import httpx
 
-from vtdb.analyzers.base import AnalyzerUnavailable
 from vtdb.analyzers.schema import WINDOW_SCHEMA
 from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.errors import VtdbError
+from vtdb.llm import LLMUnavailable
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -71,7 +71,7 @@ class OpenAIClient:
 
     def __init__(self, settings: Settings | AnalysisOptions | AnalysisOptions, client: httpx.Client | None = None):
         if not settings.openai_base_url:
-            raise AnalyzerUnavailable(
+            raise LLMUnavailable(
                 "the openai analyzer needs an endpoint: set openai_base_url (e.g. http://127.0.0.1:8000/v1 for `vllm serve`) "
                 "in videos_config.json or OPENAI_BASE_URL"
             )
@@ -102,9 +102,9 @@ class OpenAIClient:
             try:
                 resp = self._client.get(f"{base}/models", headers=self._headers(), timeout=min(10.0, self.options.openai_timeout))
             except httpx.HTTPError as exc:
-                raise AnalyzerUnavailable(f"endpoint {base} is unreachable ({type(exc).__name__}: {exc}); is the server running?") from None
+                raise LLMUnavailable(f"endpoint {base} is unreachable ({type(exc).__name__}: {exc}); is the server running?") from None
             if resp.status_code in (401, 403):
-                raise AnalyzerUnavailable(f"endpoint {base} refused the API key (HTTP {resp.status_code}); set openai_api_key")
+                raise LLMUnavailable(f"endpoint {base} refused the API key (HTTP {resp.status_code}); set openai_api_key")
             if resp.status_code != 200:
                 continue  # some servers have no /models; the chat call will tell
             try:
@@ -112,7 +112,7 @@ class OpenAIClient:
             except (ValueError, AttributeError):
                 continue
             if served and self.model not in served:
-                raise AnalyzerUnavailable(
+                raise LLMUnavailable(
                     f"model {self.model!r} is not served by {base}; it serves: {', '.join(map(str, served))}. Set vlm_model accordingly."
                 )
 

@@ -12,8 +12,8 @@ import io
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from vtdb.analyzers.base import AnalyzerUnavailable
 from vtdb.config import AnalysisOptions, Settings
+from vtdb.llm import LLMUnavailable
 
 SMALL_CARD_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
@@ -45,12 +45,12 @@ class VLLMBackend:
     @classmethod
     def load(cls, settings: Settings | AnalysisOptions) -> "VLLMBackend":
         if not vllm_importable():
-            raise AnalyzerUnavailable(
+            raise LLMUnavailable(
                 "the vllm analyzer needs vLLM on a CUDA machine: `bash scripts/setup.sh --gpu` there (docs/GPU.md). "
                 "Here, use --analyzer openai with a vLLM server elsewhere (openai_base_url), or --analyzer transcript."
             )
         if not cuda_available():
-            raise AnalyzerUnavailable(
+            raise LLMUnavailable(
                 "the vllm analyzer needs a CUDA GPU and none is visible. Use --analyzer openai with a vLLM server "
                 "(`vllm serve Qwen/Qwen2.5-VL-7B-Instruct`) on a GPU host, or --analyzer transcript on the CPU."
             )

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from vtdb.errors import Registry, VtdbError
+from vtdb.errors import PermanentVideoError, Registry, VtdbError
 from vtdb.media.video import MediaError
 from vtdb.sources.subtitles import FORMATS, SubtitleError, SubtitleTrack, track_language
 
@@ -30,6 +30,11 @@ def _ignore(_message: str) -> None:
 
 class NoEntriesError(VtdbError, LookupError):
     """The source has no items besides the video itself (only archives carry subtitles and the like)."""
+
+
+class UnknownSourceKind(MediaError, PermanentVideoError):
+    """The record names a source kind this version cannot read (written by a newer one?): the video's fault, and
+    retrying with this version cannot fix it, so it is held at once."""
 
 
 class VideoSource:
@@ -130,8 +135,7 @@ def embedded_tracks(local_path: Path, note: Note = _ignore) -> list[SubtitleTrac
     return tracks
 
 
-# An unknown kind is the video's fault (its record names a source this version cannot read), as before.
-SOURCES: Registry[Callable[[str], VideoSource]] = Registry("source kind", error=MediaError)
+SOURCES: Registry[Callable[[str], VideoSource]] = Registry("source kind", error=UnknownSourceKind)
 
 
 def source_for(meta: Mapping[str, object]) -> VideoSource:
@@ -139,7 +143,7 @@ def source_for(meta: Mapping[str, object]) -> VideoSource:
     kind = str(meta.get("source_kind") or "file")
     location = str(meta.get("video_path") or "")
     if kind not in SOURCES:
-        raise MediaError(f"unknown source kind {kind!r} for {location}")
+        raise UnknownSourceKind(f"unknown source kind {kind!r} for {location}")
     return SOURCES.get(kind)(location)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vtdb.atomic import atomic_write_json, temp_path_for
-from vtdb.errors import VideoError
+from vtdb.errors import PermanentVideoError, VideoError
 from vtdb.languages import suggest_language
 from vtdb.naming import sanitize_name
 from vtdb.sources.fingerprint import FingerprintCache, fingerprint_buffer
@@ -39,7 +39,21 @@ _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.
 
 
 class ZimError(VideoError, RuntimeError):
-    """An archive or item that cannot be read (missing, corrupt, replaced); Phase 1 fails that video with it."""
+    """An archive or item that cannot be read now (not found: an unmounted drive?, no permission, an I/O error);
+    Phase 1 fails that video with it and a later run retries. What retrying cannot fix is a subclass below."""
+
+
+class ZimArchiveCorrupt(ZimError, PermanentVideoError):
+    """The archive's bytes are not a usable ZIM (empty, truncated, not a ZIM file, a checksum that does not
+    match): held at once. A replaced archive gets a new fingerprint, and the sync takes its videos again."""
+
+
+class ZimEntryMissing(ZimError, PermanentVideoError):
+    """The archive no longer has the video's entry (it was replaced by another version): held at once."""
+
+
+class ZimEntryEmpty(ZimError, PermanentVideoError):
+    """The video's item holds 0 bytes: nothing to index, whatever the retry."""
 
 
 @dataclass
@@ -132,14 +146,14 @@ def open_archive(path: str | Path) -> Iterator[Any]:
     except OSError as exc:
         raise ZimError(f"{path}: cannot be looked at ({exc.strerror or exc})") from None
     if size == 0:
-        raise ZimError(f"{path}: file is empty (0 bytes)")
+        raise ZimArchiveCorrupt(f"{path}: file is empty (0 bytes)")
     if not os.access(path, os.R_OK):
         raise ZimError(f"{path}: permission denied: this user may not read the archive; give it read access or run "
                        "as a user who can read it")
     try:
         archive = Archive(str(path))
     except Exception as exc:  # libzim raises RuntimeError subclasses with C++ messages
-        raise ZimError(f"{path}: not a readable ZIM archive (truncated, corrupt, or not a ZIM file): {exc}") from None
+        raise ZimArchiveCorrupt(f"{path}: not a readable ZIM archive (truncated, corrupt, or not a ZIM file): {exc}") from None
     try:
         yield archive
     finally:
@@ -371,7 +385,7 @@ def _load_checksum_cache(cache_file: Path | None) -> dict:
 
 
 def verify_checksum(archive, info: ZimInfo, cache_file: Path | None = None, remember: bool = True) -> None:
-    """ZimError when the archive's MD5 checksum does not match its bytes (damaged in a copy, a
+    """ZimArchiveCorrupt when the archive's MD5 checksum does not match its bytes (damaged in a copy, a
     download or on disk). Flipped bytes inside an item are otherwise invisible: libzim serves them
     as they are. The check reads the whole archive once (streaming); with `cache_file` the result
     is remembered per archive path and fingerprint (size, mtime, UUID), so later runs skip it."""
@@ -391,7 +405,7 @@ def verify_checksum(archive, info: ZimInfo, cache_file: Path | None = None, reme
             with contextlib.suppress(OSError):
                 atomic_write_json(Path(cache_file), cache)
     if not ok:
-        raise ZimError(f"{info.path}: checksum mismatch: the archive is corrupt (damaged in a copy or download, or on disk); "
+        raise ZimArchiveCorrupt(f"{info.path}: checksum mismatch: the archive is corrupt (damaged in a copy or download, or on disk); "
                        "replace it with a good copy")
 
 
@@ -499,9 +513,9 @@ def extract_to(archive_path: str | Path, entry: str, folder: Path, chunk: int = 
         try:
             item = archive.get_entry_by_path(entry).get_item()
         except KeyError:
-            raise ZimError(f"{archive_path}: entry {entry!r} is not in the archive (was the archive replaced?)") from None
+            raise ZimEntryMissing(f"{archive_path}: entry {entry!r} is not in the archive (was the archive replaced?)") from None
         if int(item.size) == 0:
-            raise ZimError(f"{archive_path}#{entry}: video item is empty (0 bytes)")
+            raise ZimEntryEmpty(f"{archive_path}#{entry}: video item is empty (0 bytes)")
         suffix = Path(entry).suffix or ".bin"
         target = temp_path_for(Path(folder) / f"zim-extract{suffix}")
         # Keep the media suffix at the end so ffprobe/OpenCV can guess the container.

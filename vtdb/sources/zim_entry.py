@@ -32,17 +32,19 @@ class ZimEntrySource(VideoSource):
 
     @contextlib.contextmanager
     def open_local(self, work_dir: Path) -> Iterator[Path]:
-        from vtdb.sources.zim import ZimError, extract_to, remove_quietly
+        from vtdb.sources.zim import extract_to, remove_quietly
 
-        try:
-            path = extract_to(self.archive, self.entry, Path(work_dir))
-        except ZimError as exc:
-            raise MediaError(str(exc)) from None
+        # A ZimError (ZimEntryMissing, ZimArchiveCorrupt, ...) goes up as it is: its class says whether retrying helps.
+        path = extract_to(self.archive, self.entry, Path(work_dir))
         try:
             yield path
         except MediaError as exc:
-            # Name the archive item, not the temp file (which is gone once this block ends).
-            raise MediaError(str(exc).replace(str(path), self.location)) from None
+            # Name the archive item, not the temp file (which is gone once this block ends). The same exception goes
+            # on, so its class (PermanentMediaError: held at once) and fields (TruncatedMediaError's) are kept.
+            text = str(exc)
+            if str(path) in text:
+                exc.args = (text.replace(str(path), self.location),)
+            raise
         finally:
             remove_quietly(path)
 
