@@ -1,8 +1,9 @@
 """Analyzer over any OpenAI-compatible chat endpoint (vLLM serve, llama.cpp, Ollama, hosted).
 
-Frames go as base64 JPEG `image_url` parts; the answer is constrained with a JSON schema. The
-transport (retries, round-robin over base URLs, response_format dialects) is vtdb.llm.openai_client;
-with openai_concurrency > 1, that many windows are kept in flight.
+Frames go as base64 JPEG `image_url` parts (a window without frames, of an audio-only file, as text
+alone); the answer is constrained with a JSON schema. The transport (retries, round-robin over base
+URLs, response_format dialects) is vtdb.llm.openai_client; with openai_concurrency > 1, that many
+windows are kept in flight.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ class OpenAICompatAnalyzer(Analyzer):
     # ---- analysis ----
 
     def _messages(self, video: VideoContext, window: WindowInput, previous_description: str | None) -> list[dict]:
-        text_only = self.options.text_only
+        # A window without frames (an audio-only file) is asked as text alone: no image parts, and a plain string
+        # content that a server without a vision projector (llama.cpp with a text model) accepts as well.
+        text_only = self.options.text_only or not window.frames
         frames = [] if text_only else window.frames
         prompt = self.template.render(video, window, self.options.content_types, len(frames), previous_description)
         content: Any = prompt if text_only else [{"type": "text", "text": prompt}, *[image_part(f) for f in frames]]

@@ -49,6 +49,7 @@ class VLLMAnalyzer(Analyzer):
     def build_input(self, video: VideoContext, window: WindowInput) -> dict:
         """One engine input: the chat-templated prompt plus the window's frames as images."""
         s = self.options
+        # No frames (text_only, or an audio-only file's window): a text-only prompt, no multi_modal_data.
         frames = [] if s.text_only else list(window.frames)[: s.frames_per_window]
         prompt = self.template.render(video, window, s.content_types, len(frames))
         content: list[dict] = [

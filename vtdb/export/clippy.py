@@ -509,12 +509,14 @@ def _write(tmp: Path, opts: ExportOptions, language: str, docs: Sequence[Doc], v
             log(f"{name}: video {how} into {MEDIA_DIR}/{plan.file_name}")
         player = pages.player_for(video, plan.file_name if plan else None, opts.zim_sources)
         tracks = _subtitles_of(opts.work_dir, name, log) if player is not None else {}
+        audio = player is not None and player.audio  # <audio> shows no cues: its page links no tracks
         if tracks:
             # VTT for the page's player; with --include-media also VTT and SRT beside the video (yt-dlp's naming).
-            write_subtitle_files(tmp / SUBTITLES_DIR, name, tracks, ["vtt"])
+            if not audio:
+                write_subtitle_files(tmp / SUBTITLES_DIR, name, tracks, ["vtt"])
             if plan is not None:
                 write_subtitle_files(tmp / MEDIA_DIR, Path(plan.file_name).stem, tracks)
-        track_html = track_elements(list(tracks), partial(_subtitle_src, name), language)
+        track_html = "" if audio else track_elements(list(tracks), partial(_subtitle_src, name), language)
         (tmp / "pages" / f"{name}.html").write_text(
             pages.page_html(video, by_video[name], transcript_of(name), player, language, opts.base_url, track_html),
             encoding="utf-8")

@@ -34,10 +34,25 @@ class MediaPlan:
 
 
 def media_suffix(record: Mapping[str, object]) -> str:
+    """The file's own extension; without one, the extension of the container its bytes are (a local file's
+    signature, vtdb.web.media.sniff_media_type), else .mp4 (.m4a for an audio-only file)."""
     path = str(record.get("video_path") or "")
     tail = path.rsplit("#", 1)[-1] if path.startswith("zim://") else path
     suffix = Path(tail).suffix.lower()
-    return suffix if suffix and len(suffix) <= 6 and suffix[1:].isalnum() else ".mp4"
+    if suffix and len(suffix) <= 6 and suffix[1:].isalnum():
+        return suffix
+    audio = record.get("has_video") is False
+    if not path.startswith("zim://"):
+        from vtdb.web.media import AUDIO_OF, HEAD_BYTES, MEDIA_TYPES, sniff_media_type
+
+        try:
+            with open(path, "rb") as fh:
+                found = sniff_media_type(fh.read(HEAD_BYTES))
+        except OSError:
+            found = None
+        if found is not None:
+            return "." + MEDIA_TYPES[AUDIO_OF.get(found, found) if audio else found]
+    return ".m4a" if audio else ".mp4"
 
 
 def plan_media(record: Mapping[str, object]) -> tuple[MediaPlan | None, str]:

@@ -37,6 +37,7 @@ class Player:
 
     kind: str  # "media" | "zim"
     src: str  # ../media/{file} or /zim/{zim_source}/{entry}
+    audio: bool = False  # an audio-only file (Phase 1 found no video stream): an <audio> element plays it
 
 
 def zim_source_id(record: Mapping[str, object], overrides: Mapping[str, str] | None = None) -> str:
@@ -89,10 +90,11 @@ def doc_urls(record: Mapping[str, object], start: float, source_id: str, base_ur
 
 
 def player_for(record: Mapping[str, object], media_file: str | None, zim_sources: Mapping[str, str] | None = None) -> Player | None:
+    audio = record.get("has_video") is False  # absent on records from before audio-only files: a video
     if media_file:
-        return Player("media", f"../media/{quote(media_file)}")
+        return Player("media", f"../media/{quote(media_file)}", audio)
     if is_zim(record):
-        return Player("zim", f"/zim/{zim_source_id(record, zim_sources)}/{quote(zim_entry(record))}")
+        return Player("zim", f"/zim/{zim_source_id(record, zim_sources)}/{quote(zim_entry(record))}", audio)
     return None
 
 
@@ -146,9 +148,10 @@ def _player_html(player: Player | None, online: str, tracks: str = "") -> str:
     if player is None:
         where = f' <a href="{e(online)}">Watch it online</a>.' if online else ""
         return f'<p class="no-player">The video is not in this pack (export with --include-media to play it here).{where}</p>'
-    if player.kind == "media":
-        return f'<video id="player" controls preload="metadata" src="{e(player.src)}">{tracks}</video>'
-    return f'<video id="player" controls preload="metadata" data-zim="{e(player.src)}">{tracks}</video>'
+    # Browsers show no subtitle cues on <audio>: an audio-only file's page has no tracks (the transcript is below).
+    tag, tracks = ("audio", "") if player.audio else ("video", tracks)
+    source = f'src="{e(player.src)}"' if player.kind == "media" else f'data-zim="{e(player.src)}"'
+    return f'<{tag} id="player" controls preload="metadata" {source}>{tracks}</{tag}>'
 
 
 def page_html(record: Mapping[str, object], docs: Sequence[PageDoc], transcript: str, player: Player | None,

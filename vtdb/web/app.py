@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from fastapi import FastAPI, Request
@@ -45,7 +45,7 @@ from vtdb.search.similar import UnknownSegmentError, similar_moments
 from vtdb.state import PHASE_ORDER, phase_by_number
 from vtdb.store import ChromaDBManager, json_list
 from vtdb.web import pages
-from vtdb.web.media import MediaUnavailable, RangeNotSatisfiable, ZimMedia, media_body, parse_range
+from vtdb.web.media import MediaUnavailable, RangeNotSatisfiable, ZimMedia, is_audio_only, media_body, parse_range
 from vtdb.web.thumbs import ThumbCache
 
 PER_PAGE = 10
@@ -649,8 +649,9 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
                         analyzers = _analyzers(state, shown)
                         retired = state.db.retired_names() if _inc else set()
                     frames = int(state.config.settings.frames_per_window)
+                    audio = audio_only(shown)
                     cards = "".join(pages.moment_card(m, query, frames, analyzers.get(m.segment_ids[0], "") if m.segment_ids else "",
-                                                      m.video_name in retired) for m in shown)
+                                                      m.video_name in retired, audio.get(m.video_name)) for m in shown)
                     keep = {k: v for k, v in params.items() if k != "page" and v}
                     body = note + (f'<p class="count">{len(shown)} moments on this page</p>{cards}' if shown
                                    else '<p class="none">no matching moments</p>') + pages.pager(keep, page, more)
@@ -658,6 +659,24 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
                 body, status = f'<p class="error message">{pages.esc(exc)}</p>', 400
         return HTMLResponse(pages.layout(query or "Search", form + f'<section class="results">{body}</section>', "search"),
                             status_code=status)
+
+    def audio_only(moments: Sequence[Any]) -> dict[str, bool]:
+        """The audio-only files among the moments' videos (one read of their records), each with whether it has a
+        cover picture: their cards show that, or a mark, never thumbnails of frames they do not have."""
+        names = sorted({m.video_name for m in moments})
+        if not names:
+            return {}
+        with state.lock:
+            records = state.db.get_many(names)
+        out: dict[str, bool] = {}
+        for name, record in records.items():
+            if is_audio_only(record):
+                try:
+                    cached = state.thumbs.get(name)
+                except UnsafeNameError:
+                    cached = None
+                out[name] = bool(cached and cached.has_cover)
+        return out
 
     def videos_results(params: Mapping[str, Any]) -> str:
         from vtdb.search.videos import search_videos
@@ -738,13 +757,21 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         except UnsafeNameError:
             cached = None
         languages = cached.subtitle_languages if cached else []
-        tracks = track_elements(languages, lambda lang: f"/subtitles/{pages.url_part(name)}/{lang}.vtt",
-                                state.config.settings.output_language)
+        if is_audio_only(record):
+            # Browsers show no subtitle cues on <audio>: no tracks; the transcript by window is below it.
+            player = (f'{pages.audio_art(name, bool(cached and cached.has_cover), "audio-art")}'
+                      f'<audio id="player" controls preload="metadata" src="{src}#t={start:.3f}" data-start="{start:.3f}"></audio>')
+            kind = '<span class="badge audio">audio</span> · '
+        else:
+            tracks = track_elements(languages, lambda lang: f"/subtitles/{pages.url_part(name)}/{lang}.vtt",
+                                    state.config.settings.output_language)
+            player = (f'<video id="player" controls preload="metadata" src="{src}#t={start:.3f}" '
+                      f'data-start="{start:.3f}">{tracks}</video>')
+            kind = ""
         body = (f'<article class="video-page" data-video="{pages.esc(name)}">'
                 f'<h1 class="title">{pages.esc(info["title"])}</h1>{retired}'
-                f'<div class="player-row"><div class="player-box"><video id="player" controls preload="metadata" '
-                f'src="{src}#t={start:.3f}" data-start="{start:.3f}">{tracks}</video>'
-                f'<p class="dim">{pages.esc(name)} · {pages.esc(pages.duration(record.get("video_duration")))} · '
+                f'<div class="player-row"><div class="player-box">{player}'
+                f'<p class="dim">{kind}{pages.esc(name)} · {pages.esc(pages.duration(record.get("video_duration")))} · '
                 f'<a href="{src}">media</a></p></div>'
                 f'<aside><h2>Chapters</h2>{pages.chapters_list(info["chapters"])}</aside></div>'
                 f'<section class="summary"><h2>Summary</h2><p>{pages.esc(info["summary"]) or "<span class=dim>(Phase 4 writes it)</span>"}</p>'
@@ -772,6 +799,7 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
             records = state.db.list_videos()
             out = [{"name": r["name"], "title": r.get("title") or r["name"], "duration": r.get("video_duration") or 0,
                     "segments": r.get("total_segments") or 0, "retired": bool(r.get("retired_at")),
+                    "has_video": not is_audio_only(r),
                     "statuses": {p: r.get(f"{p}_status") or "pending" for p in PHASE_ORDER},
                     "flags": state.db.video_flags(r).as_dict()} for r in records]
         return JSONResponse(out)
@@ -808,12 +836,14 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         result = similar(segment_id, 6, retired == "1")
         frames = int(state.config.settings.frames_per_window)
         gone = retired_names()
+        audio = audio_only([result.source, *result.other_videos, *result.same_video])
 
         def cards(moments: list) -> str:
-            return "".join(pages.moment_card(m, "", frames, retired=m.video_name in gone) for m in moments) or \
-                '<p class="none">nothing similar here</p>'
+            return "".join(pages.moment_card(m, "", frames, retired=m.video_name in gone, audio=audio.get(m.video_name))
+                           for m in moments) or '<p class="none">nothing similar here</p>'
 
-        body = (f'<h1>More like this</h1><section class="source">{pages.moment_card(result.source, "", frames)}</section>'
+        source = pages.moment_card(result.source, "", frames, audio=audio.get(result.source.video_name))
+        body = (f'<h1>More like this</h1><section class="source">{source}</section>'
                 f'<section class="similar-other"><h2>In other videos</h2>{cards(result.other_videos)}</section>'
                 f'<section class="similar-same"><h2>In the same video</h2>{cards(result.same_video)}</section>')
         return HTMLResponse(pages.layout("More like this", body, "search"))
@@ -872,6 +902,16 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         if data is None or cached is None:
             raise HttpError(404, f"no thumbnail {window}/{frame} for {name!r} (Phase 1 frames are missing)")
         return cached_response(request, data, f'"{cached.version}-{window}-{frame}"', "image/jpeg",
+                               {"Cache-Control": "public, max-age=86400"})
+
+    @app.get("/cover/{name}.jpg", include_in_schema=False)
+    def cover(request: Request, name: str) -> Response:
+        """An audio-only file's cover picture (its Phase 1 file keeps it), made small like the thumbnails."""
+        cached = cached_of(name, "cover picture")
+        data = cached.cover() if cached else None
+        if data is None or cached is None:
+            raise HttpError(404, f"no cover picture for {name!r} (only an audio-only file with one has it)")
+        return cached_response(request, data, f'"{cached.version}-cover"', "image/jpeg",
                                {"Cache-Control": "public, max-age=86400"})
 
     @app.get("/subtitles/{name}/{language}.vtt", include_in_schema=False)

@@ -4,7 +4,7 @@ Only a video_files record says where the bytes are: the request names a video, n
 item is read through libzim (its Python binding gives an item's bytes only whole, so the last items
 played stay in memory and a player's Range requests slice them).
 
-Only videos Phase 1 accepted (probed as a video) are served, and with a media type decided here from the
+Only videos Phase 1 accepted (probed as a video, or completed on an audio-only file) are served, and with a media type decided here from the
 bytes' container signature (`sniff_media_type`), never the one an archive declares or a file name suggests:
 an archive's text/html or text/javascript item is never served, so it can never run as a page or script
 of the app's origin.
@@ -94,7 +94,25 @@ class MediaBody:
 MEDIA_TYPES = {"video/webm": "webm", "video/x-matroska": "mkv", "video/mp4": "mp4", "video/quicktime": "mov",
                "audio/mp4": "m4a", "video/ogg": "ogv", "video/x-msvideo": "avi", "video/x-flv": "flv",
                "video/mp2t": "ts", "video/mpeg": "mpg", "video/x-ms-asf": "wmv", "audio/mpeg": "mp3",
-               "audio/flac": "flac", "audio/wav": "wav"}
+               "audio/flac": "flac", "audio/wav": "wav", "audio/ogg": "ogg", "audio/webm": "weba",
+               "audio/x-matroska": "mka"}
+
+# A container that holds only sound (Phase 1 recorded has_video False) is served as its audio type: a browser
+# then plays it in an <audio> element and names a download .weba/.mka/.m4a, not a video.
+AUDIO_OF = {"video/webm": "audio/webm", "video/x-matroska": "audio/x-matroska", "video/mp4": "audio/mp4",
+            "video/quicktime": "audio/mp4", "video/ogg": "audio/ogg"}
+
+# The codec identification that opens the first packet of an Ogg stream: these are sound only (Theora is not).
+_OGG_AUDIO = (b"\x01vorbis", b"OpusHead", b"\x7fFLAC", b"Speex   ")
+
+
+def _ogg_type(head: bytes) -> str:
+    """audio/ogg when the first Ogg page's packet names an audio codec (Vorbis, Opus, FLAC, Speex), else video/ogg."""
+    if len(head) > 27:
+        data = 27 + head[26]  # the page header (27 bytes), then its segment table of head[26] entries
+        if head[data : data + 8].startswith(_OGG_AUDIO):
+            return "audio/ogg"
+    return "video/ogg"
 
 
 def sniff_media_type(head: bytes) -> str | None:
@@ -110,7 +128,7 @@ def sniff_media_type(head: bytes) -> str | None:
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip") and head[:4] != b"\x00\x00\x00\x00":
         return "video/quicktime"  # an old QuickTime file without ftyp
     if head.startswith(b"OggS"):
-        return "video/ogg"
+        return _ogg_type(head)
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
         return "video/x-msvideo"
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
@@ -130,16 +148,24 @@ def sniff_media_type(head: bytes) -> str | None:
     return None
 
 
+def is_audio_only(record: Mapping[str, Any]) -> bool:
+    """Phase 1 found no video stream in the file (an MP3, a podcast): played in <audio>, with no frames.
+    A record from before audio-only files has no has_video field: a video."""
+    return record.get("has_video") is False
+
+
 def phase1_refusal(record: Mapping[str, Any]) -> str | None:
     """Why the video's bytes are not served (Phase 1 has not accepted them), or None when it has: Phase 1
-    completed, or it probed the file as a video (size and length recorded) and does not hold it."""
+    completed (an audio-only file included: width 0 there means no picture, not "not probed"), or it probed
+    the file as a video (size and length recorded) and does not hold it."""
     if record.get("phase1_held"):
         why = str(record.get("phase1_last_error") or "").strip()
         return "Phase 1 refused it" + (f" ({why[:200]})" if why else "") + "; the web app serves only videos Phase 1 accepted"
     if record.get("phase1_status") == "completed":
         return None
     try:
-        probed = float(record.get("width") or 0) > 0 and float(record.get("video_duration") or 0) > 0
+        pictured = is_audio_only(record) or float(record.get("width") or 0) > 0
+        probed = pictured and float(record.get("video_duration") or 0) > 0
     except (TypeError, ValueError):
         probed = False
     return None if probed else "Phase 1 has not checked it yet; run phase1_whisper_frames.py, then play it here"
@@ -255,14 +281,18 @@ class ZimMedia:
 
 def media_body(record: Mapping[str, Any], zim: ZimMedia) -> MediaBody:
     """The bytes of a registered video (its record) that Phase 1 accepted, whatever its source kind, with the
-    media type its bytes have; MediaUnavailable for anything else."""
+    media type its bytes have (its audio type for an audio-only file); MediaUnavailable for anything else."""
     refusal = phase1_refusal(record)
     if refusal:
         raise MediaUnavailable(refusal)
     kind = str(record.get("source_kind") or "file")
     location = str(record.get("video_path") or "")
     if kind == "zim" or location.startswith("zim://"):
-        return zim.body(location)
-    if kind != "file" or not location:
+        body = zim.body(location)
+    elif kind != "file" or not location:
         raise MediaUnavailable(f"the web app cannot play a {kind!r} source")
-    return file_body(location)
+    else:
+        body = file_body(location)
+    if is_audio_only(record):
+        body.content_type = AUDIO_OF.get(body.content_type, body.content_type)
+    return body

@@ -90,26 +90,42 @@ def strip(name: str, window: int | None, frames: int) -> str:
     return f'<div class="strip">{imgs}</div>'
 
 
+def audio_art(name: str, cover: bool, css: str = "strip audio") -> str:
+    """What stands where an audio-only file's frames would: its cover picture (the /cover/ route), or a small
+    neutral mark that loads nothing."""
+    if cover:
+        return (f'<div class="{css}"><img src="/cover/{url_part(name)}.jpg" alt="cover picture" loading="lazy" '
+                f'class="thumb cover"></div>')
+    return f'<div class="{css}"><span class="audio-mark" aria-label="audio only">♪ audio</span></div>'
+
+
 def keyword_chips(keywords: Iterable[str]) -> str:
     chips = "".join(f'<span class="kw">{esc(k)}</span>' for k in keywords)
     return f'<div class="keywords">{chips}</div>' if chips else ""
 
 
-def moment_card(m: Moment, query: str, frames: int, analyzer: str = "", retired: bool = False) -> str:
+def moment_card(m: Moment, query: str, frames: int, analyzer: str = "", retired: bool = False,
+                audio: bool | None = None) -> str:
+    """A search result. `audio`: None for a video (its frames' thumbnails), else the moment is of an audio-only
+    file, and True when that file has a cover picture to show instead."""
     first = m.segment_ids[0] if m.segment_ids else ""
     start = int(m.start_time) if m.start_time is not None else 0
     href = f"/video/{url_part(m.video_name)}?t={start}"
     facts = [f'<span class="time">{esc(clock_span(m.start_time, m.end_time))}</span>',
              f'<span class="video-name">{esc(m.video_name)}</span>']
     facts += [esc(x) for x in (m.language, m.content_type) if x]
+    if audio is not None:
+        facts.append('<span class="badge audio">audio</span>')
     if analyzer:
         facts.append(f'<span class="analyzer">analyzer: {esc(analyzer)}</span>')
     facts.append(f'<span class="score">score {m.score:.4f} ({esc("+".join(m.modes))})</span>')
     if retired:
         facts.append('<span class="badge retired">retired</span>')
     similar = f' · <a class="similar" href="/similar/{url_part(first)}">more like this</a>' if first else ""
+    picture = (strip(m.video_name, window_index(first) if first else None, frames) if audio is None
+               else audio_art(m.video_name, audio))
     return (f'<article class="card" data-video="{esc(m.video_name)}" data-segment="{esc(first)}" data-start="{start}">'
-            f'<a class="strip-link" href="{href}">{strip(m.video_name, window_index(first) if first else None, frames)}</a>'
+            f'<a class="strip-link" href="{href}">{picture}</a>'
             f'<div class="card-body"><h2 class="title"><a class="open" href="{href}">{esc(m.title)}</a></h2>'
             f'<div class="facts">{" · ".join(facts)}</div>'
             f'<p class="description">{esc(m.description)}</p>'

@@ -2,7 +2,8 @@
 
 A video's `{name}_phase1_data.pkl` is read (with the plain-data unpickler) once per version of
 that file: every frame becomes a small JPEG, the windows' times, speech and translation go into
-`windows.json`, and each subtitle track into `{lang}.vtt` (vtdb.export.subtitles), all under
+`windows.json`, each subtitle track into `{lang}.vtt` (vtdb.export.subtitles), and for an audio-only
+file its cover picture, if it has one, into `cover.jpg` (`media.json` says which), all under
 `{work_dir}/web_cache/{name}/{version}/`. Requests read only those
 files; the video is never decoded and the pickle never read again until Phase 1 rewrites it. A
 read-only work folder keeps the thumbnails in memory instead.
@@ -24,6 +25,7 @@ from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
 
 THUMB_WIDTH = 160
 THUMB_QUALITY = 70
+COVER_WIDTH = 320  # an audio-only file's cover picture, where the video page would show its player
 
 
 @dataclass
@@ -46,6 +48,8 @@ class VideoThumbs:
     memory: dict[str, bytes]
 
     subtitle_languages: list[str] = field(default_factory=list)  # the spoken language first, then English
+    has_video: bool = True  # False: an audio-only file (no frames; maybe a cover picture)
+    has_cover: bool = False  # an audio-only file's cover picture is in cover.jpg
 
     def _file(self, name: str) -> bytes | None:
         if self.folder is None:
@@ -58,12 +62,16 @@ class VideoThumbs:
     def thumb(self, window: int, frame: int) -> bytes | None:
         return self._file(f"w{int(window)}_f{int(frame)}.jpg")
 
+    def cover(self) -> bytes | None:
+        """The audio-only file's cover picture (a JPEG at most COVER_WIDTH wide), or None when it has none."""
+        return self._file("cover.jpg") if self.has_cover else None
+
     def subtitles(self, language: str) -> bytes | None:
         """A subtitle track as WebVTT (UTF-8), or None when the video has none in `language`."""
         return self._file(f"{language}.vtt") if language in self.subtitle_languages else None
 
 
-def _small_jpeg(jpeg: bytes) -> bytes | None:
+def _small_jpeg(jpeg: bytes, max_width: int = THUMB_WIDTH) -> bytes | None:
     import cv2
     import numpy as np
 
@@ -71,8 +79,8 @@ def _small_jpeg(jpeg: bytes) -> bytes | None:
     if image is None:
         return None  # a broken frame: the strip shows a gap, the page still works
     height, width = image.shape[:2]
-    if width > THUMB_WIDTH:
-        image = cv2.resize(image, (THUMB_WIDTH, max(1, round(height * THUMB_WIDTH / width))), interpolation=cv2.INTER_AREA)
+    if width > max_width:
+        image = cv2.resize(image, (max_width, max(1, round(height * max_width / width))), interpolation=cv2.INTER_AREA)
     ok, out = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), THUMB_QUALITY])
     return out.tobytes() if ok else None
 
@@ -129,7 +137,10 @@ class ThumbCache:
             try:
                 stored = [Window(**w) for w in json.loads(index.read_text(encoding="utf-8"))]
                 languages = json.loads((folder / "subtitles.json").read_text(encoding="utf-8"))
-                return VideoThumbs(version, stored, folder, {}, [str(x) for x in languages])
+                # A cache made before audio-only files has no media.json: rebuilt once, so that it says.
+                media = json.loads((folder / "media.json").read_text(encoding="utf-8"))
+                return VideoThumbs(version, stored, folder, {}, [str(x) for x in languages],
+                                   media.get("has_video") is not False, bool(media.get("cover")))
             except (OSError, ValueError, TypeError):
                 pass  # a damaged cache is rebuilt
         try:
@@ -154,6 +165,15 @@ class ThumbCache:
         tracks = subtitle_tracks(data)
         for language, cues in tracks.items():
             thumbs[f"{language}.vtt"] = to_webvtt(cues).encode("utf-8")
+        video = data.get("video")
+        video = video if isinstance(video, dict) else {}
+        has_video = video.get("has_video") is not False
+        cover = video.get("cover")
+        small_cover = (_small_jpeg(cover["jpeg"], COVER_WIDTH)
+                       if not has_video and isinstance(cover, dict) and isinstance(cover.get("jpeg"), bytes) else None)
+        if small_cover is not None:
+            thumbs["cover.jpg"] = small_cover
+        media = {"has_video": has_video, "cover": small_cover is not None}
         # Written into a temp folder renamed into place: a half-written cache is never read (no fsync per file).
         temp = folder.with_name(f".{version}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
@@ -162,13 +182,14 @@ class ThumbCache:
                 (temp / file_name).write_bytes(jpeg)
             (temp / "windows.json").write_text(json.dumps([w.__dict__ for w in windows], ensure_ascii=False), encoding="utf-8")
             (temp / "subtitles.json").write_text(json.dumps(list(tracks)), encoding="utf-8")
+            (temp / "media.json").write_text(json.dumps(media), encoding="utf-8")
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
             os.replace(temp, folder)
             for old in (self.cache_dir / name).iterdir():
                 if old.name != version and not old.name.endswith(".tmp"):
                     shutil.rmtree(old, ignore_errors=True)  # an older version of the Phase 1 file
-            return VideoThumbs(version, windows, folder, {}, list(tracks))
+            return VideoThumbs(version, windows, folder, {}, list(tracks), has_video, small_cover is not None)
         except OSError:
             shutil.rmtree(temp, ignore_errors=True)
-            return VideoThumbs(version, windows, None, thumbs, list(tracks))
+            return VideoThumbs(version, windows, None, thumbs, list(tracks), has_video, small_cover is not None)
