@@ -28,7 +28,7 @@ class WindowInput:
     previous_transcript: str = ""
     # English (output-language) text of the speech made in Phase 1: creator subtitles or Whisper's translate task.
     translation: str = ""
-    translation_source: str = ""  # "subtitles" | "whisper-translate" | ""
+    translation_source: str = ""  # "subtitles" | "audio-track" | "whisper-translate" | ""
     on_screen_text: list[str] = field(default_factory=list)  # lines read from the frames (OCR), de-duplicated
     shot_cut: bool | None = None  # a real cut inside the window (Phase 1's shot detection); None = not known
 

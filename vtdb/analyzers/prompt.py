@@ -21,7 +21,8 @@ def context_hints(window: WindowInput) -> str:
     (creator subtitles or Whisper's translate task) and the text read on screen. Empty when there is none."""
     lines = []
     if window.translation.strip():
-        origin = "creator subtitles" if window.translation_source == "subtitles" else "machine translation"
+        origin = {"subtitles": "creator subtitles", "audio-track": "the video's English audio track, transcribed"}.get(
+            window.translation_source, "machine translation")
         lines.append(f'English translation of the speech ({origin}; use it to understand the speech):\n"""{window.translation[:MAX_HINT_CHARS]}"""')
     if window.on_screen_text:
         text = " | ".join(window.on_screen_text)[:MAX_HINT_CHARS]
