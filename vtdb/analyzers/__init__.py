@@ -57,8 +57,9 @@ def choose_analyzer(settings: Settings, requested: str | None = None) -> tuple[s
 
 
 def make_analyzer(name: str, settings: Settings) -> Analyzer:
-    """The analyzer, ready to run; AnalyzerUnavailable (a run-level error) when it cannot run here,
-    or when `name` is not registered (the message lists the registered ones)."""
+    """The analyzer, ready to run. A BackendUnavailable (a run-level error) when it cannot run here: an
+    AnalyzerUnavailable when `name` is not registered (the message lists the registered ones) or its prompt
+    is bad, its transport's LLMUnavailable when the engine or endpoint cannot be reached."""
     from vtdb.analyzers.prompt import PromptError
 
     factory = ANALYZERS.get(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from vtdb.errors import RunAborted
+from vtdb.errors import BackendUnavailable
 
 
 @dataclass
@@ -81,6 +81,6 @@ class Analyzer:
         """Release connections or engines. Default: nothing to release."""
 
 
-class AnalyzerUnavailable(RunAborted, RuntimeError):
+class AnalyzerUnavailable(BackendUnavailable):
     """The chosen analyzer or summarizer cannot run here (no CUDA, no endpoint, a model that does not load):
     a clear, actionable message; a run-level error (exit 2, no attempt counted)."""

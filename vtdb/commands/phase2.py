@@ -13,7 +13,7 @@ import dataclasses
 
 from rich.markup import escape
 
-from vtdb.analyzers import ANALYZERS, AnalyzerUnavailable, choose_analyzer, make_analyzer
+from vtdb.analyzers import ANALYZERS, choose_analyzer, make_analyzer
 from vtdb.cli import (
     EXIT_USAGE,
     add_model_arguments,
@@ -54,7 +54,7 @@ def run(argv: list[str] | None = None) -> int:
         try:
             analyzer = make_analyzer(name, settings)
             analyzer.check()  # endpoint down or wrong model: stop before claiming anything
-        except (AnalyzerUnavailable, BackendUnavailable) as exc:  # its transport's LLMUnavailable is not an AnalyzerUnavailable
+        except BackendUnavailable as exc:  # an analyzer's own or its transport's (LLMUnavailable)
             console.print(f"[bold red]analyzer {name} cannot run:[/] {escape(str(exc))}")
             return EXIT_USAGE
         summary = run_phase(Phase2Job(settings, analyzer), db, work_dir, options, console, events)

@@ -302,7 +302,11 @@ class OcrReader:
     def _engine(languages: Sequence[str]) -> Any:
         from tesserocr import OEM, PSM, PyTessBaseAPI
 
-        return PyTessBaseAPI(path=str(tessdata_dir()) + "/", lang="+".join(languages), psm=PSM.SPARSE_TEXT, oem=OEM.LSTM_ONLY)
+        try:
+            return PyTessBaseAPI(path=str(tessdata_dir()) + "/", lang="+".join(languages), psm=PSM.SPARSE_TEXT, oem=OEM.LSTM_ONLY)
+        except RuntimeError as exc:  # tesseract could not start (its data went missing mid-run): the run's fault
+            raise OcrUnavailable(f"tesseract cannot start with {'+'.join(languages)}: {exc}; "
+                                 "reinstall its language data (scripts/setup.sh) or set ocr to off") from exc
 
     def close(self) -> None:
         for api in [self._api, *self._rereaders.values()]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vtdb.analyzers import Analyzer, AnalyzerUnavailable, VideoContext, WindowInput
+from vtdb.analyzers import Analyzer, VideoContext, WindowInput
 from vtdb.analyzers.base import EMPTY
 from vtdb.atomic import atomic_write_json
 from vtdb.config import Settings
 from vtdb.records import phase2_fields
-from vtdb.runner import JobContext, JobResult, RunAborted, VideoError
+from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.state import iso, now_utc
 from vtdb.store import Claim
 from vtdb.workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
@@ -77,10 +77,8 @@ class Phase2Job:
         if not windows:
             raise VideoError(f"{claim.name}: Phase 1 data has no windows; reset phase 1")
         ctx.report(0, len(windows), "windows")
-        try:
-            outcomes = self.analyzer.analyze(video, windows, progress=lambda n: ctx.report(n, len(windows), "windows"))
-        except AnalyzerUnavailable as exc:  # the endpoint went down mid-run: not this video's fault
-            raise RunAborted(str(exc)) from None
+        # An endpoint that goes down mid-run raises a BackendUnavailable, a RunAborted: not this video's fault.
+        outcomes = self.analyzer.analyze(video, windows, progress=lambda n: ctx.report(n, len(windows), "windows"))
 
         segments = []
         failed = []
