@@ -7,6 +7,13 @@ not cut), and can keep the
 frames asked for at sample times from the same pass (`scan_video`), so Phase 1 need not seek
 again (bench/shots.py measures both).
 
+The detectors score hue, saturation and brightness changes. Hue is undefined on grey pixels: there, film
+grain or compression noise in the colour planes turns it into random numbers that change with every new
+noise pattern. On black-and-white or desaturated footage with grain that made every frame score high (a real
+cut no longer stood out: missed) and every keyframe that refreshes the grain score higher still (a VP9 or
+HEVC keyframe every 2 s: a false cut each time). So pixels with almost no colour are made exactly grey before
+scoring (`_core_chroma`): their hue and saturation read 0 and only their brightness counts.
+
 Gradual transitions (a crossfade, a fade through black) spread their change over many frames;
 the detectors see many small steps or none. A separate cheap measure finds them: the change over
 `fade_span` seconds (thumbnail now vs thumbnail then) is large while no single step is. A fade is
@@ -42,6 +49,10 @@ DETECT_WIDTH = 256
 FADE_SPAN = 0.5  # seconds over which a gradual transition is measured
 FADE_MIN_CHANGE = 24.0  # mean |thumbnail(t) - thumbnail(t - FADE_SPAN)| (0-255) for a gradual transition
 MIN_SHOT = 0.6  # seconds: no two boundaries closer than this
+# Pixels whose max - min over B, G, R (0-255) is below this are scored as grey. Grain on grey footage reaches
+# 20-30 there (16 and 24 still missed cuts in tests/test_shot_codecs.py's clips, and heavier grain); skin, sky
+# and foliage are at 40 and more, so the hue of what a viewer sees as colour still counts.
+CHROMA_CORE = 32
 ANALYSIS_FPS = 12.0  # frames per second scored: a cut is placed within 1/12 s, well inside the 0.2 s asked for
 
 
@@ -158,7 +169,7 @@ def scan_video(
             if t - analysed_t >= spacing:
                 analysed_t = t
                 small = frame_to_bgr(frame, *small_size)
-                cuts += [c.seconds for c in det.process_frame(FrameTimecode(round(t * fps), fps), small)]
+                cuts += [c.seconds for c in det.process_frame(FrameTimecode(round(t * fps), fps), _core_chroma(small))]
                 gray = _fade_thumb(small)
                 step_diff.append(float(np.abs(gray - thumbs[-1]).mean()) if thumbs else 0.0)
                 thumbs.append(gray)
@@ -202,6 +213,17 @@ def scan_video(
         # Reported at the time asked for (t, or t moved off a transition), as seeking reports it.
         frames.append(Frame(round(best[0], 3) if best[0] != max(0.0, float(t)) else float(t), fr.jpeg, fr.width, fr.height))
     return ScanResult(shots, transitions, frames, decoded)
+
+
+def _core_chroma(small: np.ndarray) -> np.ndarray:
+    """The BGR frame with its nearly colourless pixels (max - min < CHROMA_CORE) made exactly grey: no hue noise."""
+    import cv2
+
+    b, g, r = cv2.split(small)
+    chroma = cv2.subtract(cv2.max(cv2.max(b, g), r), cv2.min(cv2.min(b, g), r))
+    _, coloured = cv2.threshold(chroma, CHROMA_CORE - 1, 255, cv2.THRESH_BINARY)
+    grey = cv2.cvtColor(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return cv2.copyTo(small, coloured, grey)  # the coloured pixels as they are, grey elsewhere
 
 
 def _fade_thumb(small: np.ndarray) -> np.ndarray:
