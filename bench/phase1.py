@@ -458,7 +458,7 @@ def make_tiny_videos(folder: Path, count: int) -> list[Path]:
 
 def setup_noop_db(config_path: str) -> None:
     """(child process) Create every configured video's record and mark it completed for phase 1."""
-    from vtdb import state
+    from vtdb import clock, state
     from vtdb.cli import open_database
     from vtdb.config import load_config
     from vtdb.sources.base import LocalFileSource
@@ -476,7 +476,7 @@ def setup_noop_db(config_path: str) -> None:
             )
             # The fields a real completion writes (state.complete_update), set with the documented low-level
             # setter: one read and one write per video instead of claim + complete's two and two.
-            done = state.complete_update("phase1", 1, state.now_utc())
+            done = state.complete_update("phase1", 1, clock.now_utc())
             done.pop("phase1_status")
             db.update_video_status(entry.name, "phase1", state.COMPLETED, **done, video_duration=1.0, width=64,
                                    height=64, fps=10.0, total_segments=1, has_audio=True, source_fingerprint=fingerprint)

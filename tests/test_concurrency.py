@@ -21,8 +21,9 @@ import pytest
 
 from conftest import PY, ROOT
 from vtdb import events as ev
+from vtdb.clock import iso, now_utc
 from vtdb.config import Settings
-from vtdb.state import COMPLETED, PROCESSING, iso, now_utc
+from vtdb.state import COMPLETED, PROCESSING
 from vtdb.store import ChromaDBManager
 
 WORKER = ROOT / "tests" / "helpers" / "sleep_worker.py"

@@ -23,23 +23,13 @@ from rich.console import Console
 from conftest import EN_SCENES, PY, ROOT, run_cli, write_config
 from vtdb import events as ev
 from vtdb.atomic import clean_stale_temp_files, temp_path_for
+from vtdb.clock import iso, now_utc, parse_iso
 from vtdb.config import Settings, load_config
 from vtdb.lock import DatabaseLock, LockHeld
 from vtdb.phases.phase1 import sync_videos
+from vtdb.proc import owner_alive
 from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, JobContext, JobResult, RunOptions, run_phase
-from vtdb.state import (
-    COMPLETED,
-    PENDING,
-    PHASE_ORDER,
-    PROCESSING,
-    Owner,
-    decide,
-    iso,
-    now_utc,
-    owner_alive,
-    parse_iso,
-    stale_reason,
-)
+from vtdb.state import COMPLETED, PENDING, PHASE_ORDER, PROCESSING, Owner, decide, stale_reason
 from vtdb.store import ChromaDBManager, Claim
 from vtdb.workfiles import load_phase1_data, phase1_data_path
 

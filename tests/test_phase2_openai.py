@@ -42,10 +42,10 @@ from vtdb.analyzers.schema import (
     validate,
 )
 from vtdb.atomic import temp_path_for
+from vtdb.clock import iso, now_utc
 from vtdb.config import Settings
 from vtdb.phases.phase2 import PHASE2_FORMAT, load_phase2_analysis, window_inputs
 from vtdb.safe_pickle import dump_plain
-from vtdb.state import iso, now_utc
 from vtdb.store import ChromaDBManager
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, load_phase1_data, phase1_data_path, phase2_analysis_path
 

@@ -22,14 +22,15 @@ from rich.console import Console
 
 from conftest import PY, ROOT, free_port, run_cli, write_config
 from vtdb import events as ev
-from vtdb import state
+from vtdb import proc, state
+from vtdb.clock import iso, now_utc
 from vtdb.config import Settings, load_config
 from vtdb.embedders import EmbedderLoadError, load_embedder
 from vtdb.errors import PermanentVideoError, RunAborted
 from vtdb.media.video import MediaError, PermanentMediaError
 from vtdb.runner import EXCUSED_CLAIMS_FILE, EXIT_OK, EXIT_USAGE, JobContext, JobResult, RunOptions, run_phase
 from vtdb.sources.zim import ZimEntryEmpty, ZimEntryMissing
-from vtdb.state import COMPLETED, PENDING, PROCESSING, Owner, decide, iso, now_utc
+from vtdb.state import COMPLETED, PENDING, PROCESSING, Owner, decide
 from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
 
 PHASE1 = "phase1_whisper_frames.py"
@@ -194,7 +195,7 @@ def test_an_abandon_caused_by_a_reboot_counts_nothing(make_db, monkeypatch):
     db = make_db(max_abandons=1)  # a single counted abandon would hold the video
     db.create_or_update_video_file("a", "/videos/a.mp4")
     _abandon(db, "a")
-    monkeypatch.setattr(state, "host_boot_time", lambda: time.time() + 1)  # the host booted after the claim
+    monkeypatch.setattr(proc, "host_boot_time", lambda: time.time() + 1)  # the host booted after the claim
     decision = db.decide("a", "phase1")
     assert decision.take and decision.reclaim and not decision.abandon_counts
     assert "rebooted" in decision.reason
@@ -204,7 +205,7 @@ def test_an_abandon_caused_by_a_reboot_counts_nothing(make_db, monkeypatch):
     assert (meta["phase1_abandons"], meta["phase1_attempts"], meta["phase1_held"]) == (0, 0, False)
     db.give_back(claim)
     # Without the reboot, the same dead owner counts (and with max_abandons=1 holds).
-    monkeypatch.setattr(state, "host_boot_time", lambda: 0.0)
+    monkeypatch.setattr(proc, "host_boot_time", lambda: 0.0)
     _abandon(db, "a")
     assert db.claim("a", "phase1") is None and db.decide("a", "phase1").held
 

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from conftest import write_config
-from vtdb import atomic, records, state
+from vtdb import atomic, proc, records
 from vtdb.config import load_config
 from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError, json_list
 from vtdb.store import manager as store_manager
@@ -93,17 +93,17 @@ def _reaped_pid() -> int:
 
 def test_process_start_live_dead_zombie():
     me = psutil.Process()
-    assert state.process_start(me.pid) == pytest.approx(me.create_time())
-    assert state.pid_alive(me.pid) and atomic._pid_running(me.pid)
+    assert proc.process_start(me.pid) == pytest.approx(me.create_time())
+    assert proc.pid_alive(me.pid) and atomic._pid_running(me.pid)
     dead = _reaped_pid()
-    assert state.process_start(dead) is None and not state.pid_alive(dead) and not atomic._pid_running(dead)
-    assert state.process_start(0) is None and state.process_start(-5) is None
+    assert proc.process_start(dead) is None and not proc.pid_alive(dead) and not atomic._pid_running(dead)
+    assert proc.process_start(0) is None and proc.process_start(-5) is None
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
         while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
             pass
-        assert not state.pid_alive(child.pid) and not atomic._pid_running(child.pid)
-        assert not state.owner_alive(child.pid, 0.0)
+        assert not proc.pid_alive(child.pid) and not atomic._pid_running(child.pid)
+        assert not proc.owner_alive(child.pid, 0.0)
     finally:
         child.wait()
 
@@ -131,12 +131,12 @@ def test_access_denied_means_alive_for_both_callers(monkeypatch, where):
     me = psutil.Process()
     me.create_time()
     monkeypatch.setattr(psutil, "Process", Denied)
-    assert state.pid_alive(me.pid)
+    assert proc.pid_alive(me.pid)
     assert atomic._pid_running(me.pid)  # the temp-file cleanup and the claim check agree
     started = me.create_time()
     # Only when the start time could be read does it tell a reused pid; otherwise the pid decides.
-    assert state.owner_alive(me.pid, started - 3600) is (where != "status")
-    assert state.owner_alive(me.pid, 0.0)
+    assert proc.owner_alive(me.pid, started - 3600) is (where != "status")
+    assert proc.owner_alive(me.pid, 0.0)
 
 
 def test_temp_file_of_an_uninspectable_process_is_kept(monkeypatch, tmp_path):

@@ -14,7 +14,7 @@ import socket
 import time
 from pathlib import Path
 
-from vtdb.state import pid_alive
+from vtdb.proc import pid_alive
 
 _TMP_MARK = ".vtdb-tmp"
 # An optional media suffix may follow (ZIM items are extracted as name.vtdb-tmp.host.pid.hex.webm).

@@ -7,7 +7,7 @@ import os
 import socket
 from pathlib import Path
 
-from vtdb.state import iso, now_utc
+from vtdb.clock import iso, now_utc
 
 PHASE_START = "PHASE_START"
 VIDEO_CLAIM = "VIDEO_CLAIM"

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from vtdb.clock import iso, now_utc
 from vtdb.errors import VtdbError
-from vtdb.state import iso, now_utc
 
 LOCK_NAME = ".vtdb.lock"
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, TypedDict
 
-from vtdb import state
+from vtdb import clock, state
 
 
 class VideoRecord(TypedDict, total=False):
@@ -112,7 +112,7 @@ def record_defaults(name: str, video_path: str, now: str) -> dict[str, Any]:
 
 def new_video_record(name: str, video_path: str, metadata: Mapping[str, Any], now: str | None = None) -> dict[str, Any]:
     """A new record: the defaults, every phase pending, then `metadata` (which wins)."""
-    now = now or state.iso(state.now_utc())
+    now = now or clock.iso(clock.now_utc())
     return {**record_defaults(name, video_path, now), **state.all_phase_defaults(), **metadata}
 
 

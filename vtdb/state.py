@@ -20,13 +20,14 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Mapping
 
-import psutil
-
+from vtdb import proc
+from vtdb.clock import iso, now_utc, parse_iso
 from vtdb.config import RecoveryOptions
 from vtdb.errors import PermanentVideoError
+from vtdb.proc import owner_alive, process_start
 
 PENDING, PROCESSING, COMPLETED = "pending", "processing", "completed"
 STATUSES = (PENDING, PROCESSING, COMPLETED)
@@ -64,24 +65,6 @@ def downstream_of(phase: str) -> list[str]:
 def phase_field(phase: str, name: str) -> str:
     """Metadata field name of a phase: phase_field('phase1', 'status') == 'phase1_status'."""
     return f"{phase}_{name}"
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def parse_iso(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
 def phase_defaults(phase: str) -> dict[str, object]:
@@ -126,58 +109,6 @@ class Owner:
         return f"{self.host}:{self.pid}"
 
 
-INSPECT_DENIED = 0.0  # process_start of a process that exists but may not be inspected (another user's)
-
-
-def process_start(pid: int) -> float | None:
-    """Start time of a running process on this host; None when there is none.
-
-    The one "is this process alive" check (state's owner check and atomic's temp-file cleanup use it):
-    an exited, unreaped zombie counts as gone, and a process we may not inspect (psutil.AccessDenied)
-    exists, so it is alive: its start time is then unknown, INSPECT_DENIED (0.0).
-    """
-    if pid <= 0:
-        return None
-    try:
-        proc = psutil.Process(pid)
-    except psutil.AccessDenied:
-        return INSPECT_DENIED
-    except (psutil.Error, OSError, ValueError):
-        return None
-    try:
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-    except psutil.AccessDenied:
-        pass  # it exists; whether it is a zombie cannot be told
-    except (psutil.Error, OSError):
-        return None
-    try:
-        return proc.create_time()
-    except psutil.AccessDenied:
-        return INSPECT_DENIED
-    except (psutil.Error, OSError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Is there a live process `pid` on this host (one we may not inspect counts as alive)?"""
-    return process_start(pid) is not None
-
-
-def owner_alive(pid: int, started: float) -> bool:
-    """Is process `pid` (started at `started`) still running on this host?
-
-    A process we may not inspect is alive (its start time cannot tell a reused pid, so the pid decides).
-    """
-    actual = process_start(pid)
-    if actual is None:
-        return False
-    if actual == INSPECT_DENIED:
-        return True
-    # A different start time means the pid was reused by another process.
-    return not started or abs(actual - started) < 2.0
-
-
 def processing_timeout(meta: Mapping[str, Any], options: RecoveryOptions) -> float:
     duration = float(meta.get("video_duration") or 0.0)
     return max(options.timeout_floor, options.timeout_factor * duration)
@@ -189,13 +120,6 @@ class Staleness:
 
     reason: str
     counts: bool = True  # False when the owner's host rebooted: nothing about the video killed it
-
-
-def host_boot_time() -> float:
-    try:
-        return float(psutil.boot_time())
-    except Exception:  # noqa: BLE001 - containers without /proc/stat: assume no reboot
-        return 0.0
 
 
 def staleness(
@@ -214,7 +138,7 @@ def staleness(
     host = host or socket.gethostname()
     started = parse_iso(meta.get(phase_field(phase, "start_time")))
     same_host = meta.get(phase_field(phase, "owner_host")) == host
-    boot_time = boot_time or host_boot_time
+    boot_time = boot_time or proc.host_boot_time
     pid = int(meta.get(phase_field(phase, "owner_pid")) or 0)
     owner_started = float(meta.get(phase_field(phase, "owner_started")) or 0.0)
     if same_host and started is not None and boot_time() > started.timestamp() and not is_alive(pid, owner_started):

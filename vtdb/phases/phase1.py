@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from vtdb.clock import iso, now_utc
 from vtdb.config import Settings
 from vtdb.media.audio_tracks import SOURCE_AUDIO_TRACK, choose_audio_tracks, english_track
 from vtdb.media.shots import cut_inside, shots_as_lists
@@ -34,7 +35,6 @@ from vtdb.sources.subtitles import (
     tracks_in,
 )
 from vtdb.sources.sync import sync_videos  # noqa: F401  (moved to vtdb.sources.sync; re-exported)
-from vtdb.state import iso, now_utc
 from vtdb.store import Claim, json_list
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from vtdb.analyzers import Analyzer, VideoContext, WindowInput
 from vtdb.analyzers.base import EMPTY
 from vtdb.atomic import atomic_write_json
+from vtdb.clock import iso, now_utc
 from vtdb.config import Settings
 from vtdb.records import phase2_fields
 from vtdb.runner import JobContext, JobResult, VideoError
-from vtdb.state import iso, now_utc
 from vtdb.store import Claim
 from vtdb.workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
 

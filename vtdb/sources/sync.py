@@ -20,8 +20,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vtdb import clock, state
 from vtdb import events as ev
-from vtdb import state
 from vtdb.config import Config
 from vtdb.records import file_source_fields, zim_source_fields
 from vtdb.sources.fingerprint import CACHE_FILE, FingerprintCache
@@ -210,7 +210,7 @@ def _sync_one(db: ChromaDBManager, events: ev.EventLog, plan: _Planned, existing
         # Same bytes at a new path or mtime, or a reset below: record it once, not on every sync.
         fields["source_fingerprint"] = plan.fingerprint
     if retired:
-        fields.update(state.unretire_update(state.now_utc()))
+        fields.update(state.unretire_update(clock.now_utc()))
     if dry_run:
         if reason:
             notes.append(f"{plan.name}: would reprocess ({reason})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from vtdb import state
+from vtdb import clock, state
 from vtdb.embedders import placeholder_vector
 from vtdb.errors import VtdbError
 from vtdb.state import COMPLETED
@@ -51,7 +51,7 @@ class _Migration(_Records):
             if self._open_collection(REBUILD_FILES, create=False) is not None:
                 self._chroma.delete_collection(REBUILD_FILES)
             new_files = self._open_collection(REBUILD_FILES)
-            now = state.now_utc()
+            now = clock.now_utc()
             for start in range(0, len(got["ids"]), MAX_BATCH):
                 ids = got["ids"][start : start + MAX_BATCH]
                 metas = []
@@ -70,5 +70,5 @@ class _Migration(_Records):
         self._collection(VIDEO_SEGMENTS)  # recreate with the new embedder's name and dimension
         names = [m["name"] for m in self.list_videos({state.phase_field("phase2", "status"): COMPLETED})]
         for n in names:
-            self._update(n, state.reset_update("db_load", state.now_utc()))
+            self._update(n, state.reset_update("db_load", clock.now_utc()))
         return len(names)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from vtdb import clock, state
 from vtdb import records as rec
-from vtdb import state
 from vtdb.embedders import placeholder_vector
 from vtdb.errors import VtdbError
 from vtdb.records import VideoFlags
@@ -109,7 +109,7 @@ class _Records(_Connection):
         changes = {"video_path": video_path, **metadata}
         changed = {k: v for k, v in _clean(changes).items() if existing.get(k) != v}
         if changed:
-            changed["updated_at"] = state.iso(state.now_utc())
+            changed["updated_at"] = clock.iso(clock.now_utc())
             self._update(name, changed)
             existing.update(changed)
         return existing

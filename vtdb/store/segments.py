@@ -6,7 +6,7 @@ from __future__ import annotations
 import operator
 from typing import Any, Mapping, Sequence
 
-from vtdb import state
+from vtdb import clock, state
 from vtdb.store.connection import MAX_BATCH, VIDEO_SEGMENTS
 from vtdb.store.records import _clean, _Records
 
@@ -185,7 +185,7 @@ class _Segments(_Records):
         self._require_meta(name)
         self._files.update(ids=[name], embeddings=[list(map(float, vector))], documents=[document],
                                 metadatas=[_clean({**metadata, "embedding_placeholder": False,
-                                                   "updated_at": state.iso(state.now_utc())})])
+                                                   "updated_at": clock.iso(clock.now_utc())})])
 
     def search_videos(self, query_embedding: Sequence[float], n_results: int = 10) -> list[dict]:
         """Whole-video search over video_files documents (summaries): only records Phase 4 gave a real vector."""

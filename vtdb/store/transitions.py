@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Container, Mapping, Sequence
 
-from vtdb import state
+from vtdb import clock, state
 from vtdb.state import COMPLETED, PHASE_ORDER, PHASES, STATUSES, Decision, Owner
 from vtdb.store.records import _clean, _Records
 
@@ -39,7 +39,7 @@ class _Transitions(_Records):
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         self._require_meta(name)
-        self._update(name, {state.phase_field(info.key, "status"): status, "updated_at": state.iso(state.now_utc()), **fields})
+        self._update(name, {state.phase_field(info.key, "status"): status, "updated_at": clock.iso(clock.now_utc()), **fields})
 
     def decide(self, name_or_meta: str | Mapping[str, Any], phase: str, force: bool = False) -> Decision:
         """This run's decision for the video (a name, or its record when the caller has it) and `phase`."""
@@ -75,7 +75,7 @@ class _Transitions(_Records):
         owner = owner or Owner.current()
         previous = str(meta.get(state.phase_field(phase, "claim_id")) or "") if decision.reclaim else ""
         claim_id = state.new_claim_id()
-        now = state.now_utc()
+        now = clock.now_utc()
         update = state.claim_update(phase, owner, claim_id, now, forced=force)
         if decision.reclaim and not force and decision.abandon_counts and meta.get(state.phase_field(phase, "claim_id")) not in excused:
             # The previous run died or hung on this video. That is counted apart from errors (a kill -9 or a
@@ -83,7 +83,7 @@ class _Transitions(_Records):
             # crash) is held after max_abandons instead of retried forever.
             abandoned = state.abandon_update(phase, meta, decision.reason, self.recovery)
             if abandoned.get(state.phase_field(phase, "held")):
-                self._update(name, {**abandoned, "updated_at": state.iso(now)})
+                self._update(name, {**abandoned, "updated_at": clock.iso(now)})
                 return None
             update.update(abandoned)
         self._update(name, update)
@@ -109,14 +109,14 @@ class _Transitions(_Records):
         """Refresh the lease (and record progress fields); False when another worker took the video over."""
         if not self.still_owned(claim):
             return False
-        self._update(claim.name, {state.phase_field(claim.phase, "heartbeat"): state.iso(state.now_utc()), **fields})
+        self._update(claim.name, {state.phase_field(claim.phase, "heartbeat"): clock.iso(clock.now_utc()), **fields})
         return True
 
     def complete(self, claim: Claim, count: int, **fields: Any) -> bool:
         """Mark the phase completed. False (nothing written) when the claim was superseded meanwhile."""
         if not self.still_owned(claim):
             return False
-        self._update(claim.name, {**state.complete_update(claim.phase, count, state.now_utc()), **fields})
+        self._update(claim.name, {**state.complete_update(claim.phase, count, clock.now_utc()), **fields})
         return True
 
     def fail(self, claim: Claim, error: str, permanent: bool = False) -> bool:
@@ -125,20 +125,20 @@ class _Transitions(_Records):
         meta = self._require_meta(claim.name)
         if meta.get(state.phase_field(claim.phase, "claim_id")) != claim.claim_id:
             return False
-        update = state.fail_update(claim.phase, meta, error, self.recovery, state.now_utc(), permanent=permanent)
+        update = state.fail_update(claim.phase, meta, error, self.recovery, clock.now_utc(), permanent=permanent)
         self._update(claim.name, update)
         return bool(update[state.phase_field(claim.phase, "held")])
 
     def give_back(self, claim: Claim) -> None:
         """Return an interrupted claim to pending without counting an attempt."""
         if self.still_owned(claim):
-            self._update(claim.name, state.release_update(claim.phase, state.now_utc()))
+            self._update(claim.name, state.release_update(claim.phase, clock.now_utc()))
 
     def reset(self, name: str, phase: str | int = "phase1") -> None:
         """Reset a phase and everything downstream of it to pending (clears attempts and holds)."""
         info = state.phase_by_number(phase)
         self._require_meta(name)
-        self._update(name, state.reset_update(info.key, state.now_utc()))
+        self._update(name, state.reset_update(info.key, clock.now_utc()))
 
     def hold(self, name: str, phase: str | int, reason: str) -> None:
         """Hold a phase by hand (skipped until released or forced); `reason` is shown as its last error."""
@@ -150,12 +150,12 @@ class _Transitions(_Records):
     def retire(self, name: str, reason: str) -> None:
         """Mark the video as having left the library (nothing is deleted: `prune` does that, when asked)."""
         self._require_meta(name)
-        self._update(name, state.retire_update(reason, state.now_utc()))
+        self._update(name, state.retire_update(reason, clock.now_utc()))
 
     def unretire(self, name: str) -> None:
         """The video is back in the library: clear its retirement (its work is kept)."""
         self._require_meta(name)
-        self._update(name, state.unretire_update(state.now_utc()))
+        self._update(name, state.unretire_update(clock.now_utc()))
 
     def release(self, name: str, phase: str | int | None = None) -> list[str]:
         """Release held phases (all of them, or one) so that the next run retries them."""
