@@ -106,10 +106,10 @@ def test_every_analyzer_builds(monkeypatch):
 
 
 def test_every_summarizer_builds(monkeypatch):
-    from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
+    from vtdb.llm.openai_client import OpenAIClient
     from vtdb.summarize import ExtractiveSummarizer, LLMSummarizer
 
-    monkeypatch.setattr(OpenAICompatAnalyzer, "check", lambda self: None)  # no server here
+    monkeypatch.setattr(OpenAIClient, "check", lambda self: None)  # no server here
     settings = Settings(openai_base_url=["http://127.0.0.1:9/v1"])
     built = {name: make_summarizer(name, settings, _Embedder()) for name in SUMMARIZERS.names()}
     assert isinstance(built["extractive"], ExtractiveSummarizer)

@@ -32,19 +32,19 @@ def _extractive(settings: Settings, embedder: Embedder) -> Summarizer:
 
 @SUMMARIZERS.register("openai")
 def _openai(settings: Settings, embedder: Embedder) -> Summarizer:
-    from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
+    from vtdb.llm.openai_client import OpenAIClient
 
-    client = OpenAICompatAnalyzer(settings)
+    client = OpenAIClient(settings)
     client.check()
-    return LLMSummarizer("openai", client.model, client.chat, settings, embedder)
+    return LLMSummarizer("openai", client.model, client.text_chat, settings, embedder)
 
 
 @SUMMARIZERS.register("vllm")
 def _vllm(settings: Settings, embedder: Embedder) -> Summarizer:
-    from vtdb.analyzers.vllm_engine import VLLMAnalyzer
+    from vtdb.llm.vllm_engine import VLLMChat
 
-    engine = VLLMAnalyzer(settings)
-    return LLMSummarizer("vllm", engine.model, engine.chat, settings, embedder)
+    chat = VLLMChat(settings)
+    return LLMSummarizer("vllm", chat.model, chat, settings, embedder)
 
 
 def make_summarizer(name: str, settings: Settings, embedder: Embedder) -> Summarizer:

@@ -17,10 +17,9 @@ import httpx
 
 from vtdb.analyzers.base import Analyzer, ProgressCallback, VideoContext, WindowInput, WindowOutcome
 from vtdb.analyzers.prompt import SYSTEM_PROMPT, PromptTemplate
-from vtdb.analyzers.schema import SchemaError, repair, validate
+from vtdb.analyzers.schema import GRAMMAR_SCHEMA, WINDOW_SCHEMA, SchemaError, repair, validate
 from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.llm.openai_client import (  # noqa: F401  (re-exported: the names used to live here)
-    GRAMMAR_SCHEMA,
     RETRY_STATUS,
     OpenAIClient,
     RequestFailed,
@@ -54,8 +53,7 @@ class OpenAICompatAnalyzer(Analyzer):
 
     def chat(self, messages: list[dict], schema: dict | None = None) -> str:
         """One chat turn constrained by any JSON schema (Phase 4 summaries); returns the answer text."""
-        text, _finish = self.client.chat(messages, schema=schema, schema_name="summary", max_tokens=max(self.options.max_output_tokens, 800))
-        return text
+        return self.client.text_chat(messages, schema)
 
     # ---- analysis ----
 
@@ -73,7 +71,7 @@ class OpenAICompatAnalyzer(Analyzer):
         problems: list[str] = []
         for attempt in (1, 2):  # a second request when the first answer cannot be used
             try:
-                text, finish = self.client.chat(messages)
+                text, finish = self.client.chat(messages, WINDOW_SCHEMA, "window_analysis", grammar_schema=GRAMMAR_SCHEMA)
             except RequestFailed as exc:
                 return WindowOutcome(window.index, None, "failed", str(exc), attempt)
             truncated = finish == "length"

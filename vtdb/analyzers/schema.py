@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -25,6 +26,13 @@ WINDOW_SCHEMA: dict[str, Any] = {
     "required": list(FIELDS),
     "additionalProperties": False,
 }
+
+# llama-cpp-python turns the schema into a grammar, which then allows exactly what the schema allows: without
+# minLength it lets a small model answer an empty description, which validate() rejects (SmolLM2-135M did so in
+# about a third of its answers). Only that dialect gets the extra keyword (the transport's grammar_schema);
+# strict json_schema servers get WINDOW_SCHEMA as it is.
+GRAMMAR_SCHEMA: dict[str, Any] = copy.deepcopy(WINDOW_SCHEMA)
+GRAMMAR_SCHEMA["properties"]["description"]["minLength"] = 1
 
 MAX_TEXT = 4000
 MAX_KEYWORDS = 12

@@ -20,6 +20,7 @@ from vtdb.errors import RunAborted
 from vtdb.llm.vllm_engine import (  # noqa: F401  (re-exported: the names used to live here)
     SMALL_CARD_MODEL,
     VLLMBackend,
+    VLLMChat,
     cuda_available,
     jpeg_to_image,
     make_vllm_sampling_params,
@@ -107,8 +108,7 @@ class VLLMAnalyzer(Analyzer):
 
     def chat(self, messages: list[dict], schema: dict | None = None) -> str:
         """One text-only chat turn (Phase 4 summaries), with JSON-schema structured output when given."""
-        return self.backend.chat(messages, temperature=self.options.temperature,
-                                 max_tokens=max(self.options.max_output_tokens, 1200), json_schema=schema)
+        return VLLMChat(self.options, self.backend)(messages, schema)
 
     def analyze(self, video: VideoContext, windows: Sequence[WindowInput], progress: ProgressCallback | None = None) -> list[WindowOutcome]:
         outcomes: dict[int, WindowOutcome] = {}

@@ -10,7 +10,6 @@ threads (the client is thread-safe).
 from __future__ import annotations
 
 import base64
-import copy
 import itertools
 import json
 import random
@@ -20,7 +19,6 @@ from typing import Any
 
 import httpx
 
-from vtdb.analyzers.schema import WINDOW_SCHEMA
 from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.errors import VtdbError
 from vtdb.llm import LLMUnavailable
@@ -36,19 +34,15 @@ class ResponseFormatRejected(VtdbError, RuntimeError):
     """The server does not speak this response_format dialect (the client then tries the next one)."""
 
 
-# llama-cpp-python turns the schema into a grammar, which then allows exactly what the schema allows: without
-# minLength it lets a small model answer an empty description, which validate() rejects (SmolLM2-135M did so in
-# about a third of its answers). Only this dialect gets the extra keyword; strict json_schema servers get
-# WINDOW_SCHEMA as it is.
-GRAMMAR_SCHEMA: dict[str, Any] = copy.deepcopy(WINDOW_SCHEMA)
-GRAMMAR_SCHEMA["properties"]["description"]["minLength"] = 1
-
-
-def _response_format(mode: str, schema: dict | None = None, name: str = "window_analysis") -> dict | None:
+def _response_format(mode: str, schema: dict | None, name: str, grammar_schema: dict | None = None) -> dict | None:
+    """The response_format of one dialect; `grammar_schema` (when given) replaces `schema` for llama-cpp-python,
+    whose grammar allows exactly what the schema allows (the caller may want stricter keywords there)."""
+    if schema is None:
+        return None
     if mode == "json_schema":  # OpenAI, vLLM, Ollama
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": WINDOW_SCHEMA if schema is None else schema, "strict": True}}
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
     if mode == "json_object":  # llama-cpp-python's server: a schema inside json_object
-        return {"type": "json_object", "schema": GRAMMAR_SCHEMA if schema is None else schema}
+        return {"type": "json_object", "schema": schema if grammar_schema is None else grammar_schema}
     return None
 
 
@@ -156,9 +150,9 @@ class OpenAIClient:
                 time.sleep(delay)
         raise RequestFailed(f"gave up after {retries + 1} attempts: {last}")
 
-    def chat(self, messages: list[dict], schema: dict | None = None, schema_name: str = "window_analysis",
-             max_tokens: int | None = None) -> tuple[str, str]:
-        """One chat completion constrained by `schema` (WINDOW_SCHEMA when None); (answer text, finish_reason)."""
+    def chat(self, messages: list[dict], schema: dict | None, schema_name: str, max_tokens: int | None = None,
+             grammar_schema: dict | None = None) -> tuple[str, str]:
+        """One chat completion constrained by `schema` (none when None); (answer text, finish_reason)."""
         while True:
             with self._format_lock:
                 mode = self._formats[0]
@@ -168,7 +162,7 @@ class OpenAIClient:
                 "temperature": self.options.temperature,
                 "max_tokens": max_tokens or self.options.max_output_tokens,
             }
-            fmt = _response_format(mode, schema, schema_name)
+            fmt = _response_format(mode, schema, schema_name, grammar_schema)
             if fmt:
                 payload["response_format"] = fmt
             try:
@@ -188,6 +182,11 @@ class OpenAIClient:
             except (KeyError, IndexError, TypeError, AttributeError):
                 raise RequestFailed(f"malformed chat response: {json.dumps(data)[:300]}") from None
             return _content_text(content), str(finish)
+
+    def text_chat(self, messages: list[dict], schema: dict | None = None) -> str:
+        """One chat turn for a text task (Phase 4 summaries), constrained by `schema` when given; the answer text."""
+        text, _finish = self.chat(messages, schema=schema, schema_name="summary", max_tokens=max(self.options.max_output_tokens, 800))
+        return text
 
     def close(self) -> None:
         self._client.close()

@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from vtdb.config import AnalysisOptions, Settings
+from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.llm import LLMUnavailable
 
 SMALL_CARD_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
@@ -85,6 +85,22 @@ class VLLMBackend:
         params = self.make_sampling_params(temperature=temperature, max_tokens=max_tokens, json_schema=json_schema, seed=None)
         results = self.llm.generate([{"prompt": text}], params)
         return results[0].outputs[0].text if results and results[0].outputs else ""
+
+
+class VLLMChat:
+    """Text chat turns (Phase 4 summaries) on an in-process engine, loaded on the first turn."""
+
+    def __init__(self, settings: Settings | AnalysisOptions, backend: VLLMBackend | None = None):
+        self.options = analysis_options(settings)
+        self.model = settings.vlm_model
+        self._backend = backend
+
+    def __call__(self, messages: list[dict], schema: dict | None = None) -> str:
+        """One text-only chat turn, with JSON-schema structured output when given; the answer text."""
+        if self._backend is None:
+            self._backend = VLLMBackend.load(self.options)
+        return self._backend.chat(messages, temperature=self.options.temperature,
+                                  max_tokens=max(self.options.max_output_tokens, 1200), json_schema=schema)
 
 
 def make_vllm_sampling_params(temperature: float, max_tokens: int, json_schema: dict | None, seed: int | None = None):
