@@ -158,8 +158,6 @@ def test_media_whose_pictures_cannot_be_read_raises_permanent_types(media):
     _assert_permanent(exc, PermanentMediaError, "OpenCV cannot open the video")
 
 
-@pytest.mark.xfail(strict=True, reason="vtdb/media/shots.py (not this change's file) raises a plain MediaError for "
-                                       "'no frame could be decoded': it must raise PermanentMediaError")
 def test_the_shot_pass_over_media_without_pictures_raises_a_permanent_type(media):
     from vtdb.media.shots import scan_video
 

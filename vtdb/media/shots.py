@@ -34,7 +34,7 @@ import numpy as np
 
 from vtdb.media.video import (
     Frame,
-    MediaError,
+    PermanentMediaError,
     Picture,
     SequentialFrames,
     TruncatedMediaError,
@@ -183,7 +183,7 @@ def scan_video(
                 progress(t, total)
             last_frame, last_t = frame, t
         if last_frame is None:
-            raise MediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
+            raise PermanentMediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
         cuts += [c.seconds for c in det.post_process(FrameTimecode(round(last_t * fps), fps))]
         if duration and last_t < duration - max(1.0, 2.0 / fps):
             why = "a packet there does not decode" if video.damaged else "the file ends there"
