@@ -156,7 +156,9 @@ def test_cut_inside_a_window_is_its_scene_change():
 def test_unreadable_video_is_a_media_error(tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 1000)
-    with pytest.raises(shots.PermanentMediaError, match="bad.mp4"):
+    from vtdb.media.video import MediaError
+
+    with pytest.raises(MediaError, match="bad.mp4"):
         shots.scan_video(bad)
 
 
