@@ -44,10 +44,18 @@ from vtdb.analyzers.schema import (
 from vtdb.atomic import temp_path_for
 from vtdb.clock import iso, now_utc
 from vtdb.config import Settings
-from vtdb.phases.phase2 import PHASE2_FORMAT, load_phase2_analysis, window_inputs
+from vtdb.phases.phase2 import window_inputs
 from vtdb.safe_pickle import dump_plain
 from vtdb.store import ChromaDBManager
-from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, load_phase1_data, phase1_data_path, phase2_analysis_path
+from vtdb.workfiles import (
+    PHASE1_FORMAT,
+    PHASE1_VERSION,
+    PHASE2_FORMAT,
+    load_phase1_data,
+    load_phase2_analysis,
+    phase1_data_path,
+    phase2_analysis_path,
+)
 
 PHASE1 = "phase1_whisper_frames.py"
 PHASE2 = "phase2_vllm_analysis.py"

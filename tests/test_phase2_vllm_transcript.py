@@ -51,9 +51,9 @@ from vtdb.demo import SCENE_SOURCES, speak
 from vtdb.llm import LLMUnavailable, vllm_engine
 from vtdb.llm.vllm_engine import VLLMBackend, make_vllm_sampling_params
 from vtdb.media.video import extract_frames
-from vtdb.phases.phase2 import load_phase2_analysis, window_inputs
+from vtdb.phases.phase2 import window_inputs
 from vtdb.store import ChromaDBManager
-from vtdb.workfiles import load_phase1_data
+from vtdb.workfiles import load_phase1_data, load_phase2_analysis
 
 PHASE1 = "phase1_whisper_frames.py"
 PHASE2 = "phase2_vllm_analysis.py"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from vtdb.errors import VtdbError
@@ -12,6 +13,7 @@ PHASE1_FORMAT = "vtdb.phase1"
 # 2: windows carry "translation" and "translation_source", the transcript a "translation" (or None).
 PHASE1_VERSION = 2
 READABLE_PHASE1_VERSIONS = (1, 2)  # a version-1 file reads as one with no translation
+PHASE2_FORMAT = "vtdb.phase2"
 
 
 class WorkFileError(VtdbError, RuntimeError):
@@ -59,3 +61,17 @@ def with_translation_keys(data: dict) -> dict:
     if isinstance(data.get("transcript"), dict):
         data["transcript"].setdefault("translation", None)
     return data
+
+
+def load_phase2_analysis(work_dir: Path, name: str) -> dict:
+    """Read and check a Phase 2 file (Phase 3 reads what Phase 2 wrote)."""
+    path = phase2_analysis_path(work_dir, name)
+    if not path.exists():
+        raise WorkFileError(f"{path}: Phase 2 analysis not found; run phase2_vllm_analysis.py for {name!r}")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WorkFileError(f"{path}: corrupt Phase 2 analysis ({exc}); reset phase 2 for {name!r}") from None
+    if not isinstance(doc, dict) or doc.get("format") != PHASE2_FORMAT or not isinstance(doc.get("segments"), list):
+        raise WorkFileError(f"{path}: not a Phase 2 analysis file")
+    return doc

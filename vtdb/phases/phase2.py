@@ -8,9 +8,6 @@ repair and one more request is recorded as failed, and the video fails only when
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from vtdb.analyzers import Analyzer, VideoContext, WindowInput
 from vtdb.analyzers.base import EMPTY
 from vtdb.atomic import atomic_write_json
@@ -19,9 +16,8 @@ from vtdb.config import Settings
 from vtdb.records import phase2_fields
 from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.store import Claim
-from vtdb.workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
+from vtdb.workfiles import PHASE2_FORMAT, WorkFileError, load_phase1_data, phase2_analysis_path
 
-PHASE2_FORMAT = "vtdb.phase2"
 PHASE2_VERSION = 1
 SEGMENT_FIELDS = ("description", "dialogue_translation", "keywords", "content_type", "mood_atmosphere", "confidence", "scene_change")
 
@@ -134,17 +130,3 @@ class Phase2Job:
             note=f"windows analyzed by {self.analyzer.name}" + (f", {len(failed)} failed" if failed else "")
             + (f", {empty} with nothing in them (no speech, no text on screen)" if empty else ""),
         )
-
-
-def load_phase2_analysis(work_dir: Path, name: str) -> dict:
-    """Read and check a Phase 2 file (used by Phase 3 and the tests)."""
-    path = phase2_analysis_path(work_dir, name)
-    if not path.exists():
-        raise WorkFileError(f"{path}: Phase 2 analysis not found; run phase2_vllm_analysis.py for {name!r}")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise WorkFileError(f"{path}: corrupt Phase 2 analysis ({exc}); reset phase 2 for {name!r}") from None
-    if not isinstance(doc, dict) or doc.get("format") != PHASE2_FORMAT or not isinstance(doc.get("segments"), list):
-        raise WorkFileError(f"{path}: not a Phase 2 analysis file")
-    return doc

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from vtdb.analyzers.base import EMPTY
 from vtdb.analyzers.schema import FIELDS, validate
 from vtdb.embedders import Embedder
-from vtdb.phases.phase2 import load_phase2_analysis
 from vtdb.records import ON_SCREEN_SEPARATOR, phase3_fields, segment_id, segment_metadata
 from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.store import Claim
-from vtdb.workfiles import WorkFileError, load_phase1_data, phase2_analysis_path
+from vtdb.workfiles import WorkFileError, load_phase1_data, load_phase2_analysis, phase2_analysis_path
 
 EMBED_BATCH = 64
 MAX_TRANSCRIPT_IN_METADATA = 4000
