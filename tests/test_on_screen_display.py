@@ -174,7 +174,7 @@ def test_web_video_page_lists_the_on_screen_text_per_window(client):
 
 
 def test_report_lists_the_on_screen_text_of_the_windows_that_have_some():
-    from vtdb.export.report import markdown_report
+    from vtdb.formats.report import markdown_report
     from vtdb.summarize import SegmentText, VideoSummary
 
     segments = [SegmentText(0, 0.0, 30.0, "A sign.", ["shelter"], "tutorial"),

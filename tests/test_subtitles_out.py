@@ -7,7 +7,7 @@ from __future__ import annotations
 import pysubs2
 import pytest
 
-from vtdb.export.subtitles import (
+from vtdb.formats.subtitles import (
     MAX_CUE_SECONDS,
     MAX_LINE_CHARS,
     SubtitleError,
@@ -99,7 +99,7 @@ def test_tracks_of_a_work_file_the_spoken_language_and_english(tmp_path):
 
 
 def test_rewriting_removes_the_tracks_a_video_lost_and_leaves_other_videos_alone(tmp_path):
-    from vtdb.export.subtitles import existing_subtitle_files
+    from vtdb.formats.subtitles import existing_subtitle_files
 
     cues = cues_from_segments([{"start": 0, "end": 1, "text": "Hallo."}])
     write_subtitle_files(tmp_path, "talk", {"de": cues, "en": cues})

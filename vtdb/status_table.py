@@ -247,7 +247,7 @@ class PruneItem:
 def work_files_of(work_dir: Path, name: str) -> list[Path]:
     """A video's intermediates in work_dir: the Phase 1 pickle, the Phase 2 analysis, the Phase 4 report and
     subtitles (the names of vtdb.workfiles and vtdb.phases.phase4), whichever exist."""
-    from vtdb.export.subtitles import existing_subtitle_files
+    from vtdb.formats.subtitles import existing_subtitle_files
 
     work_dir = Path(work_dir)
     safe = check_name(name)

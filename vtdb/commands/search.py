@@ -8,7 +8,6 @@ Exit codes: 0 ok, 1 nothing found (one-shot), 2 bad query/filter/usage or databa
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import math
 import re
@@ -21,8 +20,7 @@ from rich.panel import Panel
 
 from vtdb.cli import EXIT_OK, EXIT_USAGE, TerminalSafeConsole, guarded_main, load_or_exit
 from vtdb.embedders import EmbedderError
-from vtdb.languages import validate_language
-from vtdb.search.filters import FILTER_FIELDS, QueryError, normalize_filters
+from vtdb.search.filters import FILTER_FIELDS, QueryError, check_languages, check_videos, normalize_filters
 from vtdb.search.moments import Moment, snippet_parts
 from vtdb.search.searcher import MODES
 from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
@@ -116,20 +114,6 @@ def seconds_arg(text: str) -> float:
     return value
 
 
-def check_languages(values: list[str]) -> list[str]:
-    """Whisper language codes, in any case ('EN' -> 'en'); a near miss is refused with a suggestion."""
-    out = []
-    for value in values:
-        text = value.strip().lower()  # stored languages are lower-case Whisper codes
-        code, error = validate_language(text)
-        if error:
-            raise QueryError(error.replace(repr(text), repr(value), 1))  # "'EN-x' is not a Whisper language code; ..."
-        if code is None:
-            raise QueryError(f"language {value!r}: give the language code of the speech, such as 'en' or 'ru'")
-        out.append(code)
-    return out
-
-
 class IndexProgress:
     """Draws the keyword index's build or update (`progress(what, done, total)` from the searcher) on stderr:
     a bar on a terminal, one line otherwise."""
@@ -154,22 +138,6 @@ class IndexProgress:
         if done >= total:
             self._bar.stop()
             self._bar = None
-
-
-def check_videos(db: ChromaDBManager, names: list[str]) -> None:
-    """Every name is a known video (a record in video_files, or segments in video_segments)."""
-    known: list[str] | None = None
-    for name in names:
-        if db.has_segments(name):
-            continue
-        if known is None:
-            known = db.all_names()
-        if name in known:
-            continue
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else (
-            "; `python db_manager.py status` lists the videos" if known else "; the database has no videos yet")
-        raise QueryError(f"no video named {name!r}{hint}")
 
 
 def parse_filter(text: str, filters: dict, db: ChromaDBManager | None = None) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from vtdb.cli import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, check_output_dir, console, guarded_main, load_or_exit
-from vtdb.export.subtitles import FORMATS, SubtitleCue, render, subtitle_tracks, write_subtitle_files
+from vtdb.formats.subtitles import FORMATS, SubtitleCue, render, subtitle_tracks, write_subtitle_files
 from vtdb.languages import validate_language
 from vtdb.runner import did_you_mean
 from vtdb.text import summary_of

@@ -1,1 +1,1 @@
-"""What leaves the database: disaster-clippy source packs (clippy) and Markdown reports (report)."""
+"""What leaves the database: disaster-clippy source packs (clippy, with select, pages and media)."""

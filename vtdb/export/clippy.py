@@ -39,7 +39,7 @@ from vtdb.atomic import replace_dir
 from vtdb.errors import VtdbError
 from vtdb.export import pages
 from vtdb.export.media import MEDIA_DIR, MediaPlan, place_media, plan_media
-from vtdb.export.subtitles import SubtitleCue, subtitle_tracks, track_elements, write_subtitle_files
+from vtdb.formats.subtitles import SubtitleCue, subtitle_tracks, track_elements, write_subtitle_files
 from vtdb.naming import UnsafeNameError, path_inside
 from vtdb.search.moments import ON_SCREEN_SEPARATOR, as_meta, keywords_of, on_screen_lines, segment_span
 from vtdb.timefmt import clock_span

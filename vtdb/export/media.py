@@ -35,7 +35,7 @@ class MediaPlan:
 
 def media_suffix(record: Mapping[str, object]) -> str:
     """The file's own extension; without one, the extension of the container its bytes are (a local file's
-    signature, vtdb.web.media.sniff_media_type), else .mp4 (.m4a for an audio-only file)."""
+    signature, vtdb.media.sniff.sniff_media_type), else .mp4 (.m4a for an audio-only file)."""
     path = str(record.get("video_path") or "")
     tail = path.rsplit("#", 1)[-1] if path.startswith("zim://") else path
     suffix = Path(tail).suffix.lower()
@@ -43,7 +43,7 @@ def media_suffix(record: Mapping[str, object]) -> str:
         return suffix
     audio = record.get("has_video") is False
     if not path.startswith("zim://"):
-        from vtdb.web.media import AUDIO_OF, HEAD_BYTES, MEDIA_TYPES, sniff_media_type
+        from vtdb.media.sniff import AUDIO_OF, HEAD_BYTES, MEDIA_TYPES, sniff_media_type
 
         try:
             with open(path, "rb") as fh:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from vtdb.atomic import atomic_write_text
 from vtdb.embedders import Embedder
-from vtdb.export.report import markdown_report
-from vtdb.export.subtitles import SubtitleCue, subtitle_file_name, subtitle_tracks, write_subtitle_files
+from vtdb.formats.report import markdown_report
+from vtdb.formats.subtitles import SubtitleCue, subtitle_file_name, subtitle_tracks, write_subtitle_files
 from vtdb.naming import check_name, path_inside
 from vtdb.records import summary_fields
 from vtdb.runner import JobContext, JobResult, VideoError

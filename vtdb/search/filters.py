@@ -1,15 +1,14 @@
-"""Search filters: checking them, Chroma `where` clauses for them, and matching stored records.
-
-The where-builders (equals_any, all_of) are plain Chroma clause helpers, usable by any query on
-any collection (vtdb.store's list_videos filter builds the same shapes).
-"""
+"""Search filters: checking them, Chroma `where` clauses for them, and matching stored records."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+import difflib
+from typing import Any, Mapping
 
 from vtdb.errors import VtdbError
+from vtdb.languages import validate_language
 from vtdb.search.moments import segment_span
+from vtdb.store.where import all_of, equals_any
 from vtdb.timefmt import seconds
 
 FILTER_FIELDS = ("video", "content_type", "language", "time_from", "time_to", "keyword", "has_text")
@@ -47,18 +46,34 @@ def normalize_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def equals_any(field_name: str, values: Sequence[Any]) -> dict:
-    """Chroma clause: `field_name` is one of `values` (a plain equality for one value). `values` must not be empty."""
-    values = list(values)
-    return {field_name: values[0]} if len(values) == 1 else {field_name: {"$in": values}}
+def check_languages(values: list[str]) -> list[str]:
+    """Whisper language codes, in any case ('EN' -> 'en'); a near miss is refused with a suggestion."""
+    out = []
+    for value in values:
+        text = value.strip().lower()  # stored languages are lower-case Whisper codes
+        code, error = validate_language(text)
+        if error:
+            raise QueryError(error.replace(repr(text), repr(value), 1))  # "'EN-x' is not a Whisper language code; ..."
+        if code is None:
+            raise QueryError(f"language {value!r}: give the language code of the speech, such as 'en' or 'ru'")
+        out.append(code)
+    return out
 
 
-def all_of(clauses: Iterable[dict]) -> dict | None:
-    """Chroma `where` that needs every clause: None for none, the clause itself for one, else $and."""
-    clauses = list(clauses)
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+def check_videos(db: Any, names: list[str]) -> None:
+    """Every name is a known video (a record in video_files, or segments in video_segments of the store `db`)."""
+    known: list[str] | None = None
+    for name in names:
+        if db.has_segments(name):
+            continue
+        if known is None:
+            known = db.all_names()
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else (
+            "; `python db_manager.py status` lists the videos" if known else "; the database has no videos yet")
+        raise QueryError(f"no video named {name!r}{hint}")
 
 
 def chroma_where(filters: Mapping[str, Any]) -> dict | None:

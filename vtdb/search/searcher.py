@@ -14,9 +14,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from vtdb.search.filters import FILTER_FIELDS, QueryError, all_of, chroma_where, matches, matches_times, normalize_filters
+from vtdb.search.filters import FILTER_FIELDS, QueryError, chroma_where, matches, matches_times, normalize_filters
 from vtdb.search.index import LexicalIndex, Progress, SearchIndexError, SyncReport, sync
 from vtdb.search.moments import Hit, Moment, as_meta, merge_moments, seconds, segment_span
+from vtdb.store.where import all_of
 from vtdb.text import search_tokens, words
 
 # The names this module held before it was split: `from vtdb.search.searcher import X` keeps working.

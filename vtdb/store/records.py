@@ -10,9 +10,9 @@ from vtdb import records as rec
 from vtdb.embedders import placeholder_vector
 from vtdb.errors import VtdbError
 from vtdb.records import VideoFlags
-from vtdb.search.filters import all_of, equals_any
 from vtdb.state import PHASE_ORDER, STATUSES
 from vtdb.store.connection import MAX_BATCH, VIDEO_FILES, _Connection
+from vtdb.store.where import all_of, equals_any
 
 
 class UnknownVideoError(VtdbError, KeyError):

@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vtdb.config import Config
 from vtdb.errors import VtdbError
-from vtdb.export.subtitles import track_elements
+from vtdb.formats.subtitles import track_elements
 from vtdb.naming import UnsafeNameError, check_name
 from vtdb.search.filters import QueryError
 from vtdb.search.index import SearchIndexError
@@ -387,7 +387,7 @@ def _int(params: Mapping[str, Any], key: str, default: int, low: int, high: int)
 
 def parse_search(state: WebState, params: Mapping[str, Any]) -> tuple[str, dict, str, bool]:
     """(query, filters, mode, include_retired) from query parameters; QueryError (400) for a bad one."""
-    from vtdb.commands.search import check_languages, check_videos
+    from vtdb.search.filters import check_languages, check_videos
     from vtdb.search.searcher import MODES
 
     query = _one(params, "q")

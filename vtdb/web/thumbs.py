@@ -2,7 +2,7 @@
 
 A video's `{name}_phase1_data.pkl` is read (with the plain-data unpickler) once per version of
 that file: every frame becomes a small JPEG, the windows' times, speech and translation go into
-`windows.json`, each subtitle track into `{lang}.vtt` (vtdb.export.subtitles), and for an audio-only
+`windows.json`, each subtitle track into `{lang}.vtt` (vtdb.formats.subtitles), and for an audio-only
 file its cover picture, if it has one, into `cover.jpg` (`media.json` says which), all under
 `{work_dir}/web_cache/{name}/{version}/`. Requests read only those
 files; the video is never decoded and the pickle never read again until Phase 1 rewrites it. A
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vtdb.export.subtitles import subtitle_tracks, to_webvtt
+from vtdb.formats.subtitles import subtitle_tracks, to_webvtt
 from vtdb.naming import check_name
 from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
 
