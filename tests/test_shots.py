@@ -202,3 +202,17 @@ def test_phase4_reads_shots_from_the_phase1_pickle_and_tolerates_their_absence(t
     warnings: list[str] = []
     assert phase1_shots(tmp_path, "clip", warnings.append) == []
     assert warnings and "not snapped" in warnings[0]
+
+
+def test_the_fade_measure_keeps_only_the_thumbnails_it_compares():
+    # A 10-hour file analysed at 12 fps is 432,000 thumbnails: only the last `lag` + 1 may be held (issue 25).
+    rng = np.random.default_rng(7)
+    thumbs = [rng.uniform(0, 255, (36, 64)).astype(np.float32) for _ in range(300)]
+    fades = shots.FadeMeasure(25.0)
+    for k, thumb in enumerate(thumbs):
+        fades.add(k / 12.0, thumb)
+    fades.finish()
+    assert fades.lag == 6 and len(fades._recent) == fades.lag + 1  # 0.5 s at 12 frames a second
+    brute = [float(np.abs(thumbs[i] - thumbs[i - fades.lag]).mean()) for i in range(fades.lag, len(thumbs))]
+    assert np.allclose(fades.changes[fades.lag:], brute) and np.isnan(fades.changes[: fades.lag]).all()
+    assert np.allclose(fades.steps[1:], [float(np.abs(b - a).mean()) for a, b in zip(thumbs, thumbs[1:])])

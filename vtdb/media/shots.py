@@ -26,6 +26,7 @@ Only `opencv-python-headless` may provide `cv2` here: scenedetect is installed w
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -149,9 +150,7 @@ def scan_video(
         got: dict[tuple[float, int], Frame] = {}
         next_i = 0
         cuts: list[float] = []
-        thumbs: list[np.ndarray] = []
-        times: list[float] = []
-        step_diff: list[float] = []
+        fades = FadeMeasure(fps)
         small_size: tuple[int, int] | None = None
         stored_size = (0, 0)  # set from the first frame
         picture = Picture()
@@ -170,10 +169,7 @@ def scan_video(
                 analysed_t = t
                 small = frame_to_bgr(frame, *small_size)
                 cuts += [c.seconds for c in det.process_frame(FrameTimecode(round(t * fps), fps), _core_chroma(small))]
-                gray = _fade_thumb(small)
-                step_diff.append(float(np.abs(gray - thumbs[-1]).mean()) if thumbs else 0.0)
-                thumbs.append(gray)
-                times.append(t)
+                fades.add(t, _fade_thumb(small))
             stored = None  # one JPEG per decoded frame, however many candidates it serves
             while next_i < len(wanted) and wanted[next_i][0] <= t + 0.5 / fps:
                 stored = stored or _stored(frame, t, stored_size, quality, picture)
@@ -195,8 +191,7 @@ def scan_video(
             for key in wanted[next_i:]:
                 got[key] = last
         decoded = video.decoded
-    rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else fps
-    transitions = _transitions(sorted(set(cuts)), times, thumbs, step_diff, rate)
+    transitions = _transitions(sorted(set(cuts)), fades.finish())
     shots = shots_from_boundaries([tr.time for tr in transitions], duration)
     frames: list[Frame] = []
     for k, t in enumerate(sample_times):
@@ -239,20 +234,70 @@ def _stored(frame, t: float, size: tuple[int, int], quality: int, picture: Pictu
     return Frame(round(t, 3), jpeg, w, h)
 
 
-def _transitions(cuts: list[float], times: list[float], thumbs: list[np.ndarray], step_diff: list[float], fps: float) -> list[Transition]:
+class FadeMeasure:
+    """The fade measure's numbers per analysed frame, kept as it goes: its time, the step from the frame before
+    and the change over `lag` frames (about FADE_SPAN). Only the last `lag` thumbnails are held: keeping every
+    9 KB thumbnail took ~390 MB over a 10-hour 1 fps file (12 fps analysed in a 25 fps film: ~4 GB).
+
+    `lag` comes from the analysed rate, the median spacing of the first RATE_FRAMES analysed frames (the
+    whole file's median before; the same on a steady stream)."""
+
+    RATE_FRAMES = 64
+
+    def __init__(self, fps: float):
+        self.fps = fps
+        self.times: list[float] = []
+        self.steps: list[float] = []
+        self.changes: list[float] = []  # NaN for the first `lag` frames: nothing that far back
+        self.lag = 0  # 0 until the rate is known
+        self.rate = fps  # frames analysed a second (known with `lag`)
+        self._recent: deque[np.ndarray] = deque()
+        self._waiting: list[np.ndarray] = []
+
+    def add(self, t: float, thumb: np.ndarray) -> None:
+        last = self._waiting[-1] if self._waiting else (self._recent[-1] if self._recent else None)
+        self.steps.append(float(np.abs(thumb - last).mean()) if last is not None else 0.0)
+        self.times.append(t)
+        if self.lag:
+            self._push(thumb)
+            return
+        self._waiting.append(thumb)
+        if len(self._waiting) >= self.RATE_FRAMES:
+            self._settle()
+
+    def _settle(self) -> None:
+        self.rate = 1.0 / float(np.median(np.diff(self.times))) if len(self.times) > 1 else (self.fps or 25.0)
+        self.lag = max(2, round(FADE_SPAN * self.rate))
+        self._recent = deque(maxlen=self.lag + 1)
+        waiting, self._waiting = self._waiting, []
+        for thumb in waiting:
+            self._push(thumb)
+
+    def _push(self, thumb: np.ndarray) -> None:
+        self._recent.append(thumb)
+        full = len(self._recent) == self.lag + 1
+        self.changes.append(float(np.abs(thumb - self._recent[0]).mean()) if full else float("nan"))
+
+    def finish(self) -> "FadeMeasure":
+        if not self.lag:
+            self._settle()
+        return self
+
+
+def _transitions(cuts: list[float], fades: FadeMeasure) -> list[Transition]:
     """Cuts from the detector plus gradual transitions (large change over FADE_SPAN, no large single step)."""
     out: list[Transition] = []
-    lag = max(2, round(FADE_SPAN * fps))
-    steps = np.array(step_diff)
+    lag, times, changes = fades.lag, fades.times, fades.changes
+    steps = np.array(fades.steps)
     spans: list[tuple[int, int]] = []
     i = lag
-    while i < len(thumbs):
-        change = float(np.abs(thumbs[i] - thumbs[i - lag]).mean())
+    while i < len(changes):
+        change = changes[i]
         window = steps[i - lag + 1 : i + 1]
         # Gradual: the change over the span is large, and it is spread (no one step carries half of it).
         if change >= FADE_MIN_CHANGE and window.max() < 0.5 * change:
             a = i - lag
-            while i + 1 < len(thumbs) and float(np.abs(thumbs[i + 1] - thumbs[i + 1 - lag]).mean()) >= FADE_MIN_CHANGE and steps[i + 1] < 0.5 * change:
+            while i + 1 < len(changes) and changes[i + 1] >= FADE_MIN_CHANGE and steps[i + 1] < 0.5 * change:
                 i += 1
             spans.append((a, i))
             i += lag
@@ -266,7 +311,7 @@ def _transitions(cuts: list[float], times: list[float], thumbs: list[np.ndarray]
     for c in cuts:
         if any(tr.start - MIN_SHOT / 2 <= c <= tr.end + MIN_SHOT / 2 for tr in out if tr.kind == "fade"):
             continue  # the detector's cut inside a fade: the fade is reported once
-        prev = c - 1.0 / fps
+        prev = c - 1.0 / fades.rate
         out.append(Transition(round(c, 3), round(max(0.0, prev), 3), round(c, 3), "cut"))
     out.sort(key=lambda tr: tr.time)
     merged: list[Transition] = []
