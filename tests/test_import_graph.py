@@ -39,10 +39,9 @@ LAYERS: list[tuple[str, ...]] = [
 
 # (importer, imported): arrows that still point up or close a cycle; each says why it is still here.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("vtdb.store.segments", "vtdb.search.searcher"): "ChromaDBManager.search(text) builds the Searcher; moving the "
-    "text search out of the store changes the manager's public API, which issue 27 item 10 decides",
+    ("vtdb.store.segments", "vtdb.search.searcher"): "ChromaDBManager.search(text), documented in the README, "
+    "delegates to searcher_for; moving text search off the manager is the public-API change of issue 27 item 10",
     ("vtdb.store.segments", "vtdb.search"): "the same import (vtdb.search.searcher runs vtdb/search/__init__.py)",
-    ("vtdb.store.segments", "vtdb.search.moments"): "the vector search returns search.moments.Hit; goes with the above",
     ("vtdb.sources.base", "vtdb.sources.local"): "source_for's lazy registry: the base<->local/zim_entry cycle that "
     "issue 27 item 8 removes with the sources.base shim",
     ("vtdb.sources.base", "vtdb.sources.zim_entry"): "the same registry cycle (issue 27 item 8)",

@@ -62,7 +62,8 @@ def search_cli(cfg, query: str, *extra: str):
 
 
 def test_a_merged_moment_joins_the_distinct_lines_in_time_order():
-    from vtdb.search.moments import Hit, merge_moments
+    from vtdb.search.moments import merge_moments
+    from vtdb.store.segments import Hit
 
     def hit(i: int, score: float, start: float, text) -> Hit:
         return Hit(f"v_seg_{i}", score, {"video_name": "v", "start_time": start, "end_time": start + 30, "on_screen_text": text}, "")

@@ -22,7 +22,7 @@ from vtdb.cli import EXIT_OK, EXIT_USAGE, TerminalSafeConsole, guarded_main, loa
 from vtdb.embedders import EmbedderError
 from vtdb.search.filters import FILTER_FIELDS, QueryError, check_languages, check_videos, normalize_filters
 from vtdb.search.moments import Moment, snippet_parts
-from vtdb.search.searcher import MODES
+from vtdb.search.searcher import MODES, searcher_for
 from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
 from vtdb.search.videos import search_videos
 from vtdb.store import ChromaDBManager, EmbedderMismatch
@@ -296,7 +296,7 @@ def run(argv: list[str] | None = None) -> int:
     config = load_or_exit(args.config, need_videos=False)
     db = ChromaDBManager(config)
     err = TerminalSafeConsole(stderr=True, soft_wrap=True)
-    db.searcher(progress=IndexProgress(err))
+    searcher_for(db, progress=IndexProgress(err))
     filters = {k: v for k, v in (("video", args.video), ("content_type", args.content_type), ("language", language),
                                  ("time_from", args.time_from), ("time_to", args.time_to), ("keyword", args.keyword),
                                  ("has_text", args.has_text)) if v is not None}

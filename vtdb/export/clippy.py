@@ -41,7 +41,8 @@ from vtdb.export import pages
 from vtdb.export.media import MEDIA_DIR, MediaPlan, place_media, plan_media
 from vtdb.formats.subtitles import SubtitleCue, subtitle_tracks, track_elements, write_subtitle_files
 from vtdb.naming import UnsafeNameError, path_inside
-from vtdb.search.moments import ON_SCREEN_SEPARATOR, as_meta, keywords_of, on_screen_lines, segment_span
+from vtdb.search.moments import ON_SCREEN_SEPARATOR, keywords_of, on_screen_lines, segment_span
+from vtdb.store.segments import as_meta
 from vtdb.timefmt import clock_span
 
 SCHEMA_VERSION = 3

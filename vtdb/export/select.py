@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from vtdb.export.clippy import EMBEDDING_MODEL, ExportError
-from vtdb.search.moments import as_meta, sort_start
+from vtdb.search.moments import sort_start
+from vtdb.store.segments import as_meta
 from vtdb.workfiles import WorkFileError, load_phase1_data
 
 

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from vtdb.errors import VtdbError
-from vtdb.search.moments import as_meta, segment_span
+from vtdb.search.moments import segment_span
+from vtdb.store.segments import as_meta
 from vtdb.text import search_tokens
 
 SCHEMA = 3  # 3: has_text (on-screen text) is indexed

@@ -8,25 +8,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from vtdb.records import ON_SCREEN_SEPARATOR
+from vtdb.store.segments import Hit
 from vtdb.text import search_tokens, stem
 from vtdb.timefmt import seconds
 
-__all__ = ["Hit", "Moment", "ON_SCREEN_SEPARATOR", "Snippet", "as_meta", "keywords_of", "merge_moments", "on_screen_lines",
+__all__ = ["Moment", "ON_SCREEN_SEPARATOR", "Snippet", "keywords_of", "merge_moments", "on_screen_lines",
            "seconds", "segment_span", "snippet_parts", "sort_start", "video_of"]
 
-
-
-@dataclass
-class Hit:
-    id: str
-    score: float
-    metadata: dict
-    document: str
-    modes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -50,11 +42,6 @@ class Moment:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def as_meta(meta: Any) -> dict:
-    """A stored metadata record as a (new) dict; {} for anything that is not a mapping (None, a list ...)."""
-    return dict(meta) if isinstance(meta, Mapping) else {}
 
 
 def segment_span(meta: Mapping[str, Any] | None) -> tuple[float, float] | None:

@@ -16,14 +16,15 @@ import numpy as np
 
 from vtdb.search.filters import FILTER_FIELDS, QueryError, chroma_where, matches, matches_times, normalize_filters
 from vtdb.search.index import LexicalIndex, Progress, SearchIndexError, SyncReport, sync
-from vtdb.search.moments import Hit, Moment, as_meta, merge_moments, seconds, segment_span
+from vtdb.search.moments import Moment, merge_moments, seconds, segment_span
+from vtdb.store.segments import Hit, as_meta
 from vtdb.store.where import all_of
 from vtdb.text import search_tokens, words
 
 # The names this module held before it was split: `from vtdb.search.searcher import X` keeps working.
 __all__ = ["CENTROID_SAMPLE", "FILTER_FIELDS", "LANGUAGE_CALIBRATION", "MODES", "RRF_K", "Hit", "LexicalIndex", "Moment",
            "QueryError", "SearchIndexError", "Searcher", "chroma_where", "matches", "matches_times", "merge_moments",
-           "normalize_filters", "seconds", "segment_span"]
+           "normalize_filters", "searcher_for", "seconds", "segment_span"]
 
 RRF_K = 60
 # Hybrid search: share of the query's mean similarity to each language's segments taken off the vector
@@ -34,6 +35,16 @@ LANGUAGE_CALIBRATION = 0.5
 CENTROID_SAMPLE = 1000  # segments per language averaged into its centroid
 CENTROID_DRIFT = 0.1  # centroids are sampled again when a language's segment count moved by more than this share
 MODES = ("hybrid", "vector", "keyword")
+
+
+def searcher_for(db, progress=None) -> "Searcher":
+    """The one Searcher of a store connection, shared by `db.search`, the CLI and the web app (one keyword-index
+    handle and one set of language centroids per connection), closed with it. `progress(what, done, total)` is
+    told while the keyword index is built or updated (a CLI draws a bar with it)."""
+    searcher = db.companion("searcher", lambda: Searcher(db))
+    if progress is not None:
+        searcher.progress = progress
+    return searcher
 
 
 class Searcher:

@@ -14,7 +14,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from vtdb.errors import VtdbError
-from vtdb.search.moments import Hit, Moment, as_meta, merge_moments, segment_span, video_of
+from vtdb.search.moments import Moment, merge_moments, segment_span, video_of
+from vtdb.store.segments import Hit, as_meta
 
 __all__ = ["Similar", "UnknownSegmentError", "search_moments", "similar_moments"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vtdb.search.moments import as_meta, keywords_of
-from vtdb.search.searcher import Searcher
+from vtdb.search.moments import keywords_of
+from vtdb.search.searcher import Searcher, searcher_for
+from vtdb.store.segments import as_meta
 from vtdb.timefmt import seconds
 
 
@@ -50,7 +51,7 @@ def search_videos(db, query: str, n: int = 10, searcher: Searcher | None = None,
     """The `n` summarized videos nearest to `query` (QueryError for an empty or stop-word-only query).
     Only videos Phase 4 gave a real vector are searched. `query_vector`: the query's embedding, when the caller
     computed it already."""
-    searcher = searcher if searcher is not None else Searcher(db)
+    searcher = searcher if searcher is not None else searcher_for(db)
     searcher.check_query(query)
     vector = query_vector if query_vector is not None else searcher.embedder.embed_queries([query])[0]
     return [VideoHit(str(v["name"]), v["score"], as_meta(v["metadata"])) for v in db.search_videos(vector.tolist(), n)]

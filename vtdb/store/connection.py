@@ -129,13 +129,21 @@ class _Connection:
         self._collections: dict[str, Any] = {}
         self._host = socket.gethostname()
         self._recovery_cache: tuple[Settings, RecoveryOptions] | None = None
-        self._searcher: Any = None
+        self._companions: dict[str, Any] = {}  # see companion()
         # Where the store's own notices go (a server outage and its end); the CLIs print them their way.
         self.on_notice: Callable[[str], None] | None = None
         self._outage = False
         self._outage_lock = threading.Lock()
 
     # ---- lifetime ----
+
+    def companion(self, key: str, build: Callable[[], Any]) -> Any:
+        """The object kept under `key` for as long as this connection is open: built by `build()` on first use,
+        closed (when it has `close`) by `close()`. The layers above keep their per-connection state here (the
+        search layer its one Searcher), so the store needs to know nothing of them."""
+        if key not in self._companions:
+            self._companions[key] = build()
+        return self._companions[key]
 
     def close(self) -> None:
         """Release the client: its share of the embedded database (SQLite, HNSW files) or the server's HTTP session.
@@ -145,9 +153,10 @@ class _Connection:
         or closing a manager that never connected, does nothing. A manager used after `close()` opens
         the database again on its next call, like a new one; cached collection objects are dropped.
         """
-        searcher, self._searcher = self._searcher, None
-        if searcher is not None and callable(getattr(searcher, "close", None)):
-            searcher.close()  # releases the keyword index's files
+        companions, self._companions = self._companions, {}
+        for companion in companions.values():
+            if callable(getattr(companion, "close", None)):
+                companion.close()  # the searcher's: releases the keyword index's files
         client, self._client = self._client, None
         self._collections.clear()
         if client is None:

@@ -4,6 +4,7 @@ whole-video side of video_files (Phase 4's summary vector, whole-video search)."
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from vtdb import clock, state
@@ -11,6 +12,22 @@ from vtdb.store.connection import MAX_BATCH, VIDEO_SEGMENTS
 from vtdb.store.records import _clean, _Records
 
 MAX_SEARCH_RESULTS = 10_000  # one search's results (the CLIs allow 1000, the web app 100)
+
+
+@dataclass
+class Hit:
+    """One stored segment a search found; `modes`: which retrievals found it (vector, keyword, similar ...)."""
+
+    id: str
+    score: float
+    metadata: dict
+    document: str
+    modes: list[str] = field(default_factory=list)
+
+
+def as_meta(meta: Any) -> dict:
+    """A stored metadata record as a (new) dict; {} for anything that is not a mapping (None, a list ...)."""
+    return dict(meta) if isinstance(meta, Mapping) else {}
 
 
 class _Segments(_Records):
@@ -139,17 +156,6 @@ class _Segments(_Records):
         """How many video records there are."""
         return self._files.count()
 
-    def searcher(self, progress=None):
-        """The Searcher `search` uses (one per manager: its embedder and keyword index stay warm); `progress(what,
-        done, total)` is told while the keyword index is built or updated (a CLI draws a bar with it)."""
-        if self._searcher is None:
-            from vtdb.search.searcher import Searcher
-
-            self._searcher = Searcher(self)
-        if progress is not None:
-            self._searcher.progress = progress
-        return self._searcher
-
     def search(self, query: Any, n_results: int = 10, where: Mapping[str, Any] | None = None, mode: str = "hybrid",
                filters: Mapping[str, Any] | None = None, include_retired: bool = False):
         """Search the moments.
@@ -170,9 +176,11 @@ class _Segments(_Records):
             raise ValueError(f"n_results must be a whole number from 1 to {MAX_SEARCH_RESULTS}, got {str(n_results)[:40]}")
         n_results = count
         if isinstance(query, str):
-            return self.searcher().search(query, n_results, filters, mode, include_retired)
-        from vtdb.search.moments import Hit, as_meta
+            # The one upward import left in the store (tests/test_import_graph.py ALLOWED): the public
+            # `db.search(text)` delegates to the search layer, which owns the Searcher.
+            from vtdb.search.searcher import searcher_for
 
+            return searcher_for(self).search(query, n_results, filters, mode, include_retired)
         if not include_retired and (retired := sorted(self.retired_names())):
             clause = {"video_name": {"$nin": retired}}
             where = {"$and": [dict(where), clause]} if where else clause

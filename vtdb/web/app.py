@@ -40,10 +40,11 @@ from vtdb.formats.subtitles import track_elements
 from vtdb.naming import UnsafeNameError, check_name
 from vtdb.search.filters import QueryError
 from vtdb.search.index import SearchIndexError
-from vtdb.search.moments import as_meta, segment_span
+from vtdb.search.moments import segment_span
 from vtdb.search.similar import UnknownSegmentError, similar_moments
 from vtdb.state import PHASE_ORDER, phase_by_number
 from vtdb.store import ChromaDBManager, json_list
+from vtdb.store.segments import as_meta
 from vtdb.web import pages
 from vtdb.web.media import MediaUnavailable, RangeNotSatisfiable, ZimMedia, is_audio_only, media_body, parse_range
 from vtdb.web.thumbs import ThumbCache
@@ -307,7 +308,6 @@ class WebState:
         self.thumbs = ThumbCache(self.work_dir, self.options.cache_dir)
         self.zim = ZimMedia()
         self._revision: str | None = None
-        self._searcher: Any = None
         self.status = StatusCache(self, self.options.refresh_seconds)
         self._open_lock = threading.Lock()
         self._opened = False
@@ -326,14 +326,6 @@ class WebState:
                 with self.lock:
                     self.db.count_videos()
                 self._opened = True
-
-    @property
-    def searcher(self) -> Any:
-        if self._searcher is None:
-            from vtdb.search.searcher import Searcher
-
-            self._searcher = Searcher(self.db)
-        return self._searcher
 
     def refresh(self) -> None:
         """An embedded client does not see vectors another process (a cron Phase 3) added since it opened the
@@ -617,11 +609,13 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
 
     def run_search(params: Mapping[str, Any], n: int) -> tuple[str, list, bool, str]:
         """(the query as searched, its moments, include_retired, a note when the query was cut)."""
+        from vtdb.search.searcher import searcher_for
+
         query, filters, mode, include_retired = parse_search(state, params)
         query, vector, note = prepare_query(query, mode)
         state.refresh()
         with state.lock:
-            moments = state.db.searcher().search(query, n, filters, mode, include_retired, query_vector=vector)
+            moments = searcher_for(state.db).search(query, n, filters, mode, include_retired, query_vector=vector)
         return query, moments, include_retired, note
 
     def retired_names() -> set[str]:
@@ -685,7 +679,7 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
         query, vector, cut = prepare_query(params.get("q", ""))
         state.refresh()
         with state.lock:
-            hits = search_videos(state.db, query, 20, searcher=state.searcher, query_vector=vector)
+            hits = search_videos(state.db, query, 20, query_vector=vector)
             retired = state.db.retired_names()
         hits = [h for h in hits if include_retired or h.name not in retired]
         cards = "".join(pages.video_hit_card(h, h.name in retired) for h in hits)
@@ -791,7 +785,7 @@ def create_app(config: Config, options: WebOptions | None = None) -> Any:
             query, vector, cut = prepare_query(q)
             state.refresh()
             with state.lock:
-                hits = search_videos(state.db, query, count, searcher=state.searcher, query_vector=vector)
+                hits = search_videos(state.db, query, count, query_vector=vector)
                 retired = state.db.retired_names()
             return JSONResponse([h.to_dict() for h in hits if include_retired or h.name not in retired],
                                 headers=cut_header(cut))
