@@ -216,3 +216,27 @@ def test_the_fade_measure_keeps_only_the_thumbnails_it_compares():
     brute = [float(np.abs(thumbs[i] - thumbs[i - fades.lag]).mean()) for i in range(fades.lag, len(thumbs))]
     assert np.allclose(fades.changes[fades.lag:], brute) and np.isnan(fades.changes[: fades.lag]).all()
     assert np.allclose(fades.steps[1:], [float(np.abs(b - a).mean()) for a, b in zip(thumbs, thumbs[1:])])
+
+
+def test_alternate_candidates_are_released_early_and_the_frames_chosen_do_not_change(cut_video, monkeypatch):
+    # A sample keeps five candidate JPEGs until the transitions near it are known; holding them all to the end of
+    # the pass took ~5 JPEGs x 6,000 samples for a 10-hour film (issue 25). Released early, the choice is the same.
+    times = [t / 4 for t in range(1, 60)]  # every 0.25 s, many on or near the cuts and the fade
+    dropped: list[int] = []
+    release = shots._release_alternates
+
+    def counting(by_time, released, now, offsets, got, cuts, fades):
+        before = len(got)
+        out = release(by_time, released, now, offsets, got, cuts, fades)
+        dropped.append(before - len(got))
+        return out
+
+    monkeypatch.setattr(shots, "SETTLE_S", 2.0)
+    monkeypatch.setattr(shots, "_release_alternates", counting)
+    early = shots.scan_video(cut_video, times, margin=0.3)
+    released_early = sum(dropped)
+    monkeypatch.setattr(shots, "SETTLE_S", 1e9)  # never settled: every candidate kept to the end, as before
+    late = shots.scan_video(cut_video, times, margin=0.3)
+    assert released_early >= 8 and sum(dropped) == released_early  # the alternates of samples away from every transition
+    assert [(f.time, f.jpeg) for f in early.frames] == [(f.time, f.jpeg) for f in late.frames]
+    assert early.transitions == late.transitions

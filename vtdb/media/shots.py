@@ -148,6 +148,9 @@ def scan_video(
         offsets = _offsets(margin)
         wanted = sorted({(max(0.0, float(t) + o), k) for k, t in enumerate(sample_times) for o in offsets})
         got: dict[tuple[float, int], Frame] = {}
+        # Samples in time order; those before `released` hold only their own candidate (no transition near).
+        by_time = sorted((float(t), k) for k, t in enumerate(sample_times))
+        released, next_release = 0, 0.0
         next_i = 0
         cuts: list[float] = []
         fades = FadeMeasure(fps)
@@ -175,6 +178,9 @@ def scan_video(
                 stored = stored or _stored(frame, t, stored_size, quality, picture)
                 got[wanted[next_i]] = stored
                 next_i += 1
+            if offsets[1:] and t >= next_release:
+                next_release = t + 1.0
+                released = _release_alternates(by_time, released, t, offsets, got, cuts, fades)
             if progress is not None and video.decoded % 250 == 0:
                 progress(t, total)
             last_frame, last_t = frame, t
@@ -195,7 +201,7 @@ def scan_video(
     shots = shots_from_boundaries([tr.time for tr in transitions], duration)
     frames: list[Frame] = []
     for k, t in enumerate(sample_times):
-        candidates = [(max(0.0, float(t) + o), k) for o in offsets]
+        candidates = [c for c in ((max(0.0, float(t) + o), k) for o in offsets) if c in got]  # (alternates released)
         candidates = [c for c in candidates if c[0] <= duration] or candidates[:1]
         # The nearest candidate that is clear of transitions; else the one farthest from them. Both the time
         # asked for and that of the frame serving it (up to a few skipped frames later) must be clear.
@@ -208,6 +214,37 @@ def scan_video(
         # Reported at the time asked for (t, or t moved off a transition), as seeking reports it.
         frames.append(Frame(round(best[0], 3) if best[0] != max(0.0, float(t)) else float(t), fr.jpeg, fr.width, fr.height))
     return ScanResult(shots, transitions, frames, decoded)
+
+
+# How long after a moment the detector and the fade measure may still report a transition at it (AdaptiveDetector
+# decides a few analysed frames later; a fade's span ends FADE_SPAN after its change): generous, it costs only the
+# candidates held meanwhile.
+SETTLE_S = 3.0
+
+
+def _release_alternates(by_time: list[tuple[float, int]], released: int, now: float, offsets: tuple[float, ...],
+                        got: dict[tuple[float, int], Frame], cuts: list[float], fades: "FadeMeasure") -> int:
+    """Drop the alternate candidates of samples settled by `now` with no sign of a transition near them; returns
+    the new count of samples looked at.
+
+    Each sample keeps five candidate JPEGs until the transitions are known, which was only after the whole pass:
+    a 10-hour film at 768 px held ~5 x 6,000 JPEGs. The final transitions are a subset of the detector's cuts and
+    of the stretches where the fade measure's change is large, so a sample with neither within reach of its
+    candidates will take its own time: its alternates can go as soon as nothing more can be reported there."""
+    if not fades.lag:
+        return released  # the fade measure's rate is not settled yet
+    reach = max(abs(o) for o in offsets)
+    while released < len(by_time) and by_time[released][0] + reach + SETTLE_S < now:
+        t, k = by_time[released]
+        lo, hi = t - reach - 1.0, t + reach + 1.0 + FADE_SPAN
+        near_cut = bisect.bisect_right(cuts, hi) > bisect.bisect_left(cuts, lo)  # the detector reports cuts in order
+        a, b = bisect.bisect_left(fades.times, lo), bisect.bisect_right(fades.times, hi)
+        near_fade = any(c >= FADE_MIN_CHANGE for c in fades.changes[a:b])
+        if not (near_cut or near_fade):
+            for o in offsets[1:]:
+                got.pop((max(0.0, t + o), k), None)
+        released += 1
+    return released
 
 
 def _core_chroma(small: np.ndarray) -> np.ndarray:
