@@ -121,7 +121,7 @@ def test_a_file_without_audio_raises_media_error_naming_it(tmp_path):
     video = tmp_path / "silent film.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=5", "-t", "1",
                     "-c:v", "libx264", "-preset", "ultrafast", str(video)], check=True)
-    with pytest.raises(MediaError, match="silent film.mp4: cannot decode audio track 0: .*matches no streams"):
+    with pytest.raises(MediaError, match="silent film.mp4: cannot decode audio track 1: .*matches no streams"):
         with decoded_audio(video, tmp_path):
             pass
     garbage = tmp_path / "notes.mkv"
@@ -150,7 +150,7 @@ def test_second_audio_stream(tmp_path, speech_40s):
                     "-c:a", "flac", str(both)], check=True)
     with decoded_audio(both, tmp_path, 1) as audio:
         assert np.array_equal(audio[:], decode_audio(str(second), sampling_rate=SAMPLE_RATE))
-    with pytest.raises(MediaError, match="audio track 2"):
+    with pytest.raises(MediaError, match="audio track 3"):
         with decoded_audio(both, tmp_path, 2):
             pass
 
@@ -298,3 +298,27 @@ def test_batched_decoding_a_few_batches_per_call_gives_what_one_call_gives(monke
         assert wer(norm_words(seg.text), norm_words(other.text)) <= 0.25, (seg.text, other.text)
         assert abs(seg.start - other.start) <= 0.05 and abs(seg.end - other.end) <= 0.05, (seg, other)
     assert wer(norm_words(" ".join(s.text for s in runs[0])), norm_words(" ".join(s.text for s in runs[1]))) <= 0.05
+
+
+def test_scratch_files_left_by_a_killed_phase1_are_removed_and_those_in_use_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from vtdb.media.audio import remove_stale_scratch
+
+    stale = tmp_path / ".audio-left.s16"
+    stale.write_bytes(b"\0" * 64)
+    busy = tmp_path / ".audio-busy.s16"
+    busy.write_bytes(b"\0" * 64)
+    # Another process (another Phase 1 on the same work folder) holds its file's lock.
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); "
+                               "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)", str(busy)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert remove_stale_scratch(tmp_path) == [stale]
+        assert busy.exists() and not stale.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert remove_stale_scratch(tmp_path) == [busy]  # its process died: the kernel released the lock

@@ -9,6 +9,7 @@ faster_whisper.audio.decode_audio gives (s16 / 32768).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import subprocess
@@ -93,18 +94,45 @@ class DiskAudio:
 AudioSignal = Union[np.ndarray, DiskAudio]
 
 
+SCRATCH_GLOB = ".audio-*.s16"
+
+
+def remove_stale_scratch(scratch_dir: Path) -> list[Path]:
+    """Delete scratch audio files no process is using (left by a Phase 1 that was killed: 115 MB an hour of
+    audio each); returns them. A file in use is locked by the process that made it (flock, released by the
+    kernel when that process dies, however it dies), so another Phase 1 on the same work folder keeps its own."""
+    removed = []
+    for path in Path(scratch_dir).glob(SCRATCH_GLOB):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue  # gone meanwhile
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # in use
+        finally:
+            os.close(fd)  # also releases the lock just taken
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 @contextmanager
 def decoded_audio(path: Path, scratch_dir: Path, stream: int | None = None) -> Iterator[DiskAudio]:
-    """Audio stream `stream` (0-based among the audio streams; None = the first) of `path`, decoded to mono
-    16 kHz in a scratch file inside `scratch_dir` that is deleted on exit, however the body ends.
+    """Audio stream `stream` (0-based among the audio streams; None = the first; messages count from 1, as
+    players and the config do) of `path`, decoded to mono 16 kHz in a scratch file inside `scratch_dir` that is
+    deleted on exit, however the body ends.
 
     A track that stops decoding early (a truncated or damaged file) gives what decoded; MediaError when
     nothing does (no such stream, not a media file)."""
     number = stream or 0
     scratch_dir = Path(scratch_dir)
     scratch_dir.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_scratch(scratch_dir):
+        log.info("removed %s, left by a Phase 1 that did not finish", stale)
     fd, name = tempfile.mkstemp(prefix=".audio-", suffix=".s16", dir=scratch_dir)
-    os.close(fd)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # ours while this runs (see remove_stale_scratch)
     raw = Path(name)
     audio: DiskAudio | None = None
     try:
@@ -113,7 +141,7 @@ def decoded_audio(path: Path, scratch_dir: Path, stream: int | None = None) -> I
         try:
             proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except FileNotFoundError as exc:
-            raise MediaError(f"{path}: cannot decode audio track {number}: ffmpeg is not installed "
+            raise MediaError(f"{path}: cannot decode audio track {number + 1}: ffmpeg is not installed "
                              "(install it: apt-get install ffmpeg, or scripts/setup.sh)") from exc
         errors = proc.stderr.decode("utf-8", "replace").strip()
         decoded = raw.stat().st_size // _SAMPLE_BYTES
@@ -122,13 +150,14 @@ def decoded_audio(path: Path, scratch_dir: Path, stream: int | None = None) -> I
             # No such stream: ffmpeg's last line is only a hint about its own option syntax.
             last = next((line for line in lines if "matches no streams" in line), lines[-1])
             if decoded == 0:
-                raise MediaError(f"{path}: cannot decode audio track {number}: {last}")
-            log.debug("%s: audio track %d stops decoding after %.1f s: %s", path, number, decoded / SAMPLE_RATE, last)
+                raise MediaError(f"{path}: cannot decode audio track {number + 1}: {last}")
+            log.debug("%s: audio track %d stops decoding after %.1f s: %s", path, number + 1, decoded / SAMPLE_RATE, last)
         elif errors:
-            log.debug("%s: audio track %d decoded with errors: %s", path, number, errors.splitlines()[-1])
+            log.debug("%s: audio track %d decoded with errors: %s", path, number + 1, errors.splitlines()[-1])
         audio = DiskAudio(raw)
         yield audio
     finally:
         if audio is not None:
             audio.close()
         raw.unlink(missing_ok=True)
+        os.close(fd)
