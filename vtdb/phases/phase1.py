@@ -11,10 +11,11 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from vtdb.clock import iso, now_utc
 from vtdb.config import Settings
+from vtdb.media.audio import AudioSignal, DiskAudio, decoded_audio
 from vtdb.media.audio_tracks import SOURCE_AUDIO_TRACK, choose_audio_tracks, english_track
 from vtdb.media.shots import cut_inside, shots_as_lists
 from vtdb.media.transcribe import FasterWhisperTranscriber, Transcriber, Transcript, TranscriptSegment, Word
@@ -37,9 +38,6 @@ from vtdb.sources.subtitles import (
 from vtdb.sources.sync import sync_videos  # noqa: F401  (moved to vtdb.sources.sync; re-exported)
 from vtdb.store import Claim, json_list
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
-
-if TYPE_CHECKING:
-    from vtdb.media.audio import AudioSignal, DiskAudio
 
 # A file that decodes for less than this is not indexed "partially": nothing of it would be worth a window.
 MIN_PARTIAL_S = 1.0
@@ -256,8 +254,6 @@ class Phase1Job:
                     # Decoded once to a scratch file, and only when Whisper needs it (subtitles alone never
                     # decode it); read in slices, so memory does not grow with the file's length.
                     if not cache:
-                        from vtdb.media.audio import decoded_audio
-
                         t_decode = time.perf_counter()
                         stream = track.number - 1 if track is not None else 0
                         cache.append(opened.enter_context(decoded_audio(path, ctx.work_dir, stream)))
