@@ -461,7 +461,7 @@ def setup_noop_db(config_path: str) -> None:
     from vtdb import clock, state
     from vtdb.cli import open_database
     from vtdb.config import load_config
-    from vtdb.sources.base import LocalFileSource
+    from vtdb.sources.local import LocalFileSource
 
     t0 = time.perf_counter()
     config = load_config(config_path)
@@ -493,8 +493,9 @@ def profile_noop(config_path: str) -> None:
     import phase1_whisper_frames  # noqa: F401
     from vtdb import events as ev
     from vtdb.cli import load_or_exit, open_database, work_dir_of
-    from vtdb.phases.phase1 import Phase1Job, sync_videos
+    from vtdb.phases.phase1 import Phase1Job
     from vtdb.runner import RunOptions, run_phase
+    from vtdb.sources.sync import sync_videos
 
     t_imports = time.perf_counter()
     config = load_or_exit(config_path, need_videos=True)
@@ -532,7 +533,7 @@ def bench_noop(out_dir: Path, count: int, runs: int, rebuild: bool = False) -> d
     # Building the 1,000 completed records costs minutes (one Chroma write per call), so the result is kept
     # as a template and copied into a fresh folder on later runs. The template is rebuilt when the files'
     # fingerprints or the code that defines the records changes (or with --rebuild-noop).
-    from vtdb.sources.base import LocalFileSource
+    from vtdb.sources.local import LocalFileSource
 
     h = hashlib.sha256()
     for p in paths:

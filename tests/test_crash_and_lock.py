@@ -26,9 +26,9 @@ from vtdb.atomic import clean_stale_temp_files, temp_path_for
 from vtdb.clock import iso, now_utc, parse_iso
 from vtdb.config import Settings, load_config
 from vtdb.lock import DatabaseLock, LockHeld
-from vtdb.phases.phase1 import sync_videos
 from vtdb.proc import owner_alive
 from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, JobContext, JobResult, RunOptions, run_phase
+from vtdb.sources.sync import sync_videos
 from vtdb.state import COMPLETED, PENDING, PHASE_ORDER, PROCESSING, Owner, decide, stale_reason
 from vtdb.store import ChromaDBManager, Claim
 from vtdb.workfiles import load_phase1_data, phase1_data_path
@@ -709,7 +709,7 @@ def _sync(cfg: Path, events: ev.EventLog) -> tuple[ChromaDBManager, list[str]]:
 
 
 def _complete_phase1_like_phase1(db: ChromaDBManager, name: str, path: Path) -> None:
-    from vtdb.sources.base import LocalFileSource
+    from vtdb.sources.local import LocalFileSource
 
     _complete(db, name, "phase1", count=2, source_fingerprint=LocalFileSource(path).fingerprint())
     _complete(db, name, "phase2", count=2)

@@ -42,9 +42,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("vtdb.store.segments", "vtdb.search.searcher"): "ChromaDBManager.search(text), documented in the README, "
     "delegates to searcher_for; moving text search off the manager is the public-API change of issue 27 item 10",
     ("vtdb.store.segments", "vtdb.search"): "the same import (vtdb.search.searcher runs vtdb/search/__init__.py)",
-    ("vtdb.sources.base", "vtdb.sources.local"): "sources.base.__getattr__, the shim that still offers "
-    "LocalFileSource there: the base<->local/zim_entry cycle; issue 27 item 8 deletes the shim",
-    ("vtdb.sources.base", "vtdb.sources.zim_entry"): "the same shim (ZimEntrySource; issue 27 item 8)",
     ("vtdb.export.media", "vtdb.export.clippy"): "ExportError imported from clippy: the clippy<->media cycle of "
     "issue 27 item 8",
 }

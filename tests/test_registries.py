@@ -138,14 +138,6 @@ def test_every_source_builds(tmp_path):
         local.read_entry("subs.vtt")
 
 
-def test_old_import_paths_still_work():
-    from vtdb.phases.phase1 import sync_videos
-    from vtdb.sources.base import LocalFileSource as OldLocal
-    from vtdb.sources.sync import sync_videos as new_sync
-
-    assert OldLocal is LocalFileSource and sync_videos is new_sync
-
-
 def test_lazy_embedder_loads_only_on_use(monkeypatch):
     import vtdb.embedders as emb
 

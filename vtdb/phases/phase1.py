@@ -1,7 +1,7 @@
 """Phase 1: probe, transcribe the whole audio once, cut overlapping windows, sample JPEG frames.
 
 Output: {work_dir}/{name}_phase1_data.pkl (plain data only, written atomically; see README).
-Phase 1 is the only phase that reads the config: `sync_videos` mirrors it into video_files.
+Phase 1 is the only phase that reads the config: `vtdb.sources.sync.sync_videos` mirrors it into video_files.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from vtdb.sources.subtitles import (
     pick_transcript_track,
     tracks_in,
 )
-from vtdb.sources.sync import sync_videos  # noqa: F401  (moved to vtdb.sources.sync; re-exported)
 from vtdb.store import Claim, json_list
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 

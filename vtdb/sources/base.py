@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 from vtdb.errors import PermanentVideoError, Registry, VtdbError
 from vtdb.media.video import MediaError
@@ -146,15 +146,3 @@ def source_for(meta: Mapping[str, object]) -> VideoSource:
         raise UnknownSourceKind(f"unknown source kind {kind!r} for {location}")
     return SOURCES.get(kind)(location)
 
-
-def __getattr__(name: str) -> Any:
-    """The sources used to live in this module: `from vtdb.sources.base import LocalFileSource` still works."""
-    if name == "LocalFileSource":
-        from vtdb.sources.local import LocalFileSource
-
-        return LocalFileSource
-    if name == "ZimEntrySource":
-        from vtdb.sources.zim_entry import ZimEntrySource
-
-        return ZimEntrySource
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
