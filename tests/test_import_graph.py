@@ -42,8 +42,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("vtdb.store.segments", "vtdb.search.searcher"): "ChromaDBManager.search(text), documented in the README, "
     "delegates to searcher_for; moving text search off the manager is the public-API change of issue 27 item 10",
     ("vtdb.store.segments", "vtdb.search"): "the same import (vtdb.search.searcher runs vtdb/search/__init__.py)",
-    ("vtdb.export.media", "vtdb.export.clippy"): "ExportError imported from clippy: the clippy<->media cycle of "
-    "issue 27 item 8",
 }
 
 

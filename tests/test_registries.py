@@ -175,7 +175,7 @@ ERRORS = [
     ("vtdb.config", "ConfigError", VtdbError, Exception),
     ("vtdb.lock", "LockHeld", VtdbError, Exception),
     ("vtdb.naming", "UnsafeNameError", VtdbError, ValueError),
-    ("vtdb.export.clippy", "ExportError", VtdbError, ValueError),
+    ("vtdb.export", "ExportError", VtdbError, ValueError),
     ("vtdb.search.searcher", "QueryError", VtdbError, ValueError),
     ("vtdb.safe_pickle", "UnsafePickleError", VtdbError, Exception),
     ("vtdb.demo", "MediaToolMissing", VtdbError, RuntimeError),

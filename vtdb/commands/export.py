@@ -16,7 +16,8 @@ from rich.markup import escape
 
 from vtdb.cli import EXIT_OK, EXIT_USAGE, check_database_dir, check_output_dir, console, guarded_main, load_or_exit
 from vtdb.config import ConfigError
-from vtdb.export.clippy import ExportError, ExportOptions, check_options, export
+from vtdb.export import ExportError
+from vtdb.export.clippy import ExportOptions, check_options, export
 from vtdb.export.select import ExportEmbedder, loaded_videos, segments_of, transcript_of
 from vtdb.languages import validate_language
 from vtdb.store import ChromaDBManager

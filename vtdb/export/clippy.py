@@ -36,8 +36,7 @@ from typing import Callable, Mapping, Sequence
 from urllib.parse import quote
 
 from vtdb.atomic import replace_dir
-from vtdb.errors import VtdbError
-from vtdb.export import pages
+from vtdb.export import ExportError, pages
 from vtdb.export.media import MEDIA_DIR, MediaPlan, place_media, plan_media
 from vtdb.formats.subtitles import SubtitleCue, subtitle_tracks, track_elements, write_subtitle_files
 from vtdb.naming import UnsafeNameError, path_inside
@@ -63,10 +62,6 @@ PAGES_SAMPLED = 10
 LANGUAGE_NAMES = {"en": "English", "ru": "Russian", "kk": "Kazakh", "de": "German", "fr": "French", "es": "Spanish",
                   "uk": "Ukrainian", "it": "Italian", "pt": "Portuguese", "zh": "Chinese"}
 _SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-class ExportError(VtdbError, ValueError):
-    pass
 
 
 @dataclass

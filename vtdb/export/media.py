@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Mapping
 
 from vtdb.errors import VtdbError
+from vtdb.export import ExportError
 from vtdb.sources.base import source_for
 
 MEDIA_DIR = "media"
@@ -95,7 +96,5 @@ def place_media(plan: MediaPlan, media_dir: Path, work_dir: Path | None) -> str:
             return "extracted"
         return _link_or_copy(Path(str(plan.record["video_path"])), dst)
     except (OSError, VtdbError) as exc:
-        from vtdb.export.clippy import ExportError
-
         raise ExportError(f"video {plan.video_name}: could not put its file into the pack ({exc}); "
                           "leave it out with --videos, or export without --include-media") from None

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from vtdb.export.clippy import EMBEDDING_MODEL, ExportError
+from vtdb.export import ExportError
+from vtdb.export.clippy import EMBEDDING_MODEL
 from vtdb.search.moments import sort_start
 from vtdb.store.segments import as_meta
 from vtdb.workfiles import WorkFileError, load_phase1_data
