@@ -64,7 +64,7 @@ from vtdb.config import Settings  # noqa: E402
 from vtdb.embedders import load_embedder  # noqa: E402
 from vtdb.safe_pickle import dump_plain  # noqa: E402
 from vtdb.store import ChromaDBManager  # noqa: E402
-from vtdb.store.manager import _clean  # noqa: E402
+from vtdb.store.records import _clean  # noqa: E402
 from vtdb.workfiles import phase1_data_path, phase2_analysis_path  # noqa: E402
 
 TARGET_LOAD_RATIO = 1.15
@@ -370,7 +370,7 @@ def lexical_in_fresh_process(cache_dir: Path) -> dict:
     code = (
         "import gc, json, sys, time; from pathlib import Path; import psutil, numpy, tantivy\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from vtdb.search.lexical import LexicalIndex\n"
+        "from vtdb.search.index import LexicalIndex\n"
         "gc.collect(); p = psutil.Process(); r0 = p.memory_info().rss; t0 = time.perf_counter()\n"
         f"index = LexicalIndex(Path({str(cache_dir)!r})); index.search(['kalo', 'miren', 'tusa'], 150, {{}})\n"
         "dt = time.perf_counter() - t0; gc.collect(); r1 = p.memory_info().rss\n"

@@ -29,7 +29,8 @@ from vtdb.config import load_config
 from vtdb.embedders import load_embedder
 from vtdb.events import read_events
 from vtdb.safe_pickle import dump_plain
-from vtdb.search.searcher import FILTER_FIELDS, QueryError, Searcher
+from vtdb.search.filters import FILTER_FIELDS, QueryError
+from vtdb.search.searcher import Searcher
 from vtdb.store import ChromaDBManager, EmbedderMismatch
 from vtdb.workfiles import phase1_data_path, phase2_analysis_path
 

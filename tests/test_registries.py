@@ -176,14 +176,14 @@ ERRORS = [
     ("vtdb.lock", "LockHeld", VtdbError, Exception),
     ("vtdb.naming", "UnsafeNameError", VtdbError, ValueError),
     ("vtdb.export", "ExportError", VtdbError, ValueError),
-    ("vtdb.search.searcher", "QueryError", VtdbError, ValueError),
+    ("vtdb.search.filters", "QueryError", VtdbError, ValueError),
     ("vtdb.safe_pickle", "UnsafePickleError", VtdbError, Exception),
     ("vtdb.demo", "MediaToolMissing", VtdbError, RuntimeError),
     ("vtdb.status_table", "FilterError", VtdbError, ValueError),
     ("vtdb.workfiles", "WorkFileError", VtdbError, RuntimeError),
-    ("vtdb.store.manager", "DatabaseUnavailable", RunAborted, RuntimeError),
-    ("vtdb.store.manager", "EmbedderMismatch", VtdbError, RuntimeError),
-    ("vtdb.store.manager", "UnknownVideoError", VtdbError, KeyError),
+    ("vtdb.store.connection", "DatabaseUnavailable", RunAborted, RuntimeError),
+    ("vtdb.store.migration", "EmbedderMismatch", VtdbError, RuntimeError),
+    ("vtdb.store.records", "UnknownVideoError", VtdbError, KeyError),
 ]
 
 def _check(module: str, name: str, branch: type, builtin: type) -> None:

@@ -14,6 +14,7 @@ from vtdb import atomic, proc, records
 from vtdb.config import load_config
 from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError, json_list
 from vtdb.store import manager as store_manager
+from vtdb.store.records import _clean
 
 
 def _embedded(tmp_path) -> ChromaDBManager:
@@ -71,8 +72,8 @@ def test_close_server_twice_then_reopens(chroma_server, tmp_path):
         assert fresh.get_video_status("alpha")["phase1_status"] == "completed"
 
 
-def test_public_names_and_compat_imports():
-    assert store_manager._clean({"a": None, "b": (1, 2)}) == {"a": "", "b": [1, 2]}
+def test_public_names_and_helpers():
+    assert _clean({"a": None, "b": (1, 2)}) == {"a": "", "b": [1, 2]}
     assert json_list('[1, 2]') == [1, 2] and json_list("bad") == []
     assert issubclass(DatabaseUnavailable, RuntimeError) and issubclass(EmbedderMismatch, RuntimeError)
     assert Claim("n", "phase1", "c", "pending", False).meta == {}

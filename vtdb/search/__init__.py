@@ -1,8 +1,7 @@
 """Search over the moments: hybrid (vectors + BM25), vector or keyword; every face (CLI, export) goes through here.
 
-Modules: searcher (Searcher: hybrid search), index (the keyword index: tantivy BM25, synced per video;
-`lexical` is its old name), filters (filters, Chroma where
-clauses), moments (reading stored segment records; windows merged into moments), videos (whole-video
+Modules: searcher (Searcher: hybrid search), index (the keyword index: tantivy BM25, synced per video),
+filters (filters, Chroma where clauses), moments (reading stored segment records; windows merged into moments), videos (whole-video
 search over the Phase 4 summaries).
 """
 

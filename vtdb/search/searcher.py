@@ -14,17 +14,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from vtdb.search.filters import FILTER_FIELDS, QueryError, chroma_where, matches, matches_times, normalize_filters
-from vtdb.search.index import LexicalIndex, Progress, SearchIndexError, SyncReport, sync
-from vtdb.search.moments import Moment, merge_moments, seconds, segment_span
+from vtdb.search.filters import QueryError, chroma_where, matches_times, normalize_filters
+from vtdb.search.index import LexicalIndex, Progress, SyncReport, sync
+from vtdb.search.moments import Moment, merge_moments
 from vtdb.store.segments import Hit, as_meta
 from vtdb.store.where import all_of
 from vtdb.text import search_tokens, words
-
-# The names this module held before it was split: `from vtdb.search.searcher import X` keeps working.
-__all__ = ["CENTROID_SAMPLE", "FILTER_FIELDS", "LANGUAGE_CALIBRATION", "MODES", "RRF_K", "Hit", "LexicalIndex", "Moment",
-           "QueryError", "SearchIndexError", "Searcher", "chroma_where", "matches", "matches_times", "merge_moments",
-           "normalize_filters", "searcher_for", "seconds", "segment_span"]
 
 RRF_K = 60
 # Hybrid search: share of the query's mean similarity to each language's segments taken off the vector

@@ -40,9 +40,6 @@ from vtdb.sources.zim import (
 )
 from vtdb.store import ChromaDBManager
 
-# Event names of the sync (kept beside their only emitter until vtdb.events lists them).
-VIDEO_RETIRED, VIDEO_RESTORED, VIDEO_MOVED = ev.VIDEO_RETIRED, ev.VIDEO_RESTORED, ev.VIDEO_MOVED
-
 # Why a video was retired (the start of `retired_reason`; the rest names the file or archive).
 LEFT_CONFIG = "removed from videos_config.json"
 LEFT_ARCHIVE = "no longer in its archive"
@@ -222,11 +219,11 @@ def _sync_one(db: ChromaDBManager, events: ev.EventLog, plan: _Planned, existing
     db.create_or_update_video_file(plan.name, plan.location, existing=existing, **fields)
     if moved:
         db.update_segment_paths(plan.name, plan.location)
-        events.emit(VIDEO_MOVED, video=plan.name, old_path=old_path, new_path=plan.location, fingerprint=plan.content)
+        events.emit(ev.VIDEO_MOVED, video=plan.name, old_path=old_path, new_path=plan.location, fingerprint=plan.content)
         notes.append(f"{plan.name}: moved from {old_path} to {plan.location} (same content: its work is kept)")
     if retired:
         flips.append(plan.name)
-        events.emit(VIDEO_RESTORED, video=plan.name, was=existing.get("retired_reason"), reprocess=bool(reason))
+        events.emit(ev.VIDEO_RESTORED, video=plan.name, was=existing.get("retired_reason"), reprocess=bool(reason))
         notes.append(f"{plan.name}: back in the library" + ("" if reason else " (same content: its work is kept)"))
     if reason:
         db.reset(plan.name, "phase1")
@@ -241,7 +238,7 @@ def _retire(db: ChromaDBManager, events: ev.EventLog, name: str, reason: str, dr
         return
     db.retire(name, reason)
     flips.append(name)
-    events.emit(VIDEO_RETIRED, video=name, reason=reason)
+    events.emit(ev.VIDEO_RETIRED, video=name, reason=reason)
     notes.append(f"{name}: retired ({reason}); its segments leave search and export; `db_manager.py prune` deletes it")
 
 

@@ -17,17 +17,11 @@ load a model.
 
 from __future__ import annotations
 
-from vtdb.store.connection import MAX_BATCH, REBUILD_FILES, VIDEO_FILES, VIDEO_SEGMENTS, DatabaseUnavailable, _Connection
-from vtdb.store.migration import EmbedderMismatch, _Migration
-from vtdb.store.records import UnknownVideoError, _clean, _plain, _Records, json_list
+from vtdb.store.connection import _Connection
+from vtdb.store.migration import _Migration
+from vtdb.store.records import _Records
 from vtdb.store.segments import _Segments
-from vtdb.store.transitions import Claim, _Transitions
-
-__all__ = [
-    "MAX_BATCH", "REBUILD_FILES", "VIDEO_FILES", "VIDEO_SEGMENTS",
-    "ChromaDBManager", "Claim", "DatabaseUnavailable", "EmbedderMismatch", "UnknownVideoError",
-    "_clean", "_plain", "json_list",
-]
+from vtdb.store.transitions import _Transitions
 
 
 class ChromaDBManager(_Transitions, _Segments, _Migration, _Records, _Connection):

@@ -161,7 +161,7 @@ class _Segments(_Records):
         """Search the moments.
 
         With text: hybrid search (vector + BM25 fused by reciprocal rank), overlapping windows merged
-        into moments (`vtdb.search.searcher.Moment`); `filters` may hold video, content_type, language,
+        into moments (`vtdb.search.moments.Moment`); `filters` may hold video, content_type, language,
         time_from, time_to, keyword; `mode` is hybrid, vector or keyword. Videos that left the library
         (`retired_at`) are left out unless `include_retired`.
         With a vector: the nearest segments (`vtdb.search.moments.Hit`: id, score, metadata, document),
