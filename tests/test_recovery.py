@@ -243,6 +243,48 @@ def test_a_claim_lost_to_a_host_named_sheldon_is_not_a_hold(make_db, tmp_path):
     assert db.decide("b", "phase1").kind == state.SKIP_BUSY
 
 
+def test_a_worker_whose_claim_is_taken_over_stops_at_its_next_progress_report(make_db, tmp_path):
+    """The heartbeat finds the claim gone; the job's next ctx.report raises ClaimLost: the work stops there, nothing
+    is written for the video (no completion, no attempt, the new owner's claim untouched), the run goes on."""
+    db = make_db(heartbeat_interval=0.05, heartbeat_lease=30)
+    for name in ("a", "b"):
+        db.create_or_update_video_file(name, f"/videos/{name}.mp4")
+    windows = 2000  # 0.01 s each: ~20 s of work, were it not stopped
+    reported: dict[str, int] = {}
+    taken: list[Claim] = []
+
+    def behaviour(claim, ctx):
+        if claim.name == "b":
+            return JobResult(count=1)
+        for i in range(windows):
+            ctx.report(i, windows, "windows")
+            reported[claim.name] = i + 1
+            if i == 5:  # another worker, whose lease is shorter than our beats, finds "a" stale and reclaims it
+                impatient = make_db(heartbeat_interval=0.001, heartbeat_lease=0.002)
+                for _try in range(500):  # until it reads the record between two of our beats
+                    other = impatient.claim("a", "phase1", owner=Owner("sheldon", 4242, 1.0))
+                    if other is not None:
+                        taken.append(other)
+                        break
+                    time.sleep(0.001)
+                assert taken, "the other worker never found the claim stale"
+            time.sleep(0.01)
+        return JobResult(count=windows, fields={"phase1_note": "should never be written for a"})
+
+    t0 = time.monotonic()
+    summary, out = _run(db, _Job(behaviour), tmp_path / "work")
+    assert time.monotonic() - t0 < 10, "the work went on after the claim was lost"
+    assert 6 <= reported["a"] < windows // 2, reported
+    assert summary.superseded == ["a"] and summary.completed == ["b"] and summary.failed == [], out
+    assert summary.exit_code == EXIT_OK and "its work stopped, not marked" in out, out
+    record = db.get_video_status("a")
+    assert record["phase1_status"] == PROCESSING and record["phase1_claim_id"] == taken[0].claim_id
+    assert int(record.get("phase1_attempts") or 0) == 0 and not record.get("phase1_note")
+    events = ev.read_events(tmp_path / "work" / db.settings.event_log)
+    assert [e["event"] for e in events if e.get("video") == "a"][-1] == ev.VIDEO_SUPERSEDED
+    assert db.get_video_status("b")["phase1_status"] == COMPLETED  # the run went on with the next video
+
+
 # ---------------------------------------------------------------- --only and --dry-run
 
 

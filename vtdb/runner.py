@@ -38,6 +38,12 @@ class JobResult:
     note: str = ""
 
 
+class ClaimLost(BaseException):
+    """Raised by `JobContext.report` once the heartbeat found the claim taken over (another worker's claim, a
+    reset): the work is dropped at its next progress report, and the runner counts nothing and goes on with the
+    next video. A BaseException, like KeyboardInterrupt, so that a job's `except Exception` cannot swallow it."""
+
+
 class JobContext:
     """What a job may use while processing one video: settings, paths, progress and heartbeats."""
 
@@ -51,9 +57,12 @@ class JobContext:
         self._progress = progress
         self._fields: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self.claim_lost = threading.Event()  # set by the heartbeat when another worker or a reset took the video
 
     def report(self, done: float, total: float | None = None, label: str = "") -> None:
-        """Progress inside the video (e.g. audio seconds transcribed)."""
+        """Progress inside the video (e.g. audio seconds transcribed); raises ClaimLost once the claim is gone."""
+        if self.claim_lost.is_set():
+            raise ClaimLost(f"{self.claim.name}: another worker or a reset took the video over")
         self._progress(done, total, label)
 
     def record(self, **fields: Any) -> None:
@@ -167,16 +176,15 @@ class _Heartbeat(threading.Thread):
         super().__init__(daemon=True, name=f"heartbeat-{claim.name}")
         self.db, self.claim, self.ctx, self.interval = db, claim, ctx, interval
         self._stop_event = threading.Event()
-        self.lost = False
 
     def run(self) -> None:
-        while not self._stop_event.wait(self.interval):
+        while not self._stop_event.wait(self.interval) and not self.ctx.claim_lost.is_set():
             self.beat()
 
     def beat(self) -> None:
         try:
             if not self.db.heartbeat(self.claim, **self.ctx.pending_fields()):
-                self.lost = True
+                self.ctx.claim_lost.set()  # the job stops at its next progress report (ClaimLost)
         except Exception as exc:  # a missed beat is not fatal; the lease allows several
             self.ctx.warn(f"heartbeat failed: {exc}")
 
@@ -209,6 +217,13 @@ def _process_claim(job: PhaseJob, claim: Claim, ctx: JobContext, beat: _Heartbea
         report.line(WARNING, f"interrupted: {name} returned to pending")
         summary.interrupted = True
         return True
+    except ClaimLost:
+        # Taken over meanwhile: the work is dropped; the video is the new owner's, so nothing is written.
+        beat.stop()
+        events.emit(ev.VIDEO_SUPERSEDED, phase=job.phase, video=name, reason="claim taken over or reset meanwhile; work dropped")
+        summary.superseded.append(name)
+        report.line(WARNING, f"{name}: another worker or a reset took it over; its work stopped, not marked")
+        return False
     except DatabaseUnavailable:
         raise  # the run's fault, and nothing can be recorded: run_phase handles it
     except RunAborted as exc:
