@@ -183,7 +183,7 @@ class _Connection:
         return bool(self.chroma_host)
 
     @property
-    def recovery(self) -> RecoveryOptions:
+    def _recovery(self) -> RecoveryOptions:
         """The state machine's options, built once per settings object (every decision on every record uses them)."""
         if self._recovery_cache is None or self._recovery_cache[0] is not self.settings:
             self._recovery_cache = (self.settings, self.settings.recovery)
@@ -318,7 +318,7 @@ class _Connection:
         """What a collection records about itself: the embedder that built it and its vector dimension."""
         return dict(self._collection(name).metadata or {})
 
-    def collection_dimension(self, name: str = VIDEO_FILES) -> int:
+    def _collection_dimension(self, name: str = VIDEO_FILES) -> int:
         """The vector dimension the collection was built with."""
         meta = self._collection(name).metadata or {}
         return int(meta.get("dimension") or embedder_dimension(self.settings.embedder))

@@ -81,7 +81,7 @@ class _Records(_Connection):
 
     def add_video_files(self, records: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
         """Create many new records (name, video_path, metadata) in batched writes (a first sync of a big library)."""
-        vector = placeholder_vector(self.collection_dimension())
+        vector = placeholder_vector(self._collection_dimension())
         for start in range(0, len(records), MAX_BATCH):
             built = [self._new_record(n, p, m) for n, p, m in records[start : start + MAX_BATCH]]
             self._files.add(ids=[m["name"] for m, _ in built], embeddings=[vector] * len(built),
@@ -103,7 +103,7 @@ class _Records(_Connection):
         existing = existing if existing is not None else self._get_meta(name)
         if existing is None:
             meta, document = self._new_record(name, video_path, metadata)
-            self._files.add(ids=[name], embeddings=[placeholder_vector(self.collection_dimension())],
+            self._files.add(ids=[name], embeddings=[placeholder_vector(self._collection_dimension())],
                                  metadatas=[_clean(meta)], documents=[document])
             return meta
         changes = {"video_path": video_path, **metadata}
@@ -125,7 +125,7 @@ class _Records(_Connection):
 
     def video_flags(self, record: Mapping[str, Any]) -> VideoFlags:
         """What the state machine says of a record right now: stale claims (phase -> why) and held phases."""
-        recovery = self.recovery
+        recovery = self._recovery
         stale = {p: why for p in PHASE_ORDER if (why := state.stale_reason(record, p, recovery, host=self._host))}
         return VideoFlags(stale, [p for p in PHASE_ORDER if record.get(state.phase_field(p, "held"))])
 

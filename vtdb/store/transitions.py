@@ -44,7 +44,7 @@ class _Transitions(_Records):
     def decide(self, name_or_meta: str | Mapping[str, Any], phase: str, force: bool = False) -> Decision:
         """This run's decision for the video (a name, or its record when the caller has it) and `phase`."""
         meta = self._require_meta(name_or_meta) if isinstance(name_or_meta, str) else name_or_meta
-        return state.decide(meta, phase, self.recovery, force=force, host=self._host)
+        return state.decide(meta, phase, self._recovery, force=force, host=self._host)
 
     def candidates(self, phase: str, only: Sequence[str] | None = None, force: bool = False) -> list[tuple[dict, Decision]]:
         """Every (selected) video with this run's decision for `phase`, in name order."""
@@ -81,7 +81,7 @@ class _Transitions(_Records):
             # The previous run died or hung on this video. That is counted apart from errors (a kill -9 or a
             # reboot is not the video's fault), but a video that keeps killing its worker (OOM, a decoder
             # crash) is held after max_abandons instead of retried forever.
-            abandoned = state.abandon_update(phase, meta, decision.reason, self.recovery)
+            abandoned = state.abandon_update(phase, meta, decision.reason, self._recovery)
             if abandoned.get(state.phase_field(phase, "held")):
                 self._update(name, {**abandoned, "updated_at": clock.iso(now)})
                 return None
@@ -98,7 +98,7 @@ class _Transitions(_Records):
             meta.update(_clean(update))
         return Claim(name, phase, claim_id, decision.reason, decision.reclaim, meta, previous_claim_id=previous)
 
-    def still_owned(self, claim: Claim) -> bool:
+    def _still_owned(self, claim: Claim) -> bool:
         """Does the record still carry this claim (no other worker took the video over)?"""
         meta = self._get_meta(claim.name)
         if not meta:
@@ -107,14 +107,14 @@ class _Transitions(_Records):
 
     def heartbeat(self, claim: Claim, **fields: Any) -> bool:
         """Refresh the lease (and record progress fields); False when another worker took the video over."""
-        if not self.still_owned(claim):
+        if not self._still_owned(claim):
             return False
         self._update(claim.name, {state.phase_field(claim.phase, "heartbeat"): clock.iso(clock.now_utc()), **fields})
         return True
 
     def complete(self, claim: Claim, count: int, **fields: Any) -> bool:
         """Mark the phase completed. False (nothing written) when the claim was superseded meanwhile."""
-        if not self.still_owned(claim):
+        if not self._still_owned(claim):
             return False
         self._update(claim.name, {**state.complete_update(claim.phase, count, clock.now_utc()), **fields})
         return True
@@ -125,13 +125,13 @@ class _Transitions(_Records):
         meta = self._require_meta(claim.name)
         if meta.get(state.phase_field(claim.phase, "claim_id")) != claim.claim_id:
             return False
-        update = state.fail_update(claim.phase, meta, error, self.recovery, clock.now_utc(), permanent=permanent)
+        update = state.fail_update(claim.phase, meta, error, self._recovery, clock.now_utc(), permanent=permanent)
         self._update(claim.name, update)
         return bool(update[state.phase_field(claim.phase, "held")])
 
     def give_back(self, claim: Claim) -> None:
         """Return an interrupted claim to pending without counting an attempt."""
-        if self.still_owned(claim):
+        if self._still_owned(claim):
             self._update(claim.name, state.release_update(claim.phase, clock.now_utc()))
 
     def reset(self, name: str, phase: str | int = "phase1") -> None:
