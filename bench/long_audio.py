@@ -27,7 +27,10 @@ this script (1 h: 10 MB, 10 h: 97 MB):
     | this, shots=off            | 10    | 887         | 443    | 437   | 74.9     | 192.9    | 0.0   |
     | before (23e1f92, whole)    | 1     | 1372        | 143    | 47    | 18.6     | 2.7      | 0.0   |
 
-10 h / 1 h peak RSS: 1.50 with shot detection, 1.03 without (the audio's part no longer grows). What still
+After the shot pass kept only the thumbnails it compares and released alternate frames early (same day, load
+3-6): 1 h 879 MB, 10 h **891 MB** (10 h / 1 h 1.01), CPU 40 s and 307 s.
+
+Before that, 10 h / 1 h peak RSS: 1.50 with shot detection, 1.03 without (the audio's part no longer grows). What still
 grows with the duration is the shot detection's fade thumbnails (vtdb/media/shots.py keeps a 64x36 float32
 thumbnail of every analysed frame until the end: 9 KB each; this 1 fps video has 36,000 in 10 h, about 390 MB
 measured alone; a 25 fps video is analysed at 12 fps, 12x that). The code before kept the whole audio as
