@@ -9,13 +9,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-import subprocess
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from helpers.library import Seg, Vid, build_library
+from helpers.media_tools import ffmpeg, stream_types
 from webfixtures import wait_for
 
 from bench._common import speech_audio, write_wav
@@ -27,16 +26,6 @@ from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 SID = "audio_pack"
 SECONDS = 12.0
 AUDIO_ONLY = {"has_video": False, "width": 0, "height": 0, "fps": 0.0}
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", *args], check=True, capture_output=True, timeout=120)
-
-
-def streams(path: Path) -> list[str]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True, timeout=60)
-    return [s["codec_type"] for s in json.loads(out.stdout)["streams"]]
 
 
 def segs(reference: str) -> list[Seg]:
@@ -84,7 +73,7 @@ def test_audio_pages_have_an_audio_player_with_the_copied_file(pack):
     assert "<video" not in page and "<track" not in page and "<img" not in page
     assert "Voice commands &lt;i&gt;spoken&lt;/i&gt;" in page  # escaped
     assert (root / "media" / "talk.mp3").read_bytes() == pack["talk"].read_bytes()
-    assert streams(root / "media" / "talk.mp3") == ["audio"]
+    assert stream_types(root / "media" / "talk.mp3") == ["audio"]
     assert (root / "media" / "talk.en.vtt").is_file()  # the cues beside the file, for a player that shows them
     assert not (root / "subtitles" / "talk.en.vtt").exists()  # no page links them
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import urllib.parse
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers.media_tools import ffmpeg, stream_types
 from webfixtures import get, wait_for, web_server
 
 from bench._common import speech_audio, write_wav
@@ -32,16 +32,6 @@ from vtdb.workfiles import load_phase1_data
 SECONDS = 20.0
 COVER_SIZE = (400, 300)  # width, height of the cover picture attached to podcast.mp3
 PHASES = ("phase1_whisper_frames.py", "phase2_vllm_analysis.py", "phase3_load.py")
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", *args], check=True, capture_output=True, timeout=120)
-
-
-def ffprobe_streams(path: Path) -> list[str]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True, timeout=60)
-    return [s["codec_type"] for s in json.loads(out.stdout)["streams"]]
 
 
 def cover_jpeg() -> bytes:
@@ -68,8 +58,8 @@ def library(tmp_path_factory):
            "-t", str(SECONDS), "-c:a", "libmp3lame", "-b:a", "64k", "-c:v", "copy", "-disposition:v", "attached_pic",
            "-id3v2_version", "3", str(podcast))
     ffmpeg("-i", str(speech_wav(folder, "opus", 24)), "-t", str(SECONDS), "-c:a", "libopus", "-b:a", "32k", str(opus))
-    assert ffprobe_streams(talk) == ["audio"] and ffprobe_streams(opus) == ["audio"]
-    assert sorted(ffprobe_streams(podcast)) == ["audio", "video"]  # the cover is an attached picture, not a video
+    assert stream_types(talk) == ["audio"] and stream_types(opus) == ["audio"]
+    assert sorted(stream_types(podcast)) == ["audio", "video"]  # the cover is an attached picture, not a video
 
     videos = [{"name": "talk", "path": str(talk), "title": "A talk <b>without</b> pictures"},
               {"name": "podcast", "path": str(podcast), "title": "A podcast with a cover"},
