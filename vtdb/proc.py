@@ -1,10 +1,15 @@
 """Is a process alive on this host: the one check the state machine, the lock and the temp-file cleanup share.
 
 At the bottom of the package (psutil only), so `atomic` can tell a dead writer's temp file without
-importing the state machine and its settings.
+importing the state machine and its settings. Also package_env: the environment for a child process that
+runs vtdb again (PYTHONPATH finding this package).
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
 
 import psutil
 
@@ -65,3 +70,14 @@ def host_boot_time() -> float:
         return float(psutil.boot_time())
     except Exception:  # noqa: BLE001 - containers without /proc/stat: assume no reboot
         return 0.0
+
+
+# The folder holding the vtdb package: on a child's PYTHONPATH, it finds vtdb whether it is installed or not.
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[1])
+
+
+def package_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child `python -m vtdb.…` (the pipeline's phases, Phase 1's per-GPU workers): this
+    process's, plus `extra`, with PACKAGE_PARENT put first on PYTHONPATH."""
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, **(extra or {}), "PYTHONPATH": PACKAGE_PARENT + (os.pathsep + path if path else "")}

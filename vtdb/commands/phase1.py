@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 from rich.markup import escape
 
@@ -29,6 +28,7 @@ from vtdb.cli import (
 )
 from vtdb.config import whisper_devices
 from vtdb.phases.phase1 import Phase1Job
+from vtdb.proc import package_env
 from vtdb.runner import run_phase
 from vtdb.sources.sync import sync_videos
 from vtdb.text import summary_of, terminal_safe
@@ -89,12 +89,10 @@ def run_workers(devices: list[str], argv: list[str]) -> int:
     a time, so this needs a Chroma server. Each worker's lines come through prefixed with its device; the exit
     code is the worst of theirs (2 over 1 over 0). --limit applies per worker.
     """
-    root = str(Path(__file__).resolve().parents[2])  # the folder holding the vtdb package
     procs: list[tuple[str, subprocess.Popen]] = []
     console.print(f"[cyan]Phase 1: {len(devices)} workers, one per device: {', '.join(devices)}[/]")
     for device in devices:
-        env = {**os.environ, WORKER_ENV: device, "VTDB_WHISPER_DEVICE": device,
-               "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+        env = package_env({WORKER_ENV: device, "VTDB_WHISPER_DEVICE": device})
         proc = subprocess.Popen([sys.executable, "-m", "vtdb.commands.phase1", *argv], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
         procs.append((device, proc))

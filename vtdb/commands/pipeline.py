@@ -9,33 +9,25 @@ Exit code: the worst of the phases' exit codes (0 ok, 1 some videos failed, 2 ba
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
+from vtdb.proc import package_env
 from vtdb.text import summary_of
 
 # (what the user knows it by, the module that runs it)
 PHASES = [("phase1_whisper_frames.py", "phase1"), ("phase2_vllm_analysis.py", "phase2"), ("phase3_load.py", "phase3"),
           ("phase4_summary.py", "phase4")]
-# The package's folder on the child's path, so the phases find vtdb whether it is installed or not.
-PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
 def _command(module: str) -> list[str]:
     return [sys.executable, "-m", f"vtdb.commands.{module}"]
 
 
-def _child_env() -> dict[str, str]:
-    path = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "PYTHONPATH": PACKAGE_PARENT + (os.pathsep + path if path else "")}
-
-
 def _run_phase(cmd: list[str]) -> int:
     """Run one phase; on Ctrl-C or SIGTERM let it hand its video back before stopping (never SIGKILL it)."""
-    child = subprocess.Popen(cmd, env=_child_env())
+    child = subprocess.Popen(cmd, env=package_env())
 
     def forward(signum, _frame):
         if child.poll() is None:
@@ -77,7 +69,7 @@ def run(argv: list[str] | None = None) -> int:
     status_cmd = _command("status")
     if args.config:
         status_cmd += ["--config", args.config]
-    subprocess.call([*status_cmd, "status"], env=_child_env())
+    subprocess.call([*status_cmd, "status"], env=package_env())
     return worst
 
 
