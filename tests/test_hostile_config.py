@@ -243,7 +243,7 @@ def test_misspelled_vtdb_variables_are_warned_about_with_a_suggestion():
     warnings: list[str] = []
     build_settings({}, env={"VTDB_WHISPER_MODLE": "small", "VTDB_CACHE_DIR": "/tmp/x", "VTDB_ALLOW_DOWNLOADS": "1"},
                    warnings=warnings)
-    assert warnings == ["environment VTDB_WHISPER_MODLE: not a setting, ignored; did you mean VTDB_WHISPER_MODEL?"]
+    assert warnings == ["environment VTDB_WHISPER_MODLE: not a setting, ignored; did you mean 'VTDB_WHISPER_MODEL'?"]
     warnings.clear()
     build_settings({"whisper_modle": "small"}, env={}, warnings=warnings)
     assert warnings == ["settings.whisper_modle: unknown setting, ignored; did you mean 'whisper_model'?"]
@@ -253,7 +253,7 @@ def test_the_cli_prints_the_variable_warning_and_a_setting_error_exits_2(tmp_pat
     cfg = write_config(tmp_path, [])
     res = run_cli("phase1_whisper_frames.py", "--config", str(cfg), "--dry-run", env={"VTDB_MAX_ATEMPTS": "9"})
     assert res.returncode == 0, res.stderr
-    assert "VTDB_MAX_ATEMPTS: not a setting, ignored; did you mean VTDB_MAX_ATTEMPTS?" in res.stderr
+    assert "VTDB_MAX_ATEMPTS: not a setting, ignored; did you mean 'VTDB_MAX_ATTEMPTS'?" in res.stderr
     res = run_cli("phase1_whisper_frames.py", "--config", str(cfg), "--dry-run", env={"VTDB_WHISPER_BATCH_SIZE": "²"})
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "settings.whisper_batch_size (from environment VTDB_WHISPER_BATCH_SIZE)" in res.stderr

@@ -767,7 +767,7 @@ def test_dry_run_limit_only_and_rerun(three_silent):
     proc = run_cli(PHASE1, "--config", str(cfg), "--only", "v3", "--only", "v33")
     out = flat(proc.stdout + proc.stderr)
     assert proc.returncode == 2, out
-    assert "--only v33: no such video in the database (did you mean 'v3'?)" in out
+    assert "--only v33: no such video in the database; did you mean 'v3'?" in out
     assert status(cfg, "v3")["phase1_status"] == "pending"
     # --only v3.
     proc = run_cli(PHASE1, "--config", str(cfg), "--only", "v3")

@@ -296,7 +296,7 @@ def test_only_with_an_unknown_name_is_a_usage_error_before_any_work(make_db, tmp
     job = _Job(lambda claim, ctx: ran.append(claim.name) or JobResult(count=1))
     summary, out = _run(db, job, tmp_path / "work", only=["kitchen", "kitchn"])
     assert summary.exit_code == EXIT_USAGE and ran == []
-    assert "--only kitchn: no such video in the database (did you mean 'kitchen'?)" in out
+    assert "--only kitchn: no such video in the database; did you mean 'kitchen'?" in out
     summary, out = _run(db, job, tmp_path / "work", only=["kitchen"])
     assert summary.exit_code == EXIT_OK and ran == ["kitchen"]
 

@@ -26,21 +26,21 @@ class _Embedder(Embedder):
 
 def test_unknown_name_message_lists_names_and_suggests():
     msg = unknown_name_message("analyzer", "opnai", ["auto", "vllm", "openai", "transcript"])
-    assert msg == "unknown analyzer 'opnai' (did you mean 'openai'?); use auto, vllm, openai or transcript"
+    assert msg == "unknown analyzer 'opnai'; did you mean 'openai'? Use auto, vllm, openai or transcript"
     assert unknown_name_message("analyzer", "zzz", ["a", "b"]) == "unknown analyzer 'zzz'; use a or b"
 
 
 def test_unknown_analyzer():
-    with pytest.raises(AnalyzerUnavailable, match=r"unknown analyzer 'transcrip' \(did you mean 'transcript'\?\); "
-                                                  r"use auto, vllm, openai or transcript"):
+    with pytest.raises(AnalyzerUnavailable, match=r"unknown analyzer 'transcrip'; did you mean 'transcript'\? "
+                                                  r"Use auto, vllm, openai or transcript"):
         make_analyzer("transcrip", Settings())
     with pytest.raises(AnalyzerUnavailable, match="unknown analyzer 'auto'"):
         make_analyzer("auto", Settings())  # auto is resolved by choose_analyzer, never built
 
 
 def test_unknown_summarizer():
-    with pytest.raises(SummarizerUnavailable, match=r"unknown summarizer 'extractiv' \(did you mean 'extractive'\?\); "
-                                                  r"use extractive, openai or vllm"):
+    with pytest.raises(SummarizerUnavailable, match=r"unknown summarizer 'extractiv'; did you mean 'extractive'\? "
+                                                  r"Use extractive, openai or vllm"):
         make_summarizer("extractiv", Settings(), _Embedder())
 
 

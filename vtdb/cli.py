@@ -26,7 +26,7 @@ from vtdb.config import Config, ConfigError, load_config, settings_only
 from vtdb.lock import DatabaseLock, LockHeld
 from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PlanOnly, RunOptions, RunSummary, run_phase
 from vtdb.store import ChromaDBManager, DatabaseUnavailable
-from vtdb.text import terminal_safe
+from vtdb.text import did_you_mean, terminal_safe
 
 
 class TerminalSafeConsole(Console):
@@ -405,7 +405,6 @@ COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module in vtdb.commands, wh
 
 def vtdb_main(argv: list[str] | None = None) -> None:
     """The `vtdb` console command: `vtdb COMMAND [options]`; `vtdb --help` lists the commands."""
-    import difflib
     import importlib
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -421,8 +420,7 @@ def vtdb_main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_OK)
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        close = difflib.get_close_matches(name, list(COMMANDS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else "; `vtdb --help` lists them"
+        hint = did_you_mean(name, COMMANDS) or "; `vtdb --help` lists them"
         print(f"vtdb: unknown command {name!r}{hint}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     module, _what = COMMANDS[name]

@@ -7,7 +7,6 @@ code 2, nothing changed. A bad video entry stops only that entry: it is reported
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import json
@@ -23,6 +22,7 @@ from typing import Any, Mapping
 from vtdb.errors import VtdbError
 from vtdb.languages import language_of_tag, validate_language
 from vtdb.naming import UnsafeNameError, check_name, sanitize_name, text_problem
+from vtdb.text import did_you_mean
 
 DEFAULT_CONFIG_NAME = "videos_config.json"
 ENV_PREFIX = "VTDB_"
@@ -517,6 +517,16 @@ _FLOAT_TEXT = re.compile(r"\s*[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30
                          r"|\s*[+-]?(?:inf|infinity|nan)\s*", re.ASCII | re.IGNORECASE)
 
 
+YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def yes_no(text: str) -> bool | None:
+    """A yes/no written as text: True for 1, true, yes or on; False for 0, false, no or off (any case, spaces
+    around); None for anything else. The one reading of a boolean setting, a --filter value and a web flag."""
+    word = text.strip().lower()
+    return True if word in YES else False if word in NO else None
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Coerce a setting to the dataclass field's type; raise ConfigError with the setting's name."""
     target, optional = _field_type(name)
@@ -539,8 +549,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if target is bool:
             if isinstance(value, bool):
                 return value
-            if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
-                return value.strip().lower() in {"1", "true", "yes", "on"}
+            if isinstance(value, str) and (answer := yes_no(value)) is not None:
+                return answer
             raise ValueError
         if target is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -580,9 +590,7 @@ def _check_declared(s: Settings, fail) -> None:
     for f in fields(Settings):
         value, meta = getattr(s, f.name), f.metadata
         if "choices" in meta and value not in meta["choices"]:
-            close = difflib.get_close_matches(str(value).lower(), meta["choices"], n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            fail(f.name, f"{value!r} is not one of {', '.join(meta['choices'])}{hint}")
+            fail(f.name, f"{value!r} is not one of {', '.join(meta['choices'])}{did_you_mean(str(value), meta['choices'])}")
         if not meta.keys() & {"ge", "gt", "le"} or value is None:
             continue
         ge, gt, le, why = meta["ge"], meta["gt"], meta["le"], meta["why"]
@@ -616,9 +624,8 @@ def normalize_whisper_device(value: Any) -> tuple[str, str | None]:
         return text, None
     match = _CUDA_DEVICE.fullmatch(text)
     if match is None:
-        close = difflib.get_close_matches(text, ["auto", "cpu", "cuda"], n=1, cutoff=0.6)
         return text, (f"{value!r} is not auto, cpu, cuda, cuda:N or a list of GPU indices"
-                      + (f"; did you mean {close[0]!r}?" if close else ""))
+                      + did_you_mean(text, ["auto", "cpu", "cuda"]))
     indices = [int(i) for i in match.group(1).split(",")]
     if len(set(indices)) != len(indices):
         return text, f"{value!r} names a GPU twice"
@@ -652,8 +659,7 @@ def _check_whisper_model(value: str, fail, warnings: list[str]) -> None:
         warnings.append(f"settings.whisper_model: folder {value!r} does not exist (yet); transcription fails "
                         "until it holds a CTranslate2 model")
         return
-    close = difflib.get_close_matches(value.strip().lower(), WHISPER_MODEL_NAMES, n=1, cutoff=0.6)
-    fail("whisper_model", f"{value!r} is not a faster-whisper model{f'; did you mean {close[0]!r}?' if close else '.'} "
+    fail("whisper_model", f"{value!r} is not a faster-whisper model{did_you_mean(value.strip(), WHISPER_MODEL_NAMES) or '.'} "
          f"Use a model size ({', '.join(WHISPER_MODEL_NAMES)}; 'base' is bundled and works offline, the others "
          "download when downloads are allowed), a Hugging Face repo id such as 'Systran/faster-whisper-small', "
          "or a local CTranslate2 model folder")
@@ -763,8 +769,7 @@ def _unknown_env_warning(env_name: str, types: Mapping[str, Any]) -> str | None:
     if env_name in ENV_NOT_SETTINGS or env_name.startswith(ENV_NOT_SETTINGS_PREFIXES):
         return None
     known = [ENV_PREFIX + name.upper() for name in types] + sorted(ENV_NOT_SETTINGS)
-    close = difflib.get_close_matches(env_name.upper(), known, n=1, cutoff=0.75)
-    hint = f"; did you mean {close[0]}?" if close else "; VTDB_<SETTING> sets a setting (see README, Settings)"
+    hint = did_you_mean(env_name, known, cutoff=0.75) or "; VTDB_<SETTING> sets a setting (see README, Settings)"
     return f"environment {env_name}: not a setting, ignored{hint}"
 
 
@@ -781,8 +786,7 @@ def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings
     origins: dict[str, str] = {}  # setting -> the environment variable that set it
     for key, value in raw.items():
         if key not in types:
-            close = difflib.get_close_matches(key, list(types), n=1, cutoff=0.75)
-            warnings.append(f"settings.{key}: unknown setting, ignored" + (f"; did you mean {close[0]!r}?" if close else ""))
+            warnings.append(f"settings.{key}: unknown setting, ignored{did_you_mean(str(key), types, cutoff=0.75)}")
             continue
         values[key] = _coerce(key, value, "settings.")
     for env_name, value in environment.items():

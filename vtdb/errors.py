@@ -30,8 +30,9 @@ embedders and video sources, whose unknown-name error lists what is registered (
 
 from __future__ import annotations
 
-import difflib
 from typing import Callable, Generic, Iterable, TypeVar
+
+from vtdb.text import did_you_mean
 
 
 class VtdbError(Exception):
@@ -68,12 +69,10 @@ F = TypeVar("F", bound=Callable)
 
 
 def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
-    """`unknown analyzer 'opnai' (did you mean 'openai'?); use auto, vllm, openai or transcript`."""
+    """`unknown analyzer 'opnai'; did you mean 'openai'? Use auto, vllm, openai or transcript`."""
     names = list(known)
-    close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
     listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names) or "(none registered)"
-    return f"unknown {kind} {name!r}{hint}; use {listed}"
+    return f"unknown {kind} {name!r}{did_you_mean(str(name), names, then=f'use {listed}')}"
 
 
 class Registry(Generic[F]):

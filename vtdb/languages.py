@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 
+from vtdb.text import suggestion
+
 # Same set as faster_whisper.tokenizer._LANGUAGE_CODES (a test keeps them in sync); kept here
 # so that validating a config does not import the speech stack.
 WHISPER_LANGUAGES: dict[str, str] = {
@@ -95,5 +97,5 @@ def validate_language(value: object) -> tuple[str | None, str | None]:
         return text, None
     hint = suggest_language(value)
     msg = f"{value!r} is not a Whisper language code"
-    msg += f"; did you mean {hint!r}?" if hint else "; use a code such as 'en', 'ru' or 'kk', or 'auto' to detect it"
+    msg += suggestion([hint]) if hint else "; use a code such as 'en', 'ru' or 'kk', or 'auto' to detect it"
     return None, msg

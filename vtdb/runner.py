@@ -6,7 +6,6 @@ stale recovery, attempts, holds, events, progress and exit codes lives here.
 
 from __future__ import annotations
 
-import difflib
 import json
 import threading
 import traceback
@@ -24,6 +23,7 @@ from vtdb.errors import RunAborted, VideoError
 from vtdb.media.video import MediaError
 from vtdb.progress import FAILED, NOTE, OK, STOPPED, WARNING, RunReporter, reporter_for
 from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
+from vtdb.text import did_you_mean
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # The exit-code rule: 1 when a video failed *in this run* (a transient error, or a permanent one found now,
@@ -119,11 +119,6 @@ class ExcusedClaims:
             atomic_write_text(self.path, json.dumps(sorted(self._ids)))
         except OSError:  # best effort: at worst one abandon is counted
             pass
-
-
-def did_you_mean(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 
 
 class PlanOnly:
@@ -284,7 +279,7 @@ def run_phase(
             # A typo in --only is a usage error: say so before any work, never a silent "nothing to do".
             all_names = db.all_names()
             for name in unknown:
-                report.line(STOPPED, f"--only {name}: no such video in the database{did_you_mean(name, all_names)}")
+                report.line(STOPPED, f"--only {name}: no such video in the database{did_you_mean(name, all_names, n=3)}")
             summary.aborted = f"--only names {len(unknown)} unknown video(s)"
             return summary
     todo = [(m, d) for m, d in candidates if d.take and m["name"] not in options.skip]

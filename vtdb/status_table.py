@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from rich.table import Table
 
+from vtdb.config import yes_no
 from vtdb.errors import VtdbError
 from vtdb.naming import check_name, path_inside
 from vtdb.state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, phase_field
+from vtdb.text import close_matches, did_you_mean, suggestion
 from vtdb.timefmt import duration
 
 _STYLE = {"pending": "dim", "processing": "yellow", "completed": "green"}
@@ -118,21 +119,6 @@ def totals_line(records: Sequence[Mapping]) -> str:
     return line
 
 
-# ---- did you mean ----
-
-
-def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str:
-    """"did you mean 'x'?" (or 'x', 'y' or 'z') for the closest candidates, case-insensitively; "" when none is close."""
-    by_lower: dict[str, str] = {}
-    for c in candidates:
-        by_lower.setdefault(c.lower(), c)
-    close = [by_lower[c] for c in difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=0.6)]
-    if not close:
-        return ""
-    quoted = [repr(c) for c in close]
-    return "did you mean " + (quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"
-
-
 # ---- status --filter FIELD=VALUE[,VALUE] ----
 
 
@@ -141,7 +127,6 @@ class FilterError(VtdbError, ValueError):
 
 
 STATUS_FIELDS = tuple(phase_field(p, "status") for p in PHASE_ORDER)
-_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
 def record_fields(db: Any, stored: bool = True) -> dict[str, Any]:
@@ -172,8 +157,8 @@ def _describe_fields(fields: Sequence[str]) -> str:
 
 def _typed(item: str, key: str, raw: str, example: Any) -> Any:
     if isinstance(example, bool):
-        if raw.lower() in _TRUE | _FALSE:
-            return raw.lower() in _TRUE
+        if (answer := yes_no(raw)) is not None:
+            return answer
         raise FilterError(f"--filter {item!r}: {key} is true or false, not {raw!r}")
     if isinstance(example, int):
         try:
@@ -208,9 +193,8 @@ def parse_filters(items: Sequence[str] | None, fields: Callable[[bool], Mapping[
         if key not in known:
             known = fields(True)
         if key not in known:
-            close = did_you_mean(key, known)
-            raise FilterError(f"--filter {item!r}: unknown field {key!r}{f' ({close})' if close else ''}; "
-                              f"{_describe_fields(list(known))}")
+            raise FilterError(f"--filter {item!r}: unknown field {key!r}"
+                              f"{did_you_mean(key, known, n=3, then=_describe_fields(list(known)))}")
         values = [v.strip() for v in value.split(",") if v.strip()] or [""]
         if key in STATUS_FIELDS:
             bad = [v for v in values if v not in STATUSES]
@@ -264,9 +248,9 @@ def plan_prune(db: Any, work_dir: Path, names: Sequence[str] = ()) -> list[Prune
     unknown = [n for n in chosen if n not in retired and not db.get_many([n])]
     if unknown:
         known = db.all_names() if hasattr(db, "all_names") else []
-        hints = [f"{n!r} ({close})" if (close := did_you_mean(n, known)) else repr(n) for n in unknown]
-        raise FilterError(f"no video named {', '.join(hints)} in the database; `db_manager.py status` lists the videos "
-                          "(retired ones are marked RETIRED)")
+        close = list(dict.fromkeys(c for n in unknown for c in close_matches(n, known, n=3)))
+        raise FilterError(f"no video named {', '.join(map(repr, unknown))} in the database" + suggestion(
+            close, then="`db_manager.py status` lists the videos (retired ones are marked RETIRED)"))
     bad = [n for n in chosen if n not in retired]
     if bad:
         raise FilterError(f"not retired: {', '.join(map(repr, bad))}; prune deletes only retired videos "

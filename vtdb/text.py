@@ -4,12 +4,16 @@ tokenizing any script, stop words (English, Russian, Kazakh), and Snowball stemm
 Kazakh: lower-cased and its stop words dropped, not stemmed: PyStemmer 3.1 has no Kazakh algorithm
 (Stemmer.algorithms() lists none), and the Russian stemmer would cut Kazakh suffixes wrongly. A word
 with a letter only Kazakh uses (ә ғ қ ң ө ұ ү һ і) is kept whole; a Kazakh word written with common
-Cyrillic letters only goes through the Russian stemmer, the same way in the index and in the query."""
+Cyrillic letters only goes through the Russian stemmer, the same way in the index and in the query.
+
+Also the one "did you mean" every message that suggests near matches gives (did_you_mean, suggestion)."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import lru_cache
+from typing import Iterable, Sequence
 
 STOPWORDS = set(
     """a about above after again against all also am an and any are as at be because been before being below between
@@ -102,3 +106,30 @@ def summary_of(doc: str | None) -> str:
     """A command's --help description: the first paragraph of its module docstring, whole (its first line alone
     cut sentences off mid-way: "cut overlapping windows and")."""
     return " ".join((doc or "").strip().split("\n\n", 1)[0].split())
+
+
+# ---- did you mean ----
+
+
+def close_matches(word: str, candidates: Iterable[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """Up to `n` candidates close to `word` (difflib, case-insensitively; each as `candidates` spells it), best first."""
+    by_lower: dict[str, str] = {}
+    for c in candidates:
+        by_lower.setdefault(str(c).lower(), str(c))
+    return [by_lower[c] for c in difflib.get_close_matches(str(word).lower(), list(by_lower), n=n, cutoff=cutoff)]
+
+
+def suggestion(matches: Sequence[str], then: str = "") -> str:
+    """"; did you mean 'x'?" ('x' or 'y'; 'x', 'y' or 'z'), "" for no matches. `then`, what the message says
+    next, follows as a new sentence after the question ("…? Use a or b"), else after "; " ("; use a or b")."""
+    if not matches:
+        return f"; {then}" if then else ""
+    quoted = [repr(m) for m in matches]
+    text = "; did you mean " + (quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"
+    return text + (f" {then[:1].upper()}{then[1:]}" if then else "")
+
+
+def did_you_mean(word: str, candidates: Iterable[str], n: int = 1, cutoff: float = 0.6, then: str = "") -> str:
+    """The suggestion (see there) of the candidates closest to `word`: "; did you mean 'x'?", or "" when none is
+    close. The one wording of every near-match hint (commands, settings, registries, video names, fields)."""
+    return suggestion(close_matches(word, candidates, n, cutoff), then)

@@ -26,20 +26,18 @@ import sys
 
 from vtdb.state import phase_by_number
 from vtdb.store import ChromaDBManager, UnknownVideoError  # noqa: F401  (public API)
+from vtdb.text import did_you_mean
 
 __all__ = ["ChromaDBManager"]
 
 
 def _unknown_video(db: ChromaDBManager, name: str) -> str:
     """"no video named 'x' in …", with the closest existing names."""
-    from vtdb.status_table import did_you_mean
-
     names = db.all_names()
     text = f"no video named {name!r} in {db.location}"
     if not names:
         return text + " (the database has no videos yet)"
-    close = did_you_mean(name, names)
-    return text + (f"; {close}" if close else f"; `db_manager.py status` lists its {len(names)} videos")
+    return text + (did_you_mean(name, names, n=3) or f"; `db_manager.py status` lists its {len(names)} videos")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -21,8 +21,7 @@ from rich.markup import escape
 from vtdb.cli import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, check_output_dir, console, guarded_main, load_or_exit
 from vtdb.formats.subtitles import FORMATS, SubtitleCue, render, subtitle_tracks, write_subtitle_files
 from vtdb.languages import validate_language
-from vtdb.runner import did_you_mean
-from vtdb.text import summary_of
+from vtdb.text import did_you_mean, summary_of
 from vtdb.workfiles import PHASE1_SUFFIX, WorkFileError, load_phase1_data
 
 
@@ -65,7 +64,7 @@ def run(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
     names = phase1_names(work_dir)
     if args.name and args.name not in names:
-        hint = did_you_mean(args.name, names) or (
+        hint = did_you_mean(args.name, names, n=3) or (
             "; run phase1_whisper_frames.py first" if not names else f"; videos with Phase 1 data: {', '.join(names[:10])}")
         console.print(f"[bold red]subtitles refused:[/] no Phase 1 data for {escape(repr(args.name))} in {escape(str(work_dir))}{escape(hint)}")
         return EXIT_USAGE

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Mapping
 
 from vtdb.errors import VtdbError
 from vtdb.languages import validate_language
 from vtdb.search.moments import segment_span
 from vtdb.store.where import all_of, equals_any
+from vtdb.text import did_you_mean
 from vtdb.timefmt import seconds
 
 FILTER_FIELDS = ("video", "content_type", "language", "time_from", "time_to", "keyword", "has_text")
@@ -70,8 +70,7 @@ def check_videos(db: Any, names: list[str]) -> None:
             known = db.all_names()
         if name in known:
             continue
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else (
+        hint = did_you_mean(name, known, n=3) or (
             "; `python db_manager.py status` lists the videos" if known else "; the database has no videos yet")
         raise QueryError(f"no video named {name!r}{hint}")
 

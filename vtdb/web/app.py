@@ -34,7 +34,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vtdb.config import Config
+from vtdb.config import Config, yes_no
 from vtdb.errors import VtdbError
 from vtdb.formats.subtitles import track_elements
 from vtdb.naming import UnsafeNameError, check_name
@@ -404,8 +404,8 @@ def parse_search(state: WebState, params: Mapping[str, Any]) -> tuple[str, dict,
         raise QueryError(f"mode: use one of {', '.join(MODES)}, got {mode!r}")
     if filters.get("video"):
         check_videos(state.db, filters["video"])
-    return query, filters, mode, _one(params, "retired") in {"1", "true", "yes", "on"} or \
-        _one(params, "include_retired") in {"1", "true", "yes", "on"}
+    return query, filters, mode, yes_no(_one(params, "retired")) is True or \
+        yes_no(_one(params, "include_retired")) is True
 
 
 def cut_query(query: str, embedder: Any = None) -> tuple[str, str]:
