@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -183,3 +184,52 @@ def run_step(cmd: Sequence[str], what: str, cwd: Path | None = None, timeout: fl
     if proc.returncode != 0:
         raise RuntimeError(f"{what} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}")
     return elapsed, proc
+
+
+def measure_child(cmd: list[str], cwd: Path, env: dict, stdout_path: Path, stderr_path: Path | None, timeout: float,
+                  *, tree: bool = False, poll_s: float = 0.05) -> dict:
+    """Run a child to its end (killed after `timeout`): exit code, wall and CPU time, its peak RSS as the kernel's
+    high-water mark (wait4), and the RSS polled every `poll_s` (of its whole process tree with `tree`: ffmpeg
+    children included). stderr goes to stdout_path when stderr_path is None. Raw floats, in MB and seconds."""
+    import psutil
+
+    peak = {"rss": 0}
+    done = threading.Event()
+    with open(stdout_path, "wb") as out, open(stderr_path or os.devnull, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT if stderr_path is None else err)
+
+        def poll() -> None:
+            try:
+                root = psutil.Process(proc.pid)
+            except psutil.Error:
+                return
+            while not done.is_set():
+                try:
+                    total = 0
+                    for p in [root, *root.children(recursive=True)] if tree else [root]:
+                        try:
+                            total += p.memory_info().rss
+                        except psutil.Error:
+                            if p is root:
+                                raise
+                    peak["rss"] = max(peak["rss"], total)
+                except psutil.Error:
+                    return
+                done.wait(poll_s)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            killer.cancel()
+        wall = time.perf_counter() - t0
+        done.set()
+        poller.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"rc": proc.returncode, "wall_s": wall, "peak_rss_mb_wait4": usage.ru_maxrss / 1024.0,  # KiB on Linux
+            "peak_rss_mb_polled": peak["rss"] / 2**20, "cpu_user_s": usage.ru_utime, "cpu_sys_s": usage.ru_stime}

@@ -48,7 +48,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -58,6 +57,7 @@ from _common import (  # bench/ is on sys.path (run as `python bench/long_audio.
     child_env,
     loadavg,
     log,
+    measure_child,
     norm_words,
     speech_dir,
     speech_rows,
@@ -127,47 +127,10 @@ def build_video(path: Path, seconds: float) -> dict:
 def run_with_peak_rss(cmd: list[str], cwd: Path, env: dict, log_path: Path, timeout: float) -> dict:
     """Run a child to its end: wall time, exit code, CPU time and peak RSS (its own kernel high-water mark via
     wait4, and the sum over its process tree polled every 0.2 s)."""
-    import psutil
-
-    peak = {"tree": 0}
-    done = threading.Event()
-    with open(log_path, "wb") as out:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-        def poll() -> None:
-            try:
-                root = psutil.Process(proc.pid)
-            except psutil.Error:
-                return
-            while not done.is_set():
-                try:
-                    tree = [root, *root.children(recursive=True)]
-                    total = 0
-                    for p in tree:
-                        try:
-                            total += p.memory_info().rss
-                        except psutil.Error:
-                            pass
-                    peak["tree"] = max(peak["tree"], total)
-                except psutil.Error:
-                    return
-                done.wait(0.2)
-
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.perf_counter() - t0
-        done.set()
-        poller.join()
-    return {"rc": os.waitstatus_to_exitcode(status), "wall_s": round(wall, 1),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024.0), "peak_tree_rss_mb_polled": round(peak["tree"] / 2**20),
-            "cpu_user_s": round(usage.ru_utime, 1), "cpu_sys_s": round(usage.ru_stime, 1)}
+    res = measure_child(cmd, cwd, env, log_path, None, timeout, tree=True, poll_s=0.2)
+    return {"rc": res["rc"], "wall_s": round(res["wall_s"], 1), "peak_rss_mb": round(res["peak_rss_mb_wait4"]),
+            "peak_tree_rss_mb_polled": round(res["peak_rss_mb_polled"]), "cpu_user_s": round(res["cpu_user_s"], 1),
+            "cpu_sys_s": round(res["cpu_sys_s"], 1)}
 
 
 def run_phase1(video: Path, folder: Path, code: Path, settings: dict) -> dict:

@@ -45,7 +45,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from _common import (  # bench/ is on sys.path (run as `python bench/phase1.py`)
     SAMPLE_RATE,
     loadavg,
     log,
+    measure_child,
     norm_words,
     speech_audio,
     speech_video,
@@ -166,46 +166,7 @@ VIDEO_NAME = "bench_video"
 def run_with_peak_rss(cmd: list[str], cwd: Path, env: dict, stdout_path: Path, stderr_path: Path,
                       timeout: float) -> dict:
     """Run a child, return wall time, exit code and peak RSS (kernel high-water mark via wait4, and polled)."""
-    import psutil
-
-    peak = {"rss": 0}
-    done = threading.Event()
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
-
-        def poll() -> None:
-            try:
-                p = psutil.Process(proc.pid)
-            except psutil.Error:
-                return
-            while not done.is_set():
-                try:
-                    peak["rss"] = max(peak["rss"], p.memory_info().rss)
-                except psutil.Error:
-                    return
-                done.wait(0.05)
-
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.perf_counter() - t0
-        done.set()
-        poller.join()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return {
-        "wall_s": wall,
-        "rc": proc.returncode,
-        "peak_rss_mb_wait4": usage.ru_maxrss / 1024.0,  # KiB on Linux
-        "peak_rss_mb_polled": peak["rss"] / 2**20,
-        "cpu_user_s": usage.ru_utime,
-        "cpu_sys_s": usage.ru_stime,
-    }
+    return measure_child(cmd, cwd, env, stdout_path, stderr_path, timeout)
 
 
 def child_env() -> dict:
