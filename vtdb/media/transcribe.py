@@ -20,7 +20,7 @@ import numpy as np
 from vtdb.config import Settings, WhisperOptions
 from vtdb.errors import ModelUnavailable
 from vtdb.media.hallucinations import hallucination, letters, normalized
-from vtdb.media.pieces import EncoderCache, Piece, PieceSegment, decode_pieces, speech_pieces
+from vtdb.media.pieces import VAD_STREAM_BLOCK_S, EncoderCache, Piece, PieceSegment, decode_pieces, speech_pieces
 from vtdb.models import resolve_whisper_model
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ class FasterWhisperTranscriber:
             speech = audio[:wanted]
         try:
             # The same detection in both modes (the batched pipeline's own looks at its first chunk only).
-            lang, prob, _ = model.detect_language(speech[:wanted], language_detection_segments=segments)
+            lang, prob, _ = model.detect_language(speech, language_detection_segments=segments)
         except Exception as exc:  # a damaged or empty signal
             log.debug("language detection failed: %s", exc)
             return None, 0.0
@@ -240,8 +240,6 @@ class FasterWhisperTranscriber:
         file's silence is never whole in memory.
         """
         from faster_whisper.vad import collect_chunks, get_speech_timestamps
-
-        from vtdb.media.pieces import VAD_STREAM_BLOCK_S
 
         wanted = int(wanted_s * SAMPLE_RATE)
         found: list[np.ndarray] = []
