@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.jobs import BehaviourJob
 from rich.console import Console
 from zim_factory import write_zim
 
@@ -26,7 +27,7 @@ from vtdb.errors import BackendUnavailable, ModelUnavailable, PermanentVideoErro
 from vtdb.llm import LLMUnavailable
 from vtdb.media import ocr
 from vtdb.media.video import MediaError, PermanentMediaError, TruncatedMediaError, extract_frames, probe
-from vtdb.runner import EXIT_FAILURES, EXIT_USAGE, JobContext, JobResult, RunOptions, run_phase
+from vtdb.runner import EXIT_FAILURES, EXIT_USAGE, JobResult, RunOptions, run_phase
 from vtdb.sources.base import UnknownSourceKind, source_for
 from vtdb.sources.zim import (
     ZimArchiveCorrupt,
@@ -39,7 +40,7 @@ from vtdb.sources.zim import (
     zim_uri,
 )
 from vtdb.sources.zim_entry import ZimEntrySource
-from vtdb.store import ChromaDBManager, Claim
+from vtdb.store import ChromaDBManager
 from vtdb.summarizers import SummarizerUnavailable, make_summarizer
 
 # The message fragments error_kind used to match (issue 27): none of them decides anything any more.
@@ -244,14 +245,6 @@ def test_an_archive_items_errors_keep_their_class_through_its_source(archives, t
 # ---------------------------------------------------------------- through the runner
 
 
-class _Job:
-    phase = "phase1"
-
-    def __init__(self, behaviour):
-        self.behaviour = behaviour
-
-    def process(self, claim: Claim, ctx: JobContext) -> JobResult:
-        return self.behaviour(claim, ctx)
 
 
 @pytest.fixture
@@ -275,7 +268,7 @@ def test_a_missing_archive_entry_holds_the_video_at_once(db, archives, tmp_path)
         with source.open_local(tmp_path / "work"):
             return JobResult(1)
 
-    summary, out = _run(db, _Job(behaviour), tmp_path / "work")
+    summary, out = _run(db, BehaviourJob(behaviour), tmp_path / "work")
     assert summary.exit_code == EXIT_FAILURES and summary.permanent == ["a"] and "held at once" in out
     meta = db.get_video_status("a")
     assert (meta["phase1_held"], meta["phase1_hold_kind"], meta["phase1_attempts"]) == (True, state.HOLD_PERMANENT, 1)
@@ -292,7 +285,7 @@ def test_ocr_that_cannot_start_mid_run_stops_the_run_and_blames_no_video(db, tmp
         return JobResult(1)
 
     assert issubclass(ocr.OcrUnavailable, RunAborted) and issubclass(ocr.OcrUnavailable, RuntimeError)
-    summary, out = _run(db, _Job(behaviour), tmp_path / "work")
+    summary, out = _run(db, BehaviourJob(behaviour), tmp_path / "work")
     assert summary.exit_code == EXIT_USAGE and summary.aborted and summary.failed == [], out
     assert "no attempt counted" in out
     meta = db.get_video_status("a")

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers.jobs import BehaviourJob
 from rich.console import Console
 
 from conftest import PY, ROOT, free_port, run_cli, write_config
@@ -28,7 +29,7 @@ from vtdb.config import Settings, load_config
 from vtdb.embedders import EmbedderLoadError, load_embedder
 from vtdb.errors import PermanentVideoError, RunAborted
 from vtdb.media.video import MediaError, PermanentMediaError
-from vtdb.runner import EXCUSED_CLAIMS_FILE, EXIT_OK, EXIT_USAGE, JobContext, JobResult, RunOptions, run_phase
+from vtdb.runner import EXCUSED_CLAIMS_FILE, EXIT_OK, EXIT_USAGE, JobResult, RunOptions, run_phase
 from vtdb.sources.zim import ZimEntryEmpty, ZimEntryMissing
 from vtdb.state import COMPLETED, PENDING, PROCESSING, Owner, decide
 from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
@@ -57,14 +58,6 @@ def _abandon(db: ChromaDBManager, name: str, phase: str = "phase1") -> None:
     assert claim is not None, db.decide(name, phase)
 
 
-class _Job:
-    phase = "phase1"
-
-    def __init__(self, behaviour):
-        self.behaviour = behaviour
-
-    def process(self, claim: Claim, ctx: JobContext) -> JobResult:
-        return self.behaviour(claim, ctx)
 
 
 def _run(db, job, work_dir, **options):
@@ -150,7 +143,7 @@ def test_a_permanent_error_holds_at_once_and_later_runs_exit_0(make_db, tmp_path
             raise OSError(28, "No space left on device")
         return JobResult(1)
 
-    first, out = _run(db, _Job(behaviour), tmp_path)
+    first, out = _run(db, BehaviourJob(behaviour), tmp_path)
     assert first.exit_code == 1 and sorted(first.failed) == ["bad", "flaky"]
     assert first.permanent == ["bad"] and first.held == ["bad"] and "held at once" in out
     bad = db.get_video_status("bad")
@@ -163,10 +156,10 @@ def test_a_permanent_error_holds_at_once_and_later_runs_exit_0(make_db, tmp_path
     assert kinds == {"bad": state.PERMANENT, "flaky": state.TRANSIENT}
 
     # The transient one recovers; the held one is skipped: the run exits 0 (the hold is listed, not failed again).
-    second, _out = _run(db, _Job(lambda claim, ctx: JobResult(1)), tmp_path)
+    second, _out = _run(db, BehaviourJob(lambda claim, ctx: JobResult(1)), tmp_path)
     assert second.exit_code == 0 and second.completed == ["flaky"] and second.already_held == ["bad"]
     # --force and release still retry it.
-    forced, _out = _run(db, _Job(lambda claim, ctx: JobResult(1)), tmp_path, only=["bad"], force=True)
+    forced, _out = _run(db, BehaviourJob(lambda claim, ctx: JobResult(1)), tmp_path, only=["bad"], force=True)
     assert forced.completed == ["bad"] and db.get_video_status("bad")["phase1_held"] is False
 
 
@@ -237,7 +230,7 @@ def test_a_claim_lost_to_a_host_named_sheldon_is_not_a_hold(make_db, tmp_path):
             assert ctx.db.claim("b", "phase1", owner=Owner("sheldon", 4242, 1.0)) is not None
         return JobResult(count=1)
 
-    summary, out = _run(db, _Job(behaviour), tmp_path / "work")
+    summary, out = _run(db, BehaviourJob(behaviour), tmp_path / "work")
     assert summary.completed == ["a"]
     assert summary.held == [] and summary.failed == [] and summary.exit_code == EXIT_OK, out
     assert db.decide("b", "phase1").kind == state.SKIP_BUSY
@@ -272,7 +265,7 @@ def test_a_worker_whose_claim_is_taken_over_stops_at_its_next_progress_report(ma
         return JobResult(count=windows, fields={"phase1_note": "should never be written for a"})
 
     t0 = time.monotonic()
-    summary, out = _run(db, _Job(behaviour), tmp_path / "work")
+    summary, out = _run(db, BehaviourJob(behaviour), tmp_path / "work")
     assert time.monotonic() - t0 < 10, "the work went on after the claim was lost"
     assert 6 <= reported["a"] < windows // 2, reported
     assert summary.superseded == ["a"] and summary.completed == ["b"] and summary.failed == [], out
@@ -293,7 +286,7 @@ def test_only_with_an_unknown_name_is_a_usage_error_before_any_work(make_db, tmp
     for name in ("kitchen", "garden"):
         db.create_or_update_video_file(name, f"/videos/{name}.mp4")
     ran: list[str] = []
-    job = _Job(lambda claim, ctx: ran.append(claim.name) or JobResult(count=1))
+    job = BehaviourJob(lambda claim, ctx: ran.append(claim.name) or JobResult(count=1))
     summary, out = _run(db, job, tmp_path / "work", only=["kitchen", "kitchn"])
     assert summary.exit_code == EXIT_USAGE and ran == []
     assert "--only kitchn: no such video in the database; did you mean 'kitchen'?" in out
@@ -304,9 +297,9 @@ def test_only_with_an_unknown_name_is_a_usage_error_before_any_work(make_db, tmp
 def test_dry_run_plans_the_new_videos_a_sync_would_add(make_db, tmp_path):
     db = make_db()
     db.create_or_update_video_file("old", "/videos/old.mp4")
-    summary, _ = _run(db, _Job(lambda c, x: JobResult(count=1)), tmp_path / "work", dry_run=True, new_videos=["new1", "new2"])
+    summary, _ = _run(db, BehaviourJob(lambda c, x: JobResult(count=1)), tmp_path / "work", dry_run=True, new_videos=["new1", "new2"])
     assert summary.planned == [("old", "pending"), ("new1", "new video"), ("new2", "new video")]
-    summary, _ = _run(db, _Job(lambda c, x: JobResult(count=1)), tmp_path / "work", dry_run=True, new_videos=["new1"],
+    summary, _ = _run(db, BehaviourJob(lambda c, x: JobResult(count=1)), tmp_path / "work", dry_run=True, new_videos=["new1"],
                       only=["new1"])
     assert summary.planned == [("new1", "new video")] and summary.exit_code == EXIT_OK
 
@@ -327,7 +320,7 @@ def test_an_embedder_that_cannot_load_stops_the_run_without_blaming_videos(make_
         load_embedder(str(bad)).embed_passages(["x"])
         return JobResult(count=1)
 
-    summary, out = _run(db, _Job(behaviour), tmp_path / "work")
+    summary, out = _run(db, BehaviourJob(behaviour), tmp_path / "work")
     assert summary.exit_code == EXIT_USAGE and summary.aborted and summary.failed == []
     assert "cannot load sentence-transformers model" in out and "no attempt counted" in out
     for name in ("a", "b"):
@@ -418,7 +411,7 @@ def test_a_short_server_outage_is_ridden_out_with_one_line(server, tmp_path):
         return JobResult(count=1)
 
     t0 = time.monotonic()
-    summary, out = _run(db, _Job(behaviour), tmp_path / "work")
+    summary, out = _run(db, BehaviourJob(behaviour), tmp_path / "work")
     assert summary.completed == ["a", "b", "c"] and summary.exit_code == EXIT_OK, out
     assert time.monotonic() - t0 >= 3.5  # it really waited for the server
     assert len([n for n in notices if "unreachable" in n]) == 1 and len([n for n in notices if "is back" in n]) == 1, notices
