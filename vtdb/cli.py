@@ -23,9 +23,10 @@ from rich.segment import Segment
 
 from vtdb import events as ev
 from vtdb.config import Config, ConfigError, load_config, settings_only
-from vtdb.lock import DatabaseLock, LockHeld
+from vtdb.lock import LockHeld
 from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PlanOnly, RunOptions, RunSummary, run_phase
 from vtdb.store import ChromaDBManager, DatabaseUnavailable
+from vtdb.store.access import holder_text, writing
 from vtdb.text import did_you_mean, terminal_safe
 
 
@@ -235,24 +236,14 @@ def open_database(config: Config, wait: bool = False, purpose: str = "") -> Iter
     """A ChromaDBManager; with an embedded database, also the exclusive lock on its folder."""
     db = ChromaDBManager(config)
     db.on_notice = lambda message: console.print(f"[yellow]{escape(message)}[/]")
-    lock = None
     if not db.is_server:
         check_output_dir(db.chroma_dir, "settings.chroma_dir")
-        lock = DatabaseLock(db.chroma_dir, purpose)
-        try:
-            lock.acquire(wait=False)
-        except LockHeld as held:
-            if not wait:
-                raise
-            console.print(f"[dim]{escape(str(held).split('; exiting')[0])}; waiting for the lock …[/]")
-            lock.acquire(wait=True)
-        except OSError as exc:  # raced with the check above, read-only file system, …
-            raise ConfigError(f"settings.chroma_dir: cannot create the lock file {lock.path}: {exc.strerror or exc}") from None
-    try:
+
+    def waiting(held: LockHeld) -> None:
+        console.print(f"[dim]{escape(holder_text(held))}; waiting for the lock …[/]")
+
+    with writing(db, purpose, wait=wait, on_wait=waiting):
         yield db
-    finally:
-        if lock:
-            lock.release()
 
 
 def _raise_interrupt(signum, frame):
