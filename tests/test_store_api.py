@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import fields
 
 import psutil
 import pytest
 
 from conftest import write_config
-from vtdb import atomic, proc, records
+from vtdb import atomic, clock, proc, records, state
 from vtdb.config import load_config
-from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError, json_list
+from vtdb.records import json_list
+from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError
 from vtdb.store import manager as store_manager
 from vtdb.store.records import _clean
 
@@ -156,7 +158,8 @@ def test_new_record_fields_and_stored_shape(tmp_path):
     meta = records.new_video_record("v", "/v.mp4", {"title": "T"}, now="2020-01-01T00:00:00.000+00:00")
     assert meta["title"] == "T" and meta["source_kind"] == "file" and meta["embedding_placeholder"] is True
     assert meta["phase1_status"] == "pending" and meta["phase4_keywords_count"] == 0
-    known = set(records.VideoRecord.__annotations__)
+    # The typed record's fields are the stored keys; `retired` is the where-filter flag beside retired_at.
+    known = {f.name for f in fields(records.Video)} | {"retired"}
     assert set(records.record_defaults("v", "/v.mp4", "now")) <= known
     for helper in (records.probe_fields(1.23456, 2, 3, 4.0), records.phase2_fields("a", "m", 0), records.phase3_fields("e"),
                    records.summary_fields("s", ["k"], "c", "[]", "x:y")):
@@ -175,8 +178,36 @@ def test_segment_metadata_fields():
                                    video_path="/v.mp4", title="T", language="en", transcript="hi", analyzer="a", model="m",
                                    prompt_version="p", analysis_status="ok")
     assert seg["duration"] == 2.5 and seg["segment_index"] == 2
-    assert set(seg) <= set(records.SegmentMeta.__annotations__)
+    assert set(seg) <= {f.name for f in fields(records.Segment)}
     assert records.segment_id("v", 2) == "v_seg_2"
+
+
+def test_video_reads_old_and_odd_records_with_defaults():
+    old = records.Video.from_meta({"name": "v", "video_path": "/v.mp4", "title": "T", "video_duration": "12.5"})
+    assert (old.name, old.title, old.video_duration, old.width, old.has_video, old.chapters) == ("v", "T", 12.5, 0, True, ())
+    assert old.source_kind == "file" and not old.retired and old.keywords == ()
+    odd = records.Video.from_meta({"name": "w", "has_video": "", "width": None, "fps": float("nan"), "keywords": "a, b",
+                                   "chapters": '[{"title": "c", "start": 1}, 3]', "retired_at": "2026-01-01T00:00:00+00:00"})
+    assert odd.has_video is True and odd.width == 0 and odd.fps == 0.0 and odd.keywords == ("a", "b")
+    assert odd.chapters == ({"title": "c", "start": 1},) and odd.retired and odd.display_title == "w"
+    assert records.Video.from_meta(None) == records.Video()
+    fresh = records.new_video_record("v", "/v.mp4", {"title": "T", "chapters": "[]"})
+    assert records.Video.from_meta(fresh).embedding_placeholder is True
+    assert state.is_retired(records.new_video_record("v", "/v.mp4", state.retire_update("gone", clock.now_utc())))
+
+
+def test_segment_reads_what_phase3_writes_and_never_fails():
+    meta = records.segment_metadata({"description": "d", "keywords": ["k", " "], "scene_change": True}, start=1.0, end=3.5,
+                                    index=2, video_name="v", video_path="/v.mp4", title="T", language="ru",
+                                    transcript="hi", analyzer="a", model="m", prompt_version="p", analysis_status="ok")
+    seg = records.Segment.from_meta({**meta, "on_screen_text": "EXIT |  exit 3 | EXIT"})
+    assert (seg.start_time, seg.end_time, seg.span, seg.segment_index) == (1.0, 3.5, (1.0, 3.5), 2)
+    assert seg.keywords == ("k",) and seg.text_language == "ru" and seg.scene_change is True and seg.has_text is False
+    assert seg.on_screen_text == ("EXIT", "exit 3")
+    bad = records.Segment.from_meta({"start_time": -2, "end_time": "x", "has_text": 1, "keywords": 5})
+    assert bad.span is None and bad.start_time == -2.0 and bad.has_text is False and bad.keywords == ()
+    assert records.Segment.from_meta({"start_time": -2, "end_time": 4}).span == (0.0, 4.0)
+    assert records.Segment.from_meta(["not", "a", "mapping"]) == records.Segment()
 
 
 # ---- HNSW search breadth ----

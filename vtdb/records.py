@@ -1,88 +1,224 @@
 """The one place that knows the fields of a `video_files` record and of a `video_segments` record.
 
-`VideoRecord` lists every field a video's record may hold (who writes each is noted); the helpers build
-the field sets the store and the phase jobs write, so that no one spells the keys ad hoc. The phase
-status fields (`phase1_status`, `phase1_claim_id`, ...) belong to the state machine: `vtdb.state`
-(`phase_defaults`, `claim_update`, ...). The stored keys are the record's contract (the CLIs, exports
-and tests read them): renaming one here means migrating stored records.
+Reading: `Video.from_meta(record)` and `Segment.from_meta(metadata)` turn what is stored into typed, frozen
+objects and never fail on it (a missing key reads as its default, so records written before a field existed
+read as they always did; a value of the wrong type reads as the default too). Writing: the helpers below build
+the field sets the store and the phase jobs write, so that no one spells the keys ad hoc. The phase status
+fields (`phase1_status`, `phase1_claim_id`, ...) belong to the state machine: `vtdb.state` (`phase_defaults`,
+`claim_update`, `is_retired`, ...). The stored keys are the record's contract (the CLIs, exports and tests
+read them): renaming one here means migrating stored records.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Mapping, TypedDict
+import math
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, Callable, Mapping
 
 from vtdb import clock, state
+from vtdb.timefmt import seconds
+
+ON_SCREEN_SEPARATOR = " | "  # joins the lines read on screen in a segment's on_screen_text and document
 
 
-class VideoRecord(TypedDict, total=False):
-    """A `video_files` record's metadata (besides the phase status fields of `vtdb.state`)."""
+# ---- reading stored values: each reader takes whatever is stored (or nothing) and never fails ----
+
+
+def text_of(value: Any) -> str:
+    """A stored text; "" for nothing (None, "", 0, False)."""
+    return str(value) if value else ""
+
+
+def number_of(value: Any) -> float:
+    """A stored number as finite float; 0.0 for nothing usable."""
+    number = seconds(value)
+    return number if number is not None else 0.0
+
+
+def count_of(value: Any) -> int:
+    """A stored whole number; 0 for nothing usable."""
+    return int(number_of(value))
+
+
+def json_list(value: Any) -> list:
+    """A list stored as a JSON string in metadata (chapters, subtitle tracks); [] when absent or bad."""
+    try:
+        out = json.loads(str(value or "[]"))
+    except ValueError:
+        return []
+    return out if isinstance(out, list) else []
+
+
+def json_records(value: Any) -> tuple[dict[str, Any], ...]:
+    """The objects of a JSON list stored as a string (chapters, subtitle tracks); anything else is left out."""
+    return tuple(dict(item) for item in json_list(value) if isinstance(item, dict))
+
+
+def keywords_of(value: Any) -> list[str]:
+    """Keywords as a list of strings, whatever is stored (a list, one comma-separated string, nothing)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [str(k).strip() for k in value if k is not None and str(k).strip()]
+
+
+def on_screen_lines(value: Any) -> list[str]:
+    """The lines of a stored on_screen_text ("a | b" as Phase 3 stores it, or a list of lines), whitespace
+    collapsed, empty ones dropped, each once; [] for nothing usable."""
+    parts = value if isinstance(value, (list, tuple)) else str(value or "").split(ON_SCREEN_SEPARATOR)
+    return list(dict.fromkeys(line for p in parts if p is not None and (line := " ".join(str(p).split()))))
+
+
+def time_span(start: float | None, end: float | None) -> tuple[float, float] | None:
+    """(start, end) seconds of a window, or None when unusable: a negative start reads as 0; a missing time,
+    a negative end or an end before the start is no range."""
+    if start is None or end is None:
+        return None
+    start = max(0.0, start)
+    return (start, end) if end >= start else None
+
+
+def segment_span(meta: Any) -> tuple[float, float] | None:
+    """The (start, end) seconds of a stored segment, or None when its times are unusable.
+
+    Search must never fail on a record, whatever is stored: times are coerced to numbers (vtdb.timefmt.seconds)
+    and checked by `time_span`. Such a window stays findable by its text; it is shown without a time range and
+    left out only when a --from/--to time filter asks for times. Reads the two keys only: the search runs it
+    over every hit, the lexical index over every segment.
+    """
+    if not isinstance(meta, Mapping):
+        return None
+    return time_span(seconds(meta.get("start_time")), seconds(meta.get("end_time")))
+
+
+def sort_start(meta: Any) -> float:
+    """Sort key in time order: the segment's start, windows without usable times last."""
+    span = segment_span(meta)
+    return span[0] if span else math.inf
+
+
+def _flag(default: bool) -> Any:
+    """A stored boolean (Chroma keeps bools); anything else (absent, "", a number) reads as `default`."""
+    return field(default=default, metadata={"read": lambda v: v if isinstance(v, bool) else default})
+
+
+def _read_with(reader: Callable[[Any], Any], default: Any = None, default_factory: Any = None) -> Any:
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata={"read": reader})
+    return field(default=default, metadata={"read": reader})
+
+
+_READERS: dict[str, Callable[[Any], Any]] = {"str": text_of, "float": number_of, "int": count_of}
+
+
+def _reader(f: Field) -> Callable[[Any], Any]:
+    reader = f.metadata.get("read") or _READERS.get(str(f.type))
+    if reader is None:
+        raise TypeError(f"{f.name}: no reader for a stored {f.type}")
+    return reader
+
+
+def _from_meta(cls: Any, meta: Any) -> Any:
+    """An instance of the record class `cls` from stored metadata: each stored key through its field's reader."""
+    stored = meta if isinstance(meta, Mapping) else {}
+    readers = _FIELD_READERS.get(cls)
+    if readers is None:
+        readers = _FIELD_READERS[cls] = [(f.name, _reader(f)) for f in fields(cls)]
+    return cls(**{name: read(stored[name]) for name, read in readers if name in stored})
+
+
+_FIELD_READERS: dict[type, list[tuple[str, Callable[[Any], Any]]]] = {}
+
+
+@dataclass(frozen=True)
+class Video:
+    """A `video_files` record read into typed fields (besides the phase status fields of `vtdb.state`).
+
+    The field names are the stored keys. Who writes each is noted; `from_meta` reads any record, old or new.
+    """
 
     # Created with the record (`new_video_record`), updated by the Phase 1 sync.
-    name: str
-    video_path: str  # a file path, or zim://ARCHIVE#ENTRY
-    source_kind: str  # "file" or "zim"
-    title: str
-    description: str
-    language: str  # the configured language ('' = detect)
-    video_duration: float
-    width: int
-    height: int
-    fps: float
-    total_segments: int
-    source_fingerprint: str
-    force_token_applied: str
-    embedding_placeholder: bool  # True until Phase 4 gives the record a real vector
-    created_at: str
-    updated_at: str
+    name: str = ""
+    video_path: str = ""  # a file path, or zim://ARCHIVE#ENTRY
+    source_kind: str = "file"  # "file" or "zim"
+    title: str = ""
+    description: str = ""
+    language: str = ""  # the configured language ('' = detect)
+    video_duration: float = 0.0
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    total_segments: int = 0
+    source_fingerprint: str = ""
+    force_token_applied: str = ""
+    embedding_placeholder: bool = _flag(True)  # True until Phase 4 gives the record a real vector
+    created_at: str = ""
+    updated_at: str = ""
     # A video of a ZIM archive (`zim_source_fields`).
-    license: str
-    zim_archive: str
-    zim_entry: str
-    zim_uuid: str
-    zim_title: str
-    zim_publisher: str
-    zim_language: str
-    zim_scraper: str
-    zim_date: str
-    zim_layout: str
-    youtube_id: str
-    publication_date: str
-    chapters: str  # JSON list (vtdb.store.json_list reads it); Phase 4 replaces it with its chapters
-    subtitles: str  # JSON list of subtitle tracks
-    config_subtitles: str  # JSON [{"code", "path"}]: subtitle files the config names for a video file
-    audio_track: str  # the config's audio_track ("2", "en"; "" = chosen by vtdb.media.audio_tracks)
-    retired_at: str  # ISO time the video left the library ("" or absent = it is in the library); the sync sets it
-    retired_reason: str
-    retired: bool  # True while retired_at is set: what `where` filters on (Chroma's $ne also matches absent keys)
-    content_fingerprint: str  # size + hash of samples of the bytes (vtdb.sources.fingerprint); the sync writes it
+    license: str = ""
+    zim_archive: str = ""
+    zim_entry: str = ""
+    zim_uuid: str = ""
+    zim_title: str = ""
+    zim_publisher: str = ""
+    zim_language: str = ""
+    zim_scraper: str = ""
+    zim_date: str = ""
+    zim_layout: str = ""
+    youtube_id: str = ""
+    publication_date: str = ""
+    # Stored as JSON lists; Phase 4 replaces the chapters with its own.
+    chapters: tuple[dict[str, Any], ...] = _read_with(json_records, ())
+    subtitles: tuple[dict[str, Any], ...] = _read_with(json_records, ())  # the subtitle tracks of a ZIM video
+    config_subtitles: tuple[dict[str, Any], ...] = _read_with(json_records, ())  # [{"code", "path"}]: files the config names
+    audio_track: str = ""  # the config's audio_track ("2", "en"; "" = chosen by vtdb.media.audio_tracks)
+    retired_at: str = ""  # ISO time the video left the library ("" or absent = it is in the library); the sync sets it
+    retired_reason: str = ""
+    # Not read here: the stored boolean `retired`, which `state.retire_update` keeps beside `retired_at` for `where`
+    # filters (Chroma's $ne also matches absent keys). Whether a video is retired is `retired_at` (`state.is_retired`).
+    content_fingerprint: str = ""  # size + hash of samples of the bytes (vtdb.sources.fingerprint); the sync writes it
     # Phase 1 (`phase1_fields`).
-    has_audio: bool
-    has_video: bool  # False for an audio-only file (absent on records from before: True)
-    audio_tracks: str  # "2 audio tracks: track 1 (ru): transcribed; track 2 (en): used as the English text"; "" = one
-    transcript_language: str
-    language_probability: float
-    language_source: str
-    language_low_confidence: bool
-    transcript_words: int
-    transcript_source: str
-    translation_language: str  # "en" when Phase 1 made English for non-English speech, else ""
-    translation_source: str  # subtitles | audio-track | whisper-translate | ""
-    translation_model: str
-    phase1_partial: str  # "30.0 s of 60.0 s decodable": indexed only as far as the file decodes; "" = all of it
+    has_audio: bool = _flag(False)
+    has_video: bool = _flag(True)  # False for an audio-only file (absent on records from before: True)
+    audio_tracks: str = ""  # "2 audio tracks: track 1 (ru): transcribed; track 2 (en): used as the English text"; "" = one
+    transcript_language: str = ""
+    language_probability: float = 0.0
+    language_source: str = ""
+    language_low_confidence: bool = _flag(False)
+    transcript_words: int = 0
+    transcript_source: str = ""
+    translation_language: str = ""  # "en" when Phase 1 made English for non-English speech, else ""
+    translation_source: str = ""  # subtitles | audio-track | whisper-translate | ""
+    translation_model: str = ""
+    phase1_partial: str = ""  # "30.0 s of 60.0 s decodable": indexed only as far as the file decodes; "" = all of it
     # Phase 2 (`phase2_fields`).
-    phase2_analyzer: str
-    phase2_model: str
-    phase2_windows_failed: int
+    phase2_analyzer: str = ""
+    phase2_model: str = ""
+    phase2_windows_failed: int = 0
     # Phase 3 (`phase3_fields`).
-    db_embedder: str
+    db_embedder: str = ""
     # Phase 4 (`summary_fields`).
-    summary: str
-    keywords: list[str]
-    content_type: str
-    summarizer: str
+    summary: str = ""
+    keywords: tuple[str, ...] = _read_with(lambda v: tuple(keywords_of(v)), ())
+    content_type: str = ""
+    summarizer: str = ""
 
+    @classmethod
+    def from_meta(cls, meta: Any) -> "Video":
+        """The record `meta` as stored (a missing or unusable value reads as the field's default)."""
+        return _from_meta(cls, meta)
+
+    @property
+    def retired(self) -> bool:
+        """Has the video left the library? The rule of `vtdb.state.is_retired`, on this record's field."""
+        return state.is_retired({"retired_at": self.retired_at})
+
+    @property
+    def display_title(self) -> str:
+        """The title, or the name for a record without one."""
+        return self.title or self.name
 
 def record_defaults(name: str, video_path: str, now: str) -> dict[str, Any]:
     """The descriptive fields of a fresh record, before the caller's metadata is merged in."""
@@ -205,39 +341,49 @@ def summary_fields(summary: str, keywords: list[str], content_type: str, chapter
             "summarizer": summarizer}
 
 
-ON_SCREEN_SEPARATOR = " | "  # joins the lines read on screen in a segment's on_screen_text and document
-
-
-class SegmentMeta(TypedDict, total=False):
-    """A `video_segments` record's metadata (one analyzed window; built by Phase 3's `build_segments`)."""
+@dataclass(frozen=True)
+class Segment:
+    """A `video_segments` record's metadata (one analyzed window; written by Phase 3's `build_segments` through
+    `segment_metadata`), read into typed fields. The field names are the stored keys."""
 
     # The analysis (vtdb.analyzers.schema.FIELDS, validated).
-    description: str
-    dialogue_translation: str
-    keywords: list[str]
-    content_type: str
-    mood_atmosphere: str
-    confidence: str  # low / medium / high
-    scene_change: bool
-    # Where the window is.
-    start_time: float
-    end_time: float
-    duration: float
-    segment_index: int
-    video_name: str
-    video_path: str
-    title: str
-    language: str  # the speech's language
-    text_language: str  # the language of description and dialogue_translation (what an export can rely on)
-    translation_source: str  # where dialogue_translation came from: analyzer | subtitles | audio-track | whisper-translate | ""
-    transcript: str  # the window's speech, cut to MAX_TRANSCRIPT_IN_METADATA characters
-    on_screen_text: str  # lines read on screen (Phase 1 OCR), joined by ON_SCREEN_SEPARATOR
-    has_text: bool  # any on-screen text: the `has_text` search filter
+    description: str = ""
+    dialogue_translation: str = ""
+    keywords: tuple[str, ...] = _read_with(lambda v: tuple(keywords_of(v)), ())
+    content_type: str = ""
+    mood_atmosphere: str = ""
+    confidence: str = ""  # low / medium / high
+    scene_change: bool = _flag(False)
+    # Where the window is: start_time/end_time None when not a usable number (see `span`).
+    start_time: float | None = _read_with(seconds)
+    end_time: float | None = _read_with(seconds)
+    duration: float = 0.0
+    segment_index: int = 0
+    video_name: str = ""
+    video_path: str = ""
+    title: str = ""
+    language: str = ""  # the speech's language
+    text_language: str = ""  # the language of description and dialogue_translation (what an export can rely on)
+    translation_source: str = ""  # where dialogue_translation came from: analyzer | subtitles | audio-track | whisper-translate | ""
+    transcript: str = ""  # the window's speech, cut to MAX_TRANSCRIPT_IN_METADATA characters
+    # Lines read on screen (Phase 1 OCR), stored joined by ON_SCREEN_SEPARATOR: read as the lines, each once.
+    on_screen_text: tuple[str, ...] = _read_with(lambda v: tuple(on_screen_lines(v)), ())
+    has_text: bool = _flag(False)  # any on-screen text: the `has_text` search filter (older segments: absent, False)
     # Who analyzed it.
-    analyzer: str
-    model: str
-    prompt_version: str
-    analysis_status: str  # ok / repaired
+    analyzer: str = ""
+    model: str = ""
+    prompt_version: str = ""
+    analysis_status: str = ""  # ok / repaired
+
+    @classmethod
+    def from_meta(cls, meta: Any) -> "Segment":
+        """The stored metadata `meta` (anything: a record that is no mapping reads as all defaults)."""
+        return _from_meta(cls, meta)
+
+    @property
+    def span(self) -> tuple[float, float] | None:
+        """(start, end) seconds, or None when the stored times are unusable (see `time_span`)."""
+        return time_span(self.start_time, self.end_time)
 
 
 def segment_metadata(fields: Mapping[str, Any], *, start: float, end: float, index: int, video_name: str,

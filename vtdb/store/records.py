@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from vtdb import clock, state
@@ -10,6 +9,7 @@ from vtdb import records as rec
 from vtdb.embedders import placeholder_vector
 from vtdb.errors import VtdbError
 from vtdb.records import VideoFlags
+from vtdb.records import json_list as json_list  # vtdb.store exports it until its importers take it from vtdb.records
 from vtdb.state import PHASE_ORDER, STATUSES
 from vtdb.store.connection import MAX_BATCH, VIDEO_FILES, _Connection
 from vtdb.store.where import all_of, equals_any
@@ -38,15 +38,6 @@ def _plain(value: Any) -> Any:
 def _clean(meta: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata Chroma accepts: every value through `_plain`."""
     return {k: _plain(v) for k, v in meta.items()}
-
-
-def json_list(value: Any) -> list:
-    """A list stored as a JSON string in metadata (chapters, subtitle tracks); [] when absent or bad."""
-    try:
-        out = json.loads(str(value or "[]"))
-    except ValueError:
-        return []
-    return out if isinstance(out, list) else []
 
 
 class _Records(_Connection):
