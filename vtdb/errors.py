@@ -30,7 +30,7 @@ embedders and video sources, whose unknown-name error lists what is registered (
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from vtdb.text import did_you_mean
 
@@ -65,7 +65,7 @@ class UnknownNameError(VtdbError, ValueError):
     """A name that no registry knows (a usage/config error); the message lists the registered names."""
 
 
-F = TypeVar("F", bound=Callable)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:

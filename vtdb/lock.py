@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from vtdb.clock import iso, now_utc
 from vtdb.errors import VtdbError
@@ -22,7 +23,7 @@ LOCK_NAME = ".vtdb.lock"
 
 
 class LockHeld(VtdbError):
-    def __init__(self, path: Path, holder: dict):
+    def __init__(self, path: Path, holder: dict[str, Any]):
         self.path = path
         self.holder = holder
         who = holder.get("command") or "another run"
@@ -39,11 +40,12 @@ class DatabaseLock:
         self.purpose = purpose or " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv))
         self._fd: int | None = None
 
-    def read_holder(self) -> dict:
+    def read_holder(self) -> dict[str, Any]:
         try:
-            return json.loads(self.path.read_text() or "{}")
+            holder = json.loads(self.path.read_text() or "{}")
         except (OSError, json.JSONDecodeError):
             return {}
+        return holder if isinstance(holder, dict) else {}
 
     def acquire(self, wait: bool = False, timeout: float | None = None, poll: float = 0.5) -> "DatabaseLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,5 +79,5 @@ class DatabaseLock:
     def __enter__(self) -> "DatabaseLock":
         return self.acquire()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()

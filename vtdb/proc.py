@@ -39,7 +39,7 @@ def process_start(pid: int) -> float | None:
     except (psutil.Error, OSError):
         return None
     try:
-        return proc.create_time()
+        return float(proc.create_time())
     except psutil.AccessDenied:
         return INSPECT_DENIED
     except (psutil.Error, OSError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import pickle
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from vtdb.atomic import atomic_write_bytes
 from vtdb.errors import VtdbError
@@ -22,10 +22,10 @@ class UnsafePickleError(VtdbError, pickle.UnpicklingError):
 
 class PlainDataUnpickler(pickle.Unpickler):
     # Plain types have their own opcodes; anything reached through find_class is code.
-    def find_class(self, module: str, name: str):  # noqa: D401
+    def find_class(self, module: str, name: str) -> NoReturn:
         raise UnsafePickleError(f"refusing to load {module}.{name}: only plain data is allowed in this pickle")
 
-    def persistent_load(self, pid):
+    def persistent_load(self, pid: Any) -> NoReturn:
         raise UnsafePickleError("refusing persistent ids in this pickle")
 
 
@@ -42,13 +42,13 @@ def to_plain(obj: object, where: str = "data") -> object:
         return obj
     if kind is dict:
         out: dict[str, Any] = {}
-        for key, value in cast(dict, obj).items():
+        for key, value in cast(dict[object, object], obj).items():
             if type(key) is not str:
                 raise TypeError(f"{where}: dict key {key!r} is not a string")
             out[key] = to_plain(value, f"{where}.{key}")
         return out
     if kind in (list, tuple):
-        return [to_plain(v, f"{where}[{i}]") for i, v in enumerate(cast(list, obj))]
+        return [to_plain(v, f"{where}[{i}]") for i, v in enumerate(cast(list[object], obj))]
     if hasattr(obj, "item") and getattr(obj, "shape", None) == ():  # numpy scalar
         return to_plain(obj.item(), where)
     raise TypeError(f"{where}: {kind.__name__} is not plain data")

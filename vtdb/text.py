@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 STOPWORDS = set(
     """a about above after again against all also am an and any are as at be because been before being below between
@@ -49,7 +49,7 @@ def words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=4)
-def _stemmer(language: str):
+def _stemmer(language: str) -> Any:
     try:
         import Stemmer
 
@@ -65,7 +65,7 @@ def stem(word: str) -> str:
     language = "russian" if _CYRILLIC.search(word) else "english"
     stemmer = _stemmer(language)
     if stemmer is not None:
-        return stemmer.stemWord(word)
+        return str(stemmer.stemWord(word))
     return word[:6]
 
 
@@ -83,7 +83,7 @@ def search_tokens(text: str) -> list[str]:
 _TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]")
 
 
-def _visible(match: re.Match) -> str:
+def _visible(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 

@@ -23,6 +23,8 @@ from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.errors import VtdbError
 from vtdb.llm import LLMUnavailable
 
+JSONObject = dict[str, Any]  # a request or response body, as json.loads gives it
+
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
@@ -34,7 +36,7 @@ class ResponseFormatRejected(VtdbError, RuntimeError):
     """The server does not speak this response_format dialect (the client then tries the next one)."""
 
 
-def _response_format(mode: str, schema: dict | None, name: str, grammar_schema: dict | None = None) -> dict | None:
+def _response_format(mode: str, schema: JSONObject | None, name: str, grammar_schema: JSONObject | None = None) -> JSONObject | None:
     """The response_format of one dialect; `grammar_schema` (when given) replaces `schema` for llama-cpp-python,
     whose grammar allows exactly what the schema allows (the caller may want stricter keywords there)."""
     if schema is None:
@@ -56,7 +58,7 @@ def _content_text(content: Any) -> str:
     return json.dumps(content, ensure_ascii=False)
 
 
-def image_part(jpeg: bytes) -> dict:
+def image_part(jpeg: bytes) -> JSONObject:
     return {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")}}
 
 
@@ -110,8 +112,8 @@ class OpenAIClient:
                     f"model {self.model!r} is not served by {base}; it serves: {', '.join(map(str, served))}. Set vlm_model accordingly."
                 )
 
-    def _post(self, payload: dict) -> dict:
-        """One chat completion with retries; returns the parsed JSON response."""
+    def _post(self, payload: JSONObject) -> Any:
+        """One chat completion with retries; returns the parsed JSON response, of any shape (`chat` checks it)."""
         retries = self.options.openai_max_retries
         last = ""
         for attempt in range(retries + 1):
@@ -150,13 +152,13 @@ class OpenAIClient:
                 time.sleep(delay)
         raise RequestFailed(f"gave up after {retries + 1} attempts: {last}")
 
-    def chat(self, messages: list[dict], schema: dict | None, schema_name: str, max_tokens: int | None = None,
-             grammar_schema: dict | None = None) -> tuple[str, str]:
+    def chat(self, messages: list[JSONObject], schema: JSONObject | None, schema_name: str, max_tokens: int | None = None,
+             grammar_schema: JSONObject | None = None) -> tuple[str, str]:
         """One chat completion constrained by `schema` (none when None); (answer text, finish_reason)."""
         while True:
             with self._format_lock:
                 mode = self._formats[0]
-            payload: dict[str, Any] = {
+            payload: JSONObject = {
                 "model": self.model,
                 "messages": messages,
                 "temperature": self.options.temperature,
@@ -183,7 +185,7 @@ class OpenAIClient:
                 raise RequestFailed(f"malformed chat response: {json.dumps(data)[:300]}") from None
             return _content_text(content), str(finish)
 
-    def text_chat(self, messages: list[dict], schema: dict | None = None) -> str:
+    def text_chat(self, messages: list[JSONObject], schema: JSONObject | None = None) -> str:
         """One chat turn for a text task (Phase 4 summaries), constrained by `schema` when given; the answer text."""
         text, _finish = self.chat(messages, schema=schema, schema_name="summary", max_tokens=max(self.options.max_output_tokens, 800))
         return text

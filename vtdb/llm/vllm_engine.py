@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.llm import LLMUnavailable
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 SMALL_CARD_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
@@ -39,7 +42,7 @@ class VLLMBackend:
 
     llm: Any  # vllm.LLM (anything with .generate(inputs, sampling_params))
     processor: Any  # has apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    vision_info: Callable[[list], tuple]  # qwen_vl_utils.process_vision_info
+    vision_info: Callable[[list[dict[str, Any]]], tuple[Any, ...]]  # qwen_vl_utils.process_vision_info
     make_sampling_params: Callable[..., Any]
 
     @classmethod
@@ -66,25 +69,26 @@ class VLLMBackend:
             tensor_parallel_size=settings.vllm_tensor_parallel_size,
             mm_processor_kwargs={"min_pixels": settings.image_min_pixels, "max_pixels": settings.image_max_pixels},
         )
-        processor = AutoProcessor.from_pretrained(settings.vlm_model, min_pixels=settings.image_min_pixels, max_pixels=settings.image_max_pixels)
+        processor = AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
+            settings.vlm_model, min_pixels=settings.image_min_pixels, max_pixels=settings.image_max_pixels)
         return cls(llm, processor, process_vision_info, make_vllm_sampling_params)
 
-    def generate(self, inputs: list[dict], temperature: float, max_tokens: int, json_schema: dict | None,
+    def generate(self, inputs: list[dict[str, Any]], temperature: float, max_tokens: int, json_schema: dict[str, Any] | None,
                  seed: int | None = None) -> list[tuple[str, str]]:
         """One batched `generate` call: (text, finish_reason) per input, in order ("" for an empty completion)."""
         params = self.make_sampling_params(temperature=temperature, max_tokens=max_tokens, json_schema=json_schema, seed=seed)
-        out = []
+        out: list[tuple[str, str]] = []
         for r in self.llm.generate(inputs, params):
             completion = r.outputs[0] if r.outputs else None
             out.append((completion.text if completion else "", (completion.finish_reason or "") if completion else ""))
         return out
 
-    def chat(self, messages: list[dict], temperature: float, max_tokens: int, json_schema: dict | None = None) -> str:
+    def chat(self, messages: list[dict[str, Any]], temperature: float, max_tokens: int, json_schema: dict[str, Any] | None = None) -> str:
         """One text-only chat turn through the processor's chat template; the answer text."""
         text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         params = self.make_sampling_params(temperature=temperature, max_tokens=max_tokens, json_schema=json_schema, seed=None)
         results = self.llm.generate([{"prompt": text}], params)
-        return results[0].outputs[0].text if results and results[0].outputs else ""
+        return str(results[0].outputs[0].text) if results and results[0].outputs else ""
 
 
 class VLLMChat:
@@ -95,7 +99,7 @@ class VLLMChat:
         self.model = settings.vlm_model
         self._backend = backend
 
-    def __call__(self, messages: list[dict], schema: dict | None = None) -> str:
+    def __call__(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> str:
         """One text-only chat turn, with JSON-schema structured output when given; the answer text."""
         if self._backend is None:
             self._backend = VLLMBackend.load(self.options)
@@ -103,7 +107,7 @@ class VLLMChat:
                                   max_tokens=max(self.options.max_output_tokens, 1200), json_schema=schema)
 
 
-def make_vllm_sampling_params(temperature: float, max_tokens: int, json_schema: dict | None, seed: int | None = None):
+def make_vllm_sampling_params(temperature: float, max_tokens: int, json_schema: dict[str, Any] | None, seed: int | None = None) -> Any:
     """SamplingParams with JSON-schema structured output (`structured_outputs`, vLLM >= 0.10.2; the pinned
     vLLM 0.33.0 of requirements-gpu.txt has no older `guided_decoding`: scripts/check_gpu_stack.sh checks it)."""
     from vllm import SamplingParams
@@ -116,7 +120,7 @@ def make_vllm_sampling_params(temperature: float, max_tokens: int, json_schema: 
     return SamplingParams(structured_outputs=StructuredOutputsParams(json=json_schema), **common)
 
 
-def jpeg_to_image(jpeg: bytes):
+def jpeg_to_image(jpeg: bytes) -> Image.Image:
     from PIL import Image
 
     image = Image.open(io.BytesIO(jpeg))
