@@ -63,3 +63,52 @@ def test_the_data_is_tracked_and_small():
     on_disk = [str(p.relative_to(ROOT)) for p in TEST_DATA.rglob("*") if p.is_file()]
     assert sorted(on_disk) == sorted(files), "tests/data holds files git does not track (they would not reach a clone)"
     assert sum((ROOT / f).stat().st_size for f in files) < 12 * 2**20
+
+
+def _markdown_pages():
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _prose(text: str) -> str:
+    """The text outside fenced code blocks and inline code spans, where a Markdown link is a link."""
+    text = re.sub(r"^```.*?^```[^\n]*$", "", text, flags=re.M | re.S)
+    return re.sub(r"(`+).*?\1", "", text, flags=re.S)
+
+
+def _anchors(path) -> set[str]:
+    """GitHub's heading anchors: the heading's text without markup, lower case, punctuation dropped,
+    spaces to '-', a repeated anchor numbered -1, -2, …"""
+    seen: dict[str, int] = {}
+    for line in re.sub(r"^```.*?^```[^\n]*$", "", path.read_text(encoding="utf-8"), flags=re.M | re.S).splitlines():
+        heading = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if heading:
+            text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading.group(1)).replace("`", "").lower()
+            slug = re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+            count = seen.get(slug, 0)
+            seen[slug] = count + 1
+            if count:
+                slug = f"{slug}-{count}"
+            seen.setdefault(slug, 1)
+    return set(seen)
+
+
+def test_every_relative_link_in_the_docs_points_to_a_file_and_heading_that_exist():
+    broken = []
+    for page in _markdown_pages():
+        for target in re.findall(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", _prose(page.read_text(encoding="utf-8"))):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):
+                continue  # http:, https:, mailto:
+            file_part, _, anchor = target.partition("#")
+            linked = (page.parent / file_part).resolve() if file_part else page
+            where = f"{page.relative_to(ROOT)}: ({target})"
+            if not linked.exists():
+                broken.append(f"{where}: no file {linked}")
+            elif anchor and (linked.suffix != ".md" or anchor not in _anchors(linked)):
+                broken.append(f"{where}: no heading with the anchor #{anchor} in {linked.relative_to(ROOT)}")
+    assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_the_readme_links_every_docs_page():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    unlinked = [p.name for p in sorted((ROOT / "docs").glob("*.md")) if f"](docs/{p.name})" not in readme]
+    assert not unlinked, f"docs pages the README's 'Where to go next' does not link: {unlinked}"
