@@ -262,7 +262,7 @@ def test_a_russian_pack_holds_the_russian_text(lib, mpnet, tmp_path):
 
 
 def test_an_english_query_finds_the_russian_video(lib, mpnet, tmp_path):
-    """The cross-language figure of the README: rank and score of QUERY on the Russian tea video, by
+    """The cross-language figure of docs/EXPORT.md: rank and score of QUERY on the Russian tea video, by
     the pack's own vectors and after loading the pack the way disaster-clippy's reindex_pack does."""
     import chromadb
 

@@ -5,7 +5,7 @@ that speaks the chat-completions protocol) for what the small real model cannot 
 requests in flight, retries, bad answers, endpoint checks, round-robin, kill -9 and resume.
 
 The fake-server tests need no Whisper: their Phase 1 pickles are written here in the documented
-format (README, "{name}_phase1_data.pkl") with real JPEG frames encoded by OpenCV, and their
+format (docs/PHASES.md, "{name}_phase1_data.pkl") with real JPEG frames encoded by OpenCV, and their
 videos are marked "phase 1 completed" in a real embedded Chroma database.
 """
 
