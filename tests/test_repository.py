@@ -112,3 +112,12 @@ def test_the_readme_links_every_docs_page():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     unlinked = [p.name for p in sorted((ROOT / "docs").glob("*.md")) if f"](docs/{p.name})" not in readme]
     assert not unlinked, f"docs pages the README's 'Where to go next' does not link: {unlinked}"
+
+
+def test_ci_runs_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    two_commands = readme.split("\n## Two commands\n", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^bash scripts/\S+$", two_commands, flags=re.M)
+    assert commands == ["bash scripts/demo.sh", "bash scripts/test.sh"], commands
+    ci = [line for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines() if line.startswith("bash ")]
+    assert ci == ["bash scripts/test.sh"], ci
