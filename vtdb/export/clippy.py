@@ -32,7 +32,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import quote
 
 from vtdb.atomic import replace_dir
@@ -40,8 +40,7 @@ from vtdb.export import ExportError, pages
 from vtdb.export.media import MEDIA_DIR, MediaPlan, place_media, plan_media
 from vtdb.formats.subtitles import SubtitleCue, subtitle_tracks, track_elements, write_subtitle_files
 from vtdb.naming import UnsafeNameError, path_inside
-from vtdb.search.moments import ON_SCREEN_SEPARATOR, keywords_of, on_screen_lines, segment_span
-from vtdb.store.segments import as_meta
+from vtdb.records import ON_SCREEN_SEPARATOR, Segment, Video
 from vtdb.timefmt import clock_span
 
 SCHEMA_VERSION = 3
@@ -131,9 +130,21 @@ def covered(part: str, by: str, ratio: float = 0.9) -> bool:
     return difflib.SequenceMatcher(None, words, known, autojunk=False).ratio() >= ratio
 
 
-def text_language(meta: Mapping[str, object]) -> str:
+SegmentLike = Segment | Mapping[str, Any]  # a segment read (Segment) or as stored (its metadata)
+
+
+def _segment(meta: SegmentLike) -> Segment:
+    return meta if isinstance(meta, Segment) else Segment.from_meta(meta)
+
+
+def _language_code(language: str) -> str:
+    return language.strip().lower().replace("_", "-").split("-")[0]
+
+
+def text_language(meta: SegmentLike) -> str:
     """The language a segment's description and dialogue_translation are written in ("" = unknown)."""
-    return str(meta.get("text_language") or meta.get("language") or "").strip().lower().replace("_", "-").split("-")[0]
+    seg = _segment(meta)
+    return _language_code(seg.text_language or seg.language)
 
 
 def _in_script(text: str, language: str) -> bool:
@@ -141,36 +152,37 @@ def _in_script(text: str, language: str) -> bool:
     return language != "en" or re.search(r"[A-Za-z]", text) is not None
 
 
-def content_parts(meta: Mapping[str, object], language: str = "en") -> tuple[str, str, list[str]]:
+def content_parts(meta: SegmentLike, language: str = "en") -> tuple[str, str, list[str]]:
     """(description, dialogue, keywords) with nothing said twice: the dialogue is dropped when the
     description already holds it, the description when the dialogue holds it; the window's own
     transcript stands in for a missing dialogue when it is in the pack's language."""
-    description = " ".join(str(meta.get("description") or "").split())
-    dialogue = " ".join(str(meta.get("dialogue_translation") or "").split())
-    if not dialogue and text_language({"language": meta.get("language")}) in ("", language):
-        dialogue = " ".join(str(meta.get("transcript") or "").split())
+    seg = _segment(meta)
+    description = " ".join(seg.description.split())
+    dialogue = " ".join(seg.dialogue_translation.split())
+    if not dialogue and _language_code(seg.language) in ("", language):
+        dialogue = " ".join(seg.transcript.split())
     if dialogue and description and covered(dialogue, description):
         dialogue = ""
     elif dialogue and description and covered(description, dialogue):
         description = ""
-    keywords = [k for k in keywords_of(meta.get("keywords")) if _in_script(k, language)]
+    keywords = [k for k in seg.keywords if _in_script(k, language)]
     return description, dialogue, keywords
 
 
-def on_screen_of(meta: Mapping[str, object], language: str = "en") -> list[str]:
+def on_screen_of(meta: SegmentLike, language: str = "en") -> list[str]:
     """The segment's lines read on screen (metadata on_screen_text, Phase 1 OCR) that an `language` pack
     holds: in an English pack only lines with Latin letters, as for keywords."""
-    return [line for line in on_screen_lines(meta.get("on_screen_text")) if _in_script(line, language)]
+    return [line for line in _segment(meta).on_screen_text if _in_script(line, language)]
 
 
-def on_screen_part(meta: Mapping[str, object], said: str, language: str = "en") -> str:
+def on_screen_part(meta: SegmentLike, said: str, language: str = "en") -> str:
     """The document's "On screen: …" line: the lines of on_screen_of that `said` (the description and
     dialogue) does not already hold, at most ON_SCREEN_WORDS words; "" when none is left."""
     lines = [line for line in on_screen_of(meta, language) if not covered(line, said)]
     return _truncate_words("On screen: " + ON_SCREEN_SEPARATOR.join(lines), ON_SCREEN_WORDS) if lines else ""
 
 
-def doc_content(title: str, meta: dict, fits: Callable[[str], bool] | None = None, language: str = "en") -> str:
+def doc_content(title: str, meta: SegmentLike, fits: Callable[[str], bool] | None = None, language: str = "en") -> str:
     """Title, description, dialogue, on-screen text, keywords (each said once); under ~300 words (the model
     reads 384 tokens).
 
@@ -178,9 +190,10 @@ def doc_content(title: str, meta: dict, fits: Callable[[str], bool] | None = Non
     of ordinary English are often more than 384 tokens, and the model would silently drop the
     end (the keywords). The dialogue is shortened first, then the rest, until the text fits.
     """
-    description, full_dialogue, keywords = content_parts(meta, language)
+    seg = _segment(meta)
+    description, full_dialogue, keywords = content_parts(seg, language)
     head = f"{title}\n{description}".strip()
-    on_screen = on_screen_part(meta, f"{description}\n{full_dialogue}", language)
+    on_screen = on_screen_part(seg, f"{description}\n{full_dialogue}", language)
     tail = "\n".join(p for p in (on_screen, f"Keywords: {', '.join(keywords)}" if keywords else "") if p)
     budget = MAX_WORDS - len(head.split()) - len(tail.split())
 
@@ -220,17 +233,18 @@ def doc_type_for(content_type: str) -> str:
     return "guide" if content_type.strip().lower() in GUIDE_TYPES else "article"
 
 
-def categories_for(meta: dict, language: str = "en") -> list[str]:
+def categories_for(meta: SegmentLike, language: str = "en") -> list[str]:
+    seg = _segment(meta)
     out: list[str] = []
-    keywords = [k for k in keywords_of(meta.get("keywords")) if _in_script(k, language)]
-    for value in [meta.get("content_type")] + keywords[:5]:
-        value = str(value or "").strip().lower()
+    keywords = [k for k in seg.keywords if _in_script(k, language)]
+    for value in [seg.content_type] + keywords[:5]:
+        value = value.strip().lower()
         if value and value not in out:
             out.append(value)
     return out
 
 
-def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[str], list[dict]], base_url: str,
+def build_docs(source_id: str, videos: Sequence[Mapping[str, Any]], segments_of: Callable[[str], list[dict]], base_url: str,
                fits: Callable[[str], bool] | None = None, skipped: dict[str, int] | None = None, *,
                language: str = "en", off_language: dict[str, dict[str, int]] | None = None,
                with_media: frozenset[str] | set[str] = frozenset(),
@@ -243,21 +257,22 @@ def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[st
     whose text is in another language than the pack's, in `off_language` (video -> {language: count}).
     `with_media`: the videos whose file goes into the pack (their pages play them)."""
     docs: list[Doc] = []
-    for video in videos:
-        name = video["name"]
-        title = str(video.get("title") or name)
+    for record in videos:
+        video = Video.from_meta(record)
+        name = video.name
+        title = video.display_title
         timed = []
         for meta in segments_of(name):
-            meta = as_meta(meta)
-            span = segment_span(meta)
+            seg = Segment.from_meta(meta)
+            span = seg.span
             if span is None:
                 if skipped is not None:
                     skipped[name] = skipped.get(name, 0) + 1
                 continue
-            timed.append((span, meta))
+            timed.append((span, seg))
         timed.sort(key=lambda item: item[0])
-        for n, ((start, end), meta) in enumerate(timed):
-            lang = text_language(meta)
+        for n, ((start, end), seg) in enumerate(timed):
+            lang = text_language(seg)
             if lang and lang != language:
                 if off_language is not None:
                     counts = off_language.setdefault(name, {})
@@ -265,7 +280,7 @@ def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[st
                 continue
             start_sec, end_sec = int(start), int(round(end))
             doc_title = f"{title} ({clock_span(start_sec, end_sec, 'm:ss')})"  # the same times as start_sec/end_sec
-            url, local = pages.doc_urls(video, start, source_id, base_url, name in with_media, zim_sources)
+            url, local = pages.doc_urls(record, start, source_id, base_url, name in with_media, zim_sources)
             checks: list[bool] = []
 
             def fits_logged(text: str, _checks=checks) -> bool:
@@ -273,20 +288,20 @@ def build_docs(source_id: str, videos: Sequence[dict], segments_of: Callable[[st
                 _checks.append(ok)
                 return ok
 
-            content = doc_content(title, meta, fits_logged if fits is not None else None, language)
+            content = doc_content(title, seg, fits_logged if fits is not None else None, language)
             docs.append(Doc(
                 id=f"{source_id}_{name}_seg_{n}",
                 title=doc_title,
                 url=url,
                 local_url=local,
                 content=content,
-                categories=categories_for(meta, language),
-                doc_type=doc_type_for(str(meta.get("content_type") or "")),
+                categories=categories_for(seg, language),
+                doc_type=doc_type_for(seg.content_type),
                 video_name=name,
                 start_sec=start_sec,
                 end_sec=end_sec,
-                scraped_at=str(video.get("updated_at") or ""),
-                on_screen_text=ON_SCREEN_SEPARATOR.join(on_screen_of(meta, language)),
+                scraped_at=video.updated_at,
+                on_screen_text=ON_SCREEN_SEPARATOR.join(on_screen_of(seg, language)),
                 shortened=bool(checks) and not checks[0],  # the first check is the whole (word-capped) text
             ))
     return docs
@@ -393,22 +408,23 @@ def _dump(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
-def _media_plans(opts: ExportOptions, videos: Sequence[dict], log: Callable[[str], None]) -> dict[str, MediaPlan]:
+def _media_plans(opts: ExportOptions, videos: Sequence[Mapping[str, Any]], log: Callable[[str], None]) -> dict[str, MediaPlan]:
     """The videos whose file can go into the pack (--include-media); a missing one is said, not fatal:
     its page then says the video is not in the pack."""
     if not opts.include_media:
         return {}
     plans: dict[str, MediaPlan] = {}
-    for video in videos:
-        plan, why = plan_media(video)
+    for record in videos:
+        name = Video.from_meta(record).name
+        plan, why = plan_media(record)
         if plan is None:
-            log(f"warning: video {video['name']} stays out of media/: {why}")
+            log(f"warning: video {name} stays out of media/: {why}")
         else:
-            plans[video["name"]] = plan
+            plans[name] = plan
     return plans
 
 
-def export(opts: ExportOptions, videos: Sequence[dict], segments_of: Callable[[str], list[dict]],
+def export(opts: ExportOptions, videos: Sequence[Mapping[str, Any]], segments_of: Callable[[str], list[dict]],
            transcript_of: Callable[[str], str], embed: Callable[[list[str]], "object"], log=print,
            fits: Callable[[str], bool] | None = None) -> Path:
     """Write the source folder; returns its path. `embed` maps texts to unit vectors (all-mpnet-base-v2);
@@ -465,7 +481,7 @@ def export(opts: ExportOptions, videos: Sequence[dict], segments_of: Callable[[s
 
 
 def _write(tmp: Path, opts: ExportOptions, language: str, docs: Sequence[Doc], vectors, stamp: str,
-           videos: Sequence[dict], transcript_of: Callable[[str], str], plans: Mapping[str, MediaPlan],
+           videos: Sequence[Mapping[str, Any]], transcript_of: Callable[[str], str], plans: Mapping[str, MediaPlan],
            log: Callable[[str], None]) -> None:
     total_chars = sum(len(d.content) for d in docs)
     _dump(tmp / "_manifest.json", {
@@ -495,15 +511,15 @@ def _write(tmp: Path, opts: ExportOptions, language: str, docs: Sequence[Doc], v
     by_video: dict[str, list[Doc]] = {}
     for d in docs:
         by_video.setdefault(d.video_name, []).append(d)
-    for video in videos:
-        name = video["name"]
+    for record in videos:
+        name = Video.from_meta(record).name
         if name not in by_video:
             continue
         plan = plans.get(name)
         if plan is not None:
             how = place_media(plan, tmp / MEDIA_DIR, opts.work_dir)
             log(f"{name}: video {how} into {MEDIA_DIR}/{plan.file_name}")
-        player = pages.player_for(video, plan.file_name if plan else None, opts.zim_sources)
+        player = pages.player_for(record, plan.file_name if plan else None, opts.zim_sources)
         tracks = _subtitles_of(opts.work_dir, name, log) if player is not None else {}
         audio = player is not None and player.audio  # <audio> shows no cues: its page links no tracks
         if tracks:
@@ -514,5 +530,5 @@ def _write(tmp: Path, opts: ExportOptions, language: str, docs: Sequence[Doc], v
                 write_subtitle_files(tmp / MEDIA_DIR, Path(plan.file_name).stem, tracks)
         track_html = "" if audio else track_elements(list(tracks), partial(_subtitle_src, name), language)
         (tmp / "pages" / f"{name}.html").write_text(
-            pages.page_html(video, by_video[name], transcript_of(name), player, language, opts.base_url, track_html),
+            pages.page_html(record, by_video[name], transcript_of(name), player, language, opts.base_url, track_html),
             encoding="utf-8")

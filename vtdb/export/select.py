@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
+from vtdb import state
 from vtdb.export import ExportError
 from vtdb.export.clippy import EMBEDDING_MODEL
-from vtdb.search.moments import sort_start
+from vtdb.records import Segment, Video, sort_start
 from vtdb.store.segments import as_meta
 from vtdb.workfiles import WorkFileError, load_phase1_data
 
@@ -20,28 +21,28 @@ def loaded_videos(db, names: Sequence[str] | None = None, include_retired: bool 
 
     A name asked for is never skipped silently: ExportError when it is not loaded (or unknown), retired,
     or has no segments in video_segments."""
-    records = db.list_videos({"db_load_status": "completed"})
+    read = [(Video.from_meta(r), r) for r in db.list_videos({state.phase_field("db_load", "status"): state.COMPLETED})]
     if not include_retired:
-        retired = [r for r in records if r.get("retired_at")]
-        asked = [r["name"] for r in retired if names and r["name"] in set(names)]
+        retired = sorted(v.name for v, _ in read if v.retired)
+        asked = [n for n in retired if names and n in set(names)]
         if asked:
             raise ExportError(f"retired (they left the library): {', '.join(asked)}; add --include-retired to export them")
         if retired and not names and log is not None:
             log(f"left out {len(retired)} retired video{'s' if len(retired) != 1 else ''} "
-                f"({', '.join(sorted(r['name'] for r in retired))}); --include-retired exports them too")
-        records = [r for r in records if not r.get("retired_at")]
+                f"({', '.join(retired)}); --include-retired exports them too")
+        read = [(v, r) for v, r in read if not v.retired]
     if not names:
-        return records
-    known = {r["name"] for r in records}
-    missing = [v for v in names if v not in known]
+        return [r for _, r in read]
+    known = {v.name for v, _ in read}
+    missing = [n for n in names if n not in known]
     if missing:
         raise ExportError(f"not loaded (or unknown): {', '.join(missing)}; run phase3_load.py for them first")
-    records = [r for r in records if r["name"] in set(names)]
-    empty = [r["name"] for r in records if not db.count_segments(r["name"])]
+    read = [(v, r) for v, r in read if v.name in set(names)]
+    empty = [v.name for v, _ in read if not db.count_segments(v.name)]
     if empty:
         raise ExportError(f"no segments in video_segments for: {', '.join(empty)}; run phase3_load.py for them "
                           "(python db_manager.py reset NAME --phase 3), or leave them out of --videos")
-    return records
+    return [r for _, r in read]
 
 
 def segments_of(db, name: str) -> list[dict]:
@@ -56,7 +57,7 @@ def transcript_of(db, work_dir: Path, name: str) -> str:
         return str(load_phase1_data(work_dir, name)["transcript"].get("text") or "")
     except (WorkFileError, KeyError):
         ordered = sorted(segments_of(db, name), key=sort_start)
-        return " ".join(dict.fromkeys(str(m.get("transcript") or "") for m in ordered))
+        return " ".join(dict.fromkeys(Segment.from_meta(m).transcript for m in ordered))
 
 
 class ExportEmbedder:

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from vtdb.errors import VtdbError
 from vtdb.languages import validate_language
-from vtdb.search.moments import segment_span
+from vtdb.records import segment_span
 from vtdb.store.where import all_of, equals_any
 from vtdb.text import did_you_mean
 from vtdb.timefmt import seconds

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from vtdb.errors import VtdbError
-from vtdb.search.moments import segment_span
+from vtdb.records import Segment
 from vtdb.store.segments import as_meta
 from vtdb.text import search_tokens
 
@@ -75,13 +75,14 @@ def _fs_type(path: Path) -> str:
 def segment_row(sid: str, document: Any, meta: Any) -> tuple:
     """(id, video, start, end, content_type, language, keywords, tokens, has_text) of one stored segment; never
     fails on a record."""
-    m = as_meta(meta)
-    span = segment_span(m)
-    keywords = m.get("keywords")
+    seg = Segment.from_meta(meta)
+    span = seg.span
+    # The keywords as stored, not as read: the keyword filter matches stored forms, as Chroma's $contains does.
+    keywords = as_meta(meta).get("keywords")
     kw = _SEP + _SEP.join(k for k in keywords if isinstance(k, str)) + _SEP if isinstance(keywords, list) else ""
-    tokens = " ".join(search_tokens(f"{document or ''}\n{m.get('transcript') or ''}"))
-    return (str(sid), str(m.get("video_name") or ""), span[0] if span else None, span[1] if span else None,
-            str(m.get("content_type") or ""), str(m.get("language") or ""), kw, tokens, m.get("has_text") is True)
+    tokens = " ".join(search_tokens(f"{document or ''}\n{seg.transcript}"))
+    return (str(sid), seg.video_name, span[0] if span else None, span[1] if span else None,
+            seg.content_type, seg.language, kw, tokens, seg.has_text)
 
 
 class LexicalIndex:

@@ -1,17 +1,16 @@
-"""Reading stored segment records, and merging matching windows into moments.
+"""Merging matching windows into moments, and cutting snippets around matched words.
 
-The one reader of `video_segments` metadata for every face (search, Phase 4, export): a record
-may hold anything, and these helpers never fail on it (see segment_span, keywords_of).
+Segment metadata is read through `vtdb.records` (`Segment.from_meta`, `segment_span`, `keywords_of`, ...), which
+never fails on a record; the faces that still import those readers from here get the same functions.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
-from vtdb.records import ON_SCREEN_SEPARATOR
+from vtdb.records import ON_SCREEN_SEPARATOR, Segment, keywords_of, on_screen_lines, segment_span, sort_start
 from vtdb.store.segments import Hit
 from vtdb.text import search_tokens, stem
 from vtdb.timefmt import seconds
@@ -42,45 +41,6 @@ class Moment:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def segment_span(meta: Mapping[str, Any] | None) -> tuple[float, float] | None:
-    """The (start, end) seconds of a stored segment, or None when its times are unusable.
-
-    Search must never fail on a record, whatever is stored: times are coerced to numbers, a
-    negative start is read as 0, and a window without a usable range (missing, not a number,
-    negative end, end before start) is None. Such a window stays findable by its text; it is
-    shown without a time range and left out only when a --from/--to time filter asks for times.
-    """
-    if not isinstance(meta, Mapping):
-        return None
-    start, end = seconds(meta.get("start_time")), seconds(meta.get("end_time"))
-    if start is None or end is None:
-        return None
-    start = max(0.0, start)
-    return (start, end) if end >= start else None
-
-
-def sort_start(meta: Mapping[str, Any] | None) -> float:
-    """Sort key in time order: the segment's start, windows without usable times last."""
-    span = segment_span(meta)
-    return span[0] if span else math.inf
-
-
-def keywords_of(value: Any) -> list[str]:
-    """Keywords as a list of strings, whatever is stored (a list, one comma-separated string, nothing)."""
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, (list, tuple)):
-        return []
-    return [str(k).strip() for k in value if k is not None and str(k).strip()]
-
-
-def on_screen_lines(value: Any) -> list[str]:
-    """The lines of a stored on_screen_text ("a | b" as Phase 3 stores it, or a list of lines), whitespace
-    collapsed, empty ones dropped, each once; [] for nothing usable."""
-    parts = value if isinstance(value, (list, tuple)) else str(value or "").split(ON_SCREEN_SEPARATOR)
-    return list(dict.fromkeys(line for p in parts if p is not None and (line := " ".join(str(p).split()))))
 
 
 @dataclass(frozen=True)
@@ -157,24 +117,24 @@ def _score(hit: Hit) -> float:
 
 def _moment(video: str, hits: list[Hit]) -> Moment:
     best = max(hits, key=_score)
-    meta = best.metadata
+    seg = Segment.from_meta(best.metadata)
     spans = [sp for h in hits if (sp := segment_span(h.metadata)) is not None]
     in_time_order = sorted(hits, key=lambda h: sort_start(h.metadata))
     # Overlapping windows share frames, so they often read the same lines: each line once, in time order.
-    on_screen = on_screen_lines([line for h in in_time_order for line in on_screen_lines(h.metadata.get("on_screen_text"))])
+    on_screen = on_screen_lines([line for h in in_time_order for line in Segment.from_meta(h.metadata).on_screen_text])
     return Moment(
         video_name=video,
-        title=str(meta.get("title") or video),
+        title=seg.title or video,
         start_time=min(sp[0] for sp in spans) if spans else None,
         end_time=max(sp[1] for sp in spans) if spans else None,
         score=round(_score(best), 6),
-        description=str(meta.get("description") or ""),
-        transcript=str(meta.get("transcript") or ""),
+        description=seg.description,
+        transcript=seg.transcript,
         on_screen_text=ON_SCREEN_SEPARATOR.join(on_screen),
-        keywords=keywords_of(meta.get("keywords")),
-        content_type=str(meta.get("content_type") or ""),
-        language=str(meta.get("language") or ""),
-        video_path=str(meta.get("video_path") or ""),
+        keywords=list(seg.keywords),
+        content_type=seg.content_type,
+        language=seg.language,
+        video_path=seg.video_path,
         segment_ids=[h.id for h in in_time_order],
         modes=sorted({m for h in hits for m in h.modes}),
     )

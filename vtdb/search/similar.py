@@ -14,7 +14,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from vtdb.errors import VtdbError
-from vtdb.search.moments import Moment, merge_moments, segment_span, video_of
+from vtdb.records import segment_span
+from vtdb.search.moments import Moment, merge_moments, video_of
 from vtdb.store.segments import Hit, as_meta
 
 __all__ = ["Similar", "UnknownSegmentError", "search_moments", "similar_moments"]

@@ -2,46 +2,49 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from vtdb.search.moments import keywords_of
+from vtdb.records import Video
 from vtdb.search.searcher import Searcher, searcher_for
 from vtdb.store.segments import as_meta
-from vtdb.timefmt import seconds
 
 
 @dataclass
 class VideoHit:
-    """One summarized video that matches; `metadata` is its video_files record."""
+    """One summarized video that matches; `metadata` is its video_files record, `video` the same read typed."""
 
     name: str
     score: float
     metadata: dict
+    video: Video = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.video = Video.from_meta(self.metadata)
 
     @property
     def title(self) -> str:
-        return str(self.metadata.get("title") or self.name)
+        return self.video.title or self.name
 
     @property
     def summary(self) -> str:
-        return str(self.metadata.get("summary") or "")
+        return self.video.summary
 
     @property
     def keywords(self) -> list[str]:
-        return keywords_of(self.metadata.get("keywords"))
+        return list(self.video.keywords)
 
     @property
     def content_type(self) -> str:
-        return str(self.metadata.get("content_type") or "")
+        return self.video.content_type
 
     @property
     def duration(self) -> float:
         """The video's length in seconds (0 when unknown)."""
-        return max(0.0, seconds(self.metadata.get("video_duration")) or 0.0)
+        return max(0.0, self.video.video_duration)
 
     def to_dict(self) -> dict:
-        """The JSON form (--videos --json): the stored values as they are."""
+        """The JSON form (--videos --json): the stored values as they are, not as read."""
         m = self.metadata
         return {"name": self.name, "score": self.score, "title": m.get("title"), "summary": m.get("summary"),
                 "keywords": m.get("keywords"), "content_type": m.get("content_type")}
