@@ -146,7 +146,8 @@ def test_the_hosts_it_was_started_for_are_served(server, host):
 
 def test_listening_on_every_interface_answers_ip_addresses_and_its_own_name_only():
     """--host 0.0.0.0 (checked without listening there): an address written as an IP cannot be a rebound name."""
-    from vtdb.web.app import HostCheck, WebOptions
+    from vtdb.web.security import HostCheck
+    from vtdb.web.state import WebOptions
 
     check = HostCheck(WebOptions(host="0.0.0.0", allowed_hosts=("media.lan",)))
     for host in ("192.168.1.20:8765", "[fe80::1]:8765", "10.0.0.5", f"{socket.gethostname()}:8765", "media.lan:80",

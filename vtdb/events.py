@@ -44,15 +44,30 @@ class EventLog:
         return record
 
 
-def read_events(path: Path) -> list[dict]:
+# How much of the log's end `read_events(path, last=n)` reads: ~1,000 events, so it costs the same whatever the
+# length of the log (the web status page reads the tail on every refresh).
+TAIL_BYTES = 256 * 1024
+
+
+def read_events(path: Path, last: int | None = None) -> list[dict]:
+    """The events of the log, oldest first; with `last`, only the last ones, read from its end (the log only
+    grows). A line that is not a whole event (a crash mid-write, the cut at the start of the tail) is skipped."""
+    try:
+        with open(path, "rb") as fh:
+            if last is not None:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - TAIL_BYTES))
+            lines = fh.read().splitlines()
+    except OSError:
+        return []
+    if last is not None:
+        lines = lines[-last:] if last > 0 else []
     out: list[dict] = []
-    if not Path(path).exists():
-        return out
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line:
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn last line after a crash
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            out.append(event)
     return out

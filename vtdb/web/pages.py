@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
@@ -354,3 +355,109 @@ def window_rows(rows: Sequence[Mapping[str, Any]], name: str) -> str:
 
 def record_keywords(record: Mapping[str, Any]) -> list[str]:
     return keywords_of(record.get("keywords"))
+
+
+# ---- whole pages ----
+
+
+def refusal(exc: Any) -> str:
+    """A refused query, where its results would be."""
+    return f'<p class="error message">{esc(exc)}</p>'
+
+
+def _cut_note(cut: str) -> str:
+    return f'<p class="note">{esc(cut)}</p>' if cut else ""
+
+
+def search_page(query: str, values: Mapping[str, str], tab: str, results: str) -> str:
+    return layout(query or "Search", search_form(values, tab) + f'<section class="results">{results}</section>', "search")
+
+
+def moment_results(shown: Sequence[Moment], query: str, frames: int, analyzers: Mapping[str, str],
+                   retired: Iterable[str], audio: Mapping[str, bool], cut: str, keep: Mapping[str, Any], page: int,
+                   more: bool) -> str:
+    """One page of moments: a card each, the note that the query was cut, the pager."""
+    retired = set(retired)
+    cards = "".join(moment_card(m, query, frames, analyzers.get(m.segment_ids[0], "") if m.segment_ids else "",
+                                m.video_name in retired, audio.get(m.video_name)) for m in shown)
+    found = (f'<p class="count">{len(shown)} moments on this page</p>{cards}' if shown
+             else '<p class="none">no matching moments</p>')
+    return _cut_note(cut) + found + pager(keep, page, more)
+
+
+def video_results(hits: Sequence[Any], retired: Iterable[str], cut: str) -> str:
+    retired = set(retired)
+    cards = "".join(video_hit_card(h, h.name in retired) for h in hits)
+    return _cut_note(cut) + (cards or '<p class="none">no summarized videos match (Phase 4 fills them)</p>')
+
+
+def similar_page(result: Any, frames: int, retired: Iterable[str], audio: Mapping[str, bool]) -> str:
+    """"More like this": the moment, then the nearest ones in other videos and in its own."""
+    retired = set(retired)
+
+    def cards(moments: Sequence[Moment]) -> str:
+        return "".join(moment_card(m, "", frames, retired=m.video_name in retired, audio=audio.get(m.video_name))
+                       for m in moments) or '<p class="none">nothing similar here</p>'
+
+    source = moment_card(result.source, "", frames, audio=audio.get(result.source.video_name))
+    body = (f'<h1>More like this</h1><section class="source">{source}</section>'
+            f'<section class="similar-other"><h2>In other videos</h2>{cards(result.other_videos)}</section>'
+            f'<section class="similar-same"><h2>In the same video</h2>{cards(result.same_video)}</section>')
+    return layout("More like this", body, "search")
+
+
+def _player(name: str, start: float, tracks: str | None, cover: bool) -> tuple[str, str]:
+    """(the player, the mark before the file's name): <video> with its subtitle `tracks`, or for an audio-only
+    file (`tracks` None) <audio> under its cover picture or mark."""
+    src = f"/media/{url_part(name)}"
+    at = f'src="{src}#t={start:.3f}" data-start="{start:.3f}"'
+    if tracks is None:
+        return (f'{audio_art(name, cover, "audio-art")}<audio id="player" controls preload="metadata" {at}></audio>',
+                '<span class="badge audio">audio</span> · ')
+    return f'<video id="player" controls preload="metadata" {at}>{tracks}</video>', ""
+
+
+def video_page(info: Mapping[str, Any], t: float, tracks: str | None, cover: bool) -> str:
+    """The video page: the player from second `t`, chapters, summary, processing status, the windows. `info` as
+    /api/videos/{name}; `tracks`: the <track> elements, None for an audio-only file."""
+    name, record = str(info["name"]), info["record"]
+    start = t if math.isfinite(t) and t > 0 else 0.0  # ?t=inf or nan: from the start (JSON has no Infinity)
+    retired = (f'<p class="badge retired">retired {esc(record.get("retired_at"))}: '
+               f'{esc(record.get("retired_reason") or "")}</p>' if info["retired"] else "")
+    player, kind = _player(name, start, tracks, cover)
+    body = (f'<article class="video-page" data-video="{esc(name)}">'
+            f'<h1 class="title">{esc(info["title"])}</h1>{retired}'
+            f'<div class="player-row"><div class="player-box">{player}'
+            f'<p class="dim">{kind}{esc(name)} · {esc(duration(record.get("video_duration")))} · '
+            f'<a href="/media/{url_part(name)}">media</a></p></div>'
+            f'<aside><h2>Chapters</h2>{chapters_list(info["chapters"])}</aside></div>'
+            f'<section class="summary"><h2>Summary</h2><p>{esc(info["summary"]) or "<span class=dim>(Phase 4 writes it)</span>"}</p>'
+            f'{keyword_chips(info["keywords"])}<p class="dim">{esc(record.get("description") or "")}</p></section>'
+            f'<section><h2>Processing</h2>{video_status_table({**record, "flags": info["flags"]})}</section>'
+            f'<section><h2>Transcript by window</h2>{window_rows(info["windows"], name)}</section></article>')
+    return layout(info["title"], body, "", {"start": start})
+
+
+def _flash(message: str) -> str:
+    return f'<p class="flash">{esc(message)}</p>' if message else ""
+
+
+def status_loading(message: str) -> str:
+    """The status page's live part while a server just started still reads every record once."""
+    return _flash(message) + '<p class="dim loading">reading the records of every video (once, after the server started) …</p>'
+
+
+def status_page(live: str, source: str, video: str, every: float, actions: bool) -> str:
+    """The status page: its live part (`live`, reloaded from `source` every `every` seconds by app.js)."""
+    note = ("" if actions else
+            '<p class="dim">read-only: start the server with --allow-actions to reset or release videos here</p>')
+    body = (f'<h1>Pipeline status</h1>{note}{status_filter(video)}<div id="status-live" data-src="{esc(source)}" '
+            f'data-every="{every:g}">{live}</div>')
+    return layout("Status", body, "status")
+
+
+def api_index(routes: Iterable[tuple[str, str, str]]) -> str:
+    """The API's index: each documented (path, methods, summary)."""
+    rows = "".join(f"<li><code>{esc(m)} {esc(p)}</code> — {esc(s)}</li>" for p, m, s in routes)
+    return layout("API", f'<h1>REST API</h1><p>OpenAPI: <a href="/api/openapi.json">/api/openapi.json</a>'
+                         f'</p><ul class="api">{rows}</ul>', "api")
