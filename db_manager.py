@@ -19,7 +19,8 @@ A thin shim: the command lives in vtdb/commands/status.py (also `vtdb status`).
 """
 
 from vtdb.commands.status import main
-from vtdb.store import ChromaDBManager, UnknownVideoError  # noqa: F401  (public API, used from a Python shell)
+from vtdb.manager import ChromaDBManager  # noqa: F401  (public API, used from a Python shell)
+from vtdb.store import UnknownVideoError  # noqa: F401
 
 __all__ = ["ChromaDBManager", "UnknownVideoError"]
 

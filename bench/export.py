@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from vtdb.config import parse_config  # noqa: E402
 from vtdb.embedders import load_embedder  # noqa: E402
 from vtdb.export.clippy import ExportOptions, build_docs, export  # noqa: E402
-from vtdb.store import ChromaDBManager  # noqa: E402
+from vtdb.manager import ChromaDBManager  # noqa: E402
 
 WORDS = ("pasta water salt boil sauce garlic tomato basil bicycle tyre puncture patch brake chain oil garden tomato "
          "seedling compost water fishing rod hook lake bread dough oven flour yeast knead bake tea kettle leaves "

@@ -62,8 +62,8 @@ import psutil  # noqa: E402
 from vtdb.atomic import atomic_write_json  # noqa: E402
 from vtdb.config import Settings  # noqa: E402
 from vtdb.embedders import load_embedder  # noqa: E402
+from vtdb.manager import ChromaDBManager  # noqa: E402
 from vtdb.safe_pickle import dump_plain  # noqa: E402
-from vtdb.store import ChromaDBManager  # noqa: E402
 from vtdb.store.records import _clean  # noqa: E402
 from vtdb.workfiles import phase1_data_path, phase2_analysis_path  # noqa: E402
 

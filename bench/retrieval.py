@@ -230,7 +230,7 @@ class Library:
         return {name: c["spans"] for name, c in self.manifest["clips"].items()}
 
     def open_db(self):
-        from vtdb.store import ChromaDBManager
+        from vtdb.manager import ChromaDBManager
 
         return ChromaDBManager(self.config_path)
 

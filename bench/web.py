@@ -89,7 +89,7 @@ def build_library(folder: Path) -> dict[str, Any]:
 
 def worker(config: str) -> int:
     """Read {"q": …} lines, answer {"ms": …, "ids": […]} lines: the library's search, timed around the call."""
-    from vtdb.store import ChromaDBManager
+    from vtdb.manager import ChromaDBManager
 
     db = ChromaDBManager(config)
     for line in sys.stdin:
@@ -237,8 +237,8 @@ def build_big(folder: Path, n: int) -> dict[str, Any]:
     cfg.write_text(json.dumps({"settings": {"work_dir": str(folder / "data"), "chroma_dir": str(folder / "chroma_db")},
                                "videos": []}))
     from vtdb.embedders import load_embedder
+    from vtdb.manager import ChromaDBManager
     from vtdb.records import segment_id, segment_metadata
-    from vtdb.store import ChromaDBManager
 
     t0 = time.perf_counter()
     db = ChromaDBManager(str(cfg))

@@ -91,8 +91,8 @@ def measure(kind: str, archive: Path, work: Path) -> dict:
     elif kind == "sync":
         from vtdb import events as ev
         from vtdb.config import load_config
+        from vtdb.manager import ChromaDBManager
         from vtdb.sources.sync import sync_videos
-        from vtdb.store import ChromaDBManager
 
         cfg = work / "videos_config.json"
         cfg.write_text(json.dumps({"settings": {"work_dir": str(work / "data"), "chroma_dir": str(work / "chroma")},

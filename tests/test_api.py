@@ -25,7 +25,7 @@ def test_import_vtdb_offers_the_curated_api_lazily():
                  "RunAborted", "ConfigError", "DatabaseUnavailable", "UnknownVideoError"):
         assert name in names
     assert len(names) <= 20, "the public API stays short"
-    assert out[2] == "vtdb.store.manager vtdb.search.searcher"
+    assert out[2] == "vtdb.manager vtdb.search.searcher"
 
 
 def test_every_public_name_resolves_and_unknown_names_fail():

@@ -18,7 +18,7 @@ from helpers.archive_media import make_archive
 
 from conftest import run_cli, write_config
 from vtdb.config import load_config
-from vtdb.store import ChromaDBManager
+from vtdb.manager import ChromaDBManager
 from vtdb.workfiles import load_phase1_data
 
 PHASES = ("phase1", "phase2", "db_load", "phase4")

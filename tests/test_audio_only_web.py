@@ -23,9 +23,9 @@ from conftest import run_cli, write_config
 from vtdb.analyzers.base import VideoContext
 from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
 from vtdb.config import Settings
+from vtdb.manager import ChromaDBManager
 from vtdb.media.sniff import sniff_media_type
 from vtdb.phases.phase2 import window_inputs
-from vtdb.store import ChromaDBManager
 from vtdb.web.media import phase1_refusal
 from vtdb.workfiles import load_phase1_data
 

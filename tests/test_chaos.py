@@ -22,8 +22,8 @@ from conftest import PY, ROOT, write_config
 from vtdb import events as ev
 from vtdb.config import load_config
 from vtdb.demo import Scene, make_video
+from vtdb.manager import ChromaDBManager
 from vtdb.state import COMPLETED, PHASE_ORDER
-from vtdb.store import ChromaDBManager
 
 PIPELINE = ROOT / "run_pipeline.py"
 SETTINGS = {"analyzer": "transcript", "window_length": 10.0, "window_overlap": 3.0, "window_min_tail": 2.0,

@@ -17,8 +17,8 @@ from helpers.library import Seg, Vid, build_library
 
 from conftest import PY, ROOT, run_cli, without_file_override, write_config
 from vtdb.config import load_config
+from vtdb.manager import ChromaDBManager
 from vtdb.naming import UnsafeNameError
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import load_phase1_data, phase1_data_path
 
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import PY, ROOT, run_cli, without_file_override, write_config
 from vtdb.config import load_config
 from vtdb.embedders import placeholder_vector
-from vtdb.store import ChromaDBManager
+from vtdb.manager import ChromaDBManager
 
 EXIT_CLOSED_PIPE = 141
 PHASES = ["phase1_whisper_frames.py", "phase2_vllm_analysis.py", "phase3_load.py", "phase4_summary.py"]

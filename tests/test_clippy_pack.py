@@ -35,7 +35,7 @@ from zim_factory import write_zim
 from conftest import free_port, run_cli
 from vtdb.config import load_config
 from vtdb.embedders import load_embedder
-from vtdb.store import ChromaDBManager
+from vtdb.manager import ChromaDBManager
 
 SID = "kz_archive"
 LICENSE = "CC BY-SA 4.0"

@@ -23,8 +23,8 @@ from conftest import PY, ROOT
 from vtdb import events as ev
 from vtdb.clock import iso, now_utc
 from vtdb.config import Settings
+from vtdb.manager import ChromaDBManager
 from vtdb.state import COMPLETED, PROCESSING
-from vtdb.store import ChromaDBManager
 
 WORKER = ROOT / "tests" / "helpers" / "sleep_worker.py"
 N_VIDEOS = 20

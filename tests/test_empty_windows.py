@@ -25,7 +25,7 @@ import pytest
 from bench._common import speech_dir, speech_rows
 from conftest import run_cli, write_config
 from vtdb.config import load_config
-from vtdb.store import ChromaDBManager
+from vtdb.manager import ChromaDBManager
 
 WINDOW = 20.0
 LONG_SECONDS = 480.0

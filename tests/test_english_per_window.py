@@ -24,7 +24,7 @@ from faster_whisper.audio import decode_audio
 from bench._common import SAMPLE_RATE, speech_dir, write_wav
 from conftest import run_cli, write_config
 from vtdb.config import load_config
-from vtdb.store import ChromaDBManager
+from vtdb.manager import ChromaDBManager
 from vtdb.workfiles import load_phase1_data
 
 # (recording, an English translation of it). The references serve loose word overlaps only.

@@ -25,6 +25,7 @@ from vtdb.config import Settings
 from vtdb.embedders import EmbedderError, EmbedderLoadError, UnknownEmbedderError, load_embedder
 from vtdb.errors import BackendUnavailable, ModelUnavailable, PermanentVideoError, RunAborted, VideoError
 from vtdb.llm import LLMUnavailable
+from vtdb.manager import ChromaDBManager
 from vtdb.media import ocr
 from vtdb.media.video import MediaError, PermanentMediaError, TruncatedMediaError, extract_frames, probe
 from vtdb.runner import EXIT_FAILURES, EXIT_USAGE, JobResult, RunOptions, run_phase
@@ -40,7 +41,6 @@ from vtdb.sources.zim import (
     zim_uri,
 )
 from vtdb.sources.zim_entry import ZimEntrySource
-from vtdb.store import ChromaDBManager
 from vtdb.summarizers import SummarizerUnavailable, make_summarizer
 
 # The message fragments error_kind used to match (issue 27): none of them decides anything any more.

@@ -17,9 +17,9 @@ import pytest
 
 from conftest import PY, ROOT, write_config
 from vtdb.config import load_config
+from vtdb.manager import ChromaDBManager
 from vtdb.search.index import FILE_NAME, LexicalIndex, SearchIndexError, _fs_type
 from vtdb.search.searcher import Searcher
-from vtdb.store import ChromaDBManager
 from vtdb.text import search_tokens
 
 VEC = [1.0] + [0.0] * 383
@@ -148,7 +148,7 @@ CHILD = textwrap.dedent("""
     from vtdb.config import load_config
     from vtdb.search.index import LexicalIndex, sync
     from vtdb.search.searcher import Searcher
-    from vtdb.store import ChromaDBManager
+    from vtdb.manager import ChromaDBManager
     db = ChromaDBManager(load_config({cfg!r}, env={{}}))
     mode = sys.argv[1]
     if mode == "kill-me":

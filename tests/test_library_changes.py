@@ -24,8 +24,8 @@ from conftest import run_cli, write_config
 from vtdb.commands import phase1, phase2, phase3, phase4
 from vtdb.commands import status as status_cmd
 from vtdb.events import read_events
+from vtdb.manager import ChromaDBManager
 from vtdb.sources.fingerprint import FingerprintCache, fingerprint_file
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import phase1_data_path, phase2_analysis_path
 
 SETTINGS = dict(window_length=2.0, window_overlap=0.5, window_min_tail=0.4, frame_max_side=96, analyzer="transcript",

@@ -11,8 +11,8 @@ from helpers.slides import slides_video
 
 from conftest import run_cli, write_config
 from vtdb.config import load_config
+from vtdb.manager import ChromaDBManager
 from vtdb.media.ocr import ocr_available
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import load_phase1_data
 
 SLIDE = ["EMERGENCY WATER STATION", "OPEN DAILY"]

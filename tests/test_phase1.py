@@ -25,10 +25,10 @@ import speech_check as speech
 
 from conftest import EN_SCENES, run_cli, write_config
 from vtdb.events import read_events
+from vtdb.manager import ChromaDBManager
 from vtdb.media.video import MediaError, extract_frames, probe
 from vtdb.media.windows import WindowSpan, frame_times, join_words, plan_windows, words_in_window
 from vtdb.safe_pickle import UnsafePickleError, dumps_plain, load_plain, loads_plain, to_plain
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
 
 PHASE1 = "phase1_whisper_frames.py"

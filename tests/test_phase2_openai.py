@@ -44,9 +44,9 @@ from vtdb.analyzers.schema import (
 from vtdb.atomic import temp_path_for
 from vtdb.clock import iso, now_utc
 from vtdb.config import Settings
+from vtdb.manager import ChromaDBManager
 from vtdb.phases.phase2 import window_inputs
 from vtdb.safe_pickle import dump_plain
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import (
     PHASE1_FORMAT,
     PHASE1_VERSION,

@@ -50,9 +50,9 @@ from vtdb.config import Settings, load_config
 from vtdb.demo import SCENE_SOURCES, speak
 from vtdb.llm import LLMUnavailable, vllm_engine
 from vtdb.llm.vllm_engine import VLLMBackend, make_vllm_sampling_params
+from vtdb.manager import ChromaDBManager
 from vtdb.media.video import extract_frames
 from vtdb.phases.phase2 import window_inputs
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import load_phase1_data, load_phase2_analysis
 
 PHASE1 = "phase1_whisper_frames.py"

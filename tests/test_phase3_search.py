@@ -28,10 +28,11 @@ from vtdb.atomic import atomic_write_json
 from vtdb.config import load_config
 from vtdb.embedders import load_embedder
 from vtdb.events import read_events
+from vtdb.manager import ChromaDBManager
 from vtdb.safe_pickle import dump_plain
 from vtdb.search.filters import FILTER_FIELDS, QueryError
 from vtdb.search.searcher import Searcher
-from vtdb.store import ChromaDBManager, EmbedderMismatch
+from vtdb.store import EmbedderMismatch
 from vtdb.workfiles import phase1_data_path, phase2_analysis_path
 
 PHASE3 = "phase3_load.py"

@@ -26,7 +26,7 @@ from helpers.library import Seg, Vid, build_library
 from conftest import PY, ROOT, run_cli, write_config
 from vtdb.config import DEFAULT_CONTENT_TYPES, load_config
 from vtdb.embedders import load_embedder
-from vtdb.store import ChromaDBManager
+from vtdb.manager import ChromaDBManager
 
 SOURCE_ID = "video_lib"
 LICENSE = "CC BY 4.0"
@@ -167,7 +167,7 @@ EXPORTED = [v.name for v in LIBRARY if v.segments]
 def db_probe(cfg: Path, code: str) -> object:
     """Read the database in a fresh process: the embedded Chroma of this process keeps the vectors
     it loaded and does not see what the CLIs wrote since (metadata it does see)."""
-    prog = ("import json, sys\nfrom vtdb.config import load_config\nfrom vtdb.store import ChromaDBManager\n"
+    prog = ("import json, sys\nfrom vtdb.config import load_config\nfrom vtdb.manager import ChromaDBManager\n"
             f"db = ChromaDBManager(load_config({str(cfg)!r}, env={{}}))\n" + code)
     proc = subprocess.run([PY, "-c", prog], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -28,11 +28,12 @@ from vtdb.clock import iso, now_utc
 from vtdb.config import Settings, load_config
 from vtdb.embedders import EmbedderLoadError, load_embedder
 from vtdb.errors import PermanentVideoError, RunAborted
+from vtdb.manager import ChromaDBManager
 from vtdb.media.video import MediaError, PermanentMediaError
 from vtdb.runner import EXCUSED_CLAIMS_FILE, EXIT_OK, EXIT_USAGE, JobResult, RunOptions, run_phase
 from vtdb.sources.zim import ZimEntryEmpty, ZimEntryMissing
 from vtdb.state import COMPLETED, PENDING, PROCESSING, Owner, decide
-from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
+from vtdb.store import Claim, DatabaseUnavailable
 
 PHASE1 = "phase1_whisper_frames.py"
 

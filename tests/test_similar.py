@@ -8,9 +8,9 @@ import pytest
 
 from conftest import run_cli, write_config
 from vtdb.embedders import load_embedder
+from vtdb.manager import ChromaDBManager
 from vtdb.records import segment_id, segment_metadata
 from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
-from vtdb.store import ChromaDBManager
 
 VIDEOS = {
     "pasta": ["Bring a large pot of salted water to a boil for the spaghetti.",

@@ -13,9 +13,10 @@ import pytest
 from conftest import write_config
 from vtdb import atomic, clock, proc, records, state
 from vtdb.config import load_config
+from vtdb.manager import ChromaDBManager
 from vtdb.records import json_list
-from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError
-from vtdb.store import manager as store_manager
+from vtdb.store import Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError
+from vtdb.store import store as store_module
 from vtdb.store.records import _clean
 
 
@@ -79,11 +80,12 @@ def test_public_names_and_helpers():
     assert json_list('[1, 2]') == [1, 2] and json_list("bad") == []
     assert issubclass(DatabaseUnavailable, RuntimeError) and issubclass(EmbedderMismatch, RuntimeError)
     assert Claim("n", "phase1", "c", "pending", False).meta == {}
-    assert not hasattr(store_manager, "iter_phase_status")
-    public = [n for n in dir(ChromaDBManager) if not n.startswith("_")]
-    assert not {"client", "collection", "video_files", "video_segments"} & set(public), "raw Chroma objects stay private"
-    missing = [n for n in public if callable(getattr(ChromaDBManager, n)) and not getattr(ChromaDBManager, n).__doc__]
-    assert missing == []
+    assert not hasattr(store_module, "iter_phase_status")
+    for cls in (ChromaDBManager, store_module.Store):
+        public = [n for n in dir(cls) if not n.startswith("_")]
+        assert not {"client", "collection", "video_files", "video_segments"} & set(public), "raw Chroma objects stay private"
+        missing = [n for n in public if callable(getattr(cls, n)) and not getattr(cls, n).__doc__]
+        assert missing == []
 
 
 # ---- is this process alive ----

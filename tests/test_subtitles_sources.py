@@ -20,6 +20,7 @@ import pytest
 from conftest import run_cli, write_config
 from vtdb.demo import speak
 from vtdb.events import read_events
+from vtdb.manager import ChromaDBManager
 from vtdb.media.subtitle_tracks import subtitle_streams
 from vtdb.sources.local import LocalFileSource, sidecar_tracks
 from vtdb.sources.subtitles import (
@@ -31,7 +32,6 @@ from vtdb.sources.subtitles import (
     pick_transcript_track,
     track_language,
 )
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import load_phase1_data
 
 PHASE1 = "phase1_whisper_frames.py"

@@ -21,7 +21,7 @@ from rich.table import Table
 from conftest import PY, ROOT, run_cli, write_config
 from vtdb.cli import TerminalSafeConsole
 from vtdb.config import load_config
-from vtdb.store import ChromaDBManager
+from vtdb.manager import ChromaDBManager
 from vtdb.text import json_safe, terminal_safe
 
 CLIPBOARD = "\x1b]52;c;cm0gLXJmIH4=\x07"  # OSC 52: put "rm -rf ~" on the clipboard

@@ -17,11 +17,11 @@ import pytest
 from conftest import run_cli, write_config
 from vtdb.config import Settings
 from vtdb.events import read_events
+from vtdb.manager import ChromaDBManager
 from vtdb.media.transcribe import TranscriptSegment
 from vtdb.media.translate import text_in_window
 from vtdb.phases.phase1 import Phase1Job
 from vtdb.safe_pickle import dump_plain
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, load_phase1_data, phase1_data_path
 
 PHASE1 = "phase1_whisper_frames.py"

@@ -16,9 +16,9 @@ from conftest import run_cli, write_config
 from vtdb.analyzers.base import VideoContext, WindowInput
 from vtdb.analyzers.prompt import PromptTemplate, context_hints
 from vtdb.config import load_config
+from vtdb.manager import ChromaDBManager
 from vtdb.phases.phase3 import segment_document
 from vtdb.safe_pickle import dump_plain
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import PHASE1_FORMAT, phase1_data_path
 
 TEA_RU = "Сегодня мы будем заваривать чёрный чай. Налейте горячую воду в чайник и подождите пять минут."

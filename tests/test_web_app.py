@@ -23,9 +23,9 @@ from zim_factory import write_zim
 
 from conftest import PY, ROOT, free_port, write_config
 from vtdb.embedders import load_embedder
+from vtdb.manager import ChromaDBManager
 from vtdb.records import segment_id, segment_metadata, summary_fields
 from vtdb.safe_pickle import dump_plain
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 
 XSS = "<script>alert(1)</script>"

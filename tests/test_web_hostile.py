@@ -28,7 +28,7 @@ from zim_factory import write_zim, youtube2zim_v3_items
 
 from conftest import PY, ROOT, write_config
 from vtdb.embedders import load_embedder
-from vtdb.store import ChromaDBManager
+from vtdb.manager import ChromaDBManager
 
 SECURITY = ("content-security-policy", "x-content-type-options", "x-frame-options")
 FORM = "application/x-www-form-urlencoded"

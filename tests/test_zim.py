@@ -25,13 +25,13 @@ from vtdb.atomic import temp_path_for
 from vtdb.config import Settings
 from vtdb.errors import ModelUnavailable
 from vtdb.events import read_events
+from vtdb.manager import ChromaDBManager
 from vtdb.media.transcribe import FasterWhisperTranscriber
 from vtdb.media.windows import plan_windows
 from vtdb.naming import check_name
 from vtdb.sources.subtitles import Cue, SubtitleError, cue_words, parse_timestamp, parse_vtt
 from vtdb.sources.zim import ZimError, iso_duration, list_zim_videos, parse_zim_uri, video_name, zim_language, zim_uri
 from vtdb.sources.zim_entry import ZimEntrySource
-from vtdb.store import ChromaDBManager
 from vtdb.workfiles import load_phase1_data, phase1_data_path
 
 PHASE1 = "phase1_whisper_frames.py"

@@ -20,7 +20,7 @@ __version__ = "0.2.0"
 
 # public name -> module that defines it
 _API = {
-    "ChromaDBManager": "vtdb.store",
+    "ChromaDBManager": "vtdb.manager",
     "Claim": "vtdb.store",
     "Searcher": "vtdb.search",
     "Moment": "vtdb.search",
@@ -43,8 +43,9 @@ __all__ = ["__version__", *_API]
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from vtdb.config import Config, ConfigError, Settings, load_config
     from vtdb.errors import ModelUnavailable, RunAborted, VideoError, VtdbError
+    from vtdb.manager import ChromaDBManager
     from vtdb.search import Moment, QueryError, Searcher
-    from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError
+    from vtdb.store import Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError
 
 
 def __getattr__(name: str) -> Any:

@@ -25,7 +25,7 @@ from vtdb import events as ev
 from vtdb.config import Config, ConfigError, load_config, settings_only
 from vtdb.lock import LockHeld
 from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PlanOnly, RunOptions, RunSummary, run_phase
-from vtdb.store import ChromaDBManager, DatabaseUnavailable
+from vtdb.store import DatabaseUnavailable, Store
 from vtdb.store.access import holder_text, writing
 from vtdb.text import did_you_mean, terminal_safe
 
@@ -85,7 +85,7 @@ def apply_model_arguments(args: argparse.Namespace, config: Config) -> None:
         config.settings = dataclasses.replace(config.settings, **changes)
 
 
-def dry_run(phase: str, db: ChromaDBManager, work_dir: Path, options: RunOptions) -> int:
+def dry_run(phase: str, db: Store, work_dir: Path, options: RunOptions) -> int:
     """--dry-run: show what this phase would take, change nothing."""
     print_summary(run_phase(PlanOnly(phase), db, work_dir, options, console), True)
     return EXIT_OK
@@ -232,9 +232,9 @@ def require_database(config: Config, phase: str) -> None:
 
 
 @contextlib.contextmanager
-def open_database(config: Config, wait: bool = False, purpose: str = "") -> Iterator[ChromaDBManager]:
-    """A ChromaDBManager; with an embedded database, also the exclusive lock on its folder."""
-    db = ChromaDBManager(config)
+def open_database(config: Config, wait: bool = False, purpose: str = "") -> Iterator[Store]:
+    """A Store; with an embedded database, also the exclusive lock on its folder."""
+    db = Store(config)
     db.on_notice = lambda message: console.print(f"[yellow]{escape(message)}[/]")
     if not db.is_server:
         check_output_dir(db.chroma_dir, "settings.chroma_dir")

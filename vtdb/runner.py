@@ -22,7 +22,7 @@ from vtdb.config import Settings
 from vtdb.errors import RunAborted, VideoError
 from vtdb.media.video import MediaError
 from vtdb.progress import FAILED, NOTE, OK, STOPPED, WARNING, RunReporter, reporter_for
-from vtdb.store import ChromaDBManager, Claim, DatabaseUnavailable
+from vtdb.store import Claim, DatabaseUnavailable, Store
 from vtdb.text import did_you_mean
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -47,7 +47,7 @@ class ClaimLost(BaseException):
 class JobContext:
     """What a job may use while processing one video: settings, paths, progress and heartbeats."""
 
-    def __init__(self, db: ChromaDBManager, settings: Settings, work_dir: Path, events: ev.EventLog, claim: Claim,
+    def __init__(self, db: Store, settings: Settings, work_dir: Path, events: ev.EventLog, claim: Claim,
                  progress: Callable[[float, float | None, str], None]):
         self.db = db
         self.settings = settings
@@ -167,7 +167,7 @@ class RunSummary:
 
 
 class _Heartbeat(threading.Thread):
-    def __init__(self, db: ChromaDBManager, claim: Claim, ctx: JobContext, interval: float):
+    def __init__(self, db: Store, claim: Claim, ctx: JobContext, interval: float):
         super().__init__(daemon=True, name=f"heartbeat-{claim.name}")
         self.db, self.claim, self.ctx, self.interval = db, claim, ctx, interval
         self._stop_event = threading.Event()
@@ -194,7 +194,7 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def has_work(db: ChromaDBManager, phase: str, options: RunOptions) -> bool:
+def has_work(db: Store, phase: str, options: RunOptions) -> bool:
     """Would run_phase take any video? (A command can skip loading models or checking endpoints when not.)"""
     return any(d.take for _m, d in db.candidates(phase, only=options.only, force=options.force))
 
@@ -258,7 +258,7 @@ def _process_claim(job: PhaseJob, claim: Claim, ctx: JobContext, beat: _Heartbea
 
 def run_phase(
     job: PhaseJob,
-    db: ChromaDBManager,
+    db: Store,
     work_dir: Path,
     options: RunOptions,
     console: RunReporter | Console | None = None,

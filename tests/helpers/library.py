@@ -10,8 +10,8 @@ from pathlib import Path
 from conftest import write_config
 from vtdb.config import load_config
 from vtdb.embedders import load_embedder
+from vtdb.manager import ChromaDBManager
 from vtdb.phases.phase3 import segment_document
-from vtdb.store import ChromaDBManager
 
 
 @dataclass

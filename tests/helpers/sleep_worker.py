@@ -25,8 +25,9 @@ from rich.console import Console  # noqa: E402
 
 from vtdb import events as ev  # noqa: E402
 from vtdb.config import build_settings  # noqa: E402
+from vtdb.manager import ChromaDBManager  # noqa: E402
 from vtdb.runner import JobContext, JobResult, RunOptions, run_phase  # noqa: E402
-from vtdb.store import ChromaDBManager, Claim  # noqa: E402
+from vtdb.store import Claim  # noqa: E402
 
 
 class SleepJob:

@@ -20,7 +20,7 @@ from vtdb.export import ExportError
 from vtdb.export.clippy import ExportOptions, check_options, export
 from vtdb.export.select import ExportEmbedder, loaded_videos, segments_of, transcript_of
 from vtdb.languages import validate_language
-from vtdb.store import ChromaDBManager
+from vtdb.manager import ChromaDBManager
 from vtdb.text import summary_of
 
 

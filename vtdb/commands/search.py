@@ -20,12 +20,13 @@ from rich.panel import Panel
 
 from vtdb.cli import EXIT_OK, EXIT_USAGE, TerminalSafeConsole, guarded_main, load_or_exit
 from vtdb.embedders import EmbedderError
+from vtdb.manager import ChromaDBManager
 from vtdb.search.filters import FILTER_FIELDS, QueryError, check_languages, check_videos, normalize_filters
 from vtdb.search.moments import Moment, snippet_parts
 from vtdb.search.searcher import MODES, searcher_for
 from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
 from vtdb.search.videos import search_videos
-from vtdb.store import ChromaDBManager, EmbedderMismatch
+from vtdb.store import EmbedderMismatch
 from vtdb.text import json_safe, summary_of, terminal_safe
 from vtdb.timefmt import clock, clock_span, duration, seconds
 

@@ -25,13 +25,11 @@ import json
 import sys
 
 from vtdb.state import phase_by_number
-from vtdb.store import ChromaDBManager, UnknownVideoError  # noqa: F401  (public API)
+from vtdb.store import Store, UnknownVideoError
 from vtdb.text import did_you_mean
 
-__all__ = ["ChromaDBManager"]
 
-
-def _unknown_video(db: ChromaDBManager, name: str) -> str:
+def _unknown_video(db: Store, name: str) -> str:
     """"no video named 'x' in …", with the closest existing names."""
     names = db.all_names()
     text = f"no video named {name!r} in {db.location}"
@@ -96,7 +94,7 @@ def run(argv: list[str] | None = None) -> int:
     if args.command in {"status", "show"}:
         # Read-only: no lock, so status works while a phase is running.
         check_database_dir(config, writable=False)
-        db = ChromaDBManager(config)
+        db = Store(config)
         if args.command == "status":
             try:
                 status_filter = parse_filters(args.filter, lambda stored: record_fields(db, stored))

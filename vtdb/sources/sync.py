@@ -38,7 +38,7 @@ from vtdb.sources.zim import (
     zim_language,
     zim_uri,
 )
-from vtdb.store import ChromaDBManager
+from vtdb.store import Store
 
 # Why a video was retired (the start of `retired_reason`; the rest names the file or archive).
 LEFT_CONFIG = "removed from videos_config.json"
@@ -163,7 +163,7 @@ def subtitles_fingerprint(video: Path, configured: dict[str, str], folders: _Fol
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16] if parts else ""
 
 
-def _sync_one(db: ChromaDBManager, events: ev.EventLog, plan: _Planned, existing: dict | None, dry_run: bool,
+def _sync_one(db: Store, events: ev.EventLog, plan: _Planned, existing: dict | None, dry_run: bool,
               notes: list[str], new_records: list, flips: list[str]) -> None:
     """Update one video's record (new ones are collected for one batched add); reset it for a forced
     reprocess or changed bytes; keep its work when only its path changed; retire or restore it."""
@@ -231,7 +231,7 @@ def _sync_one(db: ChromaDBManager, events: ev.EventLog, plan: _Planned, existing
         notes.append(f"{plan.name}: reprocessing ({reason})")
 
 
-def _retire(db: ChromaDBManager, events: ev.EventLog, name: str, reason: str, dry_run: bool, notes: list[str],
+def _retire(db: Store, events: ev.EventLog, name: str, reason: str, dry_run: bool, notes: list[str],
             flips: list[str]) -> None:
     if dry_run:
         notes.append(f"{name}: would retire ({reason})")
@@ -242,7 +242,7 @@ def _retire(db: ChromaDBManager, events: ev.EventLog, name: str, reason: str, dr
     notes.append(f"{name}: retired ({reason}); its segments leave search and export; `db_manager.py prune` deletes it")
 
 
-def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_run: bool = False,
+def sync_videos(db: Store, config: Config, events: ev.EventLog, dry_run: bool = False,
                 problems: list[str] | None = None, new_videos: list[str] | None = None,
                 unreadable: dict[str, str] | None = None) -> list[str]:
     """Mirror the config into video_files: one record per file entry and per video of each ZIM
@@ -341,7 +341,7 @@ def sync_videos(db: ChromaDBManager, config: Config, events: ev.EventLog, dry_ru
     return notes
 
 
-def _retire_departed(db: ChromaDBManager, events: ev.EventLog, config: Config, records: dict[str, dict], planned: set[str],
+def _retire_departed(db: Store, events: ev.EventLog, config: Config, records: dict[str, dict], planned: set[str],
                      read_archives: set[str], failed_archives: set[str], excluded: dict[str, str], dry_run: bool,
                      notes: list[str], flips: list[str]) -> None:
     """Retire the records the config no longer asks for (never while the config has an entry it could not

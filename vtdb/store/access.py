@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 
 from vtdb.config import ConfigError
 from vtdb.lock import DatabaseLock, LockHeld
-from vtdb.store.manager import ChromaDBManager
+from vtdb.store.store import Store
 
 
 def holder_text(held: LockHeld) -> str:
@@ -18,8 +18,8 @@ def holder_text(held: LockHeld) -> str:
 
 
 @contextmanager
-def writing(db: ChromaDBManager, purpose: str, wait: bool = False,
-            on_wait: Callable[[LockHeld], None] | None = None) -> Iterator[ChromaDBManager]:
+def writing(db: Store, purpose: str, wait: bool = False,
+            on_wait: Callable[[LockHeld], None] | None = None) -> Iterator[Store]:
     """`db`, with the embedded database's lock held for the block. LockHeld when another process holds it
     and not `wait`; with `wait`, on_wait(held) is told once and the lock waited for."""
     if db.is_server:

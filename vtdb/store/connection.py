@@ -11,11 +11,10 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Self
 
-from vtdb.config import Config, RecoveryOptions, Settings, settings_only
+from vtdb.config import Config, RecoveryOptions, Settings
 from vtdb.embedders import embedder_dimension
 from vtdb.errors import RunAborted
 
@@ -99,32 +98,20 @@ def _raise_ef_search(collection: Any) -> None:
 
 
 class _Connection:
-    """The client and the collections; the base every other part of ChromaDBManager builds on.
+    """The client and the collections; the base every other part of the Store builds on.
 
     The client is opened on first use. `close()` releases it (also at the end of a `with` block); a
-    manager used after `close()` opens the database again, as a new one would.
+    store used after `close()` opens the database again, as a new one would.
     """
 
-    def __init__(
-        self,
-        config: Config | str | Path | None = None,
-        *,
-        settings: Settings | None = None,
-        chroma_dir: str | Path | None = None,
-        chroma_host: str | None = None,
-        chroma_port: int | None = None,
-    ):
-        if isinstance(config, Config):
-            cfg = config
-        elif config is None and settings is not None:
-            cfg = Config(path=None, settings=settings, videos=[])  # explicit settings: no config file read
-        else:
-            cfg = settings_only(config)
-        self.config = cfg
-        self.settings = settings or cfg.settings
-        self.chroma_host = chroma_host or self.settings.chroma_host
-        self.chroma_port = int(chroma_port or self.settings.chroma_port)
-        self.chroma_dir = Path(chroma_dir) if chroma_dir else cfg.chroma_dir
+    def __init__(self, config: Config):
+        # One way in: a loaded Config (chroma_dir resolves against its file's folder; the Searcher finds its
+        # index folder there too). Reading a config file is the caller's job (the CLIs, ChromaDBManager).
+        self.config = config
+        self.settings = config.settings
+        self.chroma_host = self.settings.chroma_host
+        self.chroma_port = int(self.settings.chroma_port)
+        self.chroma_dir = config.chroma_dir
         self._client: Any = None
         self._collections: dict[str, Any] = {}
         self._host = socket.gethostname()
@@ -149,8 +136,8 @@ class _Connection:
         """Release the client: its share of the embedded database (SQLite, HNSW files) or the server's HTTP session.
 
         Uses chromadb's `Client.close()`, which stops the embedded system once the last client of that
-        path in this process has closed (other managers on the same path keep working). Closing twice,
-        or closing a manager that never connected, does nothing. A manager used after `close()` opens
+        path in this process has closed (other stores on the same path keep working). Closing twice,
+        or closing a store that never connected, does nothing. A store used after `close()` opens
         the database again on its next call, like a new one; cached collection objects are dropped.
         """
         companions, self._companions = self._companions, {}

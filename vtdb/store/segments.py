@@ -1,4 +1,4 @@
-"""video_segments: add, delete and count a video's segments, the segments revision, search; and the
+"""video_segments: add, delete and count a video's segments, the segments revision, vector search; and the
 whole-video side of video_files (Phase 4's summary vector, whole-video search)."""
 
 from __future__ import annotations
@@ -30,8 +30,20 @@ def as_meta(meta: Any) -> dict:
     return dict(meta) if isinstance(meta, Mapping) else {}
 
 
+def result_count(n_results: Any) -> int:
+    """One search's result count as an int: a whole number from 1 to MAX_SEARCH_RESULTS (ValueError otherwise:
+    the keyword index allocates per result up front, and 100,000,000 aborted the process asking for 36 GB)."""
+    try:
+        count = operator.index(n_results)  # int, numpy integers; not 2.5 or "5"
+    except TypeError:
+        count = 0
+    if isinstance(n_results, bool) or not 1 <= count <= MAX_SEARCH_RESULTS:
+        raise ValueError(f"n_results must be a whole number from 1 to {MAX_SEARCH_RESULTS}, got {str(n_results)[:40]}")
+    return count
+
+
 class _Segments(_Records):
-    """The segments and search."""
+    """The segments and the nearest segments to a vector."""
 
     def segments_revision(self) -> str:
         """Changes whenever segments are added or deleted: derived caches (the lexical index) key on it.
@@ -156,35 +168,16 @@ class _Segments(_Records):
         """How many video records there are."""
         return self._files.count()
 
-    def search(self, query: Any, n_results: int = 10, where: Mapping[str, Any] | None = None, mode: str = "hybrid",
-               filters: Mapping[str, Any] | None = None, include_retired: bool = False):
-        """Search the moments.
-
-        With text: hybrid search (vector + BM25 fused by reciprocal rank), overlapping windows merged
-        into moments (`vtdb.search.moments.Moment`); `filters` may hold video, content_type, language,
-        time_from, time_to, keyword; `mode` is hybrid, vector or keyword. Videos that left the library
-        (`retired_at`) are left out unless `include_retired`.
-        With a vector: the nearest segments (`vtdb.search.moments.Hit`: id, score, metadata, document),
-        `where` as in Chroma. `n_results` is 1 to MAX_SEARCH_RESULTS (ValueError otherwise: the keyword index
-        allocates per result up front, and 100,000,000 aborted the process asking for 36 GB).
-        """
-        try:
-            count = operator.index(n_results)  # int, numpy integers; not 2.5 or "5"
-        except TypeError:
-            count = 0
-        if isinstance(n_results, bool) or not 1 <= count <= MAX_SEARCH_RESULTS:
-            raise ValueError(f"n_results must be a whole number from 1 to {MAX_SEARCH_RESULTS}, got {str(n_results)[:40]}")
-        n_results = count
-        if isinstance(query, str):
-            # The one upward import left in the store (tests/test_import_graph.py ALLOWED): the public
-            # `db.search(text)` delegates to the search layer, which owns the Searcher.
-            from vtdb.search.searcher import searcher_for
-
-            return searcher_for(self).search(query, n_results, filters, mode, include_retired)
+    def nearest_segments(self, vector: Sequence[float], n_results: int = 10, where: Mapping[str, Any] | None = None,
+                         include_retired: bool = False) -> list[Hit]:
+        """The nearest segments to a vector (`Hit`: id, score, metadata, document), `where` as in Chroma. Videos
+        that left the library (`retired_at`) are left out unless `include_retired`. `n_results` as in
+        `result_count`. (Text search is the search layer's: `vtdb.search.searcher.searcher_for(store)`.)"""
+        n_results = result_count(n_results)
         if not include_retired and (retired := sorted(self.retired_names())):
             clause = {"video_name": {"$nin": retired}}
             where = {"$and": [dict(where), clause]} if where else clause
-        got = self.query_segments(query, n_results, where)
+        got = self.query_segments(vector, n_results, where)
         return [Hit(i, 1.0 - float(d), as_meta(m), str(doc or ""), ["vector"])
                 for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
 

@@ -1,12 +1,14 @@
-"""ChromaDBManager: the two collections and the state-machine operations applied to them.
+"""Store: the two collections and the state-machine operations applied to them, for the phases, the runner,
+the sync and the faces. (A person in a Python shell uses `vtdb.manager.ChromaDBManager`, a few methods
+over this one.)
 
 `video_files` holds one record per video (metadata + phase statuses); `video_segments` one
-per window. The manager is composed of one part per concern, each a module of `vtdb.store`:
+per window. The store is composed of one part per concern, each a module of `vtdb.store`:
 
     connection   the client (embedded or a `chroma run` server, with its retry layer), the collections, close()
     records      video_files records: create, update, read, list, filter, delete
     transitions  the state machine applied to a record: claim, heartbeat, complete, fail, ...
-    segments     video_segments: add, delete, count, revision, search; Phase 4's summary vector
+    segments     video_segments: add, delete, count, revision, nearest segments; Phase 4's summary vector
     migration    embedder bookkeeping: check_embedder, rebuild_for_embedder (--reembed)
 
 Chroma has no compare-and-set, so a claim is optimistic (write, then read back the claim id) and
@@ -24,12 +26,10 @@ from vtdb.store.segments import _Segments
 from vtdb.store.transitions import _Transitions
 
 
-class ChromaDBManager(_Transitions, _Segments, _Migration, _Records, _Connection):
-    """Videos, segments and statuses in ChromaDB.
+class Store(_Transitions, _Segments, _Migration, _Records, _Connection):
+    """Videos, segments and statuses in ChromaDB, built from a loaded config: `Store(config)`.
 
-    >>> db = ChromaDBManager()            # reads ./videos_config.json when present
-    >>> db.list_videos(status_filter={"phase2_status": ["pending", "processing"]})
-
-    Close it when done (`db.close()`, or `with ChromaDBManager(...) as db:`); a closed manager
-    opens the database again on its next use.
+    The caller reads the config (`vtdb.config.load_config` / `settings_only`); the store reads no file.
+    Close it when done (`store.close()`, or `with Store(config) as store:`); a closed store opens the
+    database again on its next use.
     """
