@@ -3,7 +3,7 @@
 and the first search cost at each size (issue 31, "A library of 100,000 videos").
 
     nice -n 19 .venv/bin/python bench/library_scale.py [--sizes 1000,10000] [--batch 1000] [--repeat 3]
-                                                      [--out bench/out/library_scale] [--fresh] [--label TEXT]
+                        [--polls 10] [--out bench/out/library_scale] [--fresh] [--label TEXT]
 
 One short real clip (4 s of ffmpeg's testsrc with a tone, 160x90, made once) is re-muxed for every video
 (`ffmpeg -c copy -metadata title=...`, a different title per copy) into OUT/library/videos/, with a
@@ -15,20 +15,26 @@ processed by one `run_pipeline.py` (as a cron run would, spread over as many run
 10,000 reuses the first 1,000. A later invocation continues the same library (--fresh starts anew).
 
 At each size, every CLI runs as a user runs it, in a fresh child process, with its wall time and peak RSS
-(the kernel's high-water mark; bench/_common.measure_child) and the load average before it:
+(the kernel's high-water mark; bench/_common.measure_child) and the load averages before and after it:
 
   first_search   `test_search.py -q ...` right after the runs that added the videos (the keyword index
                  catches up then), and the next search (the same query, again in a fresh process);
   noop_pipeline  `run_pipeline.py` with everything completed, --repeat times (median; max RSS too);
                  its output (stdout and stderr together, as cron mails or logs it) in bytes per run;
   status         `db_manager.py status`, --repeat times (median);
-  web            `web_app.py --port 0`: the time of /status (the first page waits for the read at start),
-                 /status/table --repeat times (median; what the open page polls every 3 s), then the
-                 server's peak RSS (VmHWM) after serving them.
+  web            `web_app.py --port 0` with one status tab open: /status (the first page waits for the read
+                 at start), then /status/table --polls times, each 3 s after the last answer (as the page
+                 polls): their median and max, the server's CPU share over them, and its peak RSS (VmHWM)
+                 after serving them.
 
-Building (clips per second, runs and their times) is reported too, so that a 10,000 or 100,000 run can be
-planned. Results go to OUT/results.json (one entry per size, appended across invocations) and a table is
-printed with the load of every row. Not a test: it takes minutes at 100 videos, hours at 10,000.
+Building (files and pipeline runs, per video) is reported too, so that a 10,000 or 100,000 run can be
+planned. Results go to OUT/results.json (one entry per size, appended across invocations, with --label and
+the commit measured) and a table is printed with the load before and after every row (all load averages are
+in the JSON). Not a test: on 2 shared cores the pipeline took 3 s a video at load 1.6 and 11 s at load 8.
+
+The tree is shared and changes under a running benchmark: to measure a commit, run it from a copy
+(`git archive HEAD | tar -x -C /tmp/head`, then the .venv's python on /tmp/head/bench/library_scale.py
+with --out here).
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ WORDS = ("apple", "river", "copper", "meadow", "violin", "granite", "falcon", "s
          "ribbon", "cobalt", "harvest", "pebble", "signal", "tundra", "marble", "beacon", "fossil", "lagoon",
          "prism", "timber")
 CHILD_TIMEOUT_S = 6 * 3600.0
+POLL_S = 3.0  # the status page's refresh: its next request goes this long after the last answer
 
 
 # ---------------------------------------------------------------- the library on disk
@@ -142,7 +149,7 @@ def child(cmd: list[str], library: Path, log_path: Path) -> dict[str, Any]:
     run = measure_child(cmd, library, child_env(), log_path, None, CHILD_TIMEOUT_S)
     out = {"wall_s": round(run["wall_s"], 2), "peak_rss_mb": round(run["peak_rss_mb_wait4"], 1),
            "cpu_s": round(run["cpu_user_s"] + run["cpu_sys_s"], 2), "rc": run["rc"],
-           "log_bytes": log_path.stat().st_size, "load": load}
+           "log_bytes": log_path.stat().st_size, "load": load, "load_after": loadavg()}
     if run["rc"] != 0:
         raise RuntimeError(f"{' '.join(cmd[1:3])} exited {run['rc']}: {log_path.read_text(errors='replace')[-3000:]}")
     return out
@@ -153,7 +160,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in runs), 1),
             "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
             "log_bytes": int(statistics.median(r["log_bytes"] for r in runs)),
-            "load": runs[0]["load"], "runs": runs}
+            "load": runs[0]["load"], "load_after": runs[-1]["load_after"], "runs": runs}
 
 
 def search(library: Path, config: Path, logs: Path, label: str) -> dict[str, Any]:
@@ -174,7 +181,11 @@ def peak_rss_of(pid: int) -> float:
     return 0.0
 
 
-def web(library: Path, config: Path, logs: Path, repeat: int) -> dict[str, Any]:
+def web(library: Path, config: Path, logs: Path, polls: int) -> dict[str, Any]:
+    """The web app with one status tab open: /status, then /status/table `polls` times, each POLL_S after the
+    last answer (as the page polls); the server's CPU share over the polling and its peak RSS at the end."""
+    import psutil
+
     load = loadavg()
     err_path = logs / "web_app.stderr.log"
     with open(err_path, "wb") as err:
@@ -201,16 +212,23 @@ def web(library: Path, config: Path, logs: Path, repeat: int) -> dict[str, Any]:
             return time.perf_counter() - t, len(body)
 
         status_s, status_bytes = get("/status")
-        table = [get("/status/table") for _ in range(repeat)]
+        server = psutil.Process(proc.pid)
+        cpu0, wall0 = sum(server.cpu_times()[:2]), time.perf_counter()
+        table = []
+        for _ in range(polls):
+            table.append(get("/status/table"))
+            time.sleep(POLL_S)
+        cpu_share = (sum(server.cpu_times()[:2]) - cpu0) / (time.perf_counter() - wall0)
         peak = peak_rss_of(proc.pid)
         conn.close()
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+    times = [t for t, _ in table]
     return {"started_s": round(started_s, 2), "status_page_s": round(status_s, 3), "status_page_bytes": status_bytes,
-            "status_table_s": round(statistics.median(t for t, _ in table), 3),
-            "status_table_s_all": [round(t, 3) for t, _ in table], "status_table_bytes": table[-1][1],
-            "peak_rss_mb": round(peak, 1), "load": load}
+            "status_table_s": round(statistics.median(times), 3), "status_table_s_max": round(max(times), 3),
+            "status_table_s_all": [round(t, 3) for t in times], "status_table_bytes": table[-1][1],
+            "tab_cpu_share": round(cpu_share, 3), "peak_rss_mb": round(peak, 1), "load": load, "load_after": loadavg()}
 
 
 # ---------------------------------------------------------------- growing and measuring
@@ -246,7 +264,7 @@ def grow(library: Path, master: Path, state: dict[str, Any], size: int, batch: i
             "pipeline_s_per_video": round(run_s / added, 3) if added else None}
 
 
-def measure_size(library: Path, size: int, repeat: int, logs: Path, grown: dict[str, Any]) -> dict[str, Any]:
+def measure_size(library: Path, size: int, repeat: int, polls: int, logs: Path, grown: dict[str, Any]) -> dict[str, Any]:
     config = library / "videos_config.json"
     result: dict[str, Any] = {"videos": size, "build": grown}
     # The first search straight after the runs that added videos: nothing else may search before it.
@@ -256,36 +274,38 @@ def measure_size(library: Path, size: int, repeat: int, logs: Path, grown: dict[
                                              logs / f"noop_{k}.log") for k in range(repeat)])
     result["status"] = summary([child([PY, str(ROOT / "db_manager.py"), "--config", str(config), "status"], library,
                                       logs / f"status_{k}.log") for k in range(repeat)])
-    result["web"] = web(library, config, logs, repeat)
+    result["web"] = web(library, config, logs, polls)
     return result
 
 
 def format_rows(result: dict[str, Any]) -> list[str]:
-    def ld(load: list[float]) -> str:
-        return "/".join(f"{x:g}" for x in load) or "?"
-
+    """The issue's rows for one size, each with the 1-minute load before -> after it."""
     n, b = result["videos"], result["build"]
     noop, status, w = result["noop_pipeline"], result["status"], result["web"]
     first, nxt = result["first_search"], result["next_search"]
     rows = [
         ("no-op run_pipeline.py: wall / peak RSS",
-         f"{noop['wall_s']:.1f} s / {noop['peak_rss_mb']:.0f} MB (max {noop['peak_rss_mb_max']:.0f})", noop["load"]),
-        ("db_manager.py status: wall / peak RSS", f"{status['wall_s']:.1f} s / {status['peak_rss_mb']:.0f} MB", status["load"]),
-        ("web app peak RSS after /status + /status/table", f"{w['peak_rss_mb']:.0f} MB", w["load"]),
-        ("/status/table (median) | /status first", f"{w['status_table_s']:.2f} s | {w['status_page_s']:.2f} s", w["load"]),
+         f"{noop['wall_s']:.1f} s / {noop['peak_rss_mb']:.0f} MB (max {noop['peak_rss_mb_max']:.0f})", noop),
+        ("db_manager.py status: wall / peak RSS", f"{status['wall_s']:.1f} s / {status['peak_rss_mb']:.0f} MB", status),
+        ("web app peak RSS (after /status and the polls)", f"{w['peak_rss_mb']:.0f} MB", w),
+        ("/status/table polled every 3 s: median / max", f"{w['status_table_s']:.2f} / {w['status_table_s_max']:.2f} s "
+         f"({w['tab_cpu_share']:.0%} of a core)", w),
         (f"first search after the runs that added {b['added']}", f"{first['wall_s']:.1f} s / {first['peak_rss_mb']:.0f} MB",
-         first["load"]),
-        ("next search", f"{nxt['wall_s']:.1f} s / {nxt['peak_rss_mb']:.0f} MB", nxt["load"]),
-        ("cron log per no-op run (stdout+stderr)", f"{noop['log_bytes'] / 1024:.1f} KB", noop["load"]),
+         first),
+        ("next search", f"{nxt['wall_s']:.1f} s / {nxt['peak_rss_mb']:.0f} MB", nxt),
+        ("cron log per no-op run (stdout+stderr)", f"{noop['log_bytes'] / 1024:.1f} KB", noop),
     ]
-    if b["added"]:
+    if b["pipeline_runs"]:
+        runs = b["pipeline_runs"]
         rows.append((f"building {b['added']}: files / pipeline per video",
                      f"{b['make_files_s_per_video'] * 1000:.0f} ms / {b['pipeline_s_per_video']:.2f} s "
-                     f"({len(b['pipeline_runs'])} runs, {b['pipeline_s']:.0f} s)",
-                     b["pipeline_runs"][0]["load"] if b["pipeline_runs"] else []))
-    lines = [f"== {n} videos =="]
-    lines += [f"  {label:<52} {value:<34} load {ld(load)}" for label, value, load in rows]
-    return lines
+                     f"({len(runs)} runs, {b['pipeline_s']:.0f} s)", {"load": runs[0]["load"], "load_after": runs[-1]["load_after"]}))
+
+    def load(row: dict[str, Any]) -> str:
+        before, after = row.get("load") or ["?"], row.get("load_after") or ["?"]
+        return f"load {before[0]} -> {after[0]}"
+
+    return [f"== {n} videos =="] + [f"  {label:<48} {value:<38} {load(row)}" for label, value, row in rows]
 
 
 def code_version() -> str | None:
@@ -304,13 +324,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1000,10000", help="library sizes to measure, ascending (comma-separated)")
     ap.add_argument("--batch", type=int, default=1000, help="videos added to the config per run_pipeline.py run")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each no-op/status/table measurement (median)")
+    ap.add_argument("--polls", type=int, default=10, help="/status/table requests of the open status tab (3 s apart)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "library_scale"))
     ap.add_argument("--fresh", action="store_true", help="delete the library made by an earlier invocation first")
     ap.add_argument("--label", default="", help="what code is measured (kept with the results: before/after a change)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    if sizes != sorted(sizes) or not sizes or sizes[0] < 1 or args.batch < 1 or args.repeat < 1:
-        ap.error("--sizes: positive and ascending; --batch and --repeat: at least 1")
+    if sizes != sorted(sizes) or not sizes or sizes[0] < 1 or min(args.batch, args.repeat, args.polls) < 1:
+        ap.error("--sizes: positive and ascending; --batch, --repeat and --polls: at least 1")
 
     out = Path(args.out).resolve()
     library = out / "library"
@@ -332,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{size} videos: growing from {state['videos']} (load {loadavg()})")
         grown = grow(library, master, state, size, args.batch, logs)
         log(f"{size} videos: measuring")
-        result = measure_size(library, size, args.repeat, logs, grown)
+        result = measure_size(library, size, args.repeat, args.polls, logs, grown)
         result.update(at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), label=args.label, code=code_version())
         results.append(result)
         results_path.write_text(json.dumps(results, indent=1))
