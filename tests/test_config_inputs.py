@@ -19,6 +19,7 @@ from vtdb.config import (
     WHISPER_MODEL_NAMES,
     ConfigError,
     Settings,
+    ZimEntry,
     build_settings,
     load_config,
     parse_config,
@@ -244,7 +245,7 @@ def test_an_entry_with_both_path_and_zim_is_an_entry_problem():
         {"path": "b.mp4", "zim": "archive.zim"},
         {"name": "fine", "path": "c.mp4"},
     ]}, env={})
-    assert [v.name for v in config.videos] == ["fine"] and config.zims == []
+    assert [v.name for v in config.videos] == ["fine"] and [e.kind for e in config.entries] == ["file"]
     assert [str(p) for p in config.invalid_entries] == [
         "videos[0] ('mixed'): has both 'path' and 'zim': a video entry has 'path', an archive entry has 'zim'; split it into two entries",
         "videos[1]: has both 'path' and 'zim': a video entry has 'path', an archive entry has 'zim'; split it into two entries",
@@ -270,7 +271,9 @@ def test_settings_and_entries_take_languages_in_any_case_and_store_the_code():
                            "videos": [{"name": "a", "path": "a.mp4", "language": "KK"},
                                       {"name": "z", "zim": "archive.zim", "language": "EN"}]}, env={})
     assert (config.settings.fallback_language, config.settings.output_language) == ("en", "ru")
-    assert config.videos[0].language == "kk" and config.zims[0].language == "en"
+    file_entry, zim_entry = config.entries
+    assert (file_entry.kind, zim_entry.kind) == ("file", "zim")
+    assert config.videos[0].language == "kk" and isinstance(zim_entry, ZimEntry) and zim_entry.language == "en"
     assert build_settings({}, env={"VTDB_FALLBACK_LANGUAGE": "RU"}).fallback_language == "ru"
     assert "settings.fallback_language: 'Rus' is not a Whisper language code; did you mean 'ru'?" == settings_error({"fallback_language": "Rus"})
 

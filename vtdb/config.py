@@ -17,7 +17,7 @@ import typing
 import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePath
-from typing import Any, Mapping
+from typing import Any, Callable, ClassVar, Mapping, Protocol
 
 from vtdb.errors import VtdbError
 from vtdb.languages import language_of_tag, validate_language
@@ -321,8 +321,23 @@ def entry_token(raw: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+class SourceEntry(Protocol):
+    """One valid entry of the config's video list, of the source kind (vtdb.sources) that plans it at the sync."""
+
+    kind: ClassVar[str]
+    index: int
+    force_reprocess: bool
+    raw: dict
+
+    @property
+    def entry_token(self) -> str: ...
+
+
 @dataclass
 class VideoEntry:
+    """A config entry with "path": one video file."""
+
+    kind: ClassVar[str] = "file"
     index: int
     name: str
     path: str
@@ -350,6 +365,7 @@ class VideoEntry:
 class ZimEntry:
     """A config entry with "zim": it stands for every (included) video in the archive."""
 
+    kind: ClassVar[str] = "zim"
     index: int
     zim: str  # resolved archive path
     include: list[str] = field(default_factory=list)  # globs over video id or title
@@ -382,7 +398,8 @@ class Config:
     settings: Settings
     videos: list[VideoEntry]
     invalid_entries: list[EntryProblem] = field(default_factory=list)
-    zims: list[ZimEntry] = field(default_factory=list)
+    # Every valid entry in the config's order, of every source kind (the file entries of `videos` too).
+    entries: list[SourceEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -493,6 +510,53 @@ def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str])
     resolved = resolve_path(str(zim), base_dir)
     return ZimEntry(index, str(resolved), patterns["include"], patterns["exclude"], language,
                     raw.get("license") or "", raw.get("description") or "", force, raw), None
+EntryParser = Callable[[int, dict, Path, list[str]], tuple[SourceEntry | None, EntryProblem | None]]
+
+
+@dataclass(frozen=True)
+class EntryKind:
+    """How the config recognises and parses the entries of one source kind: an entry that has `key` is one
+    (`what` names it in messages, e.g. "an archive entry"). A source kind registers one beside its VideoSource."""
+
+    key: str
+    what: str
+    parse: EntryParser
+
+
+# The key of each entry kind -> its parser. File entries ("path") are also the default: an entry with no
+# kind's key is parsed as one, which says what it misses.
+ENTRY_KINDS: dict[str, EntryKind] = {}
+
+
+def register_entry_kind(kind: EntryKind) -> EntryKind:
+    if kind.key in ENTRY_KINDS:
+        raise ValueError(f"entry kind {kind.key!r} is registered twice")
+    ENTRY_KINDS[kind.key] = kind
+    return kind
+
+
+def _parse_file_entry(index: int, raw: dict, base_dir: Path, warnings: list[str]) -> tuple[SourceEntry | None, EntryProblem | None]:
+    return _parse_entry(index, raw, base_dir, warnings)
+
+
+register_entry_kind(EntryKind("path", "a video entry", _parse_file_entry))
+register_entry_kind(EntryKind("zim", "an archive entry", _parse_zim_entry))
+
+
+def _entry_kind(index: int, raw: Any) -> tuple[EntryKind, EntryProblem | None]:
+    """The kind of one entry (by the key it has), or a problem when it has the keys of two kinds."""
+    default = ENTRY_KINDS["path"]
+    if not isinstance(raw, dict):
+        return default, None
+    kinds = [kind for key, kind in ENTRY_KINDS.items() if key in raw]
+    if len(kinds) < 2:
+        return (kinds or [default])[0], None
+    a, b = kinds[:2]
+    name = raw.get("name") if isinstance(raw.get("name"), str) else None
+    return default, EntryProblem(index, name, [
+        f"has both '{a.key}' and '{b.key}': {a.what} has '{a.key}', {b.what} has '{b.key}'; split it into two entries"])
+
+
 TOP_KEYS = {"settings", "videos"}
 
 
@@ -925,24 +989,19 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
     problems: list[EntryProblem] = []
     first_index: dict[str, int] = {}
     folded: dict[str, VideoEntry] = {}  # casefolded name -> its first entry
-    zims: list[ZimEntry] = []
+    entries: list[SourceEntry] = []
     for index, raw in enumerate(videos_raw):
-        if isinstance(raw, dict) and "zim" in raw and "path" in raw:
-            problems.append(EntryProblem(index, raw.get("name") if isinstance(raw.get("name"), str) else None, [
-                "has both 'path' and 'zim': a video entry has 'path', an archive entry has 'zim'; split it into two entries"]))
-            continue
-        if isinstance(raw, dict) and "zim" in raw:
-            zim_entry, problem = _parse_zim_entry(index, raw, base_dir, warnings)
-            if problem:
-                problems.append(problem)
-            elif zim_entry is not None:
-                zims.append(zim_entry)
-            continue
-        entry, problem = _parse_entry(index, raw, base_dir, warnings)
+        kind, problem = _entry_kind(index, raw)
+        if problem is None:
+            parsed, problem = kind.parse(index, raw, base_dir, warnings)
         if problem:
             problems.append(problem)
             continue
-        assert entry is not None
+        if not isinstance(parsed, VideoEntry):
+            if parsed is not None:
+                entries.append(parsed)
+            continue
+        entry = parsed
         if entry.name in first_index:
             problems.append(
                 EntryProblem(index, entry.name, [f"name: {entry.name!r} is already used by videos[{first_index[entry.name]}]; names must be unique"])
@@ -957,8 +1016,9 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
         folded[entry.name.casefold()] = entry
         first_index[entry.name] = index
         videos.append(entry)
+        entries.append(entry)
     _warn_shared_paths(videos, warnings)
-    return Config(path=path, settings=settings, videos=videos, invalid_entries=problems, warnings=warnings, zims=zims)
+    return Config(path=path, settings=settings, videos=videos, invalid_entries=problems, warnings=warnings, entries=entries)
 
 
 def _warn_shared_paths(videos: list[VideoEntry], warnings: list[str]) -> None:

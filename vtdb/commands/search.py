@@ -26,6 +26,7 @@ from vtdb.search.moments import Moment, snippet_parts
 from vtdb.search.searcher import MODES, searcher_for
 from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
 from vtdb.search.videos import search_videos
+from vtdb.sources import source_at
 from vtdb.store import EmbedderMismatch
 from vtdb.text import json_safe, summary_of, terminal_safe
 from vtdb.timefmt import clock, clock_span, duration, seconds
@@ -53,13 +54,14 @@ def highlight(text: str, query: str, width: int = 260) -> str:
 def play_command(moment: Moment) -> str:
     path = moment.video_path
     start, end = seconds(moment.start_time), seconds(moment.end_time)
+    hint = source_at(path).play_hint()  # "" for a local file, which mpv plays where it is
     if start is None or end is None or end < start:  # no usable time range: play the whole video
-        if path.startswith("zim://"):
-            return f"# {path} is inside a ZIM archive: open it in Kiwix (this moment has no time range)"
+        if hint:
+            return f"# {hint} (this moment has no time range)"
         return f"mpv {shlex.quote(path)}    # or: ffplay {shlex.quote(path)}    (this moment has no time range)"
     start = max(0.0, start)
-    if path.startswith("zim://"):
-        return f"# {path} is inside a ZIM archive: open it in Kiwix at {clock(start)}"
+    if hint:
+        return f"# {hint} at {clock(start)}"
     return (f"mpv --start={start:.0f} --end={end:.0f} {shlex.quote(path)}    # or: "
             f"ffplay -ss {start:.0f} -t {end - start:.0f} {shlex.quote(path)}")
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Mapping, Protocol, Sequence
 from urllib.parse import quote
 
+from vtdb.sources import source_for
 from vtdb.timefmt import clock_span
 
 
@@ -40,11 +41,14 @@ class Player:
     audio: bool = False  # an audio-only file (Phase 1 found no video stream): an <audio> element plays it
 
 
-def zim_source_id(record: Mapping[str, object], overrides: Mapping[str, str] | None = None) -> str:
-    """The id disaster-clippy gives the video's archive: its own default (the archive's stem, lower case,
+def archive_item(record: Mapping[str, object]) -> tuple[str, str] | None:
+    """(archive, item) when the video is an item of an archive the pack's app serves (/zim/…), else None."""
+    return source_for(record).archive_item()
+
+
+def zim_source_id(archive: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The id disaster-clippy gives an archive: its own default (the archive's stem, lower case,
     whitespace to '-', stripped of '._-'), unless `overrides` maps the stem (or the path) to another."""
-    path = str(record.get("video_path") or "")
-    archive = str(record.get("zim_archive") or path[len("zim://"):].split("#", 1)[0])
     stem = Path(archive).stem
     for key in (archive, stem):
         if overrides and key in overrides:
@@ -53,12 +57,10 @@ def zim_source_id(record: Mapping[str, object], overrides: Mapping[str, str] | N
     return re.sub(r"\s+", "-", safe).strip("._-").lower()[:100]
 
 
-def zim_entry(record: Mapping[str, object]) -> str:
-    return str(record.get("zim_entry") or str(record.get("video_path") or "").rsplit("#", 1)[-1])
-
-
-def is_zim(record: Mapping[str, object]) -> bool:
-    return str(record.get("video_path") or "").startswith("zim://")
+def item_url(item: tuple[str, str], overrides: Mapping[str, str] | None = None) -> str:
+    """The pack app's address of an archive item: /zim/{zim_source}/{entry}."""
+    archive, entry = item
+    return f"/zim/{zim_source_id(archive, overrides)}/{quote(entry)}"
 
 
 def page_path(source_id: str, name: str) -> str:
@@ -71,7 +73,7 @@ def online_url(record: Mapping[str, object], t: int, base_url: str) -> str:
     if youtube:
         return f"https://www.youtube.com/watch?v={quote(youtube)}&t={t}s"
     path = str(record.get("video_path") or "")
-    if base_url and path and not is_zim(record):
+    if base_url and path and archive_item(record) is None:
         return f"{base_url.rstrip('/')}/{quote(Path(path).name)}#t={t}"
     return ""
 
@@ -82,8 +84,9 @@ def doc_urls(record: Mapping[str, object], start: float, source_id: str, base_ur
     file is not in the pack (its archive item, /zim/…). url: the online address when one is known (only
     `url` survives disaster-clippy's reindex_pack), else local_url."""
     t = int(start)
-    if is_zim(record) and not has_media:
-        local = f"/zim/{zim_source_id(record, zim_sources)}/{quote(zim_entry(record))}#t={t}"
+    item = None if has_media else archive_item(record)
+    if item is not None:
+        local = f"{item_url(item, zim_sources)}#t={t}"
     else:
         local = f"{page_path(source_id, str(record['name']))}#t={t}"
     return online_url(record, t, base_url) or local, local
@@ -93,8 +96,9 @@ def player_for(record: Mapping[str, object], media_file: str | None, zim_sources
     audio = record.get("has_video") is False  # absent on records from before audio-only files: a video
     if media_file:
         return Player("media", f"../media/{quote(media_file)}", audio)
-    if is_zim(record):
-        return Player("zim", f"/zim/{zim_source_id(record, zim_sources)}/{quote(zim_entry(record))}", audio)
+    item = archive_item(record)
+    if item is not None:
+        return Player("zim", item_url(item, zim_sources), audio)
     return None
 
 

@@ -1,8 +1,9 @@
-"""Media for the player: a registered video's bytes with HTTP Range, from a local file or a ZIM archive.
+"""Media for the player: a registered video's bytes with HTTP Range, from whatever source holds them.
 
-Only a video_files record says where the bytes are: the request names a video, never a path. A ZIM
-item is read through libzim (its Python binding gives an item's bytes only whole, so the last items
-played stay in memory and a player's Range requests slice them).
+Only a video_files record says where the bytes are: the request names a video, never a path. Its source
+(vtdb.sources: a local file, a ZIM archive's item, any kind registered) reads them (`VideoSource.open_bytes`);
+what a source keeps open between requests (an archive, the last items played) lives in one `SourceHandles`
+per app.
 
 Only videos Phase 1 accepted (probed as a video, or completed on an audio-only file) are served, and with a media type decided here from the
 bytes' container signature (`sniff_media_type`), never the one an archive declares or a file name suggests:
@@ -12,18 +13,15 @@ of the app's origin.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from vtdb.errors import VtdbError
 from vtdb.media.sniff import AUDIO_OF, HEAD_BYTES, MEDIA_TYPES, sniff_media_type
+from vtdb.sources import OpenHandles, SourceUnavailable, UnknownSourceKind, source_for
+from vtdb.sources.zim import ZimError
 
-CHUNK = 256 * 1024
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 _RANGE_UNIT = re.compile(r"^\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=")
 MAX_RANGE_DIGITS = 19  # no file has more than 10**19 bytes; longer numbers are not parsed (int() has a limit)
@@ -121,120 +119,34 @@ def _decided_type(head: bytes) -> str:
     return media_type
 
 
-def _file_reader(path: Path, offset: int = 0) -> Callable[[int, int], Iterator[bytes]]:
-    def read(first: int, last: int) -> Iterator[bytes]:
-        with open(path, "rb") as fh:
-            fh.seek(offset + first)
-            left = last - first + 1
-            while left > 0:
-                data = fh.read(min(CHUNK, left))
-                if not data:
-                    return  # the file shrank meanwhile: the client sees a short body, never other bytes
-                left -= len(data)
-                yield data
-
-    return read
+class SourceHandles(OpenHandles):
+    """What the sources keep open between the app's requests (vtdb.sources.OpenHandles): one per app."""
 
 
-def file_body(path: str) -> MediaBody:
-    p = Path(path)
-    try:
-        st = p.stat()
-    except OSError:
-        raise MediaUnavailable("the video file is missing or unreadable on the server; check the path in "
-                               "videos_config.json and run phase1_whisper_frames.py") from None
-    if not p.is_file() or not os.access(p, os.R_OK):
-        raise MediaUnavailable("the video's path is not a readable file on the server")
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
-    except OSError:
-        raise MediaUnavailable("the video file is unreadable on the server") from None
-    return MediaBody(st.st_size, _decided_type(head), f'"f{st.st_size:x}-{st.st_mtime_ns:x}"', _file_reader(p))
+# The app's name for its handles, from when only ZIM archives kept any (vtdb/web/app.py, split elsewhere).
+ZimMedia = SourceHandles
 
 
-class ZimMedia:
-    """ZIM items by archive and entry; archives stay open (one per file version), shared by requests."""
-
-    def __init__(self, keep: int = 8):
-        self._archives: dict[tuple[str, int, int], Any] = {}
-        self._contents: dict[tuple[str, str, str], memoryview] = {}
-        self._lock = threading.Lock()
-        self._keep = keep
-
-    def _archive(self, path: str) -> Any:
-        from libzim.reader import Archive
-
-        try:
-            st = os.stat(path)
-        except OSError:
-            raise MediaUnavailable("the ZIM archive of this video is missing on the server") from None
-        key = (path, st.st_size, st.st_mtime_ns)
-        with self._lock:
-            archive = self._archives.get(key)
-            if archive is None:
-                try:
-                    archive = Archive(path)
-                except Exception:  # noqa: BLE001 - libzim raises RuntimeError and friends for a bad file
-                    raise MediaUnavailable("the ZIM archive of this video cannot be opened (corrupt or replaced)") from None
-                for old in [k for k in self._archives if k[0] == path]:
-                    del self._archives[old]  # the archive changed: drop its old version
-                while len(self._archives) >= self._keep:
-                    del self._archives[next(iter(self._archives))]
-                self._archives[key] = archive
-            return archive
-
-    def body(self, uri: str) -> MediaBody:
-        from vtdb.sources.zim import ZimError, parse_zim_uri
-
-        try:
-            archive_path, entry = parse_zim_uri(uri)
-        except ZimError:
-            raise MediaUnavailable("the video's ZIM address is malformed in its record") from None
-        archive = self._archive(archive_path)
-        try:
-            item = archive.get_entry_by_path(entry).get_item()
-        except Exception:  # noqa: BLE001 - KeyError for a missing entry, RuntimeError for a broken one
-            raise MediaUnavailable("the video's item is not in its ZIM archive any more") from None
-        size = int(item.size)
-        etag = '"z%x-%s"' % (size, hashlib.sha1(f"{archive_path}#{entry}#{archive.uuid}".encode()).hexdigest()[:12])
-        key = (archive_path, entry, etag)
-        content_type = _decided_type(bytes(self._content(key, item)[:HEAD_BYTES]))  # never item.mimetype
-
-        def read(first: int, last: int) -> Iterator[bytes]:
-            view = self._content(key, item)
-            for at in range(first, last + 1, CHUNK):
-                yield bytes(view[at : min(at + CHUNK, last + 1)])
-
-        return MediaBody(size, content_type, etag, read)
-
-    def _content(self, key: tuple[str, str, str], item: Any) -> memoryview:
-        """The item's bytes. libzim's binding hands out an item only whole, so the last few stay in memory:
-        a player's many Range requests for one video cost one read of it."""
-        with self._lock:
-            view = self._contents.pop(key, None)
-            if view is None:
-                view = item.content
-            self._contents[key] = view  # most recent last
-            while len(self._contents) > 2:
-                del self._contents[next(iter(self._contents))]
-            return view
-
-
-def media_body(record: Mapping[str, Any], zim: ZimMedia) -> MediaBody:
+def media_body(record: Mapping[str, Any], handles: OpenHandles) -> MediaBody:
     """The bytes of a registered video (its record) that Phase 1 accepted, whatever its source kind, with the
     media type its bytes have (its audio type for an audio-only file); MediaUnavailable for anything else."""
     refusal = phase1_refusal(record)
     if refusal:
         raise MediaUnavailable(refusal)
-    kind = str(record.get("source_kind") or "file")
-    location = str(record.get("video_path") or "")
-    if kind == "zim" or location.startswith("zim://"):
-        body = zim.body(location)
-    elif kind != "file" or not location:
-        raise MediaUnavailable(f"the web app cannot play a {kind!r} source")
-    else:
-        body = file_body(location)
+    if not record.get("video_path"):
+        raise MediaUnavailable("the video's record names no source")
+    try:
+        data = source_for(record).open_bytes(handles)
+        head = b"".join(data.read(0, min(HEAD_BYTES, data.size) - 1))
+    except ZimError:
+        raise MediaUnavailable("the video's ZIM address is malformed in its record") from None
+    except UnknownSourceKind:
+        raise MediaUnavailable(f"the web app cannot play a {record.get('source_kind')!r} source") from None
+    except SourceUnavailable as exc:
+        raise MediaUnavailable(str(exc)) from None
+    except OSError:
+        raise MediaUnavailable("the video file is unreadable on the server") from None
+    content_type = _decided_type(head)
     if is_audio_only(record):
-        body.content_type = AUDIO_OF.get(body.content_type, body.content_type)
-    return body
+        content_type = AUDIO_OF.get(content_type, content_type)
+    return MediaBody(data.size, content_type, f'"{data.version}"', data.read)
