@@ -466,7 +466,7 @@ def profile_noop(config_path: str) -> None:
     with open_database(config, purpose="bench/phase1.py profile") as db:
         db.connect()  # open the client and the collections
         t_open = time.perf_counter()
-        notes = sync_videos(db, config, events)
+        notes = sync_videos(db, config, events).notes
         t_sync = time.perf_counter()
         summary = run_phase(Phase1Job(config.settings), db, work_dir, RunOptions())
         t_run = time.perf_counter()

@@ -100,11 +100,10 @@ def measure(kind: str, archive: Path, work: Path) -> dict:
         config = load_config(cfg)
         with ChromaDBManager(config) as db:
             events = ev.EventLog(work / "events.jsonl")
-            problems: list[str] = []
-            sync_videos(db, config, events, problems=problems)
+            problems = sync_videos(db, config, events).problems
             first = time.perf_counter() - start
             again = time.perf_counter()
-            sync_videos(db, config, events, problems=problems)
+            problems += sync_videos(db, config, events).problems
             out.update(records=db.count_videos(), problems=len(problems), first_s=round(first, 2),
                        noop_s=round(time.perf_counter() - again, 2))
     out.update(seconds=round(time.perf_counter() - start, 2), rss_base_mb=round(base, 1), peak_rss_mb=round(peak_mb(), 1),

@@ -706,7 +706,7 @@ def test_owner_alive_with_real_processes():
 def _sync(cfg: Path, events: ev.EventLog) -> tuple[ChromaDBManager, list[str]]:
     config = load_config(cfg)
     db = ChromaDBManager(config)
-    return db, sync_videos(db, config, events)
+    return db, sync_videos(db, config, events).notes
 
 
 def _complete_phase1_like_phase1(db: ChromaDBManager, name: str, path: Path) -> None:

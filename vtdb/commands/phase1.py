@@ -47,13 +47,11 @@ def run(argv: list[str] | None = None) -> int:
     if spawn and not config.settings.chroma_host:
         return no_server_for_workers(devices)
     with open_database(config, wait=args.wait, purpose="phase1_whisper_frames.py") as db:
-        source_problems: list[str] = []
-        new_videos: list[str] = []
-        unreadable: dict[str, str] = {}
         # With several workers this one sync runs before they start (theirs then find nothing to change):
         # workers syncing at once could reset a video another one has just claimed.
-        for note in sync_videos(db, config, events, dry_run=args.dry_run, problems=source_problems, new_videos=new_videos,
-                                unreadable=unreadable):
+        synced = sync_videos(db, config, events, dry_run=args.dry_run)
+        source_problems = synced.problems
+        for note in synced.notes:
             console.print(f"[cyan]{escape(note)}[/]")
         for source_problem in source_problems:
             console.print(f"[red]source: {escape(source_problem)}[/]")
@@ -63,8 +61,8 @@ def run(argv: list[str] | None = None) -> int:
             code = run_workers(devices, sys.argv[1:] if argv is None else argv)
             return EXIT_FAILURES if code == EXIT_OK and (source_problems or config.invalid_entries) else code
         if args.dry_run:
-            options.new_videos = new_videos
-        options.skip = unreadable  # said above; their records stay as they are
+            options.new_videos = synced.new_videos
+        options.skip = synced.unreadable  # said above; their records stay as they are
         summary = run_phase(Phase1Job(config.settings), db, work_dir, options, console, events)
     return finish_phase(summary, start, len(config.invalid_entries) + len(source_problems))
 
