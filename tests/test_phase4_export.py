@@ -14,13 +14,12 @@ import os
 import re
 import shutil
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers.clippy_pack import MAX_WORDS, clippy_checks, load_json, validate_export
+from helpers.fake_openai_server import FakeOpenAIServer, RecordedRequest, Reply
 from helpers.library import Seg, Vid, build_library
 
 from conftest import PY, ROOT, run_cli, write_config
@@ -391,58 +390,19 @@ def test_phase4_rerun_has_nothing_to_do(library):
 # ---------------------------------------------------------------- Phase 4 through the openai backend
 
 
-class RecordingChatServer:
-    """A small OpenAI-compatible server that records every chat request and answers valid JSON."""
+SUMMARIZER_MODEL = "fake-summarizer"
 
-    def __init__(self, model: str = "fake-summarizer"):
-        self.model = model
-        self.prompts: list[str] = []
-        self.lock = threading.Lock()
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _json(self, status: int, obj: dict) -> None:
-                data = json.dumps(obj).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                self._json(200, {"object": "list", "data": [{"id": server.model, "object": "model"}]})
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
-                with server.lock:
-                    server.prompts.append(prompt)
-                part = re.search(r"Part (\d+) of (\d+)", prompt)
-                if part:
-                    answer = {"summary": f"Partial summary {part.group(1)}: the baker works on the dough and the oven.",
-                              "keywords": ["bread"], "content_type": "cooking"}
-                else:
-                    answer = {"summary": "FINAL. A baker makes a loaf of bread from flour, water and yeast, then bakes it.",
-                              "keywords": ["bread", "baking", "oven"], "content_type": "cooking"}
-                self._json(200, {"id": "x", "object": "chat.completion", "model": server.model,
-                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(answer)},
-                                              "finish_reason": "stop"}]})
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def summary_reply(request: RecordedRequest) -> Reply:
+    """The fake LLM server's summarizer: a partial summary for each map prompt ("Part i of n"), a final one for the reduce."""
+    part = re.search(r"Part (\d+) of (\d+)", request.prompt)
+    if part:
+        answer = {"summary": f"Partial summary {part.group(1)}: the baker works on the dough and the oven.",
+                  "keywords": ["bread"], "content_type": "cooking"}
+    else:
+        answer = {"summary": "FINAL. A baker makes a loaf of bread from flour, water and yeast, then bakes it.",
+                  "keywords": ["bread", "baking", "oven"], "content_type": "cooking"}
+    return Reply(json.dumps(answer))
 
 
 def _bakery(n: int) -> list[Seg]:
@@ -458,11 +418,11 @@ def test_phase4_openai_backend_map_reduces_long_videos(tmp_path):
     segs = _bakery(14)
     cfg = build_library(tmp_path, [Vid("bakery_long", "A day in the bakery", "/videos/bakery.mp4", segs)],
                         summary_chunk_chars=1000)
-    with RecordingChatServer() as server:
+    with FakeOpenAIServer(summary_reply, models=[SUMMARIZER_MODEL]) as server:
         proc = run_cli("phase4_summary.py", "--config", str(cfg), "--summarizer", "openai", "--base-url", server.url,
-                       "--model", server.model, timeout=300)
+                       "--model", SUMMARIZER_MODEL, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    prompts = server.prompts
+    prompts = [request.prompt for request in server.chat_requests]
     maps = [p for p in prompts if re.search(r"Part \d+ of \d+", p)]
     finals = [p for p in prompts if p not in maps]
     assert len(prompts) > 1 and len(finals) == 1, prompts
@@ -480,7 +440,7 @@ def test_phase4_openai_backend_map_reduces_long_videos(tmp_path):
     meta = record(cfg, "bakery_long")
     assert meta["phase4_status"] == "completed"
     assert meta["summary"].startswith("FINAL.") and meta["keywords"] == ["bread", "baking", "oven"]
-    assert meta["content_type"] == "cooking" and meta["summarizer"] == f"openai:{server.model}"
+    assert meta["content_type"] == "cooking" and meta["summarizer"] == f"openai:{SUMMARIZER_MODEL}"
     report = (tmp_path / "data" / "reports" / "bakery_long.md").read_text(encoding="utf-8")
     assert report.startswith("# A day in the bakery\n") and "FINAL. A baker" in report
     assert len([line for line in report.splitlines() if re.match(r"\| \d+ \|", line)]) == len(segs)

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""A small, scriptable OpenAI-compatible chat server for the Phase 2 tests (a test double, not a model).
+"""FAKE LLM server: the one test double at the GPU/LLM-server boundary (no model runs here).
 
-It speaks the part of the protocol the `openai` analyzer uses: `GET /v1/models` and
-`POST /v1/chat/completions`. Every request is recorded (body, headers, arrival time) and the
-number of requests in flight at once is counted. What each request gets back is decided by a
-responder, a callable `(RecordedRequest) -> Reply`, so that a test can script delays, HTTP errors
-(429 with Retry-After, 500), non-JSON answers, cut-off answers and so on.
+It stands in for what vtdb.llm.openai_client talks to (`vllm serve` on a GPU host, llama.cpp, a hosted
+API), for the Phase 2 openai analyzer, the Phase 4 openai summarizer and bench/phase2.py. It speaks the
+part of the protocol the client uses: `GET /v1/models` and `POST /v1/chat/completions`. Every request is
+recorded (body, headers, arrival time) and the number of requests served at once is counted. What each
+request gets back is decided by a responder, a callable `(RecordedRequest) -> Reply`, so that a test can
+script answers from the prompt, delays, HTTP errors (429 with Retry-After, 500), non-JSON answers,
+cut-off answers and so on; `slots` makes it serve at most that many requests at once, like a GPU server
+with a fixed batch (the rest wait in line). The real thing is tested too: conftest's `llama_server`.
 
 Windows are recognised from the prompt: the tests write transcripts of the form
 "Segment <index> of <video>: ..." and `RecordedRequest.window` parses that back.
@@ -18,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 SEGMENT_RE = re.compile(r"Segment (\d+) of ([\w.-]+):")
 WINDOW_RANGE_RE = re.compile(r"This is the window (\S+)\u2013(\S+) of the video")
@@ -150,22 +154,32 @@ class _Server(ThreadingHTTPServer):
 class FakeOpenAIServer:
     """ThreadingHTTPServer on 127.0.0.1 (a free port); use as a context manager."""
 
-    def __init__(self, responder: Callable[[RecordedRequest], Reply] | None = None, models: list[str] | None = ("fake-vlm",),
-                 delay: float = 0.0, name: str = ""):
+    def __init__(self, responder: Callable[[RecordedRequest], Reply] | None = None, models: Sequence[str] | None = ("fake-vlm",),
+                 delay: float = 0.0, name: str = "", slots: int | None = None):
         self.responder = responder or valid_reply
         self.models = list(models) if models is not None else None  # None: /v1/models answers 404
         self.delay = delay  # added to every chat request
         self.name = name
+        # At most `slots` chat requests are served at once (None: no limit); the others wait for a slot.
+        self._slots = threading.BoundedSemaphore(slots) if slots else None
+        self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.model_checks = 0
-        self.in_flight = 0
+        self.in_flight = 0  # chat requests being served now (each holding a slot, when there are slots)
         self.max_in_flight = 0
         self.completed = 0
-        self._lock = threading.Lock()
         self._seq = 0
         self.httpd = _Server(("127.0.0.1", 0), self._handler_class())
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
+
+    def reset(self) -> None:
+        """Forget the requests seen so far and zero the counters (between measured rounds, with none in flight)."""
+        with self._lock:
+            self.requests = []
+            self.model_checks = 0
+            self.max_in_flight = 0
+            self.completed = 0
 
     @property
     def url(self) -> str:
@@ -247,6 +261,11 @@ class FakeOpenAIServer:
                     request = RecordedRequest(self.path, body, {k.lower(): v for k, v in self.headers.items()},
                                               time.monotonic(), server._seq, server.name)
                     server.requests.append(request)
+                with server._slots or contextlib.nullcontext():
+                    self._serve(request)
+
+            def _serve(self, request: RecordedRequest) -> None:
+                with server._lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
@@ -265,7 +284,7 @@ class FakeOpenAIServer:
                     elif reply.status != 200:
                         self._send(reply.status, {"error": {"message": reply.content or f"HTTP {reply.status}"}}, reply.headers)
                     else:
-                        self._send(200, chat_body(reply.content, reply.finish_reason, body.get("model", "")), reply.headers)
+                        self._send(200, chat_body(reply.content, reply.finish_reason, request.body.get("model", "")), reply.headers)
                 finally:
                     with server._lock:
                         server.in_flight -= 1
