@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("vtdb.manager",),  # ChromaDBManager: the Python-shell facade over the store and search
     ("vtdb.analyzers", "vtdb.summarize", "vtdb.summarizers"),
     ("vtdb.formats",),  # subtitle files and the report: written by Phase 4, read by the faces
-    ("vtdb.runner", "vtdb.phases"),
+    ("vtdb.runner", "vtdb.phases", "vtdb.prune"),  # prune deletes what the phases made, of retired videos
     ("vtdb.export",),
     ("vtdb.cli", "vtdb.commands", "vtdb.web", "vtdb.status_table", "vtdb.demo"),  # the faces
 ]

@@ -1,69 +1,111 @@
-"""The videos × phases status table (`python db_manager.py status`) and its --filter parsing."""
+"""The videos × phases status table: its rows as plain data (`status_row`, shown by the terminal table here and
+by the web's HTML table in vtdb.web.pages), the terminal table (`db_manager.py status`), and its --filter parsing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from rich.markup import escape
 from rich.table import Table
 
 from vtdb.config import yes_no
 from vtdb.errors import VtdbError
-from vtdb.naming import check_name, path_inside
 from vtdb.state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, phase_field
-from vtdb.text import close_matches, did_you_mean, suggestion
+from vtdb.text import did_you_mean
 from vtdb.timefmt import duration
 
-_STYLE = {"pending": "dim", "processing": "yellow", "completed": "green"}
-_SHORT = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", "phase4": "P4 summary"}
+PHASE_LABELS = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", "phase4": "P4 summary"}
 
 
-def phase_cell(meta: Mapping, phase: str) -> str:
-    status = str(meta.get(phase_field(phase, "status"), "pending"))
-    text = f"[{_STYLE.get(status, '')}]{status}[/]"
-    count = meta.get(PHASES[phase].count_field)
-    if status == "completed" and count:
-        text += f" ({count})"
-    attempts = int(meta.get(phase_field(phase, "attempts")) or 0)
-    if attempts:
-        text += f" [red]×{attempts}[/]"
-    flags = meta.get("flags", {})
-    if phase in flags.get("stale", {}):
-        text += " [bold yellow]STALE[/]"
-    if phase in flags.get("held", []):
-        text += " [bold red]HELD[/]"
-    return text
+# ---- the rows as plain data: what the terminal table and the web's HTML table both show ----
 
 
-def last_error(meta: Mapping) -> str:
+@dataclass(frozen=True)
+class PhaseCell:
+    """One video's state in one phase, as the status tables show it."""
+
+    phase: str
+    status: str  # pending, processing or completed
+    count: str  # what the phase made (windows, segments, …), "" unless completed with a count
+    attempts: int  # failed attempts so far
+    stale: str | None  # why its output is out of date, when it is
+    held: bool  # out of attempts: the next run skips it until released
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One video's row of the status tables."""
+
+    name: str
+    title: str
+    audio_only: bool
+    retired_at: str  # "" unless the video left the library
+    retired_reason: str
+    duration: str  # as shown ("12:34")
+    segments: int
+    cells: tuple[PhaseCell, ...]  # in PHASE_ORDER
+    last_error: str
+
+
+def phase_cell(record: Mapping[str, Any], phase: str) -> PhaseCell:
+    status = str(record.get(phase_field(phase, "status")) or "pending")
+    count = record.get(PHASES[phase].count_field)
+    flags = record.get("flags") or {}
+    stale = (flags.get("stale") or {}).get(phase)
+    return PhaseCell(phase, status, str(count) if status == "completed" and count else "",
+                     int(record.get(phase_field(phase, "attempts")) or 0),
+                     None if stale is None else str(stale), phase in (flags.get("held") or []))
+
+
+def last_error(record: Mapping[str, Any]) -> str:
     """The latest phase's error; else what a completed video lacks (a file indexed only as far as it decodes)."""
     for phase in reversed(PHASE_ORDER):
-        err = meta.get(phase_field(phase, "last_error"))
+        err = record.get(phase_field(phase, "last_error"))
         if err:
-            return f"{_SHORT[phase]}: {err}"
-    return f"partial: {meta['phase1_partial']}" if meta.get("phase1_partial") else ""
+            return f"{PHASE_LABELS[phase]}: {err}"
+    return f"partial: {record['phase1_partial']}" if record.get("phase1_partial") else ""
 
 
-def status_table(records: Iterable[Mapping], title: str = "video_files") -> Table:
+def status_row(record: Mapping[str, Any]) -> StatusRow:
+    """A record (with its "flags", as Store.video_flags gives them) as a row of the status tables."""
+    return StatusRow(name=str(record.get("name") or ""), title=str(record.get("title") or ""),
+                     audio_only=record.get("has_video") is False, retired_at=str(record.get("retired_at") or ""),
+                     retired_reason=str(record.get("retired_reason") or ""),
+                     duration=duration(record.get("video_duration")), segments=int(record.get("total_segments") or 0),
+                     cells=tuple(phase_cell(record, p) for p in PHASE_ORDER), last_error=last_error(record))
+
+
+# ---- the terminal: a rich table, or plain text for a big library ----
+
+_STYLE = {"pending": "dim", "processing": "yellow", "completed": "green"}
+COLUMNS = ("video", "duration", "segments", *(PHASE_LABELS[p] for p in PHASE_ORDER), "last error")
+
+
+def _rich_cell(cell: PhaseCell) -> str:
+    return (f"[{_STYLE.get(cell.status, '')}]{escape(cell.status)}[/]" + (f" ({cell.count})" if cell.count else "")
+            + (f" [red]×{cell.attempts}[/]" if cell.attempts else "") + (" [bold yellow]STALE[/]" if cell.stale is not None else "")
+            + (" [bold red]HELD[/]" if cell.held else ""))
+
+
+def _plain_cell(cell: PhaseCell) -> str:
+    return (cell.status + (f" ({cell.count})" if cell.count else "") + (f" x{cell.attempts}" if cell.attempts else "")
+            + (" STALE" if cell.stale is not None else "") + (" HELD" if cell.held else ""))
+
+
+def status_table(records: Iterable[Mapping[str, Any]], title: str = "video_files") -> Table:
     table = Table(title=title, show_lines=False, header_style="bold")
-    table.add_column("video", overflow="fold")
-    table.add_column("duration", justify="right")
-    table.add_column("segments", justify="right")
-    for phase in PHASE_ORDER:
-        table.add_column(_SHORT[phase])
-    table.add_column("last error", overflow="fold", max_width=60)
-    for meta in records:
-        label = str(meta.get("name")) + (" [dim](audio)[/]" if meta.get("has_video") is False else "")
-        if meta.get("retired_at"):
-            label += f" [bold magenta]RETIRED[/] [dim]{meta.get('retired_reason') or ''}[/]"
-        table.add_row(
-            label,
-            duration(meta.get("video_duration")),
-            str(meta.get("total_segments") or 0),
-            *[phase_cell(meta, p) for p in PHASE_ORDER],
-            last_error(meta),
-        )
+    table.add_column(COLUMNS[0], overflow="fold")
+    table.add_column(COLUMNS[1], justify="right")
+    table.add_column(COLUMNS[2], justify="right")
+    for column in COLUMNS[3:-1]:
+        table.add_column(column)
+    table.add_column(COLUMNS[-1], overflow="fold", max_width=60)
+    for row in map(status_row, records):
+        label = escape(row.name) + (" [dim](audio)[/]" if row.audio_only else "")
+        if row.retired_at:
+            label += f" [bold magenta]RETIRED[/] [dim]{escape(row.retired_reason)}[/]"
+        table.add_row(label, row.duration, str(row.segments), *map(_rich_cell, row.cells), escape(row.last_error))
     return table
 
 
@@ -72,27 +114,14 @@ def status_table(records: Iterable[Mapping], title: str = "video_files") -> Tabl
 PLAIN_TABLE_ROWS = 300
 
 
-def _plain_cell(meta: Mapping, phase: str) -> str:
-    status = str(meta.get(phase_field(phase, "status"), "pending"))
-    count = meta.get(PHASES[phase].count_field)
-    text = status + (f" ({count})" if status == "completed" and count else "")
-    attempts = int(meta.get(phase_field(phase, "attempts")) or 0)
-    flags = meta.get("flags", {})
-    return (text + (f" x{attempts}" if attempts else "") + (" STALE" if phase in flags.get("stale", {}) else "")
-            + (" HELD" if phase in flags.get("held", []) else ""))
-
-
-def plain_status_table(records: Sequence[Mapping], title: str = "video_files") -> str:
+def plain_status_table(records: Sequence[Mapping[str, Any]], title: str = "video_files") -> str:
     """The same columns as status_table, as plain text in aligned columns (for big libraries)."""
-    header = ["video", "duration", "segments", *(_SHORT[p] for p in PHASE_ORDER), "last error"]
     rows = []
-    for meta in records:
-        label = str(meta.get("name")) + (" (audio)" if meta.get("has_video") is False else "")
-        if meta.get("retired_at"):
-            label += f" RETIRED {meta.get('retired_reason') or ''}"
-        error = last_error(meta)
-        rows.append([label, duration(meta.get("video_duration")), str(meta.get("total_segments") or 0),
-                     *(_plain_cell(meta, p) for p in PHASE_ORDER), error if len(error) <= 80 else error[:79] + "…"])
+    for row in map(status_row, records):
+        label = row.name + (" (audio)" if row.audio_only else "") + (f" RETIRED {row.retired_reason}" if row.retired_at else "")
+        error = row.last_error if len(row.last_error) <= 80 else row.last_error[:79] + "…"
+        rows.append([label, row.duration, str(row.segments), *map(_plain_cell, row.cells), error])
+    header = list(COLUMNS)
     widths = [min(max(len(r[i]) for r in [header, *rows]), 60) for i in range(len(header) - 1)]
 
     def line(cells: list[str]) -> str:
@@ -105,7 +134,7 @@ def totals_line(records: Sequence[Mapping]) -> str:
     parts = []
     for phase in PHASE_ORDER:
         done = sum(1 for m in records if m.get(phase_field(phase, "status")) == "completed")
-        parts.append(f"{_SHORT[phase]} {done}/{len(records)}")
+        parts.append(f"{PHASE_LABELS[phase]} {done}/{len(records)}")
     held = sum(1 for m in records if m.get("flags", {}).get("held"))
     stale = sum(1 for m in records if m.get("flags", {}).get("stale"))
     retired = sum(1 for m in records if m.get("retired_at"))
@@ -212,59 +241,3 @@ def filter_text(status_filter: Mapping[str, Any]) -> str:
 
     return " ".join(f"{k}=" + ",".join(show(v) for v in (vals if isinstance(vals, list) else [vals]))
                     for k, vals in status_filter.items())
-
-
-# ---- prune: delete retired videos (what `db_manager.py prune` shows, then does) ----
-
-
-@dataclass
-class PruneItem:
-    """One retired video and everything of it that prune deletes."""
-
-    name: str
-    reason: str
-    retired_at: str
-    segments: int
-    files: list[Path] = field(default_factory=list)  # its intermediates in work_dir that exist
-
-
-def work_files_of(work_dir: Path, name: str) -> list[Path]:
-    """A video's intermediates in work_dir: the Phase 1 pickle, the Phase 2 analysis, the Phase 4 report and
-    subtitles (the names of vtdb.workfiles and vtdb.phases.phase4), whichever exist."""
-    from vtdb.formats.subtitles import existing_subtitle_files
-
-    work_dir = Path(work_dir)
-    safe = check_name(name)
-    candidates = [work_dir / f"{safe}_phase1_data.pkl", work_dir / f"{safe}_phase2_vllm_analysis.json",
-                  work_dir / "reports" / f"{safe}.md", *existing_subtitle_files(work_dir / "subtitles", safe)]
-    return [path_inside(work_dir, p) for p in candidates if p.exists()]
-
-
-def plan_prune(db: Any, work_dir: Path, names: Sequence[str] = ()) -> list[PruneItem]:
-    """The retired videos (all, or those of `names`) with what deleting them removes. A name that is not
-    retired is a FilterError: prune deletes only what the sync retired (`delete` forgets any video)."""
-    retired = {m["name"]: m for m in db.list_videos({"retired": True})}
-    chosen = list(dict.fromkeys(names)) if names else sorted(retired)
-    unknown = [n for n in chosen if n not in retired and not db.get_many([n])]
-    if unknown:
-        known = db.all_names() if hasattr(db, "all_names") else []
-        close = list(dict.fromkeys(c for n in unknown for c in close_matches(n, known, n=3)))
-        raise FilterError(f"no video named {', '.join(map(repr, unknown))} in the database" + suggestion(
-            close, then="`db_manager.py status` lists the videos (retired ones are marked RETIRED)"))
-    bad = [n for n in chosen if n not in retired]
-    if bad:
-        raise FilterError(f"not retired: {', '.join(map(repr, bad))}; prune deletes only retired videos "
-                          "(`db_manager.py delete NAME` forgets any video)")
-    return [PruneItem(n, str(retired[n].get("retired_reason") or ""), str(retired[n].get("retired_at") or ""),
-                      db.count_segments(n), work_files_of(work_dir, n)) for n in chosen]
-
-
-def apply_prune(db: Any, items: Sequence[PruneItem], on_done: Callable[[PruneItem], None] | None = None) -> int:
-    """Delete each video's segments, record and intermediates; the number of videos deleted."""
-    for item in items:
-        for path in item.files:
-            path.unlink(missing_ok=True)
-        db.delete_video(item.name)
-        if on_done:
-            on_done(item)
-    return len(items)

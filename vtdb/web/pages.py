@@ -12,10 +12,8 @@ from urllib.parse import quote, urlencode
 
 from vtdb.search.moments import Moment, keywords_of, snippet_parts
 from vtdb.state import PHASE_ORDER, PHASES, phase_field
+from vtdb.status_table import PHASE_LABELS, PhaseCell, StatusRow, status_row
 from vtdb.timefmt import clock, clock_span, duration
-
-_PHASE_LABEL = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", "phase4": "P4 summary"}
-
 
 # Bidirectional controls (U+202E and friends) reorder what follows them: a title "abc\u202etxt.exe" shows as
 # "abcexe.txt". They are shown as visible marks, never applied.
@@ -187,34 +185,21 @@ def video_hit_card(hit: Any, retired: bool) -> str:
 # ---- status ----
 
 
-def phase_cell(record: Mapping[str, Any], phase: str) -> str:
-    status = str(record.get(phase_field(phase, "status")) or "pending")
-    text = f'<span class="st {esc(status)}">{esc(status)}</span>'
-    count = record.get(PHASES[phase].count_field)
-    if status == "completed" and count:
-        text += f" ({esc(count)})"
-    attempts = record.get(phase_field(phase, "attempts")) or 0
-    if attempts:
-        text += f' <span class="attempts">×{esc(attempts)}</span>'
-    flags = record.get("flags") or {}
-    if phase in (flags.get("stale") or {}):
-        text += f' <span class="badge stale" title="{esc(flags["stale"][phase])}">STALE</span>'
-    if phase in (flags.get("held") or []):
+def phase_cell(cell: PhaseCell) -> str:
+    text = f'<span class="st {esc(cell.status)}">{esc(cell.status)}</span>'
+    if cell.count:
+        text += f" ({esc(cell.count)})"
+    if cell.attempts:
+        text += f' <span class="attempts">×{cell.attempts}</span>'
+    if cell.stale is not None:
+        text += f' <span class="badge stale" title="{esc(cell.stale)}">STALE</span>'
+    if cell.held:
         text += ' <span class="badge held">HELD</span>'
-    return f'<td class="phase" data-phase="{esc(phase)}">{text}</td>'
-
-
-def last_error(record: Mapping[str, Any]) -> str:
-    """The latest phase's error; else a note on a video indexed only as far as its file decodes."""
-    for phase in reversed(PHASE_ORDER):
-        err = record.get(phase_field(phase, "last_error"))
-        if err:
-            return f"{_PHASE_LABEL[phase]}: {err}"
-    return f"partial: {record['phase1_partial']}" if record.get("phase1_partial") else ""
+    return f'<td class="phase" data-phase="{esc(cell.phase)}">{text}</td>'
 
 
 def action_forms(name: str, csrf: str) -> str:
-    options = "".join(f'<option value="{PHASES[p].number}">{_PHASE_LABEL[p]}</option>' for p in PHASE_ORDER)
+    options = "".join(f'<option value="{PHASES[p].number}">{PHASE_LABELS[p]}</option>' for p in PHASE_ORDER)
     hidden = f'<input type="hidden" name="name" value="{esc(name)}"><input type="hidden" name="csrf" value="{esc(csrf)}">'
     return (f'<form method="post" action="/actions/reset" class="action">{hidden}<select name="phase">{options}</select>'
             f'<button type="submit">reset</button></form>'
@@ -278,22 +263,14 @@ def status_fragment(records: Sequence[Mapping[str, Any]], events: Sequence[Mappi
     every = len(records)
     records, matching, pages = status_rows(records, video, page)
     page = min(max(1, page), pages)
-    head = "".join(f"<th>{_PHASE_LABEL[p]}</th>" for p in PHASE_ORDER)
+    head = "".join(f"<th>{PHASE_LABELS[p]}</th>" for p in PHASE_ORDER)
     summary = "".join(
-        f'<div class="total" data-phase="{p}"><b>{_PHASE_LABEL[p]}</b> {c["completed"]}/{every} completed'
+        f'<div class="total" data-phase="{p}"><b>{PHASE_LABELS[p]}</b> {c["completed"]}/{every} completed'
         f' · {c["processing"]} processing · {c["pending"]} pending'
         + (f' · <span class="badge held">{c["held"]} held</span>' if c["held"] else "")
         + (f' · <span class="badge stale">{c["stale"]} stale</span>' if c["stale"] else "") + "</div>"
         for p, c in counts.items())
-    rows = []
-    for r in records:
-        name = str(r.get("name") or "")
-        retired = ' <span class="badge retired">retired</span>' if r.get("retired_at") else ""
-        actions = f"<td>{action_forms(name, csrf)}</td>" if csrf else ""
-        rows.append(f'<tr data-video="{esc(name)}"><td><a href="/video/{url_part(name)}">{esc(name)}</a>{retired}'
-                    f'<div class="dim">{esc(r.get("title") or "")}</div></td>'
-                    f'<td>{esc(duration(r.get("video_duration")))}</td><td>{esc(r.get("total_segments") or 0)}</td>'
-                    f'{"".join(phase_cell(r, p) for p in PHASE_ORDER)}<td class="error-cell">{esc(last_error(r))}</td>{actions}</tr>')
+    rows = [status_table_row(status_row(r), csrf) for r in records]
     table = (f'<table class="status"><thead><tr><th>video</th><th>duration</th><th>segments</th>{head}<th>last error</th>'
              f'{"<th>actions</th>" if csrf else ""}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
              if rows else '<p class="dim">no videos match</p>' if every else
@@ -315,12 +292,21 @@ def _event_text(event: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in event.items() if k not in skip)
 
 
+def status_table_row(row: StatusRow, csrf: str | None) -> str:
+    """One video's row of the status page's table (with its action forms when given a token)."""
+    retired = ' <span class="badge retired">retired</span>' if row.retired_at else ""
+    actions = f"<td>{action_forms(row.name, csrf)}</td>" if csrf else ""
+    return (f'<tr data-video="{esc(row.name)}"><td><a href="/video/{url_part(row.name)}">{esc(row.name)}</a>{retired}'
+            f'<div class="dim">{esc(row.title)}</div></td><td>{esc(row.duration)}</td><td>{row.segments}</td>'
+            f'{"".join(map(phase_cell, row.cells))}<td class="error-cell">{esc(row.last_error)}</td>{actions}</tr>')
+
+
 def video_status_table(record: Mapping[str, Any]) -> str:
     rows = []
-    for phase in PHASE_ORDER:
-        err = record.get(phase_field(phase, "last_error")) or ""
-        rows.append(f'<tr><th>{_PHASE_LABEL[phase]}</th>{phase_cell(record, phase)}'
-                    f'<td class="dim">{esc(record.get(phase_field(phase, "end_time")) or record.get(phase_field(phase, "start_time")) or "")}</td>'
+    for cell in status_row(record).cells:
+        err = record.get(phase_field(cell.phase, "last_error")) or ""
+        when = record.get(phase_field(cell.phase, "end_time")) or record.get(phase_field(cell.phase, "start_time")) or ""
+        rows.append(f'<tr><th>{PHASE_LABELS[cell.phase]}</th>{phase_cell(cell)}<td class="dim">{esc(when)}</td>'
                     f'<td class="error-cell">{esc(err)}</td></tr>')
     return f'<table class="status video-status"><tbody>{"".join(rows)}</tbody></table>'
 
