@@ -29,14 +29,13 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "tests"):  # vtdb, and the tests' helpers (the fake LLM server)
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -44,6 +43,7 @@ import cv2  # noqa: E402
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import free_port, loadavg, log, smollm2_gguf  # noqa: E402
+from helpers.fake_openai_server import FakeOpenAIServer, Reply  # noqa: E402
 
 from vtdb.analyzers.base import VideoContext, WindowInput  # noqa: E402
 from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer  # noqa: E402
@@ -139,76 +139,16 @@ def synthetic_windows(count: int, seed: int = 7) -> tuple[VideoContext, list[Win
 # ---------------------------------------------------------------- (1) fake OpenAI-compatible server
 
 
-class FakeOpenAIServer:
-    """An OpenAI-compatible chat endpoint: fixed latency per request, at most `slots` served at once."""
+FAKE_MODEL = "fake-vlm"
+FAKE_ANSWER = json.dumps({"description": "A person talks to the camera in a brightly lit room.", "dialogue_translation": "",
+                          "keywords": ["talk", "room"], "content_type": "tutorial", "mood_atmosphere": "calm",
+                          "confidence": "medium", "scene_change": False})
 
-    def __init__(self, latency: float, slots: int, model: str = "fake-vlm"):
-        self.latency, self.model = latency, model
-        self.slots = threading.BoundedSemaphore(slots)
-        self.lock = threading.Lock()
-        self.in_flight = self.max_in_flight = self.requests = 0
-        self.images: list[int] = []
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _send(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, {"object": "list", "data": [{"id": outer.model, "object": "model"}]})
-                else:
-                    self._send(404, {"error": "not found"})
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                parts = body["messages"][-1]["content"]
-                images = sum(1 for p in parts if isinstance(p, dict) and p.get("type") == "image_url") if isinstance(parts, list) else 0
-                with outer.slots:  # room for `slots` requests; the rest wait here
-                    with outer.lock:
-                        outer.in_flight += 1
-                        outer.requests += 1
-                        outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
-                        outer.images.append(images)
-                    time.sleep(outer.latency)
-                    with outer.lock:
-                        outer.in_flight -= 1
-                answer = {"description": "A person talks to the camera in a brightly lit room.",
-                          "dialogue_translation": "", "keywords": ["talk", "room"], "content_type": "tutorial",
-                          "mood_atmosphere": "calm", "confidence": "medium", "scene_change": False}
-                self._send(200, {"id": "x", "object": "chat.completion", "model": outer.model, "choices": [
-                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": json.dumps(answer)}}]})
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 128
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def reset(self) -> None:
-        with self.lock:
-            self.max_in_flight = self.requests = 0
-            self.images = []
+def fake_server() -> FakeOpenAIServer:
+    """The tests' fake LLM server (tests/helpers/fake_openai_server.py): one fixed answer after LATENCY_S,
+    at most SERVER_SLOTS requests served at once (the rest wait in line), like a GPU server's batch."""
+    return FakeOpenAIServer(lambda request: Reply(FAKE_ANSWER), models=[FAKE_MODEL], delay=LATENCY_S, slots=SERVER_SLOTS)
 
 
 def run_openai(settings: Settings, video: VideoContext, windows: list[WindowInput]) -> dict:
@@ -227,15 +167,15 @@ def run_openai(settings: Settings, video: VideoContext, windows: list[WindowInpu
 
 def bench_fake_server(video: VideoContext, windows: list[WindowInput]) -> dict:
     out: dict = {"latency_s": LATENCY_S, "slots": SERVER_SLOTS}
-    with FakeOpenAIServer(LATENCY_S, SERVER_SLOTS) as server:
+    with fake_server() as server:
         for label, concurrency in (("sequential", 1), ("concurrent", SERVER_SLOTS)):
             server.reset()
-            settings = Settings(openai_base_url=[server.url], vlm_model=server.model, openai_concurrency=concurrency,
+            settings = Settings(openai_base_url=[server.url], vlm_model=FAKE_MODEL, openai_concurrency=concurrency,
                                 openai_timeout=30, openai_response_format="json_schema")
             log(f"(1) fake server, {len(windows)} windows, openai_concurrency={concurrency} …")
             res = run_openai(settings, video, windows)
             res.update(concurrency=concurrency, server_max_in_flight=server.max_in_flight,
-                       images_per_request=sorted(set(server.images)))
+                       images_per_request=sorted({len(request.image_urls) for request in server.chat_requests}))
             out[label] = res
             log(f"    {res['windows_per_s']:.2f} windows/s ({res['wall_s']:.2f} s), server saw at most {server.max_in_flight} at once")
     out["ratio"] = round(out["concurrent"]["windows_per_s"] / out["sequential"]["windows_per_s"], 2)
