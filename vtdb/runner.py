@@ -264,115 +264,155 @@ def run_phase(
     console: RunReporter | Console | None = None,
     events: ev.EventLog | None = None,
 ) -> RunSummary:
-    report = reporter_for(console)
-    settings = db.settings
+    """Run `job` over the videos the state machine gives it: select, then claim and process each in turn."""
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    events = events or ev.EventLog(work_dir / settings.event_log)
-    summary = RunSummary(job.phase)
-
+    run = _Run(job, db, work_dir, options, reporter_for(console), events or ev.EventLog(work_dir / db.settings.event_log))
     candidates = db.candidates(job.phase, only=options.only, force=options.force)
-    if options.only:
-        known = {m["name"] for m, _ in candidates} | set(options.new_videos)
-        unknown = [name for name in dict.fromkeys(options.only) if name not in known]
-        if unknown:
-            # A typo in --only is a usage error: say so before any work, never a silent "nothing to do".
-            all_names = db.all_names()
-            for name in unknown:
-                report.line(STOPPED, f"--only {name}: no such video in the database{did_you_mean(name, all_names, n=3)}")
-            summary.aborted = f"--only names {len(unknown)} unknown video(s)"
-            return summary
-    todo = [(m, d) for m, d in candidates if d.take and m["name"] not in options.skip]
-    for meta, decision in candidates:
-        if decision.take and meta["name"] in options.skip:
-            summary.skipped += 1
-        if not decision.take:
-            summary.skipped += 1
-            if decision.held:
-                summary.already_held.append(meta["name"])
-            if decision.kind == state.SKIP_RETIRED:
-                summary.retired += 1
-            if options.only:  # asked for by name: say why not
-                report.line(NOTE, f"skip {meta['name']}: {decision.reason}")
-    if summary.already_held and not options.only:
-        # One line, not one per held video on every cron run; the status table says why each one is held.
-        shown = ", ".join(summary.already_held[:5]) + (f" and {len(summary.already_held) - 5} more" if len(summary.already_held) > 5 else "")
-        report.line(NOTE, f"{len(summary.already_held)} held video(s) skipped ({shown}): `db_manager.py status` says why, "
-                          "`db_manager.py release NAME` lets one be tried again")
+    if options.only and run.refuse_unknown_names(candidates):
+        return run.summary
+    todo = run.select(candidates)
     if options.dry_run:
-        wanted = set(options.only or ())
-        planned = [(m["name"], d.reason) for m, d in todo]
-        planned += [(name, "new video") for name in options.new_videos if not wanted or name in wanted]
-        summary.planned = planned[: options.limit] if options.limit is not None else planned
-        return summary
+        run.summary.planned = run.plan(todo)
+        return run.summary
     if options.limit is not None:
         todo = todo[: options.limit]
+    run.process_all([meta["name"] for meta, _decision in todo])
+    return run.summary
 
-    excused = ExcusedClaims(work_dir / EXCUSED_CLAIMS_FILE)
-    for leftover in clean_stale_temp_files(work_dir):
-        report.line(NOTE, f"removed leftover temp file {leftover.name} from a crashed run")
-    events.emit(ev.PHASE_START, phase=job.phase, videos=len(todo), location=db.location)
-    if not todo:
-        events.emit(ev.PHASE_DONE, phase=job.phase, completed=0, failed=0, skipped=summary.skipped)
-        return summary
 
-    report.phase_started(job.phase, len(todo))
-    try:
-        for meta, _decision in todo:
-            name = meta["name"]
-            claim = db.claim(name, job.phase, force=options.force, excused=excused)
-            if claim is None:
-                why = db.decide(name, job.phase)  # taken by another worker, or now held
-                events.emit(ev.VIDEO_SKIP, phase=job.phase, video=name, reason=why.reason)
-                if why.held:
-                    summary.held.append(name)
-                    summary.failed.append(name)
-                    report.line(FAILED, f"✗ {name}: {why.reason}")
-                report.video_finished(name)
-                continue
-            beat: _Heartbeat | None = None
-            try:
-                excused.forget(claim.previous_claim_id)
-                if claim.reclaimed:
-                    events.emit(ev.VIDEO_STALE_RECLAIM, phase=job.phase, video=name, reason=claim.reason)
-                    report.line(WARNING, f"reclaiming {name}: {claim.reason}")
-                events.emit(ev.VIDEO_CLAIM, phase=job.phase, video=name, reason=claim.reason, claim_id=claim.claim_id)
+class _Run:
+    """One run of a phase: what every step of `run_phase` shares, and the steps themselves."""
 
-                def on_progress(done: float, total: float | None, label: str, _name: str = name) -> None:
-                    report.video_progress(_name, done, total, label)
+    def __init__(self, job: PhaseJob, db: Store, work_dir: Path, options: RunOptions, report: RunReporter,
+                 events: ev.EventLog):
+        self.job, self.db, self.work_dir, self.options, self.report, self.events = job, db, work_dir, options, report, events
+        self.phase = job.phase
+        self.summary = RunSummary(job.phase)
 
-                report.video_progress(name, 0, None, "")
-                ctx = JobContext(db, settings, work_dir, events, claim, on_progress)
-                beat = _Heartbeat(db, claim, ctx, settings.heartbeat_interval)
-                beat.start()
-            except KeyboardInterrupt:
-                # Ctrl-C or SIGTERM between the claim and the work (a signal sent as the claim is announced,
-                # seen under load): the video goes back as it does from inside the work, not left "processing".
-                if beat is not None:
-                    beat.stop()
-                db.give_back(claim)
-                events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="interrupted")
-                report.line(WARNING, f"interrupted: {name} returned to pending")
-                summary.interrupted = True
-                report.video_finished(name)
-                break
-            try:
-                stop = _process_claim(job, claim, ctx, beat, events, summary, report)
-            except DatabaseUnavailable:
-                # The database stayed away longer than chroma_retry_timeout: nothing can be written now.
-                # Remember the claim, so that the next run's reclaim counts no abandon against the video.
+    def refuse_unknown_names(self, candidates: list[tuple[dict, state.Decision]]) -> bool:
+        """A typo in --only is a usage error: said before any work, never a silent "nothing to do". True when
+        the run must stop."""
+        known = {m["name"] for m, _ in candidates} | set(self.options.new_videos)
+        unknown = [name for name in dict.fromkeys(self.options.only or ()) if name not in known]
+        if not unknown:
+            return False
+        all_names = self.db.all_names()
+        for name in unknown:
+            self.report.line(STOPPED, f"--only {name}: no such video in the database{did_you_mean(name, all_names, n=3)}")
+        self.summary.aborted = f"--only names {len(unknown)} unknown video(s)"
+        return True
+
+    def select(self, candidates: list[tuple[dict, state.Decision]]) -> list[tuple[dict, state.Decision]]:
+        """The videos to take (in order), counting and saying why the others are skipped."""
+        options, summary = self.options, self.summary
+        todo = [(m, d) for m, d in candidates if d.take and m["name"] not in options.skip]
+        for meta, decision in candidates:
+            if decision.take and meta["name"] in options.skip:
+                summary.skipped += 1
+            if not decision.take:
+                summary.skipped += 1
+                if decision.held:
+                    summary.already_held.append(meta["name"])
+                if decision.kind == state.SKIP_RETIRED:
+                    summary.retired += 1
+                if options.only:  # asked for by name: say why not
+                    self.report.line(NOTE, f"skip {meta['name']}: {decision.reason}")
+        if summary.already_held and not options.only:
+            # One line, not one per held video on every cron run; the status table says why each one is held.
+            held = summary.already_held
+            shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+            self.report.line(NOTE, f"{len(held)} held video(s) skipped ({shown}): `db_manager.py status` says why, "
+                                   "`db_manager.py release NAME` lets one be tried again")
+        return todo
+
+    def plan(self, todo: list[tuple[dict, state.Decision]]) -> list[tuple[str, str]]:
+        """A dry run's answer: (name, why) of each video the run would take, new videos of Phase 1 included."""
+        wanted = set(self.options.only or ())
+        planned = [(m["name"], d.reason) for m, d in todo]
+        planned += [(name, "new video") for name in self.options.new_videos if not wanted or name in wanted]
+        return planned[: self.options.limit] if self.options.limit is not None else planned
+
+    def process_all(self, names: list[str]) -> None:
+        """Claim and process the videos in turn, until done, interrupted or stopped."""
+        excused = ExcusedClaims(self.work_dir / EXCUSED_CLAIMS_FILE)
+        for leftover in clean_stale_temp_files(self.work_dir):
+            self.report.line(NOTE, f"removed leftover temp file {leftover.name} from a crashed run")
+        self.events.emit(ev.PHASE_START, phase=self.phase, videos=len(names), location=self.db.location)
+        if not names:
+            self.events.emit(ev.PHASE_DONE, phase=self.phase, completed=0, failed=0, skipped=self.summary.skipped)
+            return
+        self.report.phase_started(self.phase, len(names))
+        try:
+            for name in names:
+                if self.take(name, excused):
+                    break
+        finally:
+            self.report.phase_finished()
+        summary = self.summary
+        self.events.emit(ev.PHASE_DONE, phase=self.phase, completed=len(summary.completed), failed=len(summary.failed),
+                         skipped=summary.skipped, interrupted=summary.interrupted, aborted=summary.aborted)
+
+    def take(self, name: str, excused: ExcusedClaims) -> bool:
+        """Claim one video and process it; True when the run must stop."""
+        claim = self.db.claim(name, self.phase, force=self.options.force, excused=excused)
+        if claim is None:
+            self.not_claimed(name)
+            return False
+        started = self.start(claim, excused)
+        if started is None:
+            return True  # interrupted before the work began
+        ctx, beat = started
+        try:
+            return _process_claim(self.job, claim, ctx, beat, self.events, self.summary, self.report)
+        except DatabaseUnavailable:
+            # The database stayed away longer than chroma_retry_timeout: nothing can be written now.
+            # Remember the claim, so that the next run's reclaim counts no abandon against the video.
+            beat.stop()
+            excused.add(claim.claim_id)
+            self.events.emit(ev.VIDEO_RELEASED, phase=self.phase, video=name, reason="database unreachable")
+            self.report.line(STOPPED, f"run stopped: the database is unreachable; {name} will be taken up "
+                             "again by the next run (no attempt counted)")
+            raise
+        finally:
+            self.report.video_finished(name)
+
+    def not_claimed(self, name: str) -> None:
+        """The claim was refused: taken by another worker meanwhile, or now held (a failure of this run)."""
+        why = self.db.decide(name, self.phase)
+        self.events.emit(ev.VIDEO_SKIP, phase=self.phase, video=name, reason=why.reason)
+        if why.held:
+            self.summary.held.append(name)
+            self.summary.failed.append(name)
+            self.report.line(FAILED, f"✗ {name}: {why.reason}")
+        self.report.video_finished(name)
+
+    def start(self, claim: Claim, excused: ExcusedClaims) -> tuple[JobContext, _Heartbeat] | None:
+        """Announce the claim and start its heartbeat; None when interrupted meanwhile (the video given back)."""
+        name, beat = claim.name, None
+        try:
+            excused.forget(claim.previous_claim_id)
+            if claim.reclaimed:
+                self.events.emit(ev.VIDEO_STALE_RECLAIM, phase=self.phase, video=name, reason=claim.reason)
+                self.report.line(WARNING, f"reclaiming {name}: {claim.reason}")
+            self.events.emit(ev.VIDEO_CLAIM, phase=self.phase, video=name, reason=claim.reason, claim_id=claim.claim_id)
+
+            def on_progress(done: float, total: float | None, label: str) -> None:
+                self.report.video_progress(name, done, total, label)
+
+            self.report.video_progress(name, 0, None, "")
+            ctx = JobContext(self.db, self.db.settings, self.work_dir, self.events, claim, on_progress)
+            beat = _Heartbeat(self.db, claim, ctx, self.db.settings.heartbeat_interval)
+            beat.start()
+            return ctx, beat
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM between the claim and the work (a signal sent as the claim is announced,
+            # seen under load): the video goes back as it does from inside the work, not left "processing".
+            if beat is not None:
                 beat.stop()
-                excused.add(claim.claim_id)
-                events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="database unreachable")
-                report.line(STOPPED, f"run stopped: the database is unreachable; {name} will be taken up "
-                            "again by the next run (no attempt counted)")
-                raise
-            finally:
-                report.video_finished(name)
-            if stop:
-                break
-    finally:
-        report.phase_finished()
-    events.emit(ev.PHASE_DONE, phase=job.phase, completed=len(summary.completed), failed=len(summary.failed),
-                skipped=summary.skipped, interrupted=summary.interrupted, aborted=summary.aborted)
-    return summary
+            self.db.give_back(claim)
+            self.events.emit(ev.VIDEO_RELEASED, phase=self.phase, video=name, reason="interrupted")
+            self.report.line(WARNING, f"interrupted: {name} returned to pending")
+            self.summary.interrupted = True
+            self.report.video_finished(name)
+            return None
