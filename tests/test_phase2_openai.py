@@ -32,7 +32,6 @@ from vtdb.analyzers.base import VideoContext
 from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
 from vtdb.analyzers.prompt import SYSTEM_PROMPT
 from vtdb.analyzers.schema import (
-    FIELDS,
     MAX_KEYWORDS,
     MAX_TEXT,
     WINDOW_SCHEMA,
@@ -48,9 +47,11 @@ from vtdb.manager import ChromaDBManager
 from vtdb.phases.phase2 import window_inputs
 from vtdb.safe_pickle import dump_plain
 from vtdb.workfiles import (
+    ANALYSIS_FIELDS,
     PHASE1_FORMAT,
     PHASE1_VERSION,
     PHASE2_FORMAT,
+    Phase1Data,
     load_phase1_data,
     load_phase2_analysis,
     phase1_data_path,
@@ -141,7 +142,7 @@ def temp_files(folder: Path) -> list[str]:
 
 
 def fields_of(segment: dict) -> dict:
-    return {k: segment[k] for k in FIELDS}
+    return {k: segment[k] for k in ANALYSIS_FIELDS}
 
 
 def video_ctx(name: str = "clip") -> VideoContext:
@@ -154,7 +155,7 @@ def analyzer(*urls: str, **settings) -> OpenAICompatAnalyzer:
 
 
 def inputs(name: str, n: int, fpw: int = FPW):
-    return window_inputs(make_phase1(name, n, fpw=fpw))
+    return window_inputs(Phase1Data.from_plain(make_phase1(name, n, fpw=fpw)))
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:

@@ -36,7 +36,7 @@ from conftest import EN_SCENES, run_cli, write_config
 from vtdb.analyzers import choose_analyzer, make_analyzer
 from vtdb.analyzers.base import VideoContext, WindowInput
 from vtdb.analyzers.prompt import DEFAULT_TEMPLATE, SYSTEM_PROMPT, PromptTemplate
-from vtdb.analyzers.schema import CONFIDENCE, FIELDS, WINDOW_SCHEMA, SchemaError, extract_json_object, repair, validate
+from vtdb.analyzers.schema import CONFIDENCE, WINDOW_SCHEMA, SchemaError, extract_json_object, repair, validate
 from vtdb.analyzers.transcript import (
     SCENE_CUT_DISTANCE,
     TranscriptAnalyzer,
@@ -53,7 +53,7 @@ from vtdb.llm.vllm_engine import VLLMBackend, make_vllm_sampling_params
 from vtdb.manager import ChromaDBManager
 from vtdb.media.video import extract_frames
 from vtdb.phases.phase2 import window_inputs
-from vtdb.workfiles import load_phase1_data, load_phase2_analysis
+from vtdb.workfiles import ANALYSIS_FIELDS, Phase1Data, load_phase1_data, load_phase2_analysis
 
 PHASE1 = "phase1_whisper_frames.py"
 PHASE2 = "phase2_vllm_analysis.py"
@@ -526,7 +526,7 @@ def p1(tmp_path_factory, en_video):
     proc = run_cli(PHASE1, "--config", str(cfg))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = load_phase1_data(folder / "data", "en_talk")
-    return SimpleNamespace(cfg=cfg, folder=folder, data=data, windows=window_inputs(data), settings=load_config(cfg).settings)
+    return SimpleNamespace(cfg=cfg, folder=folder, data=data, windows=window_inputs(Phase1Data.from_plain(data)), settings=load_config(cfg).settings)
 
 
 def en_context(data: dict, output_language: str = "en") -> VideoContext:
@@ -675,7 +675,7 @@ def test_phase2_cli_transcript_end_to_end(p1, clean_env):
     for s, w in zip(segments, p1.data["windows"]):
         assert (s["start_time"], s["end_time"]) == (w["start_time"], w["end_time"])
         assert s["analyzer"] == "transcript" and s["status"] == "ok" and s["model"].startswith("tfidf+")
-        fields = {k: s[k] for k in FIELDS}
+        fields = {k: s[k] for k in ANALYSIS_FIELDS}
         assert validate(fields) == fields
         assert s["confidence"] == "low" and s["mood_atmosphere"] == "unknown"
     assert [s["scene_change"] for s in segments] == [False, True, False]
@@ -706,7 +706,7 @@ def test_validate_accepts_and_normalizes():
     assert out == {"description": "A cook boils pasta.", "dialogue_translation": "Bring the water to a boil.",
                    "keywords": ["Pasta", "boiling water", "tag"], "content_type": "cooking", "mood_atmosphere": "unknown",
                    "confidence": "medium", "scene_change": False}
-    assert list(out) == list(FIELDS)
+    assert list(out) == list(ANALYSIS_FIELDS)
     assert len(validate(_valid(keywords=[f"k{i}" for i in range(30)]))["keywords"]) == 12
     assert validate(_valid(content_type=""))["content_type"] == "other"
 
@@ -742,7 +742,7 @@ def test_validate_rejects_non_objects_and_missing_fields():
 
 
 def test_schema_matches_the_fields():
-    assert WINDOW_SCHEMA["required"] == list(FIELDS) and set(WINDOW_SCHEMA["properties"]) == set(FIELDS)
+    assert WINDOW_SCHEMA["required"] == list(ANALYSIS_FIELDS) and set(WINDOW_SCHEMA["properties"]) == set(ANALYSIS_FIELDS)
     assert WINDOW_SCHEMA["properties"]["confidence"]["enum"] == list(CONFIDENCE)
     assert WINDOW_SCHEMA["additionalProperties"] is False
 

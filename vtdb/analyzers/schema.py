@@ -8,9 +8,9 @@ import re
 from typing import Any
 
 from vtdb.errors import VtdbError
+from vtdb.workfiles import ANALYSIS_FIELDS
 
 CONFIDENCE = ("high", "medium", "low")
-FIELDS = ("description", "dialogue_translation", "keywords", "content_type", "mood_atmosphere", "confidence", "scene_change")
 
 WINDOW_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -23,7 +23,7 @@ WINDOW_SCHEMA: dict[str, Any] = {
         "confidence": {"type": "string", "enum": list(CONFIDENCE)},
         "scene_change": {"type": "boolean"},
     },
-    "required": list(FIELDS),
+    "required": list(ANALYSIS_FIELDS),
     "additionalProperties": False,
 }
 
@@ -46,7 +46,7 @@ def validate(obj: Any) -> dict:
     """Return a clean copy of a schema-valid answer, or raise SchemaError saying what is wrong."""
     if not isinstance(obj, dict):
         raise SchemaError(f"answer is a {type(obj).__name__}, not a JSON object")
-    missing = [f for f in FIELDS if f not in obj]
+    missing = [f for f in ANALYSIS_FIELDS if f not in obj]
     if missing:
         raise SchemaError(f"missing fields: {', '.join(missing)}")
     for key in ("description", "dialogue_translation", "content_type", "mood_atmosphere", "confidence"):

@@ -8,7 +8,7 @@ repair and one more request is recorded as failed, and the video fails only when
 
 from __future__ import annotations
 
-from vtdb.analyzers import Analyzer, VideoContext, WindowInput
+from vtdb.analyzers import Analyzer, VideoContext, WindowInput, WindowOutcome
 from vtdb.analyzers.base import EMPTY
 from vtdb.atomic import atomic_write_json
 from vtdb.clock import iso, now_utc
@@ -16,31 +16,27 @@ from vtdb.config import Settings
 from vtdb.records import phase2_fields
 from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.store import Claim
-from vtdb.workfiles import PHASE2_FORMAT, WorkFileError, load_phase1_data, phase2_analysis_path
-
-PHASE2_VERSION = 1
-SEGMENT_FIELDS = ("description", "dialogue_translation", "keywords", "content_type", "mood_atmosphere", "confidence", "scene_change")
+from vtdb.workfiles import Phase1Data, Phase2Analysis, WindowAnalysis, WorkFileError, phase2_analysis_path, read_phase1
 
 
-def window_inputs(data: dict) -> list[WindowInput]:
-    windows = data["windows"]
-    out = []
-    for i, w in enumerate(windows):
-        out.append(
-            WindowInput(
-                index=int(w["index"]),
-                start_time=float(w["start_time"]),
-                end_time=float(w["end_time"]),
-                transcript=str(w.get("text") or ""),
-                frames=[f["jpeg"] for f in w.get("frames", []) if isinstance(f.get("jpeg"), bytes)],
-                previous_transcript=str(windows[i - 1].get("text") or "") if i else "",
-                translation=str(w.get("translation") or ""),
-                translation_source=str(w.get("translation_source") or ""),
-                on_screen_text=[str(line) for line in w.get("on_screen_text") or [] if str(line).strip()],
-                shot_cut=w["scene_change"] if isinstance(w.get("scene_change"), bool) else None,
-            )
+def window_inputs(data: Phase1Data) -> list[WindowInput]:
+    """What the analyzer gets of each Phase 1 window (with the speech of the window before it)."""
+    windows = data.windows
+    return [
+        WindowInput(
+            index=w.index,
+            start_time=w.start_time,
+            end_time=w.end_time,
+            transcript=w.text,
+            frames=[f.jpeg for f in w.frames],
+            previous_transcript=windows[i - 1].text if i else "",
+            translation=w.translation,
+            translation_source=w.translation_source,
+            on_screen_text=[line for line in w.on_screen_text if line.strip()],
+            shot_cut=w.scene_change,
         )
-    return out
+        for i, w in enumerate(windows)
+    ]
 
 
 class Phase2Job:
@@ -52,53 +48,26 @@ class Phase2Job:
 
     def process(self, claim: Claim, ctx: JobContext) -> JobResult:
         try:
-            data = load_phase1_data(ctx.work_dir, claim.name)
+            data = read_phase1(ctx.work_dir, claim.name)
         except WorkFileError as exc:
             raise VideoError(str(exc)) from None
         meta = claim.meta
-        transcript = data.get("transcript", {})
         video = VideoContext(
             name=claim.name,
-            title=str(meta.get("title") or data["video"].get("title") or claim.name),
-            description=str(meta.get("description") or data["video"].get("description") or ""),
-            language=transcript.get("language") or (meta.get("language") or None),
+            title=str(meta.get("title") or data.video.title or claim.name),
+            description=str(meta.get("description") or data.video.description or ""),
+            language=data.transcript.language or (meta.get("language") or None),
             output_language=self.settings.output_language,
-            duration=float(data["video"].get("duration") or 0.0),
+            duration=data.video.duration,
         )
-        try:
-            windows = window_inputs(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VideoError(f"{claim.name}: Phase 1 data is malformed ({type(exc).__name__}: {exc}); "
-                             f"reset phase 1: python db_manager.py reset {claim.name} --phase 1") from None
+        windows = window_inputs(data)
         if not windows:
             raise VideoError(f"{claim.name}: Phase 1 data has no windows; reset phase 1")
         ctx.report(0, len(windows), "windows")
         # An endpoint that goes down mid-run raises a BackendUnavailable, a RunAborted: not this video's fault.
         outcomes = self.analyzer.analyze(video, windows, progress=lambda n: ctx.report(n, len(windows), "windows"))
-
-        segments = []
-        failed = []
-        for w, outcome in zip(windows, outcomes):
-            segment = {
-                "segment_index": w.index,
-                "start_time": w.start_time,
-                "end_time": w.end_time,
-                "status": outcome.status,
-                "analyzer": self.analyzer.name,
-                "model": self.analyzer.model,
-                "prompt_version": self.analyzer.prompt_version or "n/a",
-            }
-            if outcome.fields is not None:
-                segment.update({k: outcome.fields[k] for k in SEGMENT_FIELDS})
-                segment["text_language"] = outcome.text_language or self.settings.output_language
-                translated_here = (outcome.fields.get("dialogue_translation") and segment["text_language"] != (video.language or ""))
-                segment["translation_source"] = outcome.translation_source or ("analyzer" if translated_here else "")
-            else:
-                failed.append(outcome)
-                segment["error"] = outcome.error
-            if outcome.notes:
-                segment["notes"] = outcome.notes
-            segments.append(segment)
+        segments = [self._segment(w, outcome, video) for w, outcome in zip(windows, outcomes)]
+        failed = [outcome for outcome in outcomes if outcome.fields is None]
         share = len(failed) / len(windows)
         if failed and share > self.settings.window_failure_share:
             raise VideoError(
@@ -107,26 +76,27 @@ class Phase2Job:
             )
         for outcome in failed:
             ctx.warn(f"window {outcome.index} failed: {outcome.error}")
-        document = {
-            "format": PHASE2_FORMAT,
-            "version": PHASE2_VERSION,
-            "video_name": claim.name,
-            "created_at": iso(now_utc()),
-            "analyzer": self.analyzer.name,
-            "model": self.analyzer.model,
-            "output_language": self.settings.output_language,
-            "transcript_language": video.language or "",
-            "windows_total": len(windows),
-            "windows_failed": len(failed),
-            "windows_repaired": sum(1 for s in segments if s["status"] == "repaired"),
-            "segments": segments,
-        }
-        atomic_write_json(phase2_analysis_path(ctx.work_dir, claim.name), document)
+        analysis = Phase2Analysis(claim.name, self.analyzer.name, self.analyzer.model, self.settings.output_language,
+                                  video.language or "", segments, created_at=iso(now_utc()))
+        atomic_write_json(phase2_analysis_path(ctx.work_dir, claim.name), analysis.to_plain())
         ok = len(windows) - len(failed)
-        empty = sum(1 for s in segments if s["status"] == EMPTY)
+        empty = sum(1 for s in segments if s.status == EMPTY)
         return JobResult(
             count=ok,
             fields=phase2_fields(self.analyzer.name, self.analyzer.model, len(failed)),
             note=f"windows analyzed by {self.analyzer.name}" + (f", {len(failed)} failed" if failed else "")
             + (f", {empty} with nothing in them (no speech, no text on screen)" if empty else ""),
         )
+
+    def _segment(self, window: WindowInput, outcome: WindowOutcome, video: VideoContext) -> WindowAnalysis:
+        """One window of the Phase 2 file: the analysis, or the error that cost it."""
+        segment = WindowAnalysis(window.index, window.start_time, window.end_time, outcome.status, self.analyzer.name,
+                                 self.analyzer.model, self.analyzer.prompt_version or "n/a", outcome.fields,
+                                 notes=list(outcome.notes))
+        if outcome.fields is None:
+            segment.error = outcome.error
+            return segment
+        segment.text_language = outcome.text_language or self.settings.output_language
+        translated_here = outcome.fields.get("dialogue_translation") and segment.text_language != (video.language or "")
+        segment.translation_source = outcome.translation_source or ("analyzer" if translated_here else "")
+        return segment

@@ -10,12 +10,22 @@ import math
 from dataclasses import dataclass
 
 from vtdb.analyzers.base import EMPTY
-from vtdb.analyzers.schema import FIELDS, validate
+from vtdb.analyzers.schema import validate
 from vtdb.embedders import Embedder
 from vtdb.records import ON_SCREEN_SEPARATOR, phase3_fields, segment_id, segment_metadata
 from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.store import Claim
-from vtdb.workfiles import WorkFileError, load_phase1_data, load_phase2_analysis, phase2_analysis_path
+from vtdb.workfiles import (
+    ANALYSIS_FIELDS,
+    Phase1Data,
+    Phase2Analysis,
+    WindowAnalysis,
+    WorkFileError,
+    phase2_analysis_path,
+    phase2_redo,
+    read_phase1,
+    read_phase2,
+)
 
 EMBED_BATCH = 64
 MAX_TRANSCRIPT_IN_METADATA = 4000
@@ -48,78 +58,72 @@ def segment_document(fields: dict, transcript: str = "", on_screen_text: list[st
     return "\n".join(parts)
 
 
-def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
+def build_segments(name: str, meta: dict, analysis: Phase2Analysis, phase1: Phase1Data | None,
                    source: str = "") -> tuple[list[SegmentRecord], list[str]]:
     """Records for every usable window, plus warnings about the windows left out. Windows Phase 2 found empty
     (no speech, no text on screen, no vision model: status EMPTY) are no moments and left out quietly.
 
-    Every window is checked first (finite times, 0 <= start < end <= the video's duration + 2 s,
-    unique segment indices): one bad window makes the whole file an error (VideoError), so nothing
-    of it is loaded and the video's previous segments stay. `source` names the file in messages.
+    Every window is checked first (0 <= start < end <= the video's duration + 2 s, unique segment indices;
+    `read_phase2` checked that they are numbers): one bad window makes the whole file an error (VideoError), so
+    nothing of it is loaded and the video's previous segments stay. `source` names the file in messages.
     """
-    windows = {int(w["index"]): w for w in (phase1 or {}).get("windows", [])}
-    transcript = (phase1 or {}).get("transcript", {})
-    language = transcript.get("language") or analysis.get("transcript_language") or meta.get("language") or ""
+    windows = {w.index: w for w in phase1.windows} if phase1 is not None else {}
+    language = (phase1.transcript.language if phase1 is not None else None) or analysis.transcript_language \
+        or meta.get("language") or ""
     duration = _video_duration(meta, phase1)
     where = source or f"the Phase 2 analysis of {name!r}"
-    redo = _redo(name)
+    redo = phase2_redo(name)
     records: list[SegmentRecord] = []
     warnings: list[str] = []
     seen: dict[int, int] = {}
-    checked: list[tuple[int, float, float]] = []
-    for position, seg in enumerate(analysis["segments"]):
-        if not isinstance(seg, dict):
-            raise VideoError(f"{where}: window #{position} is not an object; {redo}")
+    for position, seg in enumerate(analysis.segments):
         try:
-            index = _index(seg)
-            start, end = _number(seg, "start_time"), _number(seg, "end_time")
-            _check_times(start, end, duration)
-            if index in seen:
-                raise ValueError(f"segment_index {index} is used twice (windows #{seen[index]} and #{position})")
+            _check_times(seg.start_time, seg.end_time, duration)
+            if seg.segment_index in seen:
+                raise ValueError(f"segment_index {seg.segment_index} is used twice (windows #{seen[seg.segment_index]} "
+                                 f"and #{position})")
         except ValueError as exc:
-            label = f"window #{position}" + (f" (segment_index {seg['segment_index']!r})" if "segment_index" in seg else "")
-            raise VideoError(f"{where}: {label}: {exc}; {redo}") from None
-        seen[index] = position
-        checked.append((index, start, end))
-    for position, (seg, (index, start, end)) in enumerate(zip(analysis["segments"], checked)):
-        if seg.get("status") == EMPTY:
+            raise VideoError(f"{where}: window #{position} (segment_index {seg.segment_index!r}): {exc}; {redo}") from None
+        seen[seg.segment_index] = position
+    for position, seg in enumerate(analysis.segments):
+        index = seg.segment_index
+        if seg.status == EMPTY:
             continue
-        if seg.get("status") == "failed":
-            warnings.append(f"window {index} was not analyzed ({seg.get('error', 'failed')}); not loaded")
+        if seg.status == "failed":
+            warnings.append(f"window {index} was not analyzed ({seg.error or 'failed'}); not loaded")
             continue
-        raw = {k: seg.get(k) for k in FIELDS}
+        raw = {k: (seg.analysis or {}).get(k) for k in ANALYSIS_FIELDS}
+        window = windows.get(index)
+        window_text = window.text if window is not None else ""
         if isinstance(raw["description"], str) and not raw["description"].strip():
             # An empty description: the window's speech is the next best document.
-            spoken = str(windows.get(index, {}).get("text") or "").strip()
-            if not spoken:
+            if not window_text.strip():
                 warnings.append(f"window {index}: empty description and no speech; not loaded")
                 continue
-            raw["description"] = spoken
+            raw["description"] = window_text.strip()
         try:
             fields = validate(raw)
         except (KeyError, TypeError, ValueError) as exc:  # SchemaError is a ValueError
             raise VideoError(f"{where}: window #{position} (segment_index {index}) has wrong or missing fields ({exc}); {redo}") from None
-        window = windows.get(index, {})
-        window_text = str(window.get("text") or "")
         text_language = _text_language(seg, analysis, fields, language)
         metadata = segment_metadata(
             fields,
-            start=start,
-            end=end,
+            start=seg.start_time,
+            end=seg.end_time,
             index=index,
             video_name=name,
             video_path=str(meta.get("video_path") or ""),
             title=str(meta.get("title") or name),
             language=language,
             transcript=window_text[:MAX_TRANSCRIPT_IN_METADATA],
-            analyzer=str(seg.get("analyzer") or analysis.get("analyzer") or ""),
-            model=str(seg.get("model") or analysis.get("model") or ""),
-            prompt_version=str(seg.get("prompt_version") or ""),
-            analysis_status=str(seg.get("status") or "ok"),
+            analyzer=seg.analyzer or analysis.analyzer,
+            model=seg.model or analysis.model,
+            prompt_version=seg.prompt_version,
+            analysis_status=seg.status,
             text_language=text_language,
-            translation_source=str(seg.get("translation_source") or ""),
+            translation_source=seg.translation_source,
         )
-        on_screen = _text_lines(window.get("on_screen_text"))
+        on_screen = [line.strip() for line in window.on_screen_text] if window is not None else []
         metadata["has_text"] = bool(on_screen)  # the `has_text` search filter
         metadata["on_screen_text"] = ON_SCREEN_SEPARATOR.join(on_screen)[:MAX_TRANSCRIPT_IN_METADATA]
         # The original speech joins the document only when the analysis is in another language.
@@ -128,39 +132,30 @@ def build_segments(name: str, meta: dict, analysis: dict, phase1: dict | None,
     return records, warnings
 
 
-def _text_lines(value: object) -> list[str]:
-    """The window's on-screen text lines (Phase 1 OCR), or none."""
-    return [str(v).strip() for v in value if str(v).strip()] if isinstance(value, list) else []
-
-
-def _text_language(seg: dict, analysis: dict, fields: dict, speech_language: str) -> str:
+def _text_language(seg: WindowAnalysis, analysis: Phase2Analysis, fields: dict, speech_language: str) -> str:
     """The language of the window's description and dialogue_translation. Phase 2 records it; older
     analyses did not: the transcript analyzer copied untranslated speech, the model analyzers wrote
     the output language."""
-    if seg.get("text_language"):
-        return str(seg["text_language"])
-    analyzer = str(seg.get("analyzer") or analysis.get("analyzer") or "")
+    if seg.text_language:
+        return seg.text_language
+    analyzer = seg.analyzer or analysis.analyzer
     if analyzer == "transcript" and speech_language and not fields.get("dialogue_translation"):
         return speech_language
-    return str(analysis.get("output_language") or speech_language)
+    return analysis.output_language or speech_language
 
 
-def check_video_name(name: str, analysis: dict, source: str) -> None:
+def check_video_name(name: str, analysis: Phase2Analysis, source: str) -> None:
     """A Phase 2 file is the analysis of the video it is named after (not a copy of another's)."""
-    found = analysis.get("video_name")
+    found = analysis.video_name
     if found != name:
         what = ("has no video_name (not written by Phase 2?)" if found is None
                 else f"is the analysis of video {found!r}, not of {name!r} (copied from another video?)")
-        raise VideoError(f"{source} {what}; nothing loaded; {_redo(name)}")
+        raise VideoError(f"{source} {what}; nothing loaded; {phase2_redo(name)}")
 
 
-def _redo(name: str) -> str:
-    return f"reset phase 2 for this video to redo it: python db_manager.py reset {name} --phase 2"
-
-
-def _video_duration(meta: dict, phase1: dict | None) -> float:
+def _video_duration(meta: dict, phase1: Phase1Data | None) -> float:
     """The video's duration in seconds from its record (or its Phase 1 data); 0 when unknown."""
-    for value in (meta.get("video_duration"), ((phase1 or {}).get("video") or {}).get("duration")):
+    for value in (meta.get("video_duration"), phase1.video.duration if phase1 is not None else None):
         try:
             seconds = float(value or 0)
         except (TypeError, ValueError):
@@ -180,29 +175,6 @@ def _check_times(start: float, end: float, duration: float) -> None:
         raise ValueError(f"end_time {end:g} is after the end of the video ({duration:g} s long)")
 
 
-def _index(seg: dict) -> int:
-    value = _number(seg, "segment_index")
-    if value < 0 or value != int(value):
-        raise ValueError(f"segment_index must be a whole number >= 0, got {seg['segment_index']!r}")
-    return int(value)
-
-
-def _number(seg: dict, key: str) -> float:
-    """A finite numeric field of a Phase 2 segment; the error names the field (not just the bad value)."""
-    if key not in seg:
-        raise ValueError(f"{key} is missing")
-    value = seg[key]
-    if isinstance(value, bool):
-        raise ValueError(f"{key} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{key} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{key} is {value!r}, not a finite number")
-    return number
-
-
 class Phase3Job:
     phase = "db_load"
 
@@ -211,21 +183,22 @@ class Phase3Job:
 
     def process(self, claim: Claim, ctx: JobContext) -> JobResult:
         try:
-            analysis = load_phase2_analysis(ctx.work_dir, claim.name)
+            analysis = read_phase2(ctx.work_dir, claim.name)
         except WorkFileError as exc:
             raise VideoError(str(exc)) from None
         source = str(phase2_analysis_path(ctx.work_dir, claim.name))
         check_video_name(claim.name, analysis, source)
+        phase1: Phase1Data | None
         try:
-            phase1 = load_phase1_data(ctx.work_dir, claim.name)
+            phase1 = read_phase1(ctx.work_dir, claim.name)
         except WorkFileError as exc:
             ctx.warn(f"Phase 1 data unavailable ({exc}); segments get no transcript text")
             phase1 = None
         records, warnings = build_segments(claim.name, claim.meta, analysis, phase1, source)
         for w in warnings:
             ctx.warn(w)
-        empty = sum(1 for seg in analysis["segments"] if isinstance(seg, dict) and seg.get("status") == EMPTY)
-        if not records and empty < len(analysis["segments"]):
+        empty = sum(1 for seg in analysis.segments if seg.status == EMPTY)
+        if not records and empty < len(analysis.segments):
             raise VideoError(f"{claim.name}: no usable segments in the Phase 2 analysis (all windows failed or empty)")
         if not records:  # a silent film, a blank tape: nothing to search, and that is the answer
             ctx.db.add_segments(claim.name, [], [], [], [])

@@ -11,32 +11,18 @@ from pathlib import Path
 from vtdb.atomic import atomic_write_text
 from vtdb.embedders import Embedder
 from vtdb.formats.report import markdown_report
-from vtdb.formats.subtitles import SubtitleCue, subtitle_file_name, subtitle_tracks, write_subtitle_files
-from vtdb.naming import check_name, path_inside
+from vtdb.formats.subtitles import SubtitleCue, subtitle_tracks, write_subtitle_files
+from vtdb.naming import check_name
 from vtdb.records import summary_fields
 from vtdb.runner import JobContext, JobResult, VideoError
 from vtdb.search.moments import keywords_of, segment_span
 from vtdb.store import Claim, json_list
 from vtdb.summarize import SegmentText, Summarizer, SummaryInput, VideoSummary
-from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
-
-
-def report_path(work_dir: Path, name: str) -> Path:
-    folder = Path(work_dir) / "reports"
-    return path_inside(Path(work_dir), folder / f"{check_name(name)}.md")
+from vtdb.workfiles import WorkFileError, phase1_data_path, read_phase1, report_path, subtitles_dir
 
 
 def video_document(summary_text: str, keywords: list[str]) -> str:
     return summary_text + ("\nKeywords: " + ", ".join(keywords) if keywords else "")
-
-
-def subtitles_dir(work_dir: Path) -> Path:
-    return Path(work_dir) / "subtitles"
-
-
-def subtitle_path(work_dir: Path, name: str, language: str, fmt: str) -> Path:
-    """Where Phase 4 writes a video's subtitle file (yt-dlp's naming: NAME.LANG.FORMAT)."""
-    return path_inside(Path(work_dir), subtitles_dir(work_dir) / subtitle_file_name(check_name(name), language, fmt))
 
 
 def phase1_extras(work_dir: Path, name: str, warn=None) -> tuple[list[list[float]], dict[str, list[SubtitleCue]]]:
@@ -49,28 +35,17 @@ def phase1_extras(work_dir: Path, name: str, warn=None) -> tuple[list[list[float
     if not phase1_data_path(work_dir, name).exists():
         return [], {}
     try:
-        data = load_phase1_data(work_dir, name)
+        data = read_phase1(work_dir, name)
     except WorkFileError as exc:
         if warn is not None:
             warn(f"chapters are not snapped to shots and no subtitles are written: {exc}")
         return [], {}
-    return _shots_of(data), subtitle_tracks(data)
+    return [list(shot) for shot in data.shots or []], subtitle_tracks(data.to_plain())
 
 
 def phase1_shots(work_dir: Path, name: str, warn=None) -> list[list[float]]:
     """The shot list [[start, end], ...] from the video's Phase 1 pickle; [] when there is none."""
     return phase1_extras(work_dir, name, warn)[0]
-
-
-def _shots_of(data: dict) -> list[list[float]]:
-    shots = data.get("shots")
-    if not isinstance(shots, list):
-        return []
-    out = []
-    for shot in shots:
-        if isinstance(shot, (list, tuple)) and len(shot) == 2 and all(isinstance(x, (int, float)) for x in shot):
-            out.append([float(shot[0]), float(shot[1])])
-    return out
 
 
 class Phase4Job:

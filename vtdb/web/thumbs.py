@@ -1,6 +1,6 @@
 """Small cached thumbnails of the Phase 1 frames, the windows' texts and the subtitles, for the web pages.
 
-A video's `{name}_phase1_data.pkl` is read (with the plain-data unpickler) once per version of
+A video's Phase 1 file (vtdb.workfiles) is read (with the plain-data unpickler) once per version of
 that file: every frame becomes a small JPEG, the windows' times, speech and translation go into
 `windows.json`, each subtitle track into `{lang}.vtt` (vtdb.formats.subtitles), and for an audio-only
 file its cover picture, if it has one, into `cover.jpg` (`media.json` says which), all under
@@ -17,11 +17,10 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from vtdb.formats.subtitles import subtitle_tracks, to_webvtt
 from vtdb.naming import check_name
-from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
+from vtdb.workfiles import WorkFileError, phase1_data_path, read_phase1
 
 THUMB_WIDTH = 160
 THUMB_QUALITY = 70
@@ -85,13 +84,6 @@ def _small_jpeg(jpeg: bytes, max_width: int = THUMB_WIDTH) -> bytes | None:
     return out.tobytes() if ok else None
 
 
-def _number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
-
-
 class ThumbCache:
     """Thumbnails and windows per video, made once per version of its Phase 1 file."""
 
@@ -144,33 +136,25 @@ class ThumbCache:
             except (OSError, ValueError, TypeError):
                 pass  # a damaged cache is rebuilt
         try:
-            data = load_phase1_data(self.work_dir, name)
+            data = read_phase1(self.work_dir, name)
         except WorkFileError:
             return None
         windows: list[Window] = []
         thumbs: dict[str, bytes] = {}
-        for position, window in enumerate(data.get("windows") or []):
-            if not isinstance(window, dict):
-                continue
-            index_of = int(_number(window.get("index", position)))
-            frames = [f for f in window.get("frames") or [] if isinstance(f, dict) and isinstance(f.get("jpeg"), bytes)]
+        for window in data.windows:
             made = 0
-            for frame in frames:
-                small = _small_jpeg(frame["jpeg"])
+            for frame in window.frames:
+                small = _small_jpeg(frame.jpeg)
                 if small is not None:
-                    thumbs[f"w{index_of}_f{made}.jpg"] = small
+                    thumbs[f"w{window.index}_f{made}.jpg"] = small
                     made += 1
-            windows.append(Window(index_of, _number(window.get("start_time")), _number(window.get("end_time")),
-                                  str(window.get("text") or ""), str(window.get("translation") or ""), made))
-        tracks = subtitle_tracks(data)
+            windows.append(Window(window.index, window.start_time, window.end_time, window.text, window.translation, made))
+        tracks = subtitle_tracks(data.to_plain())
         for language, cues in tracks.items():
             thumbs[f"{language}.vtt"] = to_webvtt(cues).encode("utf-8")
-        video = data.get("video")
-        video = video if isinstance(video, dict) else {}
-        has_video = video.get("has_video") is not False
-        cover = video.get("cover")
-        small_cover = (_small_jpeg(cover["jpeg"], COVER_WIDTH)
-                       if not has_video and isinstance(cover, dict) and isinstance(cover.get("jpeg"), bytes) else None)
+        has_video = data.video.has_video
+        cover = data.video.cover
+        small_cover = _small_jpeg(cover.jpeg, COVER_WIDTH) if not has_video and cover is not None else None
         if small_cover is not None:
             thumbs["cover.jpg"] = small_cover
         media = {"has_video": has_video, "cover": small_cover is not None}
