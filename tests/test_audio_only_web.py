@@ -27,7 +27,7 @@ from vtdb.manager import ChromaDBManager
 from vtdb.media.sniff import sniff_media_type
 from vtdb.phases.phase2 import window_inputs
 from vtdb.web.media import phase1_refusal
-from vtdb.workfiles import load_phase1_data
+from vtdb.workfiles import load_phase1_data, read_phase1
 
 SECONDS = 20.0
 COVER_SIZE = (400, 300)  # width, height of the cover picture attached to podcast.mp3
@@ -227,8 +227,8 @@ def analyzer(url: str, **settings) -> OpenAICompatAnalyzer:
 
 
 def audio_windows(library) -> list:
-    data = load_phase1_data(library["work"], "talk")
-    assert all(w["frames"] == [] for w in data["windows"])
+    data = read_phase1(library["work"], "talk")
+    assert all(w.frames == [] for w in data.windows)
     return window_inputs(data)
 
 
