@@ -135,76 +135,115 @@ def scan_video(
     With `duration` (the video stream's length from the probe), frames that stop well before it
     are an error, as in `extract_frames`: the file is truncated or damaged.
     """
-    from scenedetect import FrameTimecode
-
     with SequentialFrames(path, skip_nonreference=skip_nonreference) as video:
-        fps = video.fps
-        det = _detector(detector, fps)
+        scan = _Pass(video, sample_times, detector, detect_width, max_side, quality, margin)
         total = video.duration
-        # Analyse about ANALYSIS_FPS frames a second: a decoded frame is scored once the one before is
-        # (step - 1/2) frames back (every frame decoded: every step-th; non-reference frames skipped: most).
-        spacing = (analysis_step(fps) - 0.5) / fps
-        # Candidate times -> frames; each candidate is served by the first decoded frame at or after it.
-        offsets = _offsets(margin)
-        wanted = sorted({(max(0.0, float(t) + o), k) for k, t in enumerate(sample_times) for o in offsets})
-        got: dict[tuple[float, int], Frame] = {}
-        # Samples in time order; those before `released` hold only their own candidate (no transition near).
-        by_time = sorted((float(t), k) for k, t in enumerate(sample_times))
-        released, next_release = 0, 0.0
-        next_i = 0
-        cuts: list[float] = []
-        fades = FadeMeasure(fps)
-        small_size: tuple[int, int] | None = None
-        stored_size = (0, 0)  # set from the first frame
-        picture = Picture()
-        last_frame = None
-        last_t = 0.0
-        analysed_t = float("-inf")
         for t, frame in video:
-            if small_size is None:
-                w, h = frame.width, frame.height
-                small_size = (detect_width, max(2, round(h * detect_width / w / 2) * 2)) if w > detect_width else (w, h)
-                # The detectors score the coded picture (turning or widening it changes no score); stored frames
-                # are what a viewer sees: turned, at the display aspect, deinterlaced (vtdb.media.video.Picture).
-                picture = video.picture
-                stored_size = fit_within(*picture.display_size(w, h), max_side)
-            if t - analysed_t >= spacing:
-                analysed_t = t
-                small = frame_to_bgr(frame, *small_size)
-                cuts += [c.seconds for c in det.process_frame(FrameTimecode(round(t * fps), fps), _core_chroma(small))]
-                fades.add(t, _fade_thumb(small))
-            stored = None  # one JPEG per decoded frame, however many candidates it serves
-            while next_i < len(wanted) and wanted[next_i][0] <= t + 0.5 / fps:
-                stored = stored or _stored(frame, t, stored_size, quality, picture)
-                got[wanted[next_i]] = stored
-                next_i += 1
-            if offsets[1:] and t >= next_release:
-                next_release = t + 1.0
-                released = _release_alternates(by_time, released, t, offsets, got, cuts, fades)
+            scan.add(t, frame)
             if progress is not None and video.decoded % 250 == 0:
                 progress(t, total)
-            last_frame, last_t = frame, t
-        if last_frame is None:
-            raise PermanentMediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
-        cuts += [c.seconds for c in det.post_process(FrameTimecode(round(last_t * fps), fps))]
-        if duration and last_t < duration - max(1.0, 2.0 / fps):
-            why = "a packet there does not decode" if video.damaged else "the file ends there"
-            raise TruncatedMediaError(path, last_t, duration, why)
-        duration = last_t + 1.0 / fps
-        # Candidates past the last decodable frame (a rounding at the very end) take the last frame.
-        if next_i < len(wanted):
-            last = _stored(last_frame, last_t, stored_size, quality, picture)
-            for key in wanted[next_i:]:
-                got[key] = last
+        duration = scan.finish(path, duration)
         decoded = video.decoded
-    transitions = _transitions(sorted(set(cuts)), fades.finish())
+    transitions = _transitions(sorted(set(scan.cuts)), scan.fades.finish())
     shots = shots_from_boundaries([tr.time for tr in transitions], duration)
+    return ScanResult(shots, transitions, _pick_frames(sample_times, scan, transitions, duration, margin), decoded)
+
+
+class _Pass:
+    """What `scan_video`'s one pass keeps while it decodes: the detector's cuts, the fade measure, and the stored
+    candidate frames of each sample (`got`, keyed by (candidate time, sample number))."""
+
+    def __init__(self, video: SequentialFrames, sample_times: Sequence[float], detector: str, detect_width: int,
+                 max_side: int, quality: int, margin: float):
+        self.video, self.fps = video, video.fps
+        self.det = _detector(detector, self.fps)
+        self.detect_width, self.max_side, self.quality = detect_width, max_side, quality
+        # Analyse about ANALYSIS_FPS frames a second: a decoded frame is scored once the one before is
+        # (step - 1/2) frames back (every frame decoded: every step-th; non-reference frames skipped: most).
+        self.spacing = (analysis_step(self.fps) - 0.5) / self.fps
+        # Candidate times -> frames; each candidate is served by the first decoded frame at or after it.
+        self.offsets = _offsets(margin)
+        self.wanted = sorted({(max(0.0, float(t) + o), k) for k, t in enumerate(sample_times) for o in self.offsets})
+        self.got: dict[tuple[float, int], Frame] = {}
+        self.next_i = 0  # the first candidate of `wanted` not served yet
+        # Samples in time order; those before `released` hold only their own candidate (no transition near).
+        self.by_time = sorted((float(t), k) for k, t in enumerate(sample_times))
+        self.released, self.next_release = 0, 0.0
+        self.cuts: list[float] = []
+        self.fades = FadeMeasure(self.fps)
+        self.small_size: tuple[int, int] | None = None
+        self.stored_size = (0, 0)  # set from the first frame
+        self.picture = Picture()
+        self.last_frame = None
+        self.last_t = 0.0
+        self.analysed_t = float("-inf")
+
+    def add(self, t: float, frame) -> None:
+        """One decoded frame: sized (the first), scored (about ANALYSIS_FPS a second), stored for the candidates it
+        serves; once a second, the alternates of the samples that are settled clear of transitions are dropped."""
+        if self.small_size is None:
+            self._size_from(frame)
+        if t - self.analysed_t >= self.spacing:
+            self.analysed_t = t
+            self._analyse(t, frame)
+        self._serve(t, frame)
+        if self.offsets[1:] and t >= self.next_release:
+            self.next_release = t + 1.0
+            self.released = _release_alternates(self.by_time, self.released, t, self.offsets, self.got, self.cuts, self.fades)
+        self.last_frame, self.last_t = frame, t
+
+    def _size_from(self, frame) -> None:
+        w, h = frame.width, frame.height
+        dw = self.detect_width
+        self.small_size = (dw, max(2, round(h * dw / w / 2) * 2)) if w > dw else (w, h)
+        # The detectors score the coded picture (turning or widening it changes no score); stored frames
+        # are what a viewer sees: turned, at the display aspect, deinterlaced (vtdb.media.video.Picture).
+        self.picture = self.video.picture
+        self.stored_size = fit_within(*self.picture.display_size(w, h), self.max_side)
+
+    def _analyse(self, t: float, frame) -> None:
+        from scenedetect import FrameTimecode
+
+        assert self.small_size is not None
+        small = frame_to_bgr(frame, *self.small_size)
+        self.cuts += [c.seconds for c in self.det.process_frame(FrameTimecode(round(t * self.fps), self.fps), _core_chroma(small))]
+        self.fades.add(t, _fade_thumb(small))
+
+    def _serve(self, t: float, frame) -> None:
+        stored = None  # one JPEG per decoded frame, however many candidates it serves
+        while self.next_i < len(self.wanted) and self.wanted[self.next_i][0] <= t + 0.5 / self.fps:
+            stored = stored or _stored(frame, t, self.stored_size, self.quality, self.picture)
+            self.got[self.wanted[self.next_i]] = stored
+            self.next_i += 1
+
+    def finish(self, path: Path, duration: float | None) -> float:
+        """The detector's last cuts; the decoded length (an error when it stops well before `duration`, the
+        probed length); candidates past the last decodable frame (a rounding at the very end) take that frame."""
+        from scenedetect import FrameTimecode
+
+        if self.last_frame is None:
+            raise PermanentMediaError(f"{path}: no frame could be decoded (damaged file or unsupported codec)")
+        fps, last_t = self.fps, self.last_t
+        self.cuts += [c.seconds for c in self.det.post_process(FrameTimecode(round(last_t * fps), fps))]
+        if duration and last_t < duration - max(1.0, 2.0 / fps):
+            why = "a packet there does not decode" if self.video.damaged else "the file ends there"
+            raise TruncatedMediaError(path, last_t, duration, why)
+        if self.next_i < len(self.wanted):
+            last = _stored(self.last_frame, last_t, self.stored_size, self.quality, self.picture)
+            for key in self.wanted[self.next_i :]:
+                self.got[key] = last
+        return last_t + 1.0 / fps
+
+
+def _pick_frames(sample_times: Sequence[float], scan: _Pass, transitions: list[Transition], duration: float,
+                 margin: float) -> list[Frame]:
+    """Each sample's frame: the nearest of its candidates clear of transitions; else the one farthest from them."""
+    got = scan.got
     frames: list[Frame] = []
     for k, t in enumerate(sample_times):
-        candidates = [c for c in ((max(0.0, float(t) + o), k) for o in offsets) if c in got]  # (alternates released)
+        candidates = [c for c in ((max(0.0, float(t) + o), k) for o in scan.offsets) if c in got]  # (alternates released)
         candidates = [c for c in candidates if c[0] <= duration] or candidates[:1]
-        # The nearest candidate that is clear of transitions; else the one farthest from them. Both the time
-        # asked for and that of the frame serving it (up to a few skipped frames later) must be clear.
+        # Both the time asked for and that of the frame serving it (up to a few skipped frames later) must be clear.
         def distance(c: tuple[float, int]) -> float:
             return min(distance_to_transitions(c[0], transitions), distance_to_transitions(got[c].time, transitions))
 
@@ -213,7 +252,7 @@ def scan_video(
         fr = got[best]
         # Reported at the time asked for (t, or t moved off a transition), as seeking reports it.
         frames.append(Frame(round(best[0], 3) if best[0] != max(0.0, float(t)) else float(t), fr.jpeg, fr.width, fr.height))
-    return ScanResult(shots, transitions, frames, decoded)
+    return frames
 
 
 # How long after a moment the detector and the fade measure may still report a transition at it (AdaptiveDetector
