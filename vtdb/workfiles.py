@@ -159,8 +159,8 @@ class TranscriptPart:
 
     @classmethod
     def from_plain(cls, d: Mapping[str, Any]) -> TranscriptPart:
-        translation = d.get("translation")
-        return cls(d.get("language") or None, _float(d.get("language_probability")), str(d.get("language_source") or "none"),
+        translation, language = d.get("translation"), d.get("language")
+        return cls(language if isinstance(language, str) else None, _float(d.get("language_probability")), str(d.get("language_source") or "none"),
                    bool(d.get("low_confidence")), str(d.get("model") or ""),
                    [TimedText.from_plain(s) for s in d.get("segments") or []],
                    [SpokenWord.from_plain(w) for w in d.get("words") or []], str(d.get("source") or "whisper"),

@@ -19,6 +19,7 @@ from vtdb.workfiles import (
     ANALYSIS_FIELDS,
     Phase1Data,
     Phase2Analysis,
+    Window,
     WindowAnalysis,
     WorkFileError,
     phase2_analysis_path,
@@ -63,18 +64,43 @@ def build_segments(name: str, meta: dict, analysis: Phase2Analysis, phase1: Phas
     """Records for every usable window, plus warnings about the windows left out. Windows Phase 2 found empty
     (no speech, no text on screen, no vision model: status EMPTY) are no moments and left out quietly.
 
-    Every window is checked first (0 <= start < end <= the video's duration + 2 s, unique segment indices;
-    `read_phase2` checked that they are numbers): one bad window makes the whole file an error (VideoError), so
-    nothing of it is loaded and the video's previous segments stay. `source` names the file in messages.
+    Every window is checked first (`_check_windows`): one bad window makes the whole file an error (VideoError),
+    so nothing of it is loaded and the video's previous segments stay. `source` names the file in messages.
     """
     windows = {w.index: w for w in phase1.windows} if phase1 is not None else {}
     language = (phase1.transcript.language if phase1 is not None else None) or analysis.transcript_language \
         or meta.get("language") or ""
-    duration = _video_duration(meta, phase1)
     where = source or f"the Phase 2 analysis of {name!r}"
-    redo = phase2_redo(name)
+    _check_windows(analysis, _video_duration(meta, phase1), where, phase2_redo(name))
     records: list[SegmentRecord] = []
     warnings: list[str] = []
+    for position, seg in enumerate(analysis.segments):
+        index = seg.segment_index
+        if seg.status == EMPTY:
+            continue
+        if seg.status == "failed":
+            warnings.append(f"window {index} was not analyzed ({seg.error or 'failed'}); not loaded")
+            continue
+        window = windows.get(index)
+        raw = {k: (seg.analysis or {}).get(k) for k in ANALYSIS_FIELDS}
+        if isinstance(raw["description"], str) and not raw["description"].strip():
+            # An empty description: the window's speech is the next best document.
+            if window is None or not window.text.strip():
+                warnings.append(f"window {index}: empty description and no speech; not loaded")
+                continue
+            raw["description"] = window.text.strip()
+        try:
+            fields = validate(raw)
+        except (KeyError, TypeError, ValueError) as exc:  # SchemaError is a ValueError
+            raise VideoError(f"{where}: window #{position} (segment_index {index}) has wrong or missing fields ({exc}); "
+                             f"{phase2_redo(name)}") from None
+        records.append(_segment_record(name, meta, analysis, seg, fields, window, language))
+    return records, warnings
+
+
+def _check_windows(analysis: Phase2Analysis, duration: float, where: str, redo: str) -> None:
+    """0 <= start < end <= the video's duration + 2 s, unique segment indices (`read_phase2` checked that they
+    are numbers); a VideoError names the first window that is wrong."""
     seen: dict[int, int] = {}
     for position, seg in enumerate(analysis.segments):
         try:
@@ -85,51 +111,36 @@ def build_segments(name: str, meta: dict, analysis: Phase2Analysis, phase1: Phas
         except ValueError as exc:
             raise VideoError(f"{where}: window #{position} (segment_index {seg.segment_index!r}): {exc}; {redo}") from None
         seen[seg.segment_index] = position
-    for position, seg in enumerate(analysis.segments):
-        index = seg.segment_index
-        if seg.status == EMPTY:
-            continue
-        if seg.status == "failed":
-            warnings.append(f"window {index} was not analyzed ({seg.error or 'failed'}); not loaded")
-            continue
-        raw = {k: (seg.analysis or {}).get(k) for k in ANALYSIS_FIELDS}
-        window = windows.get(index)
-        window_text = window.text if window is not None else ""
-        if isinstance(raw["description"], str) and not raw["description"].strip():
-            # An empty description: the window's speech is the next best document.
-            if not window_text.strip():
-                warnings.append(f"window {index}: empty description and no speech; not loaded")
-                continue
-            raw["description"] = window_text.strip()
-        try:
-            fields = validate(raw)
-        except (KeyError, TypeError, ValueError) as exc:  # SchemaError is a ValueError
-            raise VideoError(f"{where}: window #{position} (segment_index {index}) has wrong or missing fields ({exc}); {redo}") from None
-        text_language = _text_language(seg, analysis, fields, language)
-        metadata = segment_metadata(
-            fields,
-            start=seg.start_time,
-            end=seg.end_time,
-            index=index,
-            video_name=name,
-            video_path=str(meta.get("video_path") or ""),
-            title=str(meta.get("title") or name),
-            language=language,
-            transcript=window_text[:MAX_TRANSCRIPT_IN_METADATA],
-            analyzer=seg.analyzer or analysis.analyzer,
-            model=seg.model or analysis.model,
-            prompt_version=seg.prompt_version,
-            analysis_status=seg.status,
-            text_language=text_language,
-            translation_source=seg.translation_source,
-        )
-        on_screen = [line.strip() for line in window.on_screen_text] if window is not None else []
-        metadata["has_text"] = bool(on_screen)  # the `has_text` search filter
-        metadata["on_screen_text"] = ON_SCREEN_SEPARATOR.join(on_screen)[:MAX_TRANSCRIPT_IN_METADATA]
-        # The original speech joins the document only when the analysis is in another language.
-        original = window_text if language and text_language != language else ""
-        records.append(SegmentRecord(segment_id(name, index), segment_document(fields, original, on_screen), metadata))
-    return records, warnings
+
+
+def _segment_record(name: str, meta: dict, analysis: Phase2Analysis, seg: WindowAnalysis, fields: dict,
+                    window: Window | None, language: str) -> SegmentRecord:
+    """The record of one analyzed window: its document and its metadata (with the window's speech and text)."""
+    window_text = window.text if window is not None else ""
+    text_language = _text_language(seg, analysis, fields, language)
+    metadata = segment_metadata(
+        fields,
+        start=seg.start_time,
+        end=seg.end_time,
+        index=seg.segment_index,
+        video_name=name,
+        video_path=str(meta.get("video_path") or ""),
+        title=str(meta.get("title") or name),
+        language=language,
+        transcript=window_text[:MAX_TRANSCRIPT_IN_METADATA],
+        analyzer=seg.analyzer or analysis.analyzer,
+        model=seg.model or analysis.model,
+        prompt_version=seg.prompt_version,
+        analysis_status=seg.status,
+        text_language=text_language,
+        translation_source=seg.translation_source,
+    )
+    on_screen = [line.strip() for line in window.on_screen_text] if window is not None else []
+    metadata["has_text"] = bool(on_screen)  # the `has_text` search filter
+    metadata["on_screen_text"] = ON_SCREEN_SEPARATOR.join(on_screen)[:MAX_TRANSCRIPT_IN_METADATA]
+    # The original speech joins the document only when the analysis is in another language.
+    original = window_text if language and text_language != language else ""
+    return SegmentRecord(segment_id(name, seg.segment_index), segment_document(fields, original, on_screen), metadata)
 
 
 def _text_language(seg: WindowAnalysis, analysis: Phase2Analysis, fields: dict, speech_language: str) -> str:
