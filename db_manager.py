@@ -6,6 +6,8 @@ From a Python shell:
     db = ChromaDBManager()                      # reads ./videos_config.json when present
     db.get_video_status("news")
     db.list_videos(status_filter={"phase1_status": "completed", "phase2_status": ["pending", "processing"]})
+    db.search("boiling pasta"); db.similar("news_seg_3"); db.reset("news", phase=2); db.release("news")
+    (help(ChromaDBManager) lists the rest; the phases' operations are on db.store, a vtdb.store.Store)
 
 From the shell (--config PATH goes before or after the command):
     python db_manager.py status [--json] [--filter phase2_status=pending,processing]
@@ -20,7 +22,7 @@ A thin shim: the command lives in vtdb/commands/status.py (also `vtdb status`).
 
 from vtdb.commands.status import main
 from vtdb.manager import ChromaDBManager  # noqa: F401  (public API, used from a Python shell)
-from vtdb.store import UnknownVideoError  # noqa: F401
+from vtdb.store import UnknownVideoError  # noqa: F401  (reset, release and hold raise it for an unknown name)
 
 __all__ = ["ChromaDBManager", "UnknownVideoError"]
 

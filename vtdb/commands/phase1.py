@@ -15,28 +15,20 @@ import threading
 from rich.markup import escape
 
 from vtdb import events as ev
-from vtdb.cli import (
-    EXIT_FAILURES,
-    EXIT_OK,
-    EXIT_USAGE,
-    console,
-    finish_phase,
-    guarded_main,
-    open_database,
-    phase_parser,
-    start_phase,
-)
+from vtdb.cli import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, console, guarded_main
+from vtdb.commands.phase_command import PhaseCommand
 from vtdb.config import whisper_devices
 from vtdb.phases.phase1 import Phase1Job
 from vtdb.proc import package_env
-from vtdb.runner import run_phase
 from vtdb.sources.sync import sync_videos
-from vtdb.text import summary_of, terminal_safe
+from vtdb.text import terminal_safe
+
+COMMAND = PhaseCommand("phase1_whisper_frames.py", "phase1", __doc__, makes_records=True)
 
 
 def run(argv: list[str] | None = None) -> int:
-    start = start_phase(phase_parser("phase1_whisper_frames.py", summary_of(__doc__)), argv, need_videos=True)
-    args, config, options, work_dir, events = start.args, start.config, start.options, start.work_dir, start.events
+    start = COMMAND.start(COMMAND.parser(), argv)
+    args, config, options, events = start.args, start.config, start.options, start.events
     for problem in config.invalid_entries:
         console.print(f"[red]config: {problem} — this video is skipped[/]")
     if not args.dry_run and not os.environ.get(WORKER_ENV):  # the process that started the workers logs them
@@ -46,7 +38,7 @@ def run(argv: list[str] | None = None) -> int:
     spawn = len(devices) > 1 and not args.dry_run and not os.environ.get(WORKER_ENV)
     if spawn and not config.settings.chroma_host:
         return no_server_for_workers(devices)
-    with open_database(config, wait=args.wait, purpose="phase1_whisper_frames.py") as db:
+    with COMMAND.database(start) as db:
         # With several workers this one sync runs before they start (theirs then find nothing to change):
         # workers syncing at once could reset a video another one has just claimed.
         synced = sync_videos(db, config, events, dry_run=args.dry_run)
@@ -63,8 +55,7 @@ def run(argv: list[str] | None = None) -> int:
         if args.dry_run:
             options.new_videos = synced.new_videos
         options.skip = synced.unreadable  # said above; their records stay as they are
-        summary = run_phase(Phase1Job(config.settings), db, work_dir, options, console, events)
-    return finish_phase(summary, start, len(config.invalid_entries) + len(source_problems))
+        return COMMAND.run(Phase1Job(config.settings), db, start, len(config.invalid_entries) + len(source_problems))
 
 
 # Set in each worker that run_workers starts: it runs as a plain Phase 1 on its own device.

@@ -10,55 +10,39 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from vtdb.cli import (
-    EXIT_USAGE,
-    console,
-    dry_run,
-    finish_phase,
-    guarded_main,
-    open_database,
-    phase_parser,
-    require_database,
-    start_phase,
-)
+from vtdb.cli import EXIT_USAGE, console, guarded_main
+from vtdb.commands.phase_command import PhaseCommand, embedder_matches
 from vtdb.embedders import LazyEmbedder, UnknownEmbedderError, embedder_dimension, load_embedder
 from vtdb.phases.phase3 import Phase3Job
-from vtdb.runner import run_phase
-from vtdb.store import EmbedderMismatch
-from vtdb.text import summary_of
+
+COMMAND = PhaseCommand("phase3_load.py", "db_load", __doc__)
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = phase_parser("phase3_load.py", summary_of(__doc__))
+    parser = COMMAND.parser()
     parser.add_argument("--reembed", action="store_true",
                         help="drop video_segments and rebuild every segment from the Phase 2 files with the configured embedder")
-    start = start_phase(parser, argv)
-    args, config, options, work_dir, events = start.args, start.config, start.options, start.work_dir, start.events
-    settings = config.settings
+    start = COMMAND.start(parser, argv)
+    embedder = start.config.settings.embedder
     try:
-        dimension = embedder_dimension(settings.embedder)
+        dimension = embedder_dimension(embedder)
     except UnknownEmbedderError as exc:
         console.print(f"[bold red]embedder:[/] {escape(str(exc))}")
         return EXIT_USAGE
-    require_database(config, "phase3_load.py")
-    with open_database(config, wait=args.wait, purpose="phase3_load.py") as db:
-        if args.reembed and not args.dry_run:
+    with COMMAND.database(start) as db:
+        if start.args.reembed and not start.args.dry_run:
             try:
-                load_embedder(settings.embedder)  # a model that cannot load must not cost the existing segments
+                load_embedder(embedder)  # a model that cannot load must not cost the existing segments
             except Exception as exc:
-                console.print(f"[bold red]embedder {escape(settings.embedder)} cannot be loaded:[/] {escape(str(exc).splitlines()[0])}")
+                console.print(f"[bold red]embedder {escape(embedder)} cannot be loaded:[/] {escape(str(exc).splitlines()[0])}")
                 return EXIT_USAGE
-            n = db.rebuild_for_embedder(settings.embedder, dimension)
-            console.print(f"video_segments rebuilt for embedder {settings.embedder} ({dimension}-d): {n} videos to reload")
-        try:
-            db.check_embedder(settings.embedder, dimension)
-        except EmbedderMismatch as exc:
-            console.print(f"[bold red]embedder mismatch:[/] {escape(str(exc))}")
+            n = db.rebuild_for_embedder(embedder, dimension)
+            console.print(f"video_segments rebuilt for embedder {embedder} ({dimension}-d): {n} videos to reload")
+        if not embedder_matches(db, embedder, dimension):
             return EXIT_USAGE
-        if args.dry_run:
-            return dry_run("db_load", db, work_dir, options)
-        summary = run_phase(Phase3Job(LazyEmbedder(settings.embedder)), db, work_dir, options, console, events)
-    return finish_phase(summary, start)
+        if start.args.dry_run:
+            return COMMAND.plan(db, start)
+        return COMMAND.run(Phase3Job(LazyEmbedder(embedder)), db, start)
 
 
 def main(argv: list[str] | None = None) -> None:
