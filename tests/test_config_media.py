@@ -83,4 +83,4 @@ def test_search_index_dir(tmp_path):
     assert load_config(path, env={}).search_index_dir == tmp_path / "w" / "search_index"
     path.write_text(json.dumps({"settings": {"work_dir": "w", "search_index_dir": "idx"}, "videos": []}))
     cfg = load_config(path, env={})
-    assert cfg.search_index_dir == tmp_path / "idx" and cfg.settings.search.index_dir == "idx"
+    assert cfg.search_index_dir == tmp_path / "idx" and cfg.settings.search_index_dir == "idx"

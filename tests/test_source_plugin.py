@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from helpers import gz_source
 from rich.console import Console
 
-import vtdb.config
+import vtdb.config.entries
 from conftest import write_config
 from vtdb import events as ev
-from vtdb.config import ENTRY_KINDS, load_config, settings_only
+from vtdb.config import load_config, settings_only
 from vtdb.export import pages
 from vtdb.export.media import place_media, plan_media
 from vtdb.manager import ChromaDBManager
@@ -35,7 +35,7 @@ SETTINGS = dict(window_length=2.0, window_overlap=0.5, window_min_tail=0.4, fram
 def gz_kind(monkeypatch):
     """The kind registered for this test only (the registries are process-wide: each gets a copy here)."""
     monkeypatch.setattr(SOURCES, "_factories", dict(SOURCES._factories))
-    monkeypatch.setattr(vtdb.config, "ENTRY_KINDS", dict(ENTRY_KINDS))
+    monkeypatch.setattr(vtdb.config.entries, "ENTRY_KINDS", dict(vtdb.config.entries.ENTRY_KINDS))
     gz_source.register()
 
 
