@@ -6,11 +6,10 @@ import dataclasses
 
 import pytest
 
-from vtdb.config import AnalysisOptions, ChromaOptions, RecoveryOptions, Settings, WhisperOptions, WindowOptions, build_settings
+from vtdb.config import AnalysisOptions, RecoveryOptions, Settings, WhisperOptions, build_settings
 from vtdb.media.transcribe import FasterWhisperTranscriber
 
-GROUPS = {"windows": WindowOptions, "whisper": WhisperOptions, "chroma": ChromaOptions, "recovery": RecoveryOptions,
-          "analysis": AnalysisOptions}
+GROUPS = {"whisper": WhisperOptions, "recovery": RecoveryOptions, "analysis": AnalysisOptions}
 
 
 def test_every_group_field_comes_from_a_documented_setting_and_follows_it():
@@ -23,8 +22,7 @@ def test_every_group_field_comes_from_a_documented_setting_and_follows_it():
         for f in dataclasses.fields(cls):
             assert f.metadata["setting"] in names, (cls.__name__, f.name)
             assert getattr(group, f.name) == getattr(settings, f.metadata["setting"])
-    assert settings.windows.length == 30 and settings.whisper.beam_size == 2 and settings.whisper.model == "tiny"
-    assert settings.chroma.port == 9001 and settings.recovery.max_abandons == 7
+    assert settings.whisper.beam_size == 2 and settings.whisper.model == "tiny" and settings.recovery.max_abandons == 7
 
 
 def test_groups_are_immutable():
