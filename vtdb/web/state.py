@@ -19,7 +19,7 @@ from vtdb.events import read_events
 from vtdb.store import Store
 from vtdb.web import pages
 from vtdb.web.errors import HttpError
-from vtdb.web.media import ZimMedia
+from vtdb.web.media import SourceHandles
 from vtdb.web.security import HostCheck, csrf_token
 from vtdb.web.thumbs import ThumbCache
 
@@ -192,7 +192,7 @@ class WebState:
         self.db = Store(self.config)
         self.work_dir = Path(self.config.work_dir)
         self.thumbs = ThumbCache(self.work_dir, self.options.cache_dir)
-        self.zim = ZimMedia()
+        self.handles = SourceHandles()  # what the sources keep open between requests (an archive, items played)
         self.hosts = HostCheck(self.options)
         self._revision: str | None = None
         self.status = StatusCache(self, self.options.refresh_seconds)

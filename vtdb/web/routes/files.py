@@ -33,7 +33,7 @@ def media(request: Request, name: str, state: WebState = Depends(web_state)) -> 
     with state.lock:
         record = state.record(name)
     try:
-        body = media_body(record, state.zim)
+        body = media_body(record, state.handles)
     except MediaUnavailable as exc:
         raise HttpError(404, f"video {name!r}: {exc}") from None
     try:
