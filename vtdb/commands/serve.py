@@ -83,7 +83,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="web_app.py", description=__doc__.strip().splitlines()[0])
     parser.add_argument("--config", default=None, help="path to videos_config.json (default: ./videos_config.json)")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}; anything "
@@ -96,6 +96,23 @@ def run(argv: list[str] | None = None) -> int:
                         "server answers only 127.0.0.1, localhost, [::1] and the --host value otherwise (DNS rebinding)")
     parser.add_argument("--refresh", type=float, default=3.0, metavar="SECONDS", help="status dashboard refresh (default 3)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and the access log")
+    return parser
+
+
+def _warn_if_exposed(host: str, allow_actions: bool) -> None:
+    if is_loopback(host):
+        return
+    console.print(f"[bold yellow]warning:[/] listening on {escape(host)}: anyone who can reach this machine "
+                  "can search the library and watch its videos (there is no login); use the default 127.0.0.1 "
+                  "unless that is what you want")
+    if allow_actions:
+        console.print("[bold yellow]warning:[/] --allow-actions on a network address: anyone on the network who "
+                      "can reach this machine can reset and release videos (there is no login; the CSRF token only "
+                      "stops other web sites, not people who open the status page)")
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if not 0.5 <= args.refresh <= 3600:
         parser.error("argument --refresh: give 0.5 to 3600 seconds")
@@ -113,31 +130,24 @@ def run(argv: list[str] | None = None) -> int:
 
     app = create_app(config, WebOptions(allow_actions=args.allow_actions, refresh_seconds=args.refresh, host=args.host,
                                         allowed_hosts=tuple(args.allowed_host)))
-    if not is_loopback(args.host):
-        console.print(f"[bold yellow]warning:[/] listening on {escape(args.host)}: anyone who can reach this machine "
-                      "can search the library and watch its videos (there is no login); use the default 127.0.0.1 "
-                      "unless that is what you want")
-        if args.allow_actions:
-            console.print("[bold yellow]warning:[/] --allow-actions on a network address: anyone on the network who "
-                          "can reach this machine can reset and release videos (there is no login; the CSRF token only "
-                          "stops other web sites, not people who open the status page)")
+    _warn_if_exposed(args.host, args.allow_actions)
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in str(host) else host
-    location = app.state.web.db.location
+    state = app.state.web
     mode = "actions allowed (reset, release)" if args.allow_actions else "read-only"
-    print(f"Video Tagging DB web app: http://{shown}:{port}/  ({location}; {mode})", flush=True)
+    print(f"Video Tagging DB web app: http://{shown}:{port}/  ({state.db.location}; {mode})", flush=True)
     # Requests hand the GIL on sooner (every 1 ms instead of 5) while a thread reads every record for the status page:
     # /api/health then answers in milliseconds, not tens of them.
     sys.setswitchinterval(0.001)
-    app.state.web.status.warm()  # the status page's records, read before anyone asks (seconds for 10,000 videos)
+    state.status.warm()  # the status page's records, read before anyone asks (seconds for 10,000 videos)
     server = uvicorn.Server(uvicorn.Config(app, log_level="info" if args.verbose else "warning",
                                            access_log=args.verbose, server_header=False))
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
-        app.state.web.db.close()
+        state.db.close()
     return EXIT_OK
 
 
