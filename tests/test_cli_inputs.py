@@ -16,7 +16,7 @@ import pytest
 from conftest import PY, ROOT, run_cli, without_file_override, write_config
 from vtdb.config import load_config
 from vtdb.embedders import placeholder_vector
-from vtdb.manager import ChromaDBManager
+from vtdb.store import Store
 
 EXIT_CLOSED_PIPE = 141
 PHASES = ["phase1_whisper_frames.py", "phase2_vllm_analysis.py", "phase3_load.py", "phase4_summary.py"]
@@ -43,9 +43,9 @@ def run_into_closed_pipe(script: str, *args: str, cwd: Path | None = None) -> su
     return subprocess.CompletedProcess(proc.args, proc.returncode, "", proc.stderr)
 
 
-def new_db(folder: Path, names=(), **settings) -> tuple[Path, ChromaDBManager]:
+def new_db(folder: Path, names=(), **settings) -> tuple[Path, Store]:
     cfg = write_config(folder, [], **settings)
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     if names:
         db.add_video_files([(n, f"/videos/{n}.mp4", {"title": n.title()}) for n in names])
     return cfg, db

