@@ -254,7 +254,8 @@ def new_video_record(name: str, video_path: str, metadata: Mapping[str, Any], no
 
 def record_document(meta: Mapping[str, Any], name: str) -> str:
     """A record's document until Phase 4 writes its summary: title and description."""
-    return f"{meta.get('title') or name}\n{meta.get('description') or ''}".strip()
+    video = Video.from_meta(meta)
+    return f"{video.title or name}\n{video.description}".strip()
 
 
 def file_source_fields(title: str, description: str, language: str, subtitles: Mapping[str, str] | None = None,
