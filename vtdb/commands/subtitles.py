@@ -38,10 +38,10 @@ def _pick_language(tracks: dict[str, list[SubtitleCue]], wanted: str | None, out
     return output_language if output_language in tracks else next(iter(tracks), None)
 
 
-def run(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vtdb subtitles", description=summary_of(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.strip().splitlines()[2:7]))
+                                     epilog="\n".join((__doc__ or "").strip().splitlines()[2:7]))
     parser.add_argument("name", nargs="?", help="the video (its config name)")
     parser.add_argument("--all", action="store_true", help="every video with Phase 1 data (needs --out)")
     parser.add_argument("--lang", default=None, help="the track's language code (default: output_language, else the spoken one)")
@@ -49,6 +49,62 @@ def run(argv: list[str] | None = None) -> int:
                         help="vtt or srt (default: vtt on stdout, both into --out)")
     parser.add_argument("--out", default=None, help="a folder for NAME.LANG.FORMAT files (or, with NAME and --lang, a file)")
     parser.add_argument("--config", default=None)
+    return parser
+
+
+class _Refused(Exception):
+    """Options that cannot work (exit 2); the argument is the line to print (rich markup, escaped)."""
+
+
+def _language(lang: str | None) -> str | None:
+    """--lang as a Whisper code, None when not given."""
+    if not lang:
+        return None
+    language, problem = validate_language(lang)
+    if problem or not language:
+        raise _Refused(f"[bold red]subtitles refused:[/] --lang {escape(problem or 'needs a language code such as en')}")
+    return language
+
+
+def _videos(name: str | None, work_dir: Path) -> list[str]:
+    """NAME, or every video with Phase 1 data (--all)."""
+    names = phase1_names(work_dir)
+    if name and name not in names:
+        hint = did_you_mean(name, names, n=3) or (
+            "; run phase1_whisper_frames.py first" if not names else f"; videos with Phase 1 data: {', '.join(names[:10])}")
+        raise _Refused(f"[bold red]subtitles refused:[/] no Phase 1 data for {escape(repr(name))} in {escape(str(work_dir))}{escape(hint)}")
+    chosen = [name] if name else names
+    if not chosen:
+        raise _Refused(f"[bold red]nothing to write:[/] no video has Phase 1 data in {escape(str(work_dir))}")
+    return chosen
+
+
+def _tracks(work_dir: Path, name: str, language: str | None) -> dict[str, list[SubtitleCue]] | None:
+    """The video's tracks (only `language`'s when given; {} when it has none, said); None when its work file
+    cannot be read (said)."""
+    try:
+        tracks = subtitle_tracks(load_phase1_data(work_dir, name))
+    except WorkFileError as exc:
+        console.print(f"[yellow]skip {escape(name)}:[/] {escape(str(exc))}")
+        return None
+    if language is not None:
+        tracks = {language: tracks[language]} if language in tracks else {}
+    if not tracks:
+        have = ", ".join(subtitle_tracks(load_phase1_data(work_dir, name))) or "none (no speech)"
+        console.print(f"[yellow]{escape(name)}:[/] no {escape(language or '')} subtitles (tracks: {escape(have)})")
+    return tracks
+
+
+def _write_file(out: Path, cues: list[SubtitleCue], fmt: str) -> int:
+    check_output_dir(out.parent, "--out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(cues, fmt), encoding="utf-8")
+    console.print(f"wrote {escape(str(out))}")
+    return EXIT_OK
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if bool(args.name) == bool(args.all):
         parser.error("name a video, or give --all (with --out)")
@@ -56,38 +112,22 @@ def run(argv: list[str] | None = None) -> int:
         parser.error("--all writes files: give --out DIR")
     config = load_or_exit(args.config, need_videos=False)
     work_dir = Path(config.work_dir)
-    language = None
-    if args.lang:
-        language, problem = validate_language(args.lang)
-        if problem or not language:
-            console.print(f"[bold red]subtitles refused:[/] --lang {escape(problem or 'needs a language code such as en')}")
-            return EXIT_USAGE
-    names = phase1_names(work_dir)
-    if args.name and args.name not in names:
-        hint = did_you_mean(args.name, names, n=3) or (
-            "; run phase1_whisper_frames.py first" if not names else f"; videos with Phase 1 data: {', '.join(names[:10])}")
-        console.print(f"[bold red]subtitles refused:[/] no Phase 1 data for {escape(repr(args.name))} in {escape(str(work_dir))}{escape(hint)}")
-        return EXIT_USAGE
-    chosen = [args.name] if args.name else names
-    if not chosen:
-        console.print(f"[bold red]nothing to write:[/] no video has Phase 1 data in {escape(str(work_dir))}")
+    try:
+        language = _language(args.lang)
+        chosen = _videos(args.name, work_dir)
+    except _Refused as refused:
+        console.print(refused.args[0])
         return EXIT_USAGE
     formats = list(FORMATS) if args.format in (None, "both") else [args.format]
     out = Path(args.out) if args.out else None
     single_file = out is not None and args.name and language and args.format and out.suffix == f".{args.format}"
     failed = written = 0
     for name in chosen:
-        try:
-            tracks = subtitle_tracks(load_phase1_data(work_dir, name))
-        except WorkFileError as exc:
-            console.print(f"[yellow]skip {escape(name)}:[/] {escape(str(exc))}")
+        tracks = _tracks(work_dir, name, language)
+        if tracks is None:
             failed += 1
             continue
-        if language is not None:
-            tracks = {language: tracks[language]} if language in tracks else {}
         if not tracks:
-            have = ", ".join(subtitle_tracks(load_phase1_data(work_dir, name))) or "none (no speech)"
-            console.print(f"[yellow]{escape(name)}:[/] no {escape(language or '')} subtitles (tracks: {escape(have)})")
             if args.name:
                 return EXIT_USAGE
             continue
@@ -97,13 +137,8 @@ def run(argv: list[str] | None = None) -> int:
             sys.stdout.write(render(tracks[picked], formats[0] if args.format else "vtt"))
             return EXIT_OK
         if single_file:
-            check_output_dir(out.parent, "--out")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(render(next(iter(tracks.values())), args.format), encoding="utf-8")
-            console.print(f"wrote {escape(str(out))}")
-            return EXIT_OK
-        folder = check_output_dir(out, "--out")
-        files = write_subtitle_files(folder, name, tracks, formats)
+            return _write_file(out, next(iter(tracks.values())), args.format)
+        files = write_subtitle_files(check_output_dir(out, "--out"), name, tracks, formats)
         written += len(files)
         console.print(f"{escape(name)}: {', '.join(escape(p.name) for p in files)}")
     if out is not None:
