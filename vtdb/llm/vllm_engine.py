@@ -42,7 +42,7 @@ class VLLMBackend:
 
     llm: Any  # vllm.LLM (anything with .generate(inputs, sampling_params))
     processor: Any  # has apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    vision_info: Callable[[list[dict[str, Any]]], tuple[Any, ...]]  # qwen_vl_utils.process_vision_info
+    vision_info: Callable[[list[Any]], tuple[Any, ...]]  # qwen_vl_utils.process_vision_info(messages)
     make_sampling_params: Callable[..., Any]
 
     @classmethod
