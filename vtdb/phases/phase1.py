@@ -10,18 +10,19 @@ import dataclasses
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from vtdb.clock import iso, now_utc
 from vtdb.config import Settings
 from vtdb.media.audio import AudioSignal, DiskAudio, decoded_audio
-from vtdb.media.audio_tracks import SOURCE_AUDIO_TRACK, choose_audio_tracks, english_track
-from vtdb.media.shots import cut_inside, shots_as_lists
+from vtdb.media.audio_tracks import SOURCE_AUDIO_TRACK, AudioChoice, choose_audio_tracks, english_track
+from vtdb.media.shots import Shot, cut_inside
 from vtdb.media.transcribe import FasterWhisperTranscriber, Transcriber, Transcript, TranscriptSegment, Word
 from vtdb.media.translate import Translation, Translator, WhisperTranslator, text_in_window, translation_from_cues
-from vtdb.media.video import AudioTrack, TruncatedMediaError, VideoInfo, cover_picture, extract_frames, probe
-from vtdb.media.windows import frame_times, join_words, plan_windows, words_in_window
+from vtdb.media.video import AudioTrack, Frame, TruncatedMediaError, VideoInfo, cover_picture, extract_frames, probe
+from vtdb.media.windows import WindowSpan, frame_times, join_words, plan_windows, words_in_window
 from vtdb.records import phase1_fields, probe_fields
 from vtdb.runner import JobContext, JobResult, RunAborted
 from vtdb.safe_pickle import dump_plain
@@ -36,10 +37,49 @@ from vtdb.sources.subtitles import (
     tracks_in,
 )
 from vtdb.store import Claim, json_list
-from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
+from vtdb.workfiles import (
+    Phase1Data,
+    Picture,
+    SpokenWord,
+    TranscriptPart,
+    UnsureSpan,
+    VideoPart,
+    Window,
+    phase1_data_path,
+)
 
 # A file that decodes for less than this is not indexed "partially": nothing of it would be worth a window.
 MIN_PARTIAL_S = 1.0
+
+
+@dataclass
+class VideoWork:
+    """One video on its way through Phase 1. The steps of `Phase1Job.process` fill in the fields below the
+    first three, each step reading what the steps before it set."""
+
+    claim: Claim
+    ctx: JobContext
+    source: VideoSource
+    fingerprint: str = field(init=False)
+    language: str | None = field(init=False)  # the configured spoken language (None: detect it)
+    path: Path = field(init=False)  # the local file, while the file steps run
+    info: VideoInfo = field(init=False)  # probed; cut to what decodes for a partial file
+    spans: list[WindowSpan] = field(init=False)
+    choice: AudioChoice = field(init=False)
+    transcript: Transcript = field(init=False)
+    subtitle_tracks: list[SubtitleTrack] = field(default_factory=list)  # the file's creator subtitles
+    transcript_track: SubtitleTrack | None = None  # the one that became the transcript (None: Whisper or nothing)
+    translation: Translation | None = None
+    frames: list[Frame] = field(default_factory=list)  # frames_per_window per window, in window order
+    shots: list[Shot] | None = None  # None: shot detection off
+    cover: Picture | None = None
+    partial: str = ""  # "30.0 s of 60.0 s decodable" when the file stops decoding early
+    timings: dict[str, float] = field(default_factory=dict)
+    windows: list[Window] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.fingerprint = self.source.fingerprint() or ""
+        self.language = self.claim.meta.get("language") or None
 
 
 class Phase1Job:
@@ -228,189 +268,197 @@ class Phase1Job:
         raise stop
 
     def process(self, claim: Claim, ctx: JobContext) -> JobResult:
-        s = self.settings
-        meta = claim.meta
-        source = source_for(meta)
-        fingerprint = source.fingerprint() or ""
-        language = meta.get("language") or None
-        timings: dict[str, float] = {}
-        partial = ""  # "30.0 s of 60.0 s decodable" when the file stops decoding early
-        with source.open_local(ctx.work_dir) as path, ExitStack() as opened:
-            info = probe(path)
-            ctx.record(**probe_fields(info.duration, info.width, info.height, info.fps))
-            spans = plan_windows(info.duration, s.window_length, s.window_overlap, s.window_min_tail)
-            choice = choose_audio_tracks(info.audio_tracks, str(meta.get("audio_track") or ""), language,
-                                         s.whisper.output_language, s.whisper.translate)
-            if choice.note():
-                ctx.warn(choice.note())
-            if not info.has_video:
-                ctx.warn("audio only: indexed by its speech" + (" (its cover picture kept)" if info.cover_stream is not None else ""))
+        """Phase 1 of one video: the steps below, in order, each reading what the ones before it set in `work`.
+        A new signal of the file (faces, voices, frame hashes) is one more step."""
+        work = VideoWork(claim, ctx, source_for(claim.meta))
+        with work.source.open_local(ctx.work_dir) as path, ExitStack() as scratch:  # scratch: the decoded audio
+            work.path = path
+            self._probe(work)
+            self._speech_and_frames(work, scratch)
+            self._cover(work)
+            self._speech_warnings(work)
+        self._cut_windows(work)
+        self._read_on_screen_text(work)
+        out_path = self._write(work)
+        return self._result(work, out_path.stat().st_size / 1e6)
 
-            def track_audio(track: AudioTrack | None) -> Callable[[], DiskAudio]:
-                cache: list[DiskAudio] = []
+    def _probe(self, work: VideoWork) -> None:
+        """The file's streams and duration (recorded at once), its window plan and the audio tracks to use."""
+        s, ctx = self.settings, work.ctx
+        info = work.info = probe(work.path)
+        ctx.record(**probe_fields(info.duration, info.width, info.height, info.fps))
+        work.spans = plan_windows(info.duration, s.window_length, s.window_overlap, s.window_min_tail)
+        work.choice = choose_audio_tracks(info.audio_tracks, str(work.claim.meta.get("audio_track") or ""), work.language,
+                                          s.whisper.output_language, s.whisper.translate)
+        if work.choice.note():
+            ctx.warn(work.choice.note())
+        if not info.has_video:
+            ctx.warn("audio only: indexed by its speech" + (" (its cover picture kept)" if info.cover_stream is not None else ""))
 
-                def audio() -> DiskAudio:
-                    # Decoded once to a scratch file, and only when Whisper needs it (subtitles alone never
-                    # decode it); read in slices, so memory does not grow with the file's length.
-                    if not cache:
-                        t_decode = time.perf_counter()
-                        stream = track.number - 1 if track is not None else 0
-                        cache.append(opened.enter_context(decoded_audio(path, ctx.work_dir, stream)))
-                        timings["decode_s"] = round(timings.get("decode_s", 0.0) + time.perf_counter() - t_decode, 3)
-                    return cache[0]
+    def _track_audio(self, work: VideoWork, track: AudioTrack | None, scratch: ExitStack) -> Callable[[], DiskAudio]:
+        """The track's audio, decoded once to a scratch file and only when Whisper needs it (subtitles alone never
+        decode it); read in slices, so memory does not grow with the file's length."""
+        cache: list[DiskAudio] = []
 
-                return audio
+        def audio() -> DiskAudio:
+            if not cache:
+                t_decode = time.perf_counter()
+                stream = track.number - 1 if track is not None else 0
+                cache.append(scratch.enter_context(decoded_audio(work.path, work.ctx.work_dir, stream)))
+                work.timings["decode_s"] = round(work.timings.get("decode_s", 0.0) + time.perf_counter() - t_decode, 3)
+            return cache[0]
 
-            audio = track_audio(choice.speech)
+        return audio
 
-            # Frames are extracted in a thread while Whisper runs (OpenCV and CTranslate2 release the GIL;
-            # Whisper alone keeps about one core busy). A damaged file that fails frame extraction stops
-            # the transcription at its next progress report instead of after a full Whisper pass.
-            all_times = [t for span in spans for t in frame_times(span, s.frames_per_window)] if info.has_video else []
-            detect_shots = self._shot_detection() and info.has_video
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="frames") as pool:
-                t_frames = time.perf_counter()
-                frames_job: Future = (pool.submit(self._frames, path, all_times, info, detect_shots) if info.has_video
-                                      else pool.submit(lambda: ([], None)))
-                frames_job.add_done_callback(lambda _f: timings.__setitem__("frames_s", round(time.perf_counter() - t_frames, 3)))
+    def _speech_and_frames(self, work: VideoWork, scratch: ExitStack) -> None:
+        """The transcript and translation, while the frames (and shots) are extracted in a thread.
 
-                def on_progress(done: float) -> None:
-                    failure = frames_job.exception() if frames_job.done() else None
-                    if failure is not None and not isinstance(failure, TruncatedMediaError):  # a truncated file is
-                        raise failure  # indexed as far as it decodes: its speech is still wanted
-                    ctx.report(min(done, info.duration), info.duration, "transcribing (audio s)")
+        OpenCV and CTranslate2 release the GIL; Whisper alone keeps about one core busy. A damaged file that fails
+        frame extraction stops the transcription at its next progress report instead of after a full Whisper pass."""
+        s, ctx, info = self.settings, work.ctx, work.info
+        audio = self._track_audio(work, work.choice.speech, scratch)
+        all_times = [t for span in work.spans for t in frame_times(span, s.frames_per_window)] if info.has_video else []
+        detect_shots = self._shot_detection() and info.has_video
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="frames") as pool:
+            t_frames = time.perf_counter()
+            frames_job: Future = (pool.submit(self._frames, work.path, all_times, info, detect_shots) if info.has_video
+                                  else pool.submit(lambda: ([], None)))
+            frames_job.add_done_callback(lambda _f: work.timings.__setitem__("frames_s", round(time.perf_counter() - t_frames, 3)))
 
-                t0 = time.perf_counter()
-                transcript, tracks, used = self._transcribe(source, meta, path, info.has_audio, language, audio, on_progress, ctx)
-                timings["transcribe_s"] = round(time.perf_counter() - t0, 3)
-                english_audio = choice.english
-                if english_audio is None and choice.speech is not None and s.whisper.translate != "never":
-                    english_audio = english_track(choice.all, choice.speech, transcript.language or "", s.whisper.output_language)
-                t_translate = time.perf_counter()
-                translation = self._translate(source, tracks, used, transcript, info.has_audio, audio, info.duration, ctx,
-                                              track_audio(english_audio) if english_audio is not None else None)
-                if translation is not None:
-                    timings["translate_s"] = round(time.perf_counter() - t_translate, 3)
-                release = getattr(self.transcriber, "release", None)
-                if release is not None:
-                    release()  # the pieces and encoder outputs kept for the translation
-                opened.close()  # the scratch audio files
-                try:
-                    frames, shots = frames_job.result()
-                except TruncatedMediaError as exc:
-                    info, spans, frames, shots = self._partial(path, info, exc, detect_shots)
-                    partial = f"{info.duration:.1f} s of {exc.duration:.1f} s decodable"
-                    ctx.warn(f"partial: {partial}; indexed up to there ({exc})")
-            cover = None
-            if info.cover_stream is not None:
-                picture = cover_picture(path, info.cover_stream, s.frame_max_side, s.jpeg_quality)
-                cover = {"jpeg": picture[0], "width": picture[1], "height": picture[2]} if picture else None
-            if info.has_audio and transcript.source == "whisper" and not transcript.words:
-                ctx.warn("the audio track has no recognized speech (silence, music, or the wrong language?); "
-                         "windows get empty transcripts; set 'language' for this video if it has speech")
-            if transcript.low_confidence:
-                ctx.warn(
-                    f"language detection is unsure: {transcript.language} with p={transcript.language_probability:.2f}"
-                    f" (used {transcript.language_source}); set 'language' for this video in videos_config.json"
-                )
+            def on_progress(done: float) -> None:
+                failure = frames_job.exception() if frames_job.done() else None
+                if failure is not None and not isinstance(failure, TruncatedMediaError):  # a truncated file is
+                    raise failure  # indexed as far as it decodes: its speech is still wanted
+                ctx.report(min(done, info.duration), info.duration, "transcribing (audio s)")
 
-        ocr_languages = self._ocr_languages(transcript.language or language, ctx)
-        reader = None
-        if ocr_languages:
-            from vtdb.media.ocr import OcrReader
+            self._transcript_step(work, audio, on_progress)
+            self._translation_step(work, audio, scratch)
+            release = getattr(self.transcriber, "release", None)
+            if release is not None:
+                release()  # the pieces and encoder outputs kept for the translation
+            scratch.close()  # the scratch audio files
+            try:
+                work.frames, work.shots = frames_job.result()
+            except TruncatedMediaError as exc:
+                work.info, work.spans, work.frames, work.shots = self._partial(work.path, info, exc, detect_shots)
+                work.partial = f"{work.info.duration:.1f} s of {exc.duration:.1f} s decodable"
+                ctx.warn(f"partial: {work.partial}; indexed up to there ({exc})")
 
-            reader = OcrReader(ocr_languages)
+    def _transcript_step(self, work: VideoWork, audio: Callable[[], DiskAudio], on_progress: Callable[[float], None]) -> None:
+        t0 = time.perf_counter()
+        work.transcript, work.subtitle_tracks, work.transcript_track = self._transcribe(
+            work.source, work.claim.meta, work.path, work.info.has_audio, work.language, audio, on_progress, work.ctx)
+        work.timings["transcribe_s"] = round(time.perf_counter() - t0, 3)
+
+    def _translation_step(self, work: VideoWork, audio: Callable[[], DiskAudio], scratch: ExitStack) -> None:
+        """The translation into output_language (see `_translate`); another audio track in that language is
+        decoded only now, when it is wanted."""
+        s, choice = self.settings, work.choice
+        english_audio = choice.english
+        if english_audio is None and choice.speech is not None and s.whisper.translate != "never":
+            english_audio = english_track(choice.all, choice.speech, work.transcript.language or "", s.whisper.output_language)
+        t0 = time.perf_counter()
+        work.translation = self._translate(work.source, work.subtitle_tracks, work.transcript_track, work.transcript,
+                                           work.info.has_audio, audio, work.info.duration, work.ctx,
+                                           self._track_audio(work, english_audio, scratch) if english_audio is not None else None)
+        if work.translation is not None:
+            work.timings["translate_s"] = round(time.perf_counter() - t0, 3)
+
+    def _cover(self, work: VideoWork) -> None:
+        """An audio file's attached picture, kept to be shown where a video has its frames."""
+        if work.info.cover_stream is not None:
+            picture = cover_picture(work.path, work.info.cover_stream, self.settings.frame_max_side, self.settings.jpeg_quality)
+            work.cover = Picture(*picture) if picture else None
+
+    def _speech_warnings(self, work: VideoWork) -> None:
+        transcript, ctx = work.transcript, work.ctx
+        if work.info.has_audio and transcript.source == "whisper" and not transcript.words:
+            ctx.warn("the audio track has no recognized speech (silence, music, or the wrong language?); "
+                     "windows get empty transcripts; set 'language' for this video if it has speech")
+        if transcript.low_confidence:
+            ctx.warn(
+                f"language detection is unsure: {transcript.language} with p={transcript.language_probability:.2f}"
+                f" (used {transcript.language_source}); set 'language' for this video in videos_config.json"
+            )
+
+    def _cut_windows(self, work: VideoWork) -> None:
+        """The windows: each one's words and translation by timestamp, its unsure text, its frames, its cut."""
+        fpw = self.settings.frames_per_window
+        transcript, translation, spans = work.transcript, work.translation, work.spans
         words = [w.__dict__ for w in transcript.words]
-        windows: list[dict] = []
         for span in spans:
             last = span.index == len(spans) - 1
             window_words = words_in_window(span, words, last=last)
             translated = text_in_window(translation.segments, span.start, span.end, last) if translation else ""
-            window_frames = frames[span.index * s.frames_per_window : (span.index + 1) * s.frames_per_window] if frames else []
-            on_screen: list[str] = []
-            if reader is not None:
-                on_screen = reader.read_window_text([fr.jpeg for fr in window_frames])
-                ctx.report(span.index + 1, len(spans), "reading on-screen text (windows)")
-            windows.append(
-                {
-                    "index": span.index,
-                    "start_time": span.start,
-                    "end_time": span.end,
-                    "duration": round(span.duration, 3),
-                    "text": join_words(window_words),
-                    "words": [dict(w) for w in window_words],
-                    "translation": translated,
-                    "translation_source": translation.source if translation and translated else "",
-                    # Text Whisper likely invented (kept to be seen, never indexed): transcript and English.
-                    "unsure_speech": unsure_in_window(transcript, translation, span.start, span.end, last),
-                    "on_screen_text": on_screen,
-                    # A real cut inside the window (None without shot detection: Phase 2 compares frames then).
-                    "scene_change": cut_inside(shots, span.start, span.end) if shots is not None else None,
-                    "frames": [{"time": fr.time, "jpeg": fr.jpeg, "width": fr.width, "height": fr.height} for fr in window_frames],
-                }
-            )
-        if reader is not None:
-            reader.close()
-            timings.update(reader.stats.as_dict())
-        data = {
-            "format": PHASE1_FORMAT,
-            "version": PHASE1_VERSION,
-            "created_at": iso(now_utc()),
-            "video": {
-                "name": claim.name,
-                "source": source.location,
-                "source_kind": source.kind,
-                "fingerprint": fingerprint,
-                "title": meta.get("title") or claim.name,
-                "description": meta.get("description") or "",
-                "duration": info.duration,
-                "width": info.width,
-                "height": info.height,
-                "fps": info.fps,
-                "has_audio": info.has_audio,
-                # False: audio only (no frames in any window; `cover` is its attached picture, or None).
-                "has_video": info.has_video,
-                "cover": cover,
-                "audio_tracks": [dataclasses.asdict(t) for t in info.audio_tracks],
-                "audio_track_used": choice.speech.number if choice.speech is not None else 0,
-                "video_codec": info.video_codec,
-                "audio_codec": info.audio_codec,
-                "youtube_id": meta.get("youtube_id") or "",
-                "publication_date": meta.get("publication_date") or "",
-                "chapters": json_list(meta.get("chapters")),
-            },
-            "transcript": {**transcript.to_dict(), "translation": translation.to_dict() if translation else None},
-            "settings": {
-                "window_length": s.window_length,
-                "window_overlap": s.window_overlap,
-                "window_min_tail": s.window_min_tail,
-                "frames_per_window": s.frames_per_window,
-                "frame_max_side": s.frame_max_side,
-                "jpeg_quality": s.jpeg_quality,
-                "whisper_model": s.whisper_model,
-            },
-            "timings": timings,
-            # Shot boundaries [[start, end], ...] (PySceneDetect); None when shot detection was off.
-            "shots": shots_as_lists(shots) if shots is not None else None,
-            "windows": windows,
-        }
-        out_path = phase1_data_path(ctx.work_dir, claim.name)
-        dump_plain(out_path, data)
-        size_mb = out_path.stat().st_size / 1e6
-        extra = {"translation_language": translation.language if translation else "",
-                 "translation_source": translation.source if translation else "",
-                 "translation_model": translation.model if translation else ""}
+            frames = work.frames[span.index * fpw : (span.index + 1) * fpw] if work.frames else []
+            work.windows.append(Window(
+                span.index, span.start, span.end,
+                text=join_words(window_words),
+                words=[SpokenWord.from_plain(w) for w in window_words],
+                translation=translated,
+                translation_source=translation.source if translation and translated else "",
+                # Text Whisper likely invented (kept to be seen, never indexed): transcript and English.
+                unsure_speech=[UnsureSpan.from_plain(u)
+                               for u in unsure_in_window(transcript, translation, span.start, span.end, last)],
+                # A real cut inside the window (None without shot detection: Phase 2 compares frames then).
+                scene_change=cut_inside(work.shots, span.start, span.end) if work.shots is not None else None,
+                frames=[Picture(fr.jpeg, fr.width, fr.height, fr.time) for fr in frames],
+            ))
+
+    def _read_on_screen_text(self, work: VideoWork) -> None:
+        """Each window's on-screen text (OCR of its frames), when OCR is on and can read the video's languages."""
+        languages = self._ocr_languages(work.transcript.language or work.language, work.ctx)
+        if not languages:
+            return
+        from vtdb.media.ocr import OcrReader
+
+        reader = OcrReader(languages)
+        for window in work.windows:
+            window.on_screen_text = reader.read_window_text([fr.jpeg for fr in window.frames])
+            work.ctx.report(window.index + 1, len(work.windows), "reading on-screen text (windows)")
+        reader.close()
+        work.timings.update(reader.stats.as_dict())
+
+    def _write(self, work: VideoWork) -> Path:
+        """The Phase 1 file (vtdb.workfiles.Phase1Data), written atomically."""
+        s, info, meta, translation = self.settings, work.info, work.claim.meta, work.translation
+        video = VideoPart(
+            name=work.claim.name, source=work.source.location, source_kind=work.source.kind,
+            fingerprint=work.fingerprint, title=meta.get("title") or work.claim.name,
+            description=meta.get("description") or "", duration=info.duration, width=info.width,
+            height=info.height, fps=info.fps, has_audio=info.has_audio, has_video=info.has_video, cover=work.cover,
+            audio_tracks=[dataclasses.asdict(t) for t in info.audio_tracks],
+            audio_track_used=work.choice.speech.number if work.choice.speech is not None else 0,
+            video_codec=info.video_codec, audio_codec=info.audio_codec, youtube_id=meta.get("youtube_id") or "",
+            publication_date=meta.get("publication_date") or "", chapters=json_list(meta.get("chapters")))
+        transcript = TranscriptPart.from_plain(
+            {**work.transcript.to_dict(), "translation": translation.to_dict() if translation else None})
+        data = Phase1Data(
+            video, transcript, work.windows, created_at=iso(now_utc()),
+            settings={"window_length": s.window_length, "window_overlap": s.window_overlap,
+                      "window_min_tail": s.window_min_tail, "frames_per_window": s.frames_per_window,
+                      "frame_max_side": s.frame_max_side, "jpeg_quality": s.jpeg_quality, "whisper_model": s.whisper_model},
+            timings=work.timings,
+            # Shot boundaries (PySceneDetect); None when shot detection was off.
+            shots=[(shot.start, shot.end) for shot in work.shots] if work.shots is not None else None)
+        out_path = phase1_data_path(work.ctx.work_dir, work.claim.name)
+        dump_plain(out_path, data.to_plain())
+        return out_path
+
+    def _result(self, work: VideoWork, size_mb: float) -> JobResult:
+        """The record fields and the line the run prints."""
+        info, transcript, translation, partial = work.info, work.transcript, work.translation, work.partial
         english = f", {translation.language} by {translation.source}" if translation else ""
         return JobResult(
-            count=len(windows),
+            count=len(work.windows),
             fields=phase1_fields(
                 duration=info.duration,
                 width=info.width,
                 height=info.height,
                 fps=info.fps,
-                windows=len(windows),
+                windows=len(work.windows),
                 has_audio=info.has_audio,
-                fingerprint=fingerprint,
+                fingerprint=work.fingerprint,
                 transcript_language=transcript.language or "",
                 language_probability=transcript.language_probability,
                 language_source=transcript.language_source,
@@ -419,8 +467,10 @@ class Phase1Job:
                 transcript_source=transcript.source,
                 partial=partial,
                 has_video=info.has_video,
-                audio_tracks=choice.note(),
-                **extra,
+                audio_tracks=work.choice.note(),
+                translation_language=translation.language if translation else "",
+                translation_source=translation.source if translation else "",
+                translation_model=translation.model if translation else "",
             ),
             note=f"windows, {len(transcript.words)} words ({transcript.language or 'no speech'}){english}, {size_mb:.1f} MB"
             + (f"; partial: {partial}" if partial else ""),
