@@ -10,6 +10,7 @@ other CLI run uses videos without an audio track, which never load the model.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -28,8 +29,18 @@ from vtdb.events import read_events
 from vtdb.manager import ChromaDBManager
 from vtdb.media.video import MediaError, extract_frames, probe
 from vtdb.media.windows import WindowSpan, frame_times, join_words, plan_windows, words_in_window
-from vtdb.safe_pickle import UnsafePickleError, dumps_plain, load_plain, loads_plain, to_plain
-from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
+from vtdb.safe_pickle import UnsafePickleError, dump_plain, dumps_plain, load_plain, loads_plain, to_plain
+from vtdb.workfiles import (
+    PHASE1_FORMAT,
+    PHASE2_FORMAT,
+    Phase1Data,
+    Phase2Analysis,
+    WorkFileError,
+    load_phase1_data,
+    phase1_data_path,
+    read_phase1,
+    read_phase2,
+)
 
 PHASE1 = "phase1_whisper_frames.py"
 DOWNSTREAM = ("phase2_status", "db_load_status", "phase4_status")
@@ -318,6 +329,41 @@ def test_plain_pickle_round_trip_and_to_plain():
         dumps_plain({"frames": np.zeros((2, 2))})
     with pytest.raises(TypeError, match="not a string"):
         dumps_plain({1: "int key"})
+
+
+def test_a_version_1_phase1_file_reads_with_the_keys_version_2_added(tmp_path):
+    old = {"format": PHASE1_FORMAT, "version": 1, "video": {"name": "old", "duration": 10.0},
+           "transcript": {"language": "ru", "text": "привет", "segments": [{"start": 0.0, "end": 2.0, "text": "привет"}]},
+           "windows": [{"index": 0, "start_time": 0.0, "end_time": 10.0, "text": "привет",
+                        "frames": [{"time": 5.0, "jpeg": b"\xff\xd8", "width": 4, "height": 3}, {"time": 6.0}]}]}
+    dump_plain(phase1_data_path(tmp_path, "old"), old)
+    data = read_phase1(tmp_path, "old")
+    assert data.transcript.translation is None and data.windows[0].translation == ""
+    assert [f.time for f in data.windows[0].frames] == [5.0]  # a frame without JPEG bytes is no frame
+    assert data.video.has_video and data.shots is None and data.windows[0].scene_change is None
+    plain = load_phase1_data(tmp_path, "old")
+    assert plain["windows"][0]["translation_source"] == "" and plain["transcript"]["translation"] is None
+    assert Phase1Data.from_plain(plain).to_plain() == plain
+    dump_plain(phase1_data_path(tmp_path, "bad"), {**old, "windows": [{"start_time": 0.0}]})
+    with pytest.raises(WorkFileError, match="Phase 1 data is malformed"):
+        read_phase1(tmp_path, "bad")
+
+
+def test_a_phase2_file_reads_and_writes_the_same_json(tmp_path):
+    ok = {"segment_index": 0, "start_time": 0.0, "end_time": 10.0, "status": "repaired", "analyzer": "openai",
+          "model": "m", "prompt_version": "3", "description": "A kitchen.", "dialogue_translation": "",
+          "keywords": ["pasta"], "content_type": "tutorial", "mood_atmosphere": "calm", "confidence": "low",
+          "scene_change": False, "text_language": "en", "translation_source": "", "notes": ["cut off"]}
+    failed = {"segment_index": 1, "start_time": 7.0, "end_time": 17.0, "status": "failed", "analyzer": "openai",
+              "model": "m", "prompt_version": "3", "error": "timeout"}
+    doc = {"format": PHASE2_FORMAT, "version": 1, "video_name": "v", "created_at": "2026-12-01T09:00:00+00:00",
+           "analyzer": "openai", "model": "m", "output_language": "en", "transcript_language": "en",
+           "windows_total": 2, "windows_failed": 1, "windows_repaired": 1, "segments": [ok, failed]}
+    assert Phase2Analysis.from_plain(doc).to_plain() == doc
+    path = tmp_path / "v_phase2_vllm_analysis.json"
+    path.write_text(json.dumps({**doc, "segments": [ok, {**failed, "start_time": "soon"}]}), encoding="utf-8")
+    with pytest.raises(WorkFileError, match=r"window #1 \(segment_index 1\): start_time must be a number, got 'soon'"):
+        read_phase2(tmp_path, "v")
 
 
 # ---------------------------------------------------------------- unit: media
