@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 SEGMENT_RE = re.compile(r"Segment (\d+) of ([\w.-]+):")
 WINDOW_RANGE_RE = re.compile(r"This is the window (\S+)\u2013(\S+) of the video")
@@ -146,16 +146,11 @@ class Scripted:
         return item(request) if callable(item) else item
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default backlog of 5 would refuse bursts of parallel connects
-
-
 class FakeOpenAIServer:
-    """ThreadingHTTPServer on 127.0.0.1 (a free port); use as a context manager."""
+    """ThreadingHTTPServer on 127.0.0.1 (a free port unless `port` is given); use as a context manager."""
 
     def __init__(self, responder: Callable[[RecordedRequest], Reply] | None = None, models: Sequence[str] | None = ("fake-vlm",),
-                 delay: float = 0.0, name: str = "", slots: int | None = None):
+                 delay: float = 0.0, name: str = "", slots: int | None = None, port: int = 0):
         self.responder = responder or valid_reply
         self.models = list(models) if models is not None else None  # None: /v1/models answers 404
         self.delay = delay  # added to every chat request
@@ -169,7 +164,7 @@ class FakeOpenAIServer:
         self.max_in_flight = 0
         self.completed = 0
         self._seq = 0
-        self.httpd = _Server(("127.0.0.1", 0), self._handler_class())
+        self.httpd = _Server(("127.0.0.1", port), self)
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
 
@@ -204,93 +199,112 @@ class FakeOpenAIServer:
     def __enter__(self) -> "FakeOpenAIServer":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _handler_class(self):
-        server = self
+    def count_model_check(self) -> None:
+        with self._lock:
+            self.model_checks += 1
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def record(self, path: str, body: dict, headers: dict[str, str]) -> RecordedRequest:
+        with self._lock:
+            self._seq += 1
+            request = RecordedRequest(path, body, headers, time.monotonic(), self._seq, self.name)
+            self.requests.append(request)
+        return request
 
-            def log_message(self, *args) -> None:  # quiet
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Hold a slot (when there are slots) and count the request in flight while it is answered."""
+        with self._slots or contextlib.nullcontext():
+            with self._lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+                    self.completed += 1
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 would refuse bursts of parallel connects
+
+    def __init__(self, address: tuple[str, int], fake: FakeOpenAIServer):
+        self.fake = fake
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        if isinstance(body, (dict, list)):
+            data = json.dumps(body).encode()
+            ctype = "application/json"
+        else:
+            data = body if isinstance(body, bytes) else str(body).encode()
+            ctype = "text/plain; charset=utf-8"
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout): fine
+
+    def do_GET(self) -> None:
+        fake = self.server.fake
+        if self.path.rstrip("/").endswith("/models"):
+            fake.count_model_check()
+            if fake.models is None:
+                self._send(404, {"error": {"message": "not found"}})
+            else:
+                self._send(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in fake.models]})
+            return
+        self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send(400, {"error": {"message": "request body is not JSON"}})
+            return
+        request = fake.record(self.path, body, {k.lower(): v for k, v in self.headers.items()})
+        with fake.serving():
+            self._answer(request, fake.responder(request), fake.delay)
+
+    def _answer(self, request: RecordedRequest, reply: Reply, delay: float) -> None:
+        wait = delay + reply.delay
+        if wait:
+            time.sleep(wait)
+        if reply.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
                 pass
-
-            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                if isinstance(body, (dict, list)):
-                    data = json.dumps(body).encode()
-                    ctype = "application/json"
-                else:
-                    data = body if isinstance(body, bytes) else str(body).encode()
-                    ctype = "text/plain; charset=utf-8"
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(data)))
-                    for k, v in (headers or {}).items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (its timeout): fine
-
-            def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
-                    with server._lock:
-                        server.model_checks += 1
-                    if server.models is None:
-                        self._send(404, {"error": {"message": "not found"}})
-                    else:
-                        self._send(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in server.models]})
-                    return
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._send(404, {"error": {"message": f"no route {self.path}"}})
-                    return
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    self._send(400, {"error": {"message": "request body is not JSON"}})
-                    return
-                with server._lock:
-                    server._seq += 1
-                    request = RecordedRequest(self.path, body, {k.lower(): v for k, v in self.headers.items()},
-                                              time.monotonic(), server._seq, server.name)
-                    server.requests.append(request)
-                with server._slots or contextlib.nullcontext():
-                    self._serve(request)
-
-            def _serve(self, request: RecordedRequest) -> None:
-                with server._lock:
-                    server.in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                try:
-                    reply = server.responder(request)
-                    wait = server.delay + reply.delay
-                    if wait:
-                        time.sleep(wait)
-                    if reply.drop:
-                        self.close_connection = True
-                        try:
-                            self.connection.shutdown(2)
-                        except OSError:
-                            pass
-                    elif reply.raw is not None:
-                        self._send(reply.status, reply.raw, reply.headers)
-                    elif reply.status != 200:
-                        self._send(reply.status, {"error": {"message": reply.content or f"HTTP {reply.status}"}}, reply.headers)
-                    else:
-                        self._send(200, chat_body(reply.content, reply.finish_reason, request.body.get("model", "")), reply.headers)
-                finally:
-                    with server._lock:
-                        server.in_flight -= 1
-                        server.completed += 1
-
-        return Handler
+        elif reply.raw is not None:
+            self._send(reply.status, reply.raw, reply.headers)
+        elif reply.status != 200:
+            self._send(reply.status, {"error": {"message": reply.content or f"HTTP {reply.status}"}}, reply.headers)
+        else:
+            self._send(200, chat_body(reply.content, reply.finish_reason, request.body.get("model", "")), reply.headers)
 
 
 def decode_data_url(url: str) -> bytes:
@@ -306,10 +320,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--model", default="fake-vlm")
     args = parser.parse_args()
-    server = FakeOpenAIServer(models=[args.model], delay=args.delay)
-    server.httpd.server_close()
-    server.httpd = _Server(("127.0.0.1", args.port), server._handler_class())
-    server.port = args.port
+    server = FakeOpenAIServer(models=[args.model], delay=args.delay, port=args.port)
     print(f"serving {server.url} (delay {args.delay} s, model {args.model})", flush=True)
     try:
         server.httpd.serve_forever()
