@@ -11,7 +11,7 @@ from rich.table import Table
 
 from vtdb.config import yes_no
 from vtdb.errors import VtdbError
-from vtdb.state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, phase_field
+from vtdb.state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, is_retired, phase_field
 from vtdb.text import did_you_mean
 from vtdb.timefmt import duration
 
@@ -130,14 +130,27 @@ def plain_status_table(records: Sequence[Mapping[str, Any]], title: str = "video
     return "\n".join([title, line(header), *(line(r).rstrip() for r in rows)])
 
 
-def totals_line(records: Sequence[Mapping]) -> str:
-    parts = []
+def phase_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """For each phase, how many of the records are pending, processing, completed, held and stale (the web's
+    totals, /api/status's "totals", the terminal's totals line)."""
+    out: dict[str, dict[str, int]] = {}
     for phase in PHASE_ORDER:
-        done = sum(1 for m in records if m.get(phase_field(phase, "status")) == "completed")
-        parts.append(f"{PHASE_LABELS[phase]} {done}/{len(records)}")
+        counts = {"pending": 0, "processing": 0, "completed": 0, "held": 0, "stale": 0}
+        for record in records:
+            cell = phase_cell(record, phase)
+            counts[cell.status] = counts.get(cell.status, 0) + 1
+            counts["held"] += cell.held
+            counts["stale"] += cell.stale is not None
+        out[phase] = counts
+    return out
+
+
+def totals_line(records: Sequence[Mapping[str, Any]]) -> str:
+    counts = phase_counts(records)
+    parts = [f"{PHASE_LABELS[phase]} {counts[phase]['completed']}/{len(records)}" for phase in PHASE_ORDER]
     held = sum(1 for m in records if m.get("flags", {}).get("held"))
     stale = sum(1 for m in records if m.get("flags", {}).get("stale"))
-    retired = sum(1 for m in records if m.get("retired_at"))
+    retired = sum(1 for m in records if is_retired(m))
     line = " · ".join(parts)
     if retired:
         line += f" · [bold magenta]{retired} retired[/] (db_manager.py prune deletes them)"

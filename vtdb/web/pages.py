@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 
 from vtdb.search.moments import Moment, keywords_of, snippet_parts
 from vtdb.state import PHASE_ORDER, PHASES, phase_field
-from vtdb.status_table import PHASE_LABELS, PhaseCell, StatusRow, status_row
+from vtdb.status_table import PHASE_LABELS, PhaseCell, StatusRow, phase_counts, status_row
 from vtdb.timefmt import clock, clock_span, duration
 
 # Bidirectional controls (U+202E and friends) reorder what follows them: a title "abc\u202etxt.exe" shows as
@@ -206,20 +206,6 @@ def action_forms(name: str, csrf: str) -> str:
             f'<form method="post" action="/actions/release" class="action">{hidden}<button type="submit">release</button></form>')
 
 
-def totals(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for phase in PHASE_ORDER:
-        counts = {"pending": 0, "processing": 0, "completed": 0, "held": 0, "stale": 0}
-        for r in records:
-            status = str(r.get(phase_field(phase, "status")) or "pending")
-            counts[status] = counts.get(status, 0) + 1
-            flags = r.get("flags") or {}
-            counts["held"] += phase in (flags.get("held") or [])
-            counts["stale"] += phase in (flags.get("stale") or {})
-        out[phase] = counts
-    return out
-
-
 STATUS_ROWS = 100  # rows of the status table per page
 
 
@@ -259,7 +245,7 @@ def status_fragment(records: Sequence[Mapping[str, Any]], events: Sequence[Mappi
                     counts: Mapping[str, Mapping[str, int]] | None = None) -> str:
     """The live part of the status page: counts over every record (`counts`, when made already), the table for one
     page of them (those whose name or title holds `video`), the event log's tail."""
-    counts = counts if counts is not None else totals(records)
+    counts = counts if counts is not None else phase_counts(records)
     every = len(records)
     records, matching, pages = status_rows(records, video, page)
     page = min(max(1, page), pages)

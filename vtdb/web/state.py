@@ -16,8 +16,8 @@ from fastapi import Request
 
 from vtdb.config import Config
 from vtdb.events import read_events
+from vtdb.status_table import phase_counts
 from vtdb.store import Store
-from vtdb.web import pages
 from vtdb.web.errors import HttpError
 from vtdb.web.media import SourceHandles
 from vtdb.web.security import HostCheck, csrf_token
@@ -168,7 +168,7 @@ class StatusCache:
             self._state.ensure_open()
             with self._state.lock:
                 records = [{**r, "flags": db.video_flags(r).as_dict()} for r in db.list_videos()]
-            totals = pages.totals(records)
+            totals = phase_counts(records)
             with self._lock:
                 self._records, self._totals = records, totals
                 self._at, self._took = time.monotonic(), time.monotonic() - t0
