@@ -24,7 +24,7 @@ def resolve_path(value: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def entry_token(raw: dict) -> str:
+def entry_token(raw: dict[str, Any]) -> str:
     """Changes whenever a config entry changes: `force_reprocess` applies once per token."""
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -36,7 +36,7 @@ class SourceEntry(Protocol):
     kind: ClassVar[str]
     index: int
     force_reprocess: bool
-    raw: dict
+    raw: dict[str, Any]
 
     @property
     def entry_token(self) -> str: ...
@@ -54,7 +54,7 @@ class VideoEntry:
     description: str = ""
     title: str = ""
     force_reprocess: bool = False
-    raw: dict = field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
     # Creator subtitles named in the config: {language code or "": resolved path} ("" = the video's language).
     subtitles: dict[str, str] = field(default_factory=dict)
     # The audio track to transcribe: "2" (the second, as players number them), a language code, or "" = choose
@@ -83,7 +83,7 @@ class ZimEntry:
     license: str = ""
     description: str = ""
     force_reprocess: bool = False
-    raw: dict = field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def entry_token(self) -> str:
@@ -105,7 +105,7 @@ VIDEO_KEYS = {"name", "path", "language", "description", "title", "force_reproce
 ZIM_KEYS = {"zim", "include", "exclude", "language", "license", "description", "force_reprocess"}
 
 
-def _common_checks(raw: dict, text_keys: tuple[str, ...], problems: list[str]) -> tuple[str | None, bool]:
+def _common_checks(raw: dict[str, Any], text_keys: tuple[str, ...], problems: list[str]) -> tuple[str | None, bool]:
     """Checks shared by file and ZIM entries; returns (language code or None, force_reprocess)."""
     language, err = validate_language(raw.get("language"))
     if err:
@@ -129,7 +129,7 @@ _FIX = {
 }
 
 
-def _entry_text_problems(raw: dict) -> list[str]:
+def _entry_text_problems(raw: dict[str, Any]) -> list[str]:
     """NUL bytes, lone surrogates and control characters in any key or string value of one entry (nested
     ones too: subtitles, include, exclude). Each says which field, what is wrong and what to do."""
     problems: list[str] = []
@@ -159,7 +159,7 @@ def _entry_text_problems(raw: dict) -> list[str]:
     return problems
 
 
-def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str]) -> tuple[ZimEntry | None, EntryProblem | None]:
+def _parse_zim_entry(index: int, raw: dict[str, Any], base_dir: Path, warnings: list[str]) -> tuple[ZimEntry | None, EntryProblem | None]:
     problems: list[str] = _entry_text_problems(raw)
     if problems:
         zim = raw.get("zim")
@@ -185,7 +185,7 @@ def _parse_zim_entry(index: int, raw: dict, base_dir: Path, warnings: list[str])
     resolved = resolve_path(str(zim), base_dir)
     return ZimEntry(index, str(resolved), patterns["include"], patterns["exclude"], language,
                     raw.get("license") or "", raw.get("description") or "", force, raw), None
-EntryParser = Callable[[int, dict, Path, list[str]], tuple[SourceEntry | None, EntryProblem | None]]
+EntryParser = Callable[[int, dict[str, Any], Path, list[str]], tuple[SourceEntry | None, EntryProblem | None]]
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def register_entry_kind(kind: EntryKind) -> EntryKind:
     return kind
 
 
-def _parse_file_entry(index: int, raw: dict, base_dir: Path, warnings: list[str]) -> tuple[SourceEntry | None, EntryProblem | None]:
+def _parse_file_entry(index: int, raw: dict[str, Any], base_dir: Path, warnings: list[str]) -> tuple[SourceEntry | None, EntryProblem | None]:
     return _parse_entry(index, raw, base_dir, warnings)
 
 

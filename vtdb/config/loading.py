@@ -166,7 +166,7 @@ def _unknown_env_warning(env_name: str, types: Mapping[str, Any]) -> str | None:
     return f"environment {env_name}: not a setting, ignored{hint}"
 
 
-def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings: list[str] | None = None) -> Settings:
+def build_settings(raw: dict[str, Any] | None, env: dict[str, str] | None = None, warnings: list[str] | None = None) -> Settings:
     """Defaults, then the config file's `settings`, then environment variables."""
     environment: Mapping[str, str] = os.environ if env is None else env
     warnings = [] if warnings is None else warnings
@@ -177,13 +177,13 @@ def build_settings(raw: dict | None, env: dict[str, str] | None = None, warnings
     types = {f.name: f.type for f in fields(Settings)}
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}  # setting -> the environment variable that set it
-    for key, value in raw.items():
-        if key not in types:
-            warnings.append(f"settings.{key}: unknown setting, ignored{did_you_mean(str(key), types, cutoff=0.75)}")
+    for name, value in raw.items():
+        if name not in types:
+            warnings.append(f"settings.{name}: unknown setting, ignored{did_you_mean(str(name), types, cutoff=0.75)}")
             continue
-        values[key] = _coerce(key, value, "settings.")
+        values[name] = _coerce(name, value, "settings.")
     for env_name, value in environment.items():
-        key = ENV_ALIASES.get(env_name)
+        key: str | None = ENV_ALIASES.get(env_name)
         if key is None and env_name.startswith(ENV_PREFIX):
             key = env_name[len(ENV_PREFIX):].lower()
             if key not in types:
@@ -218,7 +218,7 @@ def parse_config(data: Any, path: Path | None = None, env: dict[str, str] | None
     return Config(path=path, settings=settings, videos=videos, invalid_entries=problems, warnings=warnings, entries=entries)
 
 
-def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
+def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:
     """Load and validate a config file. Raises ConfigError (exit code 2) when it is unusable."""
     config_path = Path(path or DEFAULT_CONFIG_NAME).expanduser().absolute()
     try:
@@ -247,10 +247,10 @@ def _parse_json(text: str) -> tuple[Any, list[str]]:
     keeps the last value silently), saying where: "settings", "videos[2]", "top level"."""
     # id(object) -> (object, [(key, count)]); holding the object keeps its id from being reused
     # by a later one when a repeated key throws an earlier value away.
-    repeated: dict[int, tuple[dict, list[tuple[str, int]]]] = {}
+    repeated: dict[int, tuple[dict[str, Any], list[tuple[str, int]]]] = {}
 
-    def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict:
-        obj: dict = {}
+    def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
         counts: dict[str, int] = {}
         for key, value in pairs:
             obj[key] = value
@@ -281,7 +281,7 @@ def _parse_json(text: str) -> tuple[Any, list[str]]:
     return data, warnings
 
 
-def settings_only(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
+def settings_only(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:
     """The config for tools that need settings but no video list (later phases, status).
 
     A missing default config file is fine here: defaults plus environment.

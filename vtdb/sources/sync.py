@@ -58,27 +58,10 @@ def _sync_one(db: Store, events: ev.EventLog, plan: PlannedVideo, existing: dict
         if not retired:
             _retire(db, events, plan.name, plan.missing, dry_run, notes, flips)
         return  # nothing else to compare: the bytes are not there
-    old_content = str(existing.get("content_fingerprint") or "")
-    same_content = bool(plan.content and old_content and plan.content == old_content)
     old_path = existing.get("video_path")
-    reason = None
-    moved = False
+    reason, moved = _change(plan, existing)
     if plan.force and existing.get("force_token_applied") != plan.token:
-        reason = "force_reprocess set in the config"
         fields["force_token_applied"] = plan.token
-    elif old_path != plan.location:
-        if same_content:
-            moved = True  # the same bytes at a new path: keep every phase's work
-        else:
-            reason = f"source changed from {old_path}"
-    elif plan.fingerprint and existing.get("source_fingerprint") and plan.fingerprint != existing.get("source_fingerprint"):
-        if not same_content:
-            reason = plan.change + (" (its content fingerprint differs)" if old_content and plan.content else "")
-    old_subtitles = existing.get("subtitles_fingerprint")
-    if reason is None and old_subtitles is not None and plan.subtitles != old_subtitles:
-        reason = "its subtitle files changed (edited, added or removed)"
-    if reason is None and "audio_track" in fields and str(existing.get("audio_track") or "") != fields["audio_track"]:
-        reason = f"its audio_track changed to {fields['audio_track'] or 'automatic'}"
     if plan.fingerprint and existing.get("source_fingerprint"):
         # Same bytes at a new path or mtime, or a reset below: record it once, not on every sync.
         fields["source_fingerprint"] = plan.fingerprint
@@ -105,6 +88,34 @@ def _sync_one(db: Store, events: ev.EventLog, plan: PlannedVideo, existing: dict
         db.reset(plan.name, "phase1")
         events.emit(ev.VIDEO_RESET, phase="phase1", video=plan.name, reason=reason)
         notes.append(f"{plan.name}: reprocessing ({reason})")
+
+
+def _change(plan: PlannedVideo, existing: dict) -> tuple[str | None, bool]:
+    """(why the video must be reprocessed or None, whether only its path changed) against its record: a forced
+    reprocess, other bytes at its path or a new one, changed subtitle files or audio track. The same bytes at
+    a new path (a moved folder or archive) keep every phase's work."""
+    old_content = str(existing.get("content_fingerprint") or "")
+    same_content = bool(plan.content and old_content and plan.content == old_content)
+    old_path = existing.get("video_path")
+    reason = None
+    moved = False
+    if plan.force and existing.get("force_token_applied") != plan.token:
+        reason = "force_reprocess set in the config"
+    elif old_path != plan.location:
+        if same_content:
+            moved = True
+        else:
+            reason = f"source changed from {old_path}"
+    elif plan.fingerprint and existing.get("source_fingerprint") and plan.fingerprint != existing.get("source_fingerprint"):
+        if not same_content:
+            reason = plan.change + (" (its content fingerprint differs)" if old_content and plan.content else "")
+    old_subtitles = existing.get("subtitles_fingerprint")
+    if reason is None and old_subtitles is not None and plan.subtitles != old_subtitles:
+        reason = "its subtitle files changed (edited, added or removed)"
+    track = plan.fields.get("audio_track")
+    if reason is None and track is not None and str(existing.get("audio_track") or "") != track:
+        reason = f"its audio_track changed to {track or 'automatic'}"
+    return reason, moved
 
 
 def _retire(db: Store, events: ev.EventLog, name: str, reason: str, dry_run: bool, notes: list[str],

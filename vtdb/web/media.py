@@ -20,7 +20,6 @@ from typing import Any, Callable, Iterator, Mapping
 from vtdb.errors import VtdbError
 from vtdb.media.sniff import AUDIO_OF, HEAD_BYTES, MEDIA_TYPES, sniff_media_type
 from vtdb.sources import OpenHandles, SourceUnavailable, UnknownSourceKind, source_for
-from vtdb.sources.zim import ZimError
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 _RANGE_UNIT = re.compile(r"^\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=")
@@ -136,12 +135,14 @@ def media_body(record: Mapping[str, Any], handles: OpenHandles) -> MediaBody:
     if not record.get("video_path"):
         raise MediaUnavailable("the video's record names no source")
     try:
-        data = source_for(record).open_bytes(handles)
-        head = b"".join(data.read(0, min(HEAD_BYTES, data.size) - 1))
-    except ZimError:
-        raise MediaUnavailable("the video's ZIM address is malformed in its record") from None
+        source = source_for(record)
     except UnknownSourceKind:
         raise MediaUnavailable(f"the web app cannot play a {record.get('source_kind')!r} source") from None
+    except VtdbError:  # the kind refuses the location (a zim:// address without its #item)
+        raise MediaUnavailable("the video's source address is malformed in its record") from None
+    try:
+        data = source.open_bytes(handles)
+        head = b"".join(data.read(0, min(HEAD_BYTES, data.size) - 1))
     except SourceUnavailable as exc:
         raise MediaUnavailable(str(exc)) from None
     except OSError:
