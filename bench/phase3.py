@@ -65,7 +65,15 @@ from vtdb.embedders import load_embedder  # noqa: E402
 from vtdb.manager import ChromaDBManager  # noqa: E402
 from vtdb.safe_pickle import dump_plain  # noqa: E402
 from vtdb.store.records import _clean  # noqa: E402
-from vtdb.workfiles import phase1_data_path, phase2_analysis_path  # noqa: E402
+from vtdb.workfiles import (  # noqa: E402
+    Phase1Data,
+    Phase2Analysis,
+    TranscriptPart,
+    VideoPart,
+    Window,
+    phase1_data_path,
+    phase2_analysis_path,
+)
 
 TARGET_LOAD_RATIO = 1.15
 TARGET_P95_MS = 50.0
@@ -211,9 +219,9 @@ def bench_load(out: Path, n_target: int, budget_s: float, log=print) -> dict:
             claim = db.claim(name, phase)
             assert claim is not None and db.complete(claim, SEGMENTS_PER_VIDEO)
         meta = db.get_video_status(name)
-        phase1 = json.loads(json.dumps({"windows": [{"index": w["segment_index"], "text": w["_speech"]} for w in windows],
-                                        "transcript": {"language": "en"}}))
-        analysis = {"segments": [{k: val for k, val in w.items() if k != "_speech"} for w in windows]}
+        phase1 = Phase1Data(VideoPart(), TranscriptPart(language="en"),
+                            [Window(w["segment_index"], w["start_time"], w["end_time"], w["_speech"]) for w in windows])
+        analysis = Phase2Analysis.from_plain({"segments": [{k: val for k, val in w.items() if k != "_speech"} for w in windows]})
         recs, _ = build_segments(name, meta, analysis, phase1)
         records.extend(recs)
     db.connect()  # created before timing, as in the bare run
