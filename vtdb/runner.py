@@ -199,63 +199,6 @@ def has_work(db: Store, phase: str, options: RunOptions) -> bool:
     return any(d.take for _m, d in db.candidates(phase, only=options.only, force=options.force))
 
 
-def _process_claim(job: PhaseJob, claim: Claim, ctx: JobContext, beat: _Heartbeat, events: ev.EventLog,
-                   summary: RunSummary, report: RunReporter) -> bool:
-    """Process one claimed video and record the outcome; True when the run must stop."""
-    db, name = ctx.db, claim.name
-    try:
-        result = job.process(claim, ctx)
-    except KeyboardInterrupt:
-        beat.stop()
-        db.give_back(claim)
-        events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason="interrupted")
-        report.line(WARNING, f"interrupted: {name} returned to pending")
-        summary.interrupted = True
-        return True
-    except ClaimLost:
-        # Taken over meanwhile: the work is dropped; the video is the new owner's, so nothing is written.
-        beat.stop()
-        events.emit(ev.VIDEO_SUPERSEDED, phase=job.phase, video=name, reason="claim taken over or reset meanwhile; work dropped")
-        summary.superseded.append(name)
-        report.line(WARNING, f"{name}: another worker or a reset took it over; its work stopped, not marked")
-        return False
-    except DatabaseUnavailable:
-        raise  # the run's fault, and nothing can be recorded: run_phase handles it
-    except RunAborted as exc:
-        beat.stop()
-        db.give_back(claim)
-        events.emit(ev.VIDEO_RELEASED, phase=job.phase, video=name, reason=f"run aborted: {exc}")
-        report.line(STOPPED, f"run stopped: {exc}; {name} returned to pending (no attempt counted)")
-        summary.aborted = str(exc)
-        return True
-    except Exception as exc:
-        beat.stop()
-        message = _error_text(exc)
-        kind = state.error_kind(exc)  # the rule lives in vtdb.state; here it is only applied
-        held = db.fail(claim, message, permanent=kind == state.PERMANENT)
-        events.emit(ev.VIDEO_ERROR, phase=job.phase, video=name, error=message, held=held, error_kind=kind,
-                    traceback=None if isinstance(exc, (VideoError, MediaError)) else traceback.format_exc(limit=8))
-        summary.failed.append(name)
-        if held:
-            summary.held.append(name)
-        if kind == state.PERMANENT:
-            summary.permanent.append(name)
-        suffix = " (held at once: retrying cannot fix it)" if kind == state.PERMANENT and held else " (held: needs attention)" if held else ""
-        report.line(FAILED, f"✗ {name}: {message}{suffix}")
-        return False
-    beat.stop()
-    fields = {**ctx.pending_fields(), **result.fields}
-    if db.complete(claim, result.count, **fields):
-        events.emit(ev.VIDEO_COMPLETE, phase=job.phase, video=name, count=result.count, note=result.note)
-        summary.completed.append(name)
-        report.line(OK, f"✓ {name}: {result.count} {result.note}".rstrip())
-    else:
-        events.emit(ev.VIDEO_SUPERSEDED, phase=job.phase, video=name, reason="claim taken over or reset meanwhile")
-        summary.superseded.append(name)
-        report.line(WARNING, f"{name}: finished, but another worker or a reset took it over; not marked")
-    return False
-
-
 def run_phase(
     job: PhaseJob,
     db: Store,
@@ -364,7 +307,7 @@ class _Run:
             return True  # interrupted before the work began
         ctx, beat = started
         try:
-            return _process_claim(self.job, claim, ctx, beat, self.events, self.summary, self.report)
+            return self.process(claim, ctx, beat)
         except DatabaseUnavailable:
             # The database stayed away longer than chroma_retry_timeout: nothing can be written now.
             # Remember the claim, so that the next run's reclaim counts no abandon against the video.
@@ -416,3 +359,69 @@ class _Run:
             self.summary.interrupted = True
             self.report.video_finished(name)
             return None
+
+    def process(self, claim: Claim, ctx: JobContext, beat: _Heartbeat) -> bool:
+        """Process one claimed video and record the outcome; True when the run must stop."""
+        name, phase = claim.name, self.phase
+        try:
+            result = self.job.process(claim, ctx)
+        except KeyboardInterrupt:
+            beat.stop()
+            self.db.give_back(claim)
+            self.events.emit(ev.VIDEO_RELEASED, phase=phase, video=name, reason="interrupted")
+            self.report.line(WARNING, f"interrupted: {name} returned to pending")
+            self.summary.interrupted = True
+            return True
+        except ClaimLost:
+            # Taken over meanwhile: the work is dropped; the video is the new owner's, so nothing is written.
+            beat.stop()
+            self.events.emit(ev.VIDEO_SUPERSEDED, phase=phase, video=name,
+                             reason="claim taken over or reset meanwhile; work dropped")
+            self.summary.superseded.append(name)
+            self.report.line(WARNING, f"{name}: another worker or a reset took it over; its work stopped, not marked")
+            return False
+        except DatabaseUnavailable:
+            raise  # the run's fault, and nothing can be recorded: `take` handles it
+        except RunAborted as exc:
+            beat.stop()
+            self.db.give_back(claim)
+            self.events.emit(ev.VIDEO_RELEASED, phase=phase, video=name, reason=f"run aborted: {exc}")
+            self.report.line(STOPPED, f"run stopped: {exc}; {name} returned to pending (no attempt counted)")
+            self.summary.aborted = str(exc)
+            return True
+        except Exception as exc:
+            beat.stop()
+            self.failed(claim, exc)
+            return False
+        beat.stop()
+        self.finished(claim, ctx, result)
+        return False
+
+    def failed(self, claim: Claim, exc: Exception) -> None:
+        """Record a failed attempt: held at once when retrying cannot fix it (`state.error_kind`)."""
+        name, summary = claim.name, self.summary
+        message = _error_text(exc)
+        kind = state.error_kind(exc)  # the rule lives in vtdb.state; here it is only applied
+        held = self.db.fail(claim, message, permanent=kind == state.PERMANENT)
+        self.events.emit(ev.VIDEO_ERROR, phase=self.phase, video=name, error=message, held=held, error_kind=kind,
+                         traceback=None if isinstance(exc, (VideoError, MediaError)) else traceback.format_exc(limit=8))
+        summary.failed.append(name)
+        if held:
+            summary.held.append(name)
+        if kind == state.PERMANENT:
+            summary.permanent.append(name)
+        suffix = " (held at once: retrying cannot fix it)" if kind == state.PERMANENT and held else " (held: needs attention)" if held else ""
+        self.report.line(FAILED, f"✗ {name}: {message}{suffix}")
+
+    def finished(self, claim: Claim, ctx: JobContext, result: JobResult) -> None:
+        """Mark the phase completed, unless another worker or a reset took the video over meanwhile."""
+        name = claim.name
+        fields = {**ctx.pending_fields(), **result.fields}
+        if self.db.complete(claim, result.count, **fields):
+            self.events.emit(ev.VIDEO_COMPLETE, phase=self.phase, video=name, count=result.count, note=result.note)
+            self.summary.completed.append(name)
+            self.report.line(OK, f"✓ {name}: {result.count} {result.note}".rstrip())
+        else:
+            self.events.emit(ev.VIDEO_SUPERSEDED, phase=self.phase, video=name, reason="claim taken over or reset meanwhile")
+            self.summary.superseded.append(name)
+            self.report.line(WARNING, f"{name}: finished, but another worker or a reset took it over; not marked")

@@ -253,58 +253,68 @@ def build_docs(source_id: str, videos: Sequence[Mapping[str, Any]], segments_of:
     order, so ids stay put when some segments are left out.
 
     Left out, and counted: a segment without a usable time range (times missing, not numbers, negative
-    end, end before start: vtdb.search.moments.segment_span), in `skipped` (video -> count); a segment
+    end, end before start: vtdb.records.time_span), in `skipped` (video -> count); a segment
     whose text is in another language than the pack's, in `off_language` (video -> {language: count}).
     `with_media`: the videos whose file goes into the pack (their pages play them)."""
     docs: list[Doc] = []
     for record in videos:
         video = Video.from_meta(record)
         name = video.name
-        title = video.display_title
-        timed = []
-        for meta in segments_of(name):
-            seg = Segment.from_meta(meta)
-            span = seg.span
-            if span is None:
-                if skipped is not None:
-                    skipped[name] = skipped.get(name, 0) + 1
-                continue
-            timed.append((span, seg))
-        timed.sort(key=lambda item: item[0])
-        for n, ((start, end), seg) in enumerate(timed):
+        for n, (span, seg) in enumerate(_timed_segments(name, segments_of, skipped)):
             lang = text_language(seg)
             if lang and lang != language:
                 if off_language is not None:
                     counts = off_language.setdefault(name, {})
                     counts[lang] = counts.get(lang, 0) + 1
                 continue
-            start_sec, end_sec = int(start), int(round(end))
-            doc_title = f"{title} ({clock_span(start_sec, end_sec, 'm:ss')})"  # the same times as start_sec/end_sec
-            url, local = pages.doc_urls(record, start, source_id, base_url, name in with_media, zim_sources)
-            checks: list[bool] = []
-
-            def fits_logged(text: str, _checks=checks) -> bool:
-                ok = fits(text)  # type: ignore[misc]
-                _checks.append(ok)
-                return ok
-
-            content = doc_content(title, seg, fits_logged if fits is not None else None, language)
-            docs.append(Doc(
-                id=f"{source_id}_{name}_seg_{n}",
-                title=doc_title,
-                url=url,
-                local_url=local,
-                content=content,
-                categories=categories_for(seg, language),
-                doc_type=doc_type_for(seg.content_type),
-                video_name=name,
-                start_sec=start_sec,
-                end_sec=end_sec,
-                scraped_at=video.updated_at,
-                on_screen_text=ON_SCREEN_SEPARATOR.join(on_screen_of(seg, language)),
-                shortened=bool(checks) and not checks[0],  # the first check is the whole (word-capped) text
-            ))
+            url, local = pages.doc_urls(record, span[0], source_id, base_url, name in with_media, zim_sources)
+            docs.append(_doc(f"{source_id}_{name}_seg_{n}", video, seg, span, url, local, fits, language))
     return docs
+
+
+def _timed_segments(name: str, segments_of: Callable[[str], list[dict]],
+                    skipped: dict[str, int] | None) -> list[tuple[tuple[float, float], Segment]]:
+    """The video's segments with a usable time range, in time order; the others counted in `skipped`."""
+    timed = []
+    for meta in segments_of(name):
+        seg = Segment.from_meta(meta)
+        span = seg.span
+        if span is None:
+            if skipped is not None:
+                skipped[name] = skipped.get(name, 0) + 1
+            continue
+        timed.append((span, seg))
+    timed.sort(key=lambda item: item[0])
+    return timed
+
+
+def _doc(doc_id: str, video: Video, seg: Segment, span: tuple[float, float], url: str, local_url: str,
+         fits: Callable[[str], bool] | None, language: str) -> Doc:
+    """One segment's document; `shortened` when the model could not read all of its first text."""
+    title = video.display_title
+    start_sec, end_sec = int(span[0]), int(round(span[1]))
+    checks: list[bool] = []
+
+    def fits_logged(text: str) -> bool:
+        ok = fits(text)  # type: ignore[misc]
+        checks.append(ok)
+        return ok
+
+    return Doc(
+        id=doc_id,
+        title=f"{title} ({clock_span(start_sec, end_sec, 'm:ss')})",  # the same times as start_sec/end_sec
+        url=url,
+        local_url=local_url,
+        content=doc_content(title, seg, fits_logged if fits is not None else None, language),
+        categories=categories_for(seg, language),
+        doc_type=doc_type_for(seg.content_type),
+        video_name=video.name,
+        start_sec=start_sec,
+        end_sec=end_sec,
+        scraped_at=video.updated_at,
+        on_screen_text=ON_SCREEN_SEPARATOR.join(on_screen_of(seg, language)),
+        shortened=bool(checks) and not checks[0],  # the first check is the whole (word-capped) text
+    )
 
 
 def language_name(code: str) -> str:
