@@ -24,7 +24,7 @@ from vtdb.manager import ChromaDBManager
 from vtdb.text import summary_of
 
 
-def run(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="export_clippy.py", description=summary_of(__doc__))
     parser.add_argument("--config", default=None)
     parser.add_argument("--source-id", required=True, help="folder and id prefix, e.g. cooking_videos (a-z, 0-9, '-', '_')")
@@ -45,20 +45,32 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--zim-source", action="append", default=[], metavar="ARCHIVE=ID",
                         help="the disaster-clippy source id of a ZIM archive (stem or path; default: its stem, lower case)")
     parser.add_argument("--out", default="clippy_export", help="output folder (default: ./clippy_export)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _zim_sources(items: list[str]) -> dict[str, str] | None:
+    """--zim-source ARCHIVE=ID options as {archive: id}; None (said) when one is malformed."""
+    zim_sources = {}
+    for item in items:
+        archive, sep, sid = item.partition("=")
+        if not sep or not archive.strip() or not sid.strip():
+            console.print(f"[bold red]export refused:[/] --zim-source {escape(item)!r}: write ARCHIVE=ID, e.g. "
+                          "--zim-source my_channel_2024-05=my_channel")
+            return None
+        zim_sources[archive.strip()] = sid.strip()
+    return zim_sources
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     config = load_or_exit(args.config, need_videos=False)
     language, problem = validate_language(args.language)
     if problem or language is None:
         console.print(f"[bold red]export refused:[/] --language {escape(problem or 'needs a language code such as en')}")
         return EXIT_USAGE
-    zim_sources = {}
-    for item in args.zim_source:
-        archive, sep, sid = item.partition("=")
-        if not sep or not archive.strip() or not sid.strip():
-            console.print(f"[bold red]export refused:[/] --zim-source {escape(item)!r}: write ARCHIVE=ID, e.g. "
-                          "--zim-source my_channel_2024-05=my_channel")
-            return EXIT_USAGE
-        zim_sources[archive.strip()] = sid.strip()
+    zim_sources = _zim_sources(args.zim_source)
+    if zim_sources is None:
+        return EXIT_USAGE
     opts = ExportOptions(source_id=args.source_id, name=args.name or args.source_id, license=args.license, out=Path(args.out),
                          attribution=args.attribution, description=args.description,
                          language=language, tags=args.tags, videos=args.videos,
