@@ -20,7 +20,7 @@ from vtdb.export import ExportError
 from vtdb.export.clippy import ExportOptions, check_options, export
 from vtdb.export.select import ExportEmbedder, loaded_videos, segments_of, transcript_of
 from vtdb.languages import validate_language
-from vtdb.manager import ChromaDBManager
+from vtdb.store import Store
 from vtdb.text import summary_of
 
 
@@ -84,7 +84,7 @@ def run(argv: list[str] | None = None) -> int:
         except ConfigError as exc:
             raise ExportError(str(exc)) from None
         check_database_dir(config, writable=False)
-        db = ChromaDBManager(config)
+        db = Store(config)
         records = loaded_videos(db, args.videos, include_retired=args.include_retired,
                                 log=lambda m: console.print(escape(m)))
         if opts.language != "en":

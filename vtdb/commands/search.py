@@ -20,14 +20,13 @@ from rich.panel import Panel
 
 from vtdb.cli import EXIT_OK, EXIT_USAGE, TerminalSafeConsole, guarded_main, load_or_exit
 from vtdb.embedders import EmbedderError
-from vtdb.manager import ChromaDBManager
 from vtdb.search.filters import FILTER_FIELDS, QueryError, check_languages, check_videos, normalize_filters
 from vtdb.search.moments import Moment, snippet_parts
 from vtdb.search.searcher import MODES, searcher_for
 from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
 from vtdb.search.videos import search_videos
 from vtdb.sources import source_at
-from vtdb.store import EmbedderMismatch
+from vtdb.store import EmbedderMismatch, Store
 from vtdb.text import json_safe, summary_of, terminal_safe
 from vtdb.timefmt import clock, clock_span, duration, seconds
 
@@ -143,7 +142,7 @@ class IndexProgress:
             self._bar = None
 
 
-def parse_filter(text: str, filters: dict, db: ChromaDBManager | None = None) -> None:
+def parse_filter(text: str, filters: dict, db: Store | None = None) -> None:
     if text.strip() in {"clear", "none", ""}:
         filters.clear()
         return
@@ -185,7 +184,7 @@ def _result_number(arg: str, last: list[Moment]) -> int:
     return k
 
 
-def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
+def interactive(db: Store, n: int, filters: dict, mode: str) -> int:
     as_json = False
     last: list[Moment] = []
     out.print(f"[bold]Video Tagging DB search[/] — {db.count_segments()} segments in {escape(db.location)}. :help for commands.")
@@ -228,7 +227,7 @@ def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
             elif command:
                 raise QueryError(f"unknown command {command}; :help lists them")
             else:
-                last = db.search(line, n_results=n, filters=filters, mode=mode)
+                last = search_moments(db, line, n, filters, mode)
                 if as_json:
                     print(json_safe(json.dumps([m.to_dict() for m in last], ensure_ascii=False, indent=1)))
                 else:
@@ -237,7 +236,7 @@ def interactive(db: ChromaDBManager, n: int, filters: dict, mode: str) -> int:
             out.print(f"[red]{escape(str(exc))}[/]")
 
 
-def show_similar(db: ChromaDBManager, segment_id: str, n: int, as_json: bool, include_retired: bool) -> int:
+def show_similar(db: Store, segment_id: str, n: int, as_json: bool, include_retired: bool) -> int:
     """--similar: the moments nearest to a stored segment (vtdb.search.similar), in other videos and the same one."""
     found = similar_moments(db, segment_id, n, include_retired)
     if as_json:
@@ -253,7 +252,7 @@ def show_similar(db: ChromaDBManager, segment_id: str, n: int, as_json: bool, in
     return EXIT_OK if found.other_videos or found.same_video else 1
 
 
-def show_videos(db: ChromaDBManager, query: str, n: int, as_json: bool, include_retired: bool = False) -> int:
+def show_videos(db: Store, query: str, n: int, as_json: bool, include_retired: bool = False) -> int:
     """Whole-video search over the Phase 4 summaries in video_files (vtdb.search.videos)."""
     videos = search_videos(db, query, n)
     if not include_retired and videos:
@@ -297,7 +296,7 @@ def run(argv: list[str] | None = None) -> int:
     except QueryError as exc:
         parser.error(f"argument --language: {exc}")  # exit 2, with the usage line
     config = load_or_exit(args.config, need_videos=False)
-    db = ChromaDBManager(config)
+    db = Store(config)
     err = TerminalSafeConsole(stderr=True, soft_wrap=True)
     searcher_for(db, progress=IndexProgress(err))
     filters = {k: v for k, v in (("video", args.video), ("content_type", args.content_type), ("language", language),

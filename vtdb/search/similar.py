@@ -16,7 +16,8 @@ import numpy as np
 from vtdb.errors import VtdbError
 from vtdb.records import segment_span
 from vtdb.search.moments import Moment, merge_moments, video_of
-from vtdb.store.segments import Hit, as_meta
+from vtdb.search.searcher import searcher_for
+from vtdb.store.segments import Hit, as_meta, result_count
 
 __all__ = ["Similar", "UnknownSegmentError", "search_moments", "similar_moments"]
 
@@ -89,5 +90,6 @@ def similar_moments(db, segment_id: str, n: int = 5, include_retired: bool = Fal
 
 def search_moments(db, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid",
                    include_retired: bool = False) -> list[Moment]:
-    """`db.search` for text: the best `n` moments, retired videos left out unless `include_retired`."""
-    return db.search(query, n_results=n, filters=filters, mode=mode, include_retired=include_retired)
+    """A text search of the store `db`: the best `n` moments (1 to MAX_SEARCH_RESULTS, ValueError otherwise),
+    retired videos left out unless `include_retired`."""
+    return searcher_for(db).search(query, result_count(n), filters, mode, include_retired)
