@@ -11,6 +11,7 @@ read-only work folder keeps the thumbnails in memory instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -124,56 +125,75 @@ class ThumbCache:
 
     def _load_or_build(self, name: str, version: str) -> VideoThumbs | None:
         folder = self.cache_dir / name / version
-        index = folder / "windows.json"
-        if index.is_file():
-            try:
-                stored = [Window(**w) for w in json.loads(index.read_text(encoding="utf-8"))]
-                languages = json.loads((folder / "subtitles.json").read_text(encoding="utf-8"))
-                # A cache made before audio-only files has no media.json: rebuilt once, so that it says.
-                media = json.loads((folder / "media.json").read_text(encoding="utf-8"))
-                return VideoThumbs(version, stored, folder, {}, [str(x) for x in languages],
-                                   media.get("has_video") is not False, bool(media.get("cover")))
-            except (OSError, ValueError, TypeError):
-                pass  # a damaged cache is rebuilt
+        cached = _load(folder, version)
+        if cached is not None:
+            return cached
+        made = self._build(name, version)
+        return self._store(name, made, folder) if made is not None else None
+
+    def _build(self, name: str, version: str) -> VideoThumbs | None:
+        """The thumbnails, windows, subtitle tracks and cover picture made from the Phase 1 file, in memory; None
+        when it cannot be read."""
         try:
             data = read_phase1(self.work_dir, name)
         except WorkFileError:
             return None
         windows: list[Window] = []
-        thumbs: dict[str, bytes] = {}
+        files: dict[str, bytes] = {}
         for window in data.windows:
             made = 0
             for frame in window.frames:
                 small = _small_jpeg(frame.jpeg)
                 if small is not None:
-                    thumbs[f"w{window.index}_f{made}.jpg"] = small
+                    files[f"w{window.index}_f{made}.jpg"] = small
                     made += 1
             windows.append(Window(window.index, window.start_time, window.end_time, window.text, window.translation, made))
         tracks = subtitle_tracks(data.to_plain())
         for language, cues in tracks.items():
-            thumbs[f"{language}.vtt"] = to_webvtt(cues).encode("utf-8")
-        has_video = data.video.has_video
-        cover = data.video.cover
+            files[f"{language}.vtt"] = to_webvtt(cues).encode("utf-8")
+        has_video, cover = data.video.has_video, data.video.cover
         small_cover = _small_jpeg(cover.jpeg, COVER_WIDTH) if not has_video and cover is not None else None
         if small_cover is not None:
-            thumbs["cover.jpg"] = small_cover
-        media = {"has_video": has_video, "cover": small_cover is not None}
+            files["cover.jpg"] = small_cover
+        return VideoThumbs(version, windows, None, files, list(tracks), has_video, small_cover is not None)
+
+    def _store(self, name: str, made: VideoThumbs, folder: Path) -> VideoThumbs:
+        """`made` written to its cache folder (older versions of the video's folder removed); kept in memory when
+        the folder cannot be written (a read-only work folder)."""
         # Written into a temp folder renamed into place: a half-written cache is never read (no fsync per file).
-        temp = folder.with_name(f".{version}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temp = folder.with_name(f".{made.version}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             temp.mkdir(parents=True, exist_ok=True)
-            for file_name, jpeg in thumbs.items():
-                (temp / file_name).write_bytes(jpeg)
-            (temp / "windows.json").write_text(json.dumps([w.__dict__ for w in windows], ensure_ascii=False), encoding="utf-8")
-            (temp / "subtitles.json").write_text(json.dumps(list(tracks)), encoding="utf-8")
-            (temp / "media.json").write_text(json.dumps(media), encoding="utf-8")
+            for file_name, content in made.memory.items():
+                (temp / file_name).write_bytes(content)
+            (temp / "windows.json").write_text(json.dumps([w.__dict__ for w in made.windows], ensure_ascii=False),
+                                               encoding="utf-8")
+            (temp / "subtitles.json").write_text(json.dumps(made.subtitle_languages), encoding="utf-8")
+            (temp / "media.json").write_text(json.dumps({"has_video": made.has_video, "cover": made.has_cover}),
+                                             encoding="utf-8")
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
             os.replace(temp, folder)
             for old in (self.cache_dir / name).iterdir():
-                if old.name != version and not old.name.endswith(".tmp"):
+                if old.name != made.version and not old.name.endswith(".tmp"):
                     shutil.rmtree(old, ignore_errors=True)  # an older version of the Phase 1 file
-            return VideoThumbs(version, windows, folder, {}, list(tracks), has_video, small_cover is not None)
+            return dataclasses.replace(made, folder=folder, memory={})
         except OSError:
             shutil.rmtree(temp, ignore_errors=True)
-            return VideoThumbs(version, windows, None, thumbs, list(tracks), has_video, small_cover is not None)
+            return made
+
+
+def _load(folder: Path, version: str) -> VideoThumbs | None:
+    """The cache folder made before for this version; None when there is none or it is damaged (then rebuilt)."""
+    index = folder / "windows.json"
+    if not index.is_file():
+        return None
+    try:
+        stored = [Window(**w) for w in json.loads(index.read_text(encoding="utf-8"))]
+        languages = json.loads((folder / "subtitles.json").read_text(encoding="utf-8"))
+        # A cache made before audio-only files has no media.json: rebuilt once, so that it says.
+        media = json.loads((folder / "media.json").read_text(encoding="utf-8"))
+        return VideoThumbs(version, stored, folder, {}, [str(x) for x in languages],
+                           media.get("has_video") is not False, bool(media.get("cover")))
+    except (OSError, ValueError, TypeError):
+        return None
