@@ -64,7 +64,7 @@ from vtdb.config import Settings  # noqa: E402
 from vtdb.embedders import load_embedder  # noqa: E402
 from vtdb.manager import ChromaDBManager  # noqa: E402
 from vtdb.safe_pickle import dump_plain  # noqa: E402
-from vtdb.store.records import _clean  # noqa: E402
+from vtdb.store.videos import _clean  # noqa: E402
 from vtdb.workfiles import (  # noqa: E402
     Phase1Data,
     Phase2Analysis,

@@ -172,7 +172,7 @@ def test_no_import_cycles_between_modules():
 
 def _package(module: str) -> str:
     parts = module.split(".")
-    return ".".join(parts[:2])  # vtdb.store.records -> vtdb.store; vtdb.state -> vtdb.state
+    return ".".join(parts[:2])  # vtdb.store.videos -> vtdb.store; vtdb.state -> vtdb.state
 
 
 def test_no_import_cycles_between_packages():
@@ -195,6 +195,6 @@ def test_the_checker_sees_lazy_imports_and_skips_type_checking(tmp_path):
     """The checker itself: a function-level import counts, one under TYPE_CHECKING does not."""
     source = tmp_path / "mod.py"
     source.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from vtdb.web import app\n"
-                      "def f():\n    from vtdb.store import records\n", encoding="utf-8")
-    assert _imports("vtdb.errors", source) == {"vtdb.store.records", "vtdb.store"}
+                      "def f():\n    from vtdb.store import videos\n", encoding="utf-8")
+    assert _imports("vtdb.errors", source) == {"vtdb.store.videos", "vtdb.store"}
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]

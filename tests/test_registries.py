@@ -183,7 +183,7 @@ ERRORS = [
     ("vtdb.workfiles", "WorkFileError", VtdbError, RuntimeError),
     ("vtdb.store.connection", "DatabaseUnavailable", RunAborted, RuntimeError),
     ("vtdb.store.migration", "EmbedderMismatch", VtdbError, RuntimeError),
-    ("vtdb.store.records", "UnknownVideoError", VtdbError, KeyError),
+    ("vtdb.store.videos", "UnknownVideoError", VtdbError, KeyError),
 ]
 
 def _check(module: str, name: str, branch: type, builtin: type) -> None:

@@ -17,7 +17,7 @@ from vtdb.manager import ChromaDBManager
 from vtdb.records import json_list
 from vtdb.store import Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError
 from vtdb.store import store as store_module
-from vtdb.store.records import _clean
+from vtdb.store.videos import _clean
 
 
 def _embedded(tmp_path) -> ChromaDBManager:

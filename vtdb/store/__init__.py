@@ -2,8 +2,8 @@
 
 from vtdb.store.connection import DatabaseUnavailable
 from vtdb.store.migration import EmbedderMismatch
-from vtdb.store.records import UnknownVideoError, json_list
 from vtdb.store.store import Store
 from vtdb.store.transitions import Claim
+from vtdb.store.videos import UnknownVideoError, json_list
 
 __all__ = ["Claim", "DatabaseUnavailable", "EmbedderMismatch", "Store", "UnknownVideoError", "json_list"]

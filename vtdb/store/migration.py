@@ -10,14 +10,14 @@ from vtdb.embedders import placeholder_vector
 from vtdb.errors import VtdbError
 from vtdb.state import COMPLETED
 from vtdb.store.connection import MAX_BATCH, REBUILD_FILES, VIDEO_FILES, VIDEO_SEGMENTS
-from vtdb.store.records import _clean, _Records
+from vtdb.store.videos import _clean, _Videos
 
 
 class EmbedderMismatch(VtdbError, RuntimeError):
     """The configured embedder is not the one the collections were built with."""
 
 
-class _Migration(_Records):
+class _Migration(_Videos):
     """Which embedder the collections were built with, and rebuilding them for another."""
 
     def check_embedder(self, name: str, dimension: int) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 from vtdb import clock, state
 from vtdb.store.connection import MAX_BATCH, VIDEO_SEGMENTS
-from vtdb.store.records import _clean, _Records
+from vtdb.store.videos import _clean, _Videos
 
 MAX_SEARCH_RESULTS = 10_000  # one search's results (the CLIs allow 1000, the web app 100)
 
@@ -42,7 +42,7 @@ def result_count(n_results: Any) -> int:
     return count
 
 
-class _Segments(_Records):
+class _Segments(_Videos):
     """The segments and the nearest segments to a vector."""
 
     def segments_revision(self) -> str:

@@ -6,7 +6,7 @@ over this one.)
 per window. The store is composed of one part per concern, each a module of `vtdb.store`:
 
     connection   the client (embedded or a `chroma run` server, with its retry layer), the collections, close()
-    records      video_files records: create, update, read, list, filter, delete
+    videos       video_files records: create, update, read, list, filter, delete
     transitions  the state machine applied to a record: claim, heartbeat, complete, fail, ...
     segments     video_segments: add, delete, count, revision, nearest segments; Phase 4's summary vector
     migration    embedder bookkeeping: check_embedder, rebuild_for_embedder (--reembed)
@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from vtdb.store.connection import _Connection
 from vtdb.store.migration import _Migration
-from vtdb.store.records import _Records
 from vtdb.store.segments import _Segments
 from vtdb.store.transitions import _Transitions
+from vtdb.store.videos import _Videos
 
 
-class Store(_Transitions, _Segments, _Migration, _Records, _Connection):
+class Store(_Transitions, _Segments, _Migration, _Videos, _Connection):
     """Videos, segments and statuses in ChromaDB, built from a loaded config: `Store(config)`.
 
     The caller reads the config (`vtdb.config.load_config` / `settings_only`); the store reads no file.

@@ -14,7 +14,7 @@ from typing import Any, Container, Mapping, Sequence
 
 from vtdb import clock, state
 from vtdb.state import COMPLETED, PHASE_ORDER, PHASES, STATUSES, Decision, Owner
-from vtdb.store.records import _clean, _Records
+from vtdb.store.videos import _clean, _Videos
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Claim:
     previous_claim_id: str = ""  # the abandoned claim this one took over, if any
 
 
-class _Transitions(_Records):
+class _Transitions(_Videos):
     """The phase transitions of a video's record."""
 
     def update_video_status(self, name: str, phase: str | int, status: str, **fields: Any) -> None:

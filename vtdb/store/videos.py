@@ -40,8 +40,8 @@ def _clean(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _plain(v) for k, v in meta.items()}
 
 
-class _Records(_Connection):
-    """The video_files records."""
+class _Videos(_Connection):
+    """The video_files records (one per video)."""
 
     if TYPE_CHECKING:  # provided by _Segments
 
