@@ -40,13 +40,15 @@ class PhaseInfo:
     label: str
     count_field: str
     upstream: str | None
+    short: str  # its column in the status tables (terminal and web)
+    command: str  # `vtdb COMMAND` runs it (vtdb.commandline: also its script)
 
 
 PHASES: dict[str, PhaseInfo] = {
-    "phase1": PhaseInfo("phase1", 1, "transcribe + frames", "phase1_segments_created", None),
-    "phase2": PhaseInfo("phase2", 2, "window analysis", "phase2_segments_analyzed", "phase1"),
-    "db_load": PhaseInfo("db_load", 3, "load segments", "db_segments_loaded", "phase2"),
-    "phase4": PhaseInfo("phase4", 4, "summary", "phase4_keywords_count", "db_load"),
+    "phase1": PhaseInfo("phase1", 1, "transcribe + frames", "phase1_segments_created", None, "P1 frames", "phase1"),
+    "phase2": PhaseInfo("phase2", 2, "window analysis", "phase2_segments_analyzed", "phase1", "P2 analysis", "phase2"),
+    "db_load": PhaseInfo("db_load", 3, "load segments", "db_segments_loaded", "phase2", "P3 load", "phase3"),
+    "phase4": PhaseInfo("phase4", 4, "summary", "phase4_keywords_count", "db_load", "P4 summary", "phase4"),
 }
 PHASE_ORDER = list(PHASES)
 
