@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from vtdb.config import parse_config  # noqa: E402
 from vtdb.embedders import load_embedder  # noqa: E402
 from vtdb.export.clippy import ExportOptions, build_docs, export  # noqa: E402
-from vtdb.manager import ChromaDBManager  # noqa: E402
+from vtdb.store import Store  # noqa: E402
 
 WORDS = ("pasta water salt boil sauce garlic tomato basil bicycle tyre puncture patch brake chain oil garden tomato "
          "seedling compost water fishing rod hook lake bread dough oven flour yeast knead bake tea kettle leaves "
@@ -37,7 +37,7 @@ def sentence(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
 
 
-def build(db: ChromaDBManager, segments: int, per_video: int = 100) -> list[dict]:
+def build(db: Store, segments: int, per_video: int = 100) -> list[dict]:
     rng = random.Random(0)
     videos = []
     for v in range(segments // per_video):
@@ -67,7 +67,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vtdb-bench-export-") as tmp:
         config = parse_config({"settings": {"work_dir": f"{tmp}/data", "chroma_dir": f"{tmp}/db"}, "videos": []}, None, env={})
-        db = ChromaDBManager(config)
+        db = Store(config)
         t0 = time.perf_counter()
         videos = build(db, args.segments)
         build_s = time.perf_counter() - t0

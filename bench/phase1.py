@@ -21,7 +21,7 @@ The issue-2 study. On a generated 1280x720 video with real espeak-ng English spe
   (c) Phase 1 end to end through the real CLI (phase1_whisper_frames.py --config, fresh work/chroma dirs):
       wall time, the pickle's own timings (transcribe_s, frames_s), pickle size, MB per hour, peak RSS;
   (d) a no-op re-run over 1,000 completed videos (real tiny files; records created with
-      ChromaDBManager.create_or_update_video_file and marked completed with update_video_status, carrying the
+      Store.create_or_update_video_file and marked completed with update_video_status, carrying the
       files' source fingerprints so that sync_videos leaves them alone; the database is built once and kept
       as a template that each run copies into a fresh folder): wall time of the CLI (median of 3), the
       Python start-up/import cost, and an in-process breakdown (sync_videos, run_phase).
@@ -511,7 +511,7 @@ def bench_noop(out_dir: Path, count: int, runs: int, rebuild: bool = False) -> d
         setup = {"from_template": True, "wall_s": time.perf_counter() - t0}
         log(f"    fresh embedded db copied from the cached template of {count} completed records ({setup['wall_s']:.1f} s)")
     else:
-        log(f"    marking {count} records completed (ChromaDBManager create_or_update_video_file + update_video_status, "
+        log(f"    marking {count} records completed (Store.create_or_update_video_file + update_video_status, "
             "fresh embedded db; cached as a template for later runs) …")
         proc = subprocess.run([PY, __file__, "--_setup-noop", str(config)], cwd=ROOT, env=env, capture_output=True, text=True)
         if proc.returncode != 0:

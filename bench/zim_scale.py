@@ -91,14 +91,14 @@ def measure(kind: str, archive: Path, work: Path) -> dict:
     elif kind == "sync":
         from vtdb import events as ev
         from vtdb.config import load_config
-        from vtdb.manager import ChromaDBManager
         from vtdb.sources.sync import sync_videos
+        from vtdb.store import Store
 
         cfg = work / "videos_config.json"
         cfg.write_text(json.dumps({"settings": {"work_dir": str(work / "data"), "chroma_dir": str(work / "chroma")},
                                    "videos": [{"zim": str(archive)}]}))
         config = load_config(cfg)
-        with ChromaDBManager(config) as db:
+        with Store(config) as db:
             events = ev.EventLog(work / "events.jsonl")
             problems = sync_videos(db, config, events).problems
             first = time.perf_counter() - start

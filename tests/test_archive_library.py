@@ -18,7 +18,7 @@ from helpers.archive_media import make_archive
 
 from conftest import run_cli, write_config
 from vtdb.config import load_config
-from vtdb.manager import ChromaDBManager
+from vtdb.store import Store
 from vtdb.workfiles import load_phase1_data
 
 PHASES = ("phase1", "phase2", "db_load", "phase4")
@@ -39,7 +39,7 @@ def archive(tmp_path_factory):
                        frames_per_window=2, frame_max_side=320)
     first = run_cli("run_pipeline.py", "--config", str(cfg), timeout=1800)
     config = load_config(cfg, env={})
-    db = ChromaDBManager(config)
+    db = Store(config)
     try:
         records = {m["name"]: m for m in db.list_videos()}
         segments = {name: db.get_segments(where={"video_name": name}, include=["metadatas"])["metadatas"] for name in records}

@@ -22,10 +22,10 @@ from bench._common import speech_audio, write_wav
 from conftest import run_cli, write_config
 from vtdb.analyzers.base import VideoContext
 from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
-from vtdb.config import Settings
-from vtdb.manager import ChromaDBManager
+from vtdb.config import Settings, settings_only
 from vtdb.media.sniff import sniff_media_type
 from vtdb.phases.phase2 import window_inputs
+from vtdb.store import Store
 from vtdb.web.media import phase1_refusal
 from vtdb.workfiles import load_phase1_data, read_phase1
 
@@ -77,7 +77,7 @@ def library(tmp_path_factory):
 
 
 def test_phase1_leaves_an_audio_only_record_and_file(library):
-    db = ChromaDBManager(str(library["cfg"]))
+    db = Store(settings_only(library["cfg"]))
     records = db.get_many(["talk", "podcast", "opus"])
     db.close()
     for name, record in records.items():

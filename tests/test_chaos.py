@@ -22,8 +22,8 @@ from conftest import PY, ROOT, write_config
 from vtdb import events as ev
 from vtdb.config import load_config
 from vtdb.demo import Scene, make_video
-from vtdb.manager import ChromaDBManager
 from vtdb.state import COMPLETED, PHASE_ORDER
+from vtdb.store import Store
 
 PIPELINE = ROOT / "run_pipeline.py"
 SETTINGS = {"analyzer": "transcript", "window_length": 10.0, "window_overlap": 3.0, "window_min_tail": 2.0,
@@ -67,7 +67,7 @@ def _pipeline(cfg: Path, log: Path) -> subprocess.Popen:
 
 def _snapshot(cfg: Path, deterministic_text: set[str]) -> dict:
     """What a clean run and a chaotic one must agree on (times, owners and paths aside)."""
-    db = ChromaDBManager(load_config(cfg))
+    db = Store(load_config(cfg))
     videos = {}
     for meta in db.list_videos():
         name = meta["name"]

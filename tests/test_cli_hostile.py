@@ -19,6 +19,7 @@ from conftest import PY, ROOT, run_cli, without_file_override, write_config
 from vtdb.config import load_config
 from vtdb.manager import ChromaDBManager
 from vtdb.naming import UnsafeNameError
+from vtdb.store import Store
 from vtdb.workfiles import load_phase1_data, phase1_data_path
 
 
@@ -84,21 +85,21 @@ def test_time_filters_take_finite_ascii_numbers(library, value):
 
 def test_delete_without_a_terminal_needs_yes(tmp_path):
     cfg = write_config(tmp_path, [])
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     db.add_video_files([("talk", "/videos/talk.mp4", {"title": "Talk"})])
     res = run_cli("db_manager.py", "delete", "talk", "--config", str(cfg))  # stdin is not a terminal here
     assert res.returncode == 2, out(res)
     assert "delete talk: its record and 0 segments" in res.stdout
     assert "there is no terminal to ask on; run it again with --yes" in res.stdout
-    assert ChromaDBManager(load_config(cfg, env={})).get_video_status("talk") is not None
+    assert Store(load_config(cfg, env={})).get_video_status("talk") is not None
     res = run_cli("db_manager.py", "delete", "talk", "--yes", "--config", str(cfg))
     assert res.returncode == 0 and "talk: deleted" in res.stdout, out(res)
-    assert ChromaDBManager(load_config(cfg, env={})).get_video_status("talk") is None
+    assert Store(load_config(cfg, env={})).get_video_status("talk") is None
 
 
 def test_prune_of_an_unknown_name_says_it_is_unknown(tmp_path):
     cfg = write_config(tmp_path, [])
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     db.add_video_files([("talk", "/videos/talk.mp4", {"title": "Talk"})])
     res = run_cli("db_manager.py", "prune", "nobody", "--yes", "--config", str(cfg))
     assert res.returncode == 2, out(res)
@@ -262,7 +263,7 @@ def test_chroma_host_written_as_a_url_reaches_the_server(tmp_path, chroma_server
 
 def test_status_of_a_big_library_is_plain_aligned_columns(tmp_path):
     cfg = write_config(tmp_path, [])
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     db.add_video_files([(f"video_{i:04d}", f"/videos/{i}.mp4", {"title": f"Video {i}"}) for i in range(400)])
     db.retire("video_0007", "source file missing: /videos/7\x1b[2J.mp4")
     res = run_cli("db_manager.py", "status", "--config", str(tmp_path / "videos_config.json"))
@@ -295,7 +296,7 @@ def test_a_missing_mount_is_said_and_waited_for_never_counted_against_the_video(
 
 @pytest.mark.parametrize("n", [10**8, 99999999999999999999, 0, -5, 2.5, "5", True])
 def test_the_library_refuses_a_result_count_it_cannot_serve(library, n):
-    db = ChromaDBManager(load_config(library, env={}))
+    db = ChromaDBManager(load_config(library, env={}))  # the shell's search
     with pytest.raises(ValueError, match="n_results must be a whole number from 1 to 10000"):
         db.search("pasta", n_results=n)
     assert len(db.search("pasta", n_results=10_000)) == 3

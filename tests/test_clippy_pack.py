@@ -1,7 +1,7 @@
 """The disaster-clippy pack (issue 12): the language rule, links its app opens, pages that seek,
 --include-media, retired videos, and the cross-language search an English user does.
 
-Real parts only: records and segments in a real embedded Chroma (ChromaDBManager + add_segments, as
+Real parts only: records and segments in a real embedded Chroma (a Store + add_segments, as
 Phase 3 leaves them), media generated with ffmpeg and checked with ffprobe, a real ZIM archive, the
 bundled all-mpnet-base-v2, a real Chroma collection loaded the way disaster-clippy's reindex_pack
 loads a pack, and a real headless Chromium on a 127.0.0.1 server routed like its backup server.
@@ -35,7 +35,7 @@ from zim_factory import write_zim
 from conftest import free_port, run_cli
 from vtdb.config import load_config
 from vtdb.embedders import load_embedder
-from vtdb.manager import ChromaDBManager
+from vtdb.store import Store
 
 SID = "kz_archive"
 LICENSE = "CC BY-SA 4.0"
@@ -103,7 +103,7 @@ def lib(tmp_path_factory):
     ]
     cfg = build_library(folder, vids)
     # Retired after it was loaded (as the sync does when the file leaves the library).
-    ChromaDBManager(load_config(cfg, env={})).create_or_update_video_file("old_knife", "/videos/knife.mp4",
+    Store(load_config(cfg, env={})).create_or_update_video_file("old_knife", "/videos/knife.mp4",
                                                                           retired_at=RETIRED_AT, retired=True)
     out = folder / "out"
     proc = run_cli("export_clippy.py", "--config", str(cfg), "--source-id", SID, "--license", LICENSE, "--name", "KZ archive",
@@ -200,7 +200,7 @@ def test_zim_links_without_media_name_the_archive_source(lib, mpnet, tmp_path):
     from vtdb.export.clippy import ExportOptions, export
     from vtdb.export.select import loaded_videos, segments_of
 
-    db = ChromaDBManager(load_config(lib["cfg"], env={}))
+    db = Store(load_config(lib["cfg"], env={}))
     records = loaded_videos(db, ["garden_zim"])
     for overrides, zim_source in (({}, "garden-channel_2024-05"), ({"Garden Channel_2024-05": "garden"}, "garden")):
         opts = ExportOptions(source_id="z", name="z", license="CC0", out=tmp_path / zim_source, zim_sources=overrides)
@@ -251,7 +251,7 @@ def test_a_russian_pack_holds_the_russian_text(lib, mpnet, tmp_path):
     from vtdb.export.clippy import ExportOptions, export
     from vtdb.export.select import loaded_videos, segments_of
 
-    db = ChromaDBManager(load_config(lib["cfg"], env={}))
+    db = Store(load_config(lib["cfg"], env={}))
     said: list[str] = []
     opts = ExportOptions(source_id="ru", name="ru", license="CC0", out=tmp_path, language="ru")
     folder = export(opts, loaded_videos(db, ["potato_ru", "chain_en"]), lambda n: segments_of(db, n), lambda n: "",

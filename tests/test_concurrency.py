@@ -22,17 +22,17 @@ import pytest
 from conftest import PY, ROOT
 from vtdb import events as ev
 from vtdb.clock import iso, now_utc
-from vtdb.config import Settings
-from vtdb.manager import ChromaDBManager
+from vtdb.config import Config, Settings
 from vtdb.state import COMPLETED, PROCESSING
+from vtdb.store import Store
 
 WORKER = ROOT / "tests" / "helpers" / "sleep_worker.py"
 N_VIDEOS = 20
 N_WORKERS = 4
 
 
-def _server_db(host: str, port: int) -> ChromaDBManager:
-    return ChromaDBManager(settings=Settings(chroma_host=host, chroma_port=port), chroma_host=host, chroma_port=port)
+def _server_db(host: str, port: int) -> Store:
+    return Store(Config(path=None, settings=Settings(chroma_host=host, chroma_port=port), videos=[]))
 
 
 def _dead_pid() -> int:

@@ -1,5 +1,5 @@
 """Crash recovery (kill -9 in the middle of a Phase 1 video), the embedded-database lock, and every
-state-machine transition applied through ChromaDBManager on a real embedded Chroma database."""
+state-machine transition applied through the Store on a real embedded Chroma database."""
 
 from __future__ import annotations
 
@@ -24,14 +24,13 @@ from conftest import EN_SCENES, PY, ROOT, run_cli, write_config
 from vtdb import events as ev
 from vtdb.atomic import clean_stale_temp_files, temp_path_for
 from vtdb.clock import iso, now_utc, parse_iso
-from vtdb.config import Settings, load_config
+from vtdb.config import Config, Settings, load_config
 from vtdb.lock import DatabaseLock, LockHeld
-from vtdb.manager import ChromaDBManager
 from vtdb.proc import owner_alive
 from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, JobContext, JobResult, RunOptions, run_phase
 from vtdb.sources.sync import sync_videos
 from vtdb.state import COMPLETED, PENDING, PHASE_ORDER, PROCESSING, Owner, decide, stale_reason
-from vtdb.store import Claim
+from vtdb.store import Claim, Store
 from vtdb.workfiles import load_phase1_data, phase1_data_path
 
 PHASE1 = "phase1_whisper_frames.py"
@@ -90,7 +89,7 @@ def _wait_zombie(child: subprocess.Popen) -> None:
         time.sleep(0.02)
 
 
-def _record(db: ChromaDBManager, name: str) -> dict:
+def _record(db: Store, name: str) -> dict:
     meta = db.get_video_status(name)
     assert meta is not None, name
     return meta
@@ -126,7 +125,7 @@ def test_kill_9_mid_video_then_next_run_finishes_it(en_video, tmp_path):
     DatabaseLock(chroma_dir).acquire().release()
 
     # The record was left 'processing' by a dead owner on this host: stale right away (lease and timeout are minutes).
-    db = ChromaDBManager(load_config(cfg))
+    db = Store(load_config(cfg))
     meta = db.get_video_status("speech")
     assert meta["phase1_status"] == PROCESSING
     assert meta["phase1_owner_pid"] == first.pid and meta["phase1_owner_host"] == socket.gethostname()
@@ -170,7 +169,7 @@ def test_kill_9_mid_video_then_next_run_finishes_it(en_video, tmp_path):
     assert speech.heard(script, data["transcript"]["text"]) >= 0.5, data["transcript"]["text"]
     assert all(fr["jpeg"][:2] == b"\xff\xd8" for w in data["windows"] for fr in w["frames"])
 
-    final_db = ChromaDBManager(load_config(cfg))
+    final_db = Store(load_config(cfg))
     meta = final_db.get_video_status("speech")
     assert meta["phase1_status"] == COMPLETED
     assert meta["phase1_segments_created"] == len(data["windows"])
@@ -263,7 +262,7 @@ def test_embedded_lock_second_run_exits_then_waits(silent_video, tmp_path):
         (ev.VIDEO_CLAIM, "quiet2"), (ev.VIDEO_COMPLETE, "quiet2")]
 
     # Nothing corrupted: every record readable with the right statuses, both pickles load, the lock is free.
-    db = ChromaDBManager(load_config(cfg))
+    db = Store(load_config(cfg))
     records = {m["name"]: m for m in db.list_videos()}
     assert sorted(records) == ["quiet", "quiet2"]
     for name, meta in records.items():
@@ -297,19 +296,19 @@ def test_lock_in_process_semantics(tmp_path):
 def make_db(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no stray ./videos_config.json
 
-    def make(**settings) -> ChromaDBManager:
-        return ChromaDBManager(settings=Settings(**settings), chroma_dir=tmp_path / "db")
+    def make(**settings) -> Store:
+        return Store(Config(path=None, settings=Settings(**settings, chroma_dir=str(tmp_path / "db")), videos=[]))
 
     return make
 
 
-def _complete(db: ChromaDBManager, name: str, phase: str, count: int = 2, **fields) -> None:
+def _complete(db: Store, name: str, phase: str, count: int = 2, **fields) -> None:
     claim = db.claim(name, phase, force=True)
     assert claim is not None, (name, phase, db.decide(name, phase))
     assert db.complete(claim, count, **fields)
 
 
-def _age(db: ChromaDBManager, name: str, phase: str, seconds: float) -> None:
+def _age(db: Store, name: str, phase: str, seconds: float) -> None:
     """Move a processing record's start and heartbeat into the past."""
     past = iso(now_utc() - timedelta(seconds=seconds))
     db.update_video_status(name, phase, PROCESSING, **{f"{phase}_start_time": past, f"{phase}_heartbeat": past})
@@ -703,13 +702,13 @@ def test_owner_alive_with_real_processes():
     assert "dead" in stale_reason(meta, "phase1", Settings())
 
 
-def _sync(cfg: Path, events: ev.EventLog) -> tuple[ChromaDBManager, list[str]]:
+def _sync(cfg: Path, events: ev.EventLog) -> tuple[Store, list[str]]:
     config = load_config(cfg)
-    db = ChromaDBManager(config)
+    db = Store(config)
     return db, sync_videos(db, config, events).notes
 
 
-def _complete_phase1_like_phase1(db: ChromaDBManager, name: str, path: Path) -> None:
+def _complete_phase1_like_phase1(db: Store, name: str, path: Path) -> None:
     from vtdb.sources.local import LocalFileSource
 
     _complete(db, name, "phase1", count=2, source_fingerprint=LocalFileSource(path).fingerprint())

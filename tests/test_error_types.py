@@ -21,11 +21,10 @@ from rich.console import Console
 from zim_factory import write_zim
 
 from vtdb import state
-from vtdb.config import Settings
+from vtdb.config import Config, Settings
 from vtdb.embedders import EmbedderError, EmbedderLoadError, UnknownEmbedderError, load_embedder
 from vtdb.errors import BackendUnavailable, ModelUnavailable, PermanentVideoError, RunAborted, VideoError
 from vtdb.llm import LLMUnavailable
-from vtdb.manager import ChromaDBManager
 from vtdb.media import ocr
 from vtdb.media.video import MediaError, PermanentMediaError, TruncatedMediaError, extract_frames, probe
 from vtdb.runner import EXIT_FAILURES, EXIT_USAGE, JobResult, RunOptions, run_phase
@@ -41,6 +40,7 @@ from vtdb.sources.zim import (
     zim_uri,
 )
 from vtdb.sources.zim_entry import ZimEntrySource
+from vtdb.store import Store
 from vtdb.summarizers import SummarizerUnavailable, make_summarizer
 
 # The message fragments error_kind used to match (issue 27): none of them decides anything any more.
@@ -250,9 +250,9 @@ def test_an_archive_items_errors_keep_their_class_through_its_source(archives, t
 @pytest.fixture
 def db(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    manager = ChromaDBManager(settings=Settings(max_attempts=5), chroma_dir=tmp_path / "db")
-    manager.create_or_update_video_file("a", "/videos/a.mp4")
-    return manager
+    store = Store(Config(path=None, settings=Settings(max_attempts=5, chroma_dir=str(tmp_path / "db")), videos=[]))
+    store.create_or_update_video_file("a", "/videos/a.mp4")
+    return store
 
 
 def _run(db, job, work_dir):

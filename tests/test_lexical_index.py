@@ -17,9 +17,9 @@ import pytest
 
 from conftest import PY, ROOT, write_config
 from vtdb.config import load_config
-from vtdb.manager import ChromaDBManager
 from vtdb.search.index import FILE_NAME, LexicalIndex, SearchIndexError, _fs_type
 from vtdb.search.searcher import Searcher
+from vtdb.store import Store
 from vtdb.text import search_tokens
 
 VEC = [1.0] + [0.0] * 383
@@ -31,7 +31,7 @@ def seg(video: str, words: str, count: int = 2) -> tuple[list[str], list, list[s
     return ids, [VEC] * count, [f"{words} part {i}" for i in range(count)], metas
 
 
-def load(db: ChromaDBManager, video: str, words: str, count: int = 2) -> None:
+def load(db: Store, video: str, words: str, count: int = 2) -> None:
     if db.get_video_status(video) is None:
         db.create_or_update_video_file(video, f"/videos/{video}.mp4")
     db.add_segments(video, *seg(video, words, count))
@@ -44,7 +44,7 @@ def found(searcher: Searcher, query: str, **kwargs) -> set[str]:
 @pytest.fixture
 def library(tmp_path):
     cfg = write_config(tmp_path, [])
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     load(db, "pasta", "boiling spaghetti in salted water")
     load(db, "bike", "fixing a bicycle puncture with tyre levers")
     yield cfg, db
@@ -103,7 +103,7 @@ def test_filters_and_retired_videos_in_sql(library):
     db.bump_segments_revision()
     assert found(s, "bicycle") == set() and found(s, "bicycle", include_retired=True) == {"bike"}
     assert s.last_sync.videos == 0  # retiring re-reads no segments
-    assert {h.metadata["video_name"] for h in db.search(VEC, n_results=10)} == {"pasta"}
+    assert {h.metadata["video_name"] for h in db.nearest_segments(VEC, 10)} == {"pasta"}
     db._update("bike", {"retired_at": "", "retired": False})
     db.bump_segments_revision()
     assert found(s, "bicycle") == {"bike"}
@@ -148,8 +148,8 @@ CHILD = textwrap.dedent("""
     from vtdb.config import load_config
     from vtdb.search.index import LexicalIndex, sync
     from vtdb.search.searcher import Searcher
-    from vtdb.manager import ChromaDBManager
-    db = ChromaDBManager(load_config({cfg!r}, env={{}}))
+    from vtdb.store import Store
+    db = Store(load_config({cfg!r}, env={{}}))
     mode = sys.argv[1]
     if mode == "kill-me":
         def hook(i):

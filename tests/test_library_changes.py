@@ -23,9 +23,10 @@ from zim_factory import write_zim, youtube2zim_v3_items
 from conftest import run_cli, write_config
 from vtdb.commands import phase1, phase2, phase3, phase4
 from vtdb.commands import status as status_cmd
+from vtdb.config import settings_only
 from vtdb.events import read_events
-from vtdb.manager import ChromaDBManager
 from vtdb.sources.fingerprint import FingerprintCache, fingerprint_file
+from vtdb.store import Store
 from vtdb.workfiles import phase1_data_path, phase2_analysis_path
 
 SETTINGS = dict(window_length=2.0, window_overlap=0.5, window_min_tail=0.4, frame_max_side=96, analyzer="transcript",
@@ -78,11 +79,11 @@ class Library:
         return {"codes": codes, "claimed": claimed, "events": new}
 
     def records(self) -> dict[str, dict]:
-        with ChromaDBManager(str(self.cfg)) as db:
+        with Store(settings_only(self.cfg)) as db:
             return {m["name"]: m for m in db.list_videos()}
 
     def segments(self) -> dict[str, list[dict]]:
-        with ChromaDBManager(str(self.cfg)) as db:
+        with Store(settings_only(self.cfg)) as db:
             got = db._segments_col.get(include=["metadatas"])
         out: dict[str, list[dict]] = {}
         for meta in got["metadatas"]:
@@ -115,7 +116,7 @@ def story(tmp_path_factory):
     lib.configure({"alpha": files["alpha"]}, zim)
     out["removed"] = lib.run_all()
     out["removed_records"] = lib.records()
-    with ChromaDBManager(str(lib.cfg)) as db:
+    with Store(settings_only(lib.cfg)) as db:
         out["removed_retired_names"] = db.retired_names()
     out["status"] = run_cli("db_manager.py", "status", "--config", str(lib.cfg))
     # 2. bravo comes back: restored, not reprocessed.
@@ -252,7 +253,7 @@ def test_a_file_that_is_not_a_video_is_held_at_once_and_later_runs_exit_0(story)
 
 
 def test_force_still_retries_a_permanently_held_video(story):
-    with ChromaDBManager(str(story["lib"].cfg)) as db:
+    with Store(settings_only(story["lib"].cfg)) as db:
         meta = db.get_video_status("junk")
         assert db.decide(meta, "phase1").held
         assert db.decide(meta, "phase1", force=True).take  # --force retries either kind

@@ -25,15 +25,14 @@ from conftest import PY, ROOT, free_port, run_cli, write_config
 from vtdb import events as ev
 from vtdb import proc, state
 from vtdb.clock import iso, now_utc
-from vtdb.config import Settings, load_config
+from vtdb.config import Config, Settings, load_config
 from vtdb.embedders import EmbedderLoadError, load_embedder
 from vtdb.errors import PermanentVideoError, RunAborted
-from vtdb.manager import ChromaDBManager
 from vtdb.media.video import MediaError, PermanentMediaError
 from vtdb.runner import EXCUSED_CLAIMS_FILE, EXIT_OK, EXIT_USAGE, JobResult, RunOptions, run_phase
 from vtdb.sources.zim import ZimEntryEmpty, ZimEntryMissing
 from vtdb.state import COMPLETED, PENDING, PROCESSING, Owner, decide
-from vtdb.store import Claim, DatabaseUnavailable
+from vtdb.store import Claim, DatabaseUnavailable, Store
 
 PHASE1 = "phase1_whisper_frames.py"
 
@@ -47,13 +46,13 @@ def _dead_pid() -> int:
 def make_db(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
-    def make(**settings) -> ChromaDBManager:
-        return ChromaDBManager(settings=Settings(**settings), chroma_dir=tmp_path / "db")
+    def make(**settings) -> Store:
+        return Store(Config(path=None, settings=Settings(**settings, chroma_dir=str(tmp_path / "db")), videos=[]))
 
     return make
 
 
-def _abandon(db: ChromaDBManager, name: str, phase: str = "phase1") -> None:
+def _abandon(db: Store, name: str, phase: str = "phase1") -> None:
     """Leave the video 'processing' by a process of this host that has died (what kill -9 leaves)."""
     claim = db.claim(name, phase, owner=Owner(socket.gethostname(), _dead_pid(), 0.0))
     assert claim is not None, db.decide(name, phase)
@@ -347,7 +346,7 @@ def test_a_whisper_model_that_cannot_load_stops_phase1_with_exit_2(silent_video,
         assert proc.returncode == EXIT_USAGE, out[-3000:]
         assert "Traceback" not in out
         assert "cannot load Whisper model" in out and "no attempt counted" in out
-    db = ChromaDBManager(load_config(cfg))
+    db = Store(load_config(cfg))
     for name in ("speech", "speech2"):
         meta = db.get_video_status(name)
         assert (meta["phase1_status"], meta["phase1_attempts"], meta["phase1_held"]) == (PENDING, 0, False), meta
@@ -399,7 +398,7 @@ def server(tmp_path):
 
 def test_a_short_server_outage_is_ridden_out_with_one_line(server, tmp_path):
     settings = Settings(chroma_host="127.0.0.1", chroma_port=server.port, chroma_retry_timeout=60)
-    db = ChromaDBManager(settings=settings)
+    db = Store(Config(path=None, settings=settings, videos=[]))
     notices: list[str] = []
     db.on_notice = notices.append
     for name in ("a", "b", "c"):
@@ -451,7 +450,7 @@ def test_a_long_outage_stops_phase1_with_exit_2_and_costs_the_video_nothing(serv
     server.start()
     second = run_cli(PHASE1, "--config", str(cfg), cwd=tmp_path, timeout=300)
     assert second.returncode == EXIT_OK, (second.stdout + second.stderr)[-3000:]
-    db = ChromaDBManager(load_config(cfg))
+    db = Store(load_config(cfg))
     for name in ("a_speech", "b_silent"):
         meta = db.get_video_status(name)
         assert meta["phase1_status"] == COMPLETED and meta["phase1_attempts"] == 0 and meta["phase1_abandons"] == 0, meta
@@ -459,7 +458,8 @@ def test_a_long_outage_stops_phase1_with_exit_2_and_costs_the_video_nothing(serv
 
 
 def test_the_store_raises_database_unavailable_after_the_retry_timeout(server):
-    db = ChromaDBManager(settings=Settings(chroma_host="127.0.0.1", chroma_port=server.port, chroma_retry_timeout=1.5))
+    settings = Settings(chroma_host="127.0.0.1", chroma_port=server.port, chroma_retry_timeout=1.5)
+    db = Store(Config(path=None, settings=settings, videos=[]))
     db.on_notice = lambda message: None
     db.create_or_update_video_file("a", "/videos/a.mp4")
     server.stop()
@@ -491,6 +491,6 @@ def test_sigterm_to_run_pipeline_hands_the_video_back(en_video, tmp_path):
     text = log.read_text()
     assert code == 130, text[-3000:]
     assert "Traceback" not in text
-    meta = ChromaDBManager(load_config(cfg)).get_video_status("speech")
+    meta = Store(load_config(cfg)).get_video_status("speech")
     assert (meta["phase1_status"], meta["phase1_attempts"], meta["phase1_abandons"]) == (PENDING, 0, 0), meta
     assert [e for e in ev.read_events(work_dir / "events.jsonl") if e["event"] == ev.VIDEO_RELEASED]

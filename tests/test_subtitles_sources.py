@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli, write_config
+from vtdb.config import settings_only
 from vtdb.demo import speak
 from vtdb.events import read_events
-from vtdb.manager import ChromaDBManager
 from vtdb.media.subtitle_tracks import subtitle_streams
 from vtdb.sources.local import LocalFileSource, sidecar_tracks
 from vtdb.sources.subtitles import (
@@ -32,6 +32,7 @@ from vtdb.sources.subtitles import (
     pick_transcript_track,
     track_language,
 )
+from vtdb.store import Store
 from vtdb.workfiles import load_phase1_data
 
 PHASE1 = "phase1_whisper_frames.py"
@@ -240,7 +241,7 @@ def subs_run(tmp_path_factory, media) -> dict:
          "subtitles": {"": str(media["dir"] / "transcript_for_talk.srt"), "en": str(media["dir"] / "english_for_talk.ass")}},
     ])
     proc = run_cli(PHASE1, "--config", str(cfg))
-    recs = {r["name"]: r for r in ChromaDBManager(str(cfg)).list_videos()}
+    recs = {r["name"]: r for r in Store(settings_only(cfg)).list_videos()}
     data = {n: load_phase1_data(d / "data", n) for n in recs if recs[n]["phase1_status"] == "completed"}
     return {"proc": proc, "records": recs, "data": data, "events": read_events(d / "data" / "events.jsonl")}
 

