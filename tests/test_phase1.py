@@ -25,11 +25,12 @@ import pytest
 import speech_check as speech
 
 from conftest import EN_SCENES, run_cli, write_config
+from vtdb.config import settings_only
 from vtdb.events import read_events
-from vtdb.manager import ChromaDBManager
 from vtdb.media.video import MediaError, extract_frames, probe
 from vtdb.media.windows import WindowSpan, frame_times, join_words, plan_windows, words_in_window
 from vtdb.safe_pickle import UnsafePickleError, dump_plain, dumps_plain, load_plain, loads_plain, to_plain
+from vtdb.store import Store
 from vtdb.workfiles import (
     PHASE1_FORMAT,
     PHASE2_FORMAT,
@@ -105,7 +106,7 @@ def mad(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def status(cfg: Path, name: str) -> dict | None:
-    return ChromaDBManager(str(cfg)).get_video_status(name)
+    return Store(settings_only(cfg)).get_video_status(name)
 
 
 def events_of(cfg_dir: Path) -> list[dict]:
@@ -560,7 +561,7 @@ def test_statuses_after_the_run(main_run):
             assert st[field] == "pending", field
         for field in ("phase1_start_time", "phase1_end_time", "created_at", "updated_at"):
             assert datetime.fromisoformat(st[field]).tzinfo is not None, field
-        assert ChromaDBManager(str(cfg)).video_flags(st).as_dict() == {"stale": {}, "held": []}
+        assert Store(settings_only(cfg)).video_flags(st).as_dict() == {"stale": {}, "held": []}
     en, ru = status(cfg, "en_talk"), status(cfg, "ru_tea")
     assert (en["width"], en["height"], en["fps"]) == (640, 360, 10.0)
     assert (ru["width"], ru["height"], ru["fps"]) == (320, 240, 10.0)
@@ -740,7 +741,7 @@ def test_bad_config_entries_are_skipped_and_the_rest_runs(tmp_path, silent_video
     st = status(cfg, "good")
     assert st["phase1_status"] == "completed"
     assert st["video_path"] == str(silent_video)
-    db = ChromaDBManager(str(cfg))
+    db = Store(settings_only(cfg))
     assert db.all_names() == ["good"]
     # Nothing escaped the work folder.
     assert not (tmp_path / "x_phase1_data.pkl").exists() and not (tmp_path.parent / "x_phase1_data.pkl").exists()
@@ -800,7 +801,7 @@ def test_dry_run_limit_only_and_rerun(three_silent):
     assert all(f"would process {n} (new video)" in out for n in ("v1", "v2", "v3")), out
     assert "nothing to do" not in out
     assert _pickles(folder) == {}
-    assert ChromaDBManager(str(cfg)).all_names() == []
+    assert Store(settings_only(cfg)).all_names() == []
 
     # --limit 1: exactly one video, the first in name order.
     proc = run_cli(PHASE1, "--config", str(cfg), "--limit", "1")
