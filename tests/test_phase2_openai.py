@@ -42,10 +42,10 @@ from vtdb.analyzers.schema import (
 )
 from vtdb.atomic import temp_path_for
 from vtdb.clock import iso, now_utc
-from vtdb.config import Settings
-from vtdb.manager import ChromaDBManager
+from vtdb.config import Settings, settings_only
 from vtdb.phases.phase2 import window_inputs
 from vtdb.safe_pickle import dump_plain
+from vtdb.store import Store
 from vtdb.workfiles import (
     ANALYSIS_FIELDS,
     PHASE1_FORMAT,
@@ -113,7 +113,7 @@ def make_phase1(name: str, n_windows: int, *, fpw: int = FPW, length: float = 10
 
 def register_phase1_done(cfg: Path, name: str, windows: int, duration: float = 30.0, **meta) -> None:
     """A video whose Phase 1 is completed, as Phase 2 selects it from video_files."""
-    db = ChromaDBManager(str(cfg))
+    db = Store(settings_only(cfg))
     db.create_or_update_video_file(name, f"/videos/{name}.mp4", language="en", video_duration=duration, **meta)
     claim = db.claim(name, "phase1")
     assert claim is not None, db.decide(name, "phase1")
@@ -128,7 +128,7 @@ def add_video(cfg: Path, name: str, n_windows: int, **meta) -> dict:
 
 
 def record(cfg: Path, name: str) -> dict:
-    meta = ChromaDBManager(str(cfg)).get_video_status(name)
+    meta = Store(settings_only(cfg)).get_video_status(name)
     assert meta is not None, name
     return meta
 
