@@ -46,13 +46,13 @@ from vtdb.analyzers.transcript import (
     tokens,
 )
 from vtdb.analyzers.vllm_engine import VLLMAnalyzer
-from vtdb.config import Settings, load_config
+from vtdb.config import Settings, load_config, settings_only
 from vtdb.demo import SCENE_SOURCES, speak
 from vtdb.llm import LLMUnavailable, vllm_engine
 from vtdb.llm.vllm_engine import VLLMBackend, make_vllm_sampling_params
-from vtdb.manager import ChromaDBManager
 from vtdb.media.video import extract_frames
 from vtdb.phases.phase2 import window_inputs
+from vtdb.store import Store
 from vtdb.workfiles import ANALYSIS_FIELDS, Phase1Data, load_phase1_data, load_phase2_analysis
 
 PHASE1 = "phase1_whisper_frames.py"
@@ -679,7 +679,7 @@ def test_phase2_cli_transcript_end_to_end(p1, clean_env):
         assert validate(fields) == fields
         assert s["confidence"] == "low" and s["mood_atmosphere"] == "unknown"
     assert [s["scene_change"] for s in segments] == [False, True, False]
-    status = ChromaDBManager(str(p1.cfg)).get_video_status("en_talk")
+    status = Store(settings_only(p1.cfg)).get_video_status("en_talk")
     assert status["phase2_status"] == "completed" and status["phase2_segments_analyzed"] == 3
     assert status["phase2_analyzer"] == "transcript"
     assert not list((p1.folder / "data").glob("*.vtdb-tmp*"))
