@@ -25,7 +25,7 @@ from helpers.library import Seg, Vid, build_library
 from conftest import PY, ROOT, run_cli, write_config
 from vtdb.config import DEFAULT_CONTENT_TYPES, load_config
 from vtdb.embedders import load_embedder
-from vtdb.manager import ChromaDBManager
+from vtdb.store import Store
 
 SOURCE_ID = "video_lib"
 LICENSE = "CC BY 4.0"
@@ -166,8 +166,8 @@ EXPORTED = [v.name for v in LIBRARY if v.segments]
 def db_probe(cfg: Path, code: str) -> object:
     """Read the database in a fresh process: the embedded Chroma of this process keeps the vectors
     it loaded and does not see what the CLIs wrote since (metadata it does see)."""
-    prog = ("import json, sys\nfrom vtdb.config import load_config\nfrom vtdb.manager import ChromaDBManager\n"
-            f"db = ChromaDBManager(load_config({str(cfg)!r}, env={{}}))\n" + code)
+    prog = ("import json, sys\nfrom vtdb.config import load_config\nfrom vtdb.store import Store\n"
+            f"db = Store(load_config({str(cfg)!r}, env={{}}))\n" + code)
     proc = subprocess.run([PY, "-c", prog], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -175,7 +175,7 @@ def db_probe(cfg: Path, code: str) -> object:
 
 
 def record(cfg: Path, name: str) -> dict:
-    return ChromaDBManager(load_config(cfg, env={})).get_video_status(name)
+    return Store(load_config(cfg, env={})).get_video_status(name)
 
 
 @pytest.fixture(scope="module")
@@ -477,7 +477,7 @@ def test_phase4_openai_backend_on_a_real_llama_cpp_server(tmp_path, llama_server
 
 
 def exported_summaries(cfg: Path) -> dict[str, str]:
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     return {n: str(db.get_video_status(n).get("summary") or "") for n in EXPORTED}
 
 
@@ -595,7 +595,7 @@ def test_export_with_a_base_url_in_process(library, mpnet, tmp_path):
     """The library API with --base-url: file URLs become base URLs; YouTube and ZIM keep theirs."""
     from vtdb.export.clippy import ExportOptions, export
 
-    db = ChromaDBManager(load_config(library["cfg"], env={}))
+    db = Store(load_config(library["cfg"], env={}))
     records = [r for r in db.list_videos({"db_load_status": "completed"}) if r["name"] in ("bike_repair", "garden_zim", "pasta_basics")]
 
     def segments_of(name):
