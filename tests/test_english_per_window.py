@@ -24,7 +24,8 @@ from faster_whisper.audio import decode_audio
 from bench._common import SAMPLE_RATE, speech_dir, write_wav
 from conftest import run_cli, write_config
 from vtdb.config import load_config
-from vtdb.manager import ChromaDBManager
+from vtdb.search.similar import search_moments
+from vtdb.store import Store
 from vtdb.workfiles import load_phase1_data
 
 # (recording, an English translation of it). The references serve loose word overlaps only.
@@ -163,7 +164,7 @@ def test_english_queries_find_the_moment_of_their_phrase(library):
     At least three such phrases are needed; one miss is allowed (the ranking also reads descriptions)."""
     checked, misses = [], []
     truth = library["truth"]
-    db = ChromaDBManager(load_config(library["cfg"], env={}))
+    db = Store(load_config(library["cfg"], env={}))
     try:
         for name, placed in truth.items():
             if name == "de_continuous":
@@ -174,7 +175,7 @@ def test_english_queries_find_the_moment_of_their_phrase(library):
                 distinctive = _distinctive(utterance, truth)
                 if len(distinctive) < 2 or not distinctive & set(speech.words(english)) or speech.heard(utterance["en"], english) < 0.5:
                     continue
-                top = db.search(utterance["en"], n_results=3)[0]
+                top = search_moments(db, utterance["en"], n=3)[0]
                 checked.append((name, utterance["en"], english))
                 if not (top.video_name == name and top.start_time is not None and top.end_time is not None
                         and top.start_time <= utterance["start"] + 1.0 and utterance["end"] - 1.0 <= top.end_time):
