@@ -16,9 +16,10 @@ from conftest import run_cli, write_config
 from vtdb.analyzers.base import VideoContext, WindowInput
 from vtdb.analyzers.prompt import PromptTemplate, context_hints
 from vtdb.config import load_config
-from vtdb.manager import ChromaDBManager
 from vtdb.phases.phase3 import segment_document
 from vtdb.safe_pickle import dump_plain
+from vtdb.search.similar import search_moments
+from vtdb.store import Store
 from vtdb.workfiles import PHASE1_FORMAT, phase1_data_path
 
 TEA_RU = "Сегодня мы будем заваривать чёрный чай. Налейте горячую воду в чайник и подождите пять минут."
@@ -47,7 +48,7 @@ def _phase1(work_dir, name: str, language: str, windows: list[tuple[str, str, st
 
 @contextlib.contextmanager
 def _db(cfg):
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     try:
         yield db
     finally:
@@ -74,7 +75,7 @@ def loaded(tmp_path_factory):
     with _db(cfg) as db:
         got = db.get_segments(include=["metadatas", "documents"])
         segments = {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
-        hits = {q: [m.video_name for m in db.search(q, n_results=3)] for q in
+        hits = {q: [m.video_name for m in search_moments(db, q, n=3)] for q in
                 ("how to brew black tea", "fixing a bicycle puncture", "заваривать чай", "починить велосипед")}
     return segments, hits
 
