@@ -11,8 +11,9 @@ from helpers.slides import slides_video
 
 from conftest import run_cli, write_config
 from vtdb.config import load_config
-from vtdb.manager import ChromaDBManager
 from vtdb.media.ocr import ocr_available
+from vtdb.search.similar import search_moments
+from vtdb.store import Store
 from vtdb.workfiles import load_phase1_data
 
 SLIDE = ["EMERGENCY WATER STATION", "OPEN DAILY"]
@@ -33,11 +34,11 @@ def run(tmp_path_factory):
         assert res.returncode == 0, script + "\n" + res.stdout + res.stderr
     config = load_config(cfg, env={})
     data = load_phase1_data(config.work_dir, "slide")
-    db = ChromaDBManager(config)
+    db = Store(config)
     try:
-        hits = db.search("emergency water", n_results=3)
-        with_text = db.search("emergency water", n_results=10, filters={"has_text": True})
-        without = db.search("emergency water", n_results=10, filters={"has_text": False})
+        hits = search_moments(db, "emergency water", n=3)
+        with_text = search_moments(db, "emergency water", n=10, filters={"has_text": True})
+        without = search_moments(db, "emergency water", n=10, filters={"has_text": False})
         metas = db.get_segments(where={"video_name": "slide"}, include=["metadatas"])["metadatas"]
     finally:
         db.close()
