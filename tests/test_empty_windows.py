@@ -25,7 +25,7 @@ import pytest
 from bench._common import speech_dir, speech_rows
 from conftest import run_cli, write_config
 from vtdb.config import load_config
-from vtdb.manager import ChromaDBManager
+from vtdb.store import Store
 
 WINDOW = 20.0
 LONG_SECONDS = 480.0
@@ -71,7 +71,7 @@ def library(tmp_path_factory):
 
 def test_only_windows_with_speech_are_moments(library):
     _folder, cfg = library
-    db = ChromaDBManager(load_config(cfg, env={}))
+    db = Store(load_config(cfg, env={}))
     try:
         long_segments = db.get_segments(where={"video_name": "long"}, include=["metadatas", "documents"])
         silent = db.get_segments(where={"video_name": "silent"}, include=["metadatas"])
