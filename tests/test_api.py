@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,9 @@ def test_top_level_scripts_are_thin_shims_over_vtdb_commands(script):
 
 
 def test_db_manager_is_still_importable_from_a_python_shell(tmp_path):
+    cfg = tmp_path / "videos_config.json"
+    cfg.write_text(json.dumps({"settings": {"chroma_dir": str(tmp_path / "db")}, "videos": []}))
     code = ("import sys; sys.path.insert(0, %r); from db_manager import ChromaDBManager; "
-            "db = ChromaDBManager(chroma_dir=%r); print(db.list_videos())") % (str(ROOT), str(tmp_path / "db"))
+            "db = ChromaDBManager(%r); print(db.list_videos())") % (str(ROOT), str(cfg))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr

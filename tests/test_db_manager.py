@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from conftest import PY, ROOT, free_port, run_cli, write_config
-from vtdb.config import Settings, load_config
+from vtdb.config import load_config
 from vtdb.manager import ChromaDBManager
 from vtdb.state import Owner
 from vtdb.store import Store, UnknownVideoError
@@ -236,14 +236,17 @@ def test_the_manager_shows_a_shell_the_few_methods_it_needs(tmp_path, monkeypatc
         assert manager.release("alpha") == ["phase2"]
         manager.delete("alpha")
         assert manager.get_video_status("alpha") is None and manager.store.count_segments("alpha") == 0
-        with pytest.raises(AttributeError, match="on its .store"):
+        with pytest.raises(AttributeError, match="nosuch"):  # the phases' operations are on .store only
             manager.nosuch  # noqa: B018
+        with pytest.raises(AttributeError):
+            manager.claim  # noqa: B018
         with pytest.raises(AttributeError):
             manager.list_videos = None
 
 
-def test_the_manager_builds_one_store_from_settings_and_explicit_fields(tmp_path):
-    manager = ChromaDBManager(settings=Settings(max_attempts=5), chroma_dir=tmp_path / "db")
-    assert manager.store.config.path is None and manager.store.settings.max_attempts == 5
-    assert manager.store.chroma_dir == tmp_path / "db"
-    manager.close()
+def test_the_manager_builds_one_store_from_a_config_file_or_a_loaded_config(tmp_path):
+    cfg = write_config(tmp_path, [], max_attempts=5, chroma_dir=str(tmp_path / "db"))
+    for manager in (ChromaDBManager(str(cfg)), ChromaDBManager(cfg), ChromaDBManager(load_config(cfg, env={}))):
+        assert manager.store.config.path is not None and manager.store.config.path.resolve() == cfg.resolve()
+        assert manager.store.settings.max_attempts == 5 and manager.store.chroma_dir == tmp_path / "db"
+        manager.close()

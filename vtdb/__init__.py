@@ -4,9 +4,9 @@ The public API is short; everything else lives in its sub-module (see docs/ARCHI
 
     >>> import vtdb
     >>> config = vtdb.load_config("videos_config.json")
-    >>> with vtdb.ChromaDBManager(config) as db:
+    >>> with vtdb.ChromaDBManager(config) as db:   # the few methods a Python shell needs; db.store is the rest
     ...     db.list_videos(status_filter={"phase2_status": "pending"})
-    ...     moments = vtdb.Searcher(db).search("where does someone boil pasta?")
+    ...     moments = db.search("where does someone boil pasta?")
 
 Names load on first use, so `import vtdb` stays quick (ChromaDB and the models are heavy).
 """

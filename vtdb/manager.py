@@ -6,61 +6,20 @@ layer (text search, more like this). It sits above both, so the store needs noth
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Mapping, Self, Sequence
 
-from vtdb.config import Config, Settings, settings_only
+from vtdb.config import Config, settings_only
 from vtdb.records import VideoFlags
-from vtdb.search.searcher import searcher_for
-from vtdb.search.similar import Similar, similar_moments
+from vtdb.search.similar import Similar, search_moments, similar_moments
 from vtdb.store import Store
-from vtdb.store.segments import result_count
-
-# Store members that files not yet moved to `Store` still reach through a ChromaDBManager (the phases' and the
-# sync's callers, the web app, the search and export commands, the tests). Each goes once its callers use
-# `manager.store` or a Store of their own: the list only shrinks, and is gone with the last caller.
-_NOT_YET_MOVED = frozenset({
-    "add_segments", "add_video_files", "all_names", "bump_segments_revision", "candidates", "check_embedder", "claim",
-    "collection_metadata", "companion", "complete", "connect", "count_segments", "count_videos",
-    "create_or_update_video_file", "decide", "delete_video", "delete_video_segments", "fail", "get_many",
-    "get_records", "get_segments", "give_back", "has_segments", "heartbeat", "is_server", "location",
-    "page_segments", "query_segments", "rebuild_for_embedder", "retire", "retired_names", "search_videos",
-    "segment_metadatas", "segment_revisions", "segments_revision", "segments_state", "set_video_summary",
-    "unretire", "update_segment_paths", "update_video_status",
-    "config", "settings", "chroma_dir", "chroma_host", "chroma_port", "on_notice",
-    "_client", "_collections", "_files", "_segments_col", "_update",  # the tests' look inside
-})
-
-
-def _config_of(config: Config | str | Path | None, settings: Settings | None, chroma_dir: str | Path | None,
-               chroma_host: str | None, chroma_port: int | None) -> Config:
-    """The one Config a Store is built from: a loaded one, or the file at `config` (./videos_config.json when
-    present if None), or `settings` alone; then the explicit database fields."""
-    if isinstance(config, Config):
-        cfg = config
-    elif config is None and settings is not None:
-        cfg = Config(path=None, settings=settings, videos=[])  # explicit settings: no config file read
-    else:
-        cfg = settings_only(config)
-    changes: dict[str, Any] = {}
-    if chroma_host:
-        changes["chroma_host"] = chroma_host
-    if chroma_port:
-        changes["chroma_port"] = int(chroma_port)
-    if chroma_dir:
-        changes["chroma_dir"] = str(Path(chroma_dir).absolute())  # as given, from the current folder
-    wanted = settings or cfg.settings
-    if changes or wanted is not cfg.settings:
-        cfg = dataclasses.replace(cfg, settings=dataclasses.replace(wanted, **changes))
-    return cfg
 
 
 class ChromaDBManager:
     """The video database from a Python shell.
 
-    >>> db = ChromaDBManager()            # reads ./videos_config.json when present (or: a path, a Config, settings=)
+    >>> db = ChromaDBManager()            # reads ./videos_config.json when present (or: its path, a loaded Config)
     >>> record = db.get_video_status("news")         # the stored record, None when there is no such video
     >>> db.video_flags(record)                       # VideoFlags(stale={phase: why}, held=[phases])
     >>> db.list_videos(status_filter={"phase2_status": ["pending", "processing"]})  # a list = any of
@@ -72,11 +31,11 @@ class ChromaDBManager:
     database again on its next use. `db.store` is everything else (the phases' claims, segments, records).
     """
 
+    __slots__ = ("store",)  # the shell's surface is these methods; nothing else is set on it
     store: Store
 
-    def __init__(self, config: Config | str | Path | None = None, *, settings: Settings | None = None,
-                 chroma_dir: str | Path | None = None, chroma_host: str | None = None, chroma_port: int | None = None):
-        object.__setattr__(self, "store", Store(_config_of(config, settings, chroma_dir, chroma_host, chroma_port)))
+    def __init__(self, config: Config | str | Path | None = None):
+        self.store = Store(config if isinstance(config, Config) else settings_only(config))
 
     # ---- reading ----
 
@@ -106,10 +65,9 @@ class ChromaDBManager:
         With a vector: the nearest segments (`vtdb.store.segments.Hit`: id, score, metadata, document),
         `where` as in Chroma. `n_results` is 1 to MAX_SEARCH_RESULTS (ValueError otherwise).
         """
-        count = result_count(n_results)
         if isinstance(query, str):
-            return searcher_for(self.store).search(query, count, filters, mode, include_retired)
-        return self.store.nearest_segments(query, count, where, include_retired)
+            return search_moments(self.store, query, n_results, filters, mode, include_retired)
+        return self.store.nearest_segments(query, n_results, where, include_retired)
 
     def similar(self, segment_id: str, n: int = 5, include_retired: bool = False) -> Similar:
         """The `n` moments nearest to a stored segment in other videos and in its own (by its stored vector)."""
@@ -144,16 +102,3 @@ class ChromaDBManager:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
-
-    # ---- the names of _NOT_YET_MOVED, until their callers use the store ----
-
-    def __getattr__(self, name: str) -> Any:
-        if name in _NOT_YET_MOVED:
-            return getattr(self.store, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r} (the phases' operations "
-                             "are on its .store)")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name not in _NOT_YET_MOVED:
-            raise AttributeError(f"{type(self).__name__!r} object has no settable attribute {name!r}")
-        setattr(self.store, name, value)
