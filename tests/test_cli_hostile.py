@@ -105,7 +105,7 @@ def test_prune_of_an_unknown_name_says_it_is_unknown(tmp_path):
     assert res.returncode == 2, out(res)
     assert "no video named 'nobody' in the database" in res.stdout and "not retired" not in res.stdout
     res = run_cli("db_manager.py", "prune", "tlak", "--yes", "--config", str(cfg))
-    assert "no video named 'tlak' in the database; did you mean 'talk'? `db_manager.py status` lists" in res.stdout
+    assert "no video named 'tlak' in the database; did you mean 'talk'? `python db_manager.py status` lists" in res.stdout
     res = run_cli("db_manager.py", "prune", "talk", "--yes", "--config", str(cfg))
     assert res.returncode == 2 and "not retired: 'talk'" in res.stdout  # known, not retired: as before
 

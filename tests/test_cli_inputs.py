@@ -170,7 +170,7 @@ def test_filter_that_matches_nothing_is_not_an_empty_database(tmp_path, small):
     assert "no videos match the filter phase2_status=completed (4 videos in" in res.stdout and "yet" not in res.stdout
     empty, _ = new_db(tmp_path / "empty")
     res = run_cli("db_manager.py", "status", "--config", str(empty), "--filter", "phase2_status=completed")
-    assert res.returncode == 0 and "yet: run phase1_whisper_frames.py" in res.stdout
+    assert res.returncode == 0 and "yet: run python phase1_whisper_frames.py" in res.stdout
 
 
 def test_filter_values_take_the_fields_type_and_stored_fields_count(tmp_path):
@@ -202,7 +202,7 @@ def test_unknown_name_is_refused(small, args):
     res = run_cli("db_manager.py", *args, "--config", str(cfg))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "no video named 'nosuch'" in res.stdout and "deleted" not in res.stdout
-    assert "`db_manager.py status` lists its 4 videos" in res.stdout
+    assert "`python db_manager.py status` lists its 4 videos" in res.stdout
     assert db.all_names() == ["alpha", "bravo", "charlie", "news"]
 
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent / "vtdb"
 # the layers below. Same-layer imports are fine as long as they make no cycle.
 LAYERS: list[tuple[str, ...]] = [
     # standard library and third-party only (vtdb itself: the lazy public API, imports nothing at run time)
-    ("vtdb", "vtdb.errors", "vtdb.text", "vtdb.timefmt", "vtdb.clock", "vtdb.proc", "vtdb.languages",
+    ("vtdb", "vtdb.errors", "vtdb.text", "vtdb.timefmt", "vtdb.clock", "vtdb.proc", "vtdb.languages", "vtdb.commandline",
      "vtdb.naming", "vtdb.progress"),
     ("vtdb.config", "vtdb.state", "vtdb.records"),  # settings, the state machine, record layouts
     ("vtdb.atomic", "vtdb.events", "vtdb.lock", "vtdb.safe_pickle", "vtdb.workfiles", "vtdb.models"),  # files

@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.segment import Segment
 
 from vtdb import events as ev
+from vtdb.commandline import COMMANDS, command, hand_down_form
 from vtdb.config import Config, ConfigError, load_config, settings_only
 from vtdb.lock import LockHeld
 from vtdb.runner import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PlanOnly, RunOptions, RunSummary, run_phase
@@ -51,7 +52,7 @@ class _TerminalSafeFormatter(logging.Formatter):
 # soft_wrap: long paths and errors stay on one line in cron logs and pipes.
 console = TerminalSafeConsole(stderr=True, soft_wrap=True)
 
-# What a shell reports for a Unix tool stopped by SIGPIPE (128 + 13): `db_manager.py status --json | head`
+# What a shell reports for a Unix tool stopped by SIGPIPE (128 + 13): `vtdb status --json | head`
 # ends quietly with this code when head stops reading, like `yes | head` (visible with `set -o pipefail`).
 EXIT_CLOSED_PIPE = 128 + signal.SIGPIPE
 
@@ -228,7 +229,7 @@ def require_database(config: Config, phase: str) -> None:
         f"the database {config.chroma_dir} is gone: earlier runs stored the videos there (the event log "
         f"{config.work_dir / config.settings.event_log} names it), and it has no {CHROMA_FILE} now (deleted, or a "
         f"disk that is not mounted?); {phase} has nothing to work on. Restore the folder from a backup or mount it, "
-        "or set chroma_dir to where the database is; to start over, run phase1_whisper_frames.py")
+        f"or set chroma_dir to where the database is; to start over, run {command('phase1')}")
 
 
 @contextlib.contextmanager
@@ -332,6 +333,7 @@ def _report_failures(body: Callable[[], int]) -> int:
 def guarded_main(body: Callable[[], int]) -> None:
     """Run a CLI body and turn the known failures into one clear line and an exit code."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    hand_down_form()
     # Offline first: never wait on a model hub unless the user allows downloads.
     if os.environ.get("VTDB_ALLOW_DOWNLOADS") != "1":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -373,25 +375,7 @@ def work_dir_of(config: Config) -> Path:
     return path
 
 
-# ---- `vtdb COMMAND …`: one entry point over the same commands as the top-level scripts ----
-
-COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module in vtdb.commands, what it does)
-    "phase1": ("phase1", "transcribe, cut windows, sample frames (phase1_whisper_frames.py)"),
-    "phase2": ("phase2", "describe each window (phase2_vllm_analysis.py)"),
-    "phase3": ("phase3", "embed and load the windows into video_segments (phase3_load.py)"),
-    "phase4": ("phase4", "whole-video summaries, keywords, chapters (phase4_summary.py)"),
-    "pipeline": ("pipeline", "every phase in order, then the status table (run_pipeline.py)"),
-    "search": ("search", "search the moments (test_search.py)"),
-    "export": ("export", "a disaster-clippy source pack (export_clippy.py)"),
-    "subtitles": ("subtitles", "a video's subtitles as WebVTT/SRT, or every video's into a folder"),
-    "status": ("status", "table of videos x phases (db_manager.py status)"),
-    "show": ("status", "one video's full record (db_manager.py show)"),
-    "reset": ("status", "reset a phase and the later ones (db_manager.py reset)"),
-    "release": ("status", "release a held video (db_manager.py release)"),
-    "delete": ("status", "forget a video and its segments (db_manager.py delete)"),
-    "prune": ("status", "delete retired videos: segments, record, intermediates (db_manager.py prune)"),
-    "serve": ("serve", "the web app: search, play, status dashboard (web_app.py)"),
-}
+# ---- `vtdb COMMAND …`: one entry point over the same commands as the top-level scripts (vtdb.commandline) ----
 
 
 def vtdb_main(argv: list[str] | None = None) -> None:
@@ -401,7 +385,7 @@ def vtdb_main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help", "help"}:
         width = max(map(len, COMMANDS))
-        lines = [f"  {name.ljust(width)}  {what}" for name, (_m, what) in COMMANDS.items()]
+        lines = [f"  {name.ljust(width)}  {c.what}" + (f" ({c.script})" if c.script else "") for name, c in COMMANDS.items()]
         print("usage: vtdb COMMAND [options]   (vtdb COMMAND --help for its options)\n\ncommands:\n" + "\n".join(lines))
         sys.exit(EXIT_OK if args else EXIT_USAGE)
     if args[0] in {"-V", "--version"}:
@@ -414,7 +398,7 @@ def vtdb_main(argv: list[str] | None = None) -> None:
         hint = did_you_mean(name, COMMANDS) or "; `vtdb --help` lists them"
         print(f"vtdb: unknown command {name!r}{hint}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    module, _what = COMMANDS[name]
+    module = COMMANDS[name].module
     if module == "status":
         rest = [name, *rest]  # db_manager's subcommands
     importlib.import_module(f"vtdb.commands.{module}").main(rest)

@@ -9,7 +9,7 @@ Which branch a class sits on is decided by whose fault the failure is, the way t
   counted, the run goes on with the next video; its message is shown without a traceback.
   - `PermanentVideoError`: the video's nature, which no retry can change (unreadable media, an archive
     entry that is missing or empty, a corrupt archive, a file that is not a video). The video is held at
-    once, with the reason; `--force` or `db_manager.py release` retry it. Every such failure is raised as
+    once, with the reason; `--force` or `vtdb release` retry it. Every such failure is raised as
     a subclass (`PermanentMediaError`, `ZimEntryMissing`, ...); `vtdb.state.error_kind` tests the class.
     Code that re-raises one (to rename a temp file in its message, say) keeps its class.
   - any other error of a video is *transient* (a full disk, a timeout, a server error): retried by the

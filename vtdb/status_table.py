@@ -1,5 +1,5 @@
 """The videos × phases status table: its rows as plain data (`status_row`, shown by the terminal table here and
-by the web's HTML table in vtdb.web.pages), the terminal table (`db_manager.py status`), and its --filter parsing."""
+by the web's HTML table in vtdb.web.pages), the terminal table (`vtdb status`), and its --filter parsing."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from rich.markup import escape
 from rich.table import Table
 
+from vtdb.commandline import command
 from vtdb.config import yes_no
 from vtdb.errors import VtdbError
+from vtdb.records import Video
 from vtdb.state import PHASE_ORDER, PHASES, STATUSES, all_phase_defaults, is_retired, phase_field
 from vtdb.text import did_you_mean
 from vtdb.timefmt import duration
-
-PHASE_LABELS = {"phase1": "P1 frames", "phase2": "P2 analysis", "db_load": "P3 load", "phase4": "P4 summary"}
-
 
 # ---- the rows as plain data: what the terminal table and the web's HTML table both show ----
 
@@ -40,7 +39,7 @@ class StatusRow:
     name: str
     title: str
     audio_only: bool
-    retired_at: str  # "" unless the video left the library
+    retired: bool  # the video left the library (vtdb.records.Video.retired)
     retired_reason: str
     duration: str  # as shown ("12:34")
     segments: int
@@ -63,23 +62,23 @@ def last_error(record: Mapping[str, Any]) -> str:
     for phase in reversed(PHASE_ORDER):
         err = record.get(phase_field(phase, "last_error"))
         if err:
-            return f"{PHASE_LABELS[phase]}: {err}"
-    return f"partial: {record['phase1_partial']}" if record.get("phase1_partial") else ""
+            return f"{PHASES[phase].short}: {err}"
+    partial = Video.from_meta(record).phase1_partial
+    return f"partial: {partial}" if partial else ""
 
 
 def status_row(record: Mapping[str, Any]) -> StatusRow:
     """A record (with its "flags", as Store.video_flags gives them) as a row of the status tables."""
-    return StatusRow(name=str(record.get("name") or ""), title=str(record.get("title") or ""),
-                     audio_only=record.get("has_video") is False, retired_at=str(record.get("retired_at") or ""),
-                     retired_reason=str(record.get("retired_reason") or ""),
-                     duration=duration(record.get("video_duration")), segments=int(record.get("total_segments") or 0),
-                     cells=tuple(phase_cell(record, p) for p in PHASE_ORDER), last_error=last_error(record))
+    video = Video.from_meta(record)
+    return StatusRow(name=video.name, title=video.title, audio_only=not video.has_video, retired=video.retired,
+                     retired_reason=video.retired_reason, duration=duration(video.video_duration),
+                     segments=video.total_segments, cells=tuple(phase_cell(record, p) for p in PHASE_ORDER), last_error=last_error(record))
 
 
 # ---- the terminal: a rich table, or plain text for a big library ----
 
 _STYLE = {"pending": "dim", "processing": "yellow", "completed": "green"}
-COLUMNS = ("video", "duration", "segments", *(PHASE_LABELS[p] for p in PHASE_ORDER), "last error")
+COLUMNS = ("video", "duration", "segments", *(PHASES[p].short for p in PHASE_ORDER), "last error")
 
 
 def _rich_cell(cell: PhaseCell) -> str:
@@ -103,7 +102,7 @@ def status_table(records: Iterable[Mapping[str, Any]], title: str = "video_files
     table.add_column(COLUMNS[-1], overflow="fold", max_width=60)
     for row in map(status_row, records):
         label = escape(row.name) + (" [dim](audio)[/]" if row.audio_only else "")
-        if row.retired_at:
+        if row.retired:
             label += f" [bold magenta]RETIRED[/] [dim]{escape(row.retired_reason)}[/]"
         table.add_row(label, row.duration, str(row.segments), *map(_rich_cell, row.cells), escape(row.last_error))
     return table
@@ -118,7 +117,7 @@ def plain_status_table(records: Sequence[Mapping[str, Any]], title: str = "video
     """The same columns as status_table, as plain text in aligned columns (for big libraries)."""
     rows = []
     for row in map(status_row, records):
-        label = row.name + (" (audio)" if row.audio_only else "") + (f" RETIRED {row.retired_reason}" if row.retired_at else "")
+        label = row.name + (" (audio)" if row.audio_only else "") + (f" RETIRED {row.retired_reason}" if row.retired else "")
         error = row.last_error if len(row.last_error) <= 80 else row.last_error[:79] + "…"
         rows.append([label, row.duration, str(row.segments), *map(_plain_cell, row.cells), error])
     header = list(COLUMNS)
@@ -147,13 +146,13 @@ def phase_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, in
 
 def totals_line(records: Sequence[Mapping[str, Any]]) -> str:
     counts = phase_counts(records)
-    parts = [f"{PHASE_LABELS[phase]} {counts[phase]['completed']}/{len(records)}" for phase in PHASE_ORDER]
+    parts = [f"{PHASES[phase].short} {counts[phase]['completed']}/{len(records)}" for phase in PHASE_ORDER]
     held = sum(1 for m in records if m.get("flags", {}).get("held"))
     stale = sum(1 for m in records if m.get("flags", {}).get("stale"))
     retired = sum(1 for m in records if is_retired(m))
     line = " · ".join(parts)
     if retired:
-        line += f" · [bold magenta]{retired} retired[/] (db_manager.py prune deletes them)"
+        line += f" · [bold magenta]{retired} retired[/] ({escape(command('prune'))} deletes them)"
     if held:
         line += f" · [bold red]{held} held[/]"
     if stale:

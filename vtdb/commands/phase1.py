@@ -23,7 +23,7 @@ from vtdb.proc import package_env
 from vtdb.sources.sync import sync_videos
 from vtdb.text import terminal_safe
 
-COMMAND = PhaseCommand("phase1_whisper_frames.py", "phase1", __doc__, makes_records=True)
+COMMAND = PhaseCommand("phase1", __doc__, makes_records=True)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from vtdb.commands.phase_command import PhaseCommand
 from vtdb.errors import BackendUnavailable
 from vtdb.phases.phase2 import Phase2Job
 
-COMMAND = PhaseCommand("phase2_vllm_analysis.py", "phase2", __doc__, model_options=True)
+COMMAND = PhaseCommand("phase2", __doc__, model_options=True)
 
 
 def run(argv: list[str] | None = None) -> int:

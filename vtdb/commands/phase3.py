@@ -15,7 +15,7 @@ from vtdb.commands.phase_command import PhaseCommand, embedder_matches
 from vtdb.embedders import LazyEmbedder, UnknownEmbedderError, embedder_dimension, load_embedder
 from vtdb.phases.phase3 import Phase3Job
 
-COMMAND = PhaseCommand("phase3_load.py", "db_load", __doc__)
+COMMAND = PhaseCommand("db_load", __doc__)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from vtdb.phases.phase4 import Phase4Job
 from vtdb.runner import has_work
 from vtdb.summarizers import SUMMARIZERS, make_summarizer
 
-COMMAND = PhaseCommand("phase4_summary.py", "phase4", __doc__, model_options=True)
+COMMAND = PhaseCommand("phase4", __doc__, model_options=True)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -26,27 +26,33 @@ from vtdb.cli import (
     require_database,
     start_phase,
 )
+from vtdb.commandline import command, prog
 from vtdb.runner import PhaseJob, run_phase
+from vtdb.state import PHASES
 from vtdb.store import EmbedderMismatch, Store
 from vtdb.text import summary_of
 
 
 @dataclass(frozen=True)
 class PhaseCommand:
-    """One phase's command. `script`: the name users run it by (its --help, the lock holder's name, messages);
-    `phase`: the state machine's key of its phase; `doc`: the module docstring (its first paragraph is the
+    """One phase's command. `phase`: the state machine's key of its phase (its command and script names follow
+    from it: vtdb.state.PHASES, vtdb.commandline); `doc`: the module docstring (its first paragraph is the
     --help description); `model_options`: --base-url/--model (the phases that talk to a language model);
     `makes_records`: Phase 1, which reads the config's videos and makes the records the later phases need."""
 
-    script: str
     phase: str
     doc: str | None
     model_options: bool = False
     makes_records: bool = False
 
+    @property
+    def command(self) -> str:
+        """`vtdb COMMAND` runs this phase (e.g. "phase3" for the phase keyed "db_load")."""
+        return PHASES[self.phase].command
+
     def parser(self) -> argparse.ArgumentParser:
         """The options every phase has (and --base-url/--model where they apply); the phase adds its own."""
-        parser = phase_parser(self.script, summary_of(self.doc))
+        parser = phase_parser(prog(self.command), summary_of(self.doc))
         if self.model_options:
             add_model_arguments(parser)
         return parser
@@ -64,8 +70,8 @@ class PhaseCommand:
         """The store for this run, holding the embedded database's lock (--wait waits for it). The later phases
         first refuse a database that earlier runs used and that is gone (exit 2), rather than start an empty one."""
         if not self.makes_records:
-            require_database(start.config, self.script)
-        with open_database(start.config, wait=start.args.wait, purpose=self.script) as db:
+            require_database(start.config, command(self.command))
+        with open_database(start.config, wait=start.args.wait, purpose=command(self.command)) as db:
             yield db
 
     def plan(self, db: Store, start: PhaseStart) -> int:

@@ -13,12 +13,10 @@ import signal
 import subprocess
 import sys
 
+from vtdb.commandline import COMMANDS, command, prog
 from vtdb.proc import package_env
+from vtdb.state import PHASE_ORDER, PHASES
 from vtdb.text import summary_of
-
-# (what the user knows it by, the module that runs it)
-PHASES = [("phase1_whisper_frames.py", "phase1"), ("phase2_vllm_analysis.py", "phase2"), ("phase3_load.py", "phase3"),
-          ("phase4_summary.py", "phase4")]
 
 
 def _command(module: str) -> list[str]:
@@ -44,7 +42,7 @@ def _run_phase(cmd: list[str]) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=summary_of(__doc__))
+    parser = argparse.ArgumentParser(prog=prog("pipeline"), description=summary_of(__doc__))
     parser.add_argument("--config", default=None, help="path to videos_config.json")
     parser.add_argument("--only", action="append", metavar="NAME", help="limit every phase to this video (repeatable)")
     parser.add_argument("--wait", action="store_true", help="wait for the embedded database lock instead of exiting")
@@ -57,16 +55,17 @@ def run(argv: list[str] | None = None) -> int:
     if args.wait:
         common.append("--wait")
     worst = 0
-    for script, module in PHASES:
-        print(f"=== {script} ===", flush=True)
-        code = _run_phase([*_command(module), *common])
+    for phase in PHASE_ORDER:
+        name = PHASES[phase].command
+        print(f"=== {command(name)} ===", flush=True)
+        code = _run_phase([*_command(COMMANDS[name].module), *common])
         if code == 130:
             print("interrupted: the video in progress was handed back; run again to go on", file=sys.stderr)
             return 130
         if code == 2:
             return 2  # bad config: later phases would fail the same way
         worst = max(worst, code if code in (0, 1) else 1)
-    status_cmd = _command("status")
+    status_cmd = _command(COMMANDS["status"].module)
     if args.config:
         status_cmd += ["--config", args.config]
     subprocess.call([*status_cmd, "status"], env=package_env())

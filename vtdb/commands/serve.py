@@ -20,6 +20,7 @@ import sys
 from rich.markup import escape
 
 from vtdb.cli import EXIT_OK, EXIT_USAGE, check_database_dir, console, guarded_main, load_or_exit, setup_logging
+from vtdb.commandline import command, prog
 from vtdb.config import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -84,7 +85,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="web_app.py", description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog("serve"), description=__doc__.strip().splitlines()[0])
     parser.add_argument("--config", default=None, help="path to videos_config.json (default: ./videos_config.json)")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}; anything "
                         "else exposes the library to the network and prints a warning)")
@@ -122,7 +123,7 @@ def run(argv: list[str] | None = None) -> int:
         check_database_dir(config, writable=False)
         if not config.chroma_dir.is_dir():
             raise ConfigError(f"settings.chroma_dir: no database at {config.chroma_dir} yet; run the phases first "
-                              "(phase1_whisper_frames.py …) or point --config at the library's config")
+                              f"({command('phase1')} …) or point --config at the library's config")
 
     import uvicorn
 

@@ -24,6 +24,7 @@ from typing import Callable
 from rich.markup import escape
 
 from vtdb.cli import EXIT_OK, EXIT_USAGE, TerminalSafeConsole, check_database_dir, load_or_exit, open_database
+from vtdb.commandline import command, prog
 from vtdb.config import Config
 from vtdb.prune import PruneRefused, apply_prune, plan_prune
 from vtdb.state import phase_by_number
@@ -63,29 +64,29 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     # that leaving it out after the command keeps the value given before it.
     config_after = argparse.ArgumentParser(add_help=False)
     config_after.add_argument("--config", default=argparse.SUPPRESS, help="path to videos_config.json")
-    parser = argparse.ArgumentParser(prog="db_manager.py", description="Inspect and manage the video database.")
+    parser = argparse.ArgumentParser(prog=prog("status"), description="Inspect and manage the video database.")
     parser.add_argument("--config", default=None, help="path to videos_config.json (before or after the command)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def subcommand(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, parents=[config_after])
 
-    p_status = command("status", "table of videos x phases")
+    p_status = subcommand("status", "table of videos x phases")
     p_status.add_argument("--json", action="store_true", help="print the records as JSON")
     p_status.add_argument("--filter", action="append", metavar="FIELD=VALUE[,VALUE]",
                           help="e.g. phase2_status=pending,processing (repeatable; a list means any of)")
-    p_show = command("show", "one video's full record")
+    p_show = subcommand("show", "one video's full record")
     p_show.add_argument("name")
-    p_reset = command("reset", "reset a phase (and all later phases) to pending")
+    p_reset = subcommand("reset", "reset a phase (and all later phases) to pending")
     p_reset.add_argument("name")
     p_reset.add_argument("--phase", required=True, help="1, 2, 3 (db load) or 4")
-    p_release = command("release", "release a held video so the next run retries it")
+    p_release = subcommand("release", "release a held video so the next run retries it")
     p_release.add_argument("name")
     p_release.add_argument("--phase", default=None)
-    p_delete = command("delete", "remove a video record and its segments")
+    p_delete = subcommand("delete", "remove a video record and its segments")
     p_delete.add_argument("name")
     p_delete.add_argument("--yes", "-y", action="store_true", help="do not ask (cron, scripts)")
-    p_prune = command("prune", "delete retired videos: segments, record and work files (asks first)")
+    p_prune = subcommand("prune", "delete retired videos: segments, record and work files (asks first)")
     p_prune.add_argument("names", nargs="*", metavar="NAME", help="only these retired videos (default: all)")
     p_prune.add_argument("--yes", "-y", action="store_true", help="do not ask (cron, scripts)")
     for p in (p_reset, p_release, p_delete, p_prune):
@@ -104,7 +105,7 @@ def run(argv: list[str] | None = None) -> int:
     if args.command in READING:
         check_database_dir(config, writable=False)
         return READERS[args.command](run_, Store(config))
-    with open_database(config, wait=args.wait, purpose=f"db_manager.py {args.command}") as db:
+    with open_database(config, wait=args.wait, purpose=command(args.command)) as db:
         try:
             return WRITERS[args.command](run_, db)
         except (UnknownVideoError, ValueError) as exc:
@@ -135,7 +136,7 @@ def status(run_: Invocation, db: Store) -> int:
     elif status_filter and (total := db.count_videos()):
         run_.say(f"no videos match the filter {escape(filter_text(status_filter))} ({total} videos in {escape(db.location)})")
     else:
-        run_.say(f"no videos in {escape(db.location)} yet: run phase1_whisper_frames.py")
+        run_.say(f"no videos in {escape(db.location)} yet: run {command('phase1')}")
     return EXIT_OK
 
 
@@ -238,7 +239,7 @@ def _unknown_video(db: Store, name: str) -> str:
     text = f"no video named {name!r} in {db.location}"
     if not names:
         return text + " (the database has no videos yet)"
-    return text + (did_you_mean(name, names, n=3) or f"; `db_manager.py status` lists its {len(names)} videos")
+    return text + (did_you_mean(name, names, n=3) or f"; `{command('status')}` lists its {len(names)} videos")
 
 
 def _known(run_: Invocation, db: Store) -> bool:

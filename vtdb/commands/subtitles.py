@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from vtdb.cli import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, check_output_dir, console, guarded_main, load_or_exit
+from vtdb.commandline import command, prog
 from vtdb.formats.subtitles import FORMATS, SubtitleCue, render, subtitle_tracks, write_subtitle_files
 from vtdb.languages import validate_language
 from vtdb.text import did_you_mean, summary_of
@@ -39,7 +40,7 @@ def _pick_language(tracks: dict[str, list[SubtitleCue]], wanted: str | None, out
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vtdb subtitles", description=summary_of(__doc__),
+    parser = argparse.ArgumentParser(prog=prog("subtitles"), description=summary_of(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join((__doc__ or "").strip().splitlines()[2:7]))
     parser.add_argument("name", nargs="?", help="the video (its config name)")
@@ -71,7 +72,7 @@ def _videos(name: str | None, work_dir: Path) -> list[str]:
     names = phase1_names(work_dir)
     if name and name not in names:
         hint = did_you_mean(name, names, n=3) or (
-            "; run phase1_whisper_frames.py first" if not names else f"; videos with Phase 1 data: {', '.join(names[:10])}")
+            f"; run {command('phase1')} first" if not names else f"; videos with Phase 1 data: {', '.join(names[:10])}")
         raise _Refused(f"[bold red]subtitles refused:[/] no Phase 1 data for {escape(repr(name))} in {escape(str(work_dir))}{escape(hint)}")
     chosen = [name] if name else names
     if not chosen:

@@ -162,7 +162,7 @@ def _unknown_env_warning(env_name: str, types: Mapping[str, Any]) -> str | None:
     if env_name in ENV_NOT_SETTINGS or env_name.startswith(ENV_NOT_SETTINGS_PREFIXES):
         return None
     known = [ENV_PREFIX + name.upper() for name in types] + sorted(ENV_NOT_SETTINGS)
-    hint = did_you_mean(env_name, known, cutoff=0.75) or "; VTDB_<SETTING> sets a setting (see README, Settings)"
+    hint = did_you_mean(env_name, known, cutoff=0.75) or "; VTDB_<SETTING> sets a setting (see docs/SETTINGS.md)"
     return f"environment {env_name}: not a setting, ignored{hint}"
 
 

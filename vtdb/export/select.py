@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from vtdb import state
+from vtdb.commandline import command
 from vtdb.export import ExportError
 from vtdb.export.clippy import EMBEDDING_MODEL
 from vtdb.records import Segment, Video, sort_start
@@ -36,12 +37,12 @@ def loaded_videos(db, names: Sequence[str] | None = None, include_retired: bool 
     known = {v.name for v, _ in read}
     missing = [n for n in names if n not in known]
     if missing:
-        raise ExportError(f"not loaded (or unknown): {', '.join(missing)}; run phase3_load.py for them first")
+        raise ExportError(f"not loaded (or unknown): {', '.join(missing)}; run {command('phase3')} for them first")
     read = [(v, r) for v, r in read if v.name in set(names)]
     empty = [v.name for v, _ in read if not db.count_segments(v.name)]
     if empty:
-        raise ExportError(f"no segments in video_segments for: {', '.join(empty)}; run phase3_load.py for them "
-                          "(python db_manager.py reset NAME --phase 3), or leave them out of --videos")
+        raise ExportError(f"no segments in video_segments for: {', '.join(empty)}; run {command('phase3')} for them "
+                          f"({command('reset', 'NAME', '--phase', '3')}), or leave them out of --videos")
     return [r for _, r in read]
 
 

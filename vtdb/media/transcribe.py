@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 
+from vtdb.commandline import command
 from vtdb.config import Settings, WhisperOptions
 from vtdb.errors import ModelUnavailable
 from vtdb.media.hallucinations import hallucination, letters, normalized
@@ -108,7 +109,7 @@ def parse_device(device: str) -> tuple[str, int]:
         if not index.isdigit():
             raise ModelUnavailable(
                 f"whisper_device {device!r} names several GPUs: that is one Phase 1 process per GPU, started by "
-                "phase1_whisper_frames.py; a single transcriber needs one device such as 'cuda:1'"
+                f"{command('phase1')}; a single transcriber needs one device such as 'cuda:1'"
             )
         return "cuda", int(index)
     return text, 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from vtdb.commandline import command
 from vtdb.errors import VtdbError
 from vtdb.languages import validate_language
 from vtdb.records import segment_span
@@ -71,7 +72,7 @@ def check_videos(db: Any, names: list[str]) -> None:
         if name in known:
             continue
         hint = did_you_mean(name, known, n=3) or (
-            "; `python db_manager.py status` lists the videos" if known else "; the database has no videos yet")
+            f"; `{command('status')}` lists the videos" if known else "; the database has no videos yet")
         raise QueryError(f"no video named {name!r}{hint}")
 
 

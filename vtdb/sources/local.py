@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
+from vtdb.commandline import command
 from vtdb.config import SourceEntry, VideoEntry
 from vtdb.media.video import check_readable
 from vtdb.records import file_source_fields
@@ -223,7 +224,7 @@ class LocalFileSource(VideoSource):
             st = p.stat()
         except OSError:
             raise SourceUnavailable("the video file is missing or unreadable on the server; check the path in "
-                                    "videos_config.json and run phase1_whisper_frames.py") from None
+                                    f"videos_config.json and run {command('phase1')}") from None
         if not p.is_file() or not os.access(p, os.R_OK):
             raise SourceUnavailable("the video's path is not a readable file on the server")
         return SourceBytes(st.st_size, f"f{st.st_size:x}-{st.st_mtime_ns:x}", file_reader(p))

@@ -8,7 +8,7 @@ Phase 1 is the only phase that reads the config; `sync_videos` mirrors it into v
   work: only its path is updated (VIDEO_MOVED);
 - a video that left the library (out of the config, no longer in its archive, its file gone for good)
   is *retired*: marked with the reason and the time, taken by no phase, left out of search and export;
-  nothing is deleted (`db_manager.py prune` does that, when asked). Coming back un-retires it, without
+  nothing is deleted (`vtdb prune` does that, when asked). Coming back un-retires it, without
   reprocessing when its bytes are the same (VIDEO_RESTORED).
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from vtdb import clock, state
 from vtdb import events as ev
+from vtdb.commandline import command
 from vtdb.config import Config
 from vtdb.sources.base import SOURCES
 from vtdb.sources.fingerprint import CACHE_FILE, FingerprintCache
@@ -126,7 +127,7 @@ def _retire(db: Store, events: ev.EventLog, name: str, reason: str, dry_run: boo
     db.retire(name, reason)
     flips.append(name)
     events.emit(ev.VIDEO_RETIRED, video=name, reason=reason)
-    notes.append(f"{name}: retired ({reason}); its segments leave search and export; `db_manager.py prune` deletes it")
+    notes.append(f"{name}: retired ({reason}); its segments leave search and export; `{command('prune')}` deletes it")
 
 
 def sync_videos(db: Store, config: Config, events: ev.EventLog, dry_run: bool = False) -> SyncResult:

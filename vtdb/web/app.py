@@ -33,7 +33,7 @@ __all__ = ["WebOptions", "create_app"]
 
 ROUTERS = (files.router, search.router, videos.router, status.router, api.router)
 DESCRIPTION = ("Search the moments of a video library, play them, find more like them, and watch the pipeline. JSON "
-               "shapes as `test_search.py --json`. Errors: {\"error\": message} with 400 (bad query or filter), 403 "
+               "shapes as `vtdb search --json`. Errors: {\"error\": message} with 400 (bad query or filter), 403 "
                "(actions off or bad token), 404 (unknown video or segment), 409 (a phase run holds the embedded "
                "database), 416 (a Range past the end).")
 

@@ -5,14 +5,14 @@ database's own lock for the moment they write (vtdb.store.access)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from vtdb.commandline import command
 from vtdb.lock import LockHeld
 from vtdb.naming import UnsafeNameError
-from vtdb.search.moments import segment_span
+from vtdb.records import ON_SCREEN_SEPARATOR, Segment, Video, segment_span
 from vtdb.search.similar import UnknownSegmentError, similar_moments
-from vtdb.state import is_retired
-from vtdb.store import json_list
+from vtdb.state import PHASE_ORDER, phase_field
 from vtdb.store.access import holder_text, writing
 from vtdb.store.segments import as_meta
 from vtdb.web import pages
@@ -117,7 +117,7 @@ def analyzers_of(state: WebState, moments: Sequence[Any]) -> dict[str, str]:
         return {}
     with state.lock:
         got = state.db.get_segments(ids, include=["metadatas"])
-    return {i: str(as_meta(meta).get("analyzer") or "") for i, meta in zip(got["ids"], got["metadatas"])}
+    return {i: Segment.from_meta(as_meta(meta)).analyzer for i, meta in zip(got["ids"], got["metadatas"])}
 
 
 def video_rows(state: WebState, name: str) -> list[dict]:
@@ -130,17 +130,18 @@ def video_rows(state: WebState, name: str) -> list[dict]:
     windows = {w.index: w for w in thumbs.windows} if thumbs else {}
     rows: list[dict] = []
     for sid, meta in segments:
-        span = segment_span(meta) or (0.0, 0.0)
+        segment = Segment.from_meta(meta)
+        span = segment.span or (0.0, 0.0)
         index = pages.window_index(sid)
         w = windows.pop(index, None) if index is not None else None
-        transcript = (w.text if w and w.text else str(meta.get("transcript") or ""))
-        translation = (w.translation if w and w.translation else str(meta.get("dialogue_translation") or ""))
+        transcript = w.text if w and w.text else segment.transcript
+        translation = w.translation if w and w.translation else segment.dialogue_translation
         if translation.strip() == transcript.strip():
             translation = ""  # an analyzer that copied the speech: nothing to translate
         rows.append({"segment_id": sid, "window": index, "start": span[0], "end": span[1], "text": transcript,
-                     "translation": translation, "description": str(meta.get("description") or ""),
-                     "keywords": pages.keywords_of(meta.get("keywords")), "frames": w.frames if w else 0,
-                     "on_screen_text": str(meta.get("on_screen_text") or "")})  # Phase 3 keeps Phase 1's OCR lines
+                     "translation": translation, "description": segment.description,
+                     "keywords": list(segment.keywords), "frames": w.frames if w else 0,
+                     "on_screen_text": ON_SCREEN_SEPARATOR.join(segment.on_screen_text)})  # Phase 3 keeps Phase 1's OCR lines
     for w in windows.values():  # Phase 1 windows not (yet) loaded as segments
         rows.append({"segment_id": "", "window": w.index, "start": w.start, "end": w.end, "text": w.text,
                      "translation": w.translation, "description": "", "keywords": [], "frames": w.frames,
@@ -154,21 +155,22 @@ def video_json(state: WebState, name: str) -> dict:
     with state.lock:
         record = state.record(name)
         flags = state.db.video_flags(record).as_dict()
-    return {"name": name, "title": record.get("title") or name, "summary": record.get("summary") or "",
-            "keywords": pages.record_keywords(record), "chapters": json_list(record.get("chapters")),
-            "retired": is_retired(record), "flags": flags, "record": record, "windows": video_rows(state, name)}
+    video = Video.from_meta(record)
+    return {"name": name, "title": video.title or name, "summary": video.summary,
+            "keywords": list(video.keywords), "chapters": list(video.chapters),
+            "retired": video.retired, "flags": flags, "record": record, "windows": video_rows(state, name)}
 
 
 def video_list(state: WebState) -> list[dict]:
     """Every video's main fields (/api/videos without a query)."""
-    from vtdb.state import PHASE_ORDER
-
     with state.lock:
-        return [{"name": r["name"], "title": r.get("title") or r["name"], "duration": r.get("video_duration") or 0,
-                 "segments": r.get("total_segments") or 0, "retired": is_retired(r),
-                 "has_video": not is_audio_only(r),
-                 "statuses": {p: r.get(f"{p}_status") or "pending" for p in PHASE_ORDER},
-                 "flags": state.db.video_flags(r).as_dict()} for r in state.db.list_videos()]
+        return [_listed(Video.from_meta(r), r, state.db.video_flags(r).as_dict()) for r in state.db.list_videos()]
+
+
+def _listed(video: Video, record: Mapping[str, Any], flags: dict) -> dict:
+    return {"name": video.name, "title": video.title or video.name, "duration": video.video_duration,
+            "segments": video.total_segments, "retired": video.retired, "has_video": video.has_video,
+            "statuses": {p: record.get(phase_field(p, "status")) or "pending" for p in PHASE_ORDER}, "flags": flags}
 
 
 def segment_json(state: WebState, segment_id: str) -> dict:
@@ -189,7 +191,7 @@ def write_action(state: WebState, kind: str, name: str, phase: str | None) -> st
     """Reset or release one video; on the embedded database under its lock, for the moment of the write
     (409 while a phase run holds it)."""
     try:
-        with writing(state.db, f"web_app.py {kind} {name}"):
+        with writing(state.db, f"{command('serve')}: {kind} {name}"):
             if kind == "reset":
                 assert phase is not None
                 state.db.reset(name, phase)

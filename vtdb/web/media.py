@@ -17,8 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
+from vtdb.commandline import command
 from vtdb.errors import VtdbError
 from vtdb.media.sniff import AUDIO_OF, HEAD_BYTES, MEDIA_TYPES, sniff_media_type
+from vtdb.records import Video
 from vtdb.sources import OpenHandles, SourceUnavailable, UnknownSourceKind, source_for
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
@@ -90,7 +92,7 @@ class MediaBody:
 def is_audio_only(record: Mapping[str, Any]) -> bool:
     """Phase 1 found no video stream in the file (an MP3, a podcast): played in <audio>, with no frames.
     A record from before audio-only files has no has_video field: a video."""
-    return record.get("has_video") is False
+    return not Video.from_meta(record).has_video
 
 
 def phase1_refusal(record: Mapping[str, Any]) -> str | None:
@@ -102,12 +104,9 @@ def phase1_refusal(record: Mapping[str, Any]) -> str | None:
         return "Phase 1 refused it" + (f" ({why[:200]})" if why else "") + "; the web app serves only videos Phase 1 accepted"
     if record.get("phase1_status") == "completed":
         return None
-    try:
-        pictured = is_audio_only(record) or float(record.get("width") or 0) > 0
-        probed = pictured and float(record.get("video_duration") or 0) > 0
-    except (TypeError, ValueError):
-        probed = False
-    return None if probed else "Phase 1 has not checked it yet; run phase1_whisper_frames.py, then play it here"
+    video = Video.from_meta(record)
+    probed = (not video.has_video or video.width > 0) and video.video_duration > 0
+    return None if probed else f"Phase 1 has not checked it yet; run {command('phase1')}, then play it here"
 
 
 def _decided_type(head: bytes) -> str:
@@ -132,12 +131,12 @@ def media_body(record: Mapping[str, Any], handles: OpenHandles) -> MediaBody:
     refusal = phase1_refusal(record)
     if refusal:
         raise MediaUnavailable(refusal)
-    if not record.get("video_path"):
+    if not Video.from_meta(record).video_path:
         raise MediaUnavailable("the video's record names no source")
     try:
         source = source_for(record)
     except UnknownSourceKind:
-        raise MediaUnavailable(f"the web app cannot play a {record.get('source_kind')!r} source") from None
+        raise MediaUnavailable(f"the web app cannot play a {Video.from_meta(record).source_kind!r} source") from None
     except VtdbError:  # the kind refuses the location (a zim:// address without its #item)
         raise MediaUnavailable("the video's source address is malformed in its record") from None
     try:

@@ -10,9 +10,11 @@ import math
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
-from vtdb.search.moments import Moment, keywords_of, snippet_parts
+from vtdb.commandline import command
+from vtdb.records import Video
+from vtdb.search.moments import Moment, snippet_parts
 from vtdb.state import PHASE_ORDER, PHASES, phase_field
-from vtdb.status_table import PHASE_LABELS, PhaseCell, StatusRow, phase_counts, status_row
+from vtdb.status_table import PhaseCell, StatusRow, phase_counts, status_row
 from vtdb.timefmt import clock, clock_span, duration
 
 # Bidirectional controls (U+202E and friends) reorder what follows them: a title "abc\u202etxt.exe" shows as
@@ -199,7 +201,7 @@ def phase_cell(cell: PhaseCell) -> str:
 
 
 def action_forms(name: str, csrf: str) -> str:
-    options = "".join(f'<option value="{PHASES[p].number}">{PHASE_LABELS[p]}</option>' for p in PHASE_ORDER)
+    options = "".join(f'<option value="{PHASES[p].number}">{PHASES[p].short}</option>' for p in PHASE_ORDER)
     hidden = f'<input type="hidden" name="name" value="{esc(name)}"><input type="hidden" name="csrf" value="{esc(csrf)}">'
     return (f'<form method="post" action="/actions/reset" class="action">{hidden}<select name="phase">{options}</select>'
             f'<button type="submit">reset</button></form>'
@@ -214,11 +216,14 @@ def status_rows(records: Sequence[Mapping[str, Any]], video: str = "", page: int
     """(the rows of `page`, how many records match `video`, the number of pages): `video` is a part of the name
     or title, any case."""
     wanted = video.strip().casefold()
-    matching = [r for r in records if wanted in str(r.get("name") or "").casefold()
-                or wanted in str(r.get("title") or "").casefold()] if wanted else list(records)
+    matching = [r for r in records if _names(Video.from_meta(r), wanted)] if wanted else list(records)
     pages = max(1, -(-len(matching) // per_page))
     page = min(max(1, page), pages)
     return matching[(page - 1) * per_page : page * per_page], len(matching), pages
+
+
+def _names(video: Video, wanted: str) -> bool:
+    return wanted in video.name.casefold() or wanted in video.title.casefold()
 
 
 def status_pager(page: int, pages: int, video: str) -> str:
@@ -249,9 +254,9 @@ def status_fragment(records: Sequence[Mapping[str, Any]], events: Sequence[Mappi
     every = len(records)
     records, matching, pages = status_rows(records, video, page)
     page = min(max(1, page), pages)
-    head = "".join(f"<th>{PHASE_LABELS[p]}</th>" for p in PHASE_ORDER)
+    head = "".join(f"<th>{PHASES[p].short}</th>" for p in PHASE_ORDER)
     summary = "".join(
-        f'<div class="total" data-phase="{p}"><b>{PHASE_LABELS[p]}</b> {c["completed"]}/{every} completed'
+        f'<div class="total" data-phase="{p}"><b>{PHASES[p].short}</b> {c["completed"]}/{every} completed'
         f' · {c["processing"]} processing · {c["pending"]} pending'
         + (f' · <span class="badge held">{c["held"]} held</span>' if c["held"] else "")
         + (f' · <span class="badge stale">{c["stale"]} stale</span>' if c["stale"] else "") + "</div>"
@@ -260,7 +265,7 @@ def status_fragment(records: Sequence[Mapping[str, Any]], events: Sequence[Mappi
     table = (f'<table class="status"><thead><tr><th>video</th><th>duration</th><th>segments</th>{head}<th>last error</th>'
              f'{"<th>actions</th>" if csrf else ""}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
              if rows else '<p class="dim">no videos match</p>' if every else
-             '<p class="dim">no videos yet: run phase1_whisper_frames.py</p>')
+             f'<p class="dim">no videos yet: run {esc(command("phase1"))}</p>')
     event_rows = "".join(
         f'<tr><td class="dim">{esc(e.get("ts", ""))}</td><td>{esc(e.get("event", ""))}</td><td>{esc(e.get("phase", ""))}</td>'
         f'<td>{esc(e.get("video", ""))}</td><td>{esc(_event_text(e))}</td></tr>' for e in reversed(events))
@@ -280,7 +285,7 @@ def _event_text(event: Mapping[str, Any]) -> str:
 
 def status_table_row(row: StatusRow, csrf: str | None) -> str:
     """One video's row of the status page's table (with its action forms when given a token)."""
-    retired = ' <span class="badge retired">retired</span>' if row.retired_at else ""
+    retired = ' <span class="badge retired">retired</span>' if row.retired else ""
     actions = f"<td>{action_forms(row.name, csrf)}</td>" if csrf else ""
     return (f'<tr data-video="{esc(row.name)}"><td><a href="/video/{url_part(row.name)}">{esc(row.name)}</a>{retired}'
             f'<div class="dim">{esc(row.title)}</div></td><td>{esc(row.duration)}</td><td>{row.segments}</td>'
@@ -292,7 +297,7 @@ def video_status_table(record: Mapping[str, Any]) -> str:
     for cell in status_row(record).cells:
         err = record.get(phase_field(cell.phase, "last_error")) or ""
         when = record.get(phase_field(cell.phase, "end_time")) or record.get(phase_field(cell.phase, "start_time")) or ""
-        rows.append(f'<tr><th>{PHASE_LABELS[cell.phase]}</th>{phase_cell(cell)}<td class="dim">{esc(when)}</td>'
+        rows.append(f'<tr><th>{PHASES[cell.phase].short}</th>{phase_cell(cell)}<td class="dim">{esc(when)}</td>'
                     f'<td class="error-cell">{esc(err)}</td></tr>')
     return f'<table class="status video-status"><tbody>{"".join(rows)}</tbody></table>'
 
@@ -323,10 +328,6 @@ def window_rows(rows: Sequence[Mapping[str, Any]], name: str) -> str:
                    f'<div class="transcript">{esc(w.get("text", "")) or "<span class=dim>(no speech)</span>"}</div>{translation}'
                    f'{on_screen(read_on_screen, width=len(read_on_screen))}</li>')  # all of it: no query to cut around
     return f'<ol class="windows">{"".join(out)}</ol>' if out else '<p class="dim">no windows yet (Phase 1 makes them)</p>'
-
-
-def record_keywords(record: Mapping[str, Any]) -> list[str]:
-    return keywords_of(record.get("keywords"))
 
 
 # ---- whole pages ----
@@ -394,17 +395,18 @@ def video_page(info: Mapping[str, Any], t: float, tracks: str | None, cover: boo
     /api/videos/{name}; `tracks`: the <track> elements, None for an audio-only file."""
     name, record = str(info["name"]), info["record"]
     start = t if math.isfinite(t) and t > 0 else 0.0  # ?t=inf or nan: from the start (JSON has no Infinity)
-    retired = (f'<p class="badge retired">retired {esc(record.get("retired_at"))}: '
-               f'{esc(record.get("retired_reason") or "")}</p>' if info["retired"] else "")
+    video = Video.from_meta(record)
+    retired = (f'<p class="badge retired">retired {esc(video.retired_at)}: {esc(video.retired_reason)}</p>'
+               if info["retired"] else "")
     player, kind = _player(name, start, tracks, cover)
     body = (f'<article class="video-page" data-video="{esc(name)}">'
             f'<h1 class="title">{esc(info["title"])}</h1>{retired}'
             f'<div class="player-row"><div class="player-box">{player}'
-            f'<p class="dim">{kind}{esc(name)} · {esc(duration(record.get("video_duration")))} · '
+            f'<p class="dim">{kind}{esc(name)} · {esc(duration(video.video_duration))} · '
             f'<a href="/media/{url_part(name)}">media</a></p></div>'
             f'<aside><h2>Chapters</h2>{chapters_list(info["chapters"])}</aside></div>'
             f'<section class="summary"><h2>Summary</h2><p>{esc(info["summary"]) or "<span class=dim>(Phase 4 writes it)</span>"}</p>'
-            f'{keyword_chips(info["keywords"])}<p class="dim">{esc(record.get("description") or "")}</p></section>'
+            f'{keyword_chips(info["keywords"])}<p class="dim">{esc(video.description)}</p></section>'
             f'<section><h2>Processing</h2>{video_status_table({**record, "flags": info["flags"]})}</section>'
             f'<section><h2>Transcript by window</h2>{window_rows(info["windows"], name)}</section></article>')
     return layout(info["title"], body, "", {"start": start})

@@ -53,7 +53,7 @@ def video_results(state: WebState, params: SearchParams) -> str:
     return pages.video_results(hits, retired, cut)
 
 
-@router.get("/api/search", summary="Search the moments (hybrid, as test_search.py --json)")
+@router.get("/api/search", summary="Search the moments (hybrid, as `vtdb search --json`)")
 def api_search(params: SearchParams = Depends(search_params), n: str = "10",
                state: WebState = Depends(web_state)) -> JSONResponse:
     """Query parameters as the search page: q, n (1-100), language, video, content_type (comma lists), from, to

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from vtdb.commandline import command
 from vtdb.naming import UnsafeNameError, check_name
 from vtdb.state import is_retired, phase_by_number
 from vtdb.web import library, pages
@@ -84,7 +85,7 @@ async def read_form(request: Request) -> dict[str, str]:
 def _refuse_unless_allowed(state: WebState, kind: str) -> None:
     if not state.options.allow_actions:
         raise HttpError(403, f"{kind} is turned off: this server is read-only; start it with --allow-actions "
-                             "(web_app.py --allow-actions) to reset or release videos from the web")
+                             f"({command('serve', '--allow-actions')}) to reset or release videos from the web")
 
 
 def _checked(state: WebState, request: Request, kind: str, form: dict[str, str]) -> tuple[str, str | None]:
