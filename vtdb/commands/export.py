@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from vtdb.cli import EXIT_OK, EXIT_USAGE, check_database_dir, check_output_dir, console, guarded_main, load_or_exit
+from vtdb.commandline import prog
 from vtdb.config import ConfigError
 from vtdb.export import ExportError
 from vtdb.export.clippy import ExportOptions, check_options, export
@@ -25,7 +26,7 @@ from vtdb.text import summary_of
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="export_clippy.py", description=summary_of(__doc__))
+    parser = argparse.ArgumentParser(prog=prog("export"), description=summary_of(__doc__))
     parser.add_argument("--config", default=None)
     parser.add_argument("--source-id", required=True, help="folder and id prefix, e.g. cooking_videos (a-z, 0-9, '-', '_')")
     parser.add_argument("--name", default=None, help="human name of the source (default: the source id)")

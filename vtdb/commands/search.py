@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from vtdb.cli import EXIT_OK, EXIT_USAGE, TerminalSafeConsole, guarded_main, load_or_exit
+from vtdb.commandline import prog
 from vtdb.embedders import EmbedderError
 from vtdb.search.filters import FILTER_FIELDS, QueryError, check_languages, check_videos, normalize_filters
 from vtdb.search.moments import Moment, snippet_parts
@@ -271,7 +272,7 @@ def show_videos(db: Store, query: str, n: int, as_json: bool, include_retired: b
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="test_search.py", description=summary_of(__doc__))
+    parser = argparse.ArgumentParser(prog=prog("search"), description=summary_of(__doc__))
     parser.add_argument("--config", default=None)
     parser.add_argument("--query", "-q", default=None, help="one-shot search (no prompt)")
     parser.add_argument("--json", action="store_true", help="print results as JSON (one-shot)")
