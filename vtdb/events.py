@@ -6,6 +6,7 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 from vtdb.clock import iso, now_utc
 
@@ -30,7 +31,7 @@ class EventLog:
         self.path = Path(path) if path else None
         self._host = socket.gethostname()
 
-    def emit(self, event: str, **fields: object) -> dict:
+    def emit(self, event: str, **fields: object) -> dict[str, Any]:
         record = {"ts": iso(now_utc()), "event": event, "host": self._host, "pid": os.getpid(), **fields}
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +50,7 @@ class EventLog:
 TAIL_BYTES = 256 * 1024
 
 
-def read_events(path: Path, last: int | None = None) -> list[dict]:
+def read_events(path: Path, last: int | None = None) -> list[dict[str, Any]]:
     """The events of the log, oldest first; with `last`, only the last ones, read from its end (the log only
     grows). A line that is not a whole event (a crash mid-write, the cut at the start of the tail) is skipped."""
     try:
@@ -62,7 +63,7 @@ def read_events(path: Path, last: int | None = None) -> list[dict]:
         return []
     if last is not None:
         lines = lines[-last:] if last > 0 else []
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for line in lines:
         try:
             event = json.loads(line)

@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import Field, dataclass, field, fields
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 from vtdb import clock, state
 from vtdb.timefmt import seconds
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 ON_SCREEN_SEPARATOR = " | "  # joins the lines read on screen in a segment's on_screen_text and document
 
@@ -41,7 +44,7 @@ def count_of(value: Any) -> int:
     return int(number_of(value))
 
 
-def json_list(value: Any) -> list:
+def json_list(value: Any) -> list[Any]:
     """A list stored as a JSON string in metadata (chapters, subtitle tracks); [] when absent or bad."""
     try:
         out = json.loads(str(value or "[]"))
@@ -113,14 +116,17 @@ def _read_with(reader: Callable[[Any], Any], default: Any = None, default_factor
 _READERS: dict[str, Callable[[Any], Any]] = {"str": text_of, "float": number_of, "int": count_of}
 
 
-def _reader(f: Field) -> Callable[[Any], Any]:
+def _reader(f: Field[Any]) -> Callable[[Any], Any]:
     reader = f.metadata.get("read") or _READERS.get(str(f.type))
     if reader is None:
         raise TypeError(f"{f.name}: no reader for a stored {f.type}")
     return reader
 
 
-def _from_meta(cls: Any, meta: Any) -> Any:
+_Record = TypeVar("_Record", bound="DataclassInstance")  # Video or Segment
+
+
+def _from_meta(cls: type[_Record], meta: Any) -> _Record:
     """An instance of the record class `cls` from stored metadata: each stored key through its field's reader."""
     stored = meta if isinstance(meta, Mapping) else {}
     readers = _FIELD_READERS.get(cls)

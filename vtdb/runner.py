@@ -233,7 +233,7 @@ class _Run:
         self.phase = job.phase
         self.summary = RunSummary(job.phase)
 
-    def refuse_unknown_names(self, candidates: list[tuple[dict, state.Decision]]) -> bool:
+    def refuse_unknown_names(self, candidates: list[tuple[dict[str, Any], state.Decision]]) -> bool:
         """A typo in --only is a usage error: said before any work, never a silent "nothing to do". True when
         the run must stop."""
         known = {m["name"] for m, _ in candidates} | set(self.options.new_videos)
@@ -246,7 +246,7 @@ class _Run:
         self.summary.aborted = f"--only names {len(unknown)} unknown video(s)"
         return True
 
-    def select(self, candidates: list[tuple[dict, state.Decision]]) -> list[tuple[dict, state.Decision]]:
+    def select(self, candidates: list[tuple[dict[str, Any], state.Decision]]) -> list[tuple[dict[str, Any], state.Decision]]:
         """The videos to take (in order), counting and saying why the others are skipped."""
         options, summary = self.options, self.summary
         todo = [(m, d) for m, d in candidates if d.take and m["name"] not in options.skip]
@@ -269,7 +269,7 @@ class _Run:
                                    "`db_manager.py release NAME` lets one be tried again")
         return todo
 
-    def plan(self, todo: list[tuple[dict, state.Decision]]) -> list[tuple[str, str]]:
+    def plan(self, todo: list[tuple[dict[str, Any], state.Decision]]) -> list[tuple[str, str]]:
         """A dry run's answer: (name, why) of each video the run would take, new videos of Phase 1 included."""
         wanted = set(self.options.only or ())
         planned = [(m["name"], d.reason) for m, d in todo]

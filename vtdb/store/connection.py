@@ -301,7 +301,7 @@ class _Connection:
         """Open the database and both collections now (otherwise that happens on first use)."""
         self._files, self._segments_col  # noqa: B018 - opening is the point
 
-    def collection_metadata(self, name: str = VIDEO_SEGMENTS) -> dict:
+    def collection_metadata(self, name: str = VIDEO_SEGMENTS) -> dict[str, Any]:
         """What a collection records about itself: the embedder that built it and its vector dimension."""
         return dict(self._collection(name).metadata or {})
 

@@ -20,12 +20,12 @@ class Hit:
 
     id: str
     score: float
-    metadata: dict
+    metadata: dict[str, Any]
     document: str
     modes: list[str] = field(default_factory=list)
 
 
-def as_meta(meta: Any) -> dict:
+def as_meta(meta: Any) -> dict[str, Any]:
     """A stored metadata record as a (new) dict; {} for anything that is not a mapping (None, a list ...)."""
     return dict(meta) if isinstance(meta, Mapping) else {}
 
@@ -135,38 +135,41 @@ class _Segments(_Videos):
     def count_segments(self, name: str | None = None) -> int:
         """How many segments the video has (every video's together when `name` is None)."""
         if name is None:
-            return self._segments_col.count()
+            return int(self._segments_col.count())
         return len(self._segments_col.get(where={"video_name": name}, include=[])["ids"])
 
     def has_segments(self, name: str) -> bool:
         """Does the video have any segment loaded?"""
         return bool(self._segments_col.get(where={"video_name": name}, include=[], limit=1)["ids"])
 
-    def segment_metadatas(self, name: str) -> list[dict]:
+    def segment_metadatas(self, name: str) -> list[dict[str, Any]]:
         """The metadata of every segment of the video (unordered)."""
         got = self._segments_col.get(where={"video_name": name}, include=["metadatas"])
         return [dict(m or {}) for m in got["metadatas"]]
 
     def get_segments(self, ids: Sequence[str] | None = None, include: Sequence[str] = ("metadatas", "documents"),
-                     where: Mapping[str, Any] | None = None) -> dict:
+                     where: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Segments by id and/or a Chroma `where`, as Chroma returns them (`ids` plus the `include`d lists,
         which may name "embeddings"); missing ids are absent. No ids and no where: every segment."""
-        return self._segments_col.get(ids=list(ids) if ids is not None else None, where=dict(where) if where else None,
-                                      include=list(include))
+        got: dict[str, Any] = self._segments_col.get(ids=list(ids) if ids is not None else None,
+                                                     where=dict(where) if where else None, include=list(include))
+        return got
 
-    def page_segments(self, limit: int, offset: int, include: Sequence[str] = ("metadatas", "documents")) -> dict:
+    def page_segments(self, limit: int, offset: int, include: Sequence[str] = ("metadatas", "documents")) -> dict[str, Any]:
         """One page of every segment (for derived indexes), as Chroma returns it."""
-        return self._segments_col.get(include=list(include), limit=limit, offset=offset)
+        got: dict[str, Any] = self._segments_col.get(include=list(include), limit=limit, offset=offset)
+        return got
 
     def query_segments(self, vector: Sequence[float], n_results: int, where: Mapping[str, Any] | None = None,
-                       include: Sequence[str] = ("metadatas", "documents", "distances")) -> dict:
+                       include: Sequence[str] = ("metadatas", "documents", "distances")) -> dict[str, Any]:
         """The nearest segments to a vector, as Chroma returns them (one query: lists of lists)."""
-        return self._segments_col.query(query_embeddings=[list(map(float, vector))], n_results=n_results,
-                                        where=dict(where) if where else None, include=list(include))
+        got: dict[str, Any] = self._segments_col.query(query_embeddings=[list(map(float, vector))], n_results=n_results,
+                                                       where=dict(where) if where else None, include=list(include))
+        return got
 
     def count_videos(self) -> int:
         """How many video records there are."""
-        return self._files.count()
+        return int(self._files.count())
 
     def nearest_segments(self, vector: Sequence[float], n_results: int = 10, where: Mapping[str, Any] | None = None,
                          include_retired: bool = False) -> list[Hit]:
@@ -188,7 +191,7 @@ class _Segments(_Videos):
                                 metadatas=[_clean({**metadata, "embedding_placeholder": False,
                                                    "updated_at": clock.iso(clock.now_utc())})])
 
-    def search_videos(self, query_embedding: Sequence[float], n_results: int = 10) -> list[dict]:
+    def search_videos(self, query_embedding: Sequence[float], n_results: int = 10) -> list[dict[str, Any]]:
         """Whole-video search over video_files documents (summaries): only records Phase 4 gave a real vector."""
         got = self._files.query(
             query_embeddings=[list(map(float, query_embedding))],

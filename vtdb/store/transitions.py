@@ -26,7 +26,7 @@ class Claim:
     claim_id: str
     reason: str
     reclaimed: bool
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
     previous_claim_id: str = ""  # the abandoned claim this one took over, if any
 
 
@@ -46,7 +46,7 @@ class _Transitions(_Videos):
         meta = self._require_meta(name_or_meta) if isinstance(name_or_meta, str) else name_or_meta
         return state.decide(meta, phase, self._recovery, force=force, host=self._host)
 
-    def candidates(self, phase: str, only: Sequence[str] | None = None, force: bool = False) -> list[tuple[dict, Decision]]:
+    def candidates(self, phase: str, only: Sequence[str] | None = None, force: bool = False) -> list[tuple[dict[str, Any], Decision]]:
         """Every (selected) video with this run's decision for `phase`, in name order."""
         if only:
             metas = []

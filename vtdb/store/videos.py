@@ -49,13 +49,13 @@ class _Videos(_Connection):
 
         def _bump_revision(self, name: str | None = None) -> None: ...
 
-    def _get_meta(self, name: str) -> dict | None:
+    def _get_meta(self, name: str) -> dict[str, Any] | None:
         got = self._files.get(ids=[name], include=["metadatas"])
         if not got["ids"]:
             return None
         return dict(got["metadatas"][0] or {})
 
-    def _require_meta(self, name: str) -> dict:
+    def _require_meta(self, name: str) -> dict[str, Any]:
         meta = self._get_meta(name)
         if meta is None:
             raise UnknownVideoError(name)
@@ -66,7 +66,7 @@ class _Videos(_Connection):
         # (the heartbeat thread and the main thread) do not overwrite each other.
         self._files.update(ids=[name], metadatas=[_clean(update)])
 
-    def _new_record(self, name: str, video_path: str, metadata: Mapping[str, Any]) -> tuple[dict, str]:
+    def _new_record(self, name: str, video_path: str, metadata: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
         meta = rec.new_video_record(name, video_path, metadata)
         return meta, rec.record_document(meta, name)
 
@@ -78,15 +78,16 @@ class _Videos(_Connection):
             self._files.add(ids=[m["name"] for m, _ in built], embeddings=[vector] * len(built),
                                  metadatas=[_clean(m) for m, _ in built], documents=[d for _, d in built])
 
-    def get_many(self, names: Sequence[str]) -> dict[str, dict]:
+    def get_many(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Records by name, read in a few batched calls; missing names are absent."""
-        out: dict[str, dict] = {}
+        out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(names), MAX_BATCH):
             got = self._files.get(ids=list(names[start : start + MAX_BATCH]), include=["metadatas"])
             out.update({i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"])})
         return out
 
-    def create_or_update_video_file(self, name: str, video_path: str, existing: dict | None = None, **metadata: Any) -> dict:
+    def create_or_update_video_file(self, name: str, video_path: str, existing: dict[str, Any] | None = None,
+                                    **metadata: Any) -> dict[str, Any]:
         """Create the video's record (all phases pending) or update its descriptive metadata.
 
         `existing`: the record when the caller has just read it (saves a read per video in a sync).
@@ -105,12 +106,13 @@ class _Videos(_Connection):
             existing.update(changed)
         return existing
 
-    def get_records(self, names: Sequence[str], include: Sequence[str] = ("metadatas", "documents")) -> dict:
+    def get_records(self, names: Sequence[str], include: Sequence[str] = ("metadatas", "documents")) -> dict[str, Any]:
         """video_files records as Chroma returns them (`ids` plus the `include`d lists, which may name
         "embeddings"): for checks and maintenance; the phases read records through get_video_status."""
-        return self._files.get(ids=list(names), include=list(include))
+        got: dict[str, Any] = self._files.get(ids=list(names), include=list(include))
+        return got
 
-    def get_video_status(self, name: str) -> dict | None:
+    def get_video_status(self, name: str) -> dict[str, Any] | None:
         """The video's record (its stored metadata), or None; `video_flags(record)` says what is stale or held."""
         return self._get_meta(name)
 
@@ -120,10 +122,10 @@ class _Videos(_Connection):
         stale = {p: why for p in PHASE_ORDER if (why := state.stale_reason(record, p, recovery, host=self._host))}
         return VideoFlags(stale, [p for p in PHASE_ORDER if record.get(state.phase_field(p, "held"))])
 
-    def list_videos(self, status_filter: Mapping[str, Any] | None = None) -> list[dict]:
+    def list_videos(self, status_filter: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Records matching every key of `status_filter`; a list value means "any of"."""
         where = self._where(status_filter or {})
-        records: list[dict] = []
+        records: list[dict[str, Any]] = []
         offset, page = 0, 1000
         while True:
             got = self._files.get(where=where, include=["metadatas"], limit=page, offset=offset)
@@ -138,7 +140,7 @@ class _Videos(_Connection):
         return records
 
     @staticmethod
-    def _where(status_filter: Mapping[str, Any]) -> dict | None:
+    def _where(status_filter: Mapping[str, Any]) -> dict[str, Any] | None:
         clauses = []
         for key, value in status_filter.items():
             if not isinstance(key, str) or not key:
