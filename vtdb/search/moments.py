@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from vtdb.records import ON_SCREEN_SEPARATOR, Segment, keywords_of, on_screen_lines, segment_span, sort_start
 from vtdb.store.segments import Hit
@@ -39,7 +39,7 @@ class Moment:
     segment_ids: list[str]
     modes: list[str]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
