@@ -468,7 +468,7 @@ def profile_noop(config_path: str) -> None:
         t_open = time.perf_counter()
         notes = sync_videos(db, config, events).notes
         t_sync = time.perf_counter()
-        summary = run_phase(Phase1Job(config.settings), db, work_dir, RunOptions())
+        summary = run_phase(Phase1Job(config.settings.whisper, config.settings.frames), db, work_dir, RunOptions())
         t_run = time.perf_counter()
     print(json.dumps({
         "imports_s": t_imports - t_start,

@@ -74,7 +74,8 @@ def test_phase1_the_player_and_the_export_read_it_through_the_source(library):
     root, db, raw = library["root"], library["db"], library["raw"]
     sync_videos(db, library["config"], library["events"])
     buf = io.StringIO()
-    summary = run_phase(Phase1Job(library["config"].settings), db, root / "data", RunOptions(), Console(file=buf, width=200),
+    settings = library["config"].settings
+    summary = run_phase(Phase1Job(settings.whisper, settings.frames), db, root / "data", RunOptions(), Console(file=buf, width=200),
                         library["events"])
     record = db.get_video_status("packed")
     assert record["phase1_status"] == "completed", buf.getvalue()

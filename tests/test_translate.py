@@ -49,7 +49,8 @@ def test_segments_go_whole_to_every_window_they_overlap():
     ("never", "en", "ru", False), ("always", "en", "en", True), ("auto", "ru", "kk", True),
 ])
 def test_when_a_translation_is_wanted(mode, out, speech, wanted):
-    job = Phase1Job(Settings(translate=mode, output_language=out))
+    settings = Settings(translate=mode, output_language=out)
+    job = Phase1Job(settings.whisper, settings.frames)
     assert job._wants_translation(speech) is wanted
 
 

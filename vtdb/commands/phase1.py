@@ -55,7 +55,8 @@ def run(argv: list[str] | None = None) -> int:
         if args.dry_run:
             options.new_videos = synced.new_videos
         options.skip = synced.unreadable  # said above; their records stay as they are
-        return COMMAND.run(Phase1Job(config.settings), db, start, len(config.invalid_entries) + len(source_problems))
+        job = Phase1Job(config.settings.whisper, config.settings.frames)
+        return COMMAND.run(job, db, start, len(config.invalid_entries) + len(source_problems))
 
 
 # Set in each worker that run_workers starts: it runs as a plain Phase 1 on its own device.

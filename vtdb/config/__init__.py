@@ -2,8 +2,8 @@
 checked. One module per concern:
 
 - `schema`: the settings with their defaults, ranges and choices (Settings), and ConfigError;
-- `groups`: the frozen views of the settings each component receives (WhisperOptions, AnalysisOptions,
-  RecoveryOptions);
+- `groups`: the frozen views of the settings each component receives (WhisperOptions, FrameOptions,
+  AnalysisOptions, RecoveryOptions);
 - `validate`: the checks of the loaded settings and their normalized values;
 - `whisper`: Whisper's model names and devices as users write them;
 - `entries`: the video list, each entry parsed by its kind (a file, a ZIM archive, a registered kind);
@@ -23,7 +23,7 @@ from vtdb.config.entries import (
     register_entry_kind,
     resolve_path,
 )
-from vtdb.config.groups import AnalysisOptions, RecoveryOptions, WhisperOptions
+from vtdb.config.groups import AnalysisOptions, FrameOptions, RecoveryOptions, WhisperOptions
 from vtdb.config.loading import Config, build_settings, load_config, parse_config, settings_only, yes_no
 from vtdb.config.schema import ANALYZERS, DEFAULT_CONTENT_TYPES, ConfigError, Settings, analysis_options
 from vtdb.config.whisper import WHISPER_COMPUTE_TYPES, WHISPER_MODEL_NAMES, whisper_devices
@@ -31,7 +31,7 @@ from vtdb.config.whisper import WHISPER_COMPUTE_TYPES, WHISPER_MODEL_NAMES, whis
 __all__ = [
     "ANALYZERS", "DEFAULT_CONTENT_TYPES", "WHISPER_COMPUTE_TYPES", "WHISPER_MODEL_NAMES", "AnalysisOptions", "Config",
     "ConfigError", "EntryKind", "EntryProblem", "RecoveryOptions", "Settings", "SourceEntry", "VideoEntry",
-    "WhisperOptions", "ZimEntry", "analysis_options", "build_settings", "entry_token", "load_config",
+    "FrameOptions", "WhisperOptions", "ZimEntry", "analysis_options", "build_settings", "entry_token", "load_config",
     "parse_audio_track", "parse_config", "register_entry_kind", "resolve_path", "settings_only", "whisper_devices",
     "yes_no",
 ]

@@ -1,4 +1,4 @@
-"""Option groups: frozen views of the settings one component needs (the transcriber its WhisperOptions, the
+"""Option groups: frozen views of the settings one component needs (the transcriber its WhisperOptions, Phase 1 its FrameOptions, the
 analyzers and transports their AnalysisOptions, the state machine its RecoveryOptions). Each field names the
 setting it comes from (`metadata["setting"]`), so the JSON keys and VTDB_* variables stay as documented."""
 
@@ -40,6 +40,21 @@ class WhisperOptions:
     prefer_whisper: bool = _from("prefer_whisper")
     translate: str = _from("translate")
     output_language: str = _from("output_language")
+
+
+@dataclass(frozen=True)
+class FrameOptions:
+    """Phase 1 besides speech: the windows, their frames, the on-screen text read from them and the shot cuts."""
+
+    window_length: float = _from("window_length")
+    window_overlap: float = _from("window_overlap")
+    window_min_tail: float = _from("window_min_tail")
+    frames_per_window: int = _from("frames_per_window")
+    frame_max_side: int = _from("frame_max_side")
+    jpeg_quality: int = _from("jpeg_quality")
+    ocr: str = _from("ocr")
+    ocr_languages: str = _from("ocr_languages")
+    shots: str = _from("shots")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from vtdb.config.groups import AnalysisOptions, RecoveryOptions, WhisperOptions, group_of
+from vtdb.config.groups import AnalysisOptions, FrameOptions, RecoveryOptions, WhisperOptions, group_of
 from vtdb.config.whisper import WHISPER_COMPUTE_TYPES
 from vtdb.errors import VtdbError
 
@@ -127,6 +127,10 @@ class Settings:
     @property
     def whisper(self) -> WhisperOptions:
         return group_of(WhisperOptions, self)
+
+    @property
+    def frames(self) -> FrameOptions:
+        return group_of(FrameOptions, self)
 
     @property
     def recovery(self) -> RecoveryOptions:

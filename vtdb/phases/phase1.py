@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from vtdb.clock import iso, now_utc
-from vtdb.config import Settings
+from vtdb.config import FrameOptions, WhisperOptions
 from vtdb.media.audio import AudioSignal, DiskAudio, decoded_audio
 from vtdb.media.audio_tracks import SOURCE_AUDIO_TRACK, AudioChoice, choose_audio_tracks, english_track
 from vtdb.media.shots import Shot, cut_inside
@@ -85,9 +85,10 @@ class VideoWork:
 class Phase1Job:
     phase = "phase1"
 
-    def __init__(self, settings: Settings, transcriber: Transcriber | None = None, translator: Translator | None = None):
-        self.settings = settings
-        self.transcriber = transcriber or FasterWhisperTranscriber(settings)
+    def __init__(self, whisper: WhisperOptions, frames: FrameOptions, transcriber: Transcriber | None = None,
+                 translator: Translator | None = None):
+        self.whisper, self.frames = whisper, frames
+        self.transcriber = transcriber or FasterWhisperTranscriber(whisper)
         # Whisper's translate task reuses the transcriber's loaded model; another transcriber brings its own.
         if translator is None and isinstance(self.transcriber, FasterWhisperTranscriber):
             translator = WhisperTranslator(self.transcriber)
@@ -101,12 +102,12 @@ class Phase1Job:
 
     def _shot_detection(self) -> bool:
         """Is the frame pass also a shot detection pass? shots: auto = when PySceneDetect is installed."""
-        if self.settings.shots == "off":
+        if self.frames.shots == "off":
             return False
         try:
             import scenedetect  # noqa: F401
         except ImportError:
-            if self.settings.shots == "on":
+            if self.frames.shots == "on":
                 raise RunAborted("shots: on, but PySceneDetect (scenedetect) is not installed; run scripts/setup.sh "
                                  "or set shots to auto or off") from None
             return False
@@ -115,7 +116,7 @@ class Phase1Job:
     def _frames(self, path: Path, times: list[float], info, detect: bool) -> tuple[list, list | None]:
         """The JPEG frames at `times` and, with shot detection, the shots: one sequential decoding pass whose
         samples are moved off cuts and fades (bench/shots.py); without it, OpenCV seeks to each time."""
-        s = self.settings
+        s = self.frames
         if detect:
             from vtdb.media.shots import scan_video
 
@@ -128,12 +129,12 @@ class Phase1Job:
     def _ocr_languages(self, language: str | None, ctx: JobContext) -> list[str]:
         """The tesseract languages to read on-screen text in (`ocr_languages`: by default the video's, its region's and
         English), [] when OCR is off."""
-        mode = self.settings.ocr
+        mode = self.frames.ocr
         if mode == "off":
             return []
         from vtdb.media.ocr import ocr_available, tessdata_dir, tesseract_languages
 
-        wanted = tesseract_languages(language, self.settings.ocr_languages)
+        wanted = tesseract_languages(language, self.frames.ocr_languages)
         ok, warning = ocr_available(wanted)
         if not ok and mode == "on":
             raise RunAborted(f"ocr: on, but {warning}; install it (scripts/setup.sh) or set ocr to auto or off")
@@ -165,7 +166,7 @@ class Phase1Job:
         detect = getattr(self.transcriber, "detect_language", None)
         if has_audio and detect is not None:
             detected, probability = detect(audio())
-            if detected and probability >= self.settings.whisper.language_confidence_threshold:
+            if detected and probability >= self.whisper.language_confidence_threshold:
                 found = tracks_in(tracks, detected)
                 return (found[0] if found else None), detected, "detected"
         lone = only_language(tracks)
@@ -180,7 +181,7 @@ class Phase1Job:
                     ctx: JobContext) -> tuple[Transcript, list[SubtitleTrack], SubtitleTrack | None]:
         """The transcript (creator subtitles in the video's language, else Whisper), the video's subtitle
         tracks, and the track used (None: Whisper or nothing)."""
-        w = self.settings.whisper
+        w = self.whisper
         tracks: list[SubtitleTrack] = []
         if not w.prefer_whisper or w.translate != "never":  # tracks also give translations
             tracks = source.subtitle_tracks(path, meta, note=ctx.warn)
@@ -208,7 +209,7 @@ class Phase1Job:
         (English only); None when not wanted or not possible."""
         if not transcript.text or not self._wants_translation(transcript.language):
             return None  # no speech (or only text flagged as invented): nothing to translate
-        target = self.settings.whisper.output_language
+        target = self.whisper.output_language
         for track in tracks_in(tracks, target, exclude=used)[:1]:
             cues = self._read_track(source, track, ctx, "translation")
             if cues:
@@ -242,7 +243,7 @@ class Phase1Job:
         return Translation(target, SOURCE_AUDIO_TRACK, heard.model, heard.segments)
 
     def _wants_translation(self, speech_language: str | None) -> bool:
-        w = self.settings.whisper
+        w = self.whisper
         if w.translate == "never" or not speech_language:
             return False
         return w.translate == "always" or speech_language.split("-")[0].lower() != w.output_language
@@ -252,7 +253,7 @@ class Phase1Job:
 
         Retrying cannot make more of it decode, so it is not an error to retry (issue 25: three cron runs failed
         on an MKV cut at 30 s of 60, then held it, and its good half was never indexed)."""
-        s = self.settings
+        s = self.frames
         for _ in range(2):  # the seeking path can stop a little earlier than the sequential pass found
             if stop.decodable_until < MIN_PARTIAL_S:
                 raise stop
@@ -284,12 +285,12 @@ class Phase1Job:
 
     def _probe(self, work: VideoWork) -> None:
         """The file's streams and duration (recorded at once), its window plan and the audio tracks to use."""
-        s, ctx = self.settings, work.ctx
+        s, ctx = self.frames, work.ctx
         info = work.info = probe(work.path)
         ctx.record(**probe_fields(info.duration, info.width, info.height, info.fps))
         work.spans = plan_windows(info.duration, s.window_length, s.window_overlap, s.window_min_tail)
         work.choice = choose_audio_tracks(info.audio_tracks, str(work.claim.meta.get("audio_track") or ""), work.language,
-                                          s.whisper.output_language, s.whisper.translate)
+                                          self.whisper.output_language, self.whisper.translate)
         if work.choice.note():
             ctx.warn(work.choice.note())
         if not info.has_video:
@@ -315,7 +316,7 @@ class Phase1Job:
 
         OpenCV and CTranslate2 release the GIL; Whisper alone keeps about one core busy. A damaged file that fails
         frame extraction stops the transcription at its next progress report instead of after a full Whisper pass."""
-        s, ctx, info = self.settings, work.ctx, work.info
+        s, ctx, info = self.frames, work.ctx, work.info
         audio = self._track_audio(work, work.choice.speech, scratch)
         all_times = [t for span in work.spans for t in frame_times(span, s.frames_per_window)] if info.has_video else []
         detect_shots = self._shot_detection() and info.has_video
@@ -353,10 +354,10 @@ class Phase1Job:
     def _translation_step(self, work: VideoWork, audio: Callable[[], DiskAudio], scratch: ExitStack) -> None:
         """The translation into output_language (see `_translate`); another audio track in that language is
         decoded only now, when it is wanted."""
-        s, choice = self.settings, work.choice
+        choice = work.choice
         english_audio = choice.english
-        if english_audio is None and choice.speech is not None and s.whisper.translate != "never":
-            english_audio = english_track(choice.all, choice.speech, work.transcript.language or "", s.whisper.output_language)
+        if english_audio is None and choice.speech is not None and self.whisper.translate != "never":
+            english_audio = english_track(choice.all, choice.speech, work.transcript.language or "", self.whisper.output_language)
         t0 = time.perf_counter()
         work.translation = self._translate(work.source, work.subtitle_tracks, work.transcript_track, work.transcript,
                                            work.info.has_audio, audio, work.info.duration, work.ctx,
@@ -367,7 +368,7 @@ class Phase1Job:
     def _cover(self, work: VideoWork) -> None:
         """An audio file's attached picture, kept to be shown where a video has its frames."""
         if work.info.cover_stream is not None:
-            picture = cover_picture(work.path, work.info.cover_stream, self.settings.frame_max_side, self.settings.jpeg_quality)
+            picture = cover_picture(work.path, work.info.cover_stream, self.frames.frame_max_side, self.frames.jpeg_quality)
             work.cover = Picture(*picture) if picture else None
 
     def _speech_warnings(self, work: VideoWork) -> None:
@@ -383,7 +384,7 @@ class Phase1Job:
 
     def _cut_windows(self, work: VideoWork) -> None:
         """The windows: each one's words and translation by timestamp, its unsure text, its frames, its cut."""
-        fpw = self.settings.frames_per_window
+        fpw = self.frames.frames_per_window
         transcript, translation, spans = work.transcript, work.translation, work.spans
         words = [w.__dict__ for w in transcript.words]
         for span in spans:
@@ -421,7 +422,7 @@ class Phase1Job:
 
     def _write(self, work: VideoWork) -> Path:
         """The Phase 1 file (vtdb.workfiles.Phase1Data), written atomically."""
-        s, info, meta, translation = self.settings, work.info, work.claim.meta, work.translation
+        s, info, meta, translation = self.frames, work.info, work.claim.meta, work.translation
         video = VideoPart(
             name=work.claim.name, source=work.source.location, source_kind=work.source.kind,
             fingerprint=work.fingerprint, title=meta.get("title") or work.claim.name,
@@ -437,7 +438,7 @@ class Phase1Job:
             video, transcript, work.windows, created_at=iso(now_utc()),
             settings={"window_length": s.window_length, "window_overlap": s.window_overlap,
                       "window_min_tail": s.window_min_tail, "frames_per_window": s.frames_per_window,
-                      "frame_max_side": s.frame_max_side, "jpeg_quality": s.jpeg_quality, "whisper_model": s.whisper_model},
+                      "frame_max_side": s.frame_max_side, "jpeg_quality": s.jpeg_quality, "whisper_model": self.whisper.model},
             timings=work.timings,
             # Shot boundaries (PySceneDetect); None when shot detection was off.
             shots=[(shot.start, shot.end) for shot in work.shots] if work.shots is not None else None)
