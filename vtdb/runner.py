@@ -18,6 +18,7 @@ from rich.console import Console
 from vtdb import events as ev
 from vtdb import state
 from vtdb.atomic import atomic_write_text, clean_stale_temp_files
+from vtdb.commandline import command
 from vtdb.config import Settings
 from vtdb.errors import RunAborted, VideoError
 from vtdb.media.video import MediaError
@@ -27,7 +28,7 @@ from vtdb.text import did_you_mean
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # The exit-code rule: 1 when a video failed *in this run* (a transient error, or a permanent one found now,
-# which holds the video at once); videos held by earlier runs are skipped and listed by `db_manager.py
+# which holds the video at once); videos held by earlier runs are skipped and listed by `vtdb
 # status`, so they do not make every cron run exit 1. 2: the run stopped (usage, a service down). 130: interrupted.
 
 
@@ -265,8 +266,8 @@ class _Run:
             # One line, not one per held video on every cron run; the status table says why each one is held.
             held = summary.already_held
             shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
-            self.report.line(NOTE, f"{len(held)} held video(s) skipped ({shown}): `db_manager.py status` says why, "
-                                   "`db_manager.py release NAME` lets one be tried again")
+            self.report.line(NOTE, f"{len(held)} held video(s) skipped ({shown}): `{command('status')}` says why, "
+                                   f"`{command('release', 'NAME')}` lets one be tried again")
         return todo
 
     def plan(self, todo: list[tuple[dict[str, Any], state.Decision]]) -> list[tuple[str, str]]:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 from vtdb import proc
 from vtdb.clock import iso, now_utc, parse_iso
+from vtdb.commandline import command
 from vtdb.config import RecoveryOptions
 from vtdb.errors import PermanentVideoError
 from vtdb.proc import owner_alive, process_start
@@ -228,7 +229,7 @@ def hold_message(meta: Mapping[str, Any], phase: str) -> str:
         why = f"held: retrying cannot fix it ({meta.get(phase_field(phase, 'last_error'))})"
     else:
         why = f"held after {meta.get(phase_field(phase, 'attempts'))} failed attempts (last error: {meta.get(phase_field(phase, 'last_error'))})"
-    return why + "; use --force or `db_manager.py release NAME`"
+    return why + f"; use --force or `{command('release', 'NAME')}`"
 
 
 def decide(

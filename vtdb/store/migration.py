@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from vtdb import clock, state
+from vtdb.commandline import command
 from vtdb.embedders import placeholder_vector
 from vtdb.errors import VtdbError
 from vtdb.state import COMPLETED
@@ -34,7 +35,7 @@ class _Migration(_Videos):
                 raise EmbedderMismatch(
                     f"{collection_name} was built with embedder {built_with!r} ({built_dim}-d) but the config says {name!r} "
                     f"({dimension}-d). Either set embedder back to {built_with!r}, or rebuild every segment with the new one: "
-                    "python phase3_load.py --reembed"
+                    f"{command('phase3', '--reembed')}"
                 )
 
     def rebuild_for_embedder(self, name: str, dimension: int) -> int:
