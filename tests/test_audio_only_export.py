@@ -19,7 +19,7 @@ from webfixtures import wait_for
 
 from bench._common import speech_audio, write_wav
 from conftest import free_port, run_cli
-from vtdb.export.pages import Player, page_html, player_for
+from vtdb.export.pack_pages import Player, page_html, player_for
 from vtdb.safe_pickle import dump_plain
 from vtdb.workfiles import PHASE1_FORMAT, PHASE1_VERSION, phase1_data_path
 

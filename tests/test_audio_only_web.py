@@ -97,7 +97,7 @@ def server(library):
 
 
 def pages_text(text: str) -> str:
-    from vtdb.web.pages import esc
+    from vtdb.web.html_pages import esc
 
     return esc(text)
 

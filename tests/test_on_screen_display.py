@@ -79,7 +79,7 @@ def test_a_merged_moment_joins_the_distinct_lines_in_time_order():
 def test_web_and_terminal_render_the_same_snippet():
     from vtdb.commands.search import highlight as rich_highlight
     from vtdb.search.moments import snippet_parts
-    from vtdb.web.pages import highlight as html_highlight
+    from vtdb.web.html_pages import highlight as html_highlight
 
     text = "Stir it. " * 30 + f"Then we boil the pot {XSS} {MARKUP} and salt it. " + "Stir it. " * 30
     snip = snippet_parts(text, "boiled", width=120)

@@ -17,7 +17,7 @@ import vtdb.config.entries
 from conftest import write_config
 from vtdb import events as ev
 from vtdb.config import load_config, settings_only
-from vtdb.export import pages
+from vtdb.export import pack_pages
 from vtdb.export.media import place_media, plan_media
 from vtdb.phases.phase1 import Phase1Job
 from vtdb.runner import RunOptions, run_phase
@@ -94,5 +94,5 @@ def test_phase1_the_player_and_the_export_read_it_through_the_source(library):
     assert plan is not None and not why and plan.file_name == "packed.mp4"
     assert place_media(plan, root / "pack" / "media", root / "data") == "extracted"
     assert (root / "pack" / "media" / "packed.mp4").read_bytes() == raw
-    assert pages.player_for(record, plan.file_name) == pages.Player("media", "../media/packed.mp4")
-    assert pages.player_for(record, None) is None  # not an archive item: the pack plays it only from media/
+    assert pack_pages.player_for(record, plan.file_name) == pack_pages.Player("media", "../media/packed.mp4")
+    assert pack_pages.player_for(record, None) is None  # not an archive item: the pack plays it only from media/

@@ -11,7 +11,7 @@ from rich.console import Console
 from vtdb.events import read_events
 from vtdb.state import PHASES, phase_field
 from vtdb.status_table import phase_counts, plain_status_table, status_row, status_table
-from vtdb.web.pages import status_fragment
+from vtdb.web.html_pages import status_fragment
 
 
 def _record() -> dict:

@@ -1,5 +1,5 @@
 """The videos × phases status table: its rows as plain data (`status_row`, shown by the terminal table here and
-by the web's HTML table in vtdb.web.pages), the terminal table (`vtdb status`), and its --filter parsing."""
+by the web's HTML table in vtdb.web.html_pages), the terminal table (`vtdb status`), and its --filter parsing."""
 
 from __future__ import annotations
 

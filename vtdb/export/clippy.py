@@ -5,7 +5,7 @@ _metadata.json, _index.json, _vectors_768.json, pages/ (one HTML page per video)
 The pack is in one language (`language`, English by default: disaster-clippy embeds queries with the
 English-only all-mpnet-base-v2 and submits English packs only): a segment whose text (description,
 dialogue_translation) is in another language is left out and counted. Links follow its app
-(vtdb/export/pages.py): online URLs, /backup/{source_id}/pages/{video}.html#t=SS, /zim/… .
+(vtdb/export/pack_pages.py): online URLs, /backup/{source_id}/pages/{video}.html#t=SS, /zim/… .
 
 One document per segment: its content is the title, description, dialogue, the text read on screen
 ("On screen: …", Phase 1 OCR) and keywords, each said once. Its _metadata.json entry carries our own
@@ -36,7 +36,8 @@ from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import quote
 
 from vtdb.atomic import replace_dir
-from vtdb.export import ExportError, pages
+from vtdb.commandline import command
+from vtdb.export import ExportError, pack_pages
 from vtdb.export.media import MEDIA_DIR, MediaPlan, place_media, plan_media
 from vtdb.formats.subtitles import SubtitleCue, subtitle_tracks, track_elements, write_subtitle_files
 from vtdb.naming import UnsafeNameError, path_inside
@@ -267,7 +268,7 @@ def build_docs(source_id: str, videos: Sequence[Mapping[str, Any]], segments_of:
                     counts = off_language.setdefault(name, {})
                     counts[lang] = counts.get(lang, 0) + 1
                 continue
-            url, local = pages.doc_urls(record, span[0], source_id, base_url, name in with_media, zim_sources)
+            url, local = pack_pages.doc_urls(record, span[0], source_id, base_url, name in with_media, zim_sources)
             docs.append(_doc(f"{source_id}_{name}_seg_{n}", video, seg, span, url, local, fits, language))
     return docs
 
@@ -451,14 +452,14 @@ def export(opts: ExportOptions, videos: Sequence[Mapping[str, Any]], segments_of
         count = sum(skipped.values())
         log(f"left out {count} segment{'s' if count != 1 else ''} with no usable time range "
             f"({', '.join(f'{v}: {k}' for v, k in sorted(skipped.items()))}); reload them with "
-            "python db_manager.py reset NAME --phase 3, then python phase3_load.py")
+            f"{command('reset', 'NAME', '--phase', '3')}, then {command('phase3')}")
     if off_language:
         log(off_language_warning(off_language, language))
     if not docs:
         if off_language:
             raise ExportError(f"nothing to export in {language_name(language)}: every selected segment's text is in "
                               "another language (see the warning above)")
-        raise ExportError("nothing to export: no loaded segments for the selected videos (run phase3_load.py first)")
+        raise ExportError(f"nothing to export: no loaded segments for the selected videos (run {command('phase3')} first)")
     shortened = sum(d.shortened for d in docs)
     if shortened:
         log(f"{shortened} document{'s were' if shortened != 1 else ' was'} cut to the {MAX_TOKENS} tokens "
@@ -529,7 +530,7 @@ def _write(tmp: Path, opts: ExportOptions, language: str, docs: Sequence[Doc], v
         if plan is not None:
             how = place_media(plan, tmp / MEDIA_DIR, opts.work_dir)
             log(f"{name}: video {how} into {MEDIA_DIR}/{plan.file_name}")
-        player = pages.player_for(record, plan.file_name if plan else None, opts.zim_sources)
+        player = pack_pages.player_for(record, plan.file_name if plan else None, opts.zim_sources)
         tracks = _subtitles_of(opts.work_dir, name, log) if player is not None else {}
         audio = player is not None and player.audio  # <audio> shows no cues: its page links no tracks
         if tracks:
@@ -540,5 +541,5 @@ def _write(tmp: Path, opts: ExportOptions, language: str, docs: Sequence[Doc], v
                 write_subtitle_files(tmp / MEDIA_DIR, Path(plan.file_name).stem, tracks)
         track_html = "" if audio else track_elements(list(tracks), partial(_subtitle_src, name), language)
         (tmp / "pages" / f"{name}.html").write_text(
-            pages.page_html(record, by_video[name], transcript_of(name), player, language, opts.base_url, track_html),
+            pack_pages.page_html(record, by_video[name], transcript_of(name), player, language, opts.base_url, track_html),
             encoding="utf-8")

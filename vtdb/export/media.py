@@ -17,6 +17,7 @@ from typing import Mapping
 
 from vtdb.errors import VtdbError
 from vtdb.export import ExportError
+from vtdb.records import Video
 from vtdb.sources import VideoSource, source_for
 
 MEDIA_DIR = "media"
@@ -42,7 +43,7 @@ def media_suffix(record: Mapping[str, object]) -> str:
     suffix = source.file_suffix().lower()
     if suffix and len(suffix) <= 6 and suffix[1:].isalnum():
         return suffix
-    audio = record.get("has_video") is False
+    audio = not Video.from_meta(record).has_video
     local = source.local_file()
     if local is not None:
         from vtdb.media.sniff import AUDIO_OF, HEAD_BYTES, MEDIA_TYPES, sniff_media_type
@@ -59,8 +60,9 @@ def media_suffix(record: Mapping[str, object]) -> str:
 
 def plan_media(record: Mapping[str, object]) -> tuple[MediaPlan | None, str]:
     """(plan, "") when the video can go into the pack, else (None, why not)."""
-    name = str(record["name"])
-    if not record.get("video_path"):
+    video = Video.from_meta(record)
+    name = video.name
+    if not video.video_path:
         return None, "its record has no video_path"
     plan = MediaPlan(name, f"{name}{media_suffix(record)}", record)
     missing = plan.source.missing()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from typing import Mapping, Sequence
 
+from vtdb.records import Video
 from vtdb.summarize import SegmentText, VideoSummary
 from vtdb.timefmt import clock_span, duration
 
@@ -32,9 +33,10 @@ def markdown_report(name: str, title: str, meta: dict, summary: VideoSummary, se
     """`on_screen`: segment index -> the text read on screen in it (segment metadata `on_screen_text`); the
     windows that have some are listed under "On screen", and the section is left out when none has."""
     lines = [f"# {_line(title)}", ""]
-    facts = [f"`{name}`", f"duration {duration(meta.get('video_duration'), 'hh:mm:ss')}", f"content type **{summary.content_type}**"]
-    if meta.get("transcript_language"):
-        facts.append(f"speech: {meta['transcript_language']}")
+    video = Video.from_meta(meta)
+    facts = [f"`{name}`", f"duration {duration(video.video_duration, 'hh:mm:ss')}", f"content type **{summary.content_type}**"]
+    if video.transcript_language:
+        facts.append(f"speech: {video.transcript_language}")
     lines += [" · ".join(facts), "", "## Summary", "", html.escape(summary.summary, quote=False), "", "## Chapters", ""]
     for ch in summary.chapters:
         lines.append(f"- **{span(ch['start'], ch['end'])}** {_line(ch['title'])}")

@@ -1,6 +1,6 @@
 """More like this: the moments nearest to a stored segment, by its own stored vector (no model load).
 
-Two lists, as the web app and `test_search.py --similar` show them: the nearest moments in other
+Two lists, as the web app and `vtdb search --similar` show them: the nearest moments in other
 videos, and in the same video (the segment itself and the windows that overlap it are left out:
 they share its speech, so they are always "similar" and say nothing new). Retired videos are left
 out unless asked for; the segment asked about is answered even when its own video is retired.
@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from vtdb.commandline import command
 from vtdb.errors import VtdbError
 from vtdb.records import segment_span
 from vtdb.search.moments import Moment, merge_moments, video_of
@@ -27,7 +28,7 @@ class UnknownSegmentError(VtdbError, KeyError):
 
     def __str__(self) -> str:
         return (f"no segment with id {self.args[0]!r}; segment ids look like VIDEO_seg_N "
-                "(`test_search.py --query ... --json` shows them under segment_ids)")
+                f"(`{command('search', '--query', '...', '--json')}` shows them under segment_ids)")
 
 
 @dataclass

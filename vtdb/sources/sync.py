@@ -21,6 +21,7 @@ from vtdb import clock, state
 from vtdb import events as ev
 from vtdb.commandline import command
 from vtdb.config import Config
+from vtdb.records import Video
 from vtdb.sources.base import SOURCES
 from vtdb.sources.fingerprint import CACHE_FILE, FingerprintCache
 from vtdb.sources.plan import EntryPlanner, PlannedVideo, SyncContext
@@ -54,16 +55,17 @@ def _sync_one(db: Store, events: ev.EventLog, plan: PlannedVideo, existing: dict
             fields["force_token_applied"] = plan.token  # nothing to redo for a new video
         new_records.append((plan.name, plan.location, fields))
         return
-    retired = state.is_retired(existing)
+    video = Video.from_meta(existing)
+    retired = video.retired
     if plan.missing:
         if not retired:
             _retire(db, events, plan.name, plan.missing, dry_run, notes, flips)
         return  # nothing else to compare: the bytes are not there
-    old_path = existing.get("video_path")
-    reason, moved = _change(plan, existing)
-    if plan.force and existing.get("force_token_applied") != plan.token:
+    old_path = video.video_path
+    reason, moved = _change(plan, video, existing)
+    if plan.force and video.force_token_applied != plan.token:
         fields["force_token_applied"] = plan.token
-    if plan.fingerprint and existing.get("source_fingerprint"):
+    if plan.fingerprint and video.source_fingerprint:
         # Same bytes at a new path or mtime, or a reset below: record it once, not on every sync.
         fields["source_fingerprint"] = plan.fingerprint
     if retired:
@@ -83,7 +85,7 @@ def _sync_one(db: Store, events: ev.EventLog, plan: PlannedVideo, existing: dict
         notes.append(f"{plan.name}: moved from {old_path} to {plan.location} (same content: its work is kept)")
     if retired:
         flips.append(plan.name)
-        events.emit(ev.VIDEO_RESTORED, video=plan.name, was=existing.get("retired_reason"), reprocess=bool(reason))
+        events.emit(ev.VIDEO_RESTORED, video=plan.name, was=video.retired_reason, reprocess=bool(reason))
         notes.append(f"{plan.name}: back in the library" + ("" if reason else " (same content: its work is kept)"))
     if reason:
         db.reset(plan.name, "phase1")
@@ -91,30 +93,30 @@ def _sync_one(db: Store, events: ev.EventLog, plan: PlannedVideo, existing: dict
         notes.append(f"{plan.name}: reprocessing ({reason})")
 
 
-def _change(plan: PlannedVideo, existing: dict) -> tuple[str | None, bool]:
+def _change(plan: PlannedVideo, video: Video, existing: dict) -> tuple[str | None, bool]:
     """(why the video must be reprocessed or None, whether only its path changed) against its record: a forced
     reprocess, other bytes at its path or a new one, changed subtitle files or audio track. The same bytes at
     a new path (a moved folder or archive) keep every phase's work."""
-    old_content = str(existing.get("content_fingerprint") or "")
+    old_content = video.content_fingerprint
     same_content = bool(plan.content and old_content and plan.content == old_content)
-    old_path = existing.get("video_path")
+    old_path = video.video_path
     reason = None
     moved = False
-    if plan.force and existing.get("force_token_applied") != plan.token:
+    if plan.force and video.force_token_applied != plan.token:
         reason = "force_reprocess set in the config"
     elif old_path != plan.location:
         if same_content:
             moved = True
         else:
             reason = f"source changed from {old_path}"
-    elif plan.fingerprint and existing.get("source_fingerprint") and plan.fingerprint != existing.get("source_fingerprint"):
+    elif plan.fingerprint and video.source_fingerprint and plan.fingerprint != video.source_fingerprint:
         if not same_content:
             reason = plan.change + (" (its content fingerprint differs)" if old_content and plan.content else "")
-    old_subtitles = existing.get("subtitles_fingerprint")
+    old_subtitles = existing.get("subtitles_fingerprint")  # absent (None) on records from before it: no change
     if reason is None and old_subtitles is not None and plan.subtitles != old_subtitles:
         reason = "its subtitle files changed (edited, added or removed)"
     track = plan.fields.get("audio_track")
-    if reason is None and track is not None and str(existing.get("audio_track") or "") != track:
+    if reason is None and track is not None and video.audio_track != track:
         reason = f"its audio_track changed to {track or 'automatic'}"
     return reason, moved
 

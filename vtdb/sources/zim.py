@@ -57,7 +57,10 @@ class ZimEntryEmpty(ZimError, PermanentVideoError):
 
 
 @dataclass
-class SubtitleTrack:
+class ZimSubtitle:
+    """A subtitle item an archive lists for a video: its language code, display name and item path (the
+    record keeps these; Phase 1 reads them as vtdb.sources.subtitles.SubtitleTrack, like any source's)."""
+
     code: str
     name: str
     entry: str
@@ -72,7 +75,7 @@ class ZimVideo:
     mimetype: str = ""
     size: int = 0
     layout: str = "generic"
-    subtitles: list[SubtitleTrack] = field(default_factory=list)
+    subtitles: list[ZimSubtitle] = field(default_factory=list)
     chapters: list[dict] = field(default_factory=list)  # [{start, end, title}]
     chapters_entry: str = ""
     publication_date: str = ""
@@ -281,7 +284,7 @@ def _v3_videos(archive, docs: list[str], problems: list[str], warnings: list[str
             if isinstance(sub, dict) and sub.get("code"):
                 entry = f"{subtitle_dir}/video.{sub['code']}.vtt" if subtitle_dir else ""
                 if _has(archive, entry):
-                    tracks.append(SubtitleTrack(str(sub["code"]), _clean_text(sub.get("name")), entry))
+                    tracks.append(ZimSubtitle(str(sub["code"]), _clean_text(sub.get("name")), entry))
         chapters = []
         for ch in data.get("chapterList") or []:
             if isinstance(ch, dict):
@@ -338,7 +341,7 @@ def _v2_videos(archive, problems: list[str], warnings: list[str]) -> list[ZimVid
                 code = code.get("code") if isinstance(code, dict) else code
                 entry = f"videos/{vid}/video.{code}.vtt"
                 if isinstance(code, str) and _has(archive, entry):
-                    tracks.append(SubtitleTrack(code, code, entry))
+                    tracks.append(ZimSubtitle(code, code, entry))
             videos.append(ZimVideo(vid, candidates[0], _clean_text(item.get("title"), MAX_TITLE) or vid,
                                    _clean_text(item.get("description")), layout="youtube2zim-v2", subtitles=tracks))
     return videos

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping
 from vtdb import events as ev
 from vtdb.config import SourceEntry, ZimEntry
 from vtdb.media.video import MediaError
-from vtdb.records import zim_source_fields
+from vtdb.records import Video, zim_source_fields
 from vtdb.sources.base import SOURCES, OpenHandles, SourceBytes, SourceUnavailable, VideoSource
 from vtdb.sources.local import CHUNK
 from vtdb.sources.plan import EntryPlanner, PlannedVideo, SyncContext
@@ -91,8 +91,8 @@ class ZimPlanner(EntryPlanner):
         return planned
 
     def departed(self, record: Mapping[str, object]) -> str | None:
-        archive = str(record.get("zim_archive") or "")
-        name = str(record.get("name") or "")
+        video = Video.from_meta(record)
+        archive, name = video.zim_archive, video.name
         if archive in self.failed_archives:
             return None
         if name in self.excluded:

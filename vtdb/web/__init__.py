@@ -5,7 +5,7 @@
 per concern (search, videos, files, status, api), and share the WebState of vtdb.web.state. What they
 read and write is in vtdb.web.library, their query parameters in vtdb.web.params, the mapping of errors
 to responses in vtdb.web.errors, the Host/origin/CSRF guards in vtdb.web.security. Media
-(vtdb.web.media), thumbnails (vtdb.web.thumbs) and the HTML (vtdb.web.pages) are plain modules with
+(vtdb.web.media), thumbnails (vtdb.web.thumbs) and the HTML (vtdb.web.html_pages) are plain modules with
 no web framework in them.
 """
 

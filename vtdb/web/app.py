@@ -11,7 +11,7 @@ and a request that changes anything must come from a page of this same origin (4
 checked before its body is read.
 
 The routes live in vtdb.web.routes (one module per concern), what they read in vtdb.web.library, the
-HTML in vtdb.web.pages, the mapping of errors to responses in vtdb.web.errors.
+HTML in vtdb.web.html_pages, the mapping of errors to responses in vtdb.web.errors.
 """
 
 from __future__ import annotations

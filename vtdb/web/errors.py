@@ -16,7 +16,7 @@ from vtdb.errors import VtdbError
 from vtdb.search.filters import QueryError
 from vtdb.search.index import SearchIndexError
 from vtdb.search.similar import UnknownSegmentError
-from vtdb.web import pages
+from vtdb.web import html_pages
 from vtdb.web.security import SECURITY_HEADERS
 
 RETRY_AFTER_S = 10  # the Retry-After of a 503 while the Chroma server is unreachable
@@ -43,7 +43,7 @@ def error_response(request: Request, status: int, message: str, headers: Mapping
     extra = {**SECURITY_HEADERS, **(headers or {})}
     if wants_json(request):
         return JSONResponse({"error": message, "status": status}, status_code=status, headers=extra)
-    return HTMLResponse(pages.error_page(status, message), status_code=status, headers=extra)
+    return HTMLResponse(html_pages.error_page(status, message), status_code=status, headers=extra)
 
 
 def unreachable_types() -> tuple[type[Exception], ...]:

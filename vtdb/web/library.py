@@ -15,7 +15,7 @@ from vtdb.search.similar import UnknownSegmentError, similar_moments
 from vtdb.state import PHASE_ORDER, phase_field
 from vtdb.store.access import holder_text, writing
 from vtdb.store.segments import as_meta
-from vtdb.web import pages
+from vtdb.web import html_pages
 from vtdb.web.errors import HttpError
 from vtdb.web.media import is_audio_only
 from vtdb.web.params import SearchParams, cut_query
@@ -132,7 +132,7 @@ def video_rows(state: WebState, name: str) -> list[dict]:
     for sid, meta in segments:
         segment = Segment.from_meta(meta)
         span = segment.span or (0.0, 0.0)
-        index = pages.window_index(sid)
+        index = html_pages.window_index(sid)
         w = windows.pop(index, None) if index is not None else None
         transcript = w.text if w and w.text else segment.transcript
         translation = w.translation if w and w.translation else segment.dialogue_translation

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from vtdb.web import pages
+from vtdb.web import html_pages
 from vtdb.web.state import WebState, web_state
 
 router = APIRouter()
@@ -20,7 +20,7 @@ def api_health(state: WebState = Depends(web_state)) -> JSONResponse:
 
 @router.get("/api", response_class=HTMLResponse, include_in_schema=False)
 def api_index(request: Request) -> HTMLResponse:
-    return HTMLResponse(pages.api_index(documented(request.app.routes)))
+    return HTMLResponse(html_pages.api_index(documented(request.app.routes)))
 
 
 def documented(routes: list) -> list[tuple[str, str, str]]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from vtdb.search.filters import QueryError
-from vtdb.web import library, pages
+from vtdb.web import html_pages, library
 from vtdb.web.params import MAX_N, PER_PAGE, SearchParams, bounded_int, search_params
 from vtdb.web.state import WebState, web_state
 
@@ -33,8 +33,8 @@ def search_page(request: Request, params: SearchParams = Depends(search_params),
             else:
                 query, results = moment_results(state, params, values, bounded_int("page", page, 1, 1, 1000))
         except QueryError as exc:
-            results, status = pages.refusal(exc), 400
-    return HTMLResponse(pages.search_page(query, values, tab, results), status_code=status)
+            results, status = html_pages.refusal(exc), 400
+    return HTMLResponse(html_pages.search_page(query, values, tab, results), status_code=status)
 
 
 def moment_results(state: WebState, params: SearchParams, values: Mapping[str, Any], page: int) -> tuple[str, str]:
@@ -43,14 +43,14 @@ def moment_results(state: WebState, params: SearchParams, values: Mapping[str, A
     shown = moments[(page - 1) * PER_PAGE : page * PER_PAGE]
     retired = library.retired_names(state) if params.include_retired else set()
     keep = {k: v for k, v in values.items() if k != "page" and v}
-    return query, pages.moment_results(shown, query, int(state.config.settings.frames_per_window),
+    return query, html_pages.moment_results(shown, query, int(state.config.settings.frames_per_window),
                                        library.analyzers_of(state, shown), retired, library.audio_only(state, shown),
                                        cut, keep, page, more=len(moments) > page * PER_PAGE)
 
 
 def video_results(state: WebState, params: SearchParams) -> str:
     hits, retired, cut = library.search_videos(state, params.q, library.VIDEO_HITS, params.include_retired)
-    return pages.video_results(hits, retired, cut)
+    return html_pages.video_results(hits, retired, cut)
 
 
 @router.get("/api/search", summary="Search the moments (hybrid, as `vtdb search --json`)")

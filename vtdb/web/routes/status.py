@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from vtdb.commandline import command
 from vtdb.naming import UnsafeNameError, check_name
 from vtdb.state import is_retired, phase_by_number
-from vtdb.web import library, pages
+from vtdb.web import html_pages, library
 from vtdb.web.errors import HttpError, wants_json
 from vtdb.web.params import bounded_int
 from vtdb.web.security import SESSION_COOKIE, session_of
@@ -31,7 +31,7 @@ def _view(page: str, video: str) -> tuple[int, str]:
 
 def _live_table(state: WebState, token: str | None, message: str, page: int, video: str) -> str:
     records, totals = state.status.get()
-    return pages.status_fragment(records, state.events(), state.db.location, token, message, page, video, totals)
+    return html_pages.status_fragment(records, state.events(), state.db.location, token, message, page, video, totals)
 
 
 @router.get("/status", response_class=HTMLResponse, include_in_schema=False)
@@ -43,9 +43,9 @@ def status_page(request: Request, message: str = "", page: str = "", video: str 
     if state.status.ready(wait=0.5):
         live = _live_table(state, token, message, page_number, video)
     else:  # a server just started, still reading every record once: the live table fills in when it is done
-        live = pages.status_loading(message)
+        live = html_pages.status_loading(message)
     source = "/status/table?" + urlencode({k: v for k, v in (("video", video), ("page", page_number)) if v})
-    response = HTMLResponse(pages.status_page(live, source, video, state.options.refresh_seconds,
+    response = HTMLResponse(html_pages.status_page(live, source, video, state.options.refresh_seconds,
                                               state.options.allow_actions))
     if new:
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")

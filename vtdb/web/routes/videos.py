@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from vtdb.formats.subtitles import track_elements
-from vtdb.web import library, pages
+from vtdb.web import html_pages, library
 from vtdb.web.media import is_audio_only
 from vtdb.web.params import MAX_N, bounded_int
 from vtdb.web.routes.search import cut_header
@@ -23,9 +23,9 @@ def video_page(name: str, t: float = 0.0, state: WebState = Depends(web_state)) 
         tracks = None  # browsers show no subtitle cues on <audio>: the transcript by window is below it
     else:
         tracks = track_elements(cached.subtitle_languages if cached else [],
-                                lambda lang: f"/subtitles/{pages.url_part(name)}/{lang}.vtt",
+                                lambda lang: f"/subtitles/{html_pages.url_part(name)}/{lang}.vtt",
                                 state.config.settings.output_language)
-    return HTMLResponse(pages.video_page(info, t, tracks, bool(cached and cached.has_cover)))
+    return HTMLResponse(html_pages.video_page(info, t, tracks, bool(cached and cached.has_cover)))
 
 
 @router.get("/api/videos", summary="Every video (its record's main fields); with q, whole-video search")
@@ -62,5 +62,5 @@ def api_similar(segment_id: str, n: str = "5", include_retired: bool = False,
 def similar_page(segment_id: str, retired: str = "", state: WebState = Depends(web_state)) -> HTMLResponse:
     result = library.similar(state, segment_id, 6, retired == "1")
     audio = library.audio_only(state, [result.source, *result.other_videos, *result.same_video])
-    return HTMLResponse(pages.similar_page(result, int(state.config.settings.frames_per_window),
+    return HTMLResponse(html_pages.similar_page(result, int(state.config.settings.frames_per_window),
                                            library.retired_names(state), audio))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Mapping, Protocol, Sequence
 from urllib.parse import quote
 
+from vtdb.records import Video
 from vtdb.sources import source_for
 from vtdb.timefmt import clock_span
 
@@ -69,10 +70,10 @@ def page_path(source_id: str, name: str) -> str:
 
 def online_url(record: Mapping[str, object], t: int, base_url: str) -> str:
     """The video on the internet at second t, or "" when it has no known address there."""
-    youtube = str(record.get("youtube_id") or "")
-    if youtube:
-        return f"https://www.youtube.com/watch?v={quote(youtube)}&t={t}s"
-    path = str(record.get("video_path") or "")
+    video = Video.from_meta(record)
+    if video.youtube_id:
+        return f"https://www.youtube.com/watch?v={quote(video.youtube_id)}&t={t}s"
+    path = video.video_path
     if base_url and path and archive_item(record) is None:
         return f"{base_url.rstrip('/')}/{quote(Path(path).name)}#t={t}"
     return ""
@@ -88,12 +89,12 @@ def doc_urls(record: Mapping[str, object], start: float, source_id: str, base_ur
     if item is not None:
         local = f"{item_url(item, zim_sources)}#t={t}"
     else:
-        local = f"{page_path(source_id, str(record['name']))}#t={t}"
+        local = f"{page_path(source_id, Video.from_meta(record).name)}#t={t}"
     return online_url(record, t, base_url) or local, local
 
 
 def player_for(record: Mapping[str, object], media_file: str | None, zim_sources: Mapping[str, str] | None = None) -> Player | None:
-    audio = record.get("has_video") is False  # absent on records from before audio-only files: a video
+    audio = not Video.from_meta(record).has_video  # absent on records from before audio-only files: a video
     if media_file:
         return Player("media", f"../media/{quote(media_file)}", audio)
     item = archive_item(record)
@@ -163,9 +164,9 @@ def page_html(record: Mapping[str, object], docs: Sequence[PageDoc], transcript:
     """The video's page: title, player (with `tracks`, its <track> elements), summary, moments (each #t=, seeking
     the player), transcript. Every text from the video or the database is escaped."""
     e = html.escape
-    name = str(record["name"])
-    title = str(record.get("title") or name)
-    speech_lang = str(record.get("transcript_language") or record.get("language") or "")
+    video = Video.from_meta(record)
+    title = video.title or video.name
+    speech_lang = video.transcript_language or video.language
     rows = []
     for d in docs:
         stamp = clock_span(d.start_sec, d.end_sec, "m:ss")
@@ -173,7 +174,7 @@ def page_html(record: Mapping[str, object], docs: Sequence[PageDoc], transcript:
         online = d.url if d.url.startswith(("http://", "https://")) else ""
         extra = f' <a class="online" href="{e(online)}">online</a>' if online else ""
         rows.append(f'<li><a class="moment" href="#t={d.start_sec}">{stamp}</a>{extra} {text}</li>')
-    summary = e(str(record.get("summary") or "")).replace("\n\n", "</p><p>")
+    summary = e(video.summary).replace("\n\n", "</p><p>")
     lang_attr = f' lang="{e(speech_lang)}"' if speech_lang else ""
     return (f'<!doctype html><html lang="{e(language)}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
