@@ -17,10 +17,10 @@ From the shell (--config PATH goes before or after the command):
     python db_manager.py delete NAME               # forget a video and its segments
     python db_manager.py prune [NAME ...] [--yes]  # delete retired videos (asks first; --yes for scripts)
 
-A thin shim: the command lives in vtdb/commands/status.py (also `vtdb status`).
+A thin shim: the commands live in vtdb/commands/manage.py (also `vtdb status`, `vtdb reset`, …).
 """
 
-from vtdb.commands.status import main
+from vtdb.commands.manage import main
 from vtdb.manager import ChromaDBManager  # noqa: F401  (public API, used from a Python shell)
 from vtdb.store import UnknownVideoError  # noqa: F401  (reset, release and hold raise it for an unknown name)
 

@@ -21,8 +21,8 @@ import pytest
 from zim_factory import write_zim, youtube2zim_v3_items
 
 from conftest import run_cli, write_config
+from vtdb.commands import manage as status_cmd
 from vtdb.commands import phase1, phase2, phase3, phase4
-from vtdb.commands import status as status_cmd
 from vtdb.config import settings_only
 from vtdb.events import read_events
 from vtdb.sources.fingerprint import FingerprintCache, fingerprint_file

@@ -398,10 +398,10 @@ def vtdb_main(argv: list[str] | None = None) -> None:
         hint = did_you_mean(name, COMMANDS) or "; `vtdb --help` lists them"
         print(f"vtdb: unknown command {name!r}{hint}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    module = COMMANDS[name].module
-    if module == "status":
-        rest = [name, *rest]  # db_manager's subcommands
-    importlib.import_module(f"vtdb.commands.{module}").main(rest)
+    spec = COMMANDS[name]
+    if spec.is_subcommand:
+        rest = [name, *rest]  # db_manager.py's commands: one parser, the command first
+    importlib.import_module(f"vtdb.commands.{spec.module}").main(rest)
 
 
 # ---- the prologue and epilogue every phase command shares ----

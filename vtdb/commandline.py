@@ -29,6 +29,11 @@ class Command:
     def script_file(self) -> str:
         return self.script.split(" ", 1)[0]
 
+    @property
+    def is_subcommand(self) -> bool:
+        """One of db_manager.py's commands: its module's parser takes the command's name first."""
+        return " " in self.script
+
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("phase1", "phase1", "phase1_whisper_frames.py", "transcribe, cut windows, sample frames"),
@@ -39,12 +44,12 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("search", "search", "test_search.py", "search the moments"),
     Command("export", "export", "export_clippy.py", "a disaster-clippy source pack"),
     Command("subtitles", "subtitles", "", "a video's subtitles as WebVTT/SRT, or every video's into a folder"),
-    Command("status", "status", "db_manager.py status", "table of videos x phases"),
-    Command("show", "status", "db_manager.py show", "one video's full record"),
-    Command("reset", "status", "db_manager.py reset", "reset a phase and the later ones"),
-    Command("release", "status", "db_manager.py release", "release a held video"),
-    Command("delete", "status", "db_manager.py delete", "forget a video and its segments"),
-    Command("prune", "status", "db_manager.py prune", "delete retired videos: segments, record, intermediates"),
+    Command("status", "manage", "db_manager.py status", "table of videos x phases"),
+    Command("show", "manage", "db_manager.py show", "one video's full record"),
+    Command("reset", "manage", "db_manager.py reset", "reset a phase and the later ones"),
+    Command("release", "manage", "db_manager.py release", "release a held video"),
+    Command("delete", "manage", "db_manager.py delete", "forget a video and its segments"),
+    Command("prune", "manage", "db_manager.py prune", "delete retired videos: segments, record, intermediates"),
     Command("serve", "serve", "web_app.py", "the web app: search, play, status dashboard"),
 )}
 
@@ -94,4 +99,4 @@ def prog(name: str, form: str | None = None) -> str:
     spec = COMMANDS[name]
     if (form or started_form()) == SCRIPT_FORM and spec.script:
         return spec.script_file
-    return "vtdb" if spec.script_file == "db_manager.py" else f"vtdb {name}"
+    return "vtdb" if spec.is_subcommand else f"vtdb {name}"

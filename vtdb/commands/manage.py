@@ -1,4 +1,4 @@
-"""db_manager.py (also `vtdb status`): a small CLI over the video database, one function per subcommand.
+"""db_manager.py (also `vtdb status`, `vtdb reset`, …): manage the video database, one function per subcommand.
 
     python db_manager.py status [--json] [--filter phase2_status=pending,processing]
     python db_manager.py show NAME
