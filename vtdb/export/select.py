@@ -12,7 +12,7 @@ from vtdb.export import ExportError
 from vtdb.export.clippy import EMBEDDING_MODEL
 from vtdb.records import Segment, Video, sort_start
 from vtdb.store.segments import as_meta
-from vtdb.workfiles import WorkFileError, load_phase1_data
+from vtdb.workfiles import WorkFileError, read_phase1
 
 
 def loaded_videos(db, names: Sequence[str] | None = None, include_retired: bool = False,
@@ -55,8 +55,8 @@ def transcript_of(db, work_dir: Path, name: str) -> str:
     """The video's whole transcript from its Phase 1 data; without that (deleted, unreadable), the
     segments' transcripts in time order, each overlap's text once."""
     try:
-        return str(load_phase1_data(work_dir, name)["transcript"].get("text") or "")
-    except (WorkFileError, KeyError):
+        return read_phase1(work_dir, name).transcript.text
+    except WorkFileError:
         ordered = sorted(segments_of(db, name), key=sort_start)
         return " ".join(dict.fromkeys(Segment.from_meta(m).transcript for m in ordered))
 

@@ -22,6 +22,7 @@ from vtdb.errors import VtdbError
 from vtdb.media.sniff import AUDIO_OF, HEAD_BYTES, MEDIA_TYPES, sniff_media_type
 from vtdb.records import Video
 from vtdb.sources import OpenHandles, SourceUnavailable, UnknownSourceKind, source_for
+from vtdb.state import COMPLETED, phase_field
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 _RANGE_UNIT = re.compile(r"^\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=")
@@ -99,10 +100,10 @@ def phase1_refusal(record: Mapping[str, Any]) -> str | None:
     """Why the video's bytes are not served (Phase 1 has not accepted them), or None when it has: Phase 1
     completed (an audio-only file included: width 0 there means no picture, not "not probed"), or it probed
     the file as a video (size and length recorded) and does not hold it."""
-    if record.get("phase1_held"):
-        why = str(record.get("phase1_last_error") or "").strip()
+    if record.get(phase_field("phase1", "held")):
+        why = str(record.get(phase_field("phase1", "last_error")) or "").strip()
         return "Phase 1 refused it" + (f" ({why[:200]})" if why else "") + "; the web app serves only videos Phase 1 accepted"
-    if record.get("phase1_status") == "completed":
+    if record.get(phase_field("phase1", "status")) == COMPLETED:
         return None
     video = Video.from_meta(record)
     probed = (not video.has_video or video.width > 0) and video.video_duration > 0
