@@ -18,6 +18,7 @@ from vtdb.errors import VtdbError
 from vtdb.records import segment_span
 from vtdb.search.moments import Moment, merge_moments, video_of
 from vtdb.search.searcher import searcher_for
+from vtdb.store import Store
 from vtdb.store.segments import Hit, as_meta, result_count
 
 __all__ = ["Similar", "UnknownSegmentError", "search_moments", "similar_moments"]
@@ -55,7 +56,7 @@ def _hits(got: Mapping[str, Any]) -> list[Hit]:
             for i, d, doc, m in zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
 
 
-def similar_moments(db, segment_id: str, n: int = 5, include_retired: bool = False) -> Similar:
+def similar_moments(db: Store, segment_id: str, n: int = 5, include_retired: bool = False) -> Similar:
     """The `n` nearest moments in other videos and the `n` nearest in the segment's own video.
 
     UnknownSegmentError when the id is not stored. Scores are cosine similarities (1 - distance)."""
@@ -89,7 +90,7 @@ def similar_moments(db, segment_id: str, n: int = 5, include_retired: bool = Fal
     return Similar(segment_id, merge_moments([source_hit])[0], merge_moments(others)[:n], merge_moments(same)[:n])
 
 
-def search_moments(db, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid",
+def search_moments(db: Store, query: str, n: int = 10, filters: Mapping[str, Any] | None = None, mode: str = "hybrid",
                    include_retired: bool = False) -> list[Moment]:
     """A text search of the store `db`: the best `n` moments (1 to MAX_SEARCH_RESULTS, ValueError otherwise),
     retired videos left out unless `include_retired`."""
