@@ -38,18 +38,17 @@ STATUSES = (PENDING, PROCESSING, COMPLETED)
 class PhaseInfo:
     key: str  # field prefix: phase1_status, db_load_status, ...
     number: int
-    label: str
+    label: str  # its column in the status tables (terminal and web), its name in messages
     count_field: str
     upstream: str | None
-    short: str  # its column in the status tables (terminal and web)
     command: str  # `vtdb COMMAND` runs it (vtdb.commandline: also its script)
 
 
 PHASES: dict[str, PhaseInfo] = {
-    "phase1": PhaseInfo("phase1", 1, "transcribe + frames", "phase1_segments_created", None, "P1 frames", "phase1"),
-    "phase2": PhaseInfo("phase2", 2, "window analysis", "phase2_segments_analyzed", "phase1", "P2 analysis", "phase2"),
-    "db_load": PhaseInfo("db_load", 3, "load segments", "db_segments_loaded", "phase2", "P3 load", "phase3"),
-    "phase4": PhaseInfo("phase4", 4, "summary", "phase4_keywords_count", "db_load", "P4 summary", "phase4"),
+    "phase1": PhaseInfo("phase1", 1, "P1 frames", "phase1_segments_created", None, "phase1"),
+    "phase2": PhaseInfo("phase2", 2, "P2 analysis", "phase2_segments_analyzed", "phase1", "phase2"),
+    "db_load": PhaseInfo("db_load", 3, "P3 load", "db_segments_loaded", "phase2", "phase3"),
+    "phase4": PhaseInfo("phase4", 4, "P4 summary", "phase4_keywords_count", "db_load", "phase4"),
 }
 PHASE_ORDER = list(PHASES)
 

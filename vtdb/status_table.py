@@ -62,7 +62,7 @@ def last_error(record: Mapping[str, Any]) -> str:
     for phase in reversed(PHASE_ORDER):
         err = record.get(phase_field(phase, "last_error"))
         if err:
-            return f"{PHASES[phase].short}: {err}"
+            return f"{PHASES[phase].label}: {err}"
     partial = Video.from_meta(record).phase1_partial
     return f"partial: {partial}" if partial else ""
 
@@ -78,7 +78,7 @@ def status_row(record: Mapping[str, Any]) -> StatusRow:
 # ---- the terminal: a rich table, or plain text for a big library ----
 
 _STYLE = {"pending": "dim", "processing": "yellow", "completed": "green"}
-COLUMNS = ("video", "duration", "segments", *(PHASES[p].short for p in PHASE_ORDER), "last error")
+COLUMNS = ("video", "duration", "segments", *(PHASES[p].label for p in PHASE_ORDER), "last error")
 
 
 def _rich_cell(cell: PhaseCell) -> str:
@@ -146,7 +146,7 @@ def phase_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, in
 
 def totals_line(records: Sequence[Mapping[str, Any]]) -> str:
     counts = phase_counts(records)
-    parts = [f"{PHASES[phase].short} {counts[phase]['completed']}/{len(records)}" for phase in PHASE_ORDER]
+    parts = [f"{PHASES[phase].label} {counts[phase]['completed']}/{len(records)}" for phase in PHASE_ORDER]
     held = sum(1 for m in records if m.get("flags", {}).get("held"))
     stale = sum(1 for m in records if m.get("flags", {}).get("stale"))
     retired = sum(1 for m in records if is_retired(m))

@@ -201,7 +201,7 @@ def phase_cell(cell: PhaseCell) -> str:
 
 
 def action_forms(name: str, csrf: str) -> str:
-    options = "".join(f'<option value="{PHASES[p].number}">{PHASES[p].short}</option>' for p in PHASE_ORDER)
+    options = "".join(f'<option value="{PHASES[p].number}">{PHASES[p].label}</option>' for p in PHASE_ORDER)
     hidden = f'<input type="hidden" name="name" value="{esc(name)}"><input type="hidden" name="csrf" value="{esc(csrf)}">'
     return (f'<form method="post" action="/actions/reset" class="action">{hidden}<select name="phase">{options}</select>'
             f'<button type="submit">reset</button></form>'
@@ -254,9 +254,9 @@ def status_fragment(records: Sequence[Mapping[str, Any]], events: Sequence[Mappi
     every = len(records)
     records, matching, pages = status_rows(records, video, page)
     page = min(max(1, page), pages)
-    head = "".join(f"<th>{PHASES[p].short}</th>" for p in PHASE_ORDER)
+    head = "".join(f"<th>{PHASES[p].label}</th>" for p in PHASE_ORDER)
     summary = "".join(
-        f'<div class="total" data-phase="{p}"><b>{PHASES[p].short}</b> {c["completed"]}/{every} completed'
+        f'<div class="total" data-phase="{p}"><b>{PHASES[p].label}</b> {c["completed"]}/{every} completed'
         f' · {c["processing"]} processing · {c["pending"]} pending'
         + (f' · <span class="badge held">{c["held"]} held</span>' if c["held"] else "")
         + (f' · <span class="badge stale">{c["stale"]} stale</span>' if c["stale"] else "") + "</div>"
@@ -297,7 +297,7 @@ def video_status_table(record: Mapping[str, Any]) -> str:
     for cell in status_row(record).cells:
         err = record.get(phase_field(cell.phase, "last_error")) or ""
         when = record.get(phase_field(cell.phase, "end_time")) or record.get(phase_field(cell.phase, "start_time")) or ""
-        rows.append(f'<tr><th>{PHASES[cell.phase].short}</th>{phase_cell(cell)}<td class="dim">{esc(when)}</td>'
+        rows.append(f'<tr><th>{PHASES[cell.phase].label}</th>{phase_cell(cell)}<td class="dim">{esc(when)}</td>'
                     f'<td class="error-cell">{esc(err)}</td></tr>')
     return f'<table class="status video-status"><tbody>{"".join(rows)}</tbody></table>'
 
