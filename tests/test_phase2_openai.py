@@ -629,7 +629,7 @@ def test_bad_phase1_pickles_are_per_video_errors_and_the_run_goes_on(tmp_path):
     expected = {
         "bad_corrupt": "corrupt Phase 1 data",
         "bad_empty": "Phase 1 data has no windows",
-        "bad_missing": "Phase 1 data not found; re-run phase1_whisper_frames.py",
+        "bad_missing": "Phase 1 data not found; re-run python phase1_whisper_frames.py",
         "bad_truncated": "corrupt Phase 1 data",
         "bad_unsafe": "unsafe pickle refused",
         "bad_wrong_format": "not a Phase 1 data file",

