@@ -342,7 +342,7 @@ def test_transports_and_summarizers_have_their_own_run_level_errors():
 
 
 def test_the_transports_need_nothing_from_the_analyzers_for_their_errors():
-    code = ("import sys, vtdb.llm.vllm_engine as v; "
+    code = ("import sys, vtdb.llm.vllm_backend as v; "
             "bad = sorted(m for m in sys.modules if m.startswith('vtdb.analyzers')); assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

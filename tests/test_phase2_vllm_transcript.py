@@ -45,11 +45,11 @@ from vtdb.analyzers.transcript import (
     scene_changes,
     tokens,
 )
-from vtdb.analyzers.vllm_engine import VLLMAnalyzer
+from vtdb.analyzers.vllm_analyzer import VLLMAnalyzer
 from vtdb.config import Settings, load_config, settings_only
 from vtdb.demo import SCENE_SOURCES, speak
-from vtdb.llm import LLMUnavailable, vllm_engine
-from vtdb.llm.vllm_engine import VLLMBackend, make_vllm_sampling_params
+from vtdb.llm import LLMUnavailable, vllm_backend
+from vtdb.llm.vllm_backend import VLLMBackend, make_vllm_sampling_params
 from vtdb.media.video import extract_frames
 from vtdb.phases.phase2 import window_inputs
 from vtdb.store import Store
@@ -383,8 +383,8 @@ def _fake_vllm_modules(monkeypatch) -> SimpleNamespace:
     tf.AutoProcessor = FakeAutoProcessor
     for name, mod in (("vllm", vllm), ("vllm.sampling_params", sp), ("qwen_vl_utils", qvu), ("transformers", tf)):
         monkeypatch.setitem(sys.modules, name, mod)
-    monkeypatch.setattr(vllm_engine, "vllm_importable", lambda: True)
-    monkeypatch.setattr(vllm_engine, "cuda_available", lambda: True)
+    monkeypatch.setattr(vllm_backend, "vllm_importable", lambda: True)
+    monkeypatch.setattr(vllm_backend, "cuda_available", lambda: True)
     return record
 
 
@@ -446,33 +446,33 @@ def test_vllm_chat_empty_completion_is_empty_text():
 
 
 def test_vllm_unavailable_here_says_what_to_do(monkeypatch):
-    if vllm_engine.vllm_importable() and vllm_engine.cuda_available():
+    if vllm_backend.vllm_importable() and vllm_backend.cuda_available():
         pytest.skip("this machine can run vLLM")
     with pytest.raises(LLMUnavailable) as err:
         make_analyzer("vllm", Settings())
     message = str(err.value)
     assert "--analyzer openai" in message and "--analyzer transcript" in message
     # vLLM installed but no GPU visible: also a clear message, not an import error.
-    monkeypatch.setattr(vllm_engine, "vllm_importable", lambda: True)
-    monkeypatch.setattr(vllm_engine, "cuda_available", lambda: False)
+    monkeypatch.setattr(vllm_backend, "vllm_importable", lambda: True)
+    monkeypatch.setattr(vllm_backend, "cuda_available", lambda: False)
     with pytest.raises(LLMUnavailable, match="CUDA") as err:
         make_analyzer("vllm", Settings())
     assert "openai" in str(err.value) and "transcript" in str(err.value)
 
 
 def test_auto_choice_rules(monkeypatch):
-    monkeypatch.setattr(vllm_engine, "vllm_importable", lambda: False)
+    monkeypatch.setattr(vllm_backend, "vllm_importable", lambda: False)
     name, why = choose_analyzer(Settings(), "auto")
     assert name == "transcript" and "openai_base_url" in why
     assert choose_analyzer(Settings(openai_base_url=["http://gpu:8000/v1"]), None)[0] == "openai"
     assert choose_analyzer(Settings(analyzer="transcript", openai_base_url=["http://gpu:8000/v1"]), None) == (
         "transcript", "chosen by the analyzer setting")
     assert choose_analyzer(Settings(), "vllm") == ("vllm", "chosen by --analyzer")
-    monkeypatch.setattr(vllm_engine, "vllm_importable", lambda: True)
-    monkeypatch.setattr(vllm_engine, "cuda_available", lambda: True)
+    monkeypatch.setattr(vllm_backend, "vllm_importable", lambda: True)
+    monkeypatch.setattr(vllm_backend, "cuda_available", lambda: True)
     name, why = choose_analyzer(Settings(openai_base_url=["http://gpu:8000/v1"]), "auto")
     assert name == "vllm" and "CUDA" in why
-    monkeypatch.setattr(vllm_engine, "cuda_available", lambda: False)
+    monkeypatch.setattr(vllm_backend, "cuda_available", lambda: False)
     assert choose_analyzer(Settings(openai_base_url=["http://gpu:8000/v1"]), "auto")[0] == "openai"
 
 
@@ -483,7 +483,7 @@ def clean_env(monkeypatch):
 
 
 def test_cli_vllm_exits_2_with_advice(tmp_path, clean_env):
-    if vllm_engine.vllm_importable() and vllm_engine.cuda_available():
+    if vllm_backend.vllm_importable() and vllm_backend.cuda_available():
         pytest.skip("this machine can run vLLM")
     cfg = write_config(tmp_path, [])
     proc = run_cli(PHASE2, "--config", str(cfg), "--analyzer", "vllm")

@@ -90,7 +90,8 @@ def test_config_choices_match_the_registries():
 def test_every_analyzer_builds(monkeypatch):
     from vtdb.analyzers.openai_compat import OpenAICompatAnalyzer
     from vtdb.analyzers.transcript import TranscriptAnalyzer
-    from vtdb.analyzers.vllm_engine import VLLMAnalyzer, VLLMBackend
+    from vtdb.analyzers.vllm_analyzer import VLLMAnalyzer
+    from vtdb.llm.vllm_backend import VLLMBackend
 
     monkeypatch.setattr(VLLMBackend, "load", classmethod(lambda cls, settings: cls(None, None, lambda m: (None, None), dict)))
     settings = Settings(openai_base_url=["http://127.0.0.1:9/v1"])

@@ -1,7 +1,7 @@
 """The Phase 4 summarizers by name: the SUMMARIZERS registry (name -> factory(settings, embedder)).
 
 extractive (CPU default), openai (any OpenAI-compatible server, through vtdb.llm.openai_client) and
-vllm (in process on a GPU, through vtdb.llm.vllm_engine); add one with `@SUMMARIZERS.register("name")`.
+vllm (in process on a GPU, through vtdb.llm.vllm_backend); add one with `@SUMMARIZERS.register("name")`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _openai(settings: Settings, embedder: Embedder) -> Summarizer:
 
 @SUMMARIZERS.register("vllm")
 def _vllm(settings: Settings, embedder: Embedder) -> Summarizer:
-    from vtdb.llm.vllm_engine import VLLMChat
+    from vtdb.llm.vllm_backend import VLLMChat
 
     chat = VLLMChat(settings)
     return LLMSummarizer("vllm", chat.model, chat, settings, embedder)

@@ -21,7 +21,7 @@ ANALYZERS: Registry[Callable[[Settings], Analyzer]] = Registry("analyzer", error
 
 @ANALYZERS.register("vllm")
 def _vllm(settings: Settings) -> Analyzer:
-    from vtdb.analyzers.vllm_engine import VLLMAnalyzer
+    from vtdb.analyzers.vllm_analyzer import VLLMAnalyzer
 
     analyzer = VLLMAnalyzer(settings)
     _ = analyzer.backend  # load now: a missing GPU is a run-level error, not one per video
@@ -44,7 +44,7 @@ def _transcript(settings: Settings) -> Analyzer:
 
 def choose_analyzer(settings: Settings, requested: str | None = None) -> tuple[str, str]:
     """(analyzer name, why) for the requested name or the `analyzer` setting; `auto` explains its pick."""
-    from vtdb.llm.vllm_engine import cuda_available, vllm_importable
+    from vtdb.llm.vllm_backend import cuda_available, vllm_importable
 
     name = requested or settings.analyzer
     if name != "auto":

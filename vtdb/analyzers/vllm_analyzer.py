@@ -1,6 +1,6 @@
 """In-process vLLM analyzer (Qwen2.5-VL) for CUDA machines.
 
-All windows of a video go to the engine (vtdb.llm.vllm_engine) in one batched `generate` call, each
+All windows of a video go to the engine (vtdb.llm.vllm_backend) in one batched `generate` call, each
 prompt carrying its frames and transcript, with JSON-schema structured output. A failed call is split
 down to single windows (only the windows that cause an engine error fail); windows whose answer was
 unusable are asked once more with another seed and a higher temperature. Nothing here touches
@@ -17,15 +17,7 @@ from vtdb.analyzers.prompt import SYSTEM_PROMPT, PromptTemplate
 from vtdb.analyzers.schema import WINDOW_SCHEMA, SchemaError, repair, validate
 from vtdb.config import AnalysisOptions, Settings, analysis_options
 from vtdb.errors import RunAborted
-from vtdb.llm.vllm_engine import (  # noqa: F401  (re-exported: the names used to live here)
-    SMALL_CARD_MODEL,
-    VLLMBackend,
-    VLLMChat,
-    cuda_available,
-    jpeg_to_image,
-    make_vllm_sampling_params,
-    vllm_importable,
-)
+from vtdb.llm.vllm_backend import VLLMBackend, VLLMChat, jpeg_to_image
 
 
 class VLLMAnalyzer(Analyzer):
