@@ -16,6 +16,7 @@ from typing import Callable
 
 from vtdb.clock import iso, now_utc
 from vtdb.config import FrameOptions, WhisperOptions
+from vtdb.errors import RunAborted
 from vtdb.media.audio import AudioSignal, DiskAudio, decoded_audio
 from vtdb.media.audio_tracks import SOURCE_AUDIO_TRACK, AudioChoice, choose_audio_tracks, english_track
 from vtdb.media.shots import Shot, cut_inside
@@ -23,8 +24,8 @@ from vtdb.media.transcribe import FasterWhisperTranscriber, Transcriber, Transcr
 from vtdb.media.translate import Translation, Translator, WhisperTranslator, text_in_window, translation_from_cues
 from vtdb.media.video import AudioTrack, Frame, TruncatedMediaError, VideoInfo, cover_picture, extract_frames, probe
 from vtdb.media.windows import WindowSpan, frame_times, join_words, plan_windows, words_in_window
-from vtdb.records import phase1_fields, probe_fields
-from vtdb.runner import JobContext, JobResult, RunAborted
+from vtdb.records import json_list, phase1_fields, probe_fields
+from vtdb.runner import JobContext, JobResult
 from vtdb.safe_pickle import dump_plain
 from vtdb.sources.base import VideoSource, source_for
 from vtdb.sources.subtitles import (
@@ -36,7 +37,7 @@ from vtdb.sources.subtitles import (
     pick_transcript_track,
     tracks_in,
 )
-from vtdb.store import Claim, json_list
+from vtdb.store import Claim
 from vtdb.workfiles import (
     Phase1Data,
     Picture,

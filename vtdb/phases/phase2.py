@@ -13,8 +13,9 @@ from vtdb.analyzers.base import EMPTY
 from vtdb.atomic import atomic_write_json
 from vtdb.clock import iso, now_utc
 from vtdb.config import Settings
+from vtdb.errors import VideoError
 from vtdb.records import phase2_fields
-from vtdb.runner import JobContext, JobResult, VideoError
+from vtdb.runner import JobContext, JobResult
 from vtdb.store import Claim
 from vtdb.workfiles import Phase1Data, Phase2Analysis, WindowAnalysis, WorkFileError, phase2_analysis_path, read_phase1
 

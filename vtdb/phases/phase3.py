@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from vtdb.analyzers.base import EMPTY
 from vtdb.analyzers.schema import validate
 from vtdb.embedders import Embedder
+from vtdb.errors import VideoError
 from vtdb.records import ON_SCREEN_SEPARATOR, phase3_fields, segment_id, segment_metadata
-from vtdb.runner import JobContext, JobResult, VideoError
+from vtdb.runner import JobContext, JobResult
 from vtdb.store import Claim
 from vtdb.workfiles import (
     ANALYSIS_FIELDS,

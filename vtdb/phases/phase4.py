@@ -11,13 +11,13 @@ from pathlib import Path
 from vtdb.atomic import atomic_write_text
 from vtdb.commandline import command
 from vtdb.embedders import Embedder
+from vtdb.errors import VideoError
 from vtdb.formats.report import markdown_report
 from vtdb.formats.subtitles import SubtitleCue, subtitle_tracks, write_subtitle_files
 from vtdb.naming import check_name
-from vtdb.records import summary_fields
-from vtdb.runner import JobContext, JobResult, VideoError
-from vtdb.search.moments import keywords_of, segment_span
-from vtdb.store import Claim, json_list
+from vtdb.records import json_list, keywords_of, segment_span, summary_fields
+from vtdb.runner import JobContext, JobResult
+from vtdb.store import Claim
 from vtdb.summarize import SegmentText, Summarizer, SummaryInput, VideoSummary
 from vtdb.workfiles import WorkFileError, phase1_data_path, read_phase1, report_path, subtitles_dir
 
