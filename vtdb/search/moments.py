@@ -1,7 +1,7 @@
 """Merging matching windows into moments, and cutting snippets around matched words.
 
-Segment metadata is read through `vtdb.records` (`Segment.from_meta`, `segment_span`, `keywords_of`, ...), which
-never fails on a record; the faces that still import those readers from here get the same functions.
+Segment metadata is read through `vtdb.records` (`Segment.from_meta`, `segment_span`, ...), which never fails
+on a record; a face that reads segments imports those readers from there.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from vtdb.records import ON_SCREEN_SEPARATOR, Segment, keywords_of, on_screen_lines, segment_span, sort_start
+from vtdb.records import ON_SCREEN_SEPARATOR, Segment, on_screen_lines, segment_span, sort_start
 from vtdb.store.segments import Hit
 from vtdb.text import search_tokens, stem
 from vtdb.timefmt import seconds
 
-__all__ = ["Moment", "ON_SCREEN_SEPARATOR", "Snippet", "keywords_of", "merge_moments", "on_screen_lines",
-           "seconds", "segment_span", "snippet_parts", "sort_start", "video_of"]
+__all__ = ["Moment", "Snippet", "merge_moments", "snippet_parts", "video_of"]
 
 
 

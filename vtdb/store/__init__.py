@@ -4,6 +4,6 @@ from vtdb.store.connection import DatabaseUnavailable
 from vtdb.store.migration import EmbedderMismatch
 from vtdb.store.store import Store
 from vtdb.store.transitions import Claim
-from vtdb.store.videos import UnknownVideoError, json_list
+from vtdb.store.videos import UnknownVideoError
 
-__all__ = ["Claim", "DatabaseUnavailable", "EmbedderMismatch", "Store", "UnknownVideoError", "json_list"]
+__all__ = ["Claim", "DatabaseUnavailable", "EmbedderMismatch", "Store", "UnknownVideoError"]

@@ -9,7 +9,6 @@ from vtdb import records as rec
 from vtdb.embedders import placeholder_vector
 from vtdb.errors import VtdbError
 from vtdb.records import VideoFlags
-from vtdb.records import json_list as json_list  # vtdb.store exports it until its importers take it from vtdb.records
 from vtdb.state import PHASE_ORDER, STATUSES
 from vtdb.store.connection import MAX_BATCH, VIDEO_FILES, _Connection
 from vtdb.store.where import all_of, equals_any
