@@ -12,8 +12,10 @@ from typing import Any, Mapping, Self, Sequence
 
 from vtdb.config import Config, settings_only
 from vtdb.records import VideoFlags
+from vtdb.search.moments import Moment
 from vtdb.search.similar import Similar, search_moments, similar_moments
 from vtdb.store import Store
+from vtdb.store.segments import Hit
 
 
 class ChromaDBManager:
@@ -39,12 +41,12 @@ class ChromaDBManager:
 
     # ---- reading ----
 
-    def list_videos(self, status_filter: Mapping[str, Any] | None = None) -> list[dict]:
+    def list_videos(self, status_filter: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Records matching every key of `status_filter` (e.g. {"phase2_status": "pending"}); a list value means
         "any of"."""
         return self.store.list_videos(status_filter)
 
-    def get_video_status(self, name: str) -> dict | None:
+    def get_video_status(self, name: str) -> dict[str, Any] | None:
         """The video's record (its stored metadata), or None; `video_flags(record)` says what is stale or held."""
         return self.store.get_video_status(name)
 
@@ -55,7 +57,8 @@ class ChromaDBManager:
     # ---- search ----
 
     def search(self, query: str | Sequence[float], n_results: int = 10, where: Mapping[str, Any] | None = None,
-               mode: str = "hybrid", filters: Mapping[str, Any] | None = None, include_retired: bool = False) -> list:
+               mode: str = "hybrid", filters: Mapping[str, Any] | None = None,
+               include_retired: bool = False) -> list[Moment] | list[Hit]:
         """Search the moments.
 
         With text: hybrid search (vector + BM25 fused by reciprocal rank), overlapping windows merged
