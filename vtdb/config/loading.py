@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from vtdb.commandline import FORM_VARIABLE
 from vtdb.config.entries import EntryProblem, SourceEntry, VideoEntry, parse_entries, resolve_path
 from vtdb.config.schema import ConfigError, Settings
 from vtdb.config.validate import settled_values, shown
@@ -38,6 +39,7 @@ ENV_ALIASES = {
 ENV_NOT_SETTINGS = {
     "VTDB_CACHE_DIR", "VTDB_ALLOW_DOWNLOADS", "VTDB_PHASE1_WORKER", "VTDB_CONFIG", "VTDB_DEV", "VTDB_VENV",
     "VTDB_SKIP_APT", "VTDB_SPEECH_DIR", "VTDB_SCREENSHOTS", "VTDB_CHAOS_SEED",
+    FORM_VARIABLE,  # how the pipeline's child processes spell commands (vtdb.commandline), not a setting
 }
 ENV_NOT_SETTINGS_PREFIXES = ("VTDB_TEST_",)
 
