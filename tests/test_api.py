@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import PY, ROOT, run_cli
+from vtdb.commandline import COMMANDS
 
-SCRIPTS = {"phase1_whisper_frames.py": "phase1", "phase2_vllm_analysis.py": "phase2", "phase3_load.py": "phase3",
-           "phase4_summary.py": "phase4", "export_clippy.py": "export", "test_search.py": "search",
-           "db_manager.py": "status", "run_pipeline.py": "pipeline"}
+# Every top-level script and the vtdb.commands module it runs, from the one table of commands.
+SCRIPTS = {c.script_file: c.module for c in COMMANDS.values() if c.script}
 
 
 def test_import_vtdb_offers_the_curated_api_lazily():
