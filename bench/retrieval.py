@@ -93,7 +93,7 @@ class Topic:
 @dataclass(frozen=True)
 class Clip:
     name: str
-    language: str  # Whisper language (set in the config, as the README recommends for synthetic speech)
+    language: str  # Whisper language (set in the config, as docs/SETTINGS.md recommends for synthetic speech)
     voice: str  # espeak-ng voice
     title: str
     topics: tuple[Topic, ...]

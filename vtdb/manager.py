@@ -1,4 +1,4 @@
-"""ChromaDBManager: the video database as a person in a Python shell uses it (the README's "From a Python shell").
+"""ChromaDBManager: the video database as a person in a Python shell uses it (docs/OPERATIONS.md, "From a Python shell").
 
 A few methods over the `vtdb.store.Store` (records, statuses, segments: what the phases use) and the search
 layer (text search, more like this). It sits above both, so the store needs nothing of search.

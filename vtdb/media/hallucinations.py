@@ -3,7 +3,7 @@
 Whisper writes text where there is none (silence, noise, music, a fraction of a word): its loops, its stock
 phrases ("Thank you very much.", "Thanks for watching!", subtitle credits learnt from film subtitles), and
 more words than the audio under them could hold. A flagged segment stays in the Phase 1 pickle with its
-reason, and stays out of the searchable transcript (README, Phase 1). Real speech must pass: every rule but
+reason, and stays out of the searchable transcript (docs/PHASES.md, Phase 1). Real speech must pass: every rule but
 the credits needs a second sign of invention besides the words themselves.
 """
 

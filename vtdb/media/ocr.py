@@ -7,7 +7,7 @@ many frames): a skipped frame reuses the last frame's lines.
 
 Tesseract invents text on natural images (texture read as "ee", "SS", "|"). Only confident
 words are kept; the thresholds below were set from the false words measured on frames with
-no text (bench/ocr.py): see the README's "On-screen text" section for the figures.
+no text (bench/ocr.py): the figures are in docs/BENCHMARKS.md and docs/PHASES.md ("On-screen text").
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from vtdb.errors import RunAborted
 TESSERACT_CODES: dict[str, str] = {"en": "eng", "ru": "rus", "kk": "kaz"}
 LANGUAGE_PACKS: dict[str, str] = {"eng": "tesseract-ocr-eng", "rus": "tesseract-ocr-rus", "kaz": "tesseract-ocr-kaz"}
 
-# Measured thresholds (bench/ocr.py; README "On-screen text"). A line is kept when it has one strong
+# Measured thresholds (bench/ocr.py; docs/PHASES.md "On-screen text"). A line is kept when it has one strong
 # word: 4+ letters at confidence >= MIN_WORD_CONFIDENCE, or 3 letters at >= MIN_3_LETTER_CONFIDENCE,
 # in one script. Beside it, shorter words and numbers are kept at >= MIN_SHORT_WORD_CONFIDENCE.
 # On text-free frames (mandelbrot, life, cellauto, gradients, noise) tesseract invented 4-letter

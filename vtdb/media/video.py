@@ -490,7 +490,7 @@ class SequentialFrames:
 
     PyAV drives FFmpeg's decoder directly, which OpenCV cannot: with `skip_nonreference` the decoder
     drops the frames no other frame depends on (most B-frames; about half of an x264 encode), which
-    halves the decoding (bench/shots.py, README "Benchmarks"). Frames stay in YUV until converted
+    halves the decoding (bench/shots.py, docs/BENCHMARKS.md). Frames stay in YUV until converted
     (`frame_to_bgr`), so only the frames used are, and only at the size used. The frames end at a
     packet the decoder rejects or where the file stops; the caller compares with the probed length.
     """
@@ -507,7 +507,7 @@ class SequentialFrames:
             self._container.close()
             raise PermanentMediaError(f"{path}: no video stream")
         self._stream = stream = streams[0]
-        stream.thread_type = "SLICE"  # frame threads cost ~60 % more CPU here for little wall time (README)
+        stream.thread_type = "SLICE"  # frame threads cost ~60 % more CPU here for little wall time (docs/BENCHMARKS.md)
         self.fps = float(stream.average_rate or stream.guessed_rate or 0.0) or 25.0
         base = stream.time_base or 0
         self._origin = float(stream.start_time * base) if stream.start_time is not None and base else None
@@ -618,7 +618,7 @@ def deinterlace(image: np.ndarray) -> np.ndarray:
     direction (combing: the picture moved between the fields), it is replaced by their mean; elsewhere (still
     parts: on-screen text, backgrounds) both fields are kept, so nothing is lost where nothing moved. A lone
     such line (a thin horizontal stroke) is kept: combing spans several lines. A spatial-only cousin of
-    FFmpeg's yadif, on the stored frames only (a few ms at 720x576, README "Shots")."""
+    FFmpeg's yadif, on the stored frames only (a few ms at 720x576, docs/PHASES.md "Shots")."""
     if image.shape[0] < 6:
         return image
     lines = image.astype(np.int16)

@@ -24,7 +24,7 @@ REBUILD_FILES = "video_files__rebuild"  # video_files being moved to a new dimen
 MAX_BATCH = 4000  # below Chroma's max batch (5461 here)
 # Chroma's HNSW explores ef_search candidates per query (default 100), and finds fewer of the true
 # nearest neighbours as the library grows. Measured with bench/phase3.py (clustered synthetic vectors,
-# recall@10 against exact search; README "Search"): at 100,000 segments 100 -> 0.92, 400 -> 0.99; at
+# recall@10 against exact search; docs/BENCHMARKS.md "Search"): at 100,000 segments 100 -> 0.92, 400 -> 0.99; at
 # 1,000,000 400 -> 0.89, 800 -> 0.94, 1600 -> 0.95, for 2-4 ms more per query. So ef_search grows with
 # the library: HNSW_EF_SEARCH, and HNSW_EF_SEARCH_LARGE from HNSW_LARGE_LIBRARY segments on.
 HNSW_EF_SEARCH = 400
