@@ -23,7 +23,7 @@ from vtdb.commandline import command, prog
 from vtdb.formats.subtitles import FORMATS, SubtitleCue, render, subtitle_tracks, write_subtitle_files
 from vtdb.languages import validate_language
 from vtdb.text import did_you_mean, summary_of
-from vtdb.workfiles import PHASE1_SUFFIX, WorkFileError, load_phase1_data
+from vtdb.workfiles import PHASE1_SUFFIX, WorkFileError, read_phase1
 
 
 def phase1_names(work_dir: Path) -> list[str]:
@@ -84,14 +84,14 @@ def _tracks(work_dir: Path, name: str, language: str | None) -> dict[str, list[S
     """The video's tracks (only `language`'s when given; {} when it has none, said); None when its work file
     cannot be read (said)."""
     try:
-        tracks = subtitle_tracks(load_phase1_data(work_dir, name))
+        data = read_phase1(work_dir, name)
     except WorkFileError as exc:
         console.print(f"[yellow]skip {escape(name)}:[/] {escape(str(exc))}")
         return None
-    if language is not None:
-        tracks = {language: tracks[language]} if language in tracks else {}
+    every = subtitle_tracks(data.transcript, data.shots)
+    tracks = every if language is None else {language: every[language]} if language in every else {}
     if not tracks:
-        have = ", ".join(subtitle_tracks(load_phase1_data(work_dir, name))) or "none (no speech)"
+        have = ", ".join(every) or "none (no speech)"
         console.print(f"[yellow]{escape(name)}:[/] no {escape(language or '')} subtitles (tracks: {escape(have)})")
     return tracks
 

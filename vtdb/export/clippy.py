@@ -403,12 +403,13 @@ def _subtitle_src(name: str, language: str) -> str:
 def _subtitles_of(work_dir: Path | None, name: str, log: Callable[[str], None]) -> dict[str, list[SubtitleCue]]:
     """The video's subtitle tracks from its Phase 1 work file; {} (with a line in the log) when it cannot be read:
     subtitles are a by-product, never a reason to fail an export."""
-    from vtdb.workfiles import WorkFileError, load_phase1_data, phase1_data_path
+    from vtdb.workfiles import WorkFileError, phase1_data_path, read_phase1
 
     if work_dir is None or not phase1_data_path(work_dir, name).exists():
         return {}
     try:
-        return subtitle_tracks(load_phase1_data(work_dir, name))
+        data = read_phase1(work_dir, name)
+        return subtitle_tracks(data.transcript, data.shots)
     except WorkFileError as exc:
         log(f"{name}: no subtitles ({exc})")
         return {}

@@ -18,10 +18,11 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from vtdb.atomic import atomic_write_text
 from vtdb.languages import WHISPER_LANGUAGES
+from vtdb.workfiles import SpokenWord, TimedText, TranscriptPart
 
 MAX_CUE_SECONDS = 7.0
 MAX_LINE_CHARS = 42
@@ -68,46 +69,46 @@ def _cue(start: float, end: float, text: str) -> SubtitleCue | None:
     return SubtitleCue(round(start, 3), round(max(end, start + 0.2), 3), "\n".join(lines))
 
 
-def cues_from_words(words: Sequence[Mapping[str, Any]], cuts: Sequence[float] = ()) -> list[SubtitleCue]:
-    """Cues from timed words ({"start", "end", "word"}): a new cue after a pause, at a sentence end once the cue has
-    a few words, before it would pass the length limits, and at a shot cut."""
+def cues_from_words(words: Sequence[SpokenWord], cuts: Sequence[float] = ()) -> list[SubtitleCue]:
+    """Cues from timed words: a new cue after a pause, at a sentence end once the cue has a few words, before it
+    would pass the length limits, and at a shot cut."""
     cues: list[SubtitleCue] = []
-    current: list[Mapping[str, Any]] = []
+    current: list[SpokenWord] = []
 
-    def text_of(group: Sequence[Mapping[str, Any]]) -> str:
-        return _clean("".join(str(w["word"]) for w in group))
+    def text_of(group: Sequence[SpokenWord]) -> str:
+        return _clean("".join(w.word for w in group))
 
     def flush() -> None:
         if current:
-            cue = _cue(float(current[0]["start"]), float(current[-1]["end"]), text_of(current))
+            cue = _cue(current[0].start, current[-1].end, text_of(current))
             if cue:
                 cues.append(cue)
             current.clear()
 
-    for word in sorted((w for w in words if _clean(str(w.get("word", "")))), key=lambda w: float(w["start"])):
-        start, end = float(word["start"]), float(word["end"])
+    for word in sorted((w for w in words if _clean(w.word)), key=lambda w: w.start):
+        start, end = word.start, word.end
         if current:
-            first, last = float(current[0]["start"]), current[-1]
+            first, last = current[0].start, current[-1]
             previous = text_of([last])
-            if (start - float(last["end"]) >= PAUSE_SECONDS
+            if (start - last.end >= PAUSE_SECONDS
                     or end - first > MAX_CUE_SECONDS
                     or wrap(text_of([*current, word])) is None
                     or any(first < cut <= start for cut in cuts)
-                    or (_SENTENCE_END.search(previous) and float(last["end"]) - first >= 1.5)):
+                    or (_SENTENCE_END.search(previous) and last.end - first >= 1.5)):
                 flush()
         current.append(word)
     flush()
     return cues
 
 
-def cues_from_segments(segments: Iterable[Mapping[str, Any]]) -> list[SubtitleCue]:
-    """Cues from timed segments ({"start", "end", "text"}) without word times (translations, creator subtitles):
-    a segment that passes a limit is cut at word boundaries into equal pieces, its time shared by characters."""
+def cues_from_segments(segments: Iterable[TimedText]) -> list[SubtitleCue]:
+    """Cues from timed segments without word times (translations, creator subtitles): a segment that passes a
+    limit is cut at word boundaries into equal pieces, its time shared by characters."""
     cues: list[SubtitleCue] = []
     for segment in segments:
-        if segment.get("unsure"):
+        if segment.unsure:
             continue
-        text, start, end = _clean(str(segment.get("text", ""))), float(segment["start"]), float(segment["end"])
+        text, start, end = _clean(segment.text), segment.start, segment.end
         if not text or end <= start:
             continue
         tokens = text.split()
@@ -149,31 +150,22 @@ def _force_fit(start: float, end: float, text: str) -> list[SubtitleCue | None]:
     return [_cue(start + k * step, start + (k + 1) * step, chunk) for k, chunk in enumerate(chunks)]
 
 
-def _unsure_spans(segments: Iterable[Mapping[str, Any]]) -> list[tuple[float, float]]:
-    return [(float(s["start"]), float(s["end"])) for s in segments if s.get("unsure")]
-
-
-def subtitle_tracks(data: Mapping[str, Any]) -> dict[str, list[SubtitleCue]]:
-    """A video's subtitle tracks from its Phase 1 work file: {language: cues}, the language spoken first, then the
-    translation (English) when there is one. A track with no cue is left out."""
-    transcript = data.get("transcript") or {}
-    raw_shots = data.get("shots")
-    shots = raw_shots if isinstance(raw_shots, list) else []
-    cuts = sorted(float(shot[0]) for shot in shots[1:]
-                  if isinstance(shot, (list, tuple)) and shot and isinstance(shot[0], (int, float)))
-    segments = transcript.get("segments") or []
-    unsure = _unsure_spans(segments)
-    words = [w for w in transcript.get("words") or []
-             if not any(a <= float(w["start"]) < b for a, b in unsure)]
-    original = cues_from_words(words, cuts) if words else cues_from_segments(segments)
+def subtitle_tracks(transcript: TranscriptPart, shots: Sequence[tuple[float, float]] | None = None
+                    ) -> dict[str, list[SubtitleCue]]:
+    """A video's subtitle tracks from its Phase 1 data (`Phase1Data.transcript` and `.shots`): {language: cues},
+    the language spoken first, then the translation (English) when there is one. A track with no cue is left
+    out; with shots, no cue runs across a cut where the words allow it."""
+    cuts = sorted(start for start, _end in (shots or [])[1:])
+    unsure = [(s.start, s.end) for s in transcript.segments if s.unsure]
+    words = [w for w in transcript.words if not any(a <= w.start < b for a, b in unsure)]
+    original = cues_from_words(words, cuts) if words else cues_from_segments(transcript.segments)
     tracks: dict[str, list[SubtitleCue]] = {}
     if original:
-        tracks[str(transcript.get("language") or UNKNOWN_LANGUAGE)] = original
-    translation = transcript.get("translation") or {}
-    english = cues_from_segments(translation.get("segments") or [])
-    language = str(translation.get("language") or "")
-    if english and language and language not in tracks:
-        tracks[language] = english
+        tracks[transcript.language or UNKNOWN_LANGUAGE] = original
+    translation = transcript.translation
+    english = cues_from_segments(translation.segments) if translation is not None else []
+    if english and translation is not None and translation.language and translation.language not in tracks:
+        tracks[translation.language] = english
     return tracks
 
 

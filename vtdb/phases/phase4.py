@@ -41,7 +41,7 @@ def phase1_extras(work_dir: Path, name: str, warn=None) -> tuple[list[list[float
         if warn is not None:
             warn(f"chapters are not snapped to shots and no subtitles are written: {exc}")
         return [], {}
-    return [list(shot) for shot in data.shots or []], subtitle_tracks(data.to_plain())
+    return [list(shot) for shot in data.shots or []], subtitle_tracks(data.transcript, data.shots)
 
 
 def phase1_shots(work_dir: Path, name: str, warn=None) -> list[list[float]]:

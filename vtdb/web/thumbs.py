@@ -148,7 +148,7 @@ class ThumbCache:
                     files[f"w{window.index}_f{made}.jpg"] = small
                     made += 1
             windows.append(Window(window.index, window.start_time, window.end_time, window.text, window.translation, made))
-        tracks = subtitle_tracks(data.to_plain())
+        tracks = subtitle_tracks(data.transcript, data.shots)
         for language, cues in tracks.items():
             files[f"{language}.vtt"] = to_webvtt(cues).encode("utf-8")
         has_video, cover = data.video.has_video, data.video.cover
