@@ -1,13 +1,16 @@
 """Phase 3: embed each video's window descriptions and load them into `video_segments`.
 
 One record per analyzed window, id `{name}_seg_{i}`; a video's segments are replaced as a
-whole (delete, then add), so a re-run with fewer windows leaves nothing stale behind.
+whole (delete, then add), so a re-run with fewer windows leaves nothing stale behind. Each video
+loaded is then brought up to date in this host's keyword index (vtdb.search.index), so the first
+search after a run does not pay for it; a failure there is only warned of: the next search repairs it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from vtdb.analyzers.base import EMPTY
 from vtdb.analyzers.schema import validate
@@ -15,6 +18,7 @@ from vtdb.embedders import Embedder
 from vtdb.errors import VideoError
 from vtdb.records import ON_SCREEN_SEPARATOR, phase3_fields, segment_id, segment_metadata
 from vtdb.runner import JobContext, JobResult
+from vtdb.search.index import LexicalIndex, update_video
 from vtdb.store import Claim
 from vtdb.workfiles import (
     ANALYSIS_FIELDS,
@@ -34,6 +38,9 @@ MAX_TRANSCRIPT_IN_METADATA = 4000
 # A window may end this much after the video's recorded duration (container vs. stream durations,
 # rounding) before its times count as wrong.
 DURATION_TOLERANCE_S = 2.0
+# How long Phase 3 waits for another process's keyword-index transaction (a search host's rebuild) before it
+# leaves the video to the next search.
+INDEX_WAIT_S = 10.0
 
 
 @dataclass
@@ -190,8 +197,27 @@ def _check_times(start: float, end: float, duration: float) -> None:
 class Phase3Job:
     phase = "db_load"
 
-    def __init__(self, embedder: Embedder):
+    def __init__(self, embedder: Embedder, keyword_index: bool = True):
         self.embedder = embedder
+        self.keyword_index = keyword_index  # False: leave the keyword index to the next search
+        self._index_failed = False
+
+    def update_keyword_index(self, name: str, ctx: JobContext) -> None:
+        """The video's segments, just stored, brought into this host's keyword index. The index is a derived
+        cache: a failure is warned of once, and the rest of the run leaves the index to the next search,
+        which re-reads whatever it does not hold."""
+        if not self.keyword_index or self._index_failed:
+            return
+        db = ctx.db
+        try:
+            index = db.companion("phase3.keyword_index",
+                                 lambda: LexicalIndex(Path(db.config.search_index_dir), timeout=INDEX_WAIT_S))
+            update_video(index, db, name)
+        except Exception as exc:  # a derived cache: never the video's failure
+            self._index_failed = True
+            first = (str(exc).splitlines() or [""])[0]
+            ctx.warn(f"the keyword index of this host was not updated ({type(exc).__name__}: {first}); the next search "
+                     "brings it up to date (warned once per run)")
 
     def process(self, claim: Claim, ctx: JobContext) -> JobResult:
         try:
@@ -214,6 +240,7 @@ class Phase3Job:
             raise VideoError(f"{claim.name}: no usable segments in the Phase 2 analysis (all windows failed or empty)")
         if not records:  # a silent film, a blank tape: nothing to search, and that is the answer
             ctx.db.add_segments(claim.name, [], [], [], [])
+            self.update_keyword_index(claim.name, ctx)
             return JobResult(count=0, fields=phase3_fields(self.embedder.name),
                              note=f"nothing to search: none of its {empty} windows has speech or text on screen")
         vectors = []
@@ -222,6 +249,7 @@ class Phase3Job:
             vectors.extend(self.embedder.embed_passages([r.document for r in batch]).tolist())
             ctx.report(min(start + EMBED_BATCH, len(records)), len(records), "segments embedded")
         ctx.db.add_segments(claim.name, [r.id for r in records], vectors, [r.document for r in records], [r.metadata for r in records])
+        self.update_keyword_index(claim.name, ctx)
         return JobResult(count=len(records), fields=phase3_fields(self.embedder.name),
                          note=f"segments loaded ({self.embedder.name})" + (f", {len(warnings)} windows skipped" if warnings else "")
                          + (f", {empty} with nothing in them left out" if empty else ""))

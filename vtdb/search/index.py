@@ -5,7 +5,9 @@ It is a derived cache, never a second source of truth. Every change of a video's
 `segments_revision` into that video's `video_files` record (vtdb.store.segments) and a new collection
 revision; a searcher that sees a new collection revision re-reads only the videos whose revision differs
 from the one it indexed (added, replaced, deleted), each in its own transaction. Missing, damaged or of
-an older layout: rebuilt from Chroma, with progress reported through a callback.
+an older layout: rebuilt from Chroma, with progress reported through a callback. Phase 3 brings each video
+it loads up to date itself (`update_video`, the same per-video step), so the first search after a run finds
+the videos' revisions already indexed; whatever a crash or a failure left behind, that search re-reads.
 
 Why tantivy (measured with bench/phase3.py --compare-lexical against SQLite FTS5): FTS5 scores every
 matching row of an OR query (common words match a fifth of the library), tantivy finds the top k without
@@ -85,11 +87,17 @@ def segment_row(sid: str, document: Any, meta: Any) -> tuple:
             seg.content_type, seg.language, kw, tokens, seg.has_text)
 
 
+def _busy(exc: BaseException) -> bool:
+    """SQLite's 'database is locked' / 'busy': another process holds the write lock longer than the timeout."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
 class LexicalIndex:
     """BM25 over stemmed tokens, in {folder}/lexical.sqlite3; safe for readers and writers in several processes."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, timeout: float = 60.0):
         self.folder = Path(folder)
+        self.timeout = timeout  # how long a writer waits for another process's transaction (a rebuild) to end
         self.path = self.folder / FILE_NAME
         self._lock = threading.RLock()  # one connection, shared by a web app's threads
         self._conn: sqlite3.Connection | None = None
@@ -106,23 +114,27 @@ class LexicalIndex:
                 "safe there. Set search_index_dir in videos_config.json to a folder on a local disk of this host.")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.OperationalError) as exc:
             raise SearchIndexError(f"cannot open the lexical index {self.path}: {exc}; set search_index_dir to a "
                                    "writable folder on a local disk") from exc
-        conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer, nor block one
-        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a crash loses at most the last commits, never consistency
-        conn.executescript(f"""
-            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS videos(name TEXT PRIMARY KEY, revision TEXT NOT NULL, retired INTEGER NOT NULL DEFAULT 0);
-            CREATE TABLE IF NOT EXISTS segments(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, video TEXT NOT NULL,
-                start_t REAL, end_t REAL, content_type TEXT, language TEXT, keywords TEXT);
-            CREATE INDEX IF NOT EXISTS segments_video ON segments(video);
-            CREATE INDEX IF NOT EXISTS segments_language ON segments(language);
-            INSERT OR IGNORE INTO meta VALUES ('schema', '{SCHEMA}');
-        """)
-        if self._meta(conn, "schema") != str(SCHEMA):
-            raise sqlite3.DatabaseError("an index of another layout")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer, nor block one
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a crash loses at most the last commits, never consistency
+            conn.executescript(f"""
+                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS videos(name TEXT PRIMARY KEY, revision TEXT NOT NULL, retired INTEGER NOT NULL DEFAULT 0);
+                CREATE TABLE IF NOT EXISTS segments(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, video TEXT NOT NULL,
+                    start_t REAL, end_t REAL, content_type TEXT, language TEXT, keywords TEXT);
+                CREATE INDEX IF NOT EXISTS segments_video ON segments(video);
+                CREATE INDEX IF NOT EXISTS segments_language ON segments(language);
+                INSERT OR IGNORE INTO meta VALUES ('schema', '{SCHEMA}');
+            """)
+            if self._meta(conn, "schema") != str(SCHEMA):
+                raise sqlite3.DatabaseError("an index of another layout")
+        except BaseException:
+            conn.close()  # a busy or damaged book: let nothing hold it open
+            raise
         self._tv = self._open_tantivy()
         return conn
 
@@ -151,7 +163,10 @@ class LexicalIndex:
                 try:
                     self._conn = self._connect()
                     self._conn.execute("SELECT count(*) FROM segments").fetchone()
-                except sqlite3.DatabaseError:  # damaged or of another layout: a derived cache, start it again
+                except sqlite3.DatabaseError as exc:  # damaged or of another layout: a derived cache, start it again
+                    if _busy(exc):  # another process is writing it (a rebuild): never a reason to delete it
+                        self.close()
+                        raise
                     self.discard()
                     self._conn = self._connect()
             return self._conn
@@ -409,6 +424,25 @@ def rebuild(index: LexicalIndex, db, progress: Progress | None = None) -> SyncRe
         return done
 
     return SyncReport(rebuilt=True, segments=index._write(apply))
+
+
+def update_video(index: LexicalIndex, db, name: str) -> bool:
+    """One video brought up to date after its segments were written (Phase 3): the step `sync` takes for each
+    video whose revision changed, so the next search finds this one's revision indexed and re-reads nothing
+    of it. The record's revision is read before the segments: a change meanwhile leaves an older revision,
+    which the next sync re-reads. False (nothing done) when this host has no index of this collection yet:
+    the first search builds it whole."""
+    if not index.path.is_file():
+        return False  # no search ran on this host: no index to keep (the first search builds it)
+    collection, _ = db.segments_state()
+    if index.state()[0] != collection:
+        return False  # new, or of another collection (--reembed): the next search rebuilds it anyway
+    record = db.get_video_status(name)
+    revision = str((record or {}).get("segments_revision") or "")
+    retired = bool(record) and (record or {}).get("retired") is True
+    rows = _rows_of(db.get_segments(where={"video_name": name}))
+    index.replace_video(name, revision, rows, retired, keep=bool(rows) or record is not None)
+    return True
 
 
 def sync(index: LexicalIndex, db, progress: Progress | None = None, hook: Callable[[int], None] | None = None) -> SyncReport | None:
