@@ -210,3 +210,25 @@ def test_kill_9_in_the_middle_of_an_update_leaves_it_consistent(library, tmp_pat
     fresh = Searcher(db, embedder=object())
     assert found(fresh, "chestnuts") == {"pasta"} and found(fresh, "spaghetti") == set()
     assert fresh.last_sync.videos == 1 and fresh.index.count() == 122
+
+
+def test_an_index_another_process_is_writing_is_not_thrown_away(library):
+    """Opened while another process holds the write lock past the busy timeout: an error to retry (Phase 3 leaves
+    the video to the next search, a search searches what is there), never a 'damaged index' to delete (issue 31)."""
+    cfg, db = library
+    s = Searcher(db, embedder=object())
+    assert found(s, "spaghetti") == {"pasta"}
+    s.close()
+    holder = sqlite3.connect(s.cache_dir / FILE_NAME, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        busy = LexicalIndex(s.cache_dir, timeout=0.1)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            busy.conn()
+        busy.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    kept = LexicalIndex(s.cache_dir)
+    assert kept.count() == 4 and set(kept.videos()) == {"pasta", "bike"}
+    kept.close()
