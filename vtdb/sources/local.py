@@ -8,6 +8,9 @@ import errno
 import hashlib
 import os
 import re
+import threading
+import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
@@ -28,14 +31,70 @@ CHUNK = 256 * 1024  # what one read of a byte range takes
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,12})*$")
 
 
-def sidecar_tracks(video: Path, note: Note = _ignore) -> list[SubtitleTrack]:
+class FolderListings:
+    """Folder listings for finding the files beside a video, each folder read once while it is unchanged: N videos
+    in one folder cost one listing, not N (a per-video listing made a run quadratic in the folder's size).
+
+    A listing is kept with the folder's identity and times (device, inode, mtime_ns, ctime_ns), which change when
+    a name is added, removed or renamed: a folder changed since it was read is read again, in this run or the
+    next. A folder changed in the last RACY_NS (a file system's coarse clock could give a later change the same
+    time) is not kept but read again at the next look (a folder being written to costs a listing per video for
+    those seconds only). At most `size` folders are kept (None: all), the least recently used dropped."""
+
+    RACY_NS = 2_000_000_000
+
+    def __init__(self, size: int | None = 16) -> None:
+        self.size = size
+        self._kept: OrderedDict[Path, tuple[tuple[int, int, int, int], dict[str, list[str]]]] = OrderedDict()
+        self._lock = threading.Lock()  # LISTINGS serves every thread of the process
+
+    def siblings(self, video: Path) -> list[str]:
+        """The names in the video's folder that start with its stem and a dot, other than the video's own, in
+        the folder's order; [] when the folder cannot be read."""
+        folder, stem = video.parent, video.stem
+        return [n for n in self._by_stem(folder).get(stem, []) if n != video.name]
+
+    def _by_stem(self, folder: Path) -> dict[str, list[str]]:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return {}
+        key = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+        with self._lock:
+            kept = self._kept.get(folder)
+            if kept is not None and kept[0] == key:
+                self._kept.move_to_end(folder)
+                return kept[1]
+        now = time.time_ns()
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return {}
+        by_stem: dict[str, list[str]] = {}
+        for name in names:  # "a.b.ru.srt" under "a", "a.b" and "a.b.ru": a lookup is one dict read
+            dot = name.find(".")
+            while dot != -1:
+                by_stem.setdefault(name[:dot], []).append(name)
+                dot = name.find(".", dot + 1)
+        with self._lock:
+            self._kept.pop(folder, None)
+            if now - max(st.st_mtime_ns, st.st_ctime_ns) > self.RACY_NS:
+                self._kept[folder] = (key, by_stem)
+                while self.size is not None and len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+        return by_stem
+
+
+# The listings of this process (Phase 1 looks up each video's sidecars): kept while their folders are unchanged.
+LISTINGS = FolderListings()
+
+
+def sidecar_tracks(video: Path, note: Note = _ignore, listings: FolderListings | None = None) -> list[SubtitleTrack]:
     """Subtitle files next to `video`: `stem.srt|.vtt|.ass|.ssa` (in the video's language) and
-    `stem.<lang>.<ext>` (yt-dlp's naming). A middle part that is not a known language is noted and skipped."""
+    `stem.<lang>.<ext>` (yt-dlp's naming). A middle part that is not a known language is noted and skipped.
+    The folder's listing comes from `listings` (this process's LISTINGS by default)."""
     stem = video.stem
-    try:
-        siblings = sorted(p for p in video.parent.iterdir() if p.name.startswith(stem + ".") and p != video)
-    except OSError:
-        return []
+    siblings = sorted(video.parent / n for n in (LISTINGS if listings is None else listings).siblings(video))
     tracks = []
     for path in siblings:
         fmt = FORMATS.get(path.suffix.lower())
@@ -117,30 +176,15 @@ def _user() -> str:
         return f"uid {os.geteuid()}" if hasattr(os, "geteuid") else "this user"
 
 
-class _Folders:
-    """Folder listings, read once per sync (10,000 videos in one folder must not mean 10,000 listings)."""
-
-    def __init__(self) -> None:
-        self._names: dict[Path, list[str]] = {}
-
-    def names(self, folder: Path) -> list[str]:
-        if folder not in self._names:
-            try:
-                self._names[folder] = sorted(os.listdir(folder))
-            except OSError:
-                self._names[folder] = []
-        return self._names[folder]
-
-
-def subtitles_fingerprint(video: Path, configured: dict[str, str], folders: _Folders) -> str:
+def subtitles_fingerprint(video: Path, configured: dict[str, str], folders: FolderListings) -> str:
     """What a video's subtitle files hold: the sidecars beside it (stem.srt, stem.ru.vtt, the names
     vtdb.sources.local reads) and those the config names, by name and content. "" when it has none.
 
     Content, not modification time: a library copied or moved to another disk gets new mtimes, and must keep
     its work (subtitle files are small: hashing them costs less than the stat of the video)."""
     stem = video.stem
-    paths = [video.parent / n for n in folders.names(video.parent)
-             if n.startswith(stem + ".") and n != video.name and Path(n).suffix.lower() in FORMATS
+    paths = [video.parent / n for n in folders.siblings(video)
+             if Path(n).suffix.lower() in FORMATS
              and (n[len(stem) + 1:-len(Path(n).suffix)] == "" or _LANG_TAG.match(n[len(stem) + 1:-len(Path(n).suffix)]))]
     paths += [Path(p) for p in configured.values()]
     parts = []
@@ -161,7 +205,7 @@ class FilePlanner(EntryPlanner):
     def __init__(self, sync: SyncContext):
         super().__init__(sync)
         self._looked: dict[str, tuple[bool, str, str | None, str | None]] = {}
-        self._folders = _Folders()
+        self._folders = FolderListings(size=None)  # every folder of the config listed once in a sync
 
     def plan(self, entry: SourceEntry) -> list[PlannedVideo]:
         assert isinstance(entry, VideoEntry)
