@@ -253,3 +253,64 @@ def filter_text(status_filter: Mapping[str, Any]) -> str:
 
     return " ".join(f"{k}=" + ",".join(show(v) for v in (vals if isinstance(vals, list) else [vals]))
                     for k, vals in status_filter.items())
+
+
+# ---- the pipeline's quiet report (cron): what changed in this run and what needs attention, never the library ----
+
+# The per-video events a phase writes to the event log when it changes a record (vtdb.events).
+CHANGE_EVENTS = {"VIDEO_COMPLETE": "completed", "VIDEO_ERROR": "failed", "VIDEO_SUPERSEDED": "superseded",
+                 "VIDEO_RELEASED": "handed back", "VIDEO_RETIRED": "retired", "VIDEO_RESTORED": "restored",
+                 "VIDEO_MOVED": "moved"}
+
+
+def run_changes(events: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Video name -> what this run's events did to it, in order ("phase1 completed (12)", "phase2 failed, now
+    held: …"); only the per-video events that change a record (CHANGE_EVENTS)."""
+    out: dict[str, list[str]] = {}
+    for event in events:
+        what = CHANGE_EVENTS.get(str(event.get("event")))
+        name = event.get("video")
+        if what is None or not name:
+            continue
+        phase = str(event.get("phase") or "")
+        label = PHASES[phase].label if phase in PHASES else phase
+        text = f"{label} {what}".strip()
+        if what == "completed" and event.get("count"):
+            text += f" ({event['count']})"
+        if what == "failed":
+            text += (", now held" if event.get("held") else "") + (f": {event['error']}" if event.get("error") else "")
+        out.setdefault(str(name), []).append(text)
+    return out
+
+
+def attention(row: StatusRow) -> list[str]:
+    """What in a row needs a person: a held phase, a claim gone stale, a phase still processing (another worker,
+    or a run that did not finish)."""
+    out = []
+    for cell in row.cells:
+        label = PHASES[cell.phase].label
+        if cell.held:
+            out.append(f"{label} HELD" + (f" after {cell.attempts} failed attempt(s)" if cell.attempts else ""))
+        elif cell.stale is not None:
+            out.append(f"{label} STALE: {cell.stale}")
+        elif cell.status == "processing":
+            out.append(f"{label} processing")
+    return out
+
+
+def quiet_report(changes: Mapping[str, Sequence[str]], records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The lines of the pipeline's quiet form (rich markup, names escaped): one per video changed in this run
+    (`run_changes`) or needing attention (`records`: those held or processing, with their "flags"), then one
+    line of counts. Its length follows what changed and what needs attention, never the size of the library."""
+    rows = {row.name: row for row in map(status_row, records)}
+    needs = {name: what for name, row in rows.items() if (what := attention(row))}
+    lines = []
+    for name in sorted(set(changes) | set(needs)):
+        parts = [*changes.get(name, ()), *needs.get(name, ())]
+        error = rows[name].last_error if name in needs else ""
+        text = "; ".join(parts) + (f" (last error: {error})" if error else "")
+        lines.append(f"{escape(name)}: {escape(text)}")
+    summary = f"pipeline: {len(changes)} video(s) changed in this run, {len(needs)} need attention"
+    if needs:
+        summary += f" (`{escape(command('status'))}` shows why, `{escape(command('release', 'NAME'))}` lets a held one be tried again)"
+    return [*lines, summary]
