@@ -50,14 +50,17 @@ class EventLog:
 TAIL_BYTES = 256 * 1024
 
 
-def read_events(path: Path, last: int | None = None) -> list[dict[str, Any]]:
+def read_events(path: Path, last: int | None = None, since: int = 0) -> list[dict[str, Any]]:
     """The events of the log, oldest first; with `last`, only the last ones, read from its end (the log only
-    grows). A line that is not a whole event (a crash mid-write, the cut at the start of the tail) is skipped."""
+    grows); with `since`, those appended after that byte offset (the whole log when it is shorter now: it was
+    replaced). A line that is not a whole event (a crash mid-write, the cut at the start of the tail) is skipped."""
     try:
         with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            start = since if since <= size else 0
             if last is not None:
-                fh.seek(0, os.SEEK_END)
-                fh.seek(max(0, fh.tell() - TAIL_BYTES))
+                start = max(start, size - TAIL_BYTES)
+            fh.seek(start)
             lines = fh.read().splitlines()
     except OSError:
         return []

@@ -14,8 +14,6 @@ Exit code: the worst of the phases' exit codes (0 ok, 1 some videos failed, 2 ba
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any, Collection
 
 from vtdb.commandline import COMMANDS, command, prog
+from vtdb.events import read_events
 from vtdb.proc import package_env
 from vtdb.state import PHASE_ORDER, PHASES, phase_field
 from vtdb.text import summary_of
@@ -120,28 +119,10 @@ def _size(path: Path | None) -> int:
 
 
 def _events_since(path: Path | None, offset: int, pids: Collection[int]) -> list[dict[str, Any]]:
-    """The events that the processes `pids` appended to the log after `offset` (the log only grows; a log
-    that shrank was replaced: read it whole)."""
+    """The events that the processes `pids` appended to the log after `offset`."""
     if path is None:
         return []
-    try:
-        with open(path, "rb") as fh:
-            if fh.seek(0, os.SEEK_END) >= offset:
-                fh.seek(offset)
-            else:
-                fh.seek(0)
-            lines = fh.read().splitlines()
-    except OSError:
-        return []
-    events = []
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and event.get("pid") in pids:
-            events.append(event)
-    return events
+    return [event for event in read_events(path, since=offset) if event.get("pid") in pids]
 
 
 def _print_quiet(config_path: str | None, events: list[dict[str, Any]], only: list[str] | None = None) -> None:
